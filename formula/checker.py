@@ -1,0 +1,278 @@
+"""The validation phase (spec §10): names, types, assignability, definite assignment.
+
+The statements are straight-line code, so every expression's type is known
+statically; the checker walks them in order, each node after its children, and
+stops at the first error. Its result (a type for every node, the overload of
+every call) is what the compiler specialises the evaluator on, and what the
+lints read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import ast
+from .builtins import MEMBERS, Form, Resolved, lookup_function, lookup_method, resolve, type_list
+from .depth import deep_stack
+from .diagnostics import Diagnostic, LineIndex
+from .errors import FormulaValidationError
+from .types import DOUBLE, INTERVAL, NONE, OPTION, SERIES, STRING, TIMESTAMP, UNKNOWN, VEC, Type
+
+VALIDATION = "AutoScalingFormulaValidationError"
+
+# §5.1, arithmetic rows: (op, left, right) -> result
+_BINARY: dict[tuple[str, Type, Type], Type] = {}
+for _op in "+-*/":
+    _BINARY[(_op, DOUBLE, DOUBLE)] = DOUBLE
+    _BINARY[(_op, VEC, DOUBLE)] = VEC
+    _BINARY[(_op, VEC, VEC)] = VEC
+_BINARY.update({
+    ("*", DOUBLE, INTERVAL): INTERVAL,
+    ("*", INTERVAL, DOUBLE): INTERVAL,
+    ("/", INTERVAL, DOUBLE): INTERVAL,
+    ("+", INTERVAL, INTERVAL): INTERVAL,
+    ("-", INTERVAL, INTERVAL): INTERVAL,
+    ("+", INTERVAL, TIMESTAMP): TIMESTAMP,
+    ("+", TIMESTAMP, INTERVAL): TIMESTAMP,
+    ("-", TIMESTAMP, TIMESTAMP): INTERVAL,
+})
+_UNARY = {("-", DOUBLE): DOUBLE, ("-", INTERVAL): INTERVAL, ("!", DOUBLE): DOUBLE}
+_COMPARABLE = frozenset({DOUBLE, STRING, TIMESTAMP, INTERVAL})
+
+
+class _Invalid(Exception):
+    def __init__(self, offset: int, kind: str, text: str) -> None:
+        self.offset, self.kind, self.text = offset, kind, text
+
+
+@dataclass
+class CheckResult:
+    """What the checker learned: the facts the compiler and the lints need."""
+
+    types: dict[int, Type] = field(default_factory=dict)        # id(node) -> static type
+    forms: dict[int, Form] = field(default_factory=dict)        # id(call) -> overload
+    names: dict[int, Resolved] = field(default_factory=dict)    # id(ref/assign) -> resolution
+    implicit: list[int] = field(default_factory=list)           # offsets of single-sample conversions
+    converted: set[int] = field(default_factory=set)            # id(expr) converted to a double
+
+
+def check(program: ast.Program, source: str, *, strict: bool = True) -> CheckResult:
+    """Validate ``program``; raise ``FormulaValidationError`` at the first problem.
+
+    With ``strict=False`` a read of a user variable before its assignment is not
+    an error: the reference gets the type UNKNOWN and fails when evaluated (the
+    evaluator "driven without the checker", §6.4).
+    """
+    checker = _Checker(strict)
+    try:
+        with deep_stack():
+            for stmt in program.statements:
+                checker.statement(stmt)
+    except _Invalid as bad:
+        raise FormulaValidationError(
+            [Diagnostic.at(LineIndex(source), bad.offset, VALIDATION, f"{bad.kind}: {bad.text}")],
+            source) from None
+    return checker.result
+
+
+class _Checker:
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.defined: dict[str, Type] = {}
+        self.result = CheckResult()
+
+    # -- statements ---------------------------------------------------------------------------
+
+    def statement(self, stmt) -> None:
+        if isinstance(stmt, ast.ExprStmt):
+            self.expr(stmt.expr)
+            return
+        value_type = self.expr(stmt.value)
+        res = resolve(stmt.name)
+        self.result.names[id(stmt)] = res
+        at = stmt.name_offset
+        if res.kind in ("series", "scalar", "constant", "keyword"):
+            text = f"{stmt.name} is read-only"
+            if stmt.name != res.canonical:
+                text += f" (service names ignore case: this is {res.canonical})"
+            raise _Invalid(at, "ReadOnlyVariable", text)
+        self.no_none(stmt.value, value_type)
+        if res.kind == "target":
+            wanted = res.target.type
+            if wanted is DOUBLE and value_type is VEC:
+                self.convert(stmt.value)
+            elif value_type is not wanted and value_type is not UNKNOWN:
+                raise _Invalid(at, "TypeError", f"cannot assign {value_type} to {stmt.name}")
+            return
+        self.defined[stmt.name] = value_type
+
+    # -- expressions --------------------------------------------------------------------------
+
+    def expr(self, node) -> Type:
+        t = self._expr(node)
+        self.result.types[id(node)] = t
+        return t
+
+    def _expr(self, node) -> Type:
+        match node:
+            case ast.Number():
+                return DOUBLE
+            case ast.String():
+                return STRING
+            case ast.Ref():
+                return self.ref(node)
+            case ast.Call():
+                return self.call(node)
+            case ast.Method():
+                return self.method(node)
+            case ast.Member():
+                return self.member(node)
+            case ast.Unary():
+                t = self.expr(node.operand)
+                self.no_none(node.operand, t)
+                return self.lookup(_UNARY.get((node.op, t)), (t,), node, (node.operand,))
+            case ast.Binary():
+                lt, rt = self.expr(node.left), self.expr(node.right)
+                self.no_none(node.left, lt)
+                self.no_none(node.right, rt)
+                return self.lookup(_BINARY.get((node.op, lt, rt)), (lt, rt), node,
+                                   (node.left, node.right))
+            case ast.Compare():
+                return self.compare(node)
+            case ast.Logic():
+                lt, rt = self.expr(node.left), self.expr(node.right)
+                self.no_none(node.left, lt)
+                self.no_none(node.right, rt)
+                ok = DOUBLE if lt is DOUBLE and rt is DOUBLE else None
+                return self.lookup(ok, (lt, rt), node, (node.left, node.right))
+            case ast.Cond():
+                return self.cond(node)
+        raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
+
+    def lookup(self, result, operand_types, node, operands) -> Type:
+        if result is not None:
+            return result
+        if UNKNOWN in operand_types:
+            return UNKNOWN
+        raise _Invalid(node.op_offset, "TypeError",
+                       f"operator '{node.op}' cannot be applied to {type_list(operand_types)}")
+
+    def no_none(self, node, t: Type) -> None:
+        if t is NONE:
+            raise _Invalid(node.span.start, "TypeError", "stop() has no value")
+
+    def convert(self, node) -> None:
+        """A doubleVec where one double is needed: single-sample conversion (§5.5)."""
+        self.result.implicit.append(node.span.start)
+        self.result.converted.add(id(node))
+
+    def ref(self, node: ast.Ref) -> Type:
+        res = resolve(node.name)
+        self.result.names[id(node)] = res
+        kind = res.kind
+        if kind == "series":
+            raise _Invalid(node.span.start, "TypeError",
+                           f"{node.name} is a sample series; read it with a method such as GetSample()")
+        if kind == "scalar":
+            return DOUBLE
+        if kind == "target":
+            return res.target.type
+        if kind == "constant":
+            return INTERVAL
+        if kind == "keyword":
+            return OPTION
+        t = self.defined.get(node.name)
+        if t is None:
+            if self.strict:
+                raise _Invalid(node.span.start, "UndefinedVariable",
+                               f"{node.name} is used before it is assigned")
+            return UNKNOWN
+        return t
+
+    def args(self, args) -> tuple[Type, ...]:
+        types = tuple(self.expr(a) for a in args)
+        for a, t in zip(args, types):
+            self.no_none(a, t)
+        return types
+
+    def call(self, node: ast.Call) -> Type:
+        types = self.args(node.args)
+        fn = lookup_function(node.name)
+        if fn is None:
+            raise _Invalid(node.name_offset, "UnknownFunction", f"'{node.name}' is not a function")
+        return self.overload(fn, types, node)
+
+    def overload(self, fn, types, node) -> Type:
+        if UNKNOWN in types:
+            return UNKNOWN
+        form = fn.match(types)
+        if form is None:
+            raise _Invalid(node.name_offset, "TypeError",
+                           f"'{node.name}' has no form taking {type_list(types)}")
+        self.result.forms[id(node)] = form
+        return form.result
+
+    def receiver(self, node) -> tuple[Type, str]:
+        """The receiver's type, and how messages name it (type, or $Name as written)."""
+        r = node.receiver
+        if isinstance(r, ast.Ref):
+            res = resolve(r.name)
+            if res.kind == "series":
+                self.result.names[id(r)] = res
+                self.result.types[id(r)] = SERIES
+                return SERIES, r.name
+        t = self.expr(r)
+        self.no_none(r, t)
+        return t, str(t)
+
+    def method(self, node: ast.Method) -> Type:
+        rtype, rname = self.receiver(node)
+        types = self.args(node.args)
+        fn = lookup_method(node.name) if rtype is SERIES else None
+        if fn is None:
+            if rtype is UNKNOWN:
+                return UNKNOWN
+            raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no method '{node.name}'")
+        return self.overload(fn, types, node)
+
+    def member(self, node: ast.Member) -> Type:
+        rtype, rname = self.receiver(node)
+        if rtype is TIMESTAMP and node.name.lower() in MEMBERS:
+            return DOUBLE
+        if rtype is UNKNOWN:
+            return UNKNOWN
+        raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no member '{node.name}'")
+
+    def compare(self, node: ast.Compare) -> Type:
+        lt, rt = self.expr(node.left), self.expr(node.right)
+        self.no_none(node.left, lt)
+        self.no_none(node.right, rt)
+        if UNKNOWN in (lt, rt):
+            return UNKNOWN
+        a = DOUBLE if lt is VEC else lt
+        b = DOUBLE if rt is VEC else rt
+        if a is not b or a not in _COMPARABLE:
+            raise _Invalid(node.op_offset, "TypeError",
+                           f"operator '{node.op}' cannot be applied to {type_list((lt, rt))}")
+        if lt is VEC:
+            self.convert(node.left)
+        if rt is VEC:
+            self.convert(node.right)
+        return DOUBLE
+
+    def cond(self, node: ast.Cond) -> Type:
+        ct = self.expr(node.cond)
+        tt = self.expr(node.then)
+        et = self.expr(node.otherwise)
+        self.no_none(node.cond, ct)
+        if ct is VEC:
+            self.convert(node.cond)
+        elif ct is not DOUBLE and ct is not UNKNOWN:
+            raise _Invalid(node.qmark, "TypeError", f"condition of '?:' must be a double, not {ct}")
+        if tt is et or et is NONE:
+            return tt
+        if tt is NONE:
+            return et
+        if UNKNOWN in (tt, et):
+            return UNKNOWN
+        raise _Invalid(node.qmark, "TypeError", f"branches of '?:' have different types ({tt}, {et})")

@@ -1,0 +1,89 @@
+"""Positions, diagnostics and the caret renderer.
+
+Positions are stored as code-point offsets into the formula text and turned into
+``Line L, Col C`` only when a diagnostic is made or printed (spec §2.1: LF, CR LF
+and a lone CR are each one break; a tab is one column).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open range ``[start, end)`` of code-point offsets."""
+
+    start: int
+    end: int
+
+    def cover(self, other: "Span") -> "Span":
+        return Span(min(self.start, other.start), max(self.end, other.end))
+
+
+class LineIndex:
+    """Maps offsets to 1-based (line, column) pairs for one text."""
+
+    __slots__ = ("text", "_starts")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts = [0] + [m.end() for m in _BREAK.finditer(text)]
+
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self._starts, offset) - 1
+        return line + 1, offset - self._starts[line] + 1
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its break."""
+        start = self._starts[line - 1]
+        end = self._starts[line] if line < len(self._starts) else len(self.text)
+        return _BREAK.sub("", self.text[start:end])
+
+
+def location(line: int, column: int) -> str:
+    """The ``Line L, Col C`` prefix used by every detail text."""
+    return f"Line {line}, Col {column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding: an error or a lint warning, with its resolved position."""
+
+    code: str
+    message: str
+    offset: int
+    line: int
+    column: int
+    severity: str = "error"
+    end_offset: int | None = field(default=None, compare=False)
+
+    @classmethod
+    def at(cls, index: LineIndex, offset: int, code: str, message: str, *,
+           severity: str = "error", end: int | None = None) -> "Diagnostic":
+        line, column = index.position(offset)
+        return cls(code, message, offset, line, column, severity, end)
+
+    @property
+    def detail(self) -> str:
+        return f"{location(self.line, self.column)}: {self.message}"
+
+
+def render_caret(index: LineIndex, diagnostic: Diagnostic) -> str:
+    """The source line of a diagnostic with a caret under its column.
+
+    Tabs before the column are kept as tabs so that the caret lines up in a
+    terminal whatever its tab width.
+    """
+    source = index.line_text(diagnostic.line)
+    prefix = "".join("\t" if ch == "\t" else " " for ch in source[: diagnostic.column - 1])
+    width = 1
+    if diagnostic.end_offset is not None:
+        end_line, end_col = index.position(diagnostic.end_offset)
+        if end_line == diagnostic.line and end_col > diagnostic.column:
+            width = end_col - diagnostic.column
+    return f"{source}\n{prefix}{'^' * width}"

@@ -1,0 +1,185 @@
+"""``compile_formula``: text -> a checked, compiled ``Formula`` that runs many times.
+
+A ``Formula`` holds everything a run needs (closures, printed target names,
+the line index for error positions), so ``evaluate`` never parses or checks
+again. This is also the one place where evaluation errors are caught and turned
+into the AutoScaleRun's error (the apply-phase target check included).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import datetime
+from functools import cached_property
+
+import numpy as np
+
+from . import ast
+from .builtins import ALIASES, FULL_NAMES, resolve
+from .checker import CheckResult, check
+from .compiler import compile_program
+from .depth import deep_stack
+from .diagnostics import Diagnostic, LineIndex, location
+from .errors import EvaluationError, StopRun
+from .outcome import AutoScaleRun, AutoScaleRunError
+from .parser import parse
+from .poolstate import PoolState
+from .state import RunState
+from .values import Timestamp, format_double, timestamp_from_datetime
+
+_SHALLOW = 150  # nesting depth below which a run needs no extra stack
+
+
+class Formula:
+    """A compiled formula. Build it with :func:`compile_formula`."""
+
+    def __init__(self, source: str, program: ast.Program, facts: CheckResult) -> None:
+        self.source = source
+        self.program = program
+        self.facts = facts
+        self._statements = compile_program(program, facts)
+        self._names = _printed_names(program)
+        self._deep = _depth(program) > _SHALLOW
+
+    @cached_property
+    def index(self) -> LineIndex:
+        return LineIndex(self.source)
+
+    @cached_property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """The lint warnings of §13, ordered by position, then code."""
+        from .lints import lint_program
+
+        return tuple(lint_program(self.program, self.facts, self.index))
+
+    def evaluate(self, store=None, *, now: Timestamp | int | datetime, pool: PoolState | None = None,
+                 seed: int | None = None, rng: random.Random | None = None) -> AutoScaleRun:
+        """Run the formula at ``now`` against ``store`` and ``pool``; never raises for
+        a formula problem: the returned run carries the error (spec §11).
+
+        ``seed`` seeds a fresh generator for ``rand()`` (§7); ``rng`` supplies one
+        instead (its state advances). With neither, the generator is seeded from
+        system entropy on the first ``rand()`` call, as the spec says.
+        """
+        now = _ticks(now)
+        state = RunState(store if store is not None else _empty_store(), now,
+                         pool or PoolState(), seed, rng)
+        error: AutoScaleRunError | None = None
+        try:
+            with np.errstate(all="ignore"):
+                if self._deep:
+                    with deep_stack():
+                        self._run(state)
+                else:
+                    self._run(state)
+        except EvaluationError as e:
+            error = AutoScaleRunError(e.code, self._detail(e.offset, e.text))
+        return self._package(state, error)
+
+    def _run(self, state: RunState) -> None:
+        try:
+            for statement in self._statements:
+                statement(state)
+        except StopRun:
+            pass
+
+    def _detail(self, offset: int, text: str) -> str:
+        line, col = self.index.position(offset)
+        return f"{location(line, col)}: {text}"
+
+    def _package(self, state: RunState, error: AutoScaleRunError | None) -> AutoScaleRun:
+        dedicated, ded_at = state.dedicated.final()
+        low, low_at = state.lowpriority.final()
+        names = self._names
+        entries = [(names["dedicated"], dedicated), (names["lowpriority"], low),
+                   (names["option"], state.option)]
+        variables = state.vars
+        entries.extend((name, variables[name]) for name in sorted(variables))
+        if error is None:
+            for slot, value, at in (("dedicated", dedicated, ded_at), ("lowpriority", low, low_at)):
+                if not math.isfinite(value):
+                    error = AutoScaleRunError("InvalidTargetValue", self._detail(
+                        max(at, 0), f"{names[slot]} evaluated to {format_double(value)}; "
+                                    "a target must be a finite number"))
+                    break
+        return AutoScaleRun(Timestamp(state.now), tuple(entries), error, dedicated=dedicated,
+                            low_priority=low, option=state.option)
+
+
+def compile_formula(text: str, *, strict: bool = True) -> Formula:
+    """Parse and check ``text``; raise a ``FormulaError`` (limits, syntax or validation).
+
+    ``strict=False`` skips only the definite-assignment check, leaving reads of
+    unassigned variables to fail at run time with ``UndefinedVariable``.
+    """
+    program = parse(text)
+    facts = check(program, text, strict=strict)
+    return Formula(text, program, facts)
+
+
+def lint(text: str) -> tuple[Diagnostic, ...]:
+    """The lint warnings of a formula (empty for a formula that does not compile)."""
+    from .errors import FormulaError
+
+    try:
+        return compile_formula(text).warnings
+    except FormulaError:
+        return ()
+
+
+def _ticks(now) -> int:
+    if isinstance(now, Timestamp):
+        return now.ticks
+    if isinstance(now, datetime):
+        return timestamp_from_datetime(now).ticks
+    return int(now)
+
+
+_EMPTY = None
+
+
+def _empty_store():
+    global _EMPTY
+    if _EMPTY is None:
+        from poolscale.metrics.store import SampleStore
+
+        _EMPTY = SampleStore()
+    return _EMPTY
+
+
+def _printed_names(program: ast.Program) -> dict[str, str]:
+    """How each target prints (§6.3): the full name as first written if it occurs
+    anywhere, else the alias as first written, else the canonical full name."""
+    seen: list[tuple[int, str, object]] = []
+    for node in _all_nodes(program):
+        if isinstance(node, (ast.Ref, ast.Assign)):
+            res = resolve(node.name)
+            if res.kind == "target":
+                seen.append((node.span.start, node.name, res.target))
+    seen.sort(key=lambda item: item[0])
+    names = dict(FULL_NAMES)
+    for slot in names:
+        full = [name for _, name, t in seen if t.slot == slot and not t.alias]
+        alias = [name for _, name, t in seen if t.slot == slot and t.alias]
+        if full:
+            names[slot] = full[0]
+        elif alias and slot in ALIASES:
+            names[slot] = alias[0]
+    return names
+
+
+def _all_nodes(program: ast.Program):
+    for stmt in program.statements:
+        yield from ast.walk(stmt)
+
+
+def _depth(program: ast.Program) -> int:
+    deepest = 0
+    for stmt in program.statements:
+        stack = [(stmt, 1)]
+        while stack:
+            node, d = stack.pop()
+            deepest = max(deepest, d)
+            stack.extend((c, d + 1) for c in ast.children(node))
+    return deepest

@@ -1,0 +1,104 @@
+"""The tokenizer: one pass, never fails.
+
+The limits phase counts statements on a token stream "from a tokenizer that never
+fails" (spec §2.5), and the syntax phase must report a lexical problem only when
+the parser reaches it (§3.4: the first point, left to right, where the text stops
+being a formula). So this module turns every character into some token: a
+character that starts no token, an unterminated string and an unterminated block
+comment each become an ``INVALID`` token, and ``poolscale.formula.parser`` raises
+when the parser pulls one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+# Order matters only where two alternatives can start at the same character;
+# Python's regex alternation is ordered, so longer operators come first.
+_TOKEN = re.compile(
+    r"""
+    (?P<WS>[ \t\r\n]+)
+  | (?P<LINE_COMMENT>//[^\r\n]*)
+  | (?P<BLOCK_COMMENT>/\*.*?\*/)
+  | (?P<OPEN_COMMENT>/\*)
+  | (?P<NUMBER>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<NAME>\$?[A-Za-z][A-Za-z0-9_]*)
+  | (?P<STRING>"[^"\r\n]*")
+  | (?P<OPEN_STRING>"[^"\r\n]*)
+  | (?P<REL_OP><=|>=|<|>)
+  | (?P<EQ_OP>==|!=)
+  | (?P<ANDAND>&&)
+  | (?P<OROR>\|\|)
+  | (?P<EQUAL>=)
+  | (?P<BANG>!)
+  | (?P<PLUS>\+)
+  | (?P<MINUS>-)
+  | (?P<STAR>\*)
+  | (?P<SLASH>/)
+  | (?P<PERCENT>%)
+  | (?P<QMARK>\?)
+  | (?P<COLON>:)
+  | (?P<LPAR>\()
+  | (?P<RPAR>\))
+  | (?P<COMMA>,)
+  | (?P<DOT>\.)
+  | (?P<SEMI>;)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+_SKIP = frozenset({"WS", "LINE_COMMENT", "BLOCK_COMMENT"})
+
+
+class Tok(NamedTuple):
+    """A token: its terminal name, its text and its code-point offsets."""
+
+    type: str
+    text: str
+    start: int
+    end: int
+    #: for INVALID tokens, why: "character", "string" or "comment"
+    problem: str = ""
+
+
+def tokenize(text: str) -> list[Tok]:
+    """All tokens of ``text``, comments and whitespace dropped. Never raises."""
+    out: list[Tok] = []
+    append = out.append
+    match = _TOKEN.match
+    pos, n = 0, len(text)
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            append(Tok("INVALID", text[pos], pos, pos + 1, "character"))
+            pos += 1
+            continue
+        kind = m.lastgroup
+        end = m.end()
+        if kind not in _SKIP:
+            if kind == "OPEN_COMMENT":
+                append(Tok("INVALID", text[pos:], pos, n, "comment"))
+                break
+            if kind == "OPEN_STRING":
+                append(Tok("INVALID", m.group(), pos, end, "string"))
+            else:
+                append(Tok(kind, m.group(), pos, end))
+        pos = end
+    return out
+
+
+def split_statements(tokens: list[Tok]) -> list[list[Tok]]:
+    """The non-empty statements of a token stream: pieces between ``;`` tokens."""
+    pieces: list[list[Tok]] = []
+    current: list[Tok] = []
+    for tok in tokens:
+        if tok.type == "SEMI":
+            if current:
+                pieces.append(current)
+                current = []
+        else:
+            current.append(tok)
+    if current:
+        pieces.append(current)
+    return pieces
