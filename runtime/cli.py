@@ -38,7 +38,7 @@ def read_formula(path: str) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from poolscale.formula.timeparse import parse_time_string
+    from poolscale.formula.timeparse import parse_iso_time
 
     from .run import evaluate_text
     from .scenario import ScenarioError, load_scenario, scenario_from_dict
@@ -52,7 +52,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read scenario {args.scenario}: {e.strerror or e}") from None
     when = None
     if args.time is not None:
-        when = parse_time_string(args.time)
+        when = parse_iso_time(args.time)
         if when is None:
             raise UsageError(f"--time: cannot parse {args.time!r} (use e.g. 2026-03-02T10:00:00Z)")
     if when is None:
