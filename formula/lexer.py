@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 # Order matters only where two alternatives can start at the same character;
 # Python's regex alternation is ordered, so longer operators come first.
+# re.ASCII: a NUMBER is ASCII digits only; without it \d also matches other
+# scripts' digits ('٣', '３'), which float() would then read as numbers.
 _TOKEN = re.compile(
     r"""
     (?P<WS>[ \t\r\n]+)
@@ -45,7 +47,7 @@ _TOKEN = re.compile(
   | (?P<DOT>\.)
   | (?P<SEMI>;)
     """,
-    re.VERBOSE | re.DOTALL,
+    re.VERBOSE | re.DOTALL | re.ASCII,
 )
 
 _SKIP = frozenset({"WS", "LINE_COMMENT", "BLOCK_COMMENT"})

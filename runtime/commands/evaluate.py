@@ -1,0 +1,72 @@
+"""`poolscale eval`: one evaluation, exactly per the evaluation contract (spec §15)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+
+from ..cli import EXIT_FINDINGS, EXIT_OK, UsageError, read_formula
+
+
+def add_parser(sub) -> None:
+    ev = sub.add_parser(
+        "eval", help="evaluate a formula once and print its AutoScaleRun",
+        description="Evaluate FORMULA once at one instant, as the Batch service would, and print "
+                    "the results string (plus 'error: CODE: MESSAGE' and the 'Line L, Col C: ...' "
+                    "detail when the run fails). Nothing is changed anywhere: this is an "
+                    "evaluate-only run.",
+        epilog="Scenario file (JSON or YAML), every field optional:\n"
+               '  {"time": "2026-03-02T10:00:00Z",\n'
+               '   "pool": {"currentDedicatedNodes": 2, "targetDedicatedNodes": 2, '
+               '"taskSlotsPerNode": 1},\n'
+               '   "samples": {"$PendingTasks": "0+1x9 _ 12", "CPUPercent": [10, 20, null]},\n'
+               '   "period": "PT30S", "delay": "PT0S", "seed": 7}\n'
+               "The last sample of each series is stamped at the evaluation time.\n"
+               "Exit status: 0 evaluated without error, 1 the run has an error, 2 usage error.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ev.add_argument("formula", metavar="FORMULA", help="formula file, or - for standard input")
+    ev.add_argument("--scenario", metavar="FILE", help="pool state and metric history (JSON or YAML)")
+    ev.add_argument("--time", metavar="ISO8601",
+                    help="evaluation time (overrides the scenario's; default: now, UTC)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    ev.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from poolscale.formula.timeparse import parse_iso_time
+
+    from ..run import evaluate_text
+    from ..scenario import ScenarioError, load_scenario, scenario_from_dict
+
+    text = read_formula(args.formula)
+    try:
+        scenario = load_scenario(args.scenario) if args.scenario else scenario_from_dict({})
+    except ScenarioError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot read scenario {args.scenario}: {e.strerror or e}") from None
+    when = None
+    if args.time is not None:
+        when = parse_iso_time(args.time)
+        if when is None:
+            raise UsageError(f"--time: cannot parse {args.time!r} (use e.g. 2026-03-02T10:00:00Z)")
+    if when is None:
+        when = scenario.time
+    if when is None:
+        from poolscale.formula.values import timestamp_from_datetime
+
+        when = timestamp_from_datetime(datetime.now(timezone.utc))
+    try:
+        run = evaluate_text(text, scenario, time=when)
+    except ValueError as e:  # samples that cannot be placed on the time line
+        raise UsageError(f"scenario: {e}") from None
+    out = sys.stdout
+    if args.json:
+        out.write(json.dumps(run.to_dict(), allow_nan=False) + "\n")
+    else:
+        out.write(run.results + "\n")
+        if run.error is not None:
+            out.write(f"error: {run.error.code}: {run.error.message}\n{run.error.detail}\n")
+    return EXIT_OK if run.error is None else EXIT_FINDINGS
