@@ -114,13 +114,16 @@ class _Flow:
         return None
 
     def data_sources(self, expr) -> tuple:
-        found = []
+        # Each method call counts once: without de-duplication `b = a + a; c = b + b; …`
+        # doubles the list at every statement (2**99 entries for 100 statements).
+        found: dict[int, ast.Method] = {}
         for node in ast.walk(expr):
             if isinstance(node, ast.Method) and id(node) in self.facts.forms:
-                found.append(node)
+                found[id(node)] = node
             elif isinstance(node, ast.Ref):
-                found.extend(self.sources.get(self.key(node), ()))
-        return tuple(found)
+                for source in self.sources.get(self.key(node), ()):
+                    found[id(source)] = source
+        return tuple(found.values())
 
     def depends_on_guard(self, expr) -> bool:
         for node in ast.walk(expr):

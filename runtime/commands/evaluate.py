@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
 
 from ..cli import EXIT_FINDINGS, EXIT_OK, UsageError, read_formula
 
@@ -35,33 +34,20 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from poolscale.formula.timeparse import parse_iso_time
+    from poolscale.formula import FormulaError, compile_formula
 
-    from ..run import evaluate_text
-    from ..scenario import ScenarioError, load_scenario, scenario_from_dict
+    from ..inputs import InputError, load_inputs
+    from ..run import failed_run
 
     text = read_formula(args.formula)
     try:
-        scenario = load_scenario(args.scenario) if args.scenario else scenario_from_dict({})
-    except ScenarioError as e:
+        scenario, when, store = load_inputs(args.scenario, args.time)
+    except InputError as e:
         raise UsageError(str(e)) from None
-    except OSError as e:
-        raise UsageError(f"cannot read scenario {args.scenario}: {e.strerror or e}") from None
-    when = None
-    if args.time is not None:
-        when = parse_iso_time(args.time)
-        if when is None:
-            raise UsageError(f"--time: cannot parse {args.time!r} (use e.g. 2026-03-02T10:00:00Z)")
-    if when is None:
-        when = scenario.time
-    if when is None:
-        from poolscale.formula.values import timestamp_from_datetime
-
-        when = timestamp_from_datetime(datetime.now(timezone.utc))
     try:
-        run = evaluate_text(text, scenario, time=when)
-    except ValueError as e:  # samples that cannot be placed on the time line
-        raise UsageError(f"scenario: {e}") from None
+        run = compile_formula(text).evaluate(store, now=when, pool=scenario.pool, seed=scenario.seed)
+    except FormulaError as e:
+        run = failed_run(when, e)
     out = sys.stdout
     if args.json:
         out.write(json.dumps(run.to_dict(), allow_nan=False) + "\n")
