@@ -1,0 +1,100 @@
+"""YAML that remembers where things are: the line of every mapping key and list item.
+
+Test files report their problems at ``file:line``, so the loader keeps positions that PyYAML
+drops when it builds plain dicts and lists. Scalars mean what the scenario reader makes them
+mean (``runtime/scenario.py``: times stay strings, ``1e3`` is a number), and a repeated key
+is an error naming both lines.
+"""
+
+from __future__ import annotations
+
+from .scenario import _yaml_loader
+
+__all__ = ["LineMap", "LineList", "YamlError", "load_yaml"]
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class LineMap(dict):
+    """A mapping with its 1-based ``line``, ``key_lines`` (key -> line) and ``scalars`` (key ->
+    (style, line, column) of a scalar value; style is None for a plain scalar, or one of
+    ``' " | >``)."""
+
+    line = 0
+    key_lines: dict = {}
+    scalars: dict = {}
+
+
+class LineList(list):
+    """A list with its 1-based ``line`` and ``item_lines``."""
+
+    line = 0
+    item_lines: list = []
+
+
+class YamlError(Exception):
+    """Invalid YAML; ``line`` is 1-based, or None when PyYAML gives no position."""
+
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line, self.message = line, message
+
+
+_LOADER = None
+
+
+def _loader():
+    global _LOADER
+    if _LOADER is not None:
+        return _LOADER
+    import yaml
+
+    class Loader(_yaml_loader()):  # type: ignore[misc, valid-type]
+        pass
+
+    def construct_map(loader, node):
+        data = LineMap()
+        data.line = node.start_mark.line + 1
+        yield data
+        seen: dict[str, int] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE:
+                if key.value in seen:
+                    raise YamlError(key.start_mark.line + 1,
+                                    f"key {key.value!r} appears twice in one mapping "
+                                    f"(first on line {seen[key.value]})")
+                seen[key.value] = key.start_mark.line + 1
+        data.update(loader.construct_mapping(node))
+        data.key_lines, data.scalars = {}, {}
+        for key, value in node.value:  # merged keys included, own keys last
+            if isinstance(key, yaml.ScalarNode):
+                data.key_lines[key.value] = key.start_mark.line + 1
+                if isinstance(value, yaml.ScalarNode):
+                    data.scalars[key.value] = (value.style, value.start_mark.line + 1,
+                                               value.start_mark.column + 1)
+
+    def construct_seq(loader, node):
+        data = LineList()
+        data.line = node.start_mark.line + 1
+        yield data
+        data.extend(loader.construct_sequence(node))
+        data.item_lines = [item.start_mark.line + 1 for item in node.value]
+
+    Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
+    Loader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
+    _LOADER = Loader
+    return Loader
+
+
+def load_yaml(text: str):
+    """The document in ``text``, its mappings and lists as :class:`LineMap` / :class:`LineList`."""
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = " ".join(str(e.problem or e.context or e).split())
+        raise YamlError(mark.line + 1 if mark else None, f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        raise YamlError(None, f"invalid YAML: {' '.join(str(e).split())}") from None
