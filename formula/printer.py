@@ -8,9 +8,11 @@
   is lower than its slot allows. Arithmetic and logic are left-associative, so
   ``a - (b - c)`` keeps its parentheses and ``(a - b) - c`` loses them; ``?:`` is
   right-associative, so only a ``?:`` *condition* that is itself a ``?:`` needs them;
-  comparisons do not chain, so a comparison operand of a comparison always has them.
-  A number receiver of ``.member`` / ``.Method()`` is parenthesised (``(1).hour``),
-  since ``1.hour`` would lex as the number ``1.`` followed by a name.
+  comparisons do not chain, so a comparison operand of a comparison of the same level
+  keeps them (``(a < b) < c``, ``a == (b == c)``), while ``a < b == c`` needs none.
+  A number written with digits only is parenthesised as the receiver of ``.member`` or
+  ``.Method()`` (``(1).hour``), since ``1.hour`` would lex as the number ``1.`` followed
+  by a name; ``1.5.hour`` and ``1e3.hour`` need nothing.
 * A number prints as written (``Number.text``, e.g. ``5.``, ``.5``, ``1E3``) when the text
   is a literal of that value. Otherwise (a tree built by hand) it prints the shortest
   decimal that reads back as the same double (Python's ``repr``, minus ``.0`` and the
@@ -149,8 +151,11 @@ def _pieces(node) -> list:
 
 
 def _receiver_level(receiver) -> int:
-    # A number must be parenthesised: "1.hour" lexes as the number "1." and a name.
-    return _POSTFIX + 1 if isinstance(receiver, ast.Number) else _POSTFIX
+    # "1.hour" lexes as the number "1." and a name, so a number written with digits
+    # only needs parentheses; "1.5.hour", "5..hour" and "1e3.hour" lex as intended.
+    if isinstance(receiver, ast.Number) and _number(receiver)[0].isdigit():
+        return _POSTFIX + 1
+    return _POSTFIX
 
 
 def _arguments(args) -> list:

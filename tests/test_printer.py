@@ -47,8 +47,9 @@ CASES = [
      "v = $PendingTasks.GetSample(TimeInterval_Minute * 5, 70);\n"),
     ("v = (($X).GetSample(1)).Count().foo.bar(1, (2), f());",
      "v = $X.GetSample(1).Count().foo.bar(1, 2, f());\n"),
-    # a number receiver keeps its parentheses: "1.hour" lexes as "1." and a name
-    ("a = (1).hour; b = (1.5).x(); c = (.5).y;", "a = (1).hour;\nb = (1.5).x();\nc = (.5).y;\n"),
+    # a digits-only number receiver keeps its parentheses: "1.hour" lexes as "1." and a name
+    ("a = (1).hour; b = (1.5).x(); c = (.5).y; d = (5.).z; e = (1e3).w; f = (007).v;",
+     "a = (1).hour;\nb = 1.5.x();\nc = .5.y;\nd = 5..z;\ne = 1e3.w;\nf = (007).v;\n"),
     # numbers as written, strings with their quotes
     ("n = 5. + .5 + 1E3 + 1.5e-3 + 007 + 1e999 + 0.10;", "n = 5. + .5 + 1E3 + 1.5e-3 + 007 + 1e999 + 0.10;\n"),
     ('s = time("2026-03-02T10:00:00Z"); e = "" < "a\\b // not a comment";',
