@@ -34,7 +34,7 @@ __all__ = [
     "series_from_mapping",
 ]
 
-_FRACTION = re.compile(r"[.,](\d+)")
+_FRACTION = re.compile(r"[.,](\d+)", re.ASCII)
 # Ticks per unit for the datetime64 resolutions pandas uses.
 _TICKS_PER_UNIT = {"s": 10_000_000, "ms": 10_000, "us": 10}
 _UNIX_EPOCH_TICKS = ticks_from_datetime(datetime(1970, 1, 1, tzinfo=timezone.utc))

@@ -44,7 +44,7 @@ _ITEM = re.compile(
         (?: x(?P<n>\d+) )?                                # optional xn
     )
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # \d must not accept other scripts' digits
 )
 
 _FORMS = "expected a number, '_', 'a+bxn', 'a-bxn', 'axn' or '_xn'"
