@@ -52,6 +52,8 @@ def compile_program(program: ast.Program, facts: CheckResult) -> list[Closure]:
 class _Compiler:
     def __init__(self, facts: CheckResult) -> None:
         self.facts = facts
+        #: id(node) -> (closure, value) for literals, constant names and folded operators
+        self.constants: dict[int, tuple[Closure, object]] = {}
 
     def type_of(self, node):
         return self.facts.types.get(id(node), UNKNOWN)
@@ -91,7 +93,7 @@ class _Compiler:
     def _expr(self, node) -> Closure:
         match node:
             case ast.Number(value=v) | ast.String(value=v):
-                return lambda s: v
+                return self.constant(node, v)
             case ast.Ref():
                 return self.ref(node)
             case ast.Cond():
@@ -120,6 +122,30 @@ class _Compiler:
                 return self.compare(node)
         raise AssertionError(f"cannot compile {node!r}")  # pragma: no cover
 
+    def constant(self, node, value) -> Closure:
+        fn = lambda s: value  # noqa: E731
+        self.constants[id(node)] = (fn, value)
+        return fn
+
+    def fold(self, node, fn: Closure, operands) -> Closure:
+        """Constant folding: an operator whose operands are all constants (literals,
+        TimeInterval_* and keywords, or operators folded before) runs once, here, instead
+        of in every evaluation (``TimeInterval_Minute * 10``). Only arithmetic, unary and
+        comparison operators are folded, which have no side effects and no control flow
+        (never ``?:``, ``&&``, ``||`` or a call), so every run sees the same value. An
+        operator that fails (an interval out of range) stays a closure and fails at run
+        time, at its position, as before. An operand closure that a subclass has wrapped
+        (explain, coverage) is not the recorded one, so its operator is not folded."""
+        for operand, closure in operands:
+            known = self.constants.get(id(operand))
+            if known is None or known[0] is not closure:
+                return fn
+        try:
+            value = fn(None)
+        except Exception:  # noqa: BLE001 - whatever it raises, it raises at run time
+            return fn
+        return self.constant(node, value)
+
     def unknown(self, node) -> Closure:
         """A node whose type depends on an unassigned variable (unchecked runs only):
         evaluating its operands in order reaches the failing read first."""
@@ -136,8 +162,7 @@ class _Compiler:
         res: Resolved = self.facts.names[id(node)]
         kind = res.kind
         if kind in ("constant", "keyword"):
-            value = res.value
-            return lambda s: value
+            return self.constant(node, res.value)
         if kind == "scalar":
             attr = {"$currentdedicatednodes": "current_dedicated", "$currentdedicated": "current_dedicated",
                     "$currentlowprioritynodes": "current_low_priority",
@@ -205,6 +230,9 @@ class _Compiler:
 
     def unary(self, node: ast.Unary) -> Closure:
         f = self.expr(node.operand)
+        return self.fold(node, self._unary(node, f), ((node.operand, f),))
+
+    def _unary(self, node: ast.Unary, f: Closure) -> Closure:
         if node.op == "!":
             return lambda s: 1.0 if f(s) == 0 else 0.0
         if self.type_of(node.operand) is DOUBLE:
@@ -214,6 +242,9 @@ class _Compiler:
 
     def binary(self, node: ast.Binary) -> Closure:
         l, r = self.expr(node.left), self.expr(node.right)
+        return self.fold(node, self._binary(node, l, r), ((node.left, l), (node.right, r)))
+
+    def _binary(self, node: ast.Binary, l: Closure, r: Closure) -> Closure:
         lt, rt, op, at = self.type_of(node.left), self.type_of(node.right), node.op, node.op_offset
         if lt is DOUBLE and rt is DOUBLE:
             return _DOUBLE_OPS[op](l, r)
@@ -225,10 +256,12 @@ class _Compiler:
 
     def compare(self, node: ast.Compare) -> Closure:
         l, r = self.expr(node.left), self.expr(node.right)
-        test = _COMPARE[node.op]
         if self.type_of(node.left) in (TIMESTAMP, INTERVAL):
-            return lambda s: 1.0 if test(l(s).ticks, r(s).ticks) else 0.0
-        return lambda s: 1.0 if test(l(s), r(s)) else 0.0
+            test = _COMPARE[node.op]
+            fn = lambda s: 1.0 if test(l(s).ticks, r(s).ticks) else 0.0  # noqa: E731
+        else:
+            fn = _COMPARE_DOUBLES[node.op](l, r)
+        return self.fold(node, fn, ((node.left, l), (node.right, r)))
 
 
 def _single(fn: Closure, offset: int) -> Closure:
@@ -252,6 +285,16 @@ _DOUBLE_OPS = {
 _COMPARE = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+}
+
+# One closure per operator: a run calls no comparison helper (the hot path of every ?:).
+_COMPARE_DOUBLES = {
+    "<": lambda l, r: lambda s: 1.0 if l(s) < r(s) else 0.0,
+    "<=": lambda l, r: lambda s: 1.0 if l(s) <= r(s) else 0.0,
+    ">": lambda l, r: lambda s: 1.0 if l(s) > r(s) else 0.0,
+    ">=": lambda l, r: lambda s: 1.0 if l(s) >= r(s) else 0.0,
+    "==": lambda l, r: lambda s: 1.0 if l(s) == r(s) else 0.0,
+    "!=": lambda l, r: lambda s: 1.0 if l(s) != r(s) else 0.0,
 }
 
 _NUMPY = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}

@@ -9,6 +9,7 @@ into the AutoScaleRun's error (the apply-phase target check included).
 from __future__ import annotations
 
 import math
+import operator
 import random
 from datetime import datetime
 from functools import cached_property
@@ -39,8 +40,10 @@ class Formula:
         self.program = program
         self.facts = facts
         self._statements = compile_program(program, facts)
-        self._names = _printed_names(program)
-        self._deep = _depth(program) > _SHALLOW
+        self._names, depth = _shape(program, facts)
+        self._deep = depth > _SHALLOW
+        self._target_names = (self._names["dedicated"], self._names["lowpriority"],
+                              self._names["option"])
 
     @cached_property
     def index(self) -> LineIndex:
@@ -91,19 +94,16 @@ class Formula:
     def _package(self, state: RunState, error: AutoScaleRunError | None) -> AutoScaleRun:
         dedicated, ded_at = state.dedicated.final()
         low, low_at = state.lowpriority.final()
-        names = self._names
-        entries = [(names["dedicated"], dedicated), (names["lowpriority"], low),
-                   (names["option"], state.option)]
-        variables = state.vars
-        entries.extend((name, variables[name]) for name in sorted(variables))
-        if error is None:
-            for slot, value, at in (("dedicated", dedicated, ded_at), ("lowpriority", low, low_at)):
-                if not math.isfinite(value):
-                    error = AutoScaleRunError("InvalidTargetValue", self._detail(
-                        max(at, 0), f"{names[slot]} evaluated to {format_double(value)}; "
-                                    "a target must be a finite number"))
-                    break
-        return AutoScaleRun(Timestamp(state.now), tuple(entries), error, dedicated=dedicated,
+        ded_name, low_name, option_name = self._target_names
+        entries = ((ded_name, dedicated), (low_name, low), (option_name, state.option),
+                   *sorted(state.vars.items(), key=_NAME))
+        if error is None and not (math.isfinite(dedicated) and math.isfinite(low)):
+            name, value, at = ((ded_name, dedicated, ded_at) if not math.isfinite(dedicated)
+                               else (low_name, low, low_at))
+            error = AutoScaleRunError("InvalidTargetValue", self._detail(
+                max(at, 0), f"{name} evaluated to {format_double(value)}; "
+                            "a target must be a finite number"))
+        return AutoScaleRun(state.now_stamp, entries, error, dedicated=dedicated,
                             low_priority=low, option=state.option)
 
 
@@ -129,6 +129,8 @@ def lint(text: str) -> tuple[Diagnostic, ...]:
 
 
 def _ticks(now) -> int:
+    if type(now) is int:
+        return now
     if isinstance(now, Timestamp):
         return now.ticks
     if isinstance(now, datetime):
@@ -148,16 +150,34 @@ def _empty_store():
     return _EMPTY
 
 
-def _printed_names(program: ast.Program) -> dict[str, str]:
-    """How each target prints (§6.3): the full name as first written if it occurs
-    anywhere, else the alias as first written, else the canonical full name."""
+_NAME = operator.itemgetter(0)  # variables sort by name; values are never compared
+
+
+def _shape(program: ast.Program, facts: CheckResult) -> tuple[dict[str, str], int]:
+    """One walk over the tree for the two things a run needs from it: how each target
+    prints (see :func:`_printed_names`) and the nesting depth (1 for a bare leaf)."""
     seen: list[tuple[int, str, object]] = []
-    for node in _all_nodes(program):
-        if isinstance(node, (ast.Ref, ast.Assign)):
-            res = resolve(node.name)
-            if res.kind == "target":
-                seen.append((node.span.start, node.name, res.target))
-    seen.sort(key=lambda item: item[0])
+    resolved = facts.names
+    deepest = 0
+    for stmt in program.statements:
+        stack = [(stmt, 1)]
+        while stack:
+            node, d = stack.pop()
+            if d > deepest:
+                deepest = d
+            if isinstance(node, (ast.Ref, ast.Assign)):
+                res = resolved.get(id(node)) or resolve(node.name)
+                if res.kind == "target":
+                    seen.append((node.span.start, node.name, res.target))
+            stack.extend((c, d + 1) for c in ast.children(node))
+    return _printed_names(seen), deepest
+
+
+def _printed_names(seen: list[tuple[int, str, object]]) -> dict[str, str]:
+    """How each target prints (§6.3): the full name as first written if it occurs
+    anywhere, else the alias as first written, else the canonical full name.
+    ``seen`` holds (offset, name as written, Target) for every target occurrence."""
+    seen.sort(key=_NAME)
     names = dict(FULL_NAMES)
     for slot in names:
         full = [name for _, name, t in seen if t.slot == slot and not t.alias]
@@ -168,18 +188,3 @@ def _printed_names(program: ast.Program) -> dict[str, str]:
             names[slot] = alias[0]
     return names
 
-
-def _all_nodes(program: ast.Program):
-    for stmt in program.statements:
-        yield from ast.walk(stmt)
-
-
-def _depth(program: ast.Program) -> int:
-    deepest = 0
-    for stmt in program.statements:
-        stack = [(stmt, 1)]
-        while stack:
-            node, d = stack.pop()
-            deepest = max(deepest, d)
-            stack.extend((c, d + 1) for c in ast.children(node))
-    return deepest

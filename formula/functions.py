@@ -47,7 +47,7 @@ def _has_nan(xs) -> bool:
 def _extreme(xs, larger: bool) -> float:
     """The first largest (smallest) element; NaN if any element is NaN."""
     if isinstance(xs, np.ndarray):
-        i = np.argmax(xs) if larger else np.argmin(xs)  # first occurrence; NaN wins
+        i = xs.argmax() if larger else xs.argmin()  # first occurrence; NaN wins
         return float(xs[i])
     best = xs[0]
     for x in xs:

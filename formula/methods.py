@@ -26,14 +26,23 @@ class Site:
 
 
 def _lookbacks(state, site: Site, name: str, a: TimeInterval, b: TimeInterval | None):
-    for d in (a, b):
-        if d is not None and d.ticks < 0:
-            raise EvaluationError("InvalidArgument", site.lparen,
-                                  f"{name}() needs look-backs that are not negative, got {format_interval(d)}")
     a_t = a.ticks
-    b_t = 0 if b is None else b.ticks
+    if b is None:  # the common single look-back: the window (T - a, T]
+        if a_t < 0:
+            raise _negative(site, name, a)
+        now = state.now
+        return now - a_t, now
+    for d in (a, b):
+        if d.ticks < 0:
+            raise _negative(site, name, d)
+    b_t = b.ticks
     now = state.now
     return now - max(a_t, b_t), now - min(a_t, b_t)
+
+
+def _negative(site: Site, name: str, d: TimeInterval) -> EvaluationError:
+    return EvaluationError("InvalidArgument", site.lparen,
+                           f"{name}() needs look-backs that are not negative, got {format_interval(d)}")
 
 
 def _instants(state, a: Timestamp, b: Timestamp | None):
@@ -113,7 +122,8 @@ def get_sample_instants_pct(state, site, a, b, pct):
 
 @method("GetSamplePercent", [INTERVAL], DOUBLE)
 def percent_lookback(state, site, d):
-    return _percent(state, site, *_lookbacks(state, site, "GetSamplePercent", d, None))
+    lo, hi = _lookbacks(state, site, "GetSamplePercent", d, None)
+    return state.store.window(site.series, lo, hi, state.now).percent
 
 
 @method("GetSamplePercent", [INTERVAL, INTERVAL], DOUBLE)
