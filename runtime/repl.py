@@ -36,16 +36,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 
 from poolscale.formula import FormulaError, PoolState, compile_formula
 from poolscale.formula import ast
-from poolscale.formula.compiler import compile_program
-from poolscale.formula.depth import deep_stack
 from poolscale.formula.diagnostics import LineIndex
-from poolscale.formula.errors import EvaluationError, StopRun
 from poolscale.formula.lexer import tokenize
-from poolscale.formula.state import RunState
+from poolscale.formula.trace import explain
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.types import SERIES, Type
 from poolscale.formula.values import (
@@ -175,37 +171,13 @@ class ReplSession:
         except ValueError as e:
             return _error(f"scenario: {e}")
         seed = self._seed()
-        shown = self._statement_values(formula, store, when, seed, len(base))
-        run = formula.evaluate(store, now=when, pool=self.scenario.pool, seed=seed)
+        trace = explain(formula, store, now=when, pool=self.scenario.pool, seed=seed)
+        shown, run = _statement_lines(trace, len(base)), trace.run
         if run.error is not None:
             return self._failure(run.error.code, run.error.detail, base_lines, text)
         self.inputs.append(text)
         self._learn(formula)
         return Reply(shown)
-
-    def _statement_values(self, formula, store, when: Timestamp, seed: int, first: int) -> list[str]:
-        """Run the compiled statements one by one and show the new ones (offset >= first).
-
-        ``Formula.evaluate`` throws expression values away and hides a stop(); this
-        loop over the same closures, with the same seed, sees both."""
-        statements = formula.program.statements
-        closures = compile_program(formula.program, formula.facts)
-        state = RunState(store, when.ticks, self.scenario.pool, seed)
-        lines: list[str] = []
-        try:
-            with np.errstate(all="ignore"), deep_stack():
-                for stmt, closure in zip(statements, closures):
-                    new = stmt.span.start >= first
-                    try:
-                        value = closure(state)
-                    except StopRun:
-                        lines.append(STOPPED if new else NOT_RUN)
-                        break
-                    if new:
-                        lines.append(_show(stmt, value, state, formula.facts))
-        except EvaluationError:
-            pass  # the authoritative run reports it
-        return lines
 
     def _failure(self, code: str, detail: str, base_lines: int, text: str) -> Reply:
         m = _LOCATION.match(detail)
@@ -484,15 +456,21 @@ class ReplSession:
 
 # -- formatting helpers ------------------------------------------------------------------------
 
-def _show(stmt, value, state: RunState, facts) -> str:
-    if isinstance(stmt, ast.ExprStmt):
-        return f"= {format_value(value)}"
-    res = facts.names[id(stmt)]
-    if res.kind == "target":
-        slot = res.target.slot
-        current = state.option if slot == "option" else getattr(state, slot).current
-        return f"{stmt.name}={format_value(current)}"
-    return f"{stmt.name}={format_value(state.vars[stmt.name])}"
+def _statement_lines(trace, first: int) -> list[str]:
+    """The values of the new statements (those at offset >= first), read from the
+    decision trace, which is the run itself: it sees expression values and stop()."""
+    lines: list[str] = []
+    for event in trace.events:
+        if event.kind != "statement":
+            continue
+        new, data = event.offset >= first, event.data
+        if data.get("stopped"):
+            lines.append(STOPPED if new else NOT_RUN)
+            break
+        if new and "value" in data:
+            shown = format_value(data["value"])
+            lines.append(f"{data['name']}={shown}" if "name" in data else f"= {shown}")
+    return lines
 
 
 def _unquote(text: str) -> str:
