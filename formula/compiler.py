@@ -360,4 +360,4 @@ def _timestamp_op(op, l, r, lt, rt, at) -> Closure:
     return lambda s: stamp(l(s).ticks + r(s).ticks)
 
 
-__all__ = ["compile_program", "divide", "OPTION"]
+__all__ = ["compile_program", "divide"]

@@ -20,7 +20,7 @@ from .builtins import function
 from .errors import EvaluationError, StopRun
 from .timeparse import parse_time_string
 from .types import DOUBLE, LIST, NONE, STRING, TIMESTAMP, VEC
-from .values import Timestamp, format_double
+from .values import format_double
 
 _nan = math.nan
 
