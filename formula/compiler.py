@@ -21,7 +21,7 @@ from .checker import CheckResult
 from .depth import deep_stack
 from .errors import EvaluationError
 from .methods import Site
-from .types import DOUBLE, INTERVAL, OPTION, TIMESTAMP, UNKNOWN, VEC
+from .types import DOUBLE, INTERVAL, TIMESTAMP, UNKNOWN, VEC
 from .values import (
     INTERVAL_MAX, INTERVAL_MIN, MAX_TIMESTAMP_TICKS, MIN_TIMESTAMP_TICKS, TimeInterval, Timestamp,
     timestamp_field,
