@@ -90,6 +90,40 @@ def tokenize(text: str) -> list[Tok]:
     return out
 
 
+_COMMENT_KINDS = frozenset({"LINE_COMMENT", "BLOCK_COMMENT"})
+
+
+def tokenize_with_comments(text: str) -> list[Tok]:
+    """The tokens of ``tokenize`` with the comments in place: ``LINE_COMMENT`` and
+    ``BLOCK_COMMENT`` tokens, in text order. Whitespace is still dropped. Never raises.
+
+    For ``poolscale fmt``, which must keep every comment. Built on ``tokenize`` so
+    that both agree on every other token: a comment can only lie in a gap between
+    two of its tokens (an unterminated ``/*`` is an INVALID token, not a gap).
+    """
+    out: list[Tok] = []
+    pos = 0
+    for tok in tokenize(text):
+        if tok.start > pos:
+            _comments_in(text, pos, tok.start, out)
+        out.append(tok)
+        pos = tok.end
+    if pos < len(text):
+        _comments_in(text, pos, len(text), out)
+    return out
+
+
+def _comments_in(text: str, pos: int, end: int, out: list[Tok]) -> None:
+    """Append the comments of a gap that holds only whitespace and comments."""
+    match = _TOKEN.match
+    while pos < end:
+        m = match(text, pos, end)
+        kind = m.lastgroup
+        if kind in _COMMENT_KINDS:
+            out.append(Tok(kind, m.group(), pos, m.end()))
+        pos = m.end()
+
+
 def split_statements(tokens: list[Tok]) -> list[list[Tok]]:
     """The non-empty statements of a token stream: pieces between ``;`` tokens."""
     pieces: list[list[Tok]] = []
