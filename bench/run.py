@@ -8,7 +8,11 @@ results travel between machines better than absolute times:
 2. ``compile_formula`` of a realistic 8 KB, 100-statement formula, and its phases
    (target: at most 20 ms);
 3. a whole ``poolscale eval`` process versus ``python -c "import numpy"``
-   (target: at most 2.5x), with the imports that make up the start-up.
+   (target: at most 2.5x), with the imports that make up the start-up;
+4. ``simulate`` on 100,000 tasks over 7 days (bench_simulate.py): tasks per wall second
+   (target: at least 50,000), cost per event against a bare heapq loop (target: at most
+   10x) and against the same pool written plainly in SimPy (target: at least 5x faster;
+   needs ``pip install -e '.[bench]'``, skipped without SimPy).
 
 Prints a table and writes ``bench/results.json``. These are scripts, not tests:
 pytest collects only ``tests/`` (testpaths) and only ``test_*.py`` files.
@@ -51,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and runs (a smoke run)")
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile evaluation and compilation and print the top functions")
-    parser.add_argument("--only", choices=("eval", "compile", "startup"), action="append",
+    parser.add_argument("--only", choices=("eval", "compile", "startup", "simulate"), action="append",
                         help="run only these benchmarks (repeatable)")
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where to write the JSON")
     args = parser.parse_args(argv)
 
     rounds, min_time, runs = (3, 0.05, 5) if args.quick else (9, 0.2, 15)
-    only = set(args.only or ("eval", "compile", "startup"))
+    only = set(args.only or ("eval", "compile", "startup", "simulate"))
     results: dict = {"when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                      "quick": args.quick, "environment": _versions()}
 
@@ -108,6 +112,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"     {'  ' * row['depth']}{row['module']:{max(1, 48 - 2 * row['depth'])}s}"
                   f" {row['cumulative_ms']:7.1f} ms")
 
+    if "simulate" in only:
+        try:
+            import simpy  # noqa: F401
+        except ImportError:
+            print("\n4. simulate: skipped (SimPy is not installed: pip install -e '.[bench]')")
+        else:
+            import bench_simulate
+
+            r = results["simulate"] = bench_simulate.run(quick=args.quick, profile=args.profile)
+            bench_simulate.print_result(r)
+
     if args.profile:
         import bench_profile
 
@@ -129,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         summary["compile_ms"] = results["compile"]["compile_ms"]
     if "startup" in results:
         summary["startup_ratio"] = results["startup"]["ratio"]
+    if "simulate" in results:
+        summary["simulate_tasks_per_s"] = results["simulate"]["tasks_per_second"]
+        summary["simulate_event_ratio"] = results["simulate"]["per_event_ratio"]
+        summary["simulate_speedup_vs_simpy"] = results["simulate"]["speedup_vs_simpy"]
     results["summary"] = summary
     Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print("\nsummary:", ", ".join(f"{k} = {v:.2f}" for k, v in summary.items()),

@@ -28,7 +28,10 @@ from .loaders import (
 from .series import Series
 from .variables import SERIES_VARIABLES, canonical_series_name
 
-__all__ = ["DEFAULT_PERIOD", "SampleStore", "Window"]
+__all__ = [
+    "DEFAULT_PERIOD", "SampleStore", "Window", "query_history_begin", "query_latest",
+    "query_window",
+]
 
 #: 30 s in ticks: the service's sample period and the §9.1 default.
 DEFAULT_PERIOD = 300_000_000
@@ -162,21 +165,7 @@ class SampleStore:
         as .NET's ``TimeSpan / TimeSpan`` does.
         """
         stamps, values = self._arrays.get(name) or self._missing(name)
-        if hi < lo:
-            raise ValueError(f"window lower bound {lo} is after its upper bound {hi}")
-        cut = now - self._delay
-        top = hi if hi < cut else cut
-        i = int(stamps.searchsorted(lo, "right"))
-        j = int(stamps.searchsorted(top, "right")) if top > lo else i
-        available = j - i
-        expected = float(hi - lo) / self._period
-        if expected == 0:
-            percent = 100.0
-        else:
-            percent = (100.0 * available) / expected
-            if percent > 100.0:
-                percent = 100.0
-        return Window(values[i:j], available, expected, percent)
+        return query_window(stamps, values, lo, hi, now - self._delay, self._period)
 
     def latest(self, name: str, n: float, now: int) -> np.ndarray:
         """``GetSample(n)``: the trunc(n) most recent visible samples, oldest first.
@@ -185,12 +174,7 @@ class SampleStore:
         (§9.2); a count larger than the history simply gives all of it.
         """
         stamps, values = self._arrays.get(name) or self._missing(name)
-        j = int(stamps.searchsorted(now - self._delay, "right"))
-        if not n > 0:  # also catches NaN
-            return values[:0]
-        if n >= j:
-            return values[:j]
-        return values[j - int(n) : j]
+        return query_latest(stamps, values, n, now - self._delay)
 
     def count(self, name: str, now: int) -> int:
         """``Count()``: the number of visible samples in the whole history."""
@@ -200,9 +184,7 @@ class SampleStore:
     def history_begin(self, name: str, now: int) -> int | None:
         """``HistoryBeginTime()``: the oldest visible stamp, or None (the evaluator's EmptyHistory)."""
         stamps, _ = self._arrays.get(name) or self._missing(name)
-        if stamps.size and stamps[0] <= now - self._delay:
-            return int(stamps[0])
-        return None
+        return query_history_begin(stamps, now - self._delay)
 
     # -- loaders ------------------------------------------------------------
 
@@ -237,3 +219,44 @@ class SampleStore:
         per series; NaN is a missing sample. pandas is imported only here."""
         period, delay = _check_period_delay(period, delay)
         return cls(series_from_dataframe(df), period=period, delay=delay)
+
+
+# -- the queries, shared with metrics.recorder.SampleRecorder -----------------------------
+# Each takes a series' stamps and values (sorted, available samples only) and the visibility
+# cut-off ``cut = now - delay``; a sample stamped t is visible when t <= cut (§9.1).
+
+
+def query_window(stamps: np.ndarray, values: np.ndarray, lo: int, hi: int, cut: int,
+                 period: int) -> Window:
+    """§9.3 steps 2–5 for the window (lo, hi]; lo > hi is a caller bug (ValueError)."""
+    if hi < lo:
+        raise ValueError(f"window lower bound {lo} is after its upper bound {hi}")
+    top = hi if hi < cut else cut
+    i = int(stamps.searchsorted(lo, "right"))
+    j = int(stamps.searchsorted(top, "right")) if top > lo else i
+    available = j - i
+    expected = float(hi - lo) / period
+    if expected == 0:
+        percent = 100.0
+    else:
+        percent = (100.0 * available) / expected
+        if percent > 100.0:
+            percent = 100.0
+    return Window(values[i:j], available, expected, percent)
+
+
+def query_latest(stamps: np.ndarray, values: np.ndarray, n: float, cut: int) -> np.ndarray:
+    """``GetSample(n)``: the trunc(n) most recent visible samples, oldest first."""
+    j = int(stamps.searchsorted(cut, "right"))
+    if not n > 0:  # also catches NaN
+        return values[:0]
+    if n >= j:
+        return values[:j]
+    return values[j - int(n) : j]
+
+
+def query_history_begin(stamps: np.ndarray, cut: int) -> int | None:
+    """The oldest visible stamp, or None."""
+    if stamps.size and stamps[0] <= cut:
+        return int(stamps[0])
+    return None

@@ -23,14 +23,14 @@ def test_explain_example_exact(capsys):
     assert out.splitlines() == [
         "3:1  $busy = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 10) < 70…",
         f"3:39    $PendingTasks.GetSamplePercent(TimeInterval_Minute * 10): {window}",
-        "3:71    ?: condition $PendingTasks.GetSamplePercent(TimeInterval_Minute * 10) < 70 = 0 (false) "
+        "4:5    ?: condition $PendingTasks.GetSamplePercent(TimeInterval_Minute * 10) < 70 = 0 (false) "
         "-> else branch avg($PendingTasks.GetSample(TimeInterval_Minute * 10))",
-        f"4:36    $PendingTasks.GetSample(TimeInterval_Minute * 10): {window}, minimum 70% ok; "
+        f"5:34    $PendingTasks.GetSample(TimeInterval_Minute * 10): {window}, minimum 70% ok; "
         "samples [3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,20,22,21]",
         "        => $busy = 12.1579",
-        "5:1  $TargetDedicatedNodes = min(20, $busy)",
+        "6:1  $TargetDedicatedNodes = min(20, $busy)",
         "        => $TargetDedicatedNodes = 12.1579",
-        "6:1  $NodeDeallocationOption = taskcompletion",
+        "7:1  $NodeDeallocationOption = taskcompletion",
         "        => $NodeDeallocationOption = taskcompletion",
         "results: $TargetDedicatedNodes=12.1579;$TargetLowPriorityNodes=0;"
         "$NodeDeallocationOption=taskcompletion;$busy=12.1579",

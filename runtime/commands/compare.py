@@ -1,0 +1,90 @@
+"""`poolscale compare`: one workload under several formulas, side by side."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..cli import EXIT_OK, UsageError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "compare", help="simulate one workload under several formulas and compare them",
+        description="Simulate WORKLOAD on the pool of --pool once per --formula, with the same "
+                    "start, horizon and seed, and print the main figures of each run side by "
+                    "side. With a single --formula, the pool's own autoScaleFormula (or its "
+                    "fixed size) is the other side.",
+        epilog="Exit status: 0 compared, 1 a formula does not compile, 2 usage error.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .simulate import add_input_arguments
+
+    add_input_arguments(p)
+    p.add_argument("--formula", metavar="F", action="append", required=True,
+                   help="a formula file (repeat: --formula A --formula B ...)")
+    p.add_argument("--plot", metavar="PATH.png", help="plot every run's nodes and demand")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object with every run's report")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def _labels(paths: list[str | None]) -> list[str]:
+    """Short, distinct column names: file names, or whole paths where names collide."""
+    names = [os.path.basename(p) if p else "pool" for p in paths]
+    return [p if names.count(n) > 1 and p else n for n, p in zip(names, paths)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..simcli import json_text, load_formula, load_inputs, report_document, run_simulation
+    from ..simview import compare_rows, plot_compare, render_table
+
+    inputs = load_inputs(args)
+    paths: list[str | None] = list(args.formula)
+    if len(paths) == 1:
+        paths.insert(0, None)  # the pool's own formula, or its fixed size
+    choices = []
+    for path in paths:
+        choice = load_formula(path, inputs)
+        if isinstance(choice, int):
+            return choice
+        choices.append(choice)
+    for choice, path, label in zip(choices, paths, _labels(paths)):
+        if path is None:
+            choice.label = "fixed pool" if choice.formula is None else "pool formula"
+        else:
+            choice.label = label
+    results = [run_simulation(inputs, c, progress=not args.no_progress) for c in choices]
+
+    if args.plot:
+        title = f"{inputs.pool.id} on {inputs.workload_path} (seed {inputs.seed})"
+        try:
+            plot_compare(args.plot, [(c.label, r) for c, r in zip(choices, results)],
+                         slots=inputs.pool.task_slots_per_node, title=title, start=inputs.start)
+        except OSError as e:
+            raise UsageError(f"cannot write the plot {args.plot}: {e.strerror or e}") from None
+
+    out = sys.stdout
+    if args.json:
+        runs = []
+        for c, r in zip(choices, results):
+            doc = report_document(inputs, c, r.report)
+            inputs_doc = doc.pop("inputs")
+            runs.append({"label": c.label, "formula": inputs_doc["formula"], "report": doc})
+        shared = report_document(inputs, choices[0], {})["inputs"]
+        shared.pop("formula")
+        out.write(json_text({"inputs": shared, "runs": runs}))
+        return EXIT_OK
+    tasks = results[0].report["tasks"]["submitted"]
+    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, {inputs.pool.task_slots_per_node} "
+              f"slots per node) · workload {inputs.workload_path} ({inputs.workload_kind}, "
+              f"{tasks:,} tasks) · start {inputs.start} · seed {inputs.seed}\n")
+    for note in inputs.notes:
+        out.write(f"note: {note}\n")
+    out.write("\n")
+    render_table(out, "Comparison", ["figure"] + [c.label for c in choices],
+                 compare_rows([(r.report, r.timeline) for r in results]))
+    if args.plot:
+        out.write(f"\nwrote {args.plot}\n")
+    return EXIT_OK

@@ -1,0 +1,201 @@
+"""What ``poolscale simulate`` and ``poolscale compare`` share: options, inputs, running.
+
+Inputs are read once and every problem with them is a :class:`~.cli.UsageError` (exit 2)
+naming the file, line and field; a formula that does not compile is rendered with its caret and
+gives exit 1. This module prints nothing itself except the progress bar on standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cli import UsageError, read_formula
+
+__all__ = ["SimInputs", "load_inputs", "FormulaChoice", "load_formula",
+           "run_simulation", "parse_horizon", "report_document", "json_text"]
+
+
+_HORIZON_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+
+
+def parse_horizon(text: str) -> float:
+    """Seconds from ``PT36H`` / ``P7D`` (ISO-8601), ``36h`` / ``90m`` / ``7d``, or ``3600``."""
+    from poolscale.formula.timeparse import parse_duration
+
+    s = text.strip()
+    if s[:1] in ("P", "p"):
+        ti = parse_duration(s.upper())
+        if ti is not None:
+            return ti.ticks / 10_000_000
+    m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*([smhdw]?)", s, re.IGNORECASE)
+    if m:
+        value = float(m.group(1)) * _HORIZON_UNITS[(m.group(2) or "s").lower()]
+        if value > 0 and math.isfinite(value):
+            return value
+    raise UsageError(f"--horizon: cannot read {text!r} (use e.g. PT36H, P7D, 36h or 7200)")
+
+
+@dataclass
+class SimInputs:
+    pool: Any
+    pool_path: str
+    workload: Any
+    workload_path: str
+    workload_kind: str
+    notes: list[str]
+    start: str
+    horizon: float | None
+    seed: int
+
+
+def load_inputs(args: argparse.Namespace) -> SimInputs:
+    """Pool and workload files, start, horizon and seed, resolved as the engine will."""
+    from poolscale.formula.timeparse import parse_iso_time
+    from poolscale.scheduler.documents import InputFileError, read_pool
+    from poolscale.scheduler.simulate import DEFAULT_START
+    from poolscale.scheduler.workload import load_workload_file
+
+    if args.start is not None and parse_iso_time(args.start.strip()) is None:
+        raise UsageError(f"--start: cannot parse {args.start!r} (use e.g. 2026-03-02T00:00:00Z)")
+    horizon = parse_horizon(args.horizon) if args.horizon is not None else None
+    try:
+        pool = read_pool(args.pool)
+    except InputFileError as e:
+        raise UsageError(str(e)) from None
+    sim = pool.simulation
+    start = (args.start or sim.start or DEFAULT_START).strip()
+    seed = args.seed if args.seed is not None else (sim.seed if sim.seed is not None else 0)
+    try:
+        loaded = load_workload_file(args.workload, seed=seed, start=start,
+                                    max_slots=pool.task_slots_per_node)
+    except InputFileError as e:
+        raise UsageError(str(e)) from None
+    if horizon is None:
+        horizon = sim.horizon
+    return SimInputs(pool, args.pool, loaded.workload, args.workload, loaded.kind, loaded.notes,
+                     start, horizon, seed)
+
+
+@dataclass
+class FormulaChoice:
+    """A formula to simulate with: its label (for tables and plots), source path and the
+    compiled Formula; ``formula`` None means a fixed pool (no autoscale)."""
+
+    label: str
+    path: str | None
+    formula: Any = None
+    text: str | None = None
+    warnings: list = field(default_factory=list)
+
+
+def load_formula(path: str | None, inputs: SimInputs) -> FormulaChoice | int:
+    """The formula of ``--formula`` (or the pool's own when ``path`` is None), compiled; on a
+    compile error the rendered diagnostic is printed and the exit status (1) is returned."""
+    from poolscale.formula import FormulaError, compile_formula
+
+    from .cli import EXIT_FINDINGS
+
+    if path is None:
+        pool = inputs.pool
+        if not pool.enable_auto_scale:
+            return FormulaChoice(label="fixed pool", path=None)
+        text = pool.auto_scale_formula or ""
+        where = f"{inputs.pool_path}:autoScaleFormula"
+        label = "pool formula"
+    else:
+        text = read_formula(path)
+        where = "<stdin>" if path == "-" else path
+        label = where
+    try:
+        formula = compile_formula(text)
+    except FormulaError as e:
+        sys.stdout.write(e.render(where) + "\n")
+        return EXIT_FINDINGS
+    return FormulaChoice(label=label, path=where, formula=formula, text=text,
+                         warnings=list(formula.warnings))
+
+
+class _Progress:
+    """A rich progress bar on standard error, shown only when it is a terminal and only once
+    a run has taken more than half a second (short runs stay quiet)."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label, self.enabled = label, enabled
+        self.t0 = time.monotonic()
+        self.bar = None
+        self.task = None
+
+    def __call__(self, now: float, horizon: float) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.t0 < 0.5:
+                return
+            try:
+                from rich.console import Console
+                from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+            except ImportError:
+                self.enabled = False
+                return
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                TextColumn("{task.percentage:>3.0f}% of simulated time"),
+                                TimeRemainingColumn(), console=Console(file=sys.stderr),
+                                transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=max(horizon, 1.0))
+        self.bar.update(self.task, completed=min(now, horizon), total=max(horizon, 1.0))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run_simulation(inputs: SimInputs, choice: FormulaChoice, *, progress: bool = True):
+    """Simulate; the engine's own ``ValueError`` (a setting it refuses) is a usage error."""
+    from poolscale.scheduler.simulate import simulate
+
+    bar = _Progress(f"simulating {choice.label}", progress and sys.stderr.isatty())
+    try:
+        return simulate(inputs.pool, inputs.workload, choice.formula, start=inputs.start,
+                        horizon=inputs.horizon, seed=inputs.seed, progress=bar)
+    except ValueError as e:
+        raise UsageError(f"cannot simulate: {e}") from None
+    finally:
+        bar.close()
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities (which JSON lacks) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def report_document(inputs: SimInputs, choice: FormulaChoice, report: dict) -> dict:
+    """The report with what produced it; a pure function of the inputs (no clock, no paths
+    resolved), so equal runs write equal files."""
+    return _clean({
+        "inputs": {
+            "pool": inputs.pool_path, "workload": inputs.workload_path,
+            "workload_format": inputs.workload_kind, "formula": choice.path,
+            "start": inputs.start, "horizon_seconds": inputs.horizon, "seed": inputs.seed,
+            "notes": inputs.notes,
+        },
+        **report,
+    })
+
+
+def json_text(doc: Any) -> str:
+    import json
+
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"

@@ -1,0 +1,313 @@
+"""How a simulation is shown: the summary table, the side-by-side comparison, the timeline CSV
+and the plots.
+
+Tables are built as rows ``(section, label, values...)`` and drawn with ``rich`` when it is
+installed, else as aligned plain text, so both look alike and tests can read either. matplotlib
+is imported only when a plot is asked for, with the Agg backend (no display needed).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from typing import Any, Iterable
+
+__all__ = ["summary_rows", "compare_rows", "render_table", "write_timeline_csv", "plot_run",
+           "plot_compare", "peak_nodes"]
+
+Row = tuple  # (section, label, value, value, ...)
+
+
+# --------------------------------------------------------------------------------------------
+# values
+# --------------------------------------------------------------------------------------------
+
+
+def duration_text(seconds: float | None) -> str:
+    """``0 s``, ``42 s``, ``8 m 21 s``, ``3 h 05 m``, ``2 d 04 h``; ``-`` when unknown."""
+    if seconds is None or (isinstance(seconds, float) and not math.isfinite(seconds)):
+        return "-"
+    s = round(seconds)
+    if s < 60:
+        return f"{seconds:.0f} s" if seconds >= 1 or seconds == 0 else f"{seconds:.2f} s"
+    if s < 3600:
+        return f"{s // 60} m {s % 60:02d} s"
+    if s < 86_400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} m"
+    return f"{s // 86_400} d {s % 86_400 // 3600:02d} h"
+
+
+def _num(v: Any, digits: int = 2) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "-"
+        return f"{v:,.{digits}f}"
+    return str(v)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f} %"
+
+
+def peak_nodes(timeline: list[dict]) -> int:
+    """The most nodes present at any sample."""
+    return max((r["dedicated"] + r["low_priority"] for r in timeline), default=0)
+
+
+# --------------------------------------------------------------------------------------------
+# rows
+# --------------------------------------------------------------------------------------------
+
+#: The figures a comparison lines up: (section, label, getter over (report, timeline)).
+_FIGURES = [
+    ("tasks", "submitted", lambda r, t: _num(r["tasks"]["submitted"])),
+    ("tasks", "succeeded", lambda r, t: _num(r["tasks"]["succeeded"])),
+    ("tasks", "failed", lambda r, t: _num(r["tasks"]["failed"])),
+    ("tasks", "requeued", lambda r, t: _num(r["tasks"]["requeued"])),
+    ("tasks", "active at end", lambda r, t: _num(r["tasks"]["active_at_end"])),
+    ("tasks", "running at end", lambda r, t: _num(r["tasks"]["running_at_end"])),
+    ("wait", "p50", lambda r, t: duration_text(r["wait_seconds"]["p50"])),
+    ("wait", "p95", lambda r, t: duration_text(r["wait_seconds"]["p95"])),
+    ("wait", "p99", lambda r, t: duration_text(r["wait_seconds"]["p99"])),
+    ("wait", "max", lambda r, t: duration_text(r["wait_seconds"]["max"])),
+    ("nodes", "node-hours dedicated", lambda r, t: _num(r["node_hours"]["dedicated"], 1)),
+    ("nodes", "node-hours low-priority", lambda r, t: _num(r["node_hours"]["low_priority"], 1)),
+    ("nodes", "cost", lambda r, t: _num((r.get("cost") or {}).get("total"))),
+    ("nodes", "peak nodes", lambda r, t: _num(peak_nodes(t))),
+    ("nodes", "utilization", lambda r, t: _pct(r.get("utilization"))),
+    ("nodes", "under-provisioned time", lambda r, t: _pct(r.get("under_provisioned_share"))),
+    ("nodes", "over-provisioned time", lambda r, t: _pct(r.get("over_provisioned_share"))),
+    ("autoscale", "evaluations", lambda r, t: _num(r["autoscale"]["evaluations"])),
+    ("autoscale", "errors", lambda r, t: _errors(r["autoscale"])),
+    ("autoscale", "target changes", lambda r, t: _num(r["autoscale"]["target_changes"])),
+    ("run", "makespan", lambda r, t: duration_text(r.get("makespan_seconds"))),
+]
+
+
+def _errors(a: dict) -> str:
+    if not a.get("errors"):
+        return "0"
+    codes = ", ".join(f"{code} {n}" for code, n in (a.get("error_codes") or {}).items())
+    return f"{a['errors']} ({codes})" if codes else str(a["errors"])
+
+
+def summary_rows(report: dict, timeline: list[dict]) -> list[Row]:
+    """The summary of one run: every comparison figure, plus what only one run shows."""
+    rows: list[Row] = []
+    for section, label, get in _FIGURES:
+        if label == "cost" and report.get("cost") is None:
+            continue
+        if label == "node-hours low-priority" and not report["node_hours"]["low_priority"]:
+            continue
+        rows.append((section, label, get(report, timeline)))
+    t = report["tasks"]
+    for key in ("rejected", "not_submitted", "retries", "requeues", "recoveries"):
+        if t.get(key):
+            rows.insert(_after(rows, "tasks"), ("tasks", key.replace("_", " "), _num(t[key])))
+    if report.get("wasted_work_seconds"):
+        rows.insert(_after(rows, "nodes"), ("nodes", "wasted work",
+                                           duration_text(report["wasted_work_seconds"])))
+    end = report.get("pool_at_end") or {}
+    rows.append(("run", "simulated", duration_text(report.get("simulated_seconds"))))
+    nodes = f"{end.get('dedicated', 0)} nodes"
+    if end.get("low_priority"):
+        nodes = f"{end.get('dedicated', 0)} + {end['low_priority']} low-priority nodes"
+    rows.append(("run", "pool at end", f"{nodes}, {end.get('allocation_state', '?')}"))
+    if end.get("resize_errors"):
+        rows.append(("run", "resize errors", ", ".join(end["resize_errors"])))
+    rows.append(("run", "events", _num(report.get("events_processed"))))
+    return rows
+
+
+def _after(rows: list[Row], section: str) -> int:
+    idx = [i for i, r in enumerate(rows) if r[0] == section]
+    return idx[-1] + 1 if idx else len(rows)
+
+
+def compare_rows(runs: list[tuple[dict, list[dict]]]) -> list[Row]:
+    """One row per figure, one value per run."""
+    rows = []
+    for section, label, get in _FIGURES:
+        values = [get(report, timeline) for report, timeline in runs]
+        if label == "node-hours low-priority" and all(r["node_hours"]["low_priority"] == 0
+                                                      for r, _ in runs):
+            continue
+        if label == "cost" and all(r.get("cost") is None for r, _ in runs):
+            continue
+        rows.append((section, label, *values))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# drawing tables
+# --------------------------------------------------------------------------------------------
+
+
+def render_table(out, title: str, headers: list[str], rows: Iterable[Row], *,
+                 use_rich: bool | None = None) -> None:
+    """Rows grouped by section under ``headers`` (first header names the figure column)."""
+    rows = list(rows)
+    if use_rich is None:
+        try:
+            import rich  # noqa: F401
+            use_rich = True
+        except ImportError:
+            use_rich = False
+    if use_rich:
+        _rich_table(out, title, headers, rows)
+    else:
+        _plain_table(out, title, headers, rows)
+
+
+def _rich_table(out, title: str, headers: list[str], rows: list[Row]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, width=max(100, 28 + 24 * (len(headers) - 1)), highlight=False)
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column(headers[0], no_wrap=True)
+    for h in headers[1:]:
+        table.add_column(h, justify="right", overflow="fold")
+    section = None
+    for row in rows:
+        if row[0] != section:
+            if section is not None:
+                table.add_section()
+            section = row[0]
+            table.add_row(f"{row[0]:<10}{row[1]}", *row[2:])
+            continue
+        table.add_row(f"{'':<10}{row[1]}", *row[2:])
+    console.print(table)
+
+
+def _plain_table(out, title: str, headers: list[str], rows: list[Row]) -> None:
+    labels = [f"{r[0] if i == 0 or rows[i - 1][0] != r[0] else '':<10}{r[1]}"
+              for i, r in enumerate(rows)]
+    width0 = max([len(headers[0])] + [len(x) for x in labels])
+    widths = [max([len(headers[i])] + [len(r[i + 1]) for r in rows]) for i in range(1, len(headers))]
+    out.write(f"{title}\n")
+    out.write(f"{headers[0]:<{width0}}  " + "  ".join(f"{h:>{w}}" for h, w in zip(headers[1:], widths)) + "\n")
+    section = None
+    for label, row in zip(labels, rows):
+        if section is not None and row[0] != section:
+            out.write("\n")
+        section = row[0]
+        out.write(f"{label:<{width0}}  " + "  ".join(f"{v:>{w}}" for v, w in zip(row[2:], widths)) + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# files
+# --------------------------------------------------------------------------------------------
+
+
+def write_timeline_csv(path: str, timeline: list[dict], start_ticks: int) -> None:
+    """One row per sample instant: the engine's timeline columns after an ISO ``timestamp``."""
+    from poolscale.formula.values import Timestamp, format_timestamp
+    from poolscale.scheduler.sampler import TIMELINE_COLUMNS
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(("timestamp",) + TIMELINE_COLUMNS)
+        for row in timeline:
+            stamp = format_timestamp(Timestamp(start_ticks + round(row["time"] * 10_000_000)))
+            w.writerow([stamp] + [_csv_value(row.get(c)) for c in TIMELINE_COLUMNS])
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _series(timeline: list[dict], slots: int):
+    hours = [r["time"] / 3600.0 for r in timeline]
+    nodes = [r["dedicated"] + r["low_priority"] for r in timeline]
+    usable = [r["usable"] for r in timeline]
+    target = [r["target_dedicated"] + r["target_low_priority"] for r in timeline]
+    demand = [r["pending_tasks"] / slots for r in timeline]
+    return hours, nodes, usable, target, demand
+
+
+def plot_run(path: str, result: Any, *, slots: int, title: str, start: str) -> None:
+    """Nodes against demand over time, with the evaluation instants marked, and the queue."""
+    plt = _pyplot()
+    hours, nodes, usable, target, demand = _series(result.timeline, slots)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 1.3]})
+    top.fill_between(hours, demand, step="post", alpha=0.25, color="tab:orange",
+                     label=f"demand (pending tasks ÷ {slots} slots per node)")
+    top.step(hours, nodes, where="post", color="tab:blue", label="nodes present")
+    top.step(hours, usable, where="post", color="tab:green", linewidth=0.9, label="nodes usable")
+    top.step(hours, target, where="post", color="black", linestyle="--", linewidth=0.9,
+             label="target")
+    ok = [t / 3600.0 for t, run in result.runs if run.error is None]
+    failed = [t / 3600.0 for t, run in result.runs if run.error is not None]
+    ymax = max([1.0] + nodes + demand + target)
+    if ok:
+        top.plot(ok, [-0.03 * ymax] * len(ok), "|", color="grey", markersize=6,
+                 label=f"evaluations ({len(ok)})")
+    if failed:
+        top.plot(failed, [-0.03 * ymax] * len(failed), "x", color="red", markersize=5,
+                 label=f"failed evaluations ({len(failed)})")
+    top.set_ylim(-0.07 * ymax, 1.3 * ymax)  # headroom for the legend
+    top.set_ylabel("nodes")
+    top.set_title(title, fontsize=11)
+    top.legend(loc="upper left", fontsize=8, ncol=2)
+    top.grid(alpha=0.3)
+    bottom.step(hours, [r["active_tasks"] for r in result.timeline], where="post",
+                color="tab:red", label="queued ($ActiveTasks)")
+    bottom.step(hours, [r["running_tasks"] for r in result.timeline], where="post",
+                color="tab:purple", label="running ($RunningTasks)")
+    bottom.set_ylabel("tasks")
+    bottom.set_xlabel(f"hours since {start}")
+    bottom.legend(loc="upper left", fontsize=8)
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_compare(path: str, runs: list[tuple[str, Any]], *, slots: int, title: str,
+                 start: str) -> None:
+    """Every formula's nodes and demand on one time axis, and their queues below."""
+    plt = _pyplot()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 1.3]})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, result) in enumerate(runs):
+        c = colors[i % len(colors)]
+        hours, nodes, _usable, _target, demand = _series(result.timeline, slots)
+        top.step(hours, nodes, where="post", color=c, label=f"{label}: nodes")
+        top.step(hours, demand, where="post", color=c, linestyle=":", linewidth=0.9,
+                 label=f"{label}: demand")
+        bottom.step(hours, [r["active_tasks"] for r in result.timeline], where="post", color=c,
+                    label=label)
+    top.set_ylim(0, 1.3 * top.get_ylim()[1])  # headroom for the legend
+    top.set_ylabel("nodes")
+    top.set_title(title, fontsize=11)
+    top.legend(loc="upper left", fontsize=8, ncol=2)
+    top.grid(alpha=0.3)
+    bottom.set_ylabel("queued tasks")
+    bottom.set_xlabel(f"hours since {start}")
+    bottom.legend(loc="upper left", fontsize=8)
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

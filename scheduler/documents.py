@@ -1,0 +1,247 @@
+"""Reading the simulator's input files, and saying exactly where a bad one is wrong.
+
+A pool or workload file is JSON or YAML; its structure is checked by the pydantic models of
+``models.py``. A pydantic error holds a path of keys (``jobs, 0, tasks, 3, duration``) but no
+position, so :func:`locate` finds the line by composing the same text as YAML (a JSON document
+is a YAML flow document, so one walker serves both) and following the path through the nodes.
+Every problem becomes one :class:`InputFileError`, rendered ``file:line: field: message`` —
+the form the CLI prints before exiting with status 2.
+
+YAML scalars mean what they would mean in JSON: an unquoted ISO instant stays a string (PyYAML
+would build a ``datetime``) and ``1e3`` is a number, as in the scenario reader.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from typing import Any
+
+__all__ = [
+    "InputFileError", "read_text", "parse_document", "locate", "field_path",
+    "from_validation_error", "read_pool", "pool_from_data",
+]
+
+
+class InputFileError(ValueError):
+    """A file the simulator cannot use: ``path``, the 1-based ``line`` (or None), the ``field``
+    (``taskSlotsPerNode``, ``jobs[0].tasks[3].duration``; or None) and the ``message``."""
+
+    def __init__(self, path: str, message: str, *, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.path, self.line, self.field, self.message = path, line, field, message
+        where = path if line is None else f"{path}:{line}"
+        super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """UTF-8 text of a file (a leading byte-order mark dropped); ``.gz`` files are inflated."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as f:
+            data = f.read()
+        if name.endswith(".gz"):
+            data = gzip.decompress(data)
+        return data.decode("utf-8-sig")
+    except OSError as e:
+        raise InputFileError(name, f"cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise InputFileError(name, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except EOFError as e:  # a truncated .gz
+        raise InputFileError(name, f"cannot inflate: {e}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# JSON / YAML
+# --------------------------------------------------------------------------------------------
+
+_YAML_LOADER = None
+
+
+def _yaml_loader():
+    """A safe loader without the timestamp resolver and with JSON's reading of ``1e3``."""
+    global _YAML_LOADER
+    if _YAML_LOADER is None:
+        import yaml
+
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+        class Loader(base):  # type: ignore[misc, valid-type]
+            pass
+
+        Loader.yaml_implicit_resolvers = {
+            first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in base.yaml_implicit_resolvers.items()
+        }
+        Loader.add_implicit_resolver(
+            "tag:yaml.org,2002:float",
+            re.compile(r"^[-+]?[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+$"),
+            list("-+0123456789"),
+        )
+        _YAML_LOADER = Loader
+    return _YAML_LOADER
+
+
+def _no_duplicates(name: str):
+    def hook(pairs: list[tuple[str, Any]]) -> dict:
+        out: dict = {}
+        for key, value in pairs:
+            if key in out:
+                raise InputFileError(name, f"key {key!r} appears twice in one object")
+            out[key] = value
+        return out
+    return hook
+
+
+def _is_yaml(name: str) -> bool:
+    base = name[:-3] if name.endswith(".gz") else name
+    return os.path.splitext(base)[1].lower() in (".yaml", ".yml")
+
+
+def parse_document(text: str, name: str) -> Any:
+    """The document in ``text``: YAML when ``name`` ends in .yaml/.yml, JSON otherwise."""
+    if _is_yaml(name):
+        import yaml
+
+        try:
+            return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            problem = " ".join(str(e.problem or e.context or e).split())
+            raise InputFileError(name, f"invalid YAML: {problem}",
+                                 line=mark.line + 1 if mark else None) from None
+        except yaml.YAMLError as e:
+            raise InputFileError(name, f"invalid YAML: {' '.join(str(e).split())}") from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates(name))
+    except json.JSONDecodeError as e:
+        raise InputFileError(name, f"invalid JSON (column {e.colno}): {e.msg}",
+                             line=e.lineno) from None
+
+
+# --------------------------------------------------------------------------------------------
+# where a pydantic error points
+# --------------------------------------------------------------------------------------------
+
+
+def _walk(data: Any, loc: tuple) -> list:
+    """The parts of ``loc`` that index ``data``; pydantic adds union tags and validator names
+    (``constant``, ``function-after[...]``) that are not in the document, and those are dropped."""
+    path: list = []
+    cur = data
+    for part in loc:
+        if isinstance(cur, dict) and part in cur:
+            path.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            path.append(part)
+            cur = cur[part]
+    return path
+
+
+def field_path(path: list) -> str:
+    """``["jobs", 0, "tasks", 3, "duration"]`` -> ``jobs[0].tasks[3].duration``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def locate(text: str, path: list) -> int | None:
+    """The 1-based line of the value at ``path`` in ``text`` (JSON or YAML), else None."""
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == part:
+                    line, node = key.start_mark.line + 1, value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _message(err: dict) -> str:
+    msg = err.get("msg", "invalid")
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if err.get("type") == "extra_forbidden":
+        msg = "unknown field (check its spelling and case)"
+    return msg
+
+
+def from_validation_error(name: str, text: str | None, data: Any, exc: Exception, *,
+                          prefix: list | None = None, strip: int = 0) -> InputFileError:
+    """One :class:`InputFileError` for a pydantic ``ValidationError`` (its first error, with a
+    count of the others) or a plain ``ValueError`` raised by a model loader.
+
+    ``data`` is what was validated; the error's path through it, less its first ``strip``
+    parts (wrappers a loader added) and after ``prefix`` (where ``data`` sits in the file),
+    is the field named and the path followed to find the line.
+    """
+    errors = exc.errors() if hasattr(exc, "errors") else []
+    if not errors:
+        return InputFileError(name, str(exc))
+    first = errors[0]
+    path = (prefix or []) + _walk(data, tuple(first.get("loc", ())))[strip:]
+    more = len(errors) - 1
+    message = _message(first) + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+    line = locate(text, path) if text is not None and path else None
+    return InputFileError(name, message, line=line, field=field_path(path) or None)
+
+
+# --------------------------------------------------------------------------------------------
+# pool files
+# --------------------------------------------------------------------------------------------
+
+
+def pool_from_data(data: Any, name: str = "pool", text: str | None = None):
+    """A :class:`~poolscale.scheduler.models.PoolSpec` from a decoded pool document.
+
+    Fields are named relative to the pool (``taskSlotsPerNode``, ``simulation.bootTime``) in
+    both shapes of the file: a REST pool, or ``{"pool": {...}, "simulation": {...}}``.
+    """
+    from pydantic import ValidationError
+
+    from .models import load_pool
+
+    if not isinstance(data, dict):
+        raise InputFileError(name, "a pool file holds one object (a Batch REST pool)")
+    try:
+        return load_pool(data)
+    except ValidationError as e:
+        envelope = isinstance(data.get("pool"), dict) and "id" not in data
+        if not envelope:
+            raise from_validation_error(name, text, data, e) from None
+        merged = dict(data["pool"])
+        if "simulation" in data:
+            merged["simulation"] = data["simulation"]
+        errors = e.errors()
+        path = _walk(merged, tuple(errors[0].get("loc", ()))) if errors else []
+        in_doc = path if path[:1] == ["simulation"] and "simulation" in data else ["pool"] + path
+        err = from_validation_error(name, None, merged, e)
+        raise InputFileError(name, err.message, field=err.field,
+                             line=locate(text, in_doc) if text else None) from None
+    except ValueError as e:
+        raise InputFileError(name, str(e)) from None
+
+
+def read_pool(path: str | os.PathLike):
+    """Read, parse and validate a pool file (JSON, or YAML by its extension)."""
+    name = os.fspath(path)
+    text = read_text(name)
+    return pool_from_data(parse_document(text, name), name, text)

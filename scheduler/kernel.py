@@ -1,0 +1,127 @@
+"""A small deterministic discrete-event kernel (SimPy-style ties, batch-model.md §1).
+
+The heap holds ``(time, rank, seq, handler, a, b)``. ``time`` is float seconds after the run's
+start; ``rank`` orders the kinds of work that meet at one instant; ``seq`` is a global counter,
+so two entries never compare past it (handlers and their arguments are never compared) and
+events of one rank at one instant run in the order they were scheduled. Nothing depends on
+hashing or on the wall clock, so equal inputs give equal runs (§11.12).
+
+§1 puts the work of an instant in this order: state events (exits, wall-clock expiries, node
+timers, submissions), a scheduling pass, the sample, the autoscale run, another pass. The first
+four are ranks here; the sample and the run are ranks too. The scheduling pass is not an event:
+handlers set :attr:`Kernel.dirty` when they change something a pass could use, and the kernel
+calls the pass *before* it runs anything of rank ``SAMPLE`` or above at the same instant and
+before time moves on. A pass may itself schedule work at the current instant (a zero-length
+task); it runs before the sample because its rank is lower, and another pass follows it.
+
+Cancelling is lazy: a handler receives a token it compares with the token on its object (an
+attempt number, a node incarnation) and returns at once when they differ. That keeps
+cancellation O(1) and the heap free of bookkeeping.
+"""
+
+from __future__ import annotations
+
+from heapq import heappop, heappush
+from itertools import count
+from typing import Any, Callable
+
+__all__ = [
+    "EXIT", "WALLCLOCK", "NODE", "SUBMIT", "SAMPLE", "AUTOSCALE", "RANK_NAMES", "Kernel",
+]
+
+#: §1 step 1 kind ranks: exits first, then wall-clock expiries, node timers, submissions.
+EXIT = 0
+WALLCLOCK = 1
+NODE = 2
+SUBMIT = 3
+#: §1 steps 3 and 4: the sample at t, then the autoscale run at t.
+SAMPLE = 4
+AUTOSCALE = 5
+
+RANK_NAMES = ("exit", "wallclock", "node", "submit", "sample", "autoscale")
+
+Handler = Callable[[Any, Any], None]
+
+
+class Kernel:
+    """The event heap, the clock and the pass hook.
+
+    ``schedule_pass`` is called as described in the module docstring; ``advance(old, new)`` is
+    called once each time the clock moves forward, before the first event of the new instant
+    runs, so integrators can add ``(new - old) × rate`` with rates that were constant in between.
+    """
+
+    __slots__ = ("heap", "now", "dirty", "_seq", "_pass", "_advance", "events_run", "stop_at")
+
+    def __init__(self, schedule_pass: Callable[[], None],
+                 advance: Callable[[float, float], None] | None = None) -> None:
+        self.heap: list[tuple] = []
+        self.now = 0.0
+        self.dirty = False
+        self._seq = count()
+        self._pass = schedule_pass
+        self._advance = advance
+        self.events_run = 0
+        #: a handler may lower this to end the run after the current instant's work
+        self.stop_at = float("inf")
+
+    def at(self, time: float, rank: int, handler: Handler, a: Any = None, b: Any = None) -> None:
+        """Schedule ``handler(a, b)`` at ``time`` (never before now)."""
+        if time < self.now:
+            raise ValueError(f"cannot schedule at {time} before now ({self.now})")
+        heappush(self.heap, (time, rank, next(self._seq), handler, a, b))
+
+    def after(self, delay: float, rank: int, handler: Handler, a: Any = None, b: Any = None) -> None:
+        heappush(self.heap, (self.now + delay, rank, next(self._seq), handler, a, b))
+
+    def peek(self) -> float | None:
+        """The time of the next event, or None when the heap is empty."""
+        return self.heap[0][0] if self.heap else None
+
+    def run(self, until: float, *, on_step: Callable[[bool], None] | None = None) -> None:
+        """Run every event with time <= ``until`` (and <= ``stop_at``), then a last pass.
+
+        ``on_step(after_pass)`` (tests) is called after every handler (False) and every
+        pass (True).
+        """
+        heap = self.heap
+        advance = self._advance
+        passes = self._pass
+        while heap:
+            entry = heap[0]
+            t = entry[0]
+            if t != self.now:
+                if self.dirty:
+                    self.dirty = False
+                    passes()
+                    if on_step is not None:
+                        on_step(True)
+                    continue
+                if t > until or t > self.stop_at:
+                    break
+                if advance is not None:
+                    advance(self.now, t)
+                self.now = t
+            elif self.dirty and entry[1] >= SAMPLE:
+                self.dirty = False
+                passes()
+                if on_step is not None:
+                    on_step(True)
+                continue
+            heappop(heap)
+            self.events_run += 1
+            entry[3](entry[4], entry[5])
+            if on_step is not None:
+                on_step(False)
+        if self.dirty:
+            self.dirty = False
+            passes()
+            if on_step is not None:
+                on_step(True)
+
+    def finish(self, until: float) -> None:
+        """Move the clock to ``until`` (the horizon) so integrals cover the whole run."""
+        if until > self.now and until != float("inf"):
+            if self._advance is not None:
+                self._advance(self.now, until)
+            self.now = until

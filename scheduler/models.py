@@ -1,0 +1,802 @@
+"""Pydantic models of the pool, job and task files the simulator reads (batch-model.md §0–§6).
+
+Field names are the Batch REST camelCase names (aliases); Python code uses the snake_case
+attribute names, and both spellings load (``populate_by_name``). Durations are stored as float
+**seconds**: an input may give an ISO-8601 duration (``PT5M``) or a number of seconds. ``None``
+stands for "unlimited" (the REST form of unlimited, ``P10675199DT2H48M5.4775807S``, loads as None).
+
+Unknown fields (decided per section, see docs/simulation-model.md):
+
+* **REST sections** (pool, job, task and their sub-objects) reject unknown names, so a typo such as
+  ``taskSlotPerNode`` is a file error naming the field; but every property the Batch REST API
+  defines and the simulator does not model (read-only state, image, network, mounts, certificates,
+  metadata, statistics, ``odata.metadata`` …) is listed in ``_IGNORED_*`` and dropped before
+  validation. So ``az batch pool show`` output loads as is (§3.1 "accepted and ignored").
+* **poolscale sections** (``simulation``, distributions, profiles, the workload envelope) forbid
+  unknown names outright.
+
+pydantic is imported only in this package (scheduler/), never by formula/ or metrics/.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from poolscale.formula.timeparse import parse_duration, parse_iso_time
+from poolscale.formula.values import TICKS_PER_SECOND
+
+__all__ = [
+    "UNLIMITED_SECONDS", "AbsoluteTime", "Distribution", "Constant", "Uniform", "Exponential", "Normal", "LogNormal",
+    "Triangular", "EnvironmentSetting", "ExitOptions", "ExitCodeMapping", "ExitCodeRange",
+    "ExitConditions", "TaskIdRange", "DependsOn", "TaskConstraints", "JobConstraints",
+    "AffinityInfo", "MultiInstanceSettings", "Profile", "StartTask", "TaskSchedulingPolicy",
+    "JobManagerTask", "JobPreparationTask", "JobReleaseTask", "PoolInfo", "TaskSpec", "JobSpec",
+    "Workload", "AccountQuotas", "StartTaskSimulation", "PreemptionSettings",
+    "NodeFailureSettings", "SampleSettings", "Prices", "SimulationSettings", "PoolSpec",
+    "cores_from_vm_size", "resolve_time", "load_pool", "load_workload",
+]
+
+# --------------------------------------------------------------------------------------------
+# scalar helpers
+# --------------------------------------------------------------------------------------------
+
+#: Durations at or above this many seconds are "unlimited" (.NET TimeSpan.MaxValue is ~2.9e7 days).
+UNLIMITED_SECONDS = 10_000_000 * 86_400.0
+
+
+def _seconds(value: Any) -> float:
+    """A duration: a non-negative number of seconds or an ISO-8601 duration string."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or an ISO-8601 duration such as PT5M")
+    if isinstance(value, (int, float)):
+        v = float(value)
+        if not math.isfinite(v) and v != math.inf:
+            raise ValueError("a duration must be a number")
+        if v < 0:
+            raise ValueError(f"a duration must be 0 or more, got {value}")
+        return v
+    if isinstance(value, str):
+        ti = parse_duration(value.strip())
+        if ti is None:
+            raise ValueError(f"{value!r} is not an ISO-8601 duration (P[nD][T[nH][nM][n[.f]S]])")
+        return ti.ticks / TICKS_PER_SECOND
+    raise ValueError("a duration is a number of seconds or an ISO-8601 duration such as PT5M")
+
+
+def _optional_seconds(value: Any) -> float | None:
+    """As :func:`_seconds`, with None / "unlimited" / TimeSpan.MaxValue meaning no limit."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("unlimited", "infinite", "none"):
+        return None
+    v = _seconds(value)
+    return None if v >= UNLIMITED_SECONDS else v
+
+
+def _lower(value: Any) -> Any:
+    """REST enum values are matched without regard to case (``noAction`` = ``noaction``)."""
+    return value.lower() if isinstance(value, str) else value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+OptionalSeconds = Annotated[Union[float, None], BeforeValidator(_optional_seconds)]
+
+
+class AbsoluteTime:
+    """A submit or creation time given as an ISO instant; resolved against the run's start."""
+
+    __slots__ = ("ticks",)
+
+    def __init__(self, ticks: int) -> None:
+        self.ticks = ticks
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AbsoluteTime) and other.ticks == self.ticks
+
+    def __hash__(self) -> int:
+        return hash(self.ticks)
+
+    def __repr__(self) -> str:
+        return f"AbsoluteTime({self.ticks})"
+
+
+def _sim_time(value: Any) -> float | AbsoluteTime:
+    """Seconds after the simulation start (a number), or an ISO-8601 instant with a zone."""
+    if isinstance(value, AbsoluteTime):
+        return value
+    if isinstance(value, str):
+        ts = parse_iso_time(value.strip())
+        if ts is not None:
+            return AbsoluteTime(ts.ticks)
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is neither seconds after the start nor an ISO-8601 time with a zone"
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("a time is seconds after the simulation start or an ISO-8601 instant")
+    v = float(value)
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"a time in seconds after the start must be finite and >= 0, got {value}")
+    return v
+
+
+SimTime = Annotated[Union[float, Any], BeforeValidator(_sim_time)]
+
+
+def resolve_time(value: float | AbsoluteTime | None, start_ticks: int) -> float | None:
+    """Seconds after the start; an instant before the start resolves to 0 (it already happened)."""
+    if value is None:
+        return None
+    if isinstance(value, AbsoluteTime):
+        return max(0.0, (value.ticks - start_ticks) / TICKS_PER_SECOND)
+    return float(value)
+
+
+# --------------------------------------------------------------------------------------------
+# base classes
+# --------------------------------------------------------------------------------------------
+
+
+class _Sim(BaseModel):
+    """A poolscale-only section: unknown fields are errors."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
+    )
+
+
+class _Rest(BaseModel):
+    """A Batch REST section: REST properties the simulator ignores are dropped, others are errors.
+
+    Subclasses list the ignored names in ``IGNORED`` (camelCase, as in the REST API).
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
+    )
+    IGNORED: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_ignored(cls, data: Any) -> Any:
+        ignored = cls.IGNORED
+        if isinstance(data, dict) and ignored and not ignored.isdisjoint(data):
+            data = {k: v for k, v in data.items() if k not in ignored}
+        return data
+
+
+_READ_ONLY_COMMON = (
+    "odata.metadata", "url", "eTag", "lastModified", "creationTime", "state",
+    "stateTransitionTime", "previousState", "previousStateTransitionTime", "stats",
+    "displayName", "metadata",
+)
+_NOT_SIMULATED_TASK = (
+    "containerSettings", "resourceFiles", "outputFiles", "userIdentity",
+    "applicationPackageReferences", "authenticationTokenSettings", "executionInfo", "nodeInfo",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# distributions (simulation section)
+# --------------------------------------------------------------------------------------------
+
+
+class Constant(_Sim):
+    kind: Literal["constant"] = "constant"
+    value: Seconds
+
+    def sample(self, rng: random.Random) -> float:
+        return self.value
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+
+class Uniform(_Sim):
+    kind: Literal["uniform"]
+    low: Seconds
+    high: Seconds
+
+    @model_validator(mode="after")
+    def _order(self) -> "Uniform":
+        if self.high < self.low:
+            raise ValueError("uniform: high must be >= low")
+        return self
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.uniform(self.low, self.high)
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+
+class Exponential(_Sim):
+    kind: Literal["exponential"]
+    mean: Seconds
+    minimum: Seconds = 0.0
+
+    def sample(self, rng: random.Random) -> float:
+        return self.minimum + (rng.expovariate(1.0 / self.mean) if self.mean > 0 else 0.0)
+
+
+class Normal(_Sim):
+    """Normal, truncated below at ``minimum`` (default 0) by clamping."""
+
+    kind: Literal["normal"]
+    mean: Seconds
+    stddev: Seconds
+    minimum: Seconds = 0.0
+
+    def sample(self, rng: random.Random) -> float:
+        return max(self.minimum, rng.gauss(self.mean, self.stddev))
+
+
+class LogNormal(_Sim):
+    """Log-normal with the given mean and standard deviation of the duration itself."""
+
+    kind: Literal["lognormal"]
+    mean: Seconds
+    stddev: Seconds
+
+    def sample(self, rng: random.Random) -> float:
+        if self.mean <= 0:
+            return 0.0
+        s2 = math.log1p((self.stddev / self.mean) ** 2)
+        mu = math.log(self.mean) - s2 / 2
+        return rng.lognormvariate(mu, math.sqrt(s2))
+
+
+class Triangular(_Sim):
+    kind: Literal["triangular"]
+    low: Seconds
+    mode: Seconds
+    high: Seconds
+
+    @model_validator(mode="after")
+    def _order(self) -> "Triangular":
+        if not self.low <= self.mode <= self.high:
+            raise ValueError("triangular: need low <= mode <= high")
+        return self
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.triangular(self.low, self.high, self.mode)
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.mode + self.high) / 3
+
+
+def _distribution(value: Any) -> Any:
+    """A bare number or ISO duration is a constant."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return {"kind": "constant", "value": value}
+    if isinstance(value, dict) and "kind" not in value and set(value) == {"value"}:
+        return {"kind": "constant", **value}
+    return value
+
+
+Distribution = Annotated[
+    Union[Constant, Uniform, Exponential, Normal, LogNormal, Triangular],
+    Field(discriminator="kind"),
+    BeforeValidator(_distribution),
+]
+
+
+def _const(seconds: float) -> Constant:
+    return Constant(value=seconds)
+
+
+# --------------------------------------------------------------------------------------------
+# shared REST pieces
+# --------------------------------------------------------------------------------------------
+
+
+class EnvironmentSetting(_Rest):
+    name: str
+    value: str = ""
+
+
+class ExitOptions(_Rest):
+    job_action: Annotated[
+        Union[Literal["none", "disable", "terminate"], None], BeforeValidator(_lower)
+    ] = None
+    dependency_action: Annotated[
+        Union[Literal["satisfy", "block"], None], BeforeValidator(_lower)
+    ] = None
+
+
+class ExitCodeMapping(_Rest):
+    code: int
+    exit_options: ExitOptions
+
+
+class ExitCodeRange(_Rest):
+    start: int
+    end: int
+    exit_options: ExitOptions
+
+
+class ExitConditions(_Rest):
+    exit_codes: list[ExitCodeMapping] = []
+    exit_code_ranges: list[ExitCodeRange] = []
+    pre_processing_error: ExitOptions | None = None
+    file_upload_error: ExitOptions | None = None
+    default: ExitOptions | None = None
+
+    def sets_job_action(self) -> bool:
+        opts = [m.exit_options for m in self.exit_codes] + [r.exit_options for r in self.exit_code_ranges]
+        opts += [o for o in (self.pre_processing_error, self.file_upload_error, self.default) if o]
+        return any(o.job_action is not None for o in opts)
+
+
+class TaskIdRange(_Rest):
+    start: int
+    end: int
+
+
+class DependsOn(_Rest):
+    task_ids: list[str] = []
+    task_id_ranges: list[TaskIdRange] = []
+
+
+class TaskConstraints(_Rest):
+    max_wall_clock_time: OptionalSeconds = None
+    retention_time: Seconds = 7 * 86_400.0
+    #: None means "the job's" (§6.1); -1 is unlimited.
+    max_task_retry_count: Annotated[int, Field(ge=-1)] | None = None
+
+
+class JobConstraints(_Rest):
+    max_wall_clock_time: OptionalSeconds = None
+    max_task_retry_count: Annotated[int, Field(ge=-1)] = 0
+
+
+class AffinityInfo(_Rest):
+    affinity_id: str
+
+
+class MultiInstanceSettings(_Rest):
+    IGNORED = frozenset(("commonResourceFiles",))
+    number_of_instances: Annotated[int, Field(ge=1)] = 1
+    coordination_command_line: str = ""
+
+
+class Profile(_Sim):
+    """Resource use of a running task (§8.2); a missing field is 0."""
+
+    cpu_percent: Annotated[float, Field(ge=0)] | None = None
+    memory_mb: Annotated[float, Field(ge=0, alias="memoryMB")] = 0.0
+    disk_gb: Annotated[float, Field(ge=0, alias="diskGB")] = 0.0
+    disk_read_bytes_per_second: Annotated[float, Field(ge=0)] = 0.0
+    disk_write_bytes_per_second: Annotated[float, Field(ge=0)] = 0.0
+    disk_read_ops_per_second: Annotated[float, Field(ge=0)] = 0.0
+    disk_write_ops_per_second: Annotated[float, Field(ge=0)] = 0.0
+    network_in_bytes_per_second: Annotated[float, Field(ge=0)] = 0.0
+    network_out_bytes_per_second: Annotated[float, Field(ge=0)] = 0.0
+
+
+ExitCodes = Annotated[list[int], Field(min_length=1)]
+
+
+# --------------------------------------------------------------------------------------------
+# pool
+# --------------------------------------------------------------------------------------------
+
+
+class StartTask(_Rest):
+    IGNORED = frozenset(("containerSettings", "resourceFiles", "userIdentity"))
+    command_line: str = ""
+    environment_settings: list[EnvironmentSetting] = []
+    max_task_retry_count: Annotated[int, Field(ge=-1)] = 0
+    wait_for_success: bool = True
+
+
+class TaskSchedulingPolicy(_Rest):
+    node_fill_type: Annotated[Literal["spread", "pack"], BeforeValidator(_lower)] = "spread"
+
+
+class AccountQuotas(_Sim):
+    """Placeholder kept for symmetry; quotas live directly on :class:`SimulationSettings`."""
+
+
+class StartTaskSimulation(_Sim):
+    duration: Distribution = Field(default_factory=lambda: _const(0.0))
+    failure_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+class PreemptionSettings(_Sim):
+    #: mean of each low-priority node's exponential time to preemption; None = never
+    mean_time_between: OptionalSeconds = None
+    recovery_time: Distribution = Field(default_factory=lambda: _const(300.0))
+
+
+class NodeFailureSettings(_Sim):
+    mean_time_between: OptionalSeconds = None
+    #: None: a failed node stays unusable until a scale-down removes it
+    repair_time: Distribution | None = None
+
+
+class SampleSettings(_Sim):
+    period: Seconds = 30.0
+    delay: Seconds = 0.0
+    loss_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    @model_validator(mode="after")
+    def _positive(self) -> "SampleSettings":
+        if self.period <= 0:
+            raise ValueError("samples.period must be greater than 0")
+        return self
+
+
+class Prices(_Sim):
+    """Price per node-hour of each kind; None = no cost reported."""
+
+    dedicated: Annotated[float, Field(ge=0)] | None = None
+    low_priority: Annotated[float, Field(ge=0)] | None = None
+
+
+class SimulationSettings(_Sim):
+    """The ``simulation`` section (§2, §3.4): everything only the simulator needs."""
+
+    seed: int | None = None
+    start: Annotated[Union[str, None], Field(description="ISO-8601 start instant")] = None
+    horizon: OptionalSeconds = None
+    dedicated_core_quota: Annotated[int, Field(ge=0)] | None = None
+    low_priority_core_quota: Annotated[int, Field(ge=0)] | None = None
+    cores_per_node: Annotated[int, Field(ge=1)] | None = None
+    allocation_time: Distribution = Field(default_factory=lambda: _const(120.0))
+    boot_time: Distribution = Field(default_factory=lambda: _const(60.0))
+    start_task: StartTaskSimulation = Field(default_factory=StartTaskSimulation)
+    preemption: PreemptionSettings = Field(default_factory=PreemptionSettings)
+    node_failure: NodeFailureSettings = Field(default_factory=NodeFailureSettings)
+    samples: SampleSettings = Field(default_factory=SampleSettings)
+    prices: Prices = Field(default_factory=Prices)
+
+    @model_validator(mode="after")
+    def _start(self) -> "SimulationSettings":
+        if self.start is not None and parse_iso_time(self.start) is None:
+            raise ValueError(f"simulation.start {self.start!r} is not an ISO-8601 time with a zone")
+        return self
+
+
+_VM_PREFIX = re.compile(r"^(standard_|basic_)", re.IGNORECASE)
+
+
+def cores_from_vm_size(vm_size: str) -> int | None:
+    """§3.2: strip ``standard_``/``basic_``; a constrained size ``E4-2s_v3`` gives 2; else the
+    first run of digits (``d4s_v3`` → 4, ``NC6`` → 6). None when the name has no digits."""
+    name = _VM_PREFIX.sub("", vm_size.strip())
+    m = re.match(r"^[A-Za-z]*\d+-(\d+)", name)
+    if m:
+        return int(m.group(1))
+    m = re.search(r"\d+", name)
+    return int(m.group(0)) if m else None
+
+
+_POOL_IGNORED = _READ_ONLY_COMMON + (
+    "allocationState", "allocationStateTransitionTime", "resizeErrors", "currentDedicatedNodes",
+    "currentLowPriorityNodes", "autoScaleRun", "cloudServiceConfiguration",
+    "virtualMachineConfiguration", "networkConfiguration", "certificateReferences",
+    "applicationPackageReferences", "applicationLicenses", "userAccounts", "mountConfiguration",
+    "identity", "targetNodeCommunicationMode", "currentNodeCommunicationMode", "upgradePolicy",
+    "resourceTags", "maxTasksPerNode", "MaxTasksPerVM", "maxTasksPerVM",
+)
+
+
+class PoolSpec(_Rest):
+    """A pool (§3.1) plus its ``simulation`` section.
+
+    Read-only REST properties are ignored: a simulated pool starts with no nodes.
+    ``maxTasksPerNode`` / ``MaxTasksPerVM`` are taken as ``taskSlotsPerNode`` when that is absent.
+    """
+
+    IGNORED = frozenset(_POOL_IGNORED)
+
+    id: str
+    vm_size: str
+    task_slots_per_node: Annotated[int, Field(ge=1, le=256)] = 1
+    task_scheduling_policy: TaskSchedulingPolicy = Field(default_factory=TaskSchedulingPolicy)
+    enable_auto_scale: bool = False
+    auto_scale_formula: str | None = None
+    auto_scale_evaluation_interval: Seconds = 300.0
+    target_dedicated_nodes: Annotated[int, Field(ge=0)] | None = None
+    target_low_priority_nodes: Annotated[int, Field(ge=0)] | None = None
+    resize_timeout: Seconds = 900.0
+    start_task: StartTask | None = None
+    enable_inter_node_communication: bool = False
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_slot_names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "taskSlotsPerNode" not in data and "task_slots_per_node" not in data:
+            for old in ("maxTasksPerNode", "MaxTasksPerVM", "maxTasksPerVM"):
+                if data.get(old) is not None:
+                    data = {**data, "taskSlotsPerNode": data[old]}
+                    break
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "PoolSpec":
+        cores = self.cores_per_node
+        if cores is None:
+            raise ValueError(
+                f"vmSize {self.vm_size!r} has no core count; set simulation.coresPerNode"
+            )
+        limit = min(4 * cores, 256)
+        if self.task_slots_per_node > limit:
+            raise ValueError(
+                f"taskSlotsPerNode {self.task_slots_per_node} exceeds min(4 x {cores} cores, 256) = {limit}"
+            )
+        if self.enable_auto_scale:
+            if not self.auto_scale_formula:
+                raise ValueError("enableAutoScale is true but autoScaleFormula is missing")
+        iv = self.auto_scale_evaluation_interval
+        if not 300.0 <= iv <= 168 * 3600.0:
+            raise ValueError(
+                "InvalidAutoScaleEvaluationInterval: autoScaleEvaluationInterval must lie in "
+                f"[PT5M, PT168H], got {iv:g} s"
+            )
+        if self.resize_timeout < 300.0:
+            raise ValueError("resizeTimeout must be at least PT5M")
+        return self
+
+    @property
+    def cores_per_node(self) -> int | None:
+        if self.simulation.cores_per_node is not None:
+            return self.simulation.cores_per_node
+        return cores_from_vm_size(self.vm_size)
+
+    @property
+    def node_fill_type(self) -> str:
+        return self.task_scheduling_policy.node_fill_type
+
+
+# --------------------------------------------------------------------------------------------
+# jobs and tasks
+# --------------------------------------------------------------------------------------------
+
+_TASK_IGNORED = _READ_ONLY_COMMON + _NOT_SIMULATED_TASK
+
+
+class TaskSpec(_Rest):
+    """A task (§6.1) with its simulation fields."""
+
+    IGNORED = frozenset(_TASK_IGNORED)
+
+    id: str
+    #: required by the live engine; the simulator does not run it (empty allowed)
+    command_line: str = ""
+    required_slots: Annotated[int, Field(ge=1)] = 1
+    constraints: TaskConstraints = Field(default_factory=TaskConstraints)
+    exit_conditions: ExitConditions | None = None
+    depends_on: DependsOn | None = None
+    environment_settings: list[EnvironmentSetting] = []
+    multi_instance_settings: MultiInstanceSettings | None = None
+    affinity_info: AffinityInfo | None = None
+    # -- simulation fields --
+    submit_time: SimTime = 0.0
+    duration: Seconds = 0.0
+    exit_codes: ExitCodes = Field(default_factory=lambda: [0])
+    profile: Profile | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_exit_code(cls, data: Any) -> Any:
+        return _fold_exit_code(data)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TaskSpec":
+        if self.multi_instance_settings is not None and self.required_slots != 1:
+            raise ValueError("requiredSlots must be 1 on a multi-instance task")
+        return self
+
+    @property
+    def instances(self) -> int:
+        m = self.multi_instance_settings
+        return 1 if m is None else m.number_of_instances
+
+
+def _fold_exit_code(data: Any) -> Any:
+    """``exitCode: c`` is shorthand for ``exitCodes: [c]`` (handy for CSV-derived workloads)."""
+    if isinstance(data, dict) and "exitCode" in data and "exitCodes" not in data and "exit_codes" not in data:
+        data = dict(data)
+        data["exitCodes"] = [data.pop("exitCode")]
+    return data
+
+
+class JobManagerTask(_Rest):
+    """§5.3; ``killJobOnCompletion`` and ``runExclusive`` default to true."""
+
+    IGNORED = frozenset(_TASK_IGNORED)
+
+    id: str
+    command_line: str = ""
+    kill_job_on_completion: bool = True
+    run_exclusive: bool = True
+    required_slots: Annotated[int, Field(ge=1)] = 1
+    allow_low_priority_node: bool = True
+    constraints: TaskConstraints = Field(default_factory=TaskConstraints)
+    environment_settings: list[EnvironmentSetting] = []
+    # -- simulation fields --
+    duration: Seconds = 0.0
+    exit_codes: ExitCodes = Field(default_factory=lambda: [0])
+    profile: Profile | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_exit_code(cls, data: Any) -> Any:
+        return _fold_exit_code(data)
+
+
+class JobPreparationTask(_Rest):
+    IGNORED = frozenset(_TASK_IGNORED)
+
+    id: str = "jobpreparation"
+    command_line: str = ""
+    constraints: TaskConstraints = Field(
+        default_factory=lambda: TaskConstraints(max_task_retry_count=0)
+    )
+    wait_for_success: bool = True
+    rerun_on_node_reboot_after_success: bool = True
+    environment_settings: list[EnvironmentSetting] = []
+    # -- simulation fields (§5.4: both default to 0) --
+    duration: Seconds = 0.0
+    failure_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+class JobReleaseTask(_Rest):
+    IGNORED = frozenset(_TASK_IGNORED)
+
+    id: str = "jobrelease"
+    command_line: str = ""
+    #: PT15M, and never more (§5.4)
+    max_wall_clock_time: OptionalSeconds = 900.0
+    retention_time: Seconds = 7 * 86_400.0
+    environment_settings: list[EnvironmentSetting] = []
+    duration: Seconds = 0.0
+    failure_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    @property
+    def wall_clock_limit(self) -> float:
+        w = self.max_wall_clock_time
+        return 900.0 if w is None else min(900.0, w)
+
+
+class PoolInfo(_Rest):
+    IGNORED = frozenset(("autoPoolSpecification",))
+    pool_id: str | None = None
+
+
+_JOB_IGNORED = _READ_ONLY_COMMON + (
+    "executionInfo", "networkConfiguration", "jobSchedule",
+)
+
+
+class JobSpec(_Rest):
+    """A job (§5.1) and, in a workload, its tasks.
+
+    ``creationTime`` is when the simulated job is created (seconds after the start, or an ISO
+    instant; one before the start means "at the start"). Without it, the job is created when its
+    first task is submitted (§5.1 choice). A REST ``creationTime`` from ``az batch job show`` is a
+    past instant, so such a job exists from the start.
+    """
+
+    IGNORED = frozenset(tuple(n for n in _JOB_IGNORED if n != "creationTime"))
+
+    id: str
+    priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
+    constraints: JobConstraints = Field(default_factory=JobConstraints)
+    on_all_tasks_complete: Annotated[
+        Literal["noaction", "terminatejob"], BeforeValidator(_lower)
+    ] = "noaction"
+    on_task_failure: Annotated[
+        Literal["noaction", "performexitoptionsjobaction"], BeforeValidator(_lower)
+    ] = "noaction"
+    uses_task_dependencies: bool = False
+    max_parallel_tasks: Annotated[int, Field(ge=-1)] = -1
+    allow_task_preemption: bool = False
+    common_environment_settings: list[EnvironmentSetting] = []
+    pool_info: PoolInfo = Field(default_factory=PoolInfo)
+    job_manager_task: JobManagerTask | None = None
+    job_preparation_task: JobPreparationTask | None = None
+    job_release_task: JobReleaseTask | None = None
+    creation_time: SimTime | None = None
+    tasks: list[TaskSpec] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> "JobSpec":
+        if self.max_parallel_tasks == 0:
+            raise ValueError("maxParallelTasks must be -1 or at least 1")
+        if self.job_release_task is not None and self.job_preparation_task is None:
+            raise ValueError("jobReleaseTask needs a jobPreparationTask")
+        seen: set[str] = set()
+        if self.job_manager_task is not None:
+            seen.add(self.job_manager_task.id)
+        for i, t in enumerate(self.tasks):
+            if t.id in seen:
+                raise ValueError(f"tasks[{i}]: task id {t.id!r} is not unique in job {self.id!r}")
+            seen.add(t.id)
+            if t.depends_on is not None and not self.uses_task_dependencies:
+                raise ValueError(
+                    f"tasks[{i}] ({t.id}): dependsOn needs usesTaskDependencies true on the job"
+                )
+            if (
+                t.exit_conditions is not None
+                and self.on_task_failure == "noaction"
+                and t.exit_conditions.sets_job_action()
+            ):
+                raise ValueError(
+                    f"tasks[{i}] ({t.id}): exit options set jobAction but the job's onTaskFailure "
+                    "is noaction"
+                )
+        return self
+
+
+class Workload(_Sim):
+    """Jobs, each with its tasks and their submit times (seconds after the simulation start)."""
+
+    jobs: list[JobSpec] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Workload":
+        seen: set[str] = set()
+        for i, j in enumerate(self.jobs):
+            if j.id in seen:
+                raise ValueError(f"jobs[{i}]: job id {j.id!r} is not unique")
+            seen.add(j.id)
+        return self
+
+    @property
+    def task_count(self) -> int:
+        return sum(len(j.tasks) + (j.job_manager_task is not None) for j in self.jobs)
+
+
+# --------------------------------------------------------------------------------------------
+# file envelopes
+# --------------------------------------------------------------------------------------------
+
+
+def load_pool(data: Any) -> PoolSpec:
+    """A pool file: a REST pool (with an optional ``simulation`` key), or the envelope
+    ``{"pool": {...}, "simulation": {...}}``. Raises pydantic.ValidationError."""
+    if isinstance(data, dict) and isinstance(data.get("pool"), dict) and "id" not in data:
+        extra = set(data) - {"pool", "simulation"}
+        if extra:
+            raise ValueError(f"unknown top-level key(s) in pool file: {', '.join(sorted(extra))}")
+        merged = dict(data["pool"])
+        if "simulation" in data:
+            if "simulation" in merged:
+                raise ValueError("simulation is given both inside and next to the pool")
+            merged["simulation"] = data["simulation"]
+        data = merged
+    return PoolSpec.model_validate(data)
+
+
+def load_workload(data: Any) -> Workload:
+    """A workload file: ``{"jobs": [...]}``, a bare list of jobs, or ``{"tasks": [...]}``
+    (one job ``job-1``). Raises pydantic.ValidationError."""
+    if isinstance(data, list):
+        data = {"jobs": data}
+    elif isinstance(data, dict) and "tasks" in data and "jobs" not in data:
+        job = {k: v for k, v in data.items()}
+        job.setdefault("id", "job-1")
+        data = {"jobs": [job]}
+    return Workload.model_validate(data)

@@ -1,0 +1,193 @@
+"""Compute nodes: their states (batch-model.md §4.1) and the free-slot index used for placement.
+
+States are interned module-level strings, compared by identity in the hot paths. A node's
+``life`` token cancels its lifecycle timers (allocation, boot, start-task attempts, recovery,
+repair, retention) and its ``inc`` token its preemption and failure timers: bumping a token
+makes every pending timer of that kind stale (see kernel.py on lazy cancellation).
+"""
+
+from __future__ import annotations
+
+from heapq import heappop, heappush
+
+__all__ = [
+    "CREATING", "STARTING", "WAITINGFORSTARTTASK", "STARTTASKFAILED", "IDLE", "RUNNING",
+    "LEAVINGPOOL", "PREEMPTED", "UNUSABLE", "REMOVED", "DEDICATED", "LOW_PRIORITY", "KIND_NAMES",
+    "Node", "PrepRecord", "SlotIndex", "removal_rank",
+]
+
+CREATING = "creating"
+STARTING = "starting"
+WAITINGFORSTARTTASK = "waitingforstarttask"
+STARTTASKFAILED = "starttaskfailed"
+IDLE = "idle"
+RUNNING = "running"
+LEAVINGPOOL = "leavingpool"
+PREEMPTED = "preempted"
+UNUSABLE = "unusable"
+REMOVED = "removed"
+
+DEDICATED = 0
+LOW_PRIORITY = 1
+KIND_NAMES = ("dedicated", "lowPriority")
+
+#: §4.5 ranks of the scale-down choice by state (running nodes are ranked 5 or 6 separately).
+_REMOVAL_RANK = {
+    PREEMPTED: 1,
+    UNUSABLE: 2, STARTTASKFAILED: 2,
+    CREATING: 3, STARTING: 3, WAITINGFORSTARTTASK: 3,
+    IDLE: 4,
+}
+
+# prep record states (§5.4)
+PREP_RUNNING = "running"
+PREP_SUCCEEDED = "succeeded"
+PREP_FAILED = "failed"
+
+
+class PrepRecord:
+    """A job preparation task on one node: its state, attempts and the tasks waiting for it."""
+
+    __slots__ = ("state", "attempts", "waiting")
+
+    def __init__(self) -> None:
+        self.state = PREP_RUNNING
+        self.attempts = 0
+        self.waiting: list = []
+
+
+class Node:
+    __slots__ = (
+        "num", "id", "kind", "state", "life", "inc", "used", "tasks", "n_busy", "n_jm",
+        "exclusive", "requested", "leave_option", "prep", "excluded", "releases", "retain_until",
+        "retention_timer", "bucket", "cpu", "mem", "disk", "st_rng", "st_attempts",
+    )
+
+    def __init__(self, num: int, kind: int) -> None:
+        self.num = num
+        self.id = f"tvm-{num:06d}"
+        self.kind = kind
+        self.state = CREATING
+        self.life = 0
+        self.inc = 0
+        self.used = 0                     # Σ requiredSlots of assigned tasks
+        self.tasks: dict = {}             # assigned tasks (insertion ordered: deterministic)
+        self.n_busy = 0                   # tasks + running preparation and release tasks
+        self.n_jm = 0                     # job managers assigned here (§4.5 rank 6)
+        self.exclusive = False            # hosts a runExclusive job manager
+        self.requested = False            # in `creating` because a resize asked for it
+        self.leave_option = None
+        self.prep: dict = {}              # job -> PrepRecord
+        self.excluded: set = set()        # jobs whose preparation failed here for good
+        self.releases: dict = {}          # job -> True while its release task runs here
+        self.retain_until = 0.0           # retaineddata: latest endTime + retentionTime
+        self.retention_timer = False
+        self.bucket = -1                  # SlotIndex bucket (= used) or -1 when not indexed
+        self.cpu = 0.0                    # Σ CPU shares of running tasks (node CPU = min(100, cpu))
+        self.mem = 0.0
+        self.disk = 0.0
+        self.st_rng = None
+        self.st_attempts = 0
+
+    @property
+    def usable(self) -> bool:
+        return self.state is IDLE or self.state is RUNNING
+
+    def __repr__(self) -> str:
+        return f"Node({self.id}, {KIND_NAMES[self.kind]}, {self.state}, used={self.used})"
+
+
+def removal_rank(node: Node) -> tuple[int, int, int]:
+    """§4.5 sort key: (rank, used slots for running nodes, id number)."""
+    r = _REMOVAL_RANK.get(node.state)
+    if r is not None:
+        return (r, 0, node.num)
+    return (6 if node.n_jm else 5, node.used, node.num)
+
+
+class SlotIndex:
+    """Usable, non-exclusive nodes with a free slot, bucketed by used slots.
+
+    ``count[u]`` is the exact number of indexed nodes with ``used == u``; ``heaps[u]`` holds
+    their id numbers with lazy deletion (an entry is live when the node's ``bucket`` is still
+    ``u``). Spread takes the lowest id of the lowest non-empty bucket that fits, pack the lowest
+    id of the highest (§7.3), so a placement costs O(S + log n) with S = taskSlotsPerNode.
+    """
+
+    __slots__ = ("slots", "count", "heaps", "by_num")
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.count = [0] * slots
+        self.heaps: list[list[int]] = [[] for _ in range(slots)]
+        self.by_num: list = [None]
+
+    def register(self, node: Node) -> None:
+        """Make ``node`` known by its number (once, when it is first requested)."""
+        while len(self.by_num) <= node.num:
+            self.by_num.append(None)
+        self.by_num[node.num] = node
+
+    def put(self, node: Node) -> None:
+        """(Re-)index ``node`` under its current used slots; the caller checked eligibility."""
+        u = node.used
+        old = node.bucket
+        if old == u:
+            return
+        if old >= 0:
+            self.count[old] -= 1
+        if u >= self.slots:
+            node.bucket = -1
+            return
+        node.bucket = u
+        self.count[u] += 1
+        h = self.heaps[u]
+        heappush(h, node.num)
+        if len(h) > 2 * self.count[u] + 64:
+            self._rebuild(u)
+
+    def drop(self, node: Node) -> None:
+        if node.bucket >= 0:
+            self.count[node.bucket] -= 1
+            node.bucket = -1
+
+    def _rebuild(self, u: int) -> None:
+        by_num = self.by_num
+        self.heaps[u] = sorted({n for n in self.heaps[u] if by_num[n].bucket == u})
+
+    def top(self, u: int) -> Node:
+        h = self.heaps[u]
+        by_num = self.by_num
+        while True:
+            node = by_num[h[0]]
+            if node.bucket == u:
+                return node
+            heappop(h)
+
+    def max_free(self) -> int:
+        """The most free slots on any indexed node (0 when none has a free slot)."""
+        count = self.count
+        for u in range(self.slots):
+            if count[u]:
+                return self.slots - u
+        return 0
+
+    def find_spread(self, k: int) -> Node | None:
+        count = self.count
+        for u in range(self.slots - k + 1):
+            if count[u]:
+                return self.top(u)
+        return None
+
+    def find_pack(self, k: int) -> Node | None:
+        count = self.count
+        for u in range(self.slots - k, -1, -1):
+            if count[u]:
+                return self.top(u)
+        return None
+
+    def empty_nodes(self) -> list[Node]:
+        """Indexed nodes with nothing assigned, by id (multi-instance placement)."""
+        by_num = self.by_num
+        return sorted((by_num[n] for n in set(self.heaps[0]) if by_num[n].bucket == 0),
+                      key=lambda n: n.num) if self.count[0] else []

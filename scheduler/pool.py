@@ -1,0 +1,427 @@
+"""The pool manager: node lifecycle, resize steps, scale-down and deallocation (batch-model.md §2–§4).
+
+A mixin of :class:`~poolscale.scheduler.simulate.Simulation`; it shares the engine's state
+(counters on ``self``) with the task scheduler and the sampler.
+"""
+
+from __future__ import annotations
+
+import math
+
+from poolscale.formula.values import Option
+
+from .kernel import NODE
+from .nodes import (
+    CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, PREEMPTED, REMOVED, RUNNING,
+    STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node, removal_rank,
+)
+
+__all__ = ["PoolMixin", "STEADY", "RESIZING", "STOPPING", "MAX_NODES_PER_KIND"]
+
+STEADY = "steady"
+RESIZING = "resizing"
+STOPPING = "stopping"
+
+#: A safety cap on a target when the account sets no quota (a formula may compute 1e12 nodes).
+MAX_NODES_PER_KIND = 100_000
+
+_QUOTA_ERROR = ("AccountCoreQuotaReached", "AccountLowPriorityCoreQuotaReached")
+_HOLDS_VM_ALIVE = (CREATING, STARTING, WAITINGFORSTARTTASK, STARTTASKFAILED, IDLE, RUNNING)
+
+
+class PoolMixin:
+    # -- state changes ------------------------------------------------------------------
+
+    def _set_state(self, node: Node, new: str) -> None:
+        """Move ``node`` to ``new``, keeping every node counter and the slot index in step."""
+        old = node.state
+        if old is new:
+            return
+        was_usable = old is IDLE or old is RUNNING
+        is_usable = new is IDLE or new is RUNNING
+        if was_usable and not is_usable:
+            self.n_usable -= 1
+            self.index.drop(node)
+            if node.cpu:
+                self.cpu_total -= min(100.0, node.cpu)
+            if node.mem or node.disk:
+                self.mem_total -= node.mem
+                self.disk_total -= node.disk
+        elif is_usable and not was_usable:
+            self.n_usable += 1
+            if not node.exclusive:
+                self.index.put(node)
+            if node.cpu:
+                self.cpu_total += min(100.0, node.cpu)
+            if node.mem or node.disk:
+                self.mem_total += node.mem
+                self.disk_total += node.disk
+        if old is PREEMPTED:
+            self.n_preempted -= 1
+            self.n_billed[node.kind] += 1
+        if new is PREEMPTED:
+            self.n_preempted += 1
+            self.n_billed[node.kind] -= 1
+        elif new is REMOVED and old is not PREEMPTED:
+            self.n_billed[node.kind] -= 1
+        node.state = new
+        if self._log is not None:
+            self._log((self.kernel.now, "node", node.id, new))
+
+    def _busy_changed(self, node: Node) -> None:
+        """idle <-> running follows whether anything is on the node (§4.1 last bullet)."""
+        s = node.state
+        if node.n_busy:
+            if s is IDLE:
+                self._set_state(node, RUNNING)
+        elif s is RUNNING:
+            self._set_state(node, IDLE)
+        elif s is LEAVINGPOOL:
+            self._maybe_leave(node)
+
+    # -- node lifecycle -----------------------------------------------------------------
+
+    def _request_node(self, kind: int) -> Node:
+        num = self.next_num
+        self.next_num += 1
+        node = Node(num, kind)
+        node.requested = True
+        self.n_req_creating += 1
+        self.nodes[num] = node
+        self.index.register(node)
+        self.n_present[kind] += 1
+        self.n_billed[kind] += 1
+        if self._log is not None:
+            self._log((self.kernel.now, "node", node.id, CREATING, KIND_NAMES[kind]))
+        self._begin_incarnation(node, CREATING)
+        return node
+
+    def _draw(self, dist, label: str, node: Node) -> float:
+        if dist.kind == "constant":
+            return dist.value
+        return dist.sample(self.streams.rng(label, node.num, node.inc))
+
+    def _begin_incarnation(self, node: Node, phase: str) -> None:
+        """A node (re)enters ``creating`` or ``starting`` holding a fresh VM: new timers."""
+        node.inc += 1
+        node.life += 1
+        k = self.kernel
+        if phase is CREATING:
+            k.after(self._draw(self.alloc_time, "allocation", node), NODE,
+                    self._on_allocated, node, node.life)
+        else:
+            k.after(self._draw(self.boot_time, "boot", node), NODE, self._on_booted, node, node.life)
+        if node.kind == LOW_PRIORITY and self.preempt_mean is not None:
+            u = self.streams.uniform("preemption", node.num, node.inc)
+            k.after(-self.preempt_mean * math.log1p(-u), NODE, self._on_preempt, node, node.inc)
+        if self.fail_mean is not None:
+            u = self.streams.uniform("failure", node.num, node.inc)
+            k.after(-self.fail_mean * math.log1p(-u), NODE, self._on_fail, node, node.inc)
+
+    def _on_allocated(self, node: Node, life: int) -> None:
+        if life != node.life:
+            return
+        if node.requested:
+            node.requested = False
+            self.n_req_creating -= 1
+        self._set_state(node, STARTING)
+        self.kernel.after(self._draw(self.boot_time, "boot", node), NODE,
+                          self._on_booted, node, node.life)
+        self._check_complete()
+
+    def _on_booted(self, node: Node, life: int) -> None:
+        if life != node.life:
+            return
+        st = self.start_task
+        if st is not None and st.wait_for_success:
+            self._set_state(node, WAITINGFORSTARTTASK)
+            node.st_attempts = 0
+            node.st_rng = self.streams.rng("starttask", node.num, node.inc)
+            self._start_task_attempt(node)
+        else:
+            self._set_state(node, IDLE)
+            self.kernel.dirty = True
+
+    def _start_task_attempt(self, node: Node) -> None:
+        rng = node.st_rng
+        d = self.st_duration.sample(rng)
+        failed = self.st_fail_p > 0 and rng.random() < self.st_fail_p
+        self.kernel.after(d, NODE, self._on_start_task_end, node, (node.life, failed))
+
+    def _on_start_task_end(self, node: Node, arg) -> None:
+        life, failed = arg
+        if life != node.life:
+            return
+        if not failed:
+            self._set_state(node, IDLE)
+            self.kernel.dirty = True
+            return
+        node.st_attempts += 1
+        limit = self.start_task.max_task_retry_count
+        if limit == -1 or node.st_attempts <= limit:
+            self._start_task_attempt(node)
+        else:
+            self._set_state(node, STARTTASKFAILED)
+
+    def _wipe(self, node: Node) -> None:
+        """Preemption or failure: every task returns to active (recoveryCount + 1), preparation
+        and release tasks stop, and the node's local data goes (§4.2, §4.4)."""
+        for task in list(node.tasks):
+            self._recover(task)
+        self._clear_local(node)
+
+    def _clear_local(self, node: Node) -> None:
+        for job, rec in node.prep.items():
+            if rec.state == "running":
+                node.n_busy -= 1
+            rec.state = "killed"
+        node.prep = {}
+        for job in node.excluded:
+            job.n_excluded -= 1
+        node.excluded = set()
+        for job in list(node.releases):
+            self._end_release(node, job, skipped=True)
+        node.retain_until = 0.0
+
+    def _on_preempt(self, node: Node, inc: int) -> None:
+        if inc != node.inc or node.state is PREEMPTED or node.state is REMOVED:
+            return
+        if self._log is not None:
+            self._log((self.kernel.now, "node.preempt", node.id))
+        self._wipe(node)
+        if node.state is REMOVED:
+            return
+        if node.state is LEAVINGPOOL:
+            self._remove(node)
+            return
+        if node.requested:
+            node.requested = False
+            self.n_req_creating -= 1
+        node.life += 1
+        node.inc += 1
+        self._set_state(node, PREEMPTED)
+        rec = self.recovery_time
+        d = rec.value if rec.kind == "constant" else rec.sample(
+            self.streams.rng("recovery", node.num, node.inc))
+        self.kernel.after(d, NODE, self._on_recovered, node, node.life)
+        self._check_complete()
+
+    def _on_recovered(self, node: Node, life: int) -> None:
+        if life != node.life or node.state is not PREEMPTED:
+            return
+        self._set_state(node, CREATING)
+        self._begin_incarnation(node, CREATING)
+
+    def _on_fail(self, node: Node, inc: int) -> None:
+        if inc != node.inc or node.state not in _HOLDS_VM_ALIVE and node.state is not LEAVINGPOOL:
+            return
+        if self._log is not None:
+            self._log((self.kernel.now, "node.fail", node.id))
+        self._wipe(node)
+        if node.state is REMOVED:
+            return
+        if node.state is LEAVINGPOOL:
+            self._remove(node)
+            return
+        if node.requested:
+            node.requested = False
+            self.n_req_creating -= 1
+        node.life += 1
+        node.inc += 1
+        self._set_state(node, UNUSABLE)
+        if self.repair_time is not None:
+            d = self._draw(self.repair_time, "repair", node)
+            self.kernel.after(d, NODE, self._on_repaired, node, node.life)
+        self._check_complete()
+
+    def _on_repaired(self, node: Node, life: int) -> None:
+        if life != node.life or node.state is not UNUSABLE:
+            return
+        self._set_state(node, STARTING)
+        self._begin_incarnation(node, STARTING)
+
+    # -- leaving ----------------------------------------------------------------------
+
+    def _deallocate(self, node: Node, option: Option) -> None:
+        """§4.6: the selected node enters leavingpool at once; its tasks follow ``option``."""
+        if node.state is PREEMPTED:
+            self._remove(node)
+            return
+        if node.requested:
+            node.requested = False
+            self.n_req_creating -= 1
+        node.life += 1           # stop allocation, boot and start-task timers
+        node.leave_option = option
+        self.n_leaving[node.kind] += 1
+        self._set_state(node, LEAVINGPOOL)
+        if option is Option.REQUEUE or option is Option.TERMINATE:
+            requeue = option is Option.REQUEUE
+            for task in list(node.tasks):
+                if task.node is None:
+                    continue  # a multi-instance task already handled through another node
+                if requeue:
+                    self._requeue(task)
+                else:
+                    self._kill(task, by_job=False)
+            self._clear_local(node)
+            self._remove(node)
+        else:
+            self._maybe_leave(node)
+
+    def _maybe_leave(self, node: Node) -> None:
+        """A draining node goes once nothing is left on it (and, for retaineddata, its tasks'
+        retention has passed)."""
+        if node.state is not LEAVINGPOOL or node.n_busy:
+            return
+        now = self.kernel.now
+        if node.leave_option is Option.RETAINEDDATA and node.retain_until > now:
+            if not node.retention_timer:
+                node.retention_timer = True
+                self.kernel.at(node.retain_until, NODE, self._on_retention, node, node.life)
+            return
+        self._remove(node)
+
+    def _on_retention(self, node: Node, life: int) -> None:
+        if life != node.life:
+            return
+        node.retention_timer = False
+        self._maybe_leave(node)
+
+    def _remove(self, node: Node) -> None:
+        if node.state is REMOVED:
+            return
+        node.life += 1
+        node.inc += 1
+        if node.requested:
+            node.requested = False
+            self.n_req_creating -= 1
+        if node.state is LEAVINGPOOL:
+            self.n_leaving[node.kind] -= 1
+        self.n_present[node.kind] -= 1
+        self._set_state(node, REMOVED)
+        del self.nodes[node.num]
+        self._resize()          # quota may have freed for missing nodes
+        self._check_complete()
+
+    # -- resizing ---------------------------------------------------------------------
+
+    def _resize(self) -> None:
+        """The §3.3 resize step for both kinds; re-entrant calls are folded into one loop."""
+        if self._in_resize:
+            self._resize_again = True
+            return
+        self._in_resize = True
+        try:
+            while True:
+                self._resize_again = False
+                self._resize_kind(DEDICATED)
+                self._resize_kind(LOW_PRIORITY)
+                if not self._resize_again:
+                    break
+        finally:
+            self._in_resize = False
+        self._check_complete()
+
+    def _resize_kind(self, kind: int) -> None:
+        have = self.n_present[kind] - self.n_leaving[kind]
+        target = self.target[kind]
+        if have < target:
+            if self.resize_stopped:
+                return
+            quota = self.quota_nodes[kind]
+            room = target - have if quota is None else min(target - have, quota - self.n_present[kind])
+            for _ in range(max(0, room)):
+                self._request_node(kind)
+            if room < target - have and not self.autoscale and not self.n_leaving[kind]:
+                self._quota_error(kind)
+        elif have > target:
+            candidates = [n for n in self.nodes.values()
+                          if n.kind == kind and n.state is not LEAVINGPOOL]
+            candidates.sort(key=removal_rank)
+            chosen = candidates[: have - target]
+            option = self.option
+            for node in chosen:
+                if self._log is not None:
+                    self._log((self.kernel.now, "node.deallocate", node.id, option.value))
+            for node in chosen:
+                if node.state is not REMOVED:
+                    self._deallocate(node, option)
+            self.kernel.dirty = True
+
+    def _quota_error(self, kind: int) -> None:
+        if self.quota_error[kind]:
+            return
+        self.quota_error[kind] = True
+        code = _QUOTA_ERROR[kind]
+        self.resize_errors.append(code)
+        if self._log is not None:
+            self._log((self.kernel.now, "pool.resize_error", code))
+
+    def _begin_resize(self) -> None:
+        if self.alloc_state is STEADY:
+            self.alloc_state = RESIZING
+            self.resize_errors = []
+            self.quota_error = [False, False]
+            self.resize_stopped = False
+            if self._log is not None:
+                self._log((self.kernel.now, "pool.state", RESIZING))
+            if not self.autoscale:
+                self.kernel.after(self.resize_timeout, NODE, self._on_resize_timeout, self.resize_gen)
+
+    def _check_complete(self) -> None:
+        """§3.3 "complete": targets met (or a quota error), nothing requested still creating,
+        nothing leaving."""
+        if self.alloc_state is STEADY or self._in_resize:
+            return
+        if self.n_req_creating or self.n_leaving[0] or self.n_leaving[1]:
+            return
+        if not self.resize_stopped:
+            for kind in (DEDICATED, LOW_PRIORITY):
+                have = self.n_present[kind]
+                if have != self.target[kind] and not self.quota_error[kind]:
+                    if have < self.target[kind] and not self.autoscale:
+                        # a fixed pool short of quota with nothing leaving: record and settle
+                        quota = self.quota_nodes[kind]
+                        if quota is not None and self.n_present[kind] >= quota:
+                            self._quota_error(kind)
+                            continue
+                    return
+        self.alloc_state = STEADY
+        self.resize_gen += 1
+        if self._log is not None:
+            self._log((self.kernel.now, "pool.state", STEADY))
+
+    def _on_resize_timeout(self, gen: int, _=None) -> None:
+        """§3.3 timeout (fixed pools): drop the still-creating requested nodes, then settle."""
+        if gen != self.resize_gen or self.alloc_state is STEADY:
+            return
+        self.resize_stopped = True
+        self.resize_errors.append("AllocationTimedout")
+        if self._log is not None:
+            self._log((self.kernel.now, "pool.resize_error", "AllocationTimedout"))
+        for node in [n for n in self.nodes.values() if n.requested and n.state is CREATING]:
+            self._remove(node)
+        self._check_complete()
+
+    # -- autoscale ----------------------------------------------------------------------
+
+    def _apply_run(self, run) -> None:
+        """language.md §14.2: truncate toward zero, clamp to [0, quota]; a changed target starts
+        (or redirects) a resize with this run's deallocation option."""
+        new = []
+        for kind, value in ((DEDICATED, run.dedicated), (LOW_PRIORITY, run.low_priority)):
+            n = int(value) if value < 1e18 else 10**18
+            if n < 0:
+                n = 0
+            quota = self.quota_nodes[kind]
+            cap = MAX_NODES_PER_KIND if quota is None else quota
+            new.append(min(n, cap))
+        if new[0] == self.target[0] and new[1] == self.target[1]:
+            return
+        self.target = new
+        self.option = run.option
+        self.target_changes += 1
+        if self._log is not None:
+            self._log((self.kernel.now, "pool.target", new[0], new[1], run.option.value))
+        self._begin_resize()
+        self._resize()

@@ -1,0 +1,150 @@
+"""What a simulation returns: the report (§10 measures), the timeline, the runs and the event log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .tasks import COMPLETED
+
+__all__ = ["SimulationResult", "build_report"]
+
+
+@dataclass
+class SimulationResult:
+    """``report``: a plain JSON-ready dict; ``timeline``: one dict per sample instant;
+    ``runs``: ``(seconds, AutoScaleRun)`` for every autoscale run; ``events``: the event log,
+    tuples ``(seconds, kind, ...)`` (empty when the run was made with ``log_events=False``)."""
+
+    report: dict[str, Any]
+    timeline: list[dict[str, Any]]
+    runs: list[tuple[float, Any]]
+    events: list[tuple] = field(default_factory=list)
+    #: the recorded samples (a metrics.recorder.SampleRecorder), for replaying a run
+    samples: Any = None
+
+    def timeline_frame(self):
+        """The timeline as a pandas DataFrame (pandas is imported only here)."""
+        import pandas as pd
+
+        from .sampler import TIMELINE_COLUMNS
+
+        return pd.DataFrame(self.timeline, columns=list(TIMELINE_COLUMNS))
+
+    def events_of(self, kind: str, subject: str | None = None) -> list[tuple]:
+        """Events of one kind (and optionally one subject id), for tests."""
+        return [e for e in self.events
+                if e[1] == kind and (subject is None or (len(e) > 2 and e[2] == subject))]
+
+
+def _pcts(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"mean": None, "p50": None, "p95": None, "p99": None, "max": None}
+    a = np.asarray(values, dtype=np.float64)
+    p50, p95, p99 = np.percentile(a, [50, 95, 99])
+    return {"mean": float(a.mean()), "p50": float(p50), "p95": float(p95), "p99": float(p99),
+            "max": float(a.max())}
+
+
+def build_report(sim) -> dict[str, Any]:
+    """The report of a finished :class:`Simulation` (keys documented in docs/simulation-model.md)."""
+    waits: list[float] = []
+    runs: list[float] = []
+    turnarounds: list[float] = []
+    slowdowns: list[float] = []
+    bounded: list[float] = []
+    requeued = 0
+    first_submit = None
+    last_end = None
+    retries = requeues = recoveries = 0
+    for job in sim.jobs:
+        for task in job.tasks.values():
+            if task.was_requeued:
+                requeued += 1
+            retries += task.retry_count
+            requeues += task.requeue_count
+            recoveries += task.recovery_count
+            if first_submit is None or task.submit_time < first_submit:
+                first_submit = task.submit_time
+            if task.first_start is not None:
+                waits.append(task.first_start - task.submit_time)
+            if task.state is COMPLETED:
+                if last_end is None or task.end_time > last_end:
+                    last_end = task.end_time
+                if task.start_time is not None:
+                    run = task.end_time - task.start_time
+                    turn = task.end_time - task.submit_time
+                    runs.append(run)
+                    turnarounds.append(turn)
+                    if run > 0:
+                        slowdowns.append(turn / run)
+                    bounded.append(max(1.0, turn / max(run, 10.0)))
+    hours = [sim.acc_billed[0] / 3600.0, sim.acc_billed[1] / 3600.0]
+    prices = sim.prices
+    cost = None
+    if prices.dedicated is not None or prices.low_priority is not None:
+        d = hours[0] * (prices.dedicated or 0.0)
+        lp = hours[1] * (prices.low_priority or 0.0)
+        cost = {"dedicated": d, "low_priority": lp, "total": d + lp}
+    provisioned = sim.slots * (sim.acc_billed[0] + sim.acc_billed[1])
+    duration = sim.kernel.now
+    wait = _pcts(waits)
+    jobs_by_state: dict[str, int] = {}
+    for job in sim.jobs:
+        jobs_by_state[job.state] = jobs_by_state.get(job.state, 0) + 1
+    return {
+        "pool": sim.pool_spec.id,
+        "seed": sim.seed,
+        "start": sim.start_iso,
+        "simulated_seconds": duration,
+        "tasks": {
+            "submitted": sim.n_submitted,
+            "succeeded": sim.n_succeeded,
+            "failed": sim.n_failed,
+            "requeued": requeued,
+            "active_at_end": sim.n_active,
+            "running_at_end": sim.n_running,
+            "rejected": sim.n_rejected,
+            "not_submitted": sim.n_workload_tasks - sim.n_submitted - sim.n_rejected,
+            "retries": retries,
+            "requeues": requeues,
+            "recoveries": recoveries,
+        },
+        "wait_seconds": {k: wait[k] for k in ("p50", "p95", "p99", "max", "mean")},
+        "run_seconds": _pcts(runs),
+        "turnaround_seconds": _pcts(turnarounds),
+        "slowdown": _pcts(slowdowns),
+        "bounded_slowdown": _pcts(bounded),
+        "node_hours": {"dedicated": hours[0], "low_priority": hours[1]},
+        "cost": cost,
+        "utilization": (sim.acc_assigned / provisioned) if provisioned > 0 else None,
+        "wasted_work_seconds": sim.wasted,
+        "under_provisioned_share": sim.acc_under / duration if duration > 0 else None,
+        "over_provisioned_share": sim.acc_over / duration if duration > 0 else None,
+        "autoscale": {
+            "enabled": sim.formula is not None,
+            "evaluations": len(sim.runs),
+            "errors": sim.eval_errors,
+            "error_codes": dict(sorted(sim.error_codes.items())),
+            "target_changes": sim.target_changes,
+        },
+        "makespan_seconds": (last_end - first_submit) if last_end is not None else None,
+        "jobs": dict(sorted(jobs_by_state.items())),
+        "pool_at_end": {
+            "allocation_state": sim.alloc_state,
+            "dedicated": sim.n_present[0],
+            "low_priority": sim.n_present[1],
+            "target_dedicated": sim.target[0],
+            "target_low_priority": sim.target[1],
+            "preempted": sim.n_preempted,
+            "usable": sim.n_usable,
+            "resize_errors": list(sim.resize_errors),
+            "nodes_requested": sim.next_num - 1,
+        },
+        "samples": {"taken": len(sim.timeline), "recorded": len(sim.recorder)},
+        "events_processed": sim.kernel.events_run,
+    }
+
+

@@ -1,0 +1,135 @@
+"""Samples (batch-model.md §8) and the integrals behind them and behind the report (§10).
+
+Every rate the series and the report integrate (usable nodes, CPU, memory, disk, I/O, billed
+nodes, assigned slots, provisioning) only changes at event instants, so the kernel's
+``advance(old, new)`` hook adds ``(new − old) × rate`` once per instant instead of once per
+change. A sample then reads period integrals as differences of running totals.
+"""
+
+from __future__ import annotations
+
+from poolscale.formula.poolstate import PoolState
+from poolscale.formula.values import TICKS_PER_SECOND
+
+from .kernel import AUTOSCALE, SAMPLE
+
+__all__ = ["SamplerMixin", "TIMELINE_COLUMNS"]
+
+TIMELINE_COLUMNS = (
+    "time", "dedicated", "low_priority", "target_dedicated", "target_low_priority", "usable",
+    "preempted", "leaving", "active_tasks", "running_tasks", "pending_tasks", "tasks_active",
+    "tasks_running", "succeeded", "failed", "cpu_percent", "allocation_state", "sample_lost",
+)
+
+
+class SamplerMixin:
+    def _advance(self, old: float, new: float) -> None:
+        dt = new - old
+        u = self.n_usable
+        self.acc_usable += u * dt
+        self.acc_cpu += self.cpu_total * dt
+        if self.track_mem:
+            self.acc_mem += self.mem_total * dt
+            self.acc_disk += self.disk_total * dt
+        if self.track_io:
+            acc = self.acc_io
+            for i, r in enumerate(self.io_rates):
+                acc[i] += r * dt
+        b = self.n_billed
+        ab = self.acc_billed
+        ab[0] += b[0] * dt
+        ab[1] += b[1] * dt
+        busy = self.assigned_slots
+        self.acc_assigned += busy * dt
+        need = -(-(self.active_slots + busy) // self.slots)
+        if u < need:
+            self.acc_under += dt
+        elif u > need:
+            self.acc_over += dt
+        if self.progress is not None and new >= self._next_progress:
+            self.progress(new, self.horizon_report)
+            self._next_progress = new + self._progress_step
+
+    def _on_sample(self, k: int, _=None) -> None:
+        """Sample k, stamped start + k·P, covering ((k−1)·P, k·P] (§8.1)."""
+        lost = self.loss_rate > 0 and self.streams.uniform("sampleloss", k) < self.loss_rate
+        du = self.acc_usable - self.last_usable
+        cpu = (self.acc_cpu - self.last_cpu) / du if du > 0 else 0.0
+        cpu = 0.0 if cpu < 0 else (100.0 if cpu > 100.0 else cpu)
+        if self.track_mem and du > 0:
+            mem = max(0.0, (self.acc_mem - self.last_mem) / du)
+            disk = max(0.0, (self.acc_disk - self.last_disk) / du)
+        else:
+            mem = disk = 0.0
+        if self.track_io:
+            io = [max(0.0, a - b) for a, b in zip(self.acc_io, self.last_io)]
+            self.last_io = list(self.acc_io)
+        else:
+            io = [0.0] * 6
+        present = self.n_present[0] + self.n_present[1]
+        active = self.active_inst
+        running = self.running_inst
+        if not lost:
+            self.recorder.append(self.start_ticks + k * self.period_ticks, (
+                cpu, du, mem, disk, *io, float(present - self.n_preempted), float(active),
+                float(running), float(active + running), float(self.period_succeeded),
+                float(self.period_failed), float(self.n_preempted), float(self.n_usable),
+            ))
+        self.timeline.append({
+            "time": self.kernel.now,
+            "dedicated": self.n_present[0],
+            "low_priority": self.n_present[1],
+            "target_dedicated": self.target[0],
+            "target_low_priority": self.target[1],
+            "usable": self.n_usable,
+            "preempted": self.n_preempted,
+            "leaving": self.n_leaving[0] + self.n_leaving[1],
+            "active_tasks": active,
+            "running_tasks": running,
+            "pending_tasks": active + running,
+            "tasks_active": self.n_active,
+            "tasks_running": self.n_running,
+            "succeeded": self.n_succeeded,
+            "failed": self.n_failed,
+            "cpu_percent": cpu,
+            "allocation_state": self.alloc_state,
+            "sample_lost": lost,
+        })
+        if self._log is not None:
+            self._log((self.kernel.now, "sample", k, "lost" if lost else "ok"))
+        self.last_usable = self.acc_usable
+        self.last_cpu = self.acc_cpu
+        self.last_mem = self.acc_mem
+        self.last_disk = self.acc_disk
+        self.period_succeeded = 0
+        self.period_failed = 0
+        nxt = (k + 1) * self.period_ticks / TICKS_PER_SECOND
+        if nxt <= self.until:
+            self.kernel.at(nxt, SAMPLE, self._on_sample, k + 1)
+
+    def _on_evaluate(self, k: int, _=None) -> None:
+        """The k-th autoscale run (k = 0 at enable time), applied at once (§1 step 4)."""
+        now = self.kernel.now
+        state = PoolState(
+            current_dedicated=float(self.n_present[0]),
+            current_low_priority=float(self.n_present[1]),
+            target_dedicated=float(self.target[0]),
+            target_low_priority=float(self.target[1]),
+            task_slots_per_node=float(self.slots),
+        )
+        run = self.formula.evaluate(self.recorder, now=self.start_ticks + k * self.interval_ticks,
+                                    pool=state, rng=self.streams.rng("rand", k))
+        self.runs.append(run)
+        self.run_times.append(now)
+        if run.error is not None:
+            self.eval_errors += 1
+            self.error_codes[run.error.code] = self.error_codes.get(run.error.code, 0) + 1
+            if self._log is not None:
+                self._log((now, "autoscale", k, run.error.code))
+        else:
+            if self._log is not None:
+                self._log((now, "autoscale", k, "ok"))
+            self._apply_run(run)
+        nxt = (k + 1) * self.interval_ticks / TICKS_PER_SECOND
+        if nxt <= self.until:
+            self.kernel.at(nxt, AUTOSCALE, self._on_evaluate, k + 1)

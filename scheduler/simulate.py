@@ -1,0 +1,294 @@
+"""``simulate(pool, workload, formula, ...)``: a Batch pool on a deterministic event clock.
+
+The engine is :class:`Simulation`, assembled from the pool manager (pool.py), the task scheduler
+(scheduling.py) and the sampler (sampler.py) over one :class:`~.kernel.Kernel`. It is pure: no
+printing, no wall clock, and randomness only from streams derived from the seed (streams.py).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from typing import Any, Callable
+
+from poolscale.formula.values import (
+    TICKS_PER_SECOND, Timestamp, format_timestamp, timestamp_from_datetime,
+)
+from poolscale.formula.timeparse import parse_duration, parse_iso_time
+from poolscale.metrics.recorder import SampleRecorder
+
+from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel
+from .models import PoolSpec, Workload, load_pool, load_workload, resolve_time
+from .nodes import SlotIndex
+from .pool import RESIZING, STEADY, PoolMixin
+from .results import SimulationResult, build_report
+from .sampler import SamplerMixin
+from .scheduling import SchedulerMixin
+from .streams import Streams
+from .tasks import Job, Task
+
+__all__ = ["Simulation", "simulate", "DEFAULT_START", "DRAIN_CAP_SECONDS"]
+
+#: The start instant when neither the call nor the pool's simulation section gives one (choice:
+#: a fixed instant, never the wall clock, so runs are reproducible).
+DEFAULT_START = "2026-01-05T00:00:00Z"
+#: Without a horizon, a run ends when the workload has drained, or this long after the last
+#: submission, whichever comes first.
+DRAIN_CAP_SECONDS = 7 * 86_400.0
+
+
+def _start_ticks(start: Any) -> int:
+    if start is None:
+        start = DEFAULT_START
+    if isinstance(start, Timestamp):
+        return start.ticks
+    if isinstance(start, int) and not isinstance(start, bool):
+        return start
+    if isinstance(start, _dt.datetime):
+        return timestamp_from_datetime(start).ticks
+    if isinstance(start, str):
+        ts = parse_iso_time(start.strip())
+        if ts is None:
+            raise ValueError(f"start {start!r} is not an ISO-8601 time with a zone")
+        return ts.ticks
+    raise TypeError(f"start must be an ISO string, datetime, Timestamp or ticks, not {start!r}")
+
+
+def _seconds(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, str):
+        ti = parse_duration(value.strip())
+        if ti is None:
+            raise ValueError(f"{what} {value!r} is not an ISO-8601 duration")
+        return ti.ticks / TICKS_PER_SECOND
+    v = float(value)
+    if not v >= 0:
+        raise ValueError(f"{what} must be 0 or more, got {value!r}")
+    return v
+
+
+def _ticks(seconds: float) -> int:
+    return int(round(seconds * TICKS_PER_SECOND))
+
+
+class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
+    """One simulated pool and workload. Build it, call :meth:`run`, read :meth:`result`."""
+
+    def __init__(self, pool: PoolSpec | dict, workload: Workload | dict | list,
+                 formula: Any = None, *, start: Any = None, horizon: Any = None,
+                 seed: int | None = None, progress: Callable[[float, float], None] | None = None,
+                 log_events: bool = True) -> None:
+        pool = pool if isinstance(pool, PoolSpec) else load_pool(pool)
+        workload = workload if isinstance(workload, Workload) else load_workload(workload)
+        sim = pool.simulation
+        self.pool_spec = pool
+        self.start_ticks = _start_ticks(start if start is not None else sim.start)
+        self.start_iso = format_timestamp(Timestamp(self.start_ticks))
+        self.seed = int(seed if seed is not None else (sim.seed if sim.seed is not None else 0))
+        self.streams = Streams(self.seed)
+        self.progress = progress
+        self.events: list[tuple] = []
+        self._log = self.events.append if log_events else None
+        self.kernel = Kernel(self._schedule_pass, self._advance)
+
+        # -- pool and account ------------------------------------------------------------
+        self.slots = pool.task_slots_per_node
+        self.cores = pool.cores_per_node
+        self.pack = pool.node_fill_type == "pack"
+        self.inter_node = pool.enable_inter_node_communication
+        quotas = (sim.dedicated_core_quota, sim.low_priority_core_quota)
+        self.quota_nodes = [None if q is None else q // self.cores for q in quotas]
+        self.alloc_time = sim.allocation_time
+        self.boot_time = sim.boot_time
+        self.start_task = pool.start_task
+        self.st_duration = sim.start_task.duration
+        self.st_fail_p = sim.start_task.failure_probability
+        self.preempt_mean = sim.preemption.mean_time_between
+        self.recovery_time = sim.preemption.recovery_time
+        self.fail_mean = sim.node_failure.mean_time_between
+        self.repair_time = sim.node_failure.repair_time
+        self.prices = sim.prices
+        self.resize_timeout = pool.resize_timeout
+        self.index = SlotIndex(self.slots)
+        self.nodes: dict[int, Any] = {}
+        self.next_num = 1
+        self.n_present = [0, 0]
+        self.n_leaving = [0, 0]
+        self.n_billed = [0, 0]
+        self.n_preempted = 0
+        self.n_usable = 0
+        self.n_req_creating = 0
+        self.target = [pool.target_dedicated_nodes or 0, pool.target_low_priority_nodes or 0]
+        from poolscale.formula.values import Option
+
+        self.option = Option.REQUEUE
+        self.alloc_state = STEADY
+        self.resize_errors: list[str] = []
+        self.quota_error = [False, False]
+        self.resize_stopped = False
+        self.resize_gen = 0
+        self._in_resize = False
+        self._resize_again = False
+
+        # -- autoscale -------------------------------------------------------------------
+        if formula is None and pool.enable_auto_scale:
+            formula = pool.auto_scale_formula
+        if isinstance(formula, str):
+            from poolscale.formula import compile_formula
+
+            formula = compile_formula(formula)
+        self.formula = formula
+        self.autoscale = formula is not None
+        self.interval_ticks = _ticks(pool.auto_scale_evaluation_interval)
+        self.runs: list[Any] = []
+        self.run_times: list[float] = []
+        self.eval_errors = 0
+        self.error_codes: dict[str, int] = {}
+        self.target_changes = 0
+
+        # -- samples ---------------------------------------------------------------------
+        self.period_ticks = _ticks(sim.samples.period)
+        if self.period_ticks <= 0:
+            raise ValueError("simulation.samples.period must be at least one tick")
+        self.recorder = SampleRecorder(period=self.period_ticks, delay=_ticks(sim.samples.delay))
+        self.loss_rate = sim.samples.loss_rate
+        self.timeline: list[dict] = []
+        self.cpu_total = self.mem_total = self.disk_total = 0.0
+        self.io_rates = [0.0] * 6
+        self.acc_usable = self.acc_cpu = self.acc_mem = self.acc_disk = 0.0
+        self.acc_io = [0.0] * 6
+        self.last_usable = self.last_cpu = self.last_mem = self.last_disk = 0.0
+        self.last_io = [0.0] * 6
+        self.acc_billed = [0.0, 0.0]
+        self.acc_assigned = self.acc_under = self.acc_over = 0.0
+        self.period_succeeded = self.period_failed = 0
+
+        # -- tasks -----------------------------------------------------------------------
+        self.n_submitted = self.n_active = self.n_running = 0
+        self.n_succeeded = self.n_failed = self.n_rejected = 0
+        self.active_inst = self.active_slots = self.running_inst = self.assigned_slots = 0
+        self.wasted = 0.0
+        self.queue: list = []
+        self._qtok = 0
+        self.submissions_done = False
+        self._build_workload(workload)
+
+        # -- horizon ---------------------------------------------------------------------
+        h = _seconds(horizon if horizon is not None else sim.horizon, "horizon")
+        self.stop_when_drained = h is None
+        if h is None:
+            last = self.submissions[-1][0] if self.submissions else 0.0
+            h = last + DRAIN_CAP_SECONDS
+        self.until = h
+        self.horizon_report = h
+        self._progress_step = max(h / 200.0, 1.0)
+        self._next_progress = 0.0
+        self._ran = False
+
+    def _build_workload(self, workload: Workload) -> None:
+        slots = self.slots
+        self.jobs: list[Job] = []
+        items: list[tuple] = []
+        n_tasks = 0
+        for jseq, spec in enumerate(workload.jobs):
+            job = Job(spec, jseq)
+            self.jobs.append(job)
+            created = resolve_time(spec.creation_time, self.start_ticks)
+            job.creation_at = created
+            if created is not None:
+                items.append((created, job, None))
+            if spec.job_manager_task is not None:
+                jm = Task(job, spec.job_manager_task, -1, slots_per_node=slots, is_jm=True)
+                jm.gkey = jm.slots if jm.slots <= slots else None
+                job.jm = jm
+                n_tasks += 1
+            for tspec in spec.tasks:
+                task = Task(job, tspec, 0, slots_per_node=slots)
+                at = resolve_time(tspec.submit_time, self.start_ticks)
+                if created is not None and at < created:
+                    at = created  # a task cannot reach its job before the job exists (choice)
+                task.submit_at = at
+                task.gkey = self._group_key(task, tspec)
+                items.append((at, job, task))
+                n_tasks += 1
+        items.sort(key=lambda item: item[0])   # stable: workload order within an instant
+        for seq, (_, _, task) in enumerate(items):
+            if task is not None:
+                task.seq = seq                 # §7.2 component 6: submission sequence
+        self.submissions = items
+        self.n_workload_tasks = n_tasks
+        self.track_mem = any(t is not None and (t.mem or t.disk) for _, _, t in items)
+        self.track_io = any(t is not None and t.io is not None for _, _, t in items)
+        for job in self.jobs:
+            jm = job.jm
+            if jm is not None:
+                self.track_mem = self.track_mem or bool(jm.mem or jm.disk)
+                self.track_io = self.track_io or jm.io is not None
+
+    def _group_key(self, task: Task, spec) -> int | None:
+        """Placement group (§7.3); None for the never-placed tasks of §7.4."""
+        if spec.multi_instance_settings is not None:
+            if self.slots == 1 and self.inter_node:
+                return -task.inst
+            return None
+        return task.slots if task.slots <= self.slots else None
+
+    # -- running --------------------------------------------------------------------------
+
+    def run(self, *, on_step: Callable[[bool], None] | None = None) -> "Simulation":
+        if self._ran:
+            raise RuntimeError("a Simulation runs once")
+        self._ran = True
+        k = self.kernel
+        if self.target[0] or self.target[1]:
+            self._begin_resize()          # the initial sizing counts as a resize (§3.1)
+            self._resize()
+        if self.submissions:
+            k.at(self.submissions[0][0], SUBMIT, self._on_submit, 0)
+        else:
+            self.submissions_done = True
+        first = self.period_ticks / TICKS_PER_SECOND
+        if first <= self.until:
+            k.at(first, SAMPLE, self._on_sample, 1)
+        if self.autoscale:
+            k.at(0.0, AUTOSCALE, self._on_evaluate, 0)
+        k.run(self.until, on_step=on_step)
+        if not self.stop_when_drained or k.stop_at == math.inf:
+            k.finish(self.until)
+        if self.progress is not None:
+            self.progress(k.now, self.horizon_report)
+        return self
+
+    def result(self) -> SimulationResult:
+        return SimulationResult(
+            report=build_report(self),
+            timeline=self.timeline,
+            runs=list(zip(self.run_times, self.runs)),
+            events=self.events,
+            samples=self.recorder,
+        )
+
+
+def simulate(pool: PoolSpec | dict, workload: Workload | dict | list, formula: Any = None, *,
+             start: Any = None, horizon: Any = None, seed: int | None = None,
+             progress: Callable[[float, float], None] | None = None,
+             log_events: bool = True) -> SimulationResult:
+    """Simulate ``workload`` on ``pool`` (autoscaled by ``formula`` or the pool's own formula).
+
+    * ``pool``: a :class:`PoolSpec` or its JSON mapping; ``workload``: a :class:`Workload` or
+      its mapping / list of jobs.
+    * ``formula``: formula text or a compiled Formula; overrides the pool's. None with a fixed
+      pool simulates fixed targets. A formula that does not compile raises ``FormulaError``.
+    * ``start``: ISO string, aware datetime, Timestamp or ticks (default: the pool's
+      ``simulation.start`` or DEFAULT_START); ``horizon``: seconds, ISO duration or timedelta
+      (default: the pool's ``simulation.horizon``, else until the workload drains, capped at
+      DRAIN_CAP_SECONDS after the last submission); ``seed``: default the pool's, else 0.
+    * ``progress(sim_seconds, horizon_seconds)`` is called about 200 times per run.
+    """
+    sim = Simulation(pool, workload, formula, start=start, horizon=horizon, seed=seed,
+                     progress=progress, log_events=log_events)
+    sim.run()
+    return sim.result()

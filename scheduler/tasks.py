@@ -1,0 +1,219 @@
+"""Jobs and tasks as the engine holds them (batch-model.md §5, §6).
+
+These are slotted records built once from the pydantic specs, so the hot paths read plain
+attributes. A job manager is a :class:`Task` with ``is_jm`` set (§5.3: it is a task of its job
+and counts as one). Exit options are resolved by :func:`exit_actions` (§6.4).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .models import ExitConditions, JobSpec, TaskSpec
+
+__all__ = [
+    "ACTIVE", "PREPARING", "RUNNING", "COMPLETED", "SUCCESS", "FAILURE",
+    "JOB_PENDING", "JOB_ACTIVE", "JOB_DISABLED", "JOB_TERMINATING", "JOB_COMPLETED",
+    "Task", "Job", "exit_actions", "expand_parents",
+]
+
+ACTIVE = "active"
+PREPARING = "preparing"
+RUNNING = "running"
+COMPLETED = "completed"
+
+SUCCESS = "success"
+FAILURE = "failure"
+
+JOB_PENDING = "pending"          # in the workload, not yet created
+JOB_ACTIVE = "active"
+JOB_DISABLED = "disabled"
+JOB_TERMINATING = "terminating"
+JOB_COMPLETED = "completed"
+
+_UNLIMITED = -1
+_NODE_ID = re.compile(r"tvm-(\d+)")
+
+
+class Task:
+    __slots__ = (
+        "key", "id", "job", "seq", "slots", "inst", "duration", "exit_codes", "max_retry", "wall",
+        "retention", "exit_conditions", "depends", "affinity", "is_jm", "jm_spec", "submit_at",
+        "share", "mem", "disk", "io",
+        "state", "retry_count", "requeue_count", "recovery_count", "attempt", "node", "nodes",
+        "submit_time", "first_start", "start_time", "end_time", "exit_code", "result",
+        "failure", "pending", "blocked", "qtoken", "dep_satisfies", "ran_before", "was_requeued",
+        "last_nodes", "accepted", "gkey", "assign_no", "prep_wait",
+    )
+
+    def __init__(self, job: "Job", spec, seq: int, *, slots_per_node: int, is_jm: bool = False):
+        self.job = job
+        self.id = spec.id
+        self.key = f"{job.id}/{spec.id}"
+        self.seq = seq
+        self.is_jm = is_jm
+        self.jm_spec = spec if is_jm else None
+        self.slots = spec.required_slots
+        mi = None if is_jm else spec.multi_instance_settings
+        self.inst = 1 if mi is None else mi.number_of_instances
+        self.duration = spec.duration
+        self.exit_codes = tuple(spec.exit_codes)
+        c = spec.constraints
+        self.max_retry = job.max_retry if c.max_task_retry_count is None else c.max_task_retry_count
+        self.wall = c.max_wall_clock_time
+        self.retention = c.retention_time
+        self.exit_conditions = None if is_jm else spec.exit_conditions
+        self.depends = None if is_jm else (expand_parents(spec) or None)
+        aff = None if is_jm else spec.affinity_info
+        m = None if aff is None else _NODE_ID.fullmatch(aff.affinity_id)
+        self.affinity = None if m is None else int(m.group(1))
+        self.submit_at = 0.0
+        p = spec.profile
+        if p is None:
+            self.share = 100.0 * self.slots / slots_per_node
+            self.mem = self.disk = 0.0
+            self.io = None
+        else:
+            self.share = (100.0 * self.slots / slots_per_node if p.cpu_percent is None
+                          else p.cpu_percent)
+            self.mem = p.memory_mb
+            self.disk = p.disk_gb
+            io = (p.disk_read_bytes_per_second, p.disk_write_bytes_per_second,
+                  p.disk_read_ops_per_second, p.disk_write_ops_per_second,
+                  p.network_in_bytes_per_second, p.network_out_bytes_per_second)
+            self.io = io if any(io) else None
+        self.state = None
+        self.retry_count = 0
+        self.requeue_count = 0
+        self.recovery_count = 0
+        self.attempt = 0
+        self.node = None          # primary node while assigned
+        self.nodes = None         # all nodes of a multi-instance task while assigned
+        self.submit_time = None
+        self.first_start = None
+        self.start_time = None
+        self.end_time = None
+        self.exit_code = None
+        self.result = None
+        self.failure = None       # (category, code)
+        self.pending = 0          # parents not yet completed
+        self.blocked = False      # a parent completed without satisfying it: never runs
+        self.qtoken = -1
+        self.dep_satisfies = False
+        self.ran_before = False
+        self.was_requeued = False
+        self.last_nodes = ()
+        self.accepted = False
+        self.gkey = None          # placement group (engine), None: never placed (§7.4)
+        self.assign_no = 0
+        self.prep_wait = 0
+
+    def retries_left(self) -> bool:
+        return self.max_retry == _UNLIMITED or self.retry_count < self.max_retry
+
+    def next_exit_code(self) -> int:
+        """The exit code of the n-th exit of the command (n = retryCount): the last repeats."""
+        codes = self.exit_codes
+        i = self.retry_count
+        return codes[i] if i < len(codes) else codes[-1]
+
+    def __repr__(self) -> str:
+        return f"Task({self.key}, {self.state})"
+
+
+class Job:
+    __slots__ = (
+        "id", "seq", "spec", "priority", "creation_at", "state", "reason", "tasks", "assigned",
+        "groups", "in_queue", "jm", "jm_started", "jm_queued", "max_parallel", "max_retry",
+        "wall", "prep", "prep_wait", "release", "terminate_on_all", "exit_job_actions",
+        "waiters", "n_releases", "n_excluded", "key", "n_submitted", "n_active", "n_assigned",
+        "n_succeeded", "n_failed", "n_ready_inst", "n_ready_slots", "created_at", "ended_at",
+        "completed_at", "specs",
+    )
+
+    def __init__(self, spec: JobSpec, seq: int) -> None:
+        self.id = spec.id
+        self.seq = seq
+        self.spec = spec
+        self.priority = spec.priority
+        self.creation_at: float | None = None   # resolved by the engine
+        self.state = JOB_PENDING
+        self.reason = None
+        self.tasks: dict[str, Task] = {}       # accepted tasks by id
+        self.assigned: dict[Task, None] = {}   # tasks preparing or running
+        self.groups: dict[int, list] = {}      # ready tasks: group key -> heap (seq, token, task)
+        self.in_queue = False
+        self.jm: Task | None = None
+        self.jm_started = False
+        self.jm_queued = False
+        self.max_parallel = spec.max_parallel_tasks
+        self.max_retry = spec.constraints.max_task_retry_count
+        self.wall = spec.constraints.max_wall_clock_time
+        self.prep = spec.job_preparation_task
+        self.prep_wait = self.prep is not None and self.prep.wait_for_success
+        self.release = spec.job_release_task
+        self.terminate_on_all = spec.on_all_tasks_complete == "terminatejob"
+        self.exit_job_actions = spec.on_task_failure == "performexitoptionsjobaction"
+        self.waiters: dict[str, list[Task]] = {}
+        self.n_releases = 0
+        self.n_excluded = 0
+        self.key = None
+        self.n_submitted = 0
+        self.n_active = 0
+        self.n_assigned = 0
+        self.n_succeeded = 0
+        self.n_failed = 0
+        self.n_ready_inst = 0
+        self.n_ready_slots = 0
+        self.created_at = None
+        self.ended_at = None
+        self.completed_at = None
+
+    @property
+    def n_completed(self) -> int:
+        return self.n_succeeded + self.n_failed
+
+    def has_ready(self) -> bool:
+        return bool(self.groups)
+
+    def __repr__(self) -> str:
+        return f"Job({self.id}, {self.state})"
+
+
+def exit_actions(conditions: ExitConditions | None, code: int | None) -> tuple[str, str]:
+    """(jobAction, dependencyAction) for a completion with ``code`` (None: a system kill), §6.4."""
+    opts = None
+    if conditions is not None:
+        if code is not None:
+            for m in conditions.exit_codes:
+                if m.code == code:
+                    opts = m.exit_options
+                    break
+            else:
+                for r in conditions.exit_code_ranges:
+                    if r.start <= code <= r.end:
+                        opts = r.exit_options
+                        break
+                else:
+                    if code != 0:
+                        opts = conditions.default
+        else:
+            opts = conditions.default
+    ok = code == 0
+    job_action = "none" if ok else "terminate"
+    dep_action = "satisfy" if ok else "block"
+    if opts is not None:
+        job_action = opts.job_action or job_action
+        dep_action = opts.dependency_action or dep_action
+    return job_action, dep_action
+
+
+def expand_parents(spec: TaskSpec) -> list[str]:
+    """Parent ids named by ``dependsOn``: ``taskIds`` and the integer ids of ``taskIdRanges``."""
+    d = spec.depends_on
+    if d is None:
+        return []
+    parents = list(d.task_ids)
+    for r in d.task_id_ranges:
+        parents.extend(str(i) for i in range(r.start, r.end + 1))
+    return parents

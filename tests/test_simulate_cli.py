@@ -1,0 +1,191 @@
+"""`poolscale simulate` and `poolscale compare` end to end, through main() and as a process,
+on the shipped examples and on small files made here."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from poolscale.runtime.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EX = ROOT / "examples"
+POOL = str(EX / "pool.json")
+CSV = str(EX / "workload.csv")
+
+REPORT_KEYS = {"tasks", "wait_seconds", "node_hours", "cost", "utilization", "autoscale",
+               "makespan_seconds"}
+TASK_KEYS = {"submitted", "succeeded", "failed", "requeued", "active_at_end", "running_at_end"}
+
+SMALL = "submit_time,duration,slots\n0,600,1\n60,600,2\n120,1200,1\n900,300,1\n"
+
+
+def run(capsys, argv):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def small(tmp_path):
+    p = tmp_path / "small.csv"
+    p.write_text(SMALL, encoding="utf-8")
+    return str(p)
+
+
+def test_summary_on_the_shipped_example(capsys):
+    code, out, err = run(capsys, ["simulate", "--pool", POOL, "--workload", CSV, "--no-progress"])
+    assert code == 0, err
+    assert err == ""
+    assert "pool render-pool (STANDARD_D4s_v3, 4 slots per node) · pool formula" in out
+    for figure in ("submitted", "succeeded", "p95", "node-hours dedicated", "cost", "utilization",
+                   "evaluations", "target changes", "makespan"):
+        assert figure in out
+
+
+def test_outputs_written(capsys, tmp_path, small):
+    rj, tl, png = tmp_path / "r.json", tmp_path / "t.csv", tmp_path / "p.png"
+    code, out, _ = run(capsys, ["simulate", "--pool", POOL, "--workload", small, "--horizon", "2h",
+                                "--report-json", str(rj), "--timeline", str(tl), "--plot", str(png)])
+    assert code == 0
+    report = json.loads(rj.read_text())
+    assert REPORT_KEYS <= set(report) and TASK_KEYS <= set(report["tasks"])
+    assert {"p50", "p95", "p99", "max"} <= set(report["wait_seconds"])
+    assert set(report["node_hours"]) == {"dedicated", "low_priority"}
+    assert {"evaluations", "errors", "target_changes"} <= set(report["autoscale"])
+    assert report["inputs"]["workload_format"] == "csv" and report["inputs"]["horizon_seconds"] == 7200
+    t = report["tasks"]
+    assert t["submitted"] == 4 == t["succeeded"] + t["failed"] + t["active_at_end"] + t["running_at_end"]
+    rows = list(csv.DictReader(tl.open()))
+    assert len(rows) == 240  # one per 30 s sample over 2 h
+    assert {"timestamp", "time", "dedicated", "target_dedicated", "active_tasks", "running_tasks",
+            "pending_tasks", "usable"} <= set(rows[0])
+    assert rows[0]["timestamp"] == "2026-03-02T00:00:30.000Z" and rows[0]["time"] == "30"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert f"wrote {rj}, {tl}, {png}" in out
+
+
+def test_json_is_deterministic_and_follows_the_seed(capsys, tmp_path):
+    gen = tmp_path / "g.yaml"  # no seed of its own: the run's seed drives it
+    gen.write_text("generator: {kind: poisson, rate_per_hour: 30, count: 40, duration: 900}\n")
+    argv = ["simulate", "--pool", POOL, "--workload", str(gen), "--horizon", "6h", "--json"]
+    _, a, _ = run(capsys, argv)
+    _, b, _ = run(capsys, argv)
+    _, c, _ = run(capsys, argv + ["--seed", "99"])
+    assert a == b
+    a, c = json.loads(a), json.loads(c)
+    assert a["seed"] == 7 and c["seed"] == 99
+    assert a["wait_seconds"] != c["wait_seconds"] and a["node_hours"] != c["node_hours"]
+
+
+def test_formula_override_and_fixed_pool(capsys, tmp_path, small):
+    f = tmp_path / "three.formula"
+    f.write_text("$TargetDedicatedNodes = 3;", encoding="utf-8")
+    code, out, _ = run(capsys, ["simulate", "--pool", POOL, "--workload", small, "--horizon", "1h",
+                                "--formula", str(f), "--json"])
+    doc = json.loads(out)
+    assert code == 0 and doc["pool_at_end"]["target_dedicated"] == 3
+    assert doc["inputs"]["formula"] == str(f)
+    code, out, _ = run(capsys, ["simulate", "--pool", str(EX / "fixed-pool.json"), "--workload", small,
+                                "--horizon", "1h", "--json"])
+    doc = json.loads(out)
+    assert code == 0 and doc["autoscale"]["evaluations"] == 0 and doc["pool_at_end"]["dedicated"] == 6
+
+
+def test_swf_trace_notes(capsys):
+    code, out, _ = run(capsys, ["simulate", "--pool", POOL, "--workload", str(EX / "workload.swf"),
+                                "--horizon", "3h"])
+    assert code == 0
+    assert "note: skipped 9 records with run time -1" in out
+    assert "note: capped" in out and "to 4 slots" in out
+
+
+@pytest.mark.parametrize("pool, expected", [
+    ({"id": "p", "vmSize": "STANDARD_D2s_v3", "taskSlotsPerNode": 300},
+     "pool.json:4: taskSlotsPerNode: Input should be less than or equal to 256"),
+    ({"id": "p", "vmSize": "D2", "enableAutoScale": True},
+     "pool.json: enableAutoScale is true but autoScaleFormula is missing"),
+])
+def test_bad_pool_is_exit_2_naming_the_field(capsys, tmp_path, small, pool, expected):
+    p = tmp_path / "pool.json"
+    p.write_text(json.dumps(pool, indent=2), encoding="utf-8")
+    code, out, err = run(capsys, ["simulate", "--pool", str(p), "--workload", small])
+    assert code == 2 and out == ""
+    assert err.replace(str(p), "pool.json").startswith(f"poolscale: {expected}")
+
+
+def test_bad_workload_and_options_are_exit_2(capsys, tmp_path):
+    w = tmp_path / "w.csv"
+    w.write_text("submit_time,duration\n0,60\n5,-1\n", encoding="utf-8")
+    code, _, err = run(capsys, ["simulate", "--pool", POOL, "--workload", str(w)])
+    assert code == 2 and err == f"poolscale: {w}:3: duration: must be at least 0, got -1\n"
+    for extra, message in ((["--horizon", "soon"], "--horizon: cannot read 'soon'"),
+                           (["--start", "monday"], "--start: cannot parse 'monday'")):
+        code, _, err = run(capsys, ["simulate", "--pool", POOL, "--workload", CSV] + extra)
+        assert code == 2 and message in err
+    code, _, err = run(capsys, ["simulate", "--pool", POOL, "--workload", str(tmp_path / "none.csv")])
+    assert code == 2 and "cannot read" in err
+    code, _, _ = run(capsys, ["simulate", "--pool", POOL])
+    assert code == 2  # --workload is required
+
+
+def test_formula_that_does_not_compile_is_exit_1(capsys, tmp_path, small):
+    f = tmp_path / "bad.formula"
+    f.write_text("$TargetDedicatedNodes = min(3, 4;\n", encoding="utf-8")
+    code, out, _ = run(capsys, ["simulate", "--pool", POOL, "--workload", small, "--formula", str(f)])
+    assert code == 1
+    assert out.startswith(f"{f}:1:") and "^" in out
+
+
+def test_compare_side_by_side(capsys, tmp_path, small):
+    png = tmp_path / "c.png"
+    a, b = str(EX / "autoscale.formula"), str(EX / "busy-pool.formula")
+    code, out, _ = run(capsys, ["compare", "--pool", POOL, "--workload", small, "--horizon", "2h",
+                                "--formula", a, "--formula", b, "--plot", str(png)])
+    assert code == 0
+    header = next(line for line in out.splitlines() if line.startswith("figure"))
+    assert "autoscale.formula" in header and "busy-pool.formula" in header
+    assert "node-hours dedicated" in out and "target changes" in out
+    assert png.stat().st_size > 10_000
+    code, out, _ = run(capsys, ["compare", "--pool", POOL, "--workload", small, "--horizon", "2h",
+                                "--formula", b, "--json"])
+    doc = json.loads(out)
+    assert code == 0 and [r["label"] for r in doc["runs"]] == ["pool formula", "busy-pool.formula"]
+    assert all(REPORT_KEYS <= set(r["report"]) for r in doc["runs"])
+    assert doc["inputs"]["seed"] == 7
+
+
+def test_plain_text_table_without_rich():
+    import io
+
+    from poolscale.runtime.simview import render_table
+
+    out = io.StringIO()
+    render_table(out, "T", ["figure", "a", "b"], [("tasks", "submitted", "3", "4"),
+                                                  ("tasks", "failed", "0", "1"),
+                                                  ("wait", "p50", "1 s", "2 s")], use_rich=False)
+    assert out.getvalue() == ("T\n"
+                              "figure                 a    b\n"
+                              "tasks     submitted    3    4\n"
+                              "          failed       0    1\n"
+                              "\n"
+                              "wait      p50        1 s  2 s\n")
+
+
+def test_readme_first_command_as_a_process():
+    """The README's main job, as a user runs it (the console script's module)."""
+    first = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[2]
+    install, command = (part.strip() for part in first.split("&&"))
+    assert install == "pip install -e ." and command.startswith("poolscale simulate ")
+    env = {**os.environ, "COLUMNS": "100"}
+    proc = subprocess.run([sys.executable, "-m", "poolscale.runtime.cli", *command.split()[1:]],
+                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "Simulation report" in proc.stdout and "389" in proc.stdout
