@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from poolscale.formula.trace import explain
 from poolscale.formula import FormulaError, Option, compile_formula
 from poolscale.formula.values import TimeInterval, Timestamp, format_value
 
@@ -63,6 +64,8 @@ class TestResult:
     name: str
     line: int
     failures: tuple[Failure, ...]
+    #: for each failing run: (step label or None, the decision trace of that run as text)
+    traces: tuple[tuple[str | None, str], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -233,6 +236,7 @@ def run_test_file(test_file: TestFile, *, select: re.Pattern | None = None,
         if select is not None and not select.search(case.name):
             continue
         failures: list[Failure] = []
+        traces: list[tuple[str | None, str]] = []
         scenario = case.scenario
         for step in case.steps:
             if formula is None:
@@ -240,8 +244,15 @@ def run_test_file(test_file: TestFile, *, select: re.Pattern | None = None,
             else:
                 run = formula.evaluate(case.store, now=step.time, pool=scenario.pool,
                                        seed=scenario.seed)
-            failures.extend(check_run(step.check, run, step.label))
-        results.append(TestResult(test_file.path, case.name, case.line, tuple(failures)))
+            found = check_run(step.check, run, step.label)
+            if found and formula is not None:
+                # The same trace `poolscale explain` shows: why the run decided what it did.
+                trace = explain(formula, case.store, now=step.time, pool=scenario.pool,
+                                seed=scenario.seed)
+                traces.append((step.label, trace.render_text()))
+            failures.extend(found)
+        results.append(TestResult(test_file.path, case.name, case.line, tuple(failures),
+                                  tuple(traces)))
     return FileResult(test_file.path, tuple(results))
 
 

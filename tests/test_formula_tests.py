@@ -70,8 +70,9 @@ def workdir(tmp_path, monkeypatch):
     return write
 
 
-def run(capsys, *argv):
-    code = main(["test", *argv])
+def run(capsys, *argv, explain=False):
+    """Run `poolscale test`; the decision traces under failures are pinned in their own test."""
+    code = main(["test", *argv] if explain else ["test", "--no-explain", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -687,3 +688,33 @@ def test_process_runs_the_shipped_example_with_coverage(tmp_path):
     assert proc.stdout.splitlines()[-2:] == ["coverage: 5 of 5 statements and branches (100.0%)",
                                              "5 tests, 0 failed"]
     assert ET.parse(tmp_path / "j.xml").getroot().get("tests") == "5"
+
+
+def test_failing_test_shows_the_decision_trace(capsys, workdir):
+    f = workdir("t.test.yaml", f"""formula: |
+  pct = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5);
+  $TargetDedicatedNodes = pct < 70 ? 1 : 5;
+tests:
+  - name: a fresh pool
+    time: {T}
+    samples: {{$PendingTasks: "3x4"}}
+    expect: {{$TargetDedicatedNodes: 5}}
+""")
+    code, out, _ = run(capsys, f, explain=True)
+    assert code == 1
+    assert out == (
+        "FAIL t.test.yaml:5: a fresh pool\n"
+        "  $TargetDedicatedNodes\n"
+        "    expected: 5\n"
+        "    got:      1\n"
+        "  trace:\n"
+        "    1:1  pct = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5)\n"
+        "    1:37    $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5): window "
+        "(2026-03-02T09:55:00.000Z, 2026-03-02T10:00:00.000Z], expected 10, available 5 = 50%\n"
+        "            => pct = 50\n"
+        "    2:1  $TargetDedicatedNodes = pct < 70 ? 1 : 5\n"
+        "    2:34    ?: condition pct < 70 = 1 (true) -> then branch 1\n"
+        "            => $TargetDedicatedNodes = 1\n"
+        "    results: $TargetDedicatedNodes=1;$TargetLowPriorityNodes=0;"
+        "$NodeDeallocationOption=requeue;pct=50\n"
+        "1 test, 1 failed\n")

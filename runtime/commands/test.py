@@ -39,6 +39,9 @@ def add_parser(sub) -> None:
                    help="report the statements and '?:' branches that no test exercised")
     p.add_argument("--coverage-threshold", metavar="N", type=_percent,
                    help="fail (exit 1) when coverage is below N percent (implies --coverage)")
+    p.add_argument("--no-explain", dest="explain", action="store_false",
+                   help="do not show the decision trace (as 'poolscale explain' prints it) "
+                        "under a failing test")
     p.set_defaults(handler=run)
 
 
@@ -56,7 +59,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _report(files, out) -> None:
+def _report(files, out, explain: bool = True) -> None:
     for f in files:
         for result in f.results:
             status = "PASS" if result.passed else "FAIL"
@@ -64,6 +67,10 @@ def _report(files, out) -> None:
             for failure in result.failures:
                 for line in failure.lines():
                     out.write(f"  {line}\n")
+            for step, trace in (result.traces if explain else ()):
+                out.write(f"  trace{'' if step is None else ' of ' + step}:\n")
+                for line in trace.splitlines():
+                    out.write(f"    {line}\n")
 
 
 def _report_coverage(coverage, threshold: float | None, out) -> bool:
@@ -105,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     files = [run_test_file(f, select=select, coverage=coverage) for f in loaded]
 
     out = sys.stdout
-    _report(files, out)
+    _report(files, out, args.explain)
     below = measure and _report_coverage(coverage, args.coverage_threshold, out)
     total = sum(len(f.results) for f in files)
     failed = sum(f.failed for f in files)
