@@ -68,7 +68,7 @@ def _report(files, out, explain: bool = True) -> None:
                 for line in failure.lines():
                     out.write(f"  {line}\n")
             for step, trace in (result.traces if explain else ()):
-                out.write(f"  trace{'' if step is None else ' of ' + step}:\n")
+                out.write(f"  trace{'' if step is None else ' ' + step}:\n")
                 for line in trace.splitlines():
                     out.write(f"    {line}\n")
 
