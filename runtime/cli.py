@@ -24,8 +24,9 @@ class UsageError(Exception):
     """A problem with how poolscale was called; reported on one line, exit 2."""
 
 
-def read_formula(path: str) -> str:
-    """Formula text from a file or ``-`` (stdin), UTF-8, one leading BOM dropped (§2.1)."""
+def read_formula(path: str, *, keep_bom: bool = False) -> str:
+    """Formula text from a file or ``-`` (stdin), UTF-8, one leading BOM dropped (§2.1)
+    unless ``keep_bom`` (``fmt`` keeps it to notice that the file changes)."""
     try:
         if path == "-":
             data = sys.stdin.buffer.read()
@@ -37,7 +38,7 @@ def read_formula(path: str) -> str:
         raise UsageError(f"cannot read formula {path}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
         raise UsageError(f"cannot read formula {path}: not UTF-8 (byte {e.start})") from None
-    return text[1:] if text.startswith("\ufeff") else text
+    return text[1:] if text.startswith("\ufeff") and not keep_bom else text
 
 
 def build_parser() -> argparse.ArgumentParser:

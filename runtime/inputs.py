@@ -8,8 +8,20 @@ usage error naming the key.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from poolscale.formula.values import Timestamp
+if TYPE_CHECKING:  # the CLI imports this module while building its parser: keep it light
+    from poolscale.formula.values import Timestamp
+
+
+def add_run_arguments(parser, *, json_help: str) -> None:
+    """The arguments of a command that runs a formula once: FORMULA, --scenario, --time, --json."""
+    parser.add_argument("formula", metavar="FORMULA", help="formula file, or - for standard input")
+    parser.add_argument("--scenario", metavar="FILE",
+                        help="pool state and metric history (JSON or YAML)")
+    parser.add_argument("--time", metavar="ISO8601",
+                        help="evaluation time (overrides the scenario's; default: now, UTC)")
+    parser.add_argument("--json", action="store_true", help=json_help)
 
 
 class InputError(Exception):

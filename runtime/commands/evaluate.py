@@ -7,6 +7,7 @@ import json
 import sys
 
 from ..cli import EXIT_FINDINGS, EXIT_OK, UsageError, read_formula
+from ..inputs import add_run_arguments
 
 
 def add_parser(sub) -> None:
@@ -25,11 +26,7 @@ def add_parser(sub) -> None:
                "The last sample of each series is stamped at the evaluation time.\n"
                "Exit status: 0 evaluated without error, 1 the run has an error, 2 usage error.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    ev.add_argument("formula", metavar="FORMULA", help="formula file, or - for standard input")
-    ev.add_argument("--scenario", metavar="FILE", help="pool state and metric history (JSON or YAML)")
-    ev.add_argument("--time", metavar="ISO8601",
-                    help="evaluation time (overrides the scenario's; default: now, UTC)")
-    ev.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_run_arguments(ev, json_help="print one JSON object instead of text")
     ev.set_defaults(handler=run)
 
 

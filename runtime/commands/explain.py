@@ -7,6 +7,7 @@ import json
 import sys
 
 from ..cli import EXIT_FINDINGS, EXIT_OK, UsageError, read_formula
+from ..inputs import add_run_arguments
 
 
 def add_parser(sub) -> None:
@@ -19,10 +20,7 @@ def add_parser(sub) -> None:
                     "it had to meet; and where an error arose.",
         epilog="Exit status: 0 the run succeeded, 1 the run has an error, 2 usage error.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("formula", metavar="FORMULA", help="formula file, or - for standard input")
-    p.add_argument("--scenario", metavar="FILE", help="pool state and metric history (JSON or YAML)")
-    p.add_argument("--time", metavar="ISO8601", help="evaluation time (overrides the scenario's)")
-    p.add_argument("--json", action="store_true", help="print the trace as one JSON object")
+    add_run_arguments(p, json_help="print the trace as one JSON object")
     p.set_defaults(handler=run)
 
 

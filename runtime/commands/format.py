@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from ..cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from ..cli import read_formula, EXIT_FINDINGS, EXIT_OK, UsageError
 
 STDIN_NAME = "<stdin>"
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -118,19 +118,9 @@ def _read_all(paths: list[str]) -> list[tuple[str, str]]:
 
 
 def _read(path: str) -> str:
-    """The text of a file or of standard input (``-``), UTF-8, byte-order mark kept:
+    """The text of a file or of standard input (``-``), byte-order mark kept:
     a file that has one is rewritten without it."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as f:
-                data = f.read()
-        return data.decode("utf-8")
-    except OSError as e:
-        raise UsageError(f"cannot read formula {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise UsageError(f"cannot read formula {path}: not UTF-8 (byte {e.start})") from None
+    return read_formula(path, keep_bom=True)
 
 
 def _write(path: str, text: str) -> None:
