@@ -7,10 +7,7 @@ It is O(tasks + nodes), so use it on small scenarios.
 
 from __future__ import annotations
 
-from .nodes import (
-    IDLE, LEAVINGPOOL, PREEMPTED, RUNNING as NODE_RUNNING, WAITINGFORSTARTTASK, CREATING,
-    STARTING,
-)
+from .nodes import CREATING, IDLE, LEAVINGPOOL, PREEMPTED, RUNNING as NODE_RUNNING, removal_rank
 from .pool import STEADY
 from .tasks import (
     ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, PREPARING, RUNNING, SUCCESS,
@@ -146,6 +143,11 @@ def _check_nodes(sim, on_node) -> None:
         quota = sim.quota_nodes[kind]
         if quota is not None and sim.n_present[kind] > quota:
             _fail(f"{now}: {sim.n_present[kind]} nodes of kind {kind} exceed quota {quota}")
+    for kind in (0, 1):
+        candidates = [n for n in sim.nodes.values() if n.kind == kind and n.state is not LEAVINGPOOL]
+        want = sorted(candidates, key=removal_rank)
+        if sim._choose_for_removal(kind, len(want)) != want:
+            _fail(f"{now}: scale-down choice of kind {kind} differs from the §4.5 ranking")
     creating = sum(1 for n in sim.nodes.values() if n.requested)
     if creating != sim.n_req_creating:
         _fail(f"{now}: n_req_creating {sim.n_req_creating}, recount {creating}")
@@ -180,6 +182,3 @@ def _check_order(sim) -> None:
                 if sim._eligible(n, task):
                     _fail(f"{now}: after a pass, candidate {task.key} fits on {n.id}")
 
-
-# referenced for readers of the state table
-_STARTUP_STATES = (CREATING, STARTING, WAITINGFORSTARTTASK)

@@ -7,11 +7,12 @@ stands for "unlimited" (the REST form of unlimited, ``P10675199DT2H48M5.4775807S
 
 Unknown fields (decided per section, see docs/simulation-model.md):
 
-* **REST sections** (pool, job, task and their sub-objects) reject unknown names, so a typo such as
-  ``taskSlotPerNode`` is a file error naming the field; but every property the Batch REST API
-  defines and the simulator does not model (read-only state, image, network, mounts, certificates,
-  metadata, statistics, ``odata.metadata`` …) is listed in ``_IGNORED_*`` and dropped before
-  validation. So ``az batch pool show`` output loads as is (§3.1 "accepted and ignored").
+* **REST sections** (pool, job, task and their sub-objects) reject unknown names, so a typo such
+  as ``taskSlotPerNode`` is a file error naming the field; but every property the Batch REST
+  API defines and the simulator does not model (read-only state, image, network, mounts,
+  certificates, metadata, statistics, ``odata.metadata`` …) is listed in the class's ``IGNORED``
+  set and dropped before validation. So ``az batch pool show`` output loads as is (§3.1
+  "accepted and ignored").
 * **poolscale sections** (``simulation``, distributions, profiles, the workload envelope) forbid
   unknown names outright.
 
@@ -26,7 +27,6 @@ import re
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
-    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -39,12 +39,13 @@ from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.values import TICKS_PER_SECOND
 
 __all__ = [
-    "UNLIMITED_SECONDS", "AbsoluteTime", "Distribution", "Constant", "Uniform", "Exponential", "Normal", "LogNormal",
+    "UNLIMITED_SECONDS", "AbsoluteTime", "Distribution", "Constant", "Uniform", "Exponential",
+    "Normal", "LogNormal",
     "Triangular", "EnvironmentSetting", "ExitOptions", "ExitCodeMapping", "ExitCodeRange",
     "ExitConditions", "TaskIdRange", "DependsOn", "TaskConstraints", "JobConstraints",
     "AffinityInfo", "MultiInstanceSettings", "Profile", "StartTask", "TaskSchedulingPolicy",
     "JobManagerTask", "JobPreparationTask", "JobReleaseTask", "PoolInfo", "TaskSpec", "JobSpec",
-    "Workload", "AccountQuotas", "StartTaskSimulation", "PreemptionSettings",
+    "Workload", "StartTaskSimulation", "PreemptionSettings",
     "NodeFailureSettings", "SampleSettings", "Prices", "SimulationSettings", "PoolSpec",
     "cores_from_vm_size", "resolve_time", "load_pool", "load_workload",
 ]
@@ -341,7 +342,8 @@ class ExitConditions(_Rest):
     default: ExitOptions | None = None
 
     def sets_job_action(self) -> bool:
-        opts = [m.exit_options for m in self.exit_codes] + [r.exit_options for r in self.exit_code_ranges]
+        opts = [m.exit_options for m in self.exit_codes]
+        opts += [r.exit_options for r in self.exit_code_ranges]
         opts += [o for o in (self.pre_processing_error, self.file_upload_error, self.default) if o]
         return any(o.job_action is not None for o in opts)
 
@@ -410,10 +412,6 @@ class StartTask(_Rest):
 
 class TaskSchedulingPolicy(_Rest):
     node_fill_type: Annotated[Literal["spread", "pack"], BeforeValidator(_lower)] = "spread"
-
-
-class AccountQuotas(_Sim):
-    """Placeholder kept for symmetry; quotas live directly on :class:`SimulationSettings`."""
 
 
 class StartTaskSimulation(_Sim):
@@ -526,7 +524,8 @@ class PoolSpec(_Rest):
     @model_validator(mode="before")
     @classmethod
     def _old_slot_names(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "taskSlotsPerNode" not in data and "task_slots_per_node" not in data:
+        if (isinstance(data, dict) and "taskSlotsPerNode" not in data
+                and "task_slots_per_node" not in data):
             for old in ("maxTasksPerNode", "MaxTasksPerVM", "maxTasksPerVM"):
                 if data.get(old) is not None:
                     data = {**data, "taskSlotsPerNode": data[old]}
@@ -543,7 +542,8 @@ class PoolSpec(_Rest):
         limit = min(4 * cores, 256)
         if self.task_slots_per_node > limit:
             raise ValueError(
-                f"taskSlotsPerNode {self.task_slots_per_node} exceeds min(4 x {cores} cores, 256) = {limit}"
+                f"taskSlotsPerNode {self.task_slots_per_node} exceeds "
+                f"min(4 x {cores} cores, 256) = {limit}"
             )
         if self.enable_auto_scale:
             if not self.auto_scale_formula:
@@ -616,7 +616,8 @@ class TaskSpec(_Rest):
 
 def _fold_exit_code(data: Any) -> Any:
     """``exitCode: c`` is shorthand for ``exitCodes: [c]`` (handy for CSV-derived workloads)."""
-    if isinstance(data, dict) and "exitCode" in data and "exitCodes" not in data and "exit_codes" not in data:
+    if (isinstance(data, dict) and "exitCode" in data and "exitCodes" not in data
+            and "exit_codes" not in data):
         data = dict(data)
         data["exitCodes"] = [data.pop("exitCode")]
     return data

@@ -6,14 +6,17 @@ A mixin of :class:`~poolscale.scheduler.simulate.Simulation`; it shares the engi
 
 from __future__ import annotations
 
+import heapq
 import math
+import operator
 
 from poolscale.formula.values import Option
 
 from .kernel import NODE
+from .tasks import MIN_FAILED_ATTEMPT
 from .nodes import (
     CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, PREEMPTED, REMOVED, RUNNING,
-    STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node, removal_rank,
+    STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node,
 )
 
 __all__ = ["PoolMixin", "STEADY", "RESIZING", "STOPPING", "MAX_NODES_PER_KIND"]
@@ -26,6 +29,10 @@ STOPPING = "stopping"
 MAX_NODES_PER_KIND = 100_000
 
 _QUOTA_ERROR = ("AccountCoreQuotaReached", "AccountLowPriorityCoreQuotaReached")
+_USED_THEN_ID = operator.attrgetter("used", "num")
+#: §4.5 ranks 1–4 (running nodes, ranks 5 and 6, are ordered by used slots, then id)
+_RANK = {PREEMPTED: 1, UNUSABLE: 2, STARTTASKFAILED: 2, CREATING: 3, STARTING: 3,
+         WAITINGFORSTARTTASK: 3, IDLE: 4}
 _HOLDS_VM_ALIVE = (CREATING, STARTING, WAITINGFORSTARTTASK, STARTTASKFAILED, IDLE, RUNNING)
 
 
@@ -146,12 +153,16 @@ class PoolMixin:
         rng = node.st_rng
         d = self.st_duration.sample(rng)
         failed = self.st_fail_p > 0 and rng.random() < self.st_fail_p
+        if failed and d < MIN_FAILED_ATTEMPT:
+            d = MIN_FAILED_ATTEMPT
         self.kernel.after(d, NODE, self._on_start_task_end, node, (node.life, failed))
 
     def _on_start_task_end(self, node: Node, arg) -> None:
         life, failed = arg
         if life != node.life:
             return
+        if self._log is not None:
+            self._log((self.kernel.now, "starttask", node.id, "failure" if failed else "success"))
         if not failed:
             self._set_state(node, IDLE)
             self.kernel.dirty = True
@@ -329,16 +340,15 @@ class PoolMixin:
             if self.resize_stopped:
                 return
             quota = self.quota_nodes[kind]
-            room = target - have if quota is None else min(target - have, quota - self.n_present[kind])
+            room = target - have
+            if quota is not None:
+                room = min(room, quota - self.n_present[kind])
             for _ in range(max(0, room)):
                 self._request_node(kind)
             if room < target - have and not self.autoscale and not self.n_leaving[kind]:
                 self._quota_error(kind)
         elif have > target:
-            candidates = [n for n in self.nodes.values()
-                          if n.kind == kind and n.state is not LEAVINGPOOL]
-            candidates.sort(key=removal_rank)
-            chosen = candidates[: have - target]
+            chosen = self._choose_for_removal(kind, have - target)
             option = self.option
             for node in chosen:
                 if self._log is not None:
@@ -347,6 +357,28 @@ class PoolMixin:
                 if node.state is not REMOVED:
                     self._deallocate(node, option)
             self.kernel.dirty = True
+
+    def _choose_for_removal(self, kind: int, count: int) -> list[Node]:
+        """The first ``count`` nodes of ``kind`` in the §4.5 ranking (never a leaving node).
+
+        Ranks 1–4 are ordered by id, which is the order of ``self.nodes``; only running nodes
+        need sorting, and only when the lower ranks do not already supply ``count`` nodes.
+        """
+        ranked: list[list[Node]] = [[], [], [], [], [], [], []]
+        for node in self.nodes.values():
+            if node.kind != kind or node.state is LEAVINGPOOL:
+                continue
+            r = _RANK.get(node.state)
+            ranked[(6 if node.n_jm else 5) if r is None else r].append(node)
+        chosen: list[Node] = []
+        for r, bucket in enumerate(ranked):
+            need = count - len(chosen)
+            if r >= 5 and bucket:
+                bucket = heapq.nsmallest(need, bucket, key=_USED_THEN_ID)
+            chosen.extend(bucket[:need])
+            if len(chosen) >= count:
+                break
+        return chosen
 
     def _quota_error(self, kind: int) -> None:
         if self.quota_error[kind]:

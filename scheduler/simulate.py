@@ -1,18 +1,20 @@
 """``simulate(pool, workload, formula, ...)``: a Batch pool on a deterministic event clock.
 
-The engine is :class:`Simulation`, assembled from the pool manager (pool.py), the task scheduler
-(scheduling.py) and the sampler (sampler.py) over one :class:`~.kernel.Kernel`. It is pure: no
+The engine is :class:`Simulation`, assembled from the pool manager (pool.py), submissions and
+jobs (jobs.py), the scheduling pass and placement (scheduling.py), task attempts (attempts.py)
+and the sampler (sampler.py) over one :class:`~.kernel.Kernel`. It is pure: no
 printing, no wall clock, and randomness only from streams derived from the seed (streams.py).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import math
 from typing import Any, Callable
 
 from poolscale.formula.values import (
-    TICKS_PER_SECOND, Timestamp, format_timestamp, timestamp_from_datetime,
+    TICKS_PER_SECOND, Option, Timestamp, format_timestamp, timestamp_from_datetime,
 )
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.metrics.recorder import SampleRecorder
@@ -20,8 +22,10 @@ from poolscale.metrics.recorder import SampleRecorder
 from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel
 from .models import PoolSpec, Workload, load_pool, load_workload, resolve_time
 from .nodes import SlotIndex
-from .pool import RESIZING, STEADY, PoolMixin
+from .pool import STEADY, PoolMixin
 from .results import SimulationResult, build_report
+from .attempts import AttemptsMixin
+from .jobs import JobsMixin
 from .sampler import SamplerMixin
 from .scheduling import SchedulerMixin
 from .streams import Streams
@@ -74,7 +78,7 @@ def _ticks(seconds: float) -> int:
     return int(round(seconds * TICKS_PER_SECOND))
 
 
-class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
+class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMixin):
     """One simulated pool and workload. Build it, call :meth:`run`, read :meth:`result`."""
 
     def __init__(self, pool: PoolSpec | dict, workload: Workload | dict | list,
@@ -93,8 +97,15 @@ class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
         self.events: list[tuple] = []
         self._log = self.events.append if log_events else None
         self.kernel = Kernel(self._schedule_pass, self._advance)
+        self._init_pool(pool)
+        self._init_autoscale(pool, formula)
+        self._init_samples(sim)
+        self._init_tasks(workload)
+        self._init_horizon(horizon if horizon is not None else sim.horizon)
+        self._ran = False
 
-        # -- pool and account ------------------------------------------------------------
+    def _init_pool(self, pool: PoolSpec) -> None:
+        sim = pool.simulation
         self.slots = pool.task_slots_per_node
         self.cores = pool.cores_per_node
         self.pack = pool.node_fill_type == "pack"
@@ -122,8 +133,6 @@ class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
         self.n_usable = 0
         self.n_req_creating = 0
         self.target = [pool.target_dedicated_nodes or 0, pool.target_low_priority_nodes or 0]
-        from poolscale.formula.values import Option
-
         self.option = Option.REQUEUE
         self.alloc_state = STEADY
         self.resize_errors: list[str] = []
@@ -133,7 +142,7 @@ class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
         self._in_resize = False
         self._resize_again = False
 
-        # -- autoscale -------------------------------------------------------------------
+    def _init_autoscale(self, pool: PoolSpec, formula: Any) -> None:
         if formula is None and pool.enable_auto_scale:
             formula = pool.auto_scale_formula
         if isinstance(formula, str):
@@ -149,7 +158,7 @@ class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
         self.error_codes: dict[str, int] = {}
         self.target_changes = 0
 
-        # -- samples ---------------------------------------------------------------------
+    def _init_samples(self, sim) -> None:
         self.period_ticks = _ticks(sim.samples.period)
         if self.period_ticks <= 0:
             raise ValueError("simulation.samples.period must be at least one tick")
@@ -166,7 +175,7 @@ class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
         self.acc_assigned = self.acc_under = self.acc_over = 0.0
         self.period_succeeded = self.period_failed = 0
 
-        # -- tasks -----------------------------------------------------------------------
+    def _init_tasks(self, workload: Workload) -> None:
         self.n_submitted = self.n_active = self.n_running = 0
         self.n_succeeded = self.n_failed = self.n_rejected = 0
         self.active_inst = self.active_slots = self.running_inst = self.assigned_slots = 0
@@ -174,10 +183,16 @@ class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
         self.queue: list = []
         self._qtok = 0
         self.submissions_done = False
-        self._build_workload(workload)
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._build_workload(workload)
+        finally:
+            if was_enabled:
+                gc.enable()
 
-        # -- horizon ---------------------------------------------------------------------
-        h = _seconds(horizon if horizon is not None else sim.horizon, "horizon")
+    def _init_horizon(self, horizon: Any) -> None:
+        h = _seconds(horizon, "horizon")
         self.stop_when_drained = h is None
         if h is None:
             last = self.submissions[-1][0] if self.submissions else 0.0
@@ -186,7 +201,6 @@ class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
         self.horizon_report = h
         self._progress_step = max(h / 200.0, 1.0)
         self._next_progress = 0.0
-        self._ran = False
 
     def _build_workload(self, workload: Workload) -> None:
         slots = self.slots
@@ -255,7 +269,16 @@ class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
             k.at(first, SAMPLE, self._on_sample, 1)
         if self.autoscale:
             k.at(0.0, AUTOSCALE, self._on_evaluate, 0)
-        k.run(self.until, on_step=on_step)
+        # The engine allocates many small acyclic objects (heap entries, log tuples) while
+        # holding ~10^5 long-lived tasks: cyclic GC passes over them would dominate the run and
+        # reclaim nothing, so the collector is paused for the loop (and restored after).
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            k.run(self.until, on_step=on_step)
+        finally:
+            if was_enabled:
+                gc.enable()
         if not self.stop_when_drained or k.stop_at == math.inf:
             k.finish(self.until)
         if self.progress is not None:
@@ -263,8 +286,15 @@ class Simulation(PoolMixin, SchedulerMixin, SamplerMixin):
         return self
 
     def result(self) -> SimulationResult:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            report = build_report(self)
+        finally:
+            if was_enabled:
+                gc.enable()
         return SimulationResult(
-            report=build_report(self),
+            report=report,
             timeline=self.timeline,
             runs=list(zip(self.run_times, self.runs)),
             events=self.events,

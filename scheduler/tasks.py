@@ -14,7 +14,7 @@ from .models import ExitConditions, JobSpec, TaskSpec
 __all__ = [
     "ACTIVE", "PREPARING", "RUNNING", "COMPLETED", "SUCCESS", "FAILURE",
     "JOB_PENDING", "JOB_ACTIVE", "JOB_DISABLED", "JOB_TERMINATING", "JOB_COMPLETED",
-    "Task", "Job", "exit_actions", "expand_parents",
+    "MIN_FAILED_ATTEMPT", "Task", "Job", "exit_actions", "expand_parents",
 ]
 
 ACTIVE = "active"
@@ -32,6 +32,9 @@ JOB_TERMINATING = "terminating"
 JOB_COMPLETED = "completed"
 
 _UNLIMITED = -1
+#: A failing attempt (task, start task, preparation) lasts at least this long (choice), so a
+#: zero-length command that always fails with unlimited retries cannot stall the clock.
+MIN_FAILED_ATTEMPT = 1.0
 _NODE_ID = re.compile(r"tvm-(\d+)")
 
 
@@ -43,7 +46,7 @@ class Task:
         "state", "retry_count", "requeue_count", "recovery_count", "attempt", "node", "nodes",
         "submit_time", "first_start", "start_time", "end_time", "exit_code", "result",
         "failure", "pending", "blocked", "qtoken", "dep_satisfies", "ran_before", "was_requeued",
-        "last_nodes", "accepted", "gkey", "assign_no", "prep_wait",
+        "last_nodes", "accepted", "gkey", "assign_no", "prep_wait", "simple", "always_ok",
     )
 
     def __init__(self, job: "Job", spec, seq: int, *, slots_per_node: int, is_jm: bool = False):
@@ -63,10 +66,13 @@ class Task:
         self.wall = c.max_wall_clock_time
         self.retention = c.retention_time
         self.exit_conditions = None if is_jm else spec.exit_conditions
-        self.depends = None if is_jm else (expand_parents(spec) or None)
+        self.depends = None if is_jm or spec.depends_on is None else (expand_parents(spec) or None)
         aff = None if is_jm else spec.affinity_info
-        m = None if aff is None else _NODE_ID.fullmatch(aff.affinity_id)
-        self.affinity = None if m is None else int(m.group(1))
+        if aff is None:
+            self.affinity = None
+        else:
+            m = _NODE_ID.fullmatch(aff.affinity_id)
+            self.affinity = None if m is None else int(m.group(1))
         self.submit_at = 0.0
         p = spec.profile
         if p is None:
@@ -104,6 +110,11 @@ class Task:
         self.was_requeued = False
         self.last_nodes = ()
         self.accepted = False
+        # fast-path flags: one instance, not a manager, no I/O or memory profile, no exit
+        # conditions (see SchedulerMixin._exit_ok_fast)
+        self.simple = (not is_jm and self.inst == 1 and self.io is None and not self.mem
+                       and not self.disk and self.exit_conditions is None)
+        self.always_ok = not any(self.exit_codes)
         self.gkey = None          # placement group (engine), None: never placed (§7.4)
         self.assign_no = 0
         self.prep_wait = 0

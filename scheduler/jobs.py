@@ -1,0 +1,274 @@
+"""Submissions, the job lifecycle, and job preparation and release tasks (§5, §5.4).
+
+A mixin of :class:`~poolscale.scheduler.simulate.Simulation`. Submissions are one kernel event
+per distinct submit instant, chained (each schedules the next), so the heap stays small.
+"""
+
+from __future__ import annotations
+
+from heapq import heappush
+
+from .kernel import EXIT, SUBMIT, WALLCLOCK
+from .nodes import PREP_FAILED, PREP_RUNNING, PREP_SUCCEEDED, PrepRecord
+from .tasks import (
+    ACTIVE, COMPLETED, JOB_ACTIVE, JOB_COMPLETED, JOB_DISABLED, JOB_PENDING, JOB_TERMINATING,
+    MIN_FAILED_ATTEMPT, PREPARING,
+)
+
+__all__ = ["JobsMixin"]
+
+
+class JobsMixin:
+    # -- submissions and jobs -------------------------------------------------------------
+
+    def _on_submit(self, i: int, _=None) -> None:
+        """All submissions and job creations at this instant, in workload order (§5.1)."""
+        items = self.submissions
+        n = len(items)
+        now = self.kernel.now
+        created = None
+        log = self._log
+        while i < n and items[i][0] == now:
+            _, job, task = items[i]
+            i += 1
+            if task is None:
+                if job.state is JOB_PENDING:
+                    self._create_job(job)
+                    if created is None:
+                        created = []
+                    created.append(job)
+            elif job.state is JOB_ACTIVE and task.depends is None and task.gkey is not None:
+                # the common case, inlined: accept (§6.2) and queue (§7.1)
+                task.accepted = True
+                task.state = ACTIVE
+                task.submit_time = now
+                job.tasks[task.id] = task
+                job.n_submitted += 1
+                job.n_active += 1
+                self.n_submitted += 1
+                self.n_active += 1
+                if log is not None:
+                    log((now, "task.submit", task.key))
+                inst = task.inst
+                slots = task.slots * inst
+                job.n_ready_inst += inst
+                job.n_ready_slots += slots
+                self.active_inst += inst
+                self.active_slots += slots
+                tok = self._qtok
+                self._qtok = tok + 1
+                task.qtoken = tok
+                h = job.groups.get(task.gkey)
+                if h is None:
+                    h = job.groups[task.gkey] = []
+                heappush(h, (task.seq, tok, task))
+                if not job.in_queue:
+                    job.in_queue = True
+                    heappush(self.queue, (job.key, job, False))
+                self.kernel.dirty = True
+            else:
+                self._submit_task(job, task)
+        if created is not None:
+            for job in created:
+                # §12.11: terminatejob on a job with no tasks ends it at once. Tasks submitted
+                # at the instant the job is created count (choice).
+                if job.terminate_on_all and job.state is JOB_ACTIVE and not job.n_submitted:
+                    self._terminate(job, "AllTasksComplete")
+        if i < n:
+            self.kernel.at(items[i][0], SUBMIT, self._on_submit, i)
+        else:
+            self.submissions_done = True
+            self._check_drained()
+
+    def _create_job(self, job) -> None:
+        now = self.kernel.now
+        job.state = JOB_ACTIVE
+        job.created_at = now
+        job.key = (-job.priority, 1, now, job.seq, 1)
+        if self._log is not None:
+            self._log((now, "job", job.id, JOB_ACTIVE))
+        if job.wall is not None:
+            self.kernel.at(now + job.wall, WALLCLOCK, self._on_job_wall, job)
+        if job.jm is not None:
+            self._accept(job.jm)
+
+    def _submit_task(self, job, task) -> None:
+        if job.state is JOB_PENDING:
+            self._create_job(job)
+        if job.state is not JOB_ACTIVE:
+            self.n_rejected += 1
+            if self._log is not None:
+                self._log((self.kernel.now, "task.reject", task.key, job.state))
+            return
+        self._accept(task)
+
+    def _accept(self, task) -> None:
+        job = task.job
+        now = self.kernel.now
+        task.accepted = True
+        task.state = ACTIVE
+        task.submit_time = now
+        job.tasks[task.id] = task
+        job.n_submitted += 1
+        job.n_active += 1
+        self.n_submitted += 1
+        self.n_active += 1
+        if self._log is not None:
+            self._log((now, "task.submit", task.key))
+        if task.depends:
+            tasks = job.tasks
+            for pid in task.depends:
+                p = tasks.get(pid)
+                if p is not None and p.state is COMPLETED:
+                    if not p.dep_satisfies:
+                        task.blocked = True
+                else:
+                    # §6.4: a parent that does not exist yet blocks until it completes (choice)
+                    task.pending += 1
+                    job.waiters.setdefault(pid, []).append(task)
+        if not task.pending and not task.blocked:
+            self._make_ready(task)
+
+    def _on_job_wall(self, job, _=None) -> None:
+        self._terminate(job, "MaxWallClockTimeExpiry")
+
+    def _terminate(self, job, reason: str) -> None:
+        """§5.2: kill assigned tasks, leave active ones for ever, run release tasks."""
+        if job.state is not JOB_ACTIVE and job.state is not JOB_DISABLED:
+            return
+        if job.state is JOB_ACTIVE:
+            self.active_inst -= job.n_ready_inst
+            self.active_slots -= job.n_ready_slots
+        now = self.kernel.now
+        job.state = JOB_TERMINATING
+        job.reason = reason
+        job.ended_at = now
+        if self._log is not None:
+            self._log((now, "job", job.id, JOB_TERMINATING, reason))
+        for task in list(job.assigned):
+            self._kill(task, by_job=True)
+        if job.release is not None:
+            for node in list(self.nodes.values()):
+                if job in node.prep:
+                    self._start_release(node, job)
+        if not job.n_releases:
+            self._job_completed(job)
+
+    def _disable(self, job) -> None:
+        if job.state is not JOB_ACTIVE:
+            return
+        self.active_inst -= job.n_ready_inst
+        self.active_slots -= job.n_ready_slots
+        job.state = JOB_DISABLED
+        if self._log is not None:
+            self._log((self.kernel.now, "job", job.id, JOB_DISABLED))
+
+    def _job_completed(self, job) -> None:
+        job.state = JOB_COMPLETED
+        job.completed_at = self.kernel.now
+        if self._log is not None:
+            self._log((self.kernel.now, "job", job.id, JOB_COMPLETED))
+
+    def _check_drained(self) -> None:
+        if self.stop_when_drained and self.submissions_done and not self.n_active \
+                and not self.n_running:
+            self.kernel.stop_at = self.kernel.now
+
+    # -- job preparation and release (§5.4) -------------------------------------------------
+
+    def _prepare(self, task, nodes) -> None:
+        job = task.job
+        waiting = 0
+        for node in nodes:
+            rec = node.prep.get(job)
+            if rec is None:
+                rec = node.prep[job] = PrepRecord()
+                self._start_prep(node, job, rec)
+            if job.prep_wait and rec.state is not PREP_SUCCEEDED:
+                rec.waiting.append((task, task.assign_no))
+                waiting += 1
+        task.prep_wait = waiting
+        if not waiting:
+            self._start_attempt(task)
+        elif self._log is not None:
+            self._log((self.kernel.now, "task.prepare", task.key, ",".join(n.id for n in nodes)))
+
+    def _start_prep(self, node, job, rec) -> None:
+        prep = job.prep
+        rec.state = PREP_RUNNING
+        node.n_busy += 1
+        self._busy_changed(node)
+        if self._log is not None:
+            self._log((self.kernel.now, "prep.start", job.id, node.id))
+        d = prep.duration
+        failed = False
+        if prep.failure_probability > 0:
+            rng = self.streams.rng("preparation", job.seq, node.num, node.inc, rec.attempts)
+            failed = rng.random() < prep.failure_probability
+        if failed and d < MIN_FAILED_ATTEMPT:
+            d = MIN_FAILED_ATTEMPT
+        wall = prep.constraints.max_wall_clock_time
+        if wall is not None and wall < d:
+            d, failed = wall, True
+        self.kernel.after(d, EXIT, self._on_prep_end, node, (job, rec, failed))
+
+    def _on_prep_end(self, node, arg) -> None:
+        job, rec, failed = arg
+        if node.prep.get(job) is not rec or rec.state is not PREP_RUNNING:
+            return
+        node.n_busy -= 1
+        if self._log is not None:
+            self._log((self.kernel.now, "prep.end", job.id, node.id,
+                       "failure" if failed else "success"))
+        if not failed:
+            rec.state = PREP_SUCCEEDED
+            waiting, rec.waiting = rec.waiting, []
+            for task, no in waiting:
+                if task.assign_no == no and task.state is PREPARING:
+                    task.prep_wait -= 1
+                    if not task.prep_wait:
+                        self._start_attempt(task)
+        else:
+            rec.attempts += 1
+            limit = job.prep.constraints.max_task_retry_count or 0
+            if limit == -1 or rec.attempts <= limit:
+                self._start_prep(node, job, rec)
+            else:
+                rec.state = PREP_FAILED
+                node.excluded.add(job)
+                job.n_excluded += 1
+                if node.bucket >= 0:
+                    pass  # still usable for other jobs (§5.4)
+                waiting, rec.waiting = rec.waiting, []
+                for task, no in waiting:
+                    if task.assign_no == no and task.state is PREPARING:
+                        self._unassign(task)
+                        self._back_to_active(task)   # no counter changes (§11.6)
+        self._busy_changed(node)
+        self.kernel.dirty = True
+
+    def _start_release(self, node, job) -> None:
+        node.releases[job] = True
+        node.n_busy += 1
+        job.n_releases += 1
+        self._busy_changed(node)
+        if self._log is not None:
+            self._log((self.kernel.now, "release.start", job.id, node.id))
+        rel = job.release
+        self.kernel.after(min(rel.duration, rel.wall_clock_limit), EXIT,
+                          self._on_release_end, node, job)
+
+    def _on_release_end(self, node, job) -> None:
+        if job in node.releases:
+            self._end_release(node, job, skipped=False)
+
+    def _end_release(self, node, job, *, skipped: bool) -> None:
+        del node.releases[job]
+        node.n_busy -= 1
+        job.n_releases -= 1
+        if self._log is not None:
+            self._log((self.kernel.now, "release.skip" if skipped else "release.end", job.id,
+                       node.id))
+        if not job.n_releases and job.state is JOB_TERMINATING:
+            self._job_completed(job)
+        self._busy_changed(node)

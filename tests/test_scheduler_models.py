@@ -1,0 +1,209 @@
+"""The pydantic models of pool, job and task files (batch-model.md §0–§6)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from pydantic import ValidationError
+
+from poolscale.scheduler.models import (
+    AbsoluteTime, JobSpec, PoolSpec, TaskSpec, Workload, cores_from_vm_size, load_pool,
+    load_workload, resolve_time,
+)
+
+# The shape `az batch pool show` prints (trimmed), including read-only and unsimulated fields.
+AZ_POOL_SHOW = {
+    "odata.metadata": "https://acct.westeurope.batch.azure.com/$metadata#pools/@Element",
+    "id": "render", "displayName": "Render farm", "url": "https://acct/pools/render",
+    "eTag": "0x8DC", "lastModified": "2026-03-01T10:00:00.000Z",
+    "creationTime": "2026-03-01T09:00:00.000Z", "state": "active",
+    "stateTransitionTime": "2026-03-01T09:00:00.000Z", "allocationState": "steady",
+    "allocationStateTransitionTime": "2026-03-01T09:10:00.000Z", "vmSize": "standard_d4s_v3",
+    "resizeTimeout": "PT15M", "currentDedicatedNodes": 3, "currentLowPriorityNodes": 0,
+    "targetDedicatedNodes": 3, "targetLowPriorityNodes": 0, "enableAutoScale": True,
+    "autoScaleFormula": "$TargetDedicatedNodes = 2;", "autoScaleEvaluationInterval": "PT15M",
+    "autoScaleRun": {"timestamp": "2026-03-01T10:00:00Z", "results": "$TargetDedicatedNodes=2"},
+    "enableInterNodeCommunication": False, "taskSlotsPerNode": 4,
+    "taskSchedulingPolicy": {"nodeFillType": "Pack"},
+    "virtualMachineConfiguration": {"imageReference": {"publisher": "canonical"},
+                                    "nodeAgentSkuId": "batch.node.ubuntu 22.04"},
+    "networkConfiguration": {"subnetId": "/subscriptions/x"},
+    "startTask": {"commandLine": "/bin/sh -c 'apt-get install -y blender'",
+                  "userIdentity": {"autoUser": {"elevationLevel": "admin"}},
+                  "maxTaskRetryCount": 1, "waitForSuccess": True, "resourceFiles": []},
+    "metadata": [{"name": "team", "value": "vfx"}], "mountConfiguration": [],
+    "stats": {"url": "x"}, "resizeErrors": [], "userAccounts": [],
+    "currentNodeCommunicationMode": "default",
+}
+
+
+def test_az_pool_show_loads_as_is():
+    pool = PoolSpec.model_validate(AZ_POOL_SHOW)
+    assert pool.id == "render"
+    assert pool.cores_per_node == 4
+    assert pool.task_slots_per_node == 4
+    assert pool.node_fill_type == "pack"
+    assert pool.auto_scale_evaluation_interval == 900.0
+    assert pool.start_task.max_task_retry_count == 1
+    assert pool.start_task.wait_for_success is True
+    # read-only state is ignored: the simulation settings are all defaults
+    assert pool.simulation.allocation_time.value == 120.0
+    assert pool.target_dedicated_nodes == 3
+
+
+def test_snake_case_names_load_too():
+    pool = PoolSpec(id="p", vm_size="D2", task_slots_per_node=2, target_dedicated_nodes=1)
+    assert pool.task_slots_per_node == 2 and pool.cores_per_node == 2
+
+
+@pytest.mark.parametrize("field", ["taskSlotPerNode", "autoscaleFormula", "targetDedicated"])
+def test_a_misspelt_pool_field_is_an_error_naming_it(field):
+    with pytest.raises(ValidationError) as e:
+        PoolSpec.model_validate({"id": "p", "vmSize": "D2", field: 1})
+    assert field in str(e.value)
+
+
+def test_simulation_section_forbids_unknown_fields():
+    with pytest.raises(ValidationError) as e:
+        PoolSpec.model_validate({"id": "p", "vmSize": "D2", "simulation": {"sead": 1}})
+    assert "simulation.sead" in str(e.value)
+
+
+@pytest.mark.parametrize("size, cores", [
+    ("STANDARD_D4s_v3", 4), ("Standard_NC6", 6), ("E4-2s_v3", 2), ("basic_a1", 1),
+    ("standard_e64-16ds_v4", 16), ("Standard_HB120rs_v3", 120),
+])
+def test_cores_from_vm_size(size, cores):
+    assert cores_from_vm_size(size) == cores
+
+
+def test_vm_size_without_digits_is_an_error_unless_cores_are_given():
+    with pytest.raises(ValidationError, match="vmSize"):
+        PoolSpec.model_validate({"id": "p", "vmSize": "Standard_Custom"})
+    pool = PoolSpec.model_validate({"id": "p", "vmSize": "Standard_Custom",
+                                    "simulation": {"coresPerNode": 8}})
+    assert pool.cores_per_node == 8
+
+
+def test_task_slots_limits_and_old_names():
+    assert PoolSpec.model_validate({"id": "p", "vmSize": "D2", "maxTasksPerNode": 8}).task_slots_per_node == 8
+    assert PoolSpec.model_validate({"id": "p", "vmSize": "D2", "MaxTasksPerVM": 3}).task_slots_per_node == 3
+    with pytest.raises(ValidationError, match="taskSlotsPerNode"):
+        PoolSpec.model_validate({"id": "p", "vmSize": "D2", "taskSlotsPerNode": 9})
+
+
+@pytest.mark.parametrize("interval, ok", [("PT5M", True), ("PT168H", True), ("P7D", True),
+                                          ("PT4M59S", False), ("PT168H1S", False)])
+def test_evaluation_interval_range(interval, ok):
+    doc = {"id": "p", "vmSize": "D2", "autoScaleEvaluationInterval": interval}
+    if ok:
+        PoolSpec.model_validate(doc)
+    else:
+        with pytest.raises(ValidationError, match="InvalidAutoScaleEvaluationInterval"):
+            PoolSpec.model_validate(doc)
+
+
+def test_autoscale_needs_a_formula():
+    with pytest.raises(ValidationError, match="autoScaleFormula"):
+        PoolSpec.model_validate({"id": "p", "vmSize": "D2", "enableAutoScale": True})
+
+
+def test_distributions_and_durations():
+    pool = PoolSpec.model_validate({"id": "p", "vmSize": "D2", "simulation": {
+        "allocationTime": {"kind": "uniform", "low": 60, "high": "PT3M"},
+        "bootTime": "PT1M30S",
+        "preemption": {"meanTimeBetween": "PT2H", "recoveryTime": {"kind": "exponential", "mean": 60}},
+        "nodeFailure": {"meanTimeBetween": 86400, "repairTime": {"kind": "lognormal", "mean": 600, "stddev": 100}},
+        "samples": {"period": "PT1M", "delay": 60, "lossRate": 0.1},
+        "prices": {"dedicated": 0.2, "lowPriority": 0.04},
+        "dedicatedCoreQuota": 100, "seed": 3, "start": "2026-03-02T00:00:00Z", "horizon": "P1D"}})
+    s = pool.simulation
+    assert (s.allocation_time.low, s.allocation_time.high) == (60.0, 180.0)
+    assert s.boot_time.value == 90.0
+    assert s.preemption.mean_time_between == 7200.0
+    assert s.samples.period == 60.0 and s.samples.loss_rate == 0.1
+    assert s.prices.low_priority == 0.04 and s.horizon == 86400.0
+    rng = random.Random(1)
+    draws = [s.allocation_time.sample(rng) for _ in range(50)]
+    assert all(60 <= d <= 180 for d in draws)
+    assert s.node_failure.repair_time.sample(rng) > 0
+    with pytest.raises(ValidationError):
+        PoolSpec.model_validate({"id": "p", "vmSize": "D2", "simulation": {"bootTime": "-PT1M"}})
+    with pytest.raises(ValidationError):
+        PoolSpec.model_validate({"id": "p", "vmSize": "D2",
+                                 "simulation": {"allocationTime": {"kind": "gamma", "mean": 1}}})
+
+
+def test_pool_envelope_form():
+    pool = load_pool({"pool": {"id": "p", "vmSize": "D2"}, "simulation": {"seed": 9}})
+    assert pool.simulation.seed == 9
+    with pytest.raises(ValueError, match="unknown top-level"):
+        load_pool({"pool": {"id": "p", "vmSize": "D2"}, "extra": 1})
+
+
+def test_task_rest_fields_and_simulation_fields():
+    t = TaskSpec.model_validate({
+        "id": "t1", "commandLine": "render.sh", "url": "x", "eTag": "y", "state": "completed",
+        "executionInfo": {"retryCount": 0}, "nodeInfo": {}, "resourceFiles": [],
+        "constraints": {"maxWallClockTime": "P10675199DT2H48M5.4775807S", "retentionTime": "P1D",
+                        "maxTaskRetryCount": -1},
+        "requiredSlots": 2, "submitTime": 30, "duration": "PT10M", "exitCode": 3,
+        "profile": {"cpuPercent": 50, "memoryMB": 512, "diskGB": 2, "networkInBytesPerSecond": 1e6},
+    })
+    assert t.constraints.max_wall_clock_time is None        # TimeSpan.MaxValue = unlimited
+    assert t.constraints.retention_time == 86400.0
+    assert t.duration == 600.0 and t.exit_codes == [3]
+    assert t.profile.memory_mb == 512 and t.profile.network_in_bytes_per_second == 1e6
+    with pytest.raises(ValidationError, match="duraton"):
+        TaskSpec.model_validate({"id": "t", "duraton": 5})
+
+
+def test_submit_times_are_seconds_or_instants():
+    t = TaskSpec.model_validate({"id": "t", "submitTime": "2026-03-02T00:01:00Z"})
+    assert isinstance(t.submit_time, AbsoluteTime)
+    start = AbsoluteTime(0)
+    from poolscale.formula.timeparse import parse_iso_time
+    s = parse_iso_time("2026-03-02T00:00:00Z").ticks
+    assert resolve_time(t.submit_time, s) == 60.0
+    assert resolve_time(t.submit_time, s + 3600 * 10**7) == 0.0   # before the start: at once
+    assert resolve_time(12.5, s) == 12.5
+    assert start == AbsoluteTime(0)
+    with pytest.raises(ValidationError):
+        TaskSpec.model_validate({"id": "t", "submitTime": -1})
+
+
+def test_job_rules():
+    with pytest.raises(ValidationError, match="usesTaskDependencies"):
+        JobSpec.model_validate({"id": "j", "tasks": [{"id": "a"}, {"id": "b", "dependsOn": {"taskIds": ["a"]}}]})
+    with pytest.raises(ValidationError, match="not unique"):
+        JobSpec.model_validate({"id": "j", "tasks": [{"id": "a"}, {"id": "a"}]})
+    with pytest.raises(ValidationError, match="onTaskFailure"):
+        JobSpec.model_validate({"id": "j", "tasks": [{"id": "a", "exitConditions": {
+            "default": {"jobAction": "terminate"}}}]})
+    with pytest.raises(ValidationError, match="jobPreparationTask"):
+        JobSpec.model_validate({"id": "j", "jobReleaseTask": {"commandLine": "x"}})
+    with pytest.raises(ValidationError):
+        JobSpec.model_validate({"id": "j", "priority": 1001})
+    job = JobSpec.model_validate({"id": "j", "onAllTasksComplete": "terminateJob",
+                                  "onTaskFailure": "performExitOptionsJobAction",
+                                  "jobManagerTask": {"id": "jm", "commandLine": "x"}})
+    assert job.on_all_tasks_complete == "terminatejob"
+    assert job.job_manager_task.kill_job_on_completion and job.job_manager_task.run_exclusive
+    assert job.job_release_task is None
+
+
+def test_multi_instance_needs_one_slot():
+    with pytest.raises(ValidationError, match="multi-instance"):
+        TaskSpec.model_validate({"id": "t", "requiredSlots": 2,
+                                 "multiInstanceSettings": {"numberOfInstances": 3}})
+
+
+def test_workload_forms():
+    assert load_workload([{"id": "a"}, {"id": "b"}]).jobs[1].id == "b"
+    w = load_workload({"tasks": [{"id": "1"}, {"id": "2"}]})
+    assert w.jobs[0].id == "job-1" and w.task_count == 2
+    with pytest.raises(ValidationError, match="not unique"):
+        Workload.model_validate({"jobs": [{"id": "a"}, {"id": "a"}]})
+    with pytest.raises(ValidationError):
+        Workload.model_validate({"jobs": [], "extra": 1})

@@ -1,0 +1,607 @@
+"""Short SimPy-style scenarios: a pool, a workload, and the event log they must produce.
+
+Times are seconds after the start (2026-01-05T00:00:00Z unless said). Unless a test says
+otherwise nodes allocate and boot instantly, so the log shows only what the test is about.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from poolscale.scheduler import Simulation, simulate
+from poolscale.scheduler.invariants import check
+
+T0 = "2026-01-05T00:00:00Z"
+
+
+def pool(**kw) -> dict:
+    sim = kw.pop("simulation", {})
+    doc = {"id": "p", "vmSize": "STANDARD_D1_v2",
+           "simulation": {"allocationTime": 0, "bootTime": 0, **sim}}
+    doc.update(kw)
+    return doc
+
+
+def autoscale(formula: str, **kw) -> dict:
+    return pool(enableAutoScale=True, autoScaleFormula=formula, **kw)
+
+
+def jobs(*specs) -> dict:
+    return {"jobs": list(specs)}
+
+
+def job(id="j", tasks=(), **kw) -> dict:
+    return {"id": id, "tasks": list(tasks), **kw}
+
+
+def task(id, duration=100, **kw) -> dict:
+    return {"id": str(id), "duration": duration, **kw}
+
+
+def run(p, w, formula=None, horizon=3600, **kw):
+    sim = Simulation(p, w, formula, start=T0, horizon=horizon, **kw)
+    sim.run(on_step=lambda after_pass: check(sim, after_pass=after_pass))
+    return sim, sim.result()
+
+
+def log(result, *kinds):
+    return [e for e in result.events if e[1] in kinds]
+
+
+def starts(result):
+    return [(e[0], e[2]) for e in result.events if e[1] == "task.start"]
+
+
+def tasks_of(sim, job_id="j"):
+    return next(j for j in sim.jobs if j.id == job_id).tasks
+
+
+# -- node lifecycle (§4.1–§4.3) -------------------------------------------------------------
+
+
+def test_node_lifecycle_with_a_start_task():
+    p = pool(targetDedicatedNodes=1, startTask={"commandLine": "setup"},
+             simulation={"allocationTime": 120, "bootTime": 60, "startTask": {"duration": 10}})
+    _, r = run(p, jobs(job(tasks=[task("a", 50)])), horizon=600)
+    assert log(r, "node", "pool.state", "starttask", "task.start", "task.end") == [
+        (0.0, "pool.state", "resizing"),
+        (0.0, "node", "tvm-000001", "creating", "dedicated"),
+        (120.0, "node", "tvm-000001", "starting"),
+        (120.0, "pool.state", "steady"),            # nothing the resize requested is creating
+        (180.0, "node", "tvm-000001", "waitingforstarttask"),
+        (190.0, "starttask", "tvm-000001", "success"),
+        (190.0, "node", "tvm-000001", "idle"),
+        (190.0, "node", "tvm-000001", "running"),
+        (190.0, "task.start", "j/a", "tvm-000001"),
+        (240.0, "task.end", "j/a", "success", 0),
+        (240.0, "node", "tvm-000001", "idle"),
+    ]
+
+
+def test_start_task_that_always_fails_leaves_the_node_starttaskfailed():
+    p = pool(targetDedicatedNodes=1, startTask={"commandLine": "x", "maxTaskRetryCount": 2},
+             simulation={"startTask": {"duration": 10, "failureProbability": 1.0}})
+    sim, r = run(p, jobs(job(tasks=[task("a")])), horizon=600)
+    assert [e[0] for e in log(r, "starttask")] == [10.0, 20.0, 30.0]   # retries + 1 attempts
+    assert log(r, "node")[-1] == (30.0, "node", "tvm-000001", "starttaskfailed")
+    assert r.report["tasks"]["active_at_end"] == 1 and sim.n_present == [1, 0]
+    assert r.timeline[-1]["usable"] == 0
+
+
+def test_start_task_without_wait_for_success_lets_tasks_run_at_once():
+    p = pool(targetDedicatedNodes=1, startTask={"commandLine": "x", "waitForSuccess": False},
+             simulation={"startTask": {"duration": 1000, "failureProbability": 1.0}})
+    _, r = run(p, jobs(job(tasks=[task("a", 10)])), horizon=100)
+    assert starts(r) == [(0.0, "j/a")]
+
+
+# -- scheduling order (§7.2) ------------------------------------------------------------------
+
+
+def test_priority_first_then_fifo_by_job_creation_then_by_submission():
+    p = pool(targetDedicatedNodes=1)
+    w = jobs(job("old", [task(1, 10), task(2, 10)]),
+             job("vip", [task(1, 10)], priority=10),
+             job("new", [task(1, 10)], creationTime=5),
+             job("low", [task(1, 10)], priority=-5))
+    # "new" is created at 5 s but its task would sort before "old"'s if FIFO were by task
+    w["jobs"][2]["tasks"][0]["submitTime"] = 5
+    _, r = run(p, w, horizon=200)
+    assert [k for _, k in starts(r)] == ["vip/1", "old/1", "old/2", "new/1", "low/1"]
+
+
+def test_requeued_and_retried_tasks_keep_their_place():
+    p = pool(targetDedicatedNodes=1)
+    w = jobs(job(tasks=[task("a", 10, exitCodes=[1, 0]), task("b", 10), task("c", 10)],
+                 constraints={"maxTaskRetryCount": 1}))
+    _, r = run(p, w, horizon=200)
+    # a fails at 10, returns to active ahead of b and c (MIN_FAILED_ATTEMPT does not apply)
+    assert [(t, k) for t, k in starts(r)] == [(0.0, "j/a"), (10.0, "j/a"), (20.0, "j/b"),
+                                               (30.0, "j/c")]
+
+
+def test_a_task_that_fits_nowhere_is_skipped_and_smaller_ones_use_the_slots():
+    p = pool(vmSize="D4", taskSlotsPerNode=4, targetDedicatedNodes=1)
+    w = jobs(job(tasks=[task("small1", 100, requiredSlots=3), task("big", 10, requiredSlots=2),
+                        task("small2", 10, requiredSlots=1), task("huge", 10, requiredSlots=5)]))
+    sim, r = run(p, w, horizon=300)
+    assert starts(r)[:2] == [(0.0, "j/small1"), (0.0, "j/small2")]
+    assert (100.0, "j/big") in starts(r)
+    # requiredSlots > taskSlotsPerNode: never placed, but counted in $ActiveTasks (§7.4)
+    assert tasks_of(sim)["huge"].state == "active"
+    assert r.timeline[-1]["active_tasks"] == 1
+
+
+@pytest.mark.parametrize("fill, expected", [("spread", ["tvm-000001", "tvm-000002", "tvm-000001"]),
+                                            ("pack", ["tvm-000001", "tvm-000001", "tvm-000002"])])
+def test_spread_and_pack(fill, expected):
+    p = pool(vmSize="D2", taskSlotsPerNode=2, targetDedicatedNodes=2,
+             taskSchedulingPolicy={"nodeFillType": fill})
+    _, r = run(p, jobs(job(tasks=[task(i, 100) for i in range(3)])), horizon=50)
+    assert [e[3] for e in log(r, "task.start")] == expected
+
+
+def test_max_parallel_tasks():
+    p = pool(targetDedicatedNodes=3)
+    _, r = run(p, jobs(job(tasks=[task(i, 10) for i in range(3)], maxParallelTasks=2)), horizon=100)
+    assert [t for t, _ in starts(r)] == [0.0, 0.0, 10.0]
+
+
+# -- retries and wall clocks (§6.3, §12 items 1 and 8) ---------------------------------------
+
+
+@pytest.mark.parametrize("max_retry, codes, attempts, result, retry_count", [
+    (3, [1, 1, 0], 3, "success", 2),
+    (1, [1, 1, 0], 2, "failure", 1),      # maxTaskRetryCount 1 = 2 attempts
+    (0, [2], 1, "failure", 0),
+    (-1, [1] * 9 + [0], 10, "success", 9),
+])
+def test_retries(max_retry, codes, attempts, result, retry_count):
+    p = pool(targetDedicatedNodes=1)
+    w = jobs(job(tasks=[task("a", 10, exitCodes=codes, constraints={"maxTaskRetryCount": max_retry})]))
+    sim, r = run(p, w, horizon=1000)
+    a = tasks_of(sim)["a"]
+    assert len(starts(r)) == attempts
+    assert (a.result, a.retry_count, a.requeue_count) == (result, retry_count, 0)
+    if result == "failure":
+        assert a.failure == ("usererror", "FailureExitCode") and a.exit_code == codes[min(retry_count, len(codes) - 1)]
+
+
+def test_wall_clock_equal_to_duration_succeeds_longer_fails_without_retry():
+    p = pool(targetDedicatedNodes=2)
+    w = jobs(job(tasks=[task("equal", 60, constraints={"maxWallClockTime": "PT1M"}),
+                        task("long", 61, constraints={"maxWallClockTime": "PT1M", "maxTaskRetryCount": 3})]))
+    sim, r = run(p, w, horizon=300)
+    t = tasks_of(sim)
+    assert t["equal"].result == "success" and t["equal"].end_time == 60.0
+    assert (t["long"].result, t["long"].failure, t["long"].exit_code) == \
+        ("failure", ("servererror", "TaskEnded"), None)
+    assert t["long"].end_time == 60.0 and t["long"].retry_count == 0
+    assert r.report["wasted_work_seconds"] == 60.0
+
+
+# -- dependencies (§6.4) --------------------------------------------------------------------
+
+
+def test_dependencies_block_and_satisfy():
+    p = pool(targetDedicatedNodes=1)
+    w = jobs(job(usesTaskDependencies=True, onTaskFailure="performexitoptionsjobaction", tasks=[
+        task("1", 10, exitCodes=[3], exitConditions={"exitCodes": [
+            {"code": 3, "exitOptions": {"jobAction": "none", "dependencyAction": "satisfy"}}]}),
+        task("2", 10, exitCodes=[4], exitConditions={"default": {"jobAction": "none"}}),
+        task("after1", 10, dependsOn={"taskIds": ["1"]}),
+        task("after2", 10, dependsOn={"taskIdRanges": [{"start": 1, "end": 2}]}),
+        task("later", 10, dependsOn={"taskIds": ["ghost"]}),
+    ]))
+    sim, r = run(p, w, horizon=300)
+    t = tasks_of(sim)
+    assert t["after1"].result == "success"
+    assert t["after2"].state == "active" and t["after2"].blocked      # parent 2 failed: block
+    assert t["later"].state == "active" and t["later"].pending == 1   # parent never submitted
+    assert r.report["jobs"] == {"active": 1}                           # jobAction none kept it
+    # blocked tasks are active in the counts but not in $ActiveTasks (§12 item 5)
+    assert r.timeline[-1]["tasks_active"] == 2 and r.timeline[-1]["active_tasks"] == 0
+
+
+def test_default_job_action_terminates_the_job_with_performexitoptionsjobaction():
+    p = pool(targetDedicatedNodes=2)
+    w = jobs(job(onTaskFailure="performexitoptionsjobaction",
+                 tasks=[task("bad", 10, exitCodes=[1]), task("long", 500), task("late", 10, submitTime=50)]))
+    sim, r = run(p, w, horizon=300)
+    assert log(r, "job")[-2:] == [(10.0, "job", "j", "terminating", "TaskFailed"),
+                                  (10.0, "job", "j", "completed")]
+    assert tasks_of(sim)["long"].failure == ("usererror", "TaskEnded")
+    assert log(r, "task.reject") == [(50.0, "task.reject", "j/late", "completed")]
+    assert r.report["tasks"]["rejected"] == 1 and r.report["tasks"]["submitted"] == 2
+
+
+# -- jobs (§5) ------------------------------------------------------------------------------
+
+
+def test_job_manager_runs_first_alone_and_ends_the_job():
+    p = pool(vmSize="D2", taskSlotsPerNode=2, targetDedicatedNodes=2)
+    w = jobs(job(jobManagerTask={"id": "jm", "commandLine": "x", "duration": 100},
+                 tasks=[task(i, 500) for i in range(4)]))
+    sim, r = run(p, w, horizon=1000)
+    s = starts(r)
+    assert s[0] == (0.0, "j/jm")
+    jm_node = log(r, "task.start")[0][3]
+    # runExclusive: nothing joins the manager's node; the other node takes two tasks
+    assert all(e[3] != jm_node for e in log(r, "task.start")[1:] if e[0] < 100)
+    assert len([e for e in s if e[0] == 0.0]) == 3
+    # killJobOnCompletion: the job ends with JMComplete and its running tasks die
+    assert (100.0, "job", "j", "terminating", "JMComplete") in log(r, "job")
+    killed = [k for k, t in tasks_of(sim).items() if t.failure == ("usererror", "TaskEnded")]
+    assert sorted(killed) == ["0", "1"]
+    assert tasks_of(sim)["2"].state == "active"      # active tasks of an ended job stay active
+
+
+def test_job_wall_clock_and_all_tasks_complete():
+    p = pool(targetDedicatedNodes=1)
+    w = jobs(job("a", [task(1, 100), task(2, 100)], constraints={"maxWallClockTime": "PT150S"}),
+             job("b", [task(1, 10)], onAllTasksComplete="terminatejob", priority=-1),
+             job("empty", [], onAllTasksComplete="terminatejob", creationTime=0))
+    _, r = run(p, w, horizon=400)
+    assert (0.0, "job", "empty", "terminating", "AllTasksComplete") in log(r, "job")
+    assert (150.0, "job", "a", "terminating", "MaxWallClockTimeExpiry") in log(r, "job")
+    assert (160.0, "job", "b", "terminating", "AllTasksComplete") in log(r, "job")
+
+
+def test_preparation_and_release_tasks():
+    p = pool(targetDedicatedNodes=1)
+    w = jobs(job(jobPreparationTask={"commandLine": "prep", "duration": 30},
+                 jobReleaseTask={"commandLine": "rel", "duration": 5000},
+                 constraints={"maxWallClockTime": "PT200S"},
+                 tasks=[task("a", 10), task("b", 10, submitTime=100)]))
+    sim, r = run(p, w, horizon=2000)
+    assert log(r, "prep.start", "prep.end", "task.start", "release.start", "release.end", "job") == [
+        (0.0, "job", "j", "active"),
+        (0.0, "prep.start", "j", "tvm-000001"),
+        (30.0, "prep.end", "j", "tvm-000001", "success"),
+        (30.0, "task.start", "j/a", "tvm-000001"),      # a waited in `preparing`
+        (100.0, "task.start", "j/b", "tvm-000001"),     # once per node and job
+        (200.0, "job", "j", "terminating", "MaxWallClockTimeExpiry"),
+        (200.0, "release.start", "j", "tvm-000001"),
+        (1100.0, "release.end", "j", "tvm-000001"),     # release tasks stop at 15 minutes
+        (1100.0, "job", "j", "completed"),
+    ]
+
+
+def test_failed_preparation_excludes_the_node_without_counting():
+    p = pool(targetDedicatedNodes=2)
+    w = jobs(job(jobPreparationTask={"commandLine": "prep", "duration": 10, "failureProbability": 1.0},
+                 tasks=[task("a", 10)]))
+    sim, r = run(p, w, horizon=200)
+    a = tasks_of(sim)["a"]
+    assert a.state == "active" and (a.retry_count, a.requeue_count, a.recovery_count) == (0, 0, 0)
+    assert [e[3] for e in log(r, "prep.end")] == ["tvm-000001", "tvm-000002"]
+
+
+def test_multi_instance_task_takes_n_empty_nodes():
+    p = pool(targetDedicatedNodes=3, enableInterNodeCommunication=True)
+    w = jobs(job(tasks=[task("mpi", 50, multiInstanceSettings={"numberOfInstances": 3}),
+                        task("x", 10)]))
+    sim, r = run(p, w, horizon=100)
+    assert log(r, "task.start")[0] == (0.0, "task.start", "j/mpi", "tvm-000001,tvm-000002,tvm-000003")
+    assert r.timeline[0]["running_tasks"] == 3 and r.timeline[0]["tasks_running"] == 1
+    assert starts(r)[1] == (50.0, "j/x")
+
+
+# -- deallocation options (§4.6, §14.3) ------------------------------------------------------
+
+DOWN_AT_600 = """$TargetDedicatedNodes = time() < time("2026-01-05T00:10:00Z") ? 2 : 0;
+$NodeDeallocationOption = {option};"""
+
+
+def scale_down(option: str, **kw):
+    p = autoscale(DOWN_AT_600.format(option=option), **kw)
+    w = jobs(job(tasks=[task("a", 1000, constraints={"retentionTime": "PT10M"}), task("b", 700)]))
+    return run(p, w, horizon=3000)
+
+
+def test_requeue_kills_requeues_and_removes_at_once():
+    sim, r = scale_down("requeue")
+    assert log(r, "task.requeue", "node", "pool.state")[-8:] == [
+        (600.0, "pool.state", "resizing"),
+        (600.0, "node", "tvm-000001", "leavingpool"),
+        (600.0, "task.requeue", "j/a"),
+        (600.0, "node", "tvm-000001", "removed"),
+        (600.0, "node", "tvm-000002", "leavingpool"),
+        (600.0, "task.requeue", "j/b"),
+        (600.0, "node", "tvm-000002", "removed"),
+        (600.0, "pool.state", "steady"),
+    ]
+    a = tasks_of(sim)["a"]
+    assert (a.state, a.requeue_count, a.retry_count) == ("active", 1, 0)
+    assert (600.0, "pool.state", "steady") in log(r, "pool.state")
+    assert r.report["tasks"]["requeued"] == 2 and r.report["wasted_work_seconds"] == 1200.0
+
+
+def test_terminate_ends_tasks_as_failed():
+    sim, r = scale_down("terminate")
+    a = tasks_of(sim)["a"]
+    assert (a.state, a.result, a.failure, a.requeue_count) == \
+        ("completed", "failure", ("usererror", "TaskEnded"), 0)
+    assert r.report["tasks"]["failed"] == 2
+
+
+def test_taskcompletion_drains_and_keeps_the_pool_resizing():
+    sim, r = scale_down("taskcompletion")
+    assert log(r, "node", "pool.state")[-6:] == [
+        (600.0, "pool.state", "resizing"),
+        (600.0, "node", "tvm-000001", "leavingpool"),
+        (600.0, "node", "tvm-000002", "leavingpool"),
+        (700.0, "node", "tvm-000002", "removed"),
+        (1000.0, "node", "tvm-000001", "removed"),
+        (1000.0, "pool.state", "steady"),
+    ]
+    assert not log(r, "task.requeue", "task.recover")
+    assert r.report["tasks"]["succeeded"] == 2
+    # $CurrentDedicatedNodes counts leaving nodes: the run at 900 saw 1
+    assert r.timeline[int(900 / 30) - 1]["dedicated"] == 1
+
+
+def test_retaineddata_waits_for_retention():
+    _, r = scale_down("retaineddata")
+    removed = {e[2]: e[0] for e in log(r, "node") if e[3] == "removed"}
+    # a ends at 1000 with 10 min retention; b at 700 with the 7-day default... capped by
+    # the horizon: tvm-000002 is still leaving at the end
+    assert removed == {"tvm-000001": 1600.0}
+    assert r.report["pool_at_end"]["allocation_state"] == "resizing"
+
+
+def test_a_new_target_replaces_the_old_during_a_resize_and_leaving_is_final():
+    f = """$TargetDedicatedNodes = time() < time("2026-01-05T00:05:00Z") ? 2 :
+                                   (time() < time("2026-01-05T00:10:00Z") ? 0 : 2);
+    $NodeDeallocationOption = taskcompletion;"""
+    p = autoscale(f)
+    sim, r = run(p, jobs(job(tasks=[task("a", 2000)])), horizon=900)
+    assert [e[3] for e in log(r, "node") if e[2] == "tvm-000001"] == ["creating", "starting", "idle",
+                                                                      "running", "leavingpool"]
+    # target back to 2 at 600: two new nodes, not the leaving one
+    assert {e[2] for e in log(r, "node") if e[0] == 600.0 and e[3] == "creating"} == \
+        {"tvm-000003", "tvm-000004"}
+
+
+# -- preemption and failures (§4.4) ----------------------------------------------------------
+
+
+def test_preempted_nodes_count_recover_with_their_id_and_requeue_tasks():
+    p = autoscale("$TargetLowPriorityNodes = 2;",
+                  simulation={"preemption": {"meanTimeBetween": 600, "recoveryTime": 120}})
+    sim, r = run(p, jobs(job(tasks=[task(i, 3000) for i in range(2)])), horizon=3000, seed=4)
+    pre = log(r, "node.preempt")
+    assert pre, "the seed gives at least one preemption"
+    t0, node = pre[0][0], pre[0][2]
+    assert (t0, "node", node, "preempted") in r.events
+    assert (t0 + 120, "node", node, "creating") in r.events      # same id, no replacement
+    assert sim.next_num == 3
+    snap = next(row for row in r.timeline if row["time"] >= t0 and row["preempted"])
+    assert snap["low_priority"] == 2                              # still counted
+    t = next(t for t in tasks_of(sim).values() if t.recovery_count)
+    assert t.retry_count == 0 and t.requeue_count == 0
+    assert r.report["node_hours"]["low_priority"] < 2 * 3000 / 3600   # preempted time is not billed
+
+
+def test_node_failure_and_repair():
+    p = pool(targetDedicatedNodes=1,
+             simulation={"nodeFailure": {"meanTimeBetween": 500, "repairTime": 100}})
+    sim, r = run(p, jobs(job(tasks=[task("a", 5000)])), horizon=3000, seed=1)
+    fails = log(r, "node.fail")
+    assert fails
+    t0 = fails[0][0]
+    assert (t0, "node", "tvm-000001", "unusable") in r.events
+    assert (t0 + 100, "node", "tvm-000001", "starting") in r.events
+    assert tasks_of(sim)["a"].recovery_count >= 1
+
+
+# -- quotas and fixed pools (§2) -----------------------------------------------------------------
+
+
+def test_quota_clamps_an_autoscale_target():
+    p = autoscale("$TargetDedicatedNodes = 10;", vmSize="D4",
+                  simulation={"dedicatedCoreQuota": 10})
+    sim, r = run(p, jobs(), horizon=60)
+    assert sim.target == [2, 0] and sim.n_present == [2, 0]
+    assert r.runs[0][1].results.startswith("$TargetDedicatedNodes=10")
+    assert r.report["pool_at_end"]["resize_errors"] == []
+
+
+def test_fixed_pool_above_quota_records_the_error():
+    p = pool(vmSize="D4", targetDedicatedNodes=5, simulation={"dedicatedCoreQuota": 8})
+    sim, r = run(p, jobs(), horizon=60)
+    assert sim.n_present == [2, 0] and sim.alloc_state == "steady"
+    assert r.report["pool_at_end"]["resize_errors"] == ["AccountCoreQuotaReached"]
+
+
+def test_fixed_pool_resize_timeout():
+    p = pool(targetDedicatedNodes=2, resizeTimeout="PT5M", simulation={"allocationTime": 400})
+    sim, r = run(p, jobs(), horizon=600)
+    assert log(r, "pool.resize_error") == [(300.0, "pool.resize_error", "AllocationTimedout")]
+    assert sim.n_present == [0, 0] and sim.alloc_state == "steady" and sim.target == [2, 0]
+
+
+# -- samples and the autoscale loop (§1, §8, language.md §14) -------------------------------------
+
+
+def test_first_run_has_no_samples_and_the_sample_at_t_comes_before_the_run_at_t():
+    f = "$n = $PendingTasks.Count(); $TargetDedicatedNodes = $n;"
+    _, r = run(autoscale(f), jobs(), horizon=600)
+    counts = [run_.values["$n"] for _, run_ in r.runs]
+    assert counts == [0.0, 10.0, 20.0]      # runs at 0, 300, 600 see 0, 10, 20 stamps
+
+
+def test_sample_values_at_known_instants():
+    p = pool(vmSize="D2", taskSlotsPerNode=2, targetDedicatedNodes=1)
+    w = jobs(job(tasks=[task("a", 45), task("b", 90), task("c", 10, submitTime=20)]))
+    sim, r = run(p, w, horizon=120)
+    stamp = sim.start_ticks + 4 * 300_000_000
+    got = {name: [float(v) for v in r.samples.latest(name, 4, stamp)]
+           for name in ("$ActiveTasks", "$RunningTasks", "$PendingTasks", "$SucceededTasks",
+                        "$FailedTasks", "$CPUPercent", "$WallClockSeconds", "$UsableNodeCount",
+                        "$SampleNodeCount", "$PreemptedNodeCount", "$MemoryBytes")}
+    # a, b run from 0; c arrives at 20 and waits for a's slot (45–55); b ends at 90, and the
+    # exit at 90 is a state event, so the sample stamped 90 no longer sees b (§1)
+    assert got["$RunningTasks"] == [2, 1, 0, 0]
+    assert got["$ActiveTasks"] == [1, 0, 0, 0]
+    assert got["$PendingTasks"] == [3, 1, 0, 0]
+    assert got["$SucceededTasks"] == [0, 2, 1, 0]   # per period: a and c, then b
+    assert got["$FailedTasks"] == [0, 0, 0, 0]
+    assert got["$UsableNodeCount"] == got["$SampleNodeCount"] == [1, 1, 1, 1]
+    assert got["$PreemptedNodeCount"] == got["$MemoryBytes"] == [0, 0, 0, 0]
+    assert got["$WallClockSeconds"] == [30, 30, 30, 30]
+    # CPU follows slot occupancy (50 % a task): 30–45 two tasks, 45–55 two, 55–60 one
+    assert got["$CPUPercent"] == [100.0, pytest.approx((15 * 100 + 10 * 100 + 5 * 50) / 30), 50.0, 0.0]
+
+
+def test_profiles_drive_resource_series():
+    p = pool(vmSize="D2", taskSlotsPerNode=2, targetDedicatedNodes=1)
+    prof = {"cpuPercent": 80, "memoryMB": 1000, "diskGB": 3, "networkOutBytesPerSecond": 10}
+    w = jobs(job(tasks=[task("a", 15, profile=prof), task("b", 30, profile=prof)]))
+    sim, r = run(p, w, horizon=30)
+    stamp = sim.start_ticks + 300_000_000
+    val = lambda name: float(r.samples.latest(name, 1, stamp)[0])
+    assert val("$CPUPercent") == (15 * 100 + 15 * 80) / 30          # min(100, 160) then 80
+    assert val("$MemoryBytes") == (15 * 2000 + 15 * 1000) / 30       # megabytes
+    assert val("$DiskBytes") == (15 * 6 + 15 * 3) / 30               # gigabytes
+    assert val("$NetworkOutBytes") == 10 * (15 + 30)                 # period total
+
+
+def test_failed_runs_change_nothing():
+    f = """$TargetDedicatedNodes = time() < time("2026-01-05T00:05:00Z") ? 2 :
+             avg($PendingTasks.GetSample(TimeInterval_Hour));"""
+    sim, r = run(autoscale(f), jobs(), horizon=900)
+    assert r.report["autoscale"] == {"enabled": True, "evaluations": 4, "errors": 3,
+                                     "error_codes": {"InsufficientSampleData": 3},
+                                     "target_changes": 1}
+    assert sim.target == [2, 0]
+
+
+def test_lost_samples_are_missing_from_every_series():
+    p = pool(targetDedicatedNodes=1, simulation={"samples": {"lossRate": 0.5}})
+    sim, r = run(p, jobs(), horizon=1800, seed=3)
+    lost = sum(row["sample_lost"] for row in r.timeline)
+    assert 10 < lost < 50 and len(r.samples) == 60 - lost
+    end = sim.start_ticks + 1800 * 10**7
+    assert r.samples.count("$CPUPercent", end) == r.samples.count("$PendingTasks", end) == 60 - lost
+
+
+def test_sample_delay():
+    f = "$TargetDedicatedNodes = $PendingTasks.Count();"
+    _, r = run(autoscale(f, simulation={"samples": {"delay": "PT1M"}}), jobs(), horizon=300)
+    assert r.runs[-1][1].dedicated == 8.0        # stamps 30..240 are visible at 300
+
+
+# -- the report and determinism ---------------------------------------------------------------
+
+
+def test_report_shape_and_measures():
+    p = pool(targetDedicatedNodes=1, simulation={"prices": {"dedicated": 2.0}})
+    _, r = run(p, jobs(job(tasks=[task("a", 1800), task("b", 1800)])), horizon=3600)
+    rep = r.report
+    assert rep["tasks"] == {"submitted": 2, "succeeded": 2, "failed": 0, "requeued": 0,
+                            "active_at_end": 0, "running_at_end": 0, "rejected": 0,
+                            "not_submitted": 0, "retries": 0, "requeues": 0, "recoveries": 0}
+    assert rep["wait_seconds"]["max"] == 1800.0 and rep["wait_seconds"]["p50"] == 900.0
+    assert rep["node_hours"] == {"dedicated": 1.0, "low_priority": 0.0}
+    assert rep["cost"] == {"dedicated": 2.0, "low_priority": 0.0, "total": 2.0}
+    assert rep["utilization"] == 1.0
+    assert rep["makespan_seconds"] == 3600.0
+    assert rep["bounded_slowdown"]["max"] == 2.0
+    frame = r.timeline_frame()
+    assert list(frame.columns)[:3] == ["time", "dedicated", "low_priority"] and len(frame) == 120
+
+
+def test_without_a_horizon_the_run_stops_when_the_workload_drains():
+    r = simulate(pool(targetDedicatedNodes=1), jobs(job(tasks=[task("a", 100)])), start=T0)
+    assert r.report["simulated_seconds"] == 100.0
+
+
+def test_equal_seeds_give_identical_results():
+    p = autoscale("$TargetDedicatedNodes = 2; $TargetLowPriorityNodes = 3 * rand();",
+                  simulation={"preemption": {"meanTimeBetween": 900},
+                              "allocationTime": {"kind": "uniform", "low": 30, "high": 300},
+                              "samples": {"lossRate": 0.1}})
+    w = jobs(job(tasks=[task(i, 200 + 37 * i, submitTime=11 * i) for i in range(30)]))
+    a = simulate(copy.deepcopy(p), w, start=T0, horizon=7200, seed=5)
+    b = simulate(copy.deepcopy(p), w, start=T0, horizon=7200, seed=5)
+    c = simulate(copy.deepcopy(p), w, start=T0, horizon=7200, seed=6)
+    assert a.events == b.events and a.report == b.report and a.timeline == b.timeline
+    assert [x.results for _, x in a.runs] == [x.results for _, x in b.runs]
+    assert a.events != c.events
+
+
+def test_allocation_draws_do_not_depend_on_preemption():
+    base = {"allocationTime": {"kind": "uniform", "low": 30, "high": 300}}
+    p1 = pool(targetDedicatedNodes=3, simulation=base)
+    p2 = pool(targetDedicatedNodes=3, simulation={**base, "preemption": {"meanTimeBetween": 60}})
+    a = simulate(p1, jobs(), start=T0, horizon=600, seed=2)
+    b = simulate(p2, jobs(), start=T0, horizon=600, seed=2)
+    starting = lambda r: [e for e in r.events if e[1] == "node" and e[3] == "starting"]
+    assert starting(a) == starting(b)
+
+
+# -- engine choices (docs/simulation-model.md) ------------------------------------------------
+
+
+def test_exit_codes_are_indexed_by_exits_not_by_attempts():
+    f = """$TargetDedicatedNodes = (time() >= time("2026-01-05T00:10:00Z") &&
+                                 time() < time("2026-01-05T00:15:00Z")) ? 0 : 1;
+    $NodeDeallocationOption = requeue;"""
+    w = jobs(job(tasks=[task("a", 1000, exitCodes=[1, 0], constraints={"maxTaskRetryCount": 1})]))
+    sim, r = run(autoscale(f), w, horizon=3000)
+    a = tasks_of(sim)["a"]
+    assert [t for t, _ in starts(r)] == [0.0, 900.0, 1900.0]
+    assert (a.result, a.requeue_count, a.retry_count) == ("success", 1, 1)
+
+
+def test_a_failing_zero_length_attempt_takes_a_second():
+    w = jobs(job(tasks=[task("a", 0, exitCodes=[1], constraints={"maxTaskRetryCount": -1}),
+                        task("ok", 0, submitTime=2.5)]))
+    sim, r = run(pool(targetDedicatedNodes=2), w, horizon=5)
+    assert [t for t, k in starts(r) if k == "j/a"] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    ok = tasks_of(sim)["ok"]
+    assert ok.start_time == ok.end_time == 2.5
+
+
+def test_tasks_wait_for_their_jobs_creation_time():
+    w = jobs(job(tasks=[task("a", 10, submitTime=5)], creationTime=60))
+    sim, r = run(pool(targetDedicatedNodes=1), w, horizon=200)
+    assert tasks_of(sim)["a"].submit_time == 60.0
+
+
+def test_autoscale_pool_with_initial_targets_starts_resizing_toward_them():
+    p = autoscale("$TargetDedicatedNodes = $TargetDedicatedNodes;", targetDedicatedNodes=2)
+    sim, r = run(p, jobs(), horizon=60)
+    assert log(r, "pool.state")[0] == (0.0, "pool.state", "resizing")
+    assert sim.n_present == [2, 0] and sim.target == [2, 0] and r.report["autoscale"]["target_changes"] == 0
+
+
+def test_an_absurd_target_without_a_quota_is_capped():
+    sim = Simulation(autoscale("$TargetDedicatedNodes = 1e12;"), jobs(), start=T0, horizon=0)
+    sim.run()
+    assert sim.target == [100_000, 0]
+
+
+def test_progress_callback_and_replayable_samples():
+    seen = []
+    p = autoscale("$TargetDedicatedNodes = 1;")
+    r = simulate(p, jobs(job(tasks=[task(i, 60) for i in range(5)])), start=T0, horizon=3600,
+                 progress=lambda now, total: seen.append((now, total)))
+    assert seen[-1] == (3600.0, 3600.0) and len(seen) > 10
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+    store = r.samples.to_store()
+    last = r.runs[-1][1]
+    from poolscale.formula import compile_formula, PoolState
+    again = compile_formula("$TargetDedicatedNodes = 1;").evaluate(store, now=last.time, pool=PoolState())
+    assert again.results == last.results
+
+
+def test_formula_argument_overrides_and_errors_surface():
+    from poolscale.formula import FormulaError
+    with pytest.raises(FormulaError):
+        simulate(pool(), jobs(), "$TargetDedicatedNodes = ;", start=T0, horizon=60)
+    r = simulate(pool(targetDedicatedNodes=3), jobs(), "$TargetDedicatedNodes = 1;", start=T0, horizon=60)
+    assert r.report["pool_at_end"]["dedicated"] == 1 and r.report["autoscale"]["enabled"]
