@@ -81,7 +81,7 @@ def run_poolscale(pool, workload, horizon: float) -> dict:
     from poolscale.scheduler.simulate import Simulation
 
     t0 = time.perf_counter()
-    sim = Simulation(pool, workload, start=START, horizon=horizon)
+    sim = Simulation(pool, workload, start=START, horizon=horizon, log_events=False)
     t1 = time.perf_counter()
     sim.run()
     t2 = time.perf_counter()
@@ -145,7 +145,7 @@ def profile_poolscale(pool, workload, horizon: float, limit: int = 14) -> dict:
 
     prof = cProfile.Profile()
     prof.enable()
-    simulate(pool, workload, start=START, horizon=horizon)
+    simulate(pool, workload, start=START, horizon=horizon, log_events=False)
     prof.disable()
     stats = pstats.Stats(prof)
     total = sum(v[2] for v in stats.stats.values())

@@ -156,14 +156,20 @@ class _Progress:
             self.bar.stop()
 
 
-def run_simulation(inputs: SimInputs, choice: FormulaChoice, *, progress: bool = True):
-    """Simulate; the engine's own ``ValueError`` (a setting it refuses) is a usage error."""
+def run_simulation(inputs: SimInputs, choice: FormulaChoice, *, progress: bool = True,
+                   log_events: bool = False):
+    """Simulate; the engine's own ``ValueError`` (a setting it refuses) is a usage error.
+
+    The event log (``result.events``) is kept only when ``log_events`` is asked for: the
+    commands read the report, timeline and runs, never the log, and skipping it saves a tuple
+    per event."""
     from poolscale.scheduler.simulate import simulate
 
     bar = _Progress(f"simulating {choice.label}", progress and sys.stderr.isatty())
     try:
         return simulate(inputs.pool, inputs.workload, choice.formula, start=inputs.start,
-                        horizon=inputs.horizon, seed=inputs.seed, progress=bar)
+                        horizon=inputs.horizon, seed=inputs.seed, progress=bar,
+                        log_events=log_events)
     except ValueError as e:
         raise UsageError(f"cannot simulate: {e}") from None
     finally:

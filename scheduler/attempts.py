@@ -1,7 +1,7 @@
 """Task attempts: start, exit, wall clock, kills, requeues, recoveries and completion (§6.2–§6.4).
 
-A mixin of :class:`~poolscale.scheduler.simulate.Simulation`. ``_exit_ok_fast`` and
-``SchedulerMixin._place_simple`` are inlined versions of the general paths for the common case
+A mixin of :class:`~poolscale.scheduler.simulate.Simulation`. The fast branch of ``_on_exit``
+and ``SchedulerMixin._place_simple`` are inlined versions of the general paths for the common case
 (a successful single-instance task without profile I/O or exit conditions); they must keep the
 same effects in the same order, which the invariant tests check against the general code.
 """
@@ -96,7 +96,73 @@ class AttemptsMixin:
         if attempt != task.attempt or task.state is not RUNNING:
             return
         if task.simple and (task.always_ok or task.next_exit_code() == 0):
-            self._exit_ok_fast(task)
+            # the common case inlined: a successful single-instance task that is not a job
+            # manager, without profile I/O or exit conditions. Same effects, same order as
+            # the general path below.
+            now = self.kernel.now
+            node = task.node
+            job = task.job
+            until = now + task.retention
+            if until > node.retain_until:
+                node.retain_until = until
+            log = self._log
+            if log is not None:
+                log((now, "task.end", task.key, SUCCESS, 0))
+            # _stop_resources
+            c = node.cpu
+            nc = c - task.share
+            if nc <= 1e-9:
+                nc = 0.0
+            node.cpu = nc
+            st = node.state
+            usable = st is IDLE or st is NODE_RUNNING
+            if usable:
+                self.cpu_total += (100.0 if nc > 100.0 else nc) - (100.0 if c > 100.0 else c)
+            # _unassign
+            del node.tasks[task]
+            slots = task.slots
+            node.used -= slots
+            node.n_busy -= 1
+            if usable and not node.exclusive:
+                self.index.put(node)
+            if not node.n_busy:
+                if st is NODE_RUNNING:
+                    # _set_state(node, IDLE): both states are usable, so only these change
+                    node.state = IDLE
+                    if log is not None:
+                        log((now, "node", node.id, IDLE))
+                elif st is not IDLE:
+                    self._busy_changed(node)
+            del job.assigned[task]
+            job.n_assigned -= 1
+            self.n_running -= 1
+            self.running_inst -= 1
+            self.assigned_slots -= slots
+            task.node = None
+            if self.queue:     # a pass over an empty queue does nothing: skip asking for one
+                self.kernel.dirty = True
+            # _complete
+            task.state = COMPLETED
+            task.result = SUCCESS
+            task.exit_code = 0
+            task.end_time = now
+            job.n_succeeded += 1
+            self.n_succeeded += 1
+            self.period_succeeded += 1
+            task.dep_satisfies = True
+            if job.waiters:
+                waiters = job.waiters.pop(task.id, None)
+                if waiters:
+                    for child in waiters:
+                        if not child.blocked and child.state is ACTIVE:
+                            child.pending -= 1
+                            if not child.pending:
+                                self._make_ready(child)
+            if job.terminate_on_all and job.state is JOB_ACTIVE \
+                    and job.n_succeeded + job.n_failed == job.n_submitted:
+                self._terminate(job, "AllTasksComplete")
+            if self.stop_when_drained:
+                self._check_drained()
             return
         code = task.next_exit_code()
         task.exit_code = code
@@ -116,69 +182,6 @@ class AttemptsMixin:
             self._log_end(task, FAILURE, code)
             self._unassign(task)
             self._complete(task, FAILURE, code, ("usererror", "FailureExitCode"))
-
-    def _exit_ok_fast(self, task) -> None:
-        """``_on_exit`` for the common case, inlined: a successful single-instance task that is
-        not a job manager, without profile I/O or exit conditions. Same effects, same order."""
-        now = self.kernel.now
-        node = task.node
-        job = task.job
-        until = now + task.retention
-        if until > node.retain_until:
-            node.retain_until = until
-        if self._log is not None:
-            self._log((now, "task.end", task.key, SUCCESS, 0))
-        # _stop_resources
-        c = node.cpu
-        nc = c - task.share
-        if nc <= 1e-9:
-            nc = 0.0
-        node.cpu = nc
-        st = node.state
-        usable = st is IDLE or st is NODE_RUNNING
-        if usable:
-            self.cpu_total += (100.0 if nc > 100.0 else nc) - (100.0 if c > 100.0 else c)
-        # _unassign
-        del node.tasks[task]
-        slots = task.slots
-        node.used -= slots
-        node.n_busy -= 1
-        if usable and not node.exclusive:
-            self.index.put(node)
-        if not node.n_busy:
-            if st is NODE_RUNNING:
-                self._set_state(node, IDLE)
-            elif st is not IDLE:
-                self._busy_changed(node)
-        del job.assigned[task]
-        job.n_assigned -= 1
-        self.n_running -= 1
-        self.running_inst -= 1
-        self.assigned_slots -= slots
-        task.node = None
-        self.kernel.dirty = True
-        # _complete
-        task.state = COMPLETED
-        task.result = SUCCESS
-        task.exit_code = 0
-        task.end_time = now
-        job.n_succeeded += 1
-        self.n_succeeded += 1
-        self.period_succeeded += 1
-        task.dep_satisfies = True
-        if job.waiters:
-            waiters = job.waiters.pop(task.id, None)
-            if waiters:
-                for child in waiters:
-                    if not child.blocked and child.state is ACTIVE:
-                        child.pending -= 1
-                        if not child.pending:
-                            self._make_ready(child)
-        if job.terminate_on_all and job.state is JOB_ACTIVE \
-                and job.n_succeeded + job.n_failed == job.n_submitted:
-            self._terminate(job, "AllTasksComplete")
-        if self.stop_when_drained:
-            self._check_drained()
 
     def _on_wall(self, task, attempt: int) -> None:
         if attempt != task.attempt or task.state is not RUNNING:

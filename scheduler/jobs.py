@@ -25,7 +25,8 @@ class JobsMixin:
         """All submissions and job creations at this instant, in workload order (§5.1)."""
         items = self.submissions
         n = len(items)
-        now = self.kernel.now
+        k = self.kernel
+        now = k.now
         created = None
         log = self._log
         while i < n and items[i][0] == now:
@@ -65,7 +66,7 @@ class JobsMixin:
                 if not job.in_queue:
                     job.in_queue = True
                     heappush(self.queue, (job.key, job, False))
-                self.kernel.dirty = True
+                k.dirty = True
             else:
                 self._submit_task(job, task)
         if created is not None:
@@ -75,7 +76,8 @@ class JobsMixin:
                 if job.terminate_on_all and job.state is JOB_ACTIVE and not job.n_submitted:
                     self._terminate(job, "AllTasksComplete")
         if i < n:
-            self.kernel.at(items[i][0], SUBMIT, self._on_submit, i)
+            # Kernel.at inlined (submissions are sorted, so never before now)
+            heappush(k.heap, (items[i][0], SUBMIT, next(k._seq), self._on_submit, i, None))
         else:
             self.submissions_done = True
             self._check_drained()

@@ -238,7 +238,8 @@ class PoolMixin:
             node.requested = False
             self.n_req_creating -= 1
         node.life += 1
-        node.inc += 1
+        # The incarnation (node.inc) stays: a low-priority node holding a VM keeps its
+        # preemption timer while unusable (batch-model §4.2, §4.4), so it still gets preempted.
         self._set_state(node, UNUSABLE)
         if self.repair_time is not None:
             d = self._draw(self.repair_time, "repair", node)
@@ -365,10 +366,15 @@ class PoolMixin:
         need sorting, and only when the lower ranks do not already supply ``count`` nodes.
         """
         ranked: list[list[Node]] = [[], [], [], [], [], [], []]
+        rank = _RANK.get
+        leaving = LEAVINGPOOL
         for node in self.nodes.values():
-            if node.kind != kind or node.state is LEAVINGPOOL:
+            if node.kind != kind:
                 continue
-            r = _RANK.get(node.state)
+            s = node.state
+            if s is leaving:
+                continue
+            r = rank(s)
             ranked[(6 if node.n_jm else 5) if r is None else r].append(node)
         chosen: list[Node] = []
         for r, bucket in enumerate(ranked):

@@ -59,6 +59,8 @@ def build_report(sim) -> dict[str, Any]:
     first_submit = None
     last_end = None
     retries = requeues = recoveries = 0
+    add_wait, add_run, add_turn = waits.append, runs.append, turnarounds.append
+    add_slow, add_bounded = slowdowns.append, bounded.append
     for job in sim.jobs:
         for task in job.tasks.values():
             if task.was_requeued:
@@ -66,21 +68,27 @@ def build_report(sim) -> dict[str, Any]:
             retries += task.retry_count
             requeues += task.requeue_count
             recoveries += task.recovery_count
-            if first_submit is None or task.submit_time < first_submit:
-                first_submit = task.submit_time
-            if task.first_start is not None:
-                waits.append(task.first_start - task.submit_time)
+            submitted = task.submit_time
+            if first_submit is None or submitted < first_submit:
+                first_submit = submitted
+            first = task.first_start
+            if first is not None:
+                add_wait(first - submitted)
             if task.state is COMPLETED:
-                if last_end is None or task.end_time > last_end:
-                    last_end = task.end_time
-                if task.start_time is not None:
-                    run = task.end_time - task.start_time
-                    turn = task.end_time - task.submit_time
-                    runs.append(run)
-                    turnarounds.append(turn)
+                end = task.end_time
+                if last_end is None or end > last_end:
+                    last_end = end
+                started = task.start_time
+                if started is not None:
+                    run = end - started
+                    turn = end - submitted
+                    add_run(run)
+                    add_turn(turn)
                     if run > 0:
-                        slowdowns.append(turn / run)
-                    bounded.append(max(1.0, turn / max(run, 10.0)))
+                        add_slow(turn / run)
+                    # max(1.0, turn / max(run, 10.0)), without the two calls
+                    b = turn / (10.0 if 10.0 > run else run)
+                    add_bounded(b if b > 1.0 else 1.0)
     hours = [sim.acc_billed[0] / 3600.0, sim.acc_billed[1] / 3600.0]
     prices = sim.prices
     cost = None

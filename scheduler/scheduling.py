@@ -62,10 +62,10 @@ class SchedulerMixin:
         q = self.queue
         if not q or not self.n_usable:
             return
-        index = self.index
+        count = self.index.count    # any(count) is index.max_free() != 0, without the call
         keep = []
         while q:
-            if not index.max_free():
+            if not any(count):
                 break
             entry = heappop(q)
             job = entry[1]
@@ -260,7 +260,8 @@ class SchedulerMixin:
         self.assigned_slots += slots
         task.node = node
         task.assign_no += 1
-        now = self.kernel.now
+        k = self.kernel
+        now = k.now
         log = self._log
         node.tasks[task] = None
         node.used += slots
@@ -270,7 +271,10 @@ class SchedulerMixin:
         else:
             self.index.put(node)
         if node.state is IDLE:
-            self._set_state(node, NODE_RUNNING)
+            # _set_state(node, RUNNING): both states are usable, so only these change
+            node.state = NODE_RUNNING
+            if log is not None:
+                log((now, "node", node.id, NODE_RUNNING))
         # _start_attempt
         task.state = RUNNING
         task.start_time = now
@@ -281,7 +285,6 @@ class SchedulerMixin:
         if d < MIN_FAILED_ATTEMPT and not task.always_ok and task.next_exit_code() != 0:
             d = MIN_FAILED_ATTEMPT
         w = task.wall
-        k = self.kernel
         if w is not None and w < d:
             heappush(k.heap, (now + w, WALLCLOCK, next(k._seq), self._on_wall, task, task.attempt))
         else:

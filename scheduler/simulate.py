@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import gc
 import math
+from operator import itemgetter
 from typing import Any, Callable
 
 from poolscale.formula.values import (
@@ -101,6 +102,8 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
         self._init_autoscale(pool, formula)
         self._init_samples(sim)
         self._init_tasks(workload)
+        if not self.track_mem and not self.track_io:
+            self.kernel._advance = self._advance_plain
         self._init_horizon(horizon if horizon is not None else sim.horizon)
         self._ran = False
 
@@ -219,16 +222,23 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
                 jm.gkey = jm.slots if jm.slots <= slots else None
                 job.jm = jm
                 n_tasks += 1
+            append = items.append
+            start_ticks = self.start_ticks
             for tspec in spec.tasks:
                 task = Task(job, tspec, 0, slots_per_node=slots)
-                at = resolve_time(tspec.submit_time, self.start_ticks)
+                at = tspec.submit_time
+                if type(at) is not float:
+                    at = resolve_time(at, start_ticks)
                 if created is not None and at < created:
                     at = created  # a task cannot reach its job before the job exists (choice)
                 task.submit_at = at
-                task.gkey = self._group_key(task, tspec)
-                items.append((at, job, task))
-                n_tasks += 1
-        items.sort(key=lambda item: item[0])   # stable: workload order within an instant
+                if tspec.multi_instance_settings is None:   # _group_key, inlined
+                    task.gkey = task.slots if task.slots <= slots else None
+                else:
+                    task.gkey = self._group_key(task, tspec)
+                append((at, job, task))
+            n_tasks += len(spec.tasks)
+        items.sort(key=itemgetter(0))   # stable: workload order within an instant
         for seq, (_, _, task) in enumerate(items):
             if task is not None:
                 task.seq = seq                 # §7.2 component 6: submission sequence

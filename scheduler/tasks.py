@@ -123,9 +123,11 @@ class Task:
         return self.max_retry == _UNLIMITED or self.retry_count < self.max_retry
 
     def next_exit_code(self) -> int:
-        """The exit code of the n-th exit of the command (n = retryCount): the last repeats."""
+        """The exit code of this attempt (batch-model §6.1: ``exitCodes`` gives attempt 1, 2,
+        …; the last repeats). Every earlier attempt added one to exactly one of the three
+        counters (§11.6), so their sum is the number of attempts before this one."""
         codes = self.exit_codes
-        i = self.retry_count
+        i = self.retry_count + self.requeue_count + self.recovery_count
         return codes[i] if i < len(codes) else codes[-1]
 
     def __repr__(self) -> str:

@@ -397,6 +397,21 @@ def test_node_failure_and_repair():
     assert tasks_of(sim)["a"].recovery_count >= 1
 
 
+def test_an_unusable_low_priority_node_is_still_preempted_and_comes_back():
+    # §4.2/§4.4: a low-priority node holding a VM (unusable included) keeps its preemption timer.
+    p = pool(targetLowPriorityNodes=1, simulation={
+        "nodeFailure": {"meanTimeBetween": 100},
+        "preemption": {"meanTimeBetween": 200, "recoveryTime": 10}})
+    sim, r = run(p, jobs(), horizon=20000, seed=1)
+    fails, preempts = log(r, "node.fail"), log(r, "node.preempt")
+    assert fails, "the seed gives a failure"
+    t_fail, node = fails[0][0], fails[0][2]
+    later = [t for t, _, n in preempts if n == node and t > t_fail]
+    assert later, "the unusable node is preempted later"
+    assert (later[0], "node", node, "preempted") in r.events
+    assert (later[0] + 10, "node", node, "creating") in r.events
+
+
 # -- quotas and fixed pools (§2) -----------------------------------------------------------------
 
 
@@ -546,15 +561,17 @@ def test_allocation_draws_do_not_depend_on_preemption():
 # -- engine choices (docs/simulation-model.md) ------------------------------------------------
 
 
-def test_exit_codes_are_indexed_by_exits_not_by_attempts():
+def test_exit_codes_are_indexed_by_attempt_requeues_included():
+    # batch-model §6.1: exitCodes gives the code of attempt 1, 2, ...; a requeued attempt is
+    # an attempt, so the second attempt (after the requeue at 600 s) exits with exitCodes[1].
     f = """$TargetDedicatedNodes = (time() >= time("2026-01-05T00:10:00Z") &&
                                  time() < time("2026-01-05T00:15:00Z")) ? 0 : 1;
     $NodeDeallocationOption = requeue;"""
     w = jobs(job(tasks=[task("a", 1000, exitCodes=[1, 0], constraints={"maxTaskRetryCount": 1})]))
     sim, r = run(autoscale(f), w, horizon=3000)
     a = tasks_of(sim)["a"]
-    assert [t for t, _ in starts(r)] == [0.0, 900.0, 1900.0]
-    assert (a.result, a.requeue_count, a.retry_count) == ("success", 1, 1)
+    assert [t for t, _ in starts(r)] == [0.0, 900.0]
+    assert (a.result, a.requeue_count, a.retry_count, a.end_time) == ("success", 1, 0, 1900.0)
 
 
 def test_a_failing_zero_length_attempt_takes_a_second():
