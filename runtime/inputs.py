@@ -24,6 +24,18 @@ def add_run_arguments(parser, *, json_help: str) -> None:
     parser.add_argument("--json", action="store_true", help=json_help)
 
 
+def load_run(args):
+    """(formula text, scenario, time, store) for a command defined with add_run_arguments;
+    a problem with any of them is a UsageError (exit 2)."""
+    from .cli import UsageError, read_formula
+
+    text = read_formula(args.formula)
+    try:
+        return (text, *load_inputs(args.scenario, args.time))
+    except InputError as e:
+        raise UsageError(str(e)) from None
+
+
 class InputError(Exception):
     """A scenario or time that cannot be used; the CLI turns it into exit 2."""
 

@@ -194,21 +194,28 @@ class PoolMixin:
             self._end_release(node, job, skipped=True)
         node.retain_until = 0.0
 
-    def _on_preempt(self, node: Node, inc: int) -> None:
-        if inc != node.inc or node.state is PREEMPTED or node.state is REMOVED:
-            return
+    def _lose_vm(self, node: Node, event: str) -> bool:
+        """What preemption and failure share: the node's tasks are wiped, a leaving node is
+        removed, and the node's pending timers are voided. False when the node is gone."""
         if self._log is not None:
-            self._log((self.kernel.now, "node.preempt", node.id))
+            self._log((self.kernel.now, event, node.id))
         self._wipe(node)
         if node.state is REMOVED:
-            return
+            return False
         if node.state is LEAVINGPOOL:
             self._remove(node)
-            return
+            return False
         if node.requested:
             node.requested = False
             self.n_req_creating -= 1
         node.life += 1
+        return True
+
+    def _on_preempt(self, node: Node, inc: int) -> None:
+        if inc != node.inc or node.state is PREEMPTED or node.state is REMOVED:
+            return
+        if not self._lose_vm(node, "node.preempt"):
+            return
         node.inc += 1
         self._set_state(node, PREEMPTED)
         rec = self.recovery_time
@@ -226,18 +233,8 @@ class PoolMixin:
     def _on_fail(self, node: Node, inc: int) -> None:
         if inc != node.inc or node.state not in _HOLDS_VM_ALIVE and node.state is not LEAVINGPOOL:
             return
-        if self._log is not None:
-            self._log((self.kernel.now, "node.fail", node.id))
-        self._wipe(node)
-        if node.state is REMOVED:
+        if not self._lose_vm(node, "node.fail"):
             return
-        if node.state is LEAVINGPOOL:
-            self._remove(node)
-            return
-        if node.requested:
-            node.requested = False
-            self.n_req_creating -= 1
-        node.life += 1
         # The incarnation (node.inc) stays: a low-priority node holding a VM keeps its
         # preemption timer while unusable (batch-model §4.2, §4.4), so it still gets preempted.
         self._set_state(node, UNUSABLE)

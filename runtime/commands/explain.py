@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ..cli import EXIT_FINDINGS, EXIT_OK, UsageError, read_formula
-from ..inputs import add_run_arguments
+from ..cli import EXIT_FINDINGS, EXIT_OK
+from ..inputs import add_run_arguments, load_run
 
 
 def add_parser(sub) -> None:
@@ -28,13 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from poolscale.formula import FormulaError, compile_formula
     from poolscale.formula.trace import explain
 
-    from ..inputs import InputError, load_inputs
 
-    text = read_formula(args.formula)
-    try:
-        scenario, when, store = load_inputs(args.scenario, args.time)
-    except InputError as e:
-        raise UsageError(str(e)) from None
+    text, scenario, when, store = load_run(args)
     path = "<stdin>" if args.formula == "-" else args.formula
     try:
         formula = compile_formula(text)
