@@ -39,11 +39,16 @@ class Formula:
         self.source = source
         self.program = program
         self.facts = facts
-        self._statements = compile_program(program, facts)
         self._names, depth = _shape(program, facts)
         self._deep = depth > _SHALLOW
         self._target_names = (self._names["dedicated"], self._names["lowpriority"],
                               self._names["option"])
+
+    @cached_property
+    def _statements(self) -> list:
+        """The compiled closures, built on the first run: checking and linting (``poolscale
+        check``) never pay for them, and every later run reuses them."""
+        return compile_program(self.program, self.facts)
 
     @cached_property
     def index(self) -> LineIndex:
