@@ -74,34 +74,30 @@ class Unary:
 
 
 @dataclass(frozen=True, slots=True)
-class Binary:
+class _Infix:
+    """The shape of the three two-operand nodes; they stay distinct types (equality compares
+    the class) because they type-check and evaluate differently."""
+
+    op: str
+    left: "Expr"
+    right: "Expr"
+    op_offset: int = field(default=0, **_pos)
+    span: Span = field(default=Span(0, 0), **_pos)
+
+
+@dataclass(frozen=True, slots=True)
+class Binary(_Infix):
     """Arithmetic: ``+ - * / %``."""
 
-    op: str
-    left: "Expr"
-    right: "Expr"
-    op_offset: int = field(default=0, **_pos)
-    span: Span = field(default=Span(0, 0), **_pos)
+
+@dataclass(frozen=True, slots=True)
+class Compare(_Infix):
+    """``< <= > >= == !=``; does not chain."""
 
 
 @dataclass(frozen=True, slots=True)
-class Compare:
-    op: str
-    left: "Expr"
-    right: "Expr"
-    op_offset: int = field(default=0, **_pos)
-    span: Span = field(default=Span(0, 0), **_pos)
-
-
-@dataclass(frozen=True, slots=True)
-class Logic:
+class Logic(_Infix):
     """``&&`` and ``||``; the right operand is evaluated lazily."""
-
-    op: str
-    left: "Expr"
-    right: "Expr"
-    op_offset: int = field(default=0, **_pos)
-    span: Span = field(default=Span(0, 0), **_pos)
 
 
 @dataclass(frozen=True, slots=True)

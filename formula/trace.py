@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ast
+from .builtins import lookup_method
 from .compiler import _Compiler
 from .depth import deep_stack
 from .errors import EvaluationError, StopRun
@@ -27,7 +28,7 @@ from .outcome import AutoScaleRun
 from .poolstate import PoolState
 from .state import RunState
 from .types import DOUBLE, INTERVAL
-from .values import Timestamp, TimeInterval, format_double, format_timestamp, format_value, json_value
+from .values import Option, Timestamp, TimeInterval, format_double, format_timestamp, format_value, json_value
 
 
 @dataclass
@@ -99,13 +100,12 @@ def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_RUNTIME_VALUES = (float, np.ndarray, Timestamp, TimeInterval, Option)
+
+
 def _jsonable(v):
-    if isinstance(v, (float, np.ndarray, Timestamp, TimeInterval)) or hasattr(v, "value"):
-        try:
-            return json_value(v)
-        except TypeError:
-            pass
-    return v
+    """Runtime values as ``eval --json`` writes them; event texts and numbers pass through."""
+    return json_value(v) if isinstance(v, _RUNTIME_VALUES) else v
 
 
 def _sample_line(d: dict) -> str:
@@ -240,8 +240,7 @@ class _TracingCompiler(_Compiler):
         args = [self.expr(a) for a in node.args]
         events = self.events
         args_text = ", ".join(self.text(a) for a in node.args)
-        canonical = form.impl.__name__
-        method_name = _METHOD_NAMES.get(canonical, node.name)
+        method_name = lookup_method(node.name).canonical
 
         def traced(s):
             values = [a(s) for a in args]
@@ -266,9 +265,6 @@ def _read_back(s: RunState, res, name: str):
     return s.vars.get(name)
 
 
-_METHOD_NAMES = {}
-
-
 def _window_of(s, site, form, values, method_name):
     """The window a window-form call looks at, as GetSample/GetSamplePercent compute it."""
     params = form.params
@@ -291,15 +287,3 @@ def _window_of(s, site, form, values, method_name):
     if minimum is not None:
         out["minimum"] = minimum
     return out
-
-
-def _method_names():
-    from . import builtins
-
-    builtins._load()
-    for entry in builtins.METHODS.values():
-        for f in entry.forms:
-            _METHOD_NAMES[f.impl.__name__] = entry.canonical
-
-
-_method_names()
