@@ -13,7 +13,8 @@ from heapq import heappush
 from .kernel import EXIT, WALLCLOCK
 from .nodes import IDLE, RUNNING as NODE_RUNNING
 from .tasks import (
-    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, RUNNING, SUCCESS, exit_actions,
+    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, RUNNING, SUCCESS, UNLIMITED,
+    exit_actions,
 )
 
 __all__ = ["AttemptsMixin"]
@@ -30,7 +31,7 @@ class AttemptsMixin:
             task.first_start = now
         task.attempt += 1
         d = task.duration
-        if d < MIN_FAILED_ATTEMPT and task.next_exit_code() != 0:
+        if d < MIN_FAILED_ATTEMPT and task.max_retry == UNLIMITED and task.next_exit_code() != 0:
             d = MIN_FAILED_ATTEMPT
         w = task.wall
         if w is not None and w < d:

@@ -12,7 +12,7 @@ from .kernel import EXIT, SUBMIT, WALLCLOCK
 from .nodes import PREP_FAILED, PREP_RUNNING, PREP_SUCCEEDED, PrepRecord
 from .tasks import (
     ACTIVE, COMPLETED, JOB_ACTIVE, JOB_COMPLETED, JOB_DISABLED, JOB_PENDING, JOB_TERMINATING,
-    MIN_FAILED_ATTEMPT, PREPARING,
+    MIN_FAILED_ATTEMPT, PREPARING, UNLIMITED,
 )
 
 __all__ = ["JobsMixin"]
@@ -207,7 +207,7 @@ class JobsMixin:
         if prep.failure_probability > 0:
             rng = self.streams.rng("preparation", job.seq, node.num, node.inc, rec.attempts)
             failed = rng.random() < prep.failure_probability
-        if failed and d < MIN_FAILED_ATTEMPT:
+        if failed and d < MIN_FAILED_ATTEMPT and prep.constraints.max_task_retry_count == UNLIMITED:
             d = MIN_FAILED_ATTEMPT
         wall = prep.constraints.max_wall_clock_time
         if wall is not None and wall < d:

@@ -459,6 +459,11 @@ class SimulationSettings(_Sim):
     dedicated_core_quota: Annotated[int, Field(ge=0)] | None = None
     low_priority_core_quota: Annotated[int, Field(ge=0)] | None = None
     cores_per_node: Annotated[int, Field(ge=1)] | None = None
+    #: language.md §14.2's "configured maximum": the most nodes of one kind the pool may hold
+    #: besides any core quota. An account without a quota has no upper clamp in the spec, but a
+    #: formula can compute 10**12 nodes, which no simulation can create; see
+    #: docs/simulation-model.md.
+    max_nodes_per_kind: Annotated[int, Field(ge=0, le=10_000_000)] = 100_000
     allocation_time: Distribution = Field(default_factory=lambda: _const(120.0))
     boot_time: Distribution = Field(default_factory=lambda: _const(60.0))
     start_task: StartTaskSimulation = Field(default_factory=StartTaskSimulation)
@@ -556,6 +561,14 @@ class PoolSpec(_Rest):
             )
         if self.resize_timeout < 300.0:
             raise ValueError("resizeTimeout must be at least PT5M")
+        most = self.simulation.max_nodes_per_kind
+        for field, value in (("targetDedicatedNodes", self.target_dedicated_nodes),
+                             ("targetLowPriorityNodes", self.target_low_priority_nodes)):
+            if value is not None and value > most:
+                raise ValueError(
+                    f"{field} {value} exceeds simulation.maxNodesPerKind ({most}), the most "
+                    "nodes of one kind a simulated pool may hold"
+                )
         return self
 
     @property

@@ -13,20 +13,18 @@ import operator
 from poolscale.formula.values import Option
 
 from .kernel import NODE
-from .tasks import MIN_FAILED_ATTEMPT
+from .tasks import MIN_FAILED_ATTEMPT, UNLIMITED
 from .nodes import (
     CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, PREEMPTED, REMOVED, RUNNING,
     STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node,
 )
 
-__all__ = ["PoolMixin", "STEADY", "RESIZING", "STOPPING", "MAX_NODES_PER_KIND"]
+__all__ = ["PoolMixin", "STEADY", "RESIZING", "STOPPING"]
 
 STEADY = "steady"
 RESIZING = "resizing"
 STOPPING = "stopping"
 
-#: A safety cap on a target when the account sets no quota (a formula may compute 1e12 nodes).
-MAX_NODES_PER_KIND = 100_000
 
 _QUOTA_ERROR = ("AccountCoreQuotaReached", "AccountLowPriorityCoreQuotaReached")
 _USED_THEN_ID = operator.attrgetter("used", "num")
@@ -153,7 +151,7 @@ class PoolMixin:
         rng = node.st_rng
         d = self.st_duration.sample(rng)
         failed = self.st_fail_p > 0 and rng.random() < self.st_fail_p
-        if failed and d < MIN_FAILED_ATTEMPT:
+        if failed and d < MIN_FAILED_ATTEMPT and self.start_task.max_task_retry_count == UNLIMITED:
             d = MIN_FAILED_ATTEMPT
         self.kernel.after(d, NODE, self._on_start_task_end, node, (node.life, failed))
 
@@ -441,16 +439,15 @@ class PoolMixin:
     # -- autoscale ----------------------------------------------------------------------
 
     def _apply_run(self, run) -> None:
-        """language.md §14.2: truncate toward zero, clamp to [0, quota]; a changed target starts
+        """language.md §14.2: truncate toward zero, clamp to [0, quota] (the core quota or the
+        configured maximum, whichever is lower); a changed target starts
         (or redirects) a resize with this run's deallocation option."""
         new = []
         for kind, value in ((DEDICATED, run.dedicated), (LOW_PRIORITY, run.low_priority)):
             n = int(value) if value < 1e18 else 10**18
             if n < 0:
                 n = 0
-            quota = self.quota_nodes[kind]
-            cap = MAX_NODES_PER_KIND if quota is None else quota
-            new.append(min(n, cap))
+            new.append(min(n, self.max_nodes[kind]))
         if new[0] == self.target[0] and new[1] == self.target[1]:
             return
         self.target = new

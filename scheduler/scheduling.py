@@ -17,7 +17,7 @@ from heapq import heappop, heappush
 
 from .kernel import EXIT, WALLCLOCK
 from .nodes import DEDICATED, IDLE, RUNNING as NODE_RUNNING
-from .tasks import ACTIVE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, PREPARING, RUNNING
+from .tasks import ACTIVE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, PREPARING, RUNNING, UNLIMITED
 
 __all__ = ["SchedulerMixin"]
 
@@ -282,7 +282,8 @@ class SchedulerMixin:
             task.first_start = now
         task.attempt += 1
         d = task.duration
-        if d < MIN_FAILED_ATTEMPT and not task.always_ok and task.next_exit_code() != 0:
+        if (d < MIN_FAILED_ATTEMPT and not task.always_ok and task.max_retry == UNLIMITED
+                and task.next_exit_code() != 0):
             d = MIN_FAILED_ATTEMPT
         w = task.wall
         if w is not None and w < d:

@@ -115,6 +115,9 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
         self.inter_node = pool.enable_inter_node_communication
         quotas = (sim.dedicated_core_quota, sim.low_priority_core_quota)
         self.quota_nodes = [None if q is None else q // self.cores for q in quotas]
+        most = sim.max_nodes_per_kind
+        #: the upper clamp of an applied target (language.md §14.2), per kind
+        self.max_nodes = [most if q is None else min(q, most) for q in self.quota_nodes]
         self.alloc_time = sim.allocation_time
         self.boot_time = sim.boot_time
         self.start_task = pool.start_task

@@ -14,7 +14,7 @@ from .models import ExitConditions, JobSpec, TaskSpec
 __all__ = [
     "ACTIVE", "PREPARING", "RUNNING", "COMPLETED", "SUCCESS", "FAILURE",
     "JOB_PENDING", "JOB_ACTIVE", "JOB_DISABLED", "JOB_TERMINATING", "JOB_COMPLETED",
-    "MIN_FAILED_ATTEMPT", "Task", "Job", "exit_actions", "expand_parents",
+    "MIN_FAILED_ATTEMPT", "UNLIMITED", "Task", "Job", "exit_actions", "expand_parents",
 ]
 
 ACTIVE = "active"
@@ -31,9 +31,12 @@ JOB_DISABLED = "disabled"
 JOB_TERMINATING = "terminating"
 JOB_COMPLETED = "completed"
 
-_UNLIMITED = -1
-#: A failing attempt (task, start task, preparation) lasts at least this long (choice), so a
-#: zero-length command that always fails with unlimited retries cannot stall the clock.
+#: ``maxTaskRetryCount`` −1: retry without limit.
+UNLIMITED = -1
+#: A failing attempt (task, start task, preparation) that may be retried without limit lasts at
+#: least this long (choice): a zero-length command that always fails would otherwise be retried
+#: forever at one instant and the clock would never move. With a finite retry count the attempts
+#: keep their length, zero included, as the spec says.
 MIN_FAILED_ATTEMPT = 1.0
 _NODE_ID = re.compile(r"tvm-(\d+)")
 
@@ -120,7 +123,7 @@ class Task:
         self.prep_wait = 0
 
     def retries_left(self) -> bool:
-        return self.max_retry == _UNLIMITED or self.retry_count < self.max_retry
+        return self.max_retry == UNLIMITED or self.retry_count < self.max_retry
 
     def next_exit_code(self) -> int:
         """The exit code of this attempt (batch-model §6.1: ``exitCodes`` gives attempt 1, 2,

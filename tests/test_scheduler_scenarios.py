@@ -574,7 +574,15 @@ def test_exit_codes_are_indexed_by_attempt_requeues_included():
     assert (a.result, a.requeue_count, a.retry_count, a.end_time) == ("success", 1, 0, 1900.0)
 
 
-def test_a_failing_zero_length_attempt_takes_a_second():
+def test_failing_zero_length_attempts_with_finite_retries_keep_their_length():
+    w = jobs(job(tasks=[task("a", 0, exitCodes=[1], constraints={"maxTaskRetryCount": 2})]))
+    sim, r = run(pool(targetDedicatedNodes=1), w, horizon=5)
+    assert [t for t, k in starts(r) if k == "j/a"] == [0.0, 0.0, 0.0]
+    a = tasks_of(sim)["a"]
+    assert (a.result, a.retry_count, a.exit_code, a.end_time) == ("failure", 2, 1, 0.0)
+
+
+def test_a_failing_zero_length_attempt_with_unlimited_retries_takes_a_second():
     w = jobs(job(tasks=[task("a", 0, exitCodes=[1], constraints={"maxTaskRetryCount": -1}),
                         task("ok", 0, submitTime=2.5)]))
     sim, r = run(pool(targetDedicatedNodes=2), w, horizon=5)
@@ -596,10 +604,23 @@ def test_autoscale_pool_with_initial_targets_starts_resizing_toward_them():
     assert sim.n_present == [2, 0] and sim.target == [2, 0] and r.report["autoscale"]["target_changes"] == 0
 
 
-def test_an_absurd_target_without_a_quota_is_capped():
+def test_an_absurd_target_without_a_quota_is_clamped_to_the_configured_maximum():
     sim = Simulation(autoscale("$TargetDedicatedNodes = 1e12;"), jobs(), start=T0, horizon=0)
     sim.run()
     assert sim.target == [100_000, 0]
+    p = autoscale("$TargetDedicatedNodes = 1e12; $TargetLowPriorityNodes = 30;",
+                  vmSize="STANDARD_D2s_v3",
+                  simulation={"maxNodesPerKind": 25, "lowPriorityCoreQuota": 40})
+    sim = Simulation(p, jobs(), start=T0, horizon=0)
+    sim.run()
+    assert sim.target == [25, 20]   # the configured maximum; the lower core quota (40 / 2 cores)
+
+
+def test_a_fixed_target_above_the_configured_maximum_is_a_load_error():
+    with pytest.raises(ValueError, match=r"targetDedicatedNodes 12 exceeds "
+                                         r"simulation.maxNodesPerKind \(10\)"):
+        Simulation(pool(targetDedicatedNodes=12, simulation={"maxNodesPerKind": 10}), jobs(),
+                   start=T0)
 
 
 def test_progress_callback_and_replayable_samples():
