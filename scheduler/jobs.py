@@ -1,14 +1,15 @@
 """Submissions, the job lifecycle, and job preparation and release tasks (§5, §5.4).
 
-A mixin of :class:`~poolscale.scheduler.simulate.Simulation`. Submissions are one kernel event
-per distinct submit instant, chained (each schedules the next), so the heap stays small.
+A mixin of :class:`~poolscale.scheduler.simulate.Simulation`. Submissions are the kernel's
+stream: one event per distinct submit instant, read in order beside the heap.
 """
 
 from __future__ import annotations
 
 from heapq import heappush
+from math import inf
 
-from .kernel import EXIT, SUBMIT, WALLCLOCK
+from .kernel import EXIT, WALLCLOCK
 from .nodes import PREP_FAILED, PREP_RUNNING, PREP_SUCCEEDED, PrepRecord
 from .tasks import (
     ACTIVE, COMPLETED, JOB_ACTIVE, JOB_COMPLETED, JOB_DISABLED, JOB_PENDING, JOB_TERMINATING,
@@ -75,10 +76,12 @@ class JobsMixin:
                 # at the instant the job is created count (choice).
                 if job.terminate_on_all and job.state is JOB_ACTIVE and not job.n_submitted:
                     self._terminate(job, "AllTasksComplete")
+        # the kernel's stream (submissions are sorted, so never before now)
         if i < n:
-            # Kernel.at inlined (submissions are sorted, so never before now)
-            heappush(k.heap, (items[i][0], SUBMIT, next(k._seq), self._on_submit, i, None))
+            k.stream_at = items[i][0]
+            k.stream_arg = i
         else:
+            k.stream_at = inf
             self.submissions_done = True
             self._check_drained()
 

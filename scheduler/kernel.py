@@ -14,6 +14,13 @@ calls the pass *before* it runs anything of rank ``SAMPLE`` or above at the same
 before time moves on. A pass may itself schedule work at the current instant (a zero-length
 task); it runs before the sample because its rank is lower, and another pass follows it.
 
+Besides the heap, the kernel reads one *stream*: a sorted source of events (the workload's
+submissions) that the heap would only shuffle, since each of its entries is known in advance.
+Its next entry is ``stream_at`` (infinity when the stream is done) with the stream's rank; it
+runs where a heap entry ``(stream_at, rank, ·)`` would, after heap entries of the same instant
+and rank. Its handler sets the next ``stream_at`` and ``stream_arg``. This saves a heap push
+and pop per submission instant (~5 % of a busy week's run).
+
 Cancelling is lazy: a handler receives a token it compares with the token on its object (an
 attempt number, a node incarnation) and returns at once when they differ. That keeps
 cancellation O(1) and the heap free of bookkeeping.
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 from itertools import count
+from math import inf
 from typing import Any, Callable
 
 __all__ = [
@@ -51,7 +59,8 @@ class Kernel:
     runs, so integrators can add ``(new - old) × rate`` with rates that were constant in between.
     """
 
-    __slots__ = ("heap", "now", "dirty", "_seq", "_pass", "_advance", "events_run", "stop_at")
+    __slots__ = ("heap", "now", "dirty", "_seq", "_pass", "_advance", "events_run", "stop_at",
+                 "stream_at", "stream_arg", "_stream", "_stream_rank")
 
     def __init__(self, schedule_pass: Callable[[], None],
                  advance: Callable[[float, float], None] | None = None) -> None:
@@ -63,7 +72,23 @@ class Kernel:
         self._advance = advance
         self.events_run = 0
         #: a handler may lower this to end the run after the current instant's work
-        self.stop_at = float("inf")
+        self.stop_at = inf
+        #: the stream's next entry: its time (inf: none) and its handler's first argument
+        self.stream_at = inf
+        self.stream_arg: Any = None
+        self._stream: Handler | None = None
+        self._stream_rank = 0
+
+    def set_stream(self, rank: int, handler: Handler, first_at: float, arg: Any = None) -> None:
+        """Read a sorted stream: ``handler(arg, None)`` runs at ``first_at`` with ``rank``; each
+        call sets :attr:`stream_at` and :attr:`stream_arg` for the next entry (or
+        ``stream_at = inf`` at the end)."""
+        if first_at < self.now:
+            raise ValueError(f"cannot start a stream at {first_at} before now ({self.now})")
+        self._stream = handler
+        self._stream_rank = rank
+        self.stream_at = first_at
+        self.stream_arg = arg
 
     def at(self, time: float, rank: int, handler: Handler, a: Any = None, b: Any = None) -> None:
         """Schedule ``handler(a, b)`` at ``time`` (never before now)."""
@@ -75,8 +100,10 @@ class Kernel:
         heappush(self.heap, (self.now + delay, rank, next(self._seq), handler, a, b))
 
     def peek(self) -> float | None:
-        """The time of the next event, or None when the heap is empty."""
-        return self.heap[0][0] if self.heap else None
+        """The time of the next event (heap or stream), or None when there is none."""
+        t = self.heap[0][0] if self.heap else inf
+        t = min(t, self.stream_at)
+        return None if t == inf else t
 
     def run(self, until: float, *, on_step: Callable[[bool], None] | None = None) -> None:
         """Run every event with time <= ``until`` (and <= ``stop_at``), then a last pass.
@@ -84,15 +111,25 @@ class Kernel:
         ``on_step(after_pass)`` (tests) is called after every handler (False) and every
         pass (True).
         """
+        if on_step is None and self._advance is not None:
+            self._run_fast(until)
+            return
         heap = self.heap
         advance = self._advance
         passes = self._pass
-        if on_step is None and advance is not None:
-            self._run_fast(until)
-            return
-        while heap:
-            entry = heap[0]
-            t = entry[0]
+        srank = self._stream_rank
+        while True:
+            st = self.stream_at
+            if heap:
+                entry = heap[0]
+                t = entry[0]
+                rank = entry[1]
+                if st < t or (st == t and srank < rank):
+                    t, rank, entry = st, srank, None
+            elif st != inf:
+                t, rank, entry = st, srank, None
+            else:
+                break
             if t != self.now:
                 if self.dirty:
                     self.dirty = False
@@ -105,15 +142,18 @@ class Kernel:
                 if advance is not None:
                     advance(self.now, t)
                 self.now = t
-            elif self.dirty and entry[1] >= SAMPLE:
+            elif self.dirty and rank >= SAMPLE:
                 self.dirty = False
                 passes()
                 if on_step is not None:
                     on_step(True)
                 continue
-            heappop(heap)
             self.events_run += 1
-            entry[3](entry[4], entry[5])
+            if entry is None:
+                self._stream(self.stream_arg, None)
+            else:
+                heappop(heap)
+                entry[3](entry[4], entry[5])
             if on_step is not None:
                 on_step(False)
         if self.dirty:
@@ -127,11 +167,23 @@ class Kernel:
         heap = self.heap
         advance = self._advance
         passes = self._pass
+        stream = self._stream
+        srank = self._stream_rank
+        st = self.stream_at
         now = self.now
         events = 0
-        while heap:
-            entry = heap[0]
-            t = entry[0]
+        while True:
+            if heap:
+                entry = heap[0]
+                t = entry[0]
+                if st < t or (st == t and srank < entry[1]):
+                    t = st
+                    entry = None
+            elif st != inf:
+                t = st
+                entry = None
+            else:
+                break
             if t != now:
                 if self.dirty:
                     self.dirty = False
@@ -141,13 +193,17 @@ class Kernel:
                     break
                 advance(now, t)
                 self.now = now = t
-            elif entry[1] >= SAMPLE and self.dirty:
+            elif self.dirty and (srank if entry is None else entry[1]) >= SAMPLE:
                 self.dirty = False
                 passes()
                 continue
-            heappop(heap)
             events += 1
-            entry[3](entry[4], entry[5])
+            if entry is None:
+                stream(self.stream_arg, None)
+                st = self.stream_at
+            else:
+                heappop(heap)
+                entry[3](entry[4], entry[5])
         self.events_run += events
         if self.dirty:
             self.dirty = False

@@ -9,10 +9,11 @@ printing, no wall clock, and randomness only from streams derived from the seed 
 from __future__ import annotations
 
 import datetime as _dt
+import contextlib
 import gc
 import math
 from operator import itemgetter
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from poolscale.formula.values import (
     TICKS_PER_SECOND, Option, Timestamp, format_timestamp, timestamp_from_datetime,
@@ -57,6 +58,25 @@ def _start_ticks(start: Any) -> int:
             raise ValueError(f"start {start!r} is not an ISO-8601 time with a zone")
         return ts.ticks
     raise TypeError(f"start must be an ISO string, datetime, Timestamp or ticks, not {start!r}")
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a phase of a run (re-entrant).
+
+    A run builds ~10^5 long-lived tasks, then allocates millions of short-lived acyclic objects
+    (heap entries, tuples) that reference counting frees. Every collection pass would walk the
+    tasks and reclaim nothing; with the collector running, passes cost ~7 % of a week-long run
+    of the benchmark. :func:`simulate` pauses it across set-up, run and report together, so no
+    pass falls between phases; the collector is restored exactly as it was.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _seconds(value: Any, what: str) -> float | None:
@@ -189,13 +209,8 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
         self.queue: list = []
         self._qtok = 0
         self.submissions_done = False
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with paused_gc():
             self._build_workload(workload)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     def _init_horizon(self, horizon: Any) -> None:
         h = _seconds(horizon, "horizon")
@@ -212,6 +227,7 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
         slots = self.slots
         self.jobs: list[Job] = []
         items: list[tuple] = []
+        profiled: list[Task] = []    # tasks with a resource profile: memory, disk or I/O
         n_tasks = 0
         for jseq, spec in enumerate(workload.jobs):
             job = Job(spec, jseq)
@@ -239,21 +255,22 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
                     task.gkey = task.slots if task.slots <= slots else None
                 else:
                     task.gkey = self._group_key(task, tspec)
+                if tspec.profile is not None:
+                    profiled.append(task)
                 append((at, job, task))
             n_tasks += len(spec.tasks)
         items.sort(key=itemgetter(0))   # stable: workload order within an instant
-        for seq, (_, _, task) in enumerate(items):
+        seq = 0
+        for item in items:
+            task = item[2]
             if task is not None:
                 task.seq = seq                 # §7.2 component 6: submission sequence
+            seq += 1
         self.submissions = items
         self.n_workload_tasks = n_tasks
-        self.track_mem = any(t is not None and (t.mem or t.disk) for _, _, t in items)
-        self.track_io = any(t is not None and t.io is not None for _, _, t in items)
-        for job in self.jobs:
-            jm = job.jm
-            if jm is not None:
-                self.track_mem = self.track_mem or bool(jm.mem or jm.disk)
-                self.track_io = self.track_io or jm.io is not None
+        profiled += [job.jm for job in self.jobs if job.jm is not None]
+        self.track_mem = any(t.mem or t.disk for t in profiled)
+        self.track_io = any(t.io is not None for t in profiled)
 
     def _group_key(self, task: Task, spec) -> int | None:
         """Placement group (§7.3); None for the never-placed tasks of §7.4."""
@@ -274,7 +291,7 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
             self._begin_resize()          # the initial sizing counts as a resize (§3.1)
             self._resize()
         if self.submissions:
-            k.at(self.submissions[0][0], SUBMIT, self._on_submit, 0)
+            k.set_stream(SUBMIT, self._on_submit, self.submissions[0][0], 0)
         else:
             self.submissions_done = True
         first = self.period_ticks / TICKS_PER_SECOND
@@ -282,30 +299,35 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
             k.at(first, SAMPLE, self._on_sample, 1)
         if self.autoscale:
             k.at(0.0, AUTOSCALE, self._on_evaluate, 0)
-        # The engine allocates many small acyclic objects (heap entries, log tuples) while
-        # holding ~10^5 long-lived tasks: cyclic GC passes over them would dominate the run and
-        # reclaim nothing, so the collector is paused for the loop (and restored after).
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with paused_gc():
             k.run(self.until, on_step=on_step)
-        finally:
-            if was_enabled:
-                gc.enable()
         if not self.stop_when_drained or k.stop_at == math.inf:
             k.finish(self.until)
         if self.progress is not None:
             self.progress(k.now, self.horizon_report)
         return self
 
+    def release(self) -> None:
+        """Break the engine's reference cycles (task ↔ job, task ↔ node, the kernel's bound
+        handlers ↔ the simulation), so that reference counting frees a finished run at once.
+
+        Otherwise ~10^5 tasks wait for a full pass of the cyclic collector, which walks every
+        live object of the process (about 0.5 s after the benchmark's run). :func:`simulate`
+        calls this after :meth:`result`; the simulation cannot be inspected afterwards.
+        """
+        for job in self.jobs:
+            job.tasks = job.assigned = job.groups = job.waiters = None
+            job.jm = None
+        for node in self.nodes.values():
+            node.tasks = node.prep = node.releases = None
+        self.index = None
+        self.kernel.heap.clear()
+        self.kernel._pass = self.kernel._advance = None
+        self.__dict__.clear()
+
     def result(self) -> SimulationResult:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with paused_gc():
             report = build_report(self)
-        finally:
-            if was_enabled:
-                gc.enable()
         return SimulationResult(
             report=report,
             timeline=self.timeline,
@@ -331,7 +353,10 @@ def simulate(pool: PoolSpec | dict, workload: Workload | dict | list, formula: A
       DRAIN_CAP_SECONDS after the last submission); ``seed``: default the pool's, else 0.
     * ``progress(sim_seconds, horizon_seconds)`` is called about 200 times per run.
     """
-    sim = Simulation(pool, workload, formula, start=start, horizon=horizon, seed=seed,
-                     progress=progress, log_events=log_events)
-    sim.run()
-    return sim.result()
+    with paused_gc():
+        sim = Simulation(pool, workload, formula, start=start, horizon=horizon, seed=seed,
+                         progress=progress, log_events=log_events)
+        sim.run()
+        result = sim.result()
+        sim.release()
+        return result

@@ -43,7 +43,7 @@ _NODE_ID = re.compile(r"tvm-(\d+)")
 
 class Task:
     __slots__ = (
-        "key", "id", "job", "seq", "slots", "inst", "duration", "exit_codes", "max_retry", "wall",
+        "id", "job", "seq", "slots", "inst", "duration", "exit_codes", "max_retry", "wall",
         "retention", "exit_conditions", "depends", "affinity", "is_jm", "jm_spec", "submit_at",
         "share", "mem", "disk", "io",
         "state", "retry_count", "requeue_count", "recovery_count", "attempt", "node", "nodes",
@@ -53,37 +53,50 @@ class Task:
     )
 
     def __init__(self, job: "Job", spec, seq: int, *, slots_per_node: int, is_jm: bool = False):
+        # Built once per task of the workload (10^5 in a week of a busy pool), so the plain
+        # spec (no multi-instance, dependency, affinity, exit conditions or profile) takes the
+        # shortest path; every field is still set, as __slots__ requires.
         self.job = job
         self.id = spec.id
-        self.key = f"{job.id}/{spec.id}"
         self.seq = seq
         self.is_jm = is_jm
-        self.jm_spec = spec if is_jm else None
-        self.slots = spec.required_slots
-        mi = None if is_jm else spec.multi_instance_settings
-        self.inst = 1 if mi is None else mi.number_of_instances
+        slots = self.slots = spec.required_slots
         self.duration = spec.duration
-        self.exit_codes = tuple(spec.exit_codes)
+        codes = spec.exit_codes
+        self.exit_codes = codes = tuple(codes)
         c = spec.constraints
-        self.max_retry = job.max_retry if c.max_task_retry_count is None else c.max_task_retry_count
+        retry = c.max_task_retry_count
+        self.max_retry = job.max_retry if retry is None else retry
         self.wall = c.max_wall_clock_time
         self.retention = c.retention_time
-        self.exit_conditions = None if is_jm else spec.exit_conditions
-        self.depends = None if is_jm or spec.depends_on is None else (expand_parents(spec) or None)
-        aff = None if is_jm else spec.affinity_info
-        if aff is None:
-            self.affinity = None
-        else:
-            m = _NODE_ID.fullmatch(aff.affinity_id)
-            self.affinity = None if m is None else int(m.group(1))
         self.submit_at = 0.0
         p = spec.profile
+        if is_jm:
+            self.jm_spec = spec
+            self.inst = 1
+            self.exit_conditions = self.depends = self.affinity = None
+            simple = False
+        else:
+            self.jm_spec = None
+            mi = spec.multi_instance_settings
+            self.inst = 1 if mi is None else mi.number_of_instances
+            conditions = self.exit_conditions = spec.exit_conditions
+            self.depends = None if spec.depends_on is None else (expand_parents(spec) or None)
+            aff = spec.affinity_info
+            if aff is None:
+                self.affinity = None
+            else:
+                m = _NODE_ID.fullmatch(aff.affinity_id)
+                self.affinity = None if m is None else int(m.group(1))
+            # fast-path flag: one instance, not a manager, no I/O or memory profile, no exit
+            # conditions (see SchedulerMixin._place_simple and AttemptsMixin._on_exit)
+            simple = mi is None and p is None and conditions is None
         if p is None:
-            self.share = 100.0 * self.slots / slots_per_node
+            self.share = 100.0 * slots / slots_per_node
             self.mem = self.disk = 0.0
             self.io = None
         else:
-            self.share = (100.0 * self.slots / slots_per_node if p.cpu_percent is None
+            self.share = (100.0 * slots / slots_per_node if p.cpu_percent is None
                           else p.cpu_percent)
             self.mem = p.memory_mb
             self.disk = p.disk_gb
@@ -91,36 +104,26 @@ class Task:
                   p.disk_read_ops_per_second, p.disk_write_ops_per_second,
                   p.network_in_bytes_per_second, p.network_out_bytes_per_second)
             self.io = io if any(io) else None
-        self.state = None
-        self.retry_count = 0
-        self.requeue_count = 0
-        self.recovery_count = 0
-        self.attempt = 0
-        self.node = None          # primary node while assigned
-        self.nodes = None         # all nodes of a multi-instance task while assigned
-        self.submit_time = None
-        self.first_start = None
-        self.start_time = None
-        self.end_time = None
-        self.exit_code = None
-        self.result = None
-        self.failure = None       # (category, code)
-        self.pending = 0          # parents not yet completed
-        self.blocked = False      # a parent completed without satisfying it: never runs
-        self.qtoken = -1
-        self.dep_satisfies = False
-        self.ran_before = False
-        self.was_requeued = False
-        self.last_nodes = ()
-        self.accepted = False
-        # fast-path flags: one instance, not a manager, no I/O or memory profile, no exit
-        # conditions (see SchedulerMixin._exit_ok_fast)
-        self.simple = (not is_jm and self.inst == 1 and self.io is None and not self.mem
-                       and not self.disk and self.exit_conditions is None)
-        self.always_ok = not any(self.exit_codes)
+            simple = simple and self.io is None and not self.mem and not self.disk
+        self.simple = simple
+        self.always_ok = not any(codes)
+        self.state = self.node = self.nodes = None   # node: the primary node while assigned
+        self.submit_time = self.first_start = self.start_time = self.end_time = None
+        self.exit_code = self.result = self.failure = None   # failure: (category, code)
         self.gkey = None          # placement group (engine), None: never placed (§7.4)
-        self.assign_no = 0
-        self.prep_wait = 0
+        self.retry_count = self.requeue_count = self.recovery_count = self.attempt = 0
+        self.pending = 0          # parents not yet completed
+        self.assign_no = self.prep_wait = 0
+        self.qtoken = -1
+        # blocked: a parent completed without satisfying it, so the task never runs
+        self.blocked = self.dep_satisfies = self.ran_before = self.was_requeued = False
+        self.accepted = False
+        self.last_nodes = ()
+
+    @property
+    def key(self) -> str:
+        """``job/task``, as the event log and error messages name a task."""
+        return f"{self.job.id}/{self.id}"
 
     def retries_left(self) -> bool:
         return self.max_retry == UNLIMITED or self.retry_count < self.max_retry

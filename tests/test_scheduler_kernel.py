@@ -59,6 +59,33 @@ def test_work_scheduled_by_a_pass_at_the_same_instant_runs_before_the_sample():
     assert log == ["submit", "pass", "zero-length exit", "sample"]
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["stepped", "fast"])
+def test_the_stream_runs_where_a_heap_entry_of_its_rank_would(fast):
+    log = []
+    advance = (lambda old, new: None) if fast else None
+    k = Kernel(lambda: log.append(("pass", k.now)), advance)
+    times = [5.0, 5.0, 9.0]   # two entries at 5: the handler takes both in one call
+
+    def submit(i, _):
+        log.append(("submit", k.now, i))
+        k.dirty = True
+        while i < len(times) and times[i] == k.now:
+            i += 1
+        k.stream_at = times[i] if i < len(times) else float("inf")
+        k.stream_arg = i
+
+    k.set_stream(SUBMIT, submit, times[0], 0)
+    k.at(5.0, SAMPLE, lambda a, b: log.append(("sample", k.now)))
+    k.at(5.0, NODE, lambda a, b: log.append(("node", k.now)))
+    k.at(9.0, EXIT, lambda a, b: log.append(("exit", k.now)))
+    k.at(12.0, EXIT, lambda a, b: log.append(("exit", k.now)))
+    assert k.peek() == 5.0
+    k.run(100.0, on_step=None if fast else (lambda after_pass: None))
+    assert log == [("node", 5.0), ("submit", 5.0, 0), ("pass", 5.0), ("sample", 5.0),
+                   ("exit", 9.0), ("submit", 9.0, 2), ("pass", 9.0), ("exit", 12.0)]
+    assert k.events_run == 6 and k.peek() is None
+
+
 def test_until_and_stop_at_and_advance():
     spans = []
     k = Kernel(lambda: None, lambda old, new: spans.append((old, new)))

@@ -591,6 +591,33 @@ def test_a_failing_zero_length_attempt_with_unlimited_retries_takes_a_second():
     assert ok.start_time == ok.end_time == 2.5
 
 
+def test_an_exit_and_a_submission_at_one_instant_run_exit_first():
+    # §1 step 1: exits, then submissions, then the pass; the freed slot goes to the queue's
+    # head (b, waiting since 5), not to c submitted at the exit's instant
+    w = jobs(job(tasks=[task("a", 10), task("b", 10, submitTime=5), task("c", 10, submitTime=10)]))
+    sim, r = run(pool(targetDedicatedNodes=1), w, horizon=40)
+    at10 = [e[1:3] for e in r.events if e[0] == 10.0 and e[1].startswith("task.")]
+    assert at10 == [("task.end", "j/a"), ("task.submit", "j/c"), ("task.start", "j/b")]
+
+
+def test_simulate_frees_its_run_by_reference_counting():
+    import gc
+
+    p = autoscale("$TargetDedicatedNodes = 2;", simulation={"preemption": {}})
+    w = jobs(job(tasks=[task(i, 300, submitTime=10 * i) for i in range(20)]))
+    simulate(p, w, start=T0, horizon=3600)       # warm caches (compiled formula, tables)
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        r = simulate(p, w, start=T0, horizon=3600, log_events=False)
+        assert gc.collect() == 0                 # nothing left in reference cycles
+    finally:
+        if was:
+            gc.enable()
+    assert r.report["tasks"]["succeeded"] == 20 and gc.isenabled() == was
+
+
 def test_tasks_wait_for_their_jobs_creation_time():
     w = jobs(job(tasks=[task("a", 10, submitTime=5)], creationTime=60))
     sim, r = run(pool(targetDedicatedNodes=1), w, horizon=200)
