@@ -28,7 +28,7 @@ def check(sim, *, after_pass: bool = False) -> None:
     for job in sim.jobs:
         counts = {"active": 0, "assigned": 0, "succeeded": 0, "failed": 0}
         ready_inst = 0
-        for task in job.tasks.values():
+        for task in job.tasks:
             s = task.state
             if s is ACTIVE:
                 counts["active"] += 1
@@ -168,7 +168,7 @@ def _check_order(sim) -> None:
             continue
         if job.max_parallel > 0 and job.n_assigned >= job.max_parallel:
             continue
-        for task in job.tasks.values():
+        for task in job.tasks:
             if task.state is not ACTIVE or task.pending or task.blocked or task.gkey is None:
                 continue
             if not task.is_jm and job.jm is not None and not job.jm_started:

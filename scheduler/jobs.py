@@ -44,7 +44,9 @@ class JobsMixin:
                 task.accepted = True
                 task.state = ACTIVE
                 task.submit_time = now
-                job.tasks[task.id] = task
+                job.tasks.append(task)          # Job.accept, inlined
+                if job.by_id is not None:
+                    job.by_id[task.id] = task
                 job.n_submitted += 1
                 job.n_active += 1
                 self.n_submitted += 1
@@ -57,6 +59,20 @@ class JobsMixin:
                 job.n_ready_slots += slots
                 self.active_inst += inst
                 self.active_slots += slots
+                if (self.direct_start and task.simple and not self.queue
+                        and (i == n or items[i][0] != now) and self.n_usable
+                        and job.prep is None and task.affinity is None and not job.n_excluded
+                        and (job.jm is None or job.jm_started)
+                        and (job.max_parallel <= 0 or job.n_assigned < job.max_parallel)):
+                    # The pass that follows would find this task alone in the queue (the last
+                    # submission of the instant, nothing else ready) and place it first:
+                    # place it now, as that pass would, without queueing it.
+                    index = self.index
+                    node = (index.find_pack if self.pack else index.find_spread)(task.gkey)
+                    if node is not None:
+                        task.qtoken = -1
+                        self._place_simple(task, node)
+                        continue
                 tok = self._qtok
                 self._qtok = tok + 1
                 task.qtoken = tok
@@ -113,7 +129,7 @@ class JobsMixin:
         task.accepted = True
         task.state = ACTIVE
         task.submit_time = now
-        job.tasks[task.id] = task
+        job.accept(task)
         job.n_submitted += 1
         job.n_active += 1
         self.n_submitted += 1
@@ -121,9 +137,8 @@ class JobsMixin:
         if self._log is not None:
             self._log((now, "task.submit", task.key))
         if task.depends:
-            tasks = job.tasks
             for pid in task.depends:
-                p = tasks.get(pid)
+                p = job.accepted(pid)
                 if p is not None and p.state is COMPLETED:
                     if not p.dep_satisfies:
                         task.blocked = True

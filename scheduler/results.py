@@ -62,7 +62,7 @@ def build_report(sim) -> dict[str, Any]:
     add_wait, add_run, add_turn = waits.append, runs.append, turnarounds.append
     add_slow, add_bounded = slowdowns.append, bounded.append
     for job in sim.jobs:
-        for task in job.tasks.values():
+        for task in job.tasks:
             if task.was_requeued:
                 requeued += 1
             retries += task.retry_count

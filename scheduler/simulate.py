@@ -207,6 +207,9 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
         self.active_inst = self.active_slots = self.running_inst = self.assigned_slots = 0
         self.wasted = 0.0
         self.queue: list = []
+        #: start a submitted task at once when the pass would (see JobsMixin._on_submit);
+        #: False takes the general path, for the equivalence tests
+        self.direct_start = True
         self._qtok = 0
         self.submissions_done = False
         with paused_gc():
@@ -316,7 +319,7 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
         calls this after :meth:`result`; the simulation cannot be inspected afterwards.
         """
         for job in self.jobs:
-            job.tasks = job.assigned = job.groups = job.waiters = None
+            job.tasks = job.by_id = job.assigned = job.groups = job.waiters = None
             job.jm = None
         for node in self.nodes.values():
             node.tasks = node.prep = node.releases = None

@@ -147,7 +147,7 @@ class Job:
         "wall", "prep", "prep_wait", "release", "terminate_on_all", "exit_job_actions",
         "waiters", "n_releases", "n_excluded", "key", "n_submitted", "n_active", "n_assigned",
         "n_succeeded", "n_failed", "n_ready_inst", "n_ready_slots", "created_at", "ended_at",
-        "completed_at", "specs",
+        "completed_at", "specs", "by_id",
     )
 
     def __init__(self, spec: JobSpec, seq: int) -> None:
@@ -158,7 +158,8 @@ class Job:
         self.creation_at: float | None = None   # resolved by the engine
         self.state = JOB_PENDING
         self.reason = None
-        self.tasks: dict[str, Task] = {}       # accepted tasks by id
+        self.tasks: list[Task] = []            # accepted tasks, in order of acceptance
+        self.by_id: dict[str, Task] | None = None   # accepted tasks by id, made on first use
         self.assigned: dict[Task, None] = {}   # tasks preparing or running
         self.groups: dict[int, list] = {}      # ready tasks: group key -> heap (seq, token, task)
         self.in_queue = False
@@ -187,6 +188,19 @@ class Job:
         self.created_at = None
         self.ended_at = None
         self.completed_at = None
+
+    def accepted(self, task_id: str) -> "Task | None":
+        """The accepted task ``task_id`` (dependencies, §6.3). The index is built on the first
+        lookup and then kept by :meth:`accept`, so jobs without dependencies never pay for it."""
+        by_id = self.by_id
+        if by_id is None:
+            by_id = self.by_id = {t.id: t for t in self.tasks}
+        return by_id.get(task_id)
+
+    def accept(self, task: "Task") -> None:
+        self.tasks.append(task)
+        if self.by_id is not None:
+            self.by_id[task.id] = task
 
     @property
     def n_completed(self) -> int:

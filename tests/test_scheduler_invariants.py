@@ -137,7 +137,7 @@ def test_draining_scale_down_never_kills(case):
     # every kill (usererror TaskEnded) coincides with the termination of the task's job
     ended = {(e[0], e[2]) for e in r.events if e[1] == "job" and e[3] == "terminating"}
     for job in sim.jobs:
-        for task in job.tasks.values():
+        for task in job.tasks:
             if task.failure == ("usererror", "TaskEnded"):
                 assert (task.end_time, job.id) in ended
 
@@ -150,3 +150,56 @@ def test_equal_seeds_give_equal_runs(case):
     b = simulate(pool, workload, horizon=3000, seed=seed)
     assert a.events == b.events and a.report == b.report and a.timeline == b.timeline
     assert [run.results for _, run in a.runs] == [run.results for _, run in b.runs]
+
+
+@st.composite
+def light_load(draw):
+    """Pools that often have a free slot when a task arrives, with arrivals on a coarse grid
+    (so some share an instant) and every job feature the direct start must respect."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    r = random.Random(seed)
+    slots = r.choice([1, 2, 3])
+    pool = {"id": "p", "vmSize": "STANDARD_D4_v3", "taskSlotsPerNode": slots,
+            "taskSchedulingPolicy": {"nodeFillType": r.choice(["pack", "spread"])},
+            "targetDedicatedNodes": r.randint(1, 4),
+            "simulation": {"allocationTime": r.choice([0, 40]), "bootTime": 0}}
+    if r.random() < 0.3:
+        pool["simulation"]["nodeFailure"] = {"meanTimeBetween": 1500, "repairTime": 100}
+    jobs = []
+    for j in range(r.randint(1, 4)):
+        job = {"id": f"job{j}", "priority": r.choice([0, 5, -5]),
+               "constraints": {"maxTaskRetryCount": r.choice([0, 1])}}
+        if r.random() < 0.3:
+            job["maxParallelTasks"] = r.randint(1, 2)
+        if r.random() < 0.25:
+            job["jobPreparationTask"] = {"duration": r.choice([0, 20]),
+                                         "failureProbability": r.choice([0, 0.3])}
+        if r.random() < 0.2:
+            job["jobManagerTask"] = {"id": "jm", "duration": r.choice([10, 300])}
+        tasks = []
+        for i in range(r.randint(1, 12)):
+            t = {"id": str(i), "submitTime": 50 * r.randint(0, 30),
+                 "duration": r.choice([0, 50, 120, r.uniform(1, 400)]),
+                 "requiredSlots": r.randint(1, slots), "exitCodes": r.choice([[0], [0], [1, 0]])}
+            if r.random() < 0.3:
+                t["affinityInfo"] = {"affinityId": f"tvm-{r.randint(0, 4):06d}"}
+            tasks.append(t)
+        job["tasks"] = tasks
+        jobs.append(job)
+    return seed, pool, {"jobs": jobs}
+
+
+@SETTINGS
+@given(light_load() | scenarios().map(lambda case: case[1:]))
+def test_starting_a_task_at_its_submission_is_what_the_pass_would_do(case):
+    # JobsMixin._on_submit places a lone submission directly when nothing else is ready; the
+    # general path queues it for the pass. Both must give the same run, event for event.
+    seed, pool, workload = case
+    results = []
+    for direct in (True, False):
+        sim = Simulation(pool, workload, horizon=3000, seed=seed)
+        sim.direct_start = direct
+        sim.run()
+        results.append(sim.result())
+    a, b = results
+    assert a.events == b.events and a.report == b.report and a.timeline == b.timeline

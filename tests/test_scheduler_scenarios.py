@@ -55,7 +55,7 @@ def starts(result):
 
 
 def tasks_of(sim, job_id="j"):
-    return next(j for j in sim.jobs if j.id == job_id).tasks
+    return {t.id: t for t in next(j for j in sim.jobs if j.id == job_id).tasks}
 
 
 # -- node lifecycle (§4.1–§4.3) -------------------------------------------------------------
