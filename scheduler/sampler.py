@@ -141,7 +141,7 @@ class SamplerMixin:
             task_slots_per_node=float(self.slots),
         )
         run = self.formula.evaluate(self.recorder, now=self.start_ticks + k * self.interval_ticks,
-                                    pool=state, rng=self.streams.rng("rand", k))
+                                    pool=state, seed=self.streams.seed_of("rand", k))
         self.runs.append(run)
         self.run_times.append(now)
         if run.error is not None:

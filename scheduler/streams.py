@@ -47,6 +47,11 @@ class Streams:
         """A generator for the stream (label, keys); its draws are a pure function of them."""
         return random.Random(self._key(label, keys))
 
+    def seed_of(self, label: str, *keys: int) -> int:
+        """The seed of the stream (label, keys): ``random.Random(seed_of(...))`` is
+        ``rng(...)``, for a consumer that builds the generator only if it draws."""
+        return self._key(label, keys)
+
     def uniform(self, label: str, *keys: int) -> float:
         """One U[0, 1) draw for (label, keys), without building a generator."""
         return (self._key(label, keys) >> 11) * (1.0 / (1 << 53))
