@@ -89,6 +89,7 @@ def check(sim, *, after_pass: bool = False) -> None:
 def _check_nodes(sim, on_node) -> None:
     now = sim.kernel.now
     present = [0, 0]
+    billed = [0, 0]           # §4.1: every present node but a preempted one is billed
     preempted = usable = leaving = 0
     cpu = 0.0
     S = sim.slots
@@ -105,6 +106,8 @@ def _check_nodes(sim, on_node) -> None:
             _fail(f"{now}: {node.id} in {s} holds tasks {tasks}")
         if node.exclusive and len(tasks) != 1:
             _fail(f"{now}: exclusive job manager node {node.id} holds {tasks}")
+        if s is not PREEMPTED:
+            billed[node.kind] += 1
         if s is PREEMPTED:
             preempted += 1
         elif s is IDLE or s is NODE_RUNNING:
@@ -124,6 +127,8 @@ def _check_nodes(sim, on_node) -> None:
             _fail(f"{now}: {node.id} requested but {s}")
     if present != sim.n_present:
         _fail(f"{now}: n_present {sim.n_present}, recount {present}")
+    if billed != sim.n_billed:
+        _fail(f"{now}: n_billed {sim.n_billed}, recount {billed}")
     if preempted != sim.n_preempted or usable != sim.n_usable:
         _fail(f"{now}: preempted/usable {sim.n_preempted}/{sim.n_usable}, "
               f"recount {preempted}/{usable}")

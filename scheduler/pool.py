@@ -67,7 +67,7 @@ class PoolMixin:
         if new is PREEMPTED:
             self.n_preempted += 1
             self.n_billed[node.kind] -= 1
-        elif new is REMOVED and old is not PREEMPTED:
+        elif new is REMOVED:      # a preempted node was given back its count just above
             self.n_billed[node.kind] -= 1
         node.state = new
         if self._log is not None:

@@ -618,6 +618,17 @@ def test_simulate_frees_its_run_by_reference_counting():
     assert r.report["tasks"]["succeeded"] == 20 and gc.isenabled() == was
 
 
+def test_a_preempted_node_removed_by_a_scale_down_stops_being_billed_at_its_preemption():
+    # §4.1: preempted nodes are not billed, removed nodes are not present (review finding)
+    f = '$TargetLowPriorityNodes = time() < time("2026-01-05T00:10:00Z") ? 1 : 0;'
+    p = autoscale(f, simulation={"preemption": {"meanTimeBetween": 200, "recoveryTime": 100000}})
+    sim, r = run(p, jobs(), horizon=3600, seed=1)
+    preempted = next(e[0] for e in r.events if e[1] == "node.preempt")
+    assert (0.0 < preempted < 600.0) and ("node.deallocate" in [e[1] for e in r.events])
+    assert r.report["node_hours"]["low_priority"] == pytest.approx(preempted / 3600.0, abs=1e-9)
+    assert sim.n_billed == [0, 0] and sim.n_present == [0, 0]
+
+
 def test_tasks_wait_for_their_jobs_creation_time():
     w = jobs(job(tasks=[task("a", 10, submitTime=5)], creationTime=60))
     sim, r = run(pool(targetDedicatedNodes=1), w, horizon=200)
