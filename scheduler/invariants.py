@@ -62,6 +62,9 @@ def check(sim, *, after_pass: bool = False) -> None:
                 _fail(f"{now}: accepted task {task.key} has state {s!r}")
             if task.max_retry >= 0 and task.retry_count > task.max_retry:
                 _fail(f"{now}: {task.key} retryCount {task.retry_count} > {task.max_retry}")
+        if 0 < job.max_parallel < counts["assigned"]:
+            _fail(f"{now}: job {job.id} has {counts['assigned']} tasks assigned, "
+                  f"maxParallelTasks {job.max_parallel}")
         submitted = sum(counts.values())
         if submitted != job.n_submitted:
             _fail(f"{now}: job {job.id}: submitted {job.n_submitted} != "

@@ -74,6 +74,12 @@ class SchedulerMixin:
                 jm = job.jm
                 if job.state is not JOB_ACTIVE or jm.state is not ACTIVE or jm.qtoken < 0:
                     continue
+                if 0 < job.max_parallel <= job.n_assigned:
+                    # §7.1: the manager is a task of its job (§5.3), so it waits like any
+                    # other until fewer than maxParallelTasks of the job are assigned
+                    job.jm_queued = True
+                    keep.append(entry)
+                    continue
                 node = self._find(jm, job.n_excluded)
                 if node is not None:
                     jm.qtoken = -1

@@ -629,6 +629,21 @@ def test_a_preempted_node_removed_by_a_scale_down_stops_being_billed_at_its_pree
     assert sim.n_billed == [0, 0] and sim.n_present == [0, 0]
 
 
+def test_a_requeued_job_manager_respects_max_parallel_tasks():
+    # §7.1 + §5.3: the manager is one of the job's tasks; at 600 a dedicated node is back but
+    # a and b hold the job's two places, so the manager waits (review finding)
+    t = lambda mm: f'time("2026-01-05T00:{mm:02d}:00Z")'
+    f = (f"$TargetDedicatedNodes = time() < {t(5)} ? 1 : (time() < {t(10)} ? 0 : 1);\n"
+         "$TargetLowPriorityNodes = 2;")
+    w = jobs(job(maxParallelTasks=2,
+                 jobManagerTask={"id": "jm", "duration": 3000, "allowLowPriorityNode": False},
+                 tasks=[task("a", 3000), task("b", 3000), task("c", 3000)]))
+    sim, r = run(autoscale(f), w, horizon=900)
+    assert starts(r) == [(0.0, "j/jm"), (0.0, "j/a"), (300.0, "j/b")]
+    assert [e[0] for e in log(r, "task.requeue")] == [300.0]
+    assert tasks_of(sim)["jm"].state == "active"
+
+
 def test_tasks_wait_for_their_jobs_creation_time():
     w = jobs(job(tasks=[task("a", 10, submitTime=5)], creationTime=60))
     sim, r = run(pool(targetDedicatedNodes=1), w, horizon=200)
