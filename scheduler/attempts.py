@@ -120,6 +120,7 @@ class AttemptsMixin:
             if usable:
                 self.cpu_total += (100.0 if nc > 100.0 else nc) - (100.0 if c > 100.0 else c)
             # _unassign
+            task.attempt_end = now
             del node.tasks[task]
             slots = task.slots
             node.used -= slots

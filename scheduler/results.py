@@ -80,7 +80,7 @@ def build_report(sim) -> dict[str, Any]:
                     last_end = end
                 started = task.start_time
                 if started is not None:
-                    run = end - started
+                    run = task.attempt_end - started      # §10: the last attempt
                     turn = end - submitted
                     add_run(run)
                     add_turn(turn)

@@ -309,6 +309,7 @@ class SchedulerMixin:
         """Take ``task`` off its node(s); the caller sets its next state."""
         if task.state is RUNNING:
             self._stop_resources(task)
+            task.attempt_end = self.kernel.now
         job = task.job
         slots = task.slots
         index = self.index

@@ -47,7 +47,7 @@ class Task:
         "retention", "exit_conditions", "depends", "affinity", "is_jm", "jm_spec", "submit_at",
         "share", "mem", "disk", "io",
         "state", "retry_count", "requeue_count", "recovery_count", "attempt", "node", "nodes",
-        "submit_time", "first_start", "start_time", "end_time", "exit_code", "result",
+        "submit_time", "first_start", "start_time", "attempt_end", "end_time", "exit_code", "result",
         "failure", "pending", "blocked", "qtoken", "dep_satisfies", "ran_before", "was_requeued",
         "last_nodes", "accepted", "gkey", "assign_no", "prep_wait", "simple", "always_ok",
     )
@@ -108,7 +108,10 @@ class Task:
         self.simple = simple
         self.always_ok = not any(codes)
         self.state = self.node = self.nodes = None   # node: the primary node while assigned
-        self.submit_time = self.first_start = self.start_time = self.end_time = None
+        # attempt_end: when the last attempt stopped running; end_time: the task's completion,
+        # later when it is killed while waiting or preparing again (§6.1, §10 "run")
+        self.submit_time = self.first_start = self.start_time = self.attempt_end = None
+        self.end_time = None
         self.exit_code = self.result = self.failure = None   # failure: (category, code)
         self.gkey = None          # placement group (engine), None: never placed (§7.4)
         self.retry_count = self.requeue_count = self.recovery_count = self.attempt = 0

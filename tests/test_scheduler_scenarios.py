@@ -644,6 +644,20 @@ def test_a_requeued_job_manager_respects_max_parallel_tasks():
     assert tasks_of(sim)["jm"].state == "active"
 
 
+def test_run_time_is_the_last_attempts_even_when_killed_while_preparing_again():
+    # §10 "run": end − start of the last attempt. a runs 100–300 (requeued by the scale-down),
+    # is placed again at 600 and killed at 650 while its node prepares: run 200, not 550
+    t = lambda mm: f'time("2026-01-05T00:{mm:02d}:00Z")'
+    f = f"$TargetDedicatedNodes = time() < {t(5)} ? 1 : (time() < {t(10)} ? 0 : 1);"
+    w = jobs(job(constraints={"maxWallClockTime": 650}, jobPreparationTask={"duration": 100},
+                 tasks=[task("a", 1000)]))
+    sim, r = run(autoscale(f), w, horizon=900)
+    a = tasks_of(sim)["a"]
+    assert (a.start_time, a.attempt_end, a.end_time) == (100.0, 300.0, 650.0)
+    assert r.report["run_seconds"]["max"] == 200.0
+    assert r.report["turnaround_seconds"]["max"] == 650.0
+
+
 def test_tasks_wait_for_their_jobs_creation_time():
     w = jobs(job(tasks=[task("a", 10, submitTime=5)], creationTime=60))
     sim, r = run(pool(targetDedicatedNodes=1), w, horizon=200)
