@@ -126,12 +126,22 @@ def parse_document(text: str, name: str) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+#: Fields the models accept under other names (models.py renames them before validation), so an
+#: error on ``taskSlotsPerNode`` points at the ``maxTasksPerNode`` the file wrote.
+_WRITTEN_AS = {
+    "taskSlotsPerNode": ("maxTasksPerNode", "MaxTasksPerVM", "maxTasksPerVM"),
+    "exitCodes": ("exitCode",),
+}
+
+
 def _walk(data: Any, loc: tuple) -> list:
     """The parts of ``loc`` that index ``data``; pydantic adds union tags and validator names
     (``constant``, ``function-after[...]``) that are not in the document, and those are dropped."""
     path: list = []
     cur = data
     for part in loc:
+        if isinstance(cur, dict) and part not in cur:
+            part = next((old for old in _WRITTEN_AS.get(part, ()) if old in cur), part)
         if isinstance(cur, dict) and part in cur:
             path.append(part)
             cur = cur[part]

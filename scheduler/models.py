@@ -352,6 +352,12 @@ class TaskIdRange(_Rest):
     start: int
     end: int
 
+    @model_validator(mode="after")
+    def _ordered(self) -> "TaskIdRange":
+        if self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
+
 
 class DependsOn(_Rest):
     task_ids: list[str] = []
@@ -412,6 +418,9 @@ class StartTask(_Rest):
 
 class TaskSchedulingPolicy(_Rest):
     node_fill_type: Annotated[Literal["spread", "pack"], BeforeValidator(_lower)] = "spread"
+    #: accepted as the REST API has it; equal priorities always go by job creation (§7.2),
+    #: which is ``creationtime`` (docs/simulation-model.md)
+    job_default_order: Annotated[Literal["none", "creationtime"], BeforeValidator(_lower)] = "none"
 
 
 class StartTaskSimulation(_Sim):
@@ -525,6 +534,14 @@ class PoolSpec(_Rest):
     start_task: StartTask | None = None
     enable_inter_node_communication: bool = False
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _package_references(cls, data: Any) -> Any:
+        refs = data.get("applicationPackageReferences") if isinstance(data, dict) else None
+        if isinstance(refs, list) and len(refs) > 10:
+            raise ValueError(f"applicationPackageReferences: at most 10, got {len(refs)}")
+        return data
 
     @model_validator(mode="before")
     @classmethod

@@ -8,6 +8,7 @@ and counts as one). Exit options are resolved by :func:`exit_actions` (§6.4).
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from .models import ExitConditions, JobSpec, TaskSpec
 
@@ -39,6 +40,8 @@ UNLIMITED = -1
 #: keep their length, zero included, as the spec says.
 MIN_FAILED_ATTEMPT = 1.0
 _NODE_ID = re.compile(r"tvm-(\d+)")
+#: an id that a ``taskIdRanges`` entry can name: an integer as ``str(int)`` writes it
+_INT_ID = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
 class Task:
@@ -81,7 +84,8 @@ class Task:
             mi = spec.multi_instance_settings
             self.inst = 1 if mi is None else mi.number_of_instances
             conditions = self.exit_conditions = spec.exit_conditions
-            self.depends = None if spec.depends_on is None else (expand_parents(spec) or None)
+            self.depends = (None if spec.depends_on is None
+                            else (expand_parents(spec, job.task_ids) or None))
             aff = spec.affinity_info
             if aff is None:
                 self.affinity = None
@@ -150,7 +154,7 @@ class Job:
         "wall", "prep", "prep_wait", "release", "terminate_on_all", "exit_job_actions",
         "waiters", "n_releases", "n_excluded", "key", "n_submitted", "n_active", "n_assigned",
         "n_succeeded", "n_failed", "n_ready_inst", "n_ready_slots", "created_at", "ended_at",
-        "completed_at", "specs", "by_id",
+        "completed_at", "specs", "by_id", "_ids",
     )
 
     def __init__(self, spec: JobSpec, seq: int) -> None:
@@ -163,6 +167,7 @@ class Job:
         self.reason = None
         self.tasks: list[Task] = []            # accepted tasks, in order of acceptance
         self.by_id: dict[str, Task] | None = None   # accepted tasks by id, made on first use
+        self._ids: set[str] | None = None
         self.assigned: dict[Task, None] = {}   # tasks preparing or running
         self.groups: dict[int, list] = {}      # ready tasks: group key -> heap (seq, token, task)
         self.in_queue = False
@@ -191,6 +196,15 @@ class Job:
         self.created_at = None
         self.ended_at = None
         self.completed_at = None
+
+    def task_ids(self) -> set[str]:
+        """Every task id of the job in the workload, the manager's included (made once)."""
+        if self._ids is None:
+            spec = self.spec
+            self._ids = {t.id for t in spec.tasks}
+            if spec.job_manager_task is not None:
+                self._ids.add(spec.job_manager_task.id)
+        return self._ids
 
     def accepted(self, task_id: str) -> "Task | None":
         """The accepted task ``task_id`` (dependencies, §6.3). The index is built on the first
@@ -244,12 +258,35 @@ def exit_actions(conditions: ExitConditions | None, code: int | None) -> tuple[s
     return job_action, dep_action
 
 
-def expand_parents(spec: TaskSpec) -> list[str]:
-    """Parent ids named by ``dependsOn``: ``taskIds`` and the integer ids of ``taskIdRanges``."""
+#: A ``taskIdRanges`` entry wider than this is matched against the job's task ids instead of
+#: being spelt out id by id (a range may cover 10^9 ids; a job holds far fewer tasks).
+EXPAND_LIMIT = 100_000
+
+
+def expand_parents(spec: TaskSpec, job_ids: Callable[[], set[str]] | None = None) -> list[str]:
+    """Parent ids named by ``dependsOn``: ``taskIds`` and the integer ids of ``taskIdRanges``.
+
+    ``job_ids()`` gives every task id of the job (the workload is known in advance). A range
+    wider than :data:`EXPAND_LIMIT` becomes the job's ids inside it, plus — when some id of the
+    range is no task of the job — the first such id: that parent never exists, so the dependent
+    waits for ever (§6.4, "a parent that does not exist yet blocks"), as with the full list.
+    """
     d = spec.depends_on
     if d is None:
         return []
     parents = list(d.task_ids)
     for r in d.task_id_ranges:
-        parents.extend(str(i) for i in range(r.start, r.end + 1))
+        if r.end - r.start < EXPAND_LIMIT or job_ids is None:
+            parents.extend(str(i) for i in range(r.start, r.end + 1))
+            continue
+        inside = sorted({int(t) for t in job_ids() if _INT_ID.fullmatch(t)
+                         and r.start <= int(t) <= r.end})
+        parents.extend(str(i) for i in inside)
+        if len(inside) < r.end - r.start + 1:
+            missing = r.start
+            for i in inside:
+                if i != missing:
+                    break
+                missing += 1
+            parents.append(str(missing))
     return parents

@@ -205,6 +205,30 @@ def test_dependencies_block_and_satisfy():
     assert r.timeline[-1]["tasks_active"] == 2 and r.timeline[-1]["active_tasks"] == 0
 
 
+@pytest.mark.parametrize("limit", [100_000, 2], ids=["spelt-out", "matched"])
+def test_wide_id_ranges_wait_for_ids_that_are_no_task_of_the_job(monkeypatch, limit):
+    # a range wider than EXPAND_LIMIT is matched against the job's ids, with the same result
+    monkeypatch.setattr("poolscale.scheduler.tasks.EXPAND_LIMIT", limit)
+    p = pool(targetDedicatedNodes=1)
+    w = jobs(job(usesTaskDependencies=True, tasks=[
+        task("1", 10), task("2", 10), task("3", 10),
+        task("covered", 10, dependsOn={"taskIdRanges": [{"start": 1, "end": 3}]}),
+        task("gap", 10, dependsOn={"taskIdRanges": [{"start": 0, "end": 3}]}),
+    ]))
+    sim, r = run(p, w, horizon=300)
+    t = tasks_of(sim)
+    assert t["covered"].result == "success" and t["covered"].start_time == 30.0
+    assert t["gap"].state == "active" and t["gap"].pending == 1
+
+
+def test_a_range_of_a_hundred_million_ids_resolves_at_once():
+    p = pool(targetDedicatedNodes=1)
+    w = jobs(job(usesTaskDependencies=True, tasks=[
+        task("1", 10), task("d", 10, dependsOn={"taskIdRanges": [{"start": 1, "end": 10**8}]})]))
+    sim, r = run(p, w, horizon=100)
+    assert tasks_of(sim)["d"].depends == ["1", "2"] and tasks_of(sim)["d"].pending == 1
+
+
 def test_default_job_action_terminates_the_job_with_performexitoptionsjobaction():
     p = pool(targetDedicatedNodes=2)
     w = jobs(job(onTaskFailure="performexitoptionsjobaction",

@@ -111,6 +111,14 @@ def test_swf_trace_notes(capsys):
      "pool.json:4: taskSlotsPerNode: Input should be less than or equal to 256"),
     ({"id": "p", "vmSize": "D2", "enableAutoScale": True},
      "pool.json: enableAutoScale is true but autoScaleFormula is missing"),
+    ({"id": "p", "vmSize": "STANDARD_D2s_v3", "maxTasksPerNode": 0},
+     "pool.json:4: maxTasksPerNode: Input should be greater than or equal to 1"),
+    ({"id": "p", "vmSize": "D2", "targetDedicatedNodes": 1,
+      "applicationPackageReferences": [{"applicationId": "a"}] * 11},
+     "pool.json: applicationPackageReferences: at most 10, got 11"),
+    ({"id": "p", "vmSize": "D2", "targetDedicatedNodes": 1,
+      "taskSchedulingPolicy": {"jobDefaultOrder": "byname"}},
+     "pool.json:6: taskSchedulingPolicy.jobDefaultOrder: Input should be 'none' or 'creationtime'"),
 ])
 def test_bad_pool_is_exit_2_naming_the_field(capsys, tmp_path, small, pool, expected):
     p = tmp_path / "pool.json"

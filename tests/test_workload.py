@@ -187,6 +187,11 @@ def test_json_jobs_and_yaml_tasks(tmp_path):
      "w.yaml:3: tasks[0].requiredSlot: unknown field"),
     ("w.yaml", "- id: a\n  priority: 5000\n", "w.yaml:2: [0].priority: Input should be less than or equal to 1000"),
     ("w.json", '{"jobs": [}', "w.json:1: invalid JSON"),
+    ("w.json", '{"jobs": [{"id": "j", "tasks": [\n {"id": "t", "exitCode": "x"}]}]}',
+     "w.json:2: jobs[0].tasks[0].exitCode: Input should be a valid integer"),
+    ("w.json", '{"jobs": [{"id": "j", "usesTaskDependencies": true, "tasks": [\n {"id": "t", '
+               '"dependsOn": {"taskIdRanges": [{"start": 5, "end": 2}]}}]}]}',
+     "w.json:2: jobs[0].tasks[0].dependsOn.taskIdRanges[0]: start 5 is after end 2"),
     ("w.yaml", "jobs: [\n", "w.yaml:2: invalid YAML"),
     ("w.txt", "x", "w.txt: unknown workload format '.txt'"),
 ])
