@@ -92,7 +92,7 @@ def run_poolscale(pool, workload, horizon: float) -> dict:
         t3 = time.perf_counter()
     return {"wall_s": t3 - t0, "setup_s": t1 - t0, "loop_s": t2 - t1, "report_s": t3 - t2,
             "report": result.report,
-            "peak_nodes": max((r["dedicated"] + r["low_priority"] for r in result.timeline), default=0)}
+            "peak_nodes": max((r["dedicated"] + r["low_priority"] for r in result.timeline_rows), default=0)}
 
 
 def simpy_tasks(workload) -> list[tuple]:

@@ -248,7 +248,7 @@ def _series(timeline: list[dict], slots: int):
 def plot_run(path: str, result: Any, *, slots: int, title: str, start: str) -> None:
     """Nodes against demand over time, with the evaluation instants marked, and the queue."""
     plt = _pyplot()
-    hours, nodes, usable, target, demand = _series(result.timeline, slots)
+    hours, nodes, usable, target, demand = _series(result.timeline_rows, slots)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1.3]})
     top.fill_between(hours, demand, step="post", alpha=0.25, color="tab:orange",
@@ -271,9 +271,9 @@ def plot_run(path: str, result: Any, *, slots: int, title: str, start: str) -> N
     top.set_title(title, fontsize=11)
     top.legend(loc="upper left", fontsize=8, ncol=2)
     top.grid(alpha=0.3)
-    bottom.step(hours, [r["active_tasks"] for r in result.timeline], where="post",
+    bottom.step(hours, [r["active_tasks"] for r in result.timeline_rows], where="post",
                 color="tab:red", label="queued ($ActiveTasks)")
-    bottom.step(hours, [r["running_tasks"] for r in result.timeline], where="post",
+    bottom.step(hours, [r["running_tasks"] for r in result.timeline_rows], where="post",
                 color="tab:purple", label="running ($RunningTasks)")
     bottom.set_ylabel("tasks")
     bottom.set_xlabel(f"hours since {start}")
@@ -293,11 +293,11 @@ def plot_compare(path: str, runs: list[tuple[str, Any]], *, slots: int, title: s
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, result) in enumerate(runs):
         c = colors[i % len(colors)]
-        hours, nodes, _usable, _target, demand = _series(result.timeline, slots)
+        hours, nodes, _usable, _target, demand = _series(result.timeline_rows, slots)
         top.step(hours, nodes, where="post", color=c, label=f"{label}: nodes")
         top.step(hours, demand, where="post", color=c, linestyle=":", linewidth=0.9,
                  label=f"{label}: demand")
-        bottom.step(hours, [r["active_tasks"] for r in result.timeline], where="post", color=c,
+        bottom.step(hours, [r["active_tasks"] for r in result.timeline_rows], where="post", color=c,
                     label=label)
     top.set_ylim(0, 1.3 * top.get_ylim()[1])  # headroom for the legend
     top.set_ylabel("nodes")

@@ -2,7 +2,7 @@
 
     from poolscale.scheduler import simulate
     result = simulate(pool, workload, formula, start="2026-03-02T00:00:00Z", horizon="P1D", seed=7)
-    result.report, result.timeline_frame(), result.runs, result.events
+    result.report, result.timeline (a pandas DataFrame), result.runs, result.events
 """
 
 from .models import JobSpec, PoolSpec, TaskSpec, Workload, load_pool, load_workload

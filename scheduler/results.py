@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -14,24 +15,27 @@ __all__ = ["SimulationResult", "build_report"]
 
 @dataclass
 class SimulationResult:
-    """``report``: a plain JSON-ready dict; ``timeline``: one dict per sample instant;
-    ``runs``: ``(seconds, AutoScaleRun)`` for every autoscale run; ``events``: the event log,
-    tuples ``(seconds, kind, ...)`` (empty when the run was made with ``log_events=False``)."""
+    """``report``: a plain JSON-ready dict; ``timeline_rows``: one dict per sample instant
+    (:attr:`timeline` is the same as a pandas DataFrame); ``runs``: ``(seconds, AutoScaleRun)``
+    for every autoscale run; ``events``: the event log, tuples ``(seconds, kind, ...)`` (empty
+    when the run was made with ``log_events=False``)."""
 
     report: dict[str, Any]
-    timeline: list[dict[str, Any]]
+    timeline_rows: list[dict[str, Any]]
     runs: list[tuple[float, Any]]
     events: list[tuple] = field(default_factory=list)
     #: the recorded samples (a metrics.recorder.SampleRecorder), for replaying a run
     samples: Any = None
 
-    def timeline_frame(self):
-        """The timeline as a pandas DataFrame (pandas is imported only here)."""
+    @cached_property
+    def timeline(self):
+        """The timeline as a pandas DataFrame, one row per sample instant, columns
+        ``TIMELINE_COLUMNS`` (pandas is imported only here, on first use)."""
         import pandas as pd
 
         from .sampler import TIMELINE_COLUMNS
 
-        return pd.DataFrame(self.timeline, columns=list(TIMELINE_COLUMNS))
+        return pd.DataFrame(self.timeline_rows, columns=list(TIMELINE_COLUMNS))
 
     def events_of(self, kind: str, subject: str | None = None) -> list[tuple]:
         """Events of one kind (and optionally one subject id), for tests."""

@@ -333,7 +333,7 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
             report = build_report(self)
         return SimulationResult(
             report=report,
-            timeline=self.timeline,
+            timeline_rows=self.timeline,
             runs=list(zip(self.run_times, self.runs)),
             events=self.events,
             samples=self.recorder,

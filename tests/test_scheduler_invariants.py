@@ -148,7 +148,7 @@ def test_equal_seeds_give_equal_runs(case):
     _, seed, pool, workload = case
     a = simulate(pool, workload, horizon=3000, seed=seed)
     b = simulate(pool, workload, horizon=3000, seed=seed)
-    assert a.events == b.events and a.report == b.report and a.timeline == b.timeline
+    assert a.events == b.events and a.report == b.report and a.timeline_rows == b.timeline_rows
     assert [run.results for _, run in a.runs] == [run.results for _, run in b.runs]
 
 
@@ -202,4 +202,4 @@ def test_starting_a_task_at_its_submission_is_what_the_pass_would_do(case):
         sim.run()
         results.append(sim.result())
     a, b = results
-    assert a.events == b.events and a.report == b.report and a.timeline == b.timeline
+    assert a.events == b.events and a.report == b.report and a.timeline_rows == b.timeline_rows

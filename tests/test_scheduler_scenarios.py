@@ -87,7 +87,7 @@ def test_start_task_that_always_fails_leaves_the_node_starttaskfailed():
     assert [e[0] for e in log(r, "starttask")] == [10.0, 20.0, 30.0]   # retries + 1 attempts
     assert log(r, "node")[-1] == (30.0, "node", "tvm-000001", "starttaskfailed")
     assert r.report["tasks"]["active_at_end"] == 1 and sim.n_present == [1, 0]
-    assert r.timeline[-1]["usable"] == 0
+    assert r.timeline_rows[-1]["usable"] == 0
 
 
 def test_start_task_without_wait_for_success_lets_tasks_run_at_once():
@@ -131,7 +131,7 @@ def test_a_task_that_fits_nowhere_is_skipped_and_smaller_ones_use_the_slots():
     assert (100.0, "j/big") in starts(r)
     # requiredSlots > taskSlotsPerNode: never placed, but counted in $ActiveTasks (§7.4)
     assert tasks_of(sim)["huge"].state == "active"
-    assert r.timeline[-1]["active_tasks"] == 1
+    assert r.timeline_rows[-1]["active_tasks"] == 1
 
 
 @pytest.mark.parametrize("fill, expected", [("spread", ["tvm-000001", "tvm-000002", "tvm-000001"]),
@@ -202,7 +202,7 @@ def test_dependencies_block_and_satisfy():
     assert t["later"].state == "active" and t["later"].pending == 1   # parent never submitted
     assert r.report["jobs"] == {"active": 1}                           # jobAction none kept it
     # blocked tasks are active in the counts but not in $ActiveTasks (§12 item 5)
-    assert r.timeline[-1]["tasks_active"] == 2 and r.timeline[-1]["active_tasks"] == 0
+    assert r.timeline_rows[-1]["tasks_active"] == 2 and r.timeline_rows[-1]["active_tasks"] == 0
 
 
 @pytest.mark.parametrize("limit", [100_000, 2], ids=["spelt-out", "matched"])
@@ -309,7 +309,7 @@ def test_multi_instance_task_takes_n_empty_nodes():
                         task("x", 10)]))
     sim, r = run(p, w, horizon=100)
     assert log(r, "task.start")[0] == (0.0, "task.start", "j/mpi", "tvm-000001,tvm-000002,tvm-000003")
-    assert r.timeline[0]["running_tasks"] == 3 and r.timeline[0]["tasks_running"] == 1
+    assert r.timeline_rows[0]["running_tasks"] == 3 and r.timeline_rows[0]["tasks_running"] == 1
     assert starts(r)[1] == (50.0, "j/x")
 
 
@@ -364,7 +364,7 @@ def test_taskcompletion_drains_and_keeps_the_pool_resizing():
     assert not log(r, "task.requeue", "task.recover")
     assert r.report["tasks"]["succeeded"] == 2
     # $CurrentDedicatedNodes counts leaving nodes: the run at 900 saw 1
-    assert r.timeline[int(900 / 30) - 1]["dedicated"] == 1
+    assert r.timeline_rows[int(900 / 30) - 1]["dedicated"] == 1
 
 
 def test_retaineddata_waits_for_retention():
@@ -402,7 +402,7 @@ def test_preempted_nodes_count_recover_with_their_id_and_requeue_tasks():
     assert (t0, "node", node, "preempted") in r.events
     assert (t0 + 120, "node", node, "creating") in r.events      # same id, no replacement
     assert sim.next_num == 3
-    snap = next(row for row in r.timeline if row["time"] >= t0 and row["preempted"])
+    snap = next(row for row in r.timeline_rows if row["time"] >= t0 and row["preempted"])
     assert snap["low_priority"] == 2                              # still counted
     t = next(t for t in tasks_of(sim).values() if t.recovery_count)
     assert t.retry_count == 0 and t.requeue_count == 0
@@ -521,7 +521,7 @@ def test_failed_runs_change_nothing():
 def test_lost_samples_are_missing_from_every_series():
     p = pool(targetDedicatedNodes=1, simulation={"samples": {"lossRate": 0.5}})
     sim, r = run(p, jobs(), horizon=1800, seed=3)
-    lost = sum(row["sample_lost"] for row in r.timeline)
+    lost = sum(row["sample_lost"] for row in r.timeline_rows)
     assert 10 < lost < 50 and len(r.samples) == 60 - lost
     end = sim.start_ticks + 1800 * 10**7
     assert r.samples.count("$CPUPercent", end) == r.samples.count("$PendingTasks", end) == 60 - lost
@@ -549,7 +549,7 @@ def test_report_shape_and_measures():
     assert rep["utilization"] == 1.0
     assert rep["makespan_seconds"] == 3600.0
     assert rep["bounded_slowdown"]["max"] == 2.0
-    frame = r.timeline_frame()
+    frame = r.timeline
     assert list(frame.columns)[:3] == ["time", "dedicated", "low_priority"] and len(frame) == 120
 
 
@@ -567,7 +567,7 @@ def test_equal_seeds_give_identical_results():
     a = simulate(copy.deepcopy(p), w, start=T0, horizon=7200, seed=5)
     b = simulate(copy.deepcopy(p), w, start=T0, horizon=7200, seed=5)
     c = simulate(copy.deepcopy(p), w, start=T0, horizon=7200, seed=6)
-    assert a.events == b.events and a.report == b.report and a.timeline == b.timeline
+    assert a.events == b.events and a.report == b.report and a.timeline_rows == b.timeline_rows
     assert [x.results for _, x in a.runs] == [x.results for _, x in b.runs]
     assert a.events != c.events
 

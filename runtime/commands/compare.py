@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"note: {note}\n")
     out.write("\n")
     render_table(out, "Comparison", ["figure"] + [c.label for c in choices],
-                 compare_rows([(r.report, r.timeline) for r in results]))
+                 compare_rows([(r.report, r.timeline_rows) for r in results]))
     if args.plot:
         out.write(f"\nwrote {args.plot}\n")
     return EXIT_OK

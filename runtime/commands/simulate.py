@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                lambda: Path(args.report_json).write_text(json_text(doc), encoding="utf-8"))
     if args.timeline:
         _write(args.timeline, "the timeline",
-               lambda: write_timeline_csv(args.timeline, result.timeline, start_ticks))
+               lambda: write_timeline_csv(args.timeline, result.timeline_rows, start_ticks))
     if args.plot:
         title = (f"{inputs.pool.id}: {choice.label} on {inputs.workload_path} "
                  f"(seed {inputs.seed})")
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"warning: {choice.path}:{w.line}:{w.column}: {w.code}: {w.message}\n")
     out.write("\n")
     render_table(out, "Simulation report", ["figure", "value"],
-                 summary_rows(report, result.timeline))
+                 summary_rows(report, result.timeline_rows))
     written = [p for p in (args.report_json, args.timeline, args.plot) if p]
     if written:
         out.write("\nwrote " + ", ".join(written) + "\n")
