@@ -8,8 +8,8 @@ printing, no wall clock, and randomness only from streams derived from the seed 
 
 from __future__ import annotations
 
-import datetime as _dt
 import contextlib
+import datetime as _dt
 import gc
 import math
 from operator import itemgetter
