@@ -31,7 +31,7 @@ class AttemptsMixin:
             task.first_start = now
         task.attempt += 1
         d = task.duration
-        if d < MIN_FAILED_ATTEMPT and task.max_retry == UNLIMITED and task.next_exit_code() != 0:
+        if d < MIN_FAILED_ATTEMPT and task.max_retry == UNLIMITED and task.attempt_exit_code() != 0:
             d = MIN_FAILED_ATTEMPT
         w = task.wall
         if w is not None and w < d:
@@ -96,7 +96,7 @@ class AttemptsMixin:
     def _on_exit(self, task, attempt: int) -> None:
         if attempt != task.attempt or task.state is not RUNNING:
             return
-        if task.simple and (task.always_ok or task.next_exit_code() == 0):
+        if task.simple and (task.always_ok or task.attempt_exit_code() == 0):
             # the common case inlined: a successful single-instance task that is not a job
             # manager, without profile I/O or exit conditions. Same effects, same order as
             # the general path below.
@@ -166,7 +166,7 @@ class AttemptsMixin:
             if self.stop_when_drained:
                 self._check_drained()
             return
-        code = task.next_exit_code()
+        code = task.attempt_exit_code()
         task.exit_code = code
         if code == 0:
             self._retain(task)

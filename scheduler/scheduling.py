@@ -289,7 +289,7 @@ class SchedulerMixin:
         task.attempt += 1
         d = task.duration
         if (d < MIN_FAILED_ATTEMPT and not task.always_ok and task.max_retry == UNLIMITED
-                and task.next_exit_code() != 0):
+                and task.attempt_exit_code() != 0):
             d = MIN_FAILED_ATTEMPT
         w = task.wall
         if w is not None and w < d:

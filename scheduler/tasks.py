@@ -135,12 +135,12 @@ class Task:
     def retries_left(self) -> bool:
         return self.max_retry == UNLIMITED or self.retry_count < self.max_retry
 
-    def next_exit_code(self) -> int:
-        """The exit code of this attempt (batch-model §6.1: ``exitCodes`` gives attempt 1, 2,
-        …; the last repeats). Every earlier attempt added one to exactly one of the three
-        counters (§11.6), so their sum is the number of attempts before this one."""
+    def attempt_exit_code(self) -> int:
+        """The exit code of the current attempt (batch-model §6.1: ``exitCodes`` gives attempt
+        1, 2, …; the last repeats). ``attempt`` counts the attempts that started running, so a
+        task sent back while it was still preparing has used up no code."""
         codes = self.exit_codes
-        i = self.retry_count + self.requeue_count + self.recovery_count
+        i = self.attempt - 1
         return codes[i] if i < len(codes) else codes[-1]
 
     def __repr__(self) -> str:

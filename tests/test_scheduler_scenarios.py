@@ -682,6 +682,18 @@ def test_run_time_is_the_last_attempts_even_when_killed_while_preparing_again():
     assert r.report["turnaround_seconds"]["max"] == 650.0
 
 
+def test_a_task_sent_back_while_preparing_has_used_no_exit_code():
+    # §6.1: exitCodes[n] is the code of attempt n + 1; at seed 3 the node is preempted at 17.8 s,
+    # while a is still preparing: no attempt ran, so the one that does exits 7 (review finding)
+    p = pool(targetLowPriorityNodes=1,
+             simulation={"preemption": {"meanTimeBetween": 60, "recoveryTime": 10}})
+    w = jobs(job(tasks=[task("a", 5, exitCodes=[7, 0])], jobPreparationTask={"duration": 30}))
+    sim, r = run(p, w, horizon=3000, seed=3)
+    a = tasks_of(sim)["a"]
+    assert log(r, "task.recover")[0][0] < 30.0 and a.recovery_count == 1
+    assert (a.attempt, a.exit_code, a.result) == (1, 7, "failure")
+
+
 def test_tasks_wait_for_their_jobs_creation_time():
     w = jobs(job(tasks=[task("a", 10, submitTime=5)], creationTime=60))
     sim, r = run(pool(targetDedicatedNodes=1), w, horizon=200)
