@@ -10,7 +10,7 @@ from heapq import heappush
 from math import inf
 
 from .kernel import EXIT, WALLCLOCK
-from .nodes import PREP_FAILED, PREP_RUNNING, PREP_SUCCEEDED, PrepRecord
+from .nodes import PREP_FAILED, PREP_KILLED, PREP_RUNNING, PREP_SUCCEEDED, PrepRecord
 from .tasks import (
     ACTIVE, COMPLETED, JOB_ACTIVE, JOB_COMPLETED, JOB_DISABLED, JOB_PENDING, JOB_TERMINATING,
     MIN_FAILED_ATTEMPT, PREPARING, UNLIMITED,
@@ -167,10 +167,25 @@ class JobsMixin:
             self._log((now, "job", job.id, JOB_TERMINATING, reason))
         for task in list(job.assigned):
             self._kill(task, by_job=True)
+        stopped = []
+        if job.prep is not None:
+            # the job's preparation tasks are its tasks too: running ones are stopped and never
+            # retried, so a finished job holds no node (choice; release still runs on the node)
+            for node in list(self.nodes.values()):
+                rec = node.prep.get(job)
+                if rec is not None and rec.state is PREP_RUNNING:
+                    rec.state = PREP_KILLED
+                    rec.waiting = []
+                    node.n_busy -= 1
+                    stopped.append(node)
+                    if self._log is not None:
+                        self._log((now, "prep.end", job.id, node.id, PREP_KILLED))
         if job.release is not None:
             for node in list(self.nodes.values()):
                 if job in node.prep:
                     self._start_release(node, job)
+        for node in stopped:
+            self._busy_changed(node)
         if not job.n_releases:
             self._job_completed(job)
 
@@ -262,6 +277,8 @@ class JobsMixin:
                 waiting, rec.waiting = rec.waiting, []
                 for task, no in waiting:
                     if task.assign_no == no and task.state is PREPARING:
+                        if self._log is not None:
+                            self._log((self.kernel.now, "task.unprepare", task.key, node.id))
                         self._unassign(task)
                         self._back_to_active(task)   # no counter changes (§11.6)
         self._busy_changed(node)

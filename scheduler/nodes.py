@@ -43,6 +43,7 @@ _REMOVAL_RANK = {
 PREP_RUNNING = "running"
 PREP_SUCCEEDED = "succeeded"
 PREP_FAILED = "failed"
+PREP_KILLED = "killed"       # stopped by its job's termination (§5.2)
 
 
 class PrepRecord:

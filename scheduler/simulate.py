@@ -236,6 +236,10 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
             job = Job(spec, jseq)
             self.jobs.append(job)
             created = resolve_time(spec.creation_time, self.start_ticks)
+            if created is None and not spec.tasks:
+                # §5.1 creates a job at its creationTime or with its first task; a job with
+                # neither (a job manager that adds the work, say) is created at the start (choice)
+                created = 0.0
             job.creation_at = created
             if created is not None:
                 items.append((created, job, None))
@@ -303,7 +307,12 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
         if self.autoscale:
             k.at(0.0, AUTOSCALE, self._on_evaluate, 0)
         with paused_gc():
-            k.run(self.until, on_step=on_step)
+            # §8.1: sample k covers (start + (k−1)·P, start + k·P], so the start instant is in
+            # no period: what completes at it is not counted by the first sample
+            k.run(min(0.0, self.until), on_step=on_step)
+            self.period_succeeded = self.period_failed = 0
+            if self.until > 0.0:
+                k.run(self.until, on_step=on_step)
         if not self.stop_when_drained or k.stop_at == math.inf:
             k.finish(self.until)
         if self.progress is not None:

@@ -694,6 +694,51 @@ def test_a_task_sent_back_while_preparing_has_used_no_exit_code():
     assert (a.attempt, a.exit_code, a.result) == (1, 7, "failure")
 
 
+def test_termination_stops_a_running_preparation_task_for_good():
+    # §5.2: a finished job holds no node; the preparation running at termination is stopped,
+    # not retried, and the release runs on its node (review finding)
+    w = jobs(job(tasks=[task("a", 100)], constraints={"maxWallClockTime": 15},
+                 jobPreparationTask={"duration": 10, "failureProbability": 1.0,
+                                     "constraints": {"maxTaskRetryCount": 5}},
+                 jobReleaseTask={"duration": 5}))
+    sim, r = run(pool(targetDedicatedNodes=1), w, horizon=300)
+    after = [e for e in r.events if e[0] >= 15.0 and e[1] in ("job", "prep.start", "prep.end",
+                                                             "release.start", "release.end", "node")]
+    assert after == [(15.0, "job", "j", "terminating", "MaxWallClockTimeExpiry"),
+                     (15.0, "prep.end", "j", "tvm-000001", "killed"),
+                     (15.0, "release.start", "j", "tvm-000001"),
+                     (20.0, "release.end", "j", "tvm-000001"),
+                     (20.0, "job", "j", "completed"),
+                     (20.0, "node", "tvm-000001", "idle")]
+
+
+def test_a_job_with_neither_tasks_nor_creation_time_is_created_at_the_start():
+    w = jobs(job("B", [], jobManagerTask={"id": "jm", "duration": 10}))
+    sim, r = run(pool(targetDedicatedNodes=1), w, horizon=300)
+    assert starts(r) == [(0.0, "B/jm")]
+    assert r.report["jobs"] == {"completed": 1} and r.report["tasks"]["submitted"] == 1
+
+
+def test_completions_at_the_start_instant_are_in_no_sample_period():
+    # §8.1: sample k covers (start + (k−1)·P, start + k·P]; 0 is in no period
+    w = jobs(job(tasks=[task("a", 0), task("b", 0, exitCodes=[1]), task("c", 30),
+                        task("d", 45, exitCodes=[2])]))
+    sim, r = run(pool(targetDedicatedNodes=2), w, horizon=60)
+    stamps, ok = r.samples._arrays("$SucceededTasks")
+    _, failed = r.samples._arrays("$FailedTasks")
+    assert list(ok) == [1.0, 0.0] and list(failed) == [0.0, 1.0]
+
+
+def test_tasks_sent_back_by_a_failed_preparation_are_logged():
+    w = jobs(job(tasks=[task("a", 100)], jobPreparationTask={"duration": 10, "failureProbability": 1.0}))
+    sim, r = run(pool(targetDedicatedNodes=2), w, horizon=100)
+    assert [e for e in r.events if e[1] in ("task.prepare", "prep.end", "task.unprepare")][:4] == [
+        (0.0, "task.prepare", "j/a", "tvm-000001"),
+        (10.0, "prep.end", "j", "tvm-000001", "failure"),
+        (10.0, "task.unprepare", "j/a", "tvm-000001"),
+        (10.0, "task.prepare", "j/a", "tvm-000002")]
+
+
 def test_tasks_wait_for_their_jobs_creation_time():
     w = jobs(job(tasks=[task("a", 10, submitTime=5)], creationTime=60))
     sim, r = run(pool(targetDedicatedNodes=1), w, horizon=200)
