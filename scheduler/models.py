@@ -27,6 +27,7 @@ import re
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -428,14 +429,25 @@ class StartTaskSimulation(_Sim):
     failure_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
 
 
+#: a mean time between events of a node: more than 0 (a zero mean would repeat the event at one
+#: instant for ever), None = never
+def _positive_mean(v: float | None) -> float | None:
+    if v is not None and not v > 0:
+        raise ValueError("must be more than 0 (leave it out for never)")
+    return v
+
+
+MeanTime = Annotated[OptionalSeconds, AfterValidator(_positive_mean)]
+
+
 class PreemptionSettings(_Sim):
     #: mean of each low-priority node's exponential time to preemption; None = never
-    mean_time_between: OptionalSeconds = None
+    mean_time_between: MeanTime = None
     recovery_time: Distribution = Field(default_factory=lambda: _const(300.0))
 
 
 class NodeFailureSettings(_Sim):
-    mean_time_between: OptionalSeconds = None
+    mean_time_between: MeanTime = None
     #: None: a failed node stays unusable until a scale-down removes it
     repair_time: Distribution | None = None
 

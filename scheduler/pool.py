@@ -16,7 +16,7 @@ from .kernel import NODE
 from .tasks import MIN_FAILED_ATTEMPT, UNLIMITED
 from .nodes import (
     CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, PREEMPTED, REMOVED, RUNNING,
-    STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node,
+    PREP_KILLED, PREP_RUNNING, STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node,
 )
 
 __all__ = ["PoolMixin", "STEADY", "RESIZING", "STOPPING"]
@@ -181,9 +181,11 @@ class PoolMixin:
 
     def _clear_local(self, node: Node) -> None:
         for job, rec in node.prep.items():
-            if rec.state == "running":
+            if rec.state is PREP_RUNNING:
                 node.n_busy -= 1
-            rec.state = "killed"
+                if self._log is not None:
+                    self._log((self.kernel.now, "prep.end", job.id, node.id, PREP_KILLED))
+            rec.state = PREP_KILLED
         node.prep = {}
         for job in node.excluded:
             job.n_excluded -= 1

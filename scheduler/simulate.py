@@ -177,6 +177,10 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
             formula = compile_formula(formula)
         self.formula = formula
         self.autoscale = formula is not None
+        if self.autoscale:
+            # §2: an autoscale pool's targets are clamped to its quota, the file's initial
+            # ones included (a fixed pool keeps a target above quota and records the error)
+            self.target = [min(t, most) for t, most in zip(self.target, self.max_nodes)]
         self.interval_ticks = _ticks(pool.auto_scale_evaluation_interval)
         self.runs: list[Any] = []
         self.run_times: list[float] = []

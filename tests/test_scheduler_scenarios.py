@@ -739,6 +739,33 @@ def test_tasks_sent_back_by_a_failed_preparation_are_logged():
         (10.0, "task.prepare", "j/a", "tvm-000002")]
 
 
+def test_an_autoscale_pools_initial_targets_are_clamped_to_its_quota():
+    # §2: autoscale targets are clamped, the file's initial ones too; every run here fails, so
+    # the pool must still settle on the 2 nodes that fit (8 cores / 4) (review finding)
+    f = "$x = $CPUPercent.GetSample(TimeInterval_Minute * 60, 100); $TargetDedicatedNodes = 9;"
+    p = autoscale(f, vmSize="STANDARD_D4_v3", targetDedicatedNodes=5,
+                  simulation={"dedicatedCoreQuota": 8})
+    sim, r = run(p, jobs(), horizon=1200)
+    assert sim.target == [2, 0] and sim.n_present == [2, 0] and sim.alloc_state == "steady"
+    assert r.report["autoscale"]["errors"] == r.report["autoscale"]["evaluations"] > 0
+
+
+@pytest.mark.parametrize("option", ["requeue", "terminate"])
+def test_a_preparation_task_killed_with_its_node_is_logged(option):
+    f = ('$TargetDedicatedNodes = time() < time("2026-01-05T00:05:00Z") ? 1 : 0;\n'
+         f"$NodeDeallocationOption = {option};")
+    w = jobs(job(tasks=[task("a", 100)], jobPreparationTask={"duration": 1000}))
+    sim, r = run(autoscale(f), w, horizon=2000)
+    assert (300.0, "prep.end", "j", "tvm-000001", "killed") in r.events
+
+
+@pytest.mark.parametrize("section", ["preemption", "nodeFailure"])
+def test_a_zero_mean_time_between_events_is_a_load_error(section):
+    with pytest.raises(ValueError, match="meanTimeBetween\n  Value error, must be more than 0"):
+        Simulation(pool(targetDedicatedNodes=1, simulation={section: {"meanTimeBetween": 0}}),
+                   jobs(), start=T0)
+
+
 def test_tasks_wait_for_their_jobs_creation_time():
     w = jobs(job(tasks=[task("a", 10, submitTime=5)], creationTime=60))
     sim, r = run(pool(targetDedicatedNodes=1), w, horizon=200)
