@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 #: the subcommands, each a module of poolscale.runtime.commands with add_parser(subparsers);
@@ -62,13 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse has printed the usage message
         return EXIT_USAGE if e.code not in (0, None) else EXIT_OK
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()          # a closed pipe shows here, not at the interpreter's exit
+        return code
     except UsageError as e:
         sys.stderr.write(f"poolscale: {e}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        # the reader went away (``| head``): what is still buffered has nowhere to go, so
+        # point stdout at /dev/null or the interpreter's final flush fails again at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
 
 

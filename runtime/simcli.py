@@ -17,8 +17,32 @@ from typing import Any
 
 from .cli import UsageError, read_formula
 
-__all__ = ["SimInputs", "load_inputs", "FormulaChoice", "load_formula",
+__all__ = ["SimInputs", "load_inputs", "FormulaChoice", "load_formula", "check_outputs",
            "run_simulation", "parse_horizon", "report_document", "json_text"]
+
+#: the file types matplotlib writes (``--plot`` picks one by the file's extension)
+_PLOT_TYPES = ("png", "svg", "pdf", "jpg", "jpeg", "webp", "tif", "tiff", "eps", "ps", "svgz",
+               "pgf")
+
+
+def check_outputs(**paths: str | None) -> None:
+    """Refuse, before any simulating, an output path that cannot be written: a directory, a
+    missing parent directory, or a plot type matplotlib does not write. ``paths`` maps an option
+    name (``report_json``) to its value."""
+    from pathlib import Path
+
+    for option, path in paths.items():
+        if not path:
+            continue
+        flag = "--" + option.replace("_", "-")
+        p = Path(path)
+        if p.is_dir():
+            raise UsageError(f"{flag}: {path} is a directory")
+        if not p.parent.is_dir():
+            raise UsageError(f"{flag}: the directory {p.parent} does not exist")
+        if option == "plot" and p.suffix.lower().lstrip(".") not in _PLOT_TYPES:
+            raise UsageError(f"{flag}: {path} needs a picture type by its extension: "
+                             + ", ".join("." + t for t in _PLOT_TYPES[:4]) + " ...")
 
 
 _HORIZON_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
@@ -36,8 +60,10 @@ def parse_horizon(text: str) -> float:
     m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*([smhdw]?)", s, re.IGNORECASE)
     if m:
         value = float(m.group(1)) * _HORIZON_UNITS[(m.group(2) or "s").lower()]
-        if value > 0 and math.isfinite(value):
+        if math.isfinite(value):
             return value
+    if re.fullmatch(r"-\s*\d.*", s):
+        raise UsageError(f"--horizon: must be 0 or more, got {text!r}")
     raise UsageError(f"--horizon: cannot read {text!r} (use e.g. PT36H, P7D, 36h or 7200)")
 
 
@@ -62,6 +88,8 @@ def load_inputs(args: argparse.Namespace) -> SimInputs:
     from poolscale.scheduler.workload import load_workload_file
 
     if args.start is not None and parse_iso_time(args.start.strip()) is None:
+        if re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+", args.start.strip()):
+            raise UsageError(f"--start: {args.start!r} needs a time zone (Z or +hh:mm)")
         raise UsageError(f"--start: cannot parse {args.start!r} (use e.g. 2026-03-02T00:00:00Z)")
     horizon = parse_horizon(args.horizon) if args.horizon is not None else None
     try:
@@ -78,7 +106,13 @@ def load_inputs(args: argparse.Namespace) -> SimInputs:
         raise UsageError(str(e)) from None
     if horizon is None:
         horizon = sim.horizon
-    return SimInputs(pool, args.pool, loaded.workload, args.workload, loaded.kind, loaded.notes,
+    notes = list(loaded.notes)
+    slots = pool.task_slots_per_node
+    wide = sum(1 for job in loaded.workload.jobs for t in job.tasks if t.required_slots > slots)
+    if wide:
+        notes.append(f"{wide:,} task{'s' if wide > 1 else ''} need{'' if wide > 1 else 's'} more "
+                     f"than taskSlotsPerNode ({slots}) slots and can never run")
+    return SimInputs(pool, args.pool, loaded.workload, args.workload, loaded.kind, notes,
                      start, horizon, seed)
 
 
@@ -115,7 +149,7 @@ def load_formula(path: str | None, inputs: SimInputs) -> FormulaChoice | int:
     try:
         formula = compile_formula(text)
     except FormulaError as e:
-        sys.stdout.write(e.render(where) + "\n")
+        sys.stderr.write(e.render(where) + "\n")   # stdout is the report (--json included)
         return EXIT_FINDINGS
     return FormulaChoice(label=label, path=where, formula=formula, text=text,
                          warnings=list(formula.warnings))

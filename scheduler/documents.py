@@ -207,7 +207,11 @@ def from_validation_error(name: str, text: str | None, data: Any, exc: Exception
     if not errors:
         return InputFileError(name, str(exc))
     first = errors[0]
-    path = (prefix or []) + _walk(data, tuple(first.get("loc", ())))[strip:]
+    loc = tuple(first.get("loc", ()))
+    walked = _walk(data, loc)
+    if first.get("type") == "missing" and loc and isinstance(loc[-1], str):
+        walked.append(loc[-1])     # the field the document lacks: name it
+    path = (prefix or []) + walked[strip:]
     more = len(errors) - 1
     message = _message(first) + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
     line = locate(text, path) if text is not None and path else None

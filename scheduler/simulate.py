@@ -16,7 +16,8 @@ from operator import itemgetter
 from typing import Any, Callable, Iterator
 
 from poolscale.formula.values import (
-    TICKS_PER_SECOND, Option, Timestamp, format_timestamp, timestamp_from_datetime,
+    MAX_TIMESTAMP_TICKS, TICKS_PER_SECOND, Option, Timestamp, format_timestamp,
+    timestamp_from_datetime,
 )
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.metrics.recorder import SampleRecorder
@@ -33,7 +34,7 @@ from .scheduling import SchedulerMixin
 from .streams import Streams
 from .tasks import Job, Task
 
-__all__ = ["Simulation", "simulate", "DEFAULT_START", "DRAIN_CAP_SECONDS"]
+__all__ = ["Simulation", "simulate", "DEFAULT_START", "DRAIN_CAP_SECONDS", "MAX_SAMPLE_PERIODS"]
 
 #: The start instant when neither the call nor the pool's simulation section gives one (choice:
 #: a fixed instant, never the wall clock, so runs are reproducible).
@@ -41,6 +42,9 @@ DEFAULT_START = "2026-01-05T00:00:00Z"
 #: Without a horizon, a run ends when the workload has drained, or this long after the last
 #: submission, whichever comes first.
 DRAIN_CAP_SECONDS = 7 * 86_400.0
+#: The most sample periods a run may cover (a year and a month of 30 s samples): each is a
+#: recorded sample and a timeline row, about 1 µs and 1 KB.
+MAX_SAMPLE_PERIODS = 1_100_000
 
 
 def _start_ticks(start: Any) -> int:
@@ -225,6 +229,17 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
         if h is None:
             last = self.submissions[-1][0] if self.submissions else 0.0
             h = last + DRAIN_CAP_SECONDS
+        period = self.period_ticks / TICKS_PER_SECOND
+        if h / period > MAX_SAMPLE_PERIODS:
+            # every period is a sample the formula may read and a timeline row: a run this
+            # long would take minutes and gigabytes before it said anything
+            raise ValueError(
+                f"the run would last {h:,.0f} s, {h / period:,.0f} sample periods of {period:g} s; "
+                f"at most {MAX_SAMPLE_PERIODS:,} (shorten the horizon or the workload, or "
+                "lengthen simulation.samples.period)")
+        if self.start_ticks + _ticks(h) > MAX_TIMESTAMP_TICKS:
+            raise ValueError("the run would end after 9999-12-31T23:59:59Z, the last instant a "
+                             "formula can represent")
         self.until = h
         self.horizon_report = h
         self._progress_step = max(h / 200.0, 1.0)

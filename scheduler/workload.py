@@ -589,8 +589,11 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
         return loaded
     if data is None:
         raise InputFileError(name, "empty workload file")
+    if isinstance(data, dict) and not {"jobs", "tasks"} & set(data):
+        raise InputFileError(name, "no workload: expected a 'jobs' list, a 'tasks' list or a "
+                                   "'generator'")
     try:
-        return LoadedWorkload(load_workload(data), name, kind)
+        loaded = LoadedWorkload(load_workload(data), name, kind)
     except ValidationError as e:
         # load_workload wraps a bare list of jobs as {"jobs": [...]} and a {"tasks": [...]} job
         # as {"jobs": [job]}; the error path is cut back to what is in the file.
@@ -603,6 +606,9 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
         raise from_validation_error(name, text, doc, e, strip=strip) from None
     except ValueError as e:
         raise InputFileError(name, str(e)) from None
+    if not loaded.workload.task_count:
+        raise InputFileError(name, "no tasks")   # as for a CSV or SWF file without any
+    return loaded
 
 
 def read_workload(path: str | os.PathLike, *, seed: int = 0, start: Any = None,

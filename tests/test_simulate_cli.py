@@ -111,6 +111,10 @@ def test_swf_trace_notes(capsys):
      "pool.json:4: taskSlotsPerNode: Input should be less than or equal to 256"),
     ({"id": "p", "vmSize": "D2", "enableAutoScale": True},
      "pool.json: enableAutoScale is true but autoScaleFormula is missing"),
+    ({"vmSize": "D2", "targetDedicatedNodes": 1}, "pool.json:1: id: Field required"),
+    ({"id": "p", "vmSize": "D2", "targetDedicatedNodes": 1,
+      "simulation": {"bootTime": {"kind": "uniform", "high": 60}}},
+     "pool.json:6: simulation.bootTime.low: Field required"),
     ({"id": "p", "vmSize": "STANDARD_D2s_v3", "maxTasksPerNode": 0},
      "pool.json:4: maxTasksPerNode: Input should be greater than or equal to 1"),
     ({"id": "p", "vmSize": "D2", "targetDedicatedNodes": 1,
@@ -143,12 +147,59 @@ def test_bad_workload_and_options_are_exit_2(capsys, tmp_path):
     assert code == 2  # --workload is required
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--plot", "{tmp}/x.txt"], "--plot: {tmp}/x.txt needs a picture type by its extension"),
+    (["--plot", "{tmp}/noext"], "--plot: {tmp}/noext needs a picture type by its extension"),
+    (["--plot", "{tmp}"], "--plot: {tmp} is a directory"),
+    (["--report-json", "{tmp}/none/r.json"], "--report-json: the directory {tmp}/none does not exist"),
+    (["--horizon", "-5"], "--horizon: must be 0 or more, got '-5'"),
+    (["--start", "2026-03-02T00:00:00"], "--start: '2026-03-02T00:00:00' needs a time zone"),
+    (["--horizon", "P3650D"], "cannot simulate: the run would last 315,360,000 s, 10,512,000 "
+                              "sample periods of 30 s; at most 1,100,000"),
+    (["--start", "9999-12-31T23:00:00Z"], "cannot simulate: the run would end after "
+                                          "9999-12-31T23:59:59Z"),
+])
+def test_refused_before_simulating_with_exit_2(capsys, tmp_path, small, extra, message):
+    extra = [e.format(tmp=tmp_path) for e in extra]
+    code, out, err = run(capsys, ["simulate", "--pool", POOL, "--workload", small] + extra)
+    assert (code, out) == (2, "")
+    assert err.startswith("poolscale: " + message.format(tmp=tmp_path))
+    assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{}", "no workload: expected a 'jobs' list, a 'tasks' list or a 'generator'"),
+    ('{"tasks": []}', "no tasks"),
+])
+def test_an_empty_json_workload_is_exit_2(capsys, tmp_path, text, message):
+    w = tmp_path / "w.json"
+    w.write_text(text, encoding="utf-8")
+    code, _, err = run(capsys, ["simulate", "--pool", POOL, "--workload", str(w)])
+    assert code == 2 and err == f"poolscale: {w}: {message}\n"
+
+
+def test_horizon_zero_and_notes_on_tasks_wider_than_a_node(capsys, tmp_path):
+    w = tmp_path / "w.csv"
+    w.write_text("submit_time,duration,slots\n0,60,5\n10,60,1\n", encoding="utf-8")
+    code, out, _ = run(capsys, ["simulate", "--pool", POOL, "--workload", str(w), "--horizon", "0"])
+    assert code == 0
+    assert "(csv, 2 tasks)" in out     # the file's tasks, not those submitted within the horizon
+    assert "note: 1 task needs more than taskSlotsPerNode (4) slots and can never run" in out
+
+
+def test_compare_reads_standard_input_once(capsys, small):
+    code, _, err = run(capsys, ["compare", "--pool", POOL, "--workload", small,
+                                "--formula", "-", "--formula", "-"])
+    assert code == 2 and err == "poolscale: --formula -: standard input can be read only once\n"
+
+
 def test_formula_that_does_not_compile_is_exit_1(capsys, tmp_path, small):
     f = tmp_path / "bad.formula"
     f.write_text("$TargetDedicatedNodes = min(3, 4;\n", encoding="utf-8")
-    code, out, _ = run(capsys, ["simulate", "--pool", POOL, "--workload", small, "--formula", str(f)])
-    assert code == 1
-    assert out.startswith(f"{f}:1:") and "^" in out
+    code, out, err = run(capsys, ["simulate", "--pool", POOL, "--workload", small,
+                                  "--formula", str(f), "--json"])
+    assert code == 1 and out == ""       # stdout carries only the report
+    assert err.startswith(f"{f}:1:") and "^" in err
 
 
 def test_compare_side_by_side(capsys, tmp_path, small):

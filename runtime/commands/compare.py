@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
 
     add_input_arguments(p)
     p.add_argument("--formula", metavar="F", action="append", required=True,
-                   help="a formula file (repeat: --formula A --formula B ...)")
+                   help="a formula file, or - for standard input once (repeat: --formula A "
+                        "--formula B ...)")
     p.add_argument("--plot", metavar="PATH.png", help="plot every run's nodes and demand")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with every run's report")
@@ -37,9 +38,14 @@ def _labels(paths: list[str | None]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..simcli import json_text, load_formula, load_inputs, report_document, run_simulation
+    from ..simcli import (
+        check_outputs, json_text, load_formula, load_inputs, report_document, run_simulation,
+    )
     from ..simview import compare_rows, plot_compare, render_table
 
+    check_outputs(plot=args.plot)
+    if args.formula.count("-") > 1:
+        raise UsageError("--formula -: standard input can be read only once")
     inputs = load_inputs(args)
     paths: list[str | None] = list(args.formula)
     if len(paths) == 1:
@@ -76,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         shared.pop("formula")
         out.write(json_text({"inputs": shared, "runs": runs}))
         return EXIT_OK
-    tasks = results[0].report["tasks"]["submitted"]
+    tasks = inputs.workload.task_count
     out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, {inputs.pool.task_slots_per_node} "
               f"slots per node) · workload {inputs.workload_path} ({inputs.workload_kind}, "
               f"{tasks:,} tasks) · start {inputs.start} · seed {inputs.seed}\n")

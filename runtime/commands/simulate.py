@@ -66,9 +66,12 @@ def _write(path: str, what: str, write) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..simcli import json_text, load_formula, load_inputs, report_document, run_simulation
+    from ..simcli import (
+        check_outputs, json_text, load_formula, load_inputs, report_document, run_simulation,
+    )
     from ..simview import plot_run, render_table, summary_rows, write_timeline_csv
 
+    check_outputs(report_json=args.report_json, timeline=args.timeline, plot=args.plot)
     inputs = load_inputs(args)
     choice = load_formula(args.formula, inputs)
     if isinstance(choice, int):
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         out.write(json_text(doc))
         return EXIT_OK
     report = result.report
-    tasks = report["tasks"]["submitted"]
+    tasks = inputs.workload.task_count
     out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, {inputs.pool.task_slots_per_node} "
               f"slots per node) · {choice.label}\n"
               f"workload {inputs.workload_path} ({inputs.workload_kind}, {tasks:,} tasks) · "
