@@ -187,6 +187,13 @@ def test_horizon_zero_and_notes_on_tasks_wider_than_a_node(capsys, tmp_path):
     assert "note: 1 task needs more than taskSlotsPerNode (4) slots and can never run" in out
 
 
+def test_compare_labels_are_distinct():
+    from poolscale.runtime.commands.compare import _labels
+
+    assert _labels([None, "a/x.f", "b/x.f", "a/x.f", "y.f"]) == [
+        "pool", "a/x.f", "b/x.f", "a/x.f #2", "y.f"]
+
+
 def test_compare_reads_standard_input_once(capsys, small):
     code, _, err = run(capsys, ["compare", "--pool", POOL, "--workload", small,
                                 "--formula", "-", "--formula", "-"])

@@ -32,9 +32,12 @@ def add_parser(sub) -> None:
 
 
 def _labels(paths: list[str | None]) -> list[str]:
-    """Short, distinct column names: file names, or whole paths where names collide."""
+    """Short, distinct column names: file names, or whole paths where names collide, and a
+    ``#2``, ``#3`` ... on a path given more than once."""
     names = [os.path.basename(p) if p else "pool" for p in paths]
-    return [p if names.count(n) > 1 and p else n for n, p in zip(names, paths)]
+    labels = [p if names.count(n) > 1 and p else n for n, p in zip(names, paths)]
+    return [label if labels[:i].count(label) == 0 else f"{label} #{labels[:i].count(label) + 1}"
+            for i, label in enumerate(labels)]
 
 
 def run(args: argparse.Namespace) -> int:
