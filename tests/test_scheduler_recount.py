@@ -362,15 +362,19 @@ def start_ticks(iso: str) -> int:
 #: Edge cases of the sample periods, pinned so that every run checks them: `a` and `b` complete
 #: at the start instant (in no period, §8.1); `d` waits until the evaluation at 300 s adds a
 #: node, and then starts and ends at 300 s *after* the sample stamped 300 (§1), so it is in the
-#: sample at 330; the evaluation at the start fails (no samples yet).
-PERIOD_EDGES = ("requeue", 0, {
+#: sample at 330; the evaluation at the start fails (no samples yet). Then `e` and `f` keep both
+#: nodes busy when the run at 600 s scales down, so one drains (`leavingpool`) until 900 s.
+PERIOD_EDGES = ("taskcompletion", 0, {
     "id": "p", "vmSize": "STANDARD_D4_v3", "taskSlotsPerNode": 1, "targetDedicatedNodes": 1,
     "enableAutoScale": True,
-    "autoScaleFormula": "$TargetDedicatedNodes = 1 + max($ActiveTasks.GetSample(1));",
+    "autoScaleFormula": "$TargetDedicatedNodes = 1 + max($ActiveTasks.GetSample(1));"
+                        "$NodeDeallocationOption = taskcompletion;",
     "simulation": {"allocationTime": 0, "bootTime": 0, "samples": {"period": 30, "lossRate": 0}},
 }, {"jobs": [{"id": "j", "tasks": [
     {"id": "a", "duration": 0}, {"id": "b", "duration": 0, "exitCodes": [1]},
-    {"id": "c", "duration": 400}, {"id": "d", "duration": 0, "submitTime": 100}]}]})
+    {"id": "c", "duration": 400}, {"id": "d", "duration": 0, "submitTime": 100},
+    {"id": "e", "duration": 500, "submitTime": 400},
+    {"id": "f", "duration": 500, "submitTime": 400}]}]})
 
 #: The rarer paths back to `active`, all in one run (seed 0): a multi-instance task, parents
 #: that fail (`c1` blocked for good), succeed (`c2`) or come later (`c3`), preparations that
@@ -444,6 +448,7 @@ def test_the_pinned_examples_still_reach_their_paths():
     after_sample = events[events.index((300.0, "sample", 10, "ok")):]
     assert (300.0, "task.end", "j/d", "success", 0) in after_sample
     assert rp.autoscale[0][2] != "ok"
+    assert [s["time"] for s in rp.samples if s["leaving"]] == [630.0 + 30 * i for i in range(9)]
 
     events, rp = run(RARE_PATHS)
     assert {"task.unprepare", "task.recover", "task.requeue", "task.retry"} <= rp.kinds.keys()
