@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         # point stdout at /dev/null or the interpreter's final flush fails again at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return EXIT_OK
 
 

@@ -21,8 +21,7 @@ __all__ = ["SimInputs", "load_inputs", "FormulaChoice", "load_formula", "check_o
            "run_simulation", "parse_horizon", "report_document", "json_text"]
 
 #: the file types matplotlib writes (``--plot`` picks one by the file's extension)
-_PLOT_TYPES = ("png", "svg", "pdf", "jpg", "jpeg", "webp", "tif", "tiff", "eps", "ps", "svgz",
-               "pgf")
+_PLOT_TYPES = ("png", "svg", "pdf", "jpg", "jpeg", "webp", "tif", "tiff", "eps", "ps", "svgz")
 
 
 def check_outputs(**paths: str | None) -> None:

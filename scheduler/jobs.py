@@ -9,7 +9,7 @@ from __future__ import annotations
 from heapq import heappush
 from math import inf
 
-from .kernel import EXIT, WALLCLOCK
+from .kernel import EXIT, SAMPLE, WALLCLOCK
 from .nodes import PREP_FAILED, PREP_KILLED, PREP_RUNNING, PREP_SUCCEEDED, PrepRecord
 from .tasks import (
     ACTIVE, COMPLETED, JOB_ACTIVE, JOB_COMPLETED, JOB_DISABLED, JOB_PENDING, JOB_TERMINATING,
@@ -59,14 +59,17 @@ class JobsMixin:
                 job.n_ready_slots += slots
                 self.active_inst += inst
                 self.active_slots += slots
+                heap = k.heap
                 if (self.direct_start and task.simple and not self.queue
                         and (i == n or items[i][0] != now) and self.n_usable
+                        and not (heap and heap[0][0] == now and heap[0][1] < SAMPLE)
                         and job.prep is None and task.affinity is None and not job.n_excluded
                         and (job.jm is None or job.jm_started)
                         and (job.max_parallel <= 0 or job.n_assigned < job.max_parallel)):
                     # The pass that follows would find this task alone in the queue (the last
-                    # submission of the instant, nothing else ready) and place it first:
-                    # place it now, as that pass would, without queueing it.
+                    # submission of the instant, nothing else ready, no state event still due
+                    # at this instant — a job wall clock of 0, say) and place it first: place
+                    # it now, as that pass would, without queueing it.
                     index = self.index
                     node = (index.find_pack if self.pack else index.find_spread)(task.gkey)
                     if node is not None:
@@ -167,25 +170,24 @@ class JobsMixin:
             self._log((now, "job", job.id, JOB_TERMINATING, reason))
         for task in list(job.assigned):
             self._kill(task, by_job=True)
-        stopped = []
         if job.prep is not None:
-            # the job's preparation tasks are its tasks too: running ones are stopped and never
-            # retried, so a finished job holds no node (choice; release still runs on the node)
             for node in list(self.nodes.values()):
                 rec = node.prep.get(job)
-                if rec is not None and rec.state is PREP_RUNNING:
+                if rec is None:
+                    continue
+                stopped = rec.state is PREP_RUNNING
+                if stopped:
+                    # the job's preparation tasks are its tasks too: a running one is stopped
+                    # and never retried, so a finished job holds no node (choice)
                     rec.state = PREP_KILLED
                     rec.waiting = []
                     node.n_busy -= 1
-                    stopped.append(node)
                     if self._log is not None:
                         self._log((now, "prep.end", job.id, node.id, PREP_KILLED))
-        if job.release is not None:
-            for node in list(self.nodes.values()):
-                if job in node.prep:
+                if job.release is not None:
                     self._start_release(node, job)
-        for node in stopped:
-            self._busy_changed(node)
+                if stopped:
+                    self._busy_changed(node)
         if not job.n_releases:
             self._job_completed(job)
 
@@ -240,11 +242,11 @@ class JobsMixin:
         if prep.failure_probability > 0:
             rng = self.streams.rng("preparation", job.seq, node.num, node.inc, rec.attempts)
             failed = rng.random() < prep.failure_probability
-        if failed and d < MIN_FAILED_ATTEMPT and prep.constraints.max_task_retry_count == UNLIMITED:
-            d = MIN_FAILED_ATTEMPT
         wall = prep.constraints.max_wall_clock_time
         if wall is not None and wall < d:
             d, failed = wall, True
+        if failed and d < MIN_FAILED_ATTEMPT and prep.constraints.max_task_retry_count == UNLIMITED:
+            d = MIN_FAILED_ATTEMPT
         self.kernel.after(d, EXIT, self._on_prep_end, node, (job, rec, failed))
 
     def _on_prep_end(self, node, arg) -> None:

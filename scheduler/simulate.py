@@ -286,12 +286,9 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
                 append((at, job, task))
             n_tasks += len(spec.tasks)
         items.sort(key=itemgetter(0))   # stable: workload order within an instant
-        seq = 0
-        for item in items:
-            task = item[2]
+        for seq, (_, _, task) in enumerate(items):
             if task is not None:
                 task.seq = seq                 # §7.2 component 6: submission sequence
-            seq += 1
         self.submissions = items
         self.n_workload_tasks = n_tasks
         profiled += [job.jm for job in self.jobs if job.jm is not None]

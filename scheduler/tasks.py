@@ -94,7 +94,7 @@ class Task:
                 self.affinity = None if m is None else int(m.group(1))
             # fast-path flag: one instance, not a manager, no I/O or memory profile, no exit
             # conditions (see SchedulerMixin._place_simple and AttemptsMixin._on_exit)
-            simple = mi is None and p is None and conditions is None
+            simple = mi is None and conditions is None
         if p is None:
             self.share = 100.0 * slots / slots_per_node
             self.mem = self.disk = 0.0

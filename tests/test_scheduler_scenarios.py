@@ -766,6 +766,14 @@ def test_a_zero_mean_time_between_events_is_a_load_error(section):
                    jobs(), start=T0)
 
 
+def test_a_preparation_cut_at_a_zero_wall_clock_with_unlimited_retries_still_moves_the_clock():
+    # the 1 s floor of an unlimited failing attempt applies after the wall clock cut it to 0
+    w = jobs(job(tasks=[task("a", 10)], jobPreparationTask={
+        "duration": 5, "constraints": {"maxWallClockTime": 0, "maxTaskRetryCount": -1}}))
+    sim, r = run(pool(targetDedicatedNodes=1), w, horizon=3)
+    assert [e[0] for e in log(r, "prep.end")] == [1.0, 2.0, 3.0]
+
+
 def test_tasks_wait_for_their_jobs_creation_time():
     w = jobs(job(tasks=[task("a", 10, submitTime=5)], creationTime=60))
     sim, r = run(pool(targetDedicatedNodes=1), w, horizon=200)

@@ -36,8 +36,12 @@ def _labels(paths: list[str | None]) -> list[str]:
     ``#2``, ``#3`` ... on a path given more than once."""
     names = [os.path.basename(p) if p else "pool" for p in paths]
     labels = [p if names.count(n) > 1 and p else n for n, p in zip(names, paths)]
-    return [label if labels[:i].count(label) == 0 else f"{label} #{labels[:i].count(label) + 1}"
-            for i, label in enumerate(labels)]
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
