@@ -59,7 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # name the command's own usage, not the top-level one argparse would print
+            commands = next(a for a in parser._actions
+                            if isinstance(a, argparse._SubParsersAction))
+            commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # argparse has printed the usage message
         return EXIT_USAGE if e.code not in (0, None) else EXIT_OK
     try:

@@ -187,6 +187,13 @@ def test_horizon_zero_and_notes_on_tasks_wider_than_a_node(capsys, tmp_path):
     assert "note: 1 task needs more than taskSlotsPerNode (4) slots and can never run" in out
 
 
+def test_an_unknown_option_shows_the_commands_own_usage(capsys, small):
+    code, out, err = run(capsys, ["simulate", "--pool", POOL, "--workload", small, "--bogus"])
+    assert (code, out) == (2, "")
+    assert err.startswith("usage: poolscale simulate ")
+    assert err.endswith("poolscale simulate: error: unrecognized arguments: --bogus\n")
+
+
 def test_compare_labels_are_distinct():
     from poolscale.runtime.commands.compare import _labels
 
