@@ -245,12 +245,33 @@ def _series(timeline: list[dict], slots: int):
     return hours, nodes, usable, target, demand
 
 
+def _figure(plt):
+    """The frame both plots share: nodes above, tasks below, one time axis."""
+    return plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
+                        gridspec_kw={"height_ratios": [3, 1.3]})
+
+
+def _finish(plt, fig, top, bottom, *, title: str, start: str, tasks_label: str,
+            path: str) -> None:
+    """Labels, legends and grids of both panels, then the file."""
+    top.set_ylabel("nodes")
+    top.set_title(title, fontsize=11)
+    top.legend(loc="upper left", fontsize=8, ncol=2)
+    top.grid(alpha=0.3)
+    bottom.set_ylabel(tasks_label)
+    bottom.set_xlabel(f"hours since {start}")
+    bottom.legend(loc="upper left", fontsize=8)
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_run(path: str, result: Any, *, slots: int, title: str, start: str) -> None:
     """Nodes against demand over time, with the evaluation instants marked, and the queue."""
     plt = _pyplot()
     hours, nodes, usable, target, demand = _series(result.timeline_rows, slots)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 1.3]})
+    fig, (top, bottom) = _figure(plt)
     top.fill_between(hours, demand, step="post", alpha=0.25, color="tab:orange",
                      label=f"demand (pending tasks ÷ {slots} slots per node)")
     top.step(hours, nodes, where="post", color="tab:blue", label="nodes present")
@@ -267,29 +288,18 @@ def plot_run(path: str, result: Any, *, slots: int, title: str, start: str) -> N
         top.plot(failed, [-0.03 * ymax] * len(failed), "x", color="red", markersize=5,
                  label=f"failed evaluations ({len(failed)})")
     top.set_ylim(-0.07 * ymax, 1.3 * ymax)  # headroom for the legend
-    top.set_ylabel("nodes")
-    top.set_title(title, fontsize=11)
-    top.legend(loc="upper left", fontsize=8, ncol=2)
-    top.grid(alpha=0.3)
     bottom.step(hours, [r["active_tasks"] for r in result.timeline_rows], where="post",
                 color="tab:red", label="queued ($ActiveTasks)")
     bottom.step(hours, [r["running_tasks"] for r in result.timeline_rows], where="post",
                 color="tab:purple", label="running ($RunningTasks)")
-    bottom.set_ylabel("tasks")
-    bottom.set_xlabel(f"hours since {start}")
-    bottom.legend(loc="upper left", fontsize=8)
-    bottom.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, top, bottom, title=title, start=start, tasks_label="tasks", path=path)
 
 
 def plot_compare(path: str, runs: list[tuple[str, Any]], *, slots: int, title: str,
                  start: str) -> None:
     """Every formula's nodes and demand on one time axis, and their queues below."""
     plt = _pyplot()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 1.3]})
+    fig, (top, bottom) = _figure(plt)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, result) in enumerate(runs):
         c = colors[i % len(colors)]
@@ -300,14 +310,5 @@ def plot_compare(path: str, runs: list[tuple[str, Any]], *, slots: int, title: s
         bottom.step(hours, [r["active_tasks"] for r in result.timeline_rows], where="post", color=c,
                     label=label)
     top.set_ylim(0, 1.3 * top.get_ylim()[1])  # headroom for the legend
-    top.set_ylabel("nodes")
-    top.set_title(title, fontsize=11)
-    top.legend(loc="upper left", fontsize=8, ncol=2)
-    top.grid(alpha=0.3)
-    bottom.set_ylabel("queued tasks")
-    bottom.set_xlabel(f"hours since {start}")
-    bottom.legend(loc="upper left", fontsize=8)
-    bottom.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, top, bottom, title=title, start=start, tasks_label="queued tasks",
+            path=path)
