@@ -13,17 +13,18 @@ from heapq import heappush
 from .kernel import EXIT, WALLCLOCK
 from .nodes import IDLE, RUNNING as NODE_RUNNING
 from .tasks import (
-    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, RUNNING, SUCCESS, UNLIMITED,
+    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, RUNNING, SUCCESS, UNLIMITED, Task,
     exit_actions,
 )
+from .scheduling import SchedulerMixin
 
 __all__ = ["AttemptsMixin"]
 
 
-class AttemptsMixin:
+class AttemptsMixin(SchedulerMixin):
     # -- attempts ---------------------------------------------------------------------------
 
-    def _start_attempt(self, task) -> None:
+    def _start_attempt(self, task: Task) -> None:
         now = self.kernel.now
         task.state = RUNNING
         task.start_time = now
@@ -71,7 +72,7 @@ class AttemptsMixin:
                     heappush(self.queue, (job.key, job, False))
                 self.kernel.dirty = True
 
-    def _stop_resources(self, task) -> None:
+    def _stop_resources(self, task: Task) -> None:
         share = task.share
         for node in (task.nodes or (task.node,)):
             c = node.cpu
@@ -93,7 +94,7 @@ class AttemptsMixin:
             for i, r in enumerate(task.io):
                 io[i] -= r * k
 
-    def _on_exit(self, task, attempt: int) -> None:
+    def _on_exit(self, task: Task, attempt: int) -> None:
         if attempt != task.attempt or task.state is not RUNNING:
             return
         if task.simple and (task.always_ok or task.attempt_exit_code() == 0):
@@ -185,7 +186,7 @@ class AttemptsMixin:
             self._unassign(task)
             self._complete(task, FAILURE, code, ("usererror", "FailureExitCode"))
 
-    def _on_wall(self, task, attempt: int) -> None:
+    def _on_wall(self, task: Task, attempt: int) -> None:
         if attempt != task.attempt or task.state is not RUNNING:
             return
         self.wasted += self.kernel.now - task.start_time
@@ -194,20 +195,20 @@ class AttemptsMixin:
         self._unassign(task)
         self._complete(task, FAILURE, None, ("servererror", "TaskEnded"))
 
-    def _retain(self, task) -> None:
+    def _retain(self, task: Task) -> None:
         until = self.kernel.now + task.retention
         for node in (task.nodes or (task.node,)):
             if until > node.retain_until:
                 node.retain_until = until
 
-    def _back_to_active(self, task) -> None:
+    def _back_to_active(self, task: Task) -> None:
         task.state = ACTIVE
         job = task.job
         job.n_active += 1
         self.n_active += 1
         self._make_ready(task)
 
-    def _recover(self, task) -> None:
+    def _recover(self, task: Task) -> None:
         """Preemption or node failure: back to active, ``recoveryCount`` + 1 (§4.4)."""
         if self._log is not None:
             self._log((self.kernel.now, "task.recover", task.key))
@@ -215,7 +216,7 @@ class AttemptsMixin:
         task.recovery_count += 1
         self._back_to_active(task)
 
-    def _requeue(self, task) -> None:
+    def _requeue(self, task: Task) -> None:
         """Removal with ``requeue``: back to active, ``requeueCount`` + 1 (§4.6)."""
         if self._log is not None:
             self._log((self.kernel.now, "task.requeue", task.key))
@@ -223,13 +224,13 @@ class AttemptsMixin:
         task.requeue_count += 1
         self._back_to_active(task)
 
-    def _send_back(self, task) -> None:
+    def _send_back(self, task: Task) -> None:
         if task.state is RUNNING:
             self.wasted += self.kernel.now - task.start_time
         task.was_requeued = True
         self._unassign(task)
 
-    def _kill(self, task, *, by_job: bool) -> None:
+    def _kill(self, task: Task, *, by_job: bool) -> None:
         """Removal with ``terminate`` or the job's termination: completed, failure, TaskEnded."""
         if task.state is RUNNING:
             self.wasted += self.kernel.now - task.start_time
@@ -238,11 +239,11 @@ class AttemptsMixin:
         self._unassign(task)
         self._complete(task, FAILURE, None, ("usererror", "TaskEnded"), by_job=by_job)
 
-    def _log_end(self, task, result: str, code) -> None:
+    def _log_end(self, task: Task, result: str, code) -> None:
         if self._log is not None:
             self._log((self.kernel.now, "task.end", task.key, result, code))
 
-    def _complete(self, task, result: str, code, failure, *, by_job: bool = False) -> None:
+    def _complete(self, task: Task, result: str, code, failure, *, by_job: bool = False) -> None:
         now = self.kernel.now
         job = task.job
         task.state = COMPLETED

@@ -10,16 +10,17 @@ from heapq import heappush
 from math import inf
 
 from .kernel import EXIT, SAMPLE, WALLCLOCK
-from .nodes import PREP_FAILED, PREP_KILLED, PREP_RUNNING, PREP_SUCCEEDED, PrepRecord
+from .nodes import PREP_FAILED, PREP_KILLED, PREP_RUNNING, PREP_SUCCEEDED, Node, PrepRecord
 from .tasks import (
     ACTIVE, COMPLETED, JOB_ACTIVE, JOB_COMPLETED, JOB_DISABLED, JOB_PENDING, JOB_TERMINATING,
-    MIN_FAILED_ATTEMPT, PREPARING, UNLIMITED,
+    MIN_FAILED_ATTEMPT, PREPARING, UNLIMITED, Job, Task,
 )
+from .pool import PoolMixin
 
 __all__ = ["JobsMixin"]
 
 
-class JobsMixin:
+class JobsMixin(PoolMixin):
     # -- submissions and jobs -------------------------------------------------------------
 
     def _on_submit(self, i: int, _=None) -> None:
@@ -104,7 +105,7 @@ class JobsMixin:
             self.submissions_done = True
             self._check_drained()
 
-    def _create_job(self, job) -> None:
+    def _create_job(self, job: Job) -> None:
         now = self.kernel.now
         job.state = JOB_ACTIVE
         job.created_at = now
@@ -116,7 +117,7 @@ class JobsMixin:
         if job.jm is not None:
             self._accept(job.jm)
 
-    def _submit_task(self, job, task) -> None:
+    def _submit_task(self, job: Job, task: Task) -> None:
         if job.state is JOB_PENDING:
             self._create_job(job)
         if job.state is not JOB_ACTIVE:
@@ -126,7 +127,7 @@ class JobsMixin:
             return
         self._accept(task)
 
-    def _accept(self, task) -> None:
+    def _accept(self, task: Task) -> None:
         job = task.job
         now = self.kernel.now
         task.accepted = True
@@ -152,10 +153,10 @@ class JobsMixin:
         if not task.pending and not task.blocked:
             self._make_ready(task)
 
-    def _on_job_wall(self, job, _=None) -> None:
+    def _on_job_wall(self, job: Job, _=None) -> None:
         self._terminate(job, "MaxWallClockTimeExpiry")
 
-    def _terminate(self, job, reason: str) -> None:
+    def _terminate(self, job: Job, reason: str) -> None:
         """§5.2: kill assigned tasks, leave active ones for ever, run release tasks."""
         if job.state is not JOB_ACTIVE and job.state is not JOB_DISABLED:
             return
@@ -191,7 +192,7 @@ class JobsMixin:
         if not job.n_releases:
             self._job_completed(job)
 
-    def _disable(self, job) -> None:
+    def _disable(self, job: Job) -> None:
         if job.state is not JOB_ACTIVE:
             return
         self.active_inst -= job.n_ready_inst
@@ -200,7 +201,7 @@ class JobsMixin:
         if self._log is not None:
             self._log((self.kernel.now, "job", job.id, JOB_DISABLED))
 
-    def _job_completed(self, job) -> None:
+    def _job_completed(self, job: Job) -> None:
         job.state = JOB_COMPLETED
         job.completed_at = self.kernel.now
         if self._log is not None:
@@ -213,7 +214,7 @@ class JobsMixin:
 
     # -- job preparation and release (§5.4) -------------------------------------------------
 
-    def _prepare(self, task, nodes) -> None:
+    def _prepare(self, task: Task, nodes) -> None:
         job = task.job
         waiting = 0
         for node in nodes:
@@ -230,7 +231,7 @@ class JobsMixin:
         elif self._log is not None:
             self._log((self.kernel.now, "task.prepare", task.key, ",".join(n.id for n in nodes)))
 
-    def _start_prep(self, node, job, rec) -> None:
+    def _start_prep(self, node: Node, job: Job, rec) -> None:
         prep = job.prep
         rec.state = PREP_RUNNING
         node.n_busy += 1
@@ -249,7 +250,7 @@ class JobsMixin:
             d = MIN_FAILED_ATTEMPT
         self.kernel.after(d, EXIT, self._on_prep_end, node, (job, rec, failed))
 
-    def _on_prep_end(self, node, arg) -> None:
+    def _on_prep_end(self, node: Node, arg) -> None:
         job, rec, failed = arg
         if node.prep.get(job) is not rec or rec.state is not PREP_RUNNING:
             return
@@ -286,7 +287,7 @@ class JobsMixin:
         self._busy_changed(node)
         self.kernel.dirty = True
 
-    def _start_release(self, node, job) -> None:
+    def _start_release(self, node: Node, job: Job) -> None:
         node.releases[job] = True
         node.n_busy += 1
         job.n_releases += 1
@@ -297,11 +298,11 @@ class JobsMixin:
         self.kernel.after(min(rel.duration, rel.wall_clock_limit), EXIT,
                           self._on_release_end, node, job)
 
-    def _on_release_end(self, node, job) -> None:
+    def _on_release_end(self, node: Node, job: Job) -> None:
         if job in node.releases:
             self._end_release(node, job, skipped=False)
 
-    def _end_release(self, node, job, *, skipped: bool) -> None:
+    def _end_release(self, node: Node, job: Job, *, skipped: bool) -> None:
         del node.releases[job]
         node.n_busy -= 1
         job.n_releases -= 1

@@ -51,6 +51,10 @@ RANK_NAMES = ("exit", "wallclock", "node", "submit", "sample", "autoscale")
 Handler = Callable[[Any, Any], None]
 
 
+def _nothing() -> None:
+    """The pass hook of a released kernel."""
+
+
 class Kernel:
     """The event heap, the clock and the pass hook.
 
@@ -76,7 +80,7 @@ class Kernel:
         #: the stream's next entry: its time (inf: none) and its handler's first argument
         self.stream_at = inf
         self.stream_arg: Any = None
-        self._stream: Handler | None = None
+        self._stream: Any = None
         self._stream_rank = 0
 
     def set_stream(self, rank: int, handler: Handler, first_at: float, arg: Any = None) -> None:
@@ -115,7 +119,8 @@ class Kernel:
             self._run_fast(until)
             return
         heap = self.heap
-        advance = self._advance
+        entry: Any
+        advance: Any = self._advance
         passes = self._pass
         srank = self._stream_rank
         while True:
@@ -165,9 +170,10 @@ class Kernel:
     def _run_fast(self, until: float) -> None:
         """:meth:`run` without the test hook: the same steps with the clock in a local."""
         heap = self.heap
-        advance = self._advance
+        entry: Any
+        advance: Any = self._advance
         passes = self._pass
-        stream = self._stream
+        stream: Any = self._stream
         srank = self._stream_rank
         st = self.stream_at
         now = self.now
@@ -208,6 +214,14 @@ class Kernel:
         if self.dirty:
             self.dirty = False
             passes()
+
+    def release(self) -> None:
+        """Drop the pending events and the handlers (bound methods of the simulation), so a
+        finished run holds no reference cycle through its kernel."""
+        self.heap.clear()
+        self._pass = _nothing
+        self._advance = None
+        self._stream = None
 
     def finish(self, until: float) -> None:
         """Move the clock to ``until`` (the horizon) so integrals cover the whole run."""

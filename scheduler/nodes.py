@@ -8,6 +8,8 @@ makes every pending timer of that kind stale (see kernel.py on lazy cancellation
 
 from __future__ import annotations
 
+from typing import Any
+
 from heapq import heappop, heappush
 
 __all__ = [
@@ -64,6 +66,31 @@ class Node:
         "retention_timer", "bucket", "cpu", "mem", "disk", "st_rng", "st_attempts",
     )
 
+    num: int
+    id: str
+    kind: int
+    state: str
+    life: int
+    inc: int
+    used: int
+    tasks: Any
+    n_busy: int
+    n_jm: int
+    exclusive: bool
+    requested: bool
+    leave_option: Any
+    prep: Any
+    excluded: Any
+    releases: Any
+    retain_until: float
+    retention_timer: bool
+    bucket: int
+    cpu: float
+    mem: float
+    disk: float
+    st_rng: Any
+    st_attempts: int
+
     def __init__(self, num: int, kind: int) -> None:
         self.num = num
         self.id = f"tvm-{num:06d}"
@@ -72,15 +99,15 @@ class Node:
         self.life = 0
         self.inc = 0
         self.used = 0                     # Σ requiredSlots of assigned tasks
-        self.tasks: dict = {}             # assigned tasks (insertion ordered: deterministic)
+        self.tasks = {}             # assigned tasks (insertion ordered: deterministic)
         self.n_busy = 0                   # tasks + running preparation and release tasks
         self.n_jm = 0                     # job managers assigned here (§4.5 rank 6)
         self.exclusive = False            # hosts a runExclusive job manager
         self.requested = False            # in `creating` because a resize asked for it
         self.leave_option = None
-        self.prep: dict = {}              # job -> PrepRecord
-        self.excluded: set = set()        # jobs whose preparation failed here for good
-        self.releases: dict = {}          # job -> True while its release task runs here
+        self.prep = {}              # job -> PrepRecord
+        self.excluded = set()        # jobs whose preparation failed here for good
+        self.releases = {}          # job -> True while its release task runs here
         self.retain_until = 0.0           # retaineddata: latest endTime + retentionTime
         self.retention_timer = False
         self.bucket = -1                  # SlotIndex bucket (= used) or -1 when not indexed

@@ -18,6 +18,7 @@ from .nodes import (
     CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, PREEMPTED, REMOVED, RUNNING,
     PREP_KILLED, PREP_RUNNING, STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node,
 )
+from .state import EngineState
 
 __all__ = ["PoolMixin", "STEADY", "RESIZING", "STOPPING"]
 
@@ -34,7 +35,7 @@ _RANK = {PREEMPTED: 1, UNUSABLE: 2, STARTTASKFAILED: 2, CREATING: 3, STARTING: 3
 _HOLDS_VM_ALIVE = (CREATING, STARTING, WAITINGFORSTARTTASK, STARTTASKFAILED, IDLE, RUNNING)
 
 
-class PoolMixin:
+class PoolMixin(EngineState):
     # -- state changes ------------------------------------------------------------------
 
     def _set_state(self, node: Node, new: str) -> None:

@@ -12,6 +12,7 @@ from poolscale.formula.poolstate import PoolState
 from poolscale.formula.values import TICKS_PER_SECOND
 
 from .kernel import AUTOSCALE, SAMPLE
+from .attempts import AttemptsMixin
 
 __all__ = ["SamplerMixin", "TIMELINE_COLUMNS"]
 
@@ -22,7 +23,7 @@ TIMELINE_COLUMNS = (
 )
 
 
-class SamplerMixin:
+class SamplerMixin(AttemptsMixin):
     def _advance(self, old: float, new: float) -> None:
         dt = new - old
         u = self.n_usable

@@ -13,21 +13,24 @@ usable node has a free slot, so a saturated pool with a long queue costs O(log n
 
 from __future__ import annotations
 
+from typing import Any
+
 from heapq import heappop, heappush
 
 from .kernel import EXIT, WALLCLOCK
-from .nodes import DEDICATED, IDLE, RUNNING as NODE_RUNNING
-from .tasks import ACTIVE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, PREPARING, RUNNING, UNLIMITED
+from .nodes import DEDICATED, IDLE, Node, RUNNING as NODE_RUNNING
+from .tasks import ACTIVE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, PREPARING, RUNNING, UNLIMITED, Job, Task
+from .jobs import JobsMixin
 
 __all__ = ["SchedulerMixin"]
 
 _BIG = 1 << 62
 
 
-class SchedulerMixin:
+class SchedulerMixin(JobsMixin):
     # -- the ready queue ----------------------------------------------------------------
 
-    def _make_ready(self, task) -> None:
+    def _make_ready(self, task: Task) -> None:
         """``task`` is active with its dependencies satisfied: count it and queue it (§7.1)."""
         job = task.job
         inst = task.inst
@@ -99,7 +102,7 @@ class SchedulerMixin:
         for entry in keep:
             heappush(q, entry)
 
-    def _place_job(self, job) -> bool:
+    def _place_job(self, job: Job) -> bool:
         """Place the job's ready tasks in submission order; True when some remain."""
         groups = job.groups
         limit = job.max_parallel - job.n_assigned if job.max_parallel > 0 else _BIG
@@ -111,7 +114,7 @@ class SchedulerMixin:
             if gkey > 0:
                 find = self.index.find_pack if self.pack else self.index.find_spread
                 simple = job.prep is None
-                node = False
+                node: Any = False
                 while limit > 0 and h:
                     head = h[0]
                     task = head[2]
@@ -139,7 +142,7 @@ class SchedulerMixin:
         failed = None
         while limit > 0:
             best = None
-            best_h = None
+            best_h: Any = None
             for gkey, h in groups.items():
                 if failed is not None and gkey in failed:
                     continue
@@ -168,7 +171,7 @@ class SchedulerMixin:
 
     # -- placement (§7.3) -----------------------------------------------------------------
 
-    def _eligible(self, node, task) -> bool:
+    def _eligible(self, node: Node, task) -> bool:
         if node.bucket < 0 or self.slots - node.used < task.slots:
             return False
         if task.job in node.excluded:
@@ -181,7 +184,7 @@ class SchedulerMixin:
                 return False
         return True
 
-    def _find(self, task, excluded: int):
+    def _find(self, task: Task, excluded: int):
         if task.affinity is not None:
             node = self.nodes.get(task.affinity)
             if node is not None and self._eligible(node, task):
@@ -199,14 +202,14 @@ class SchedulerMixin:
             return self.index.find_pack(task.slots)
         return self.index.find_spread(task.slots)
 
-    def _find_mi(self, task, excluded: int):
+    def _find_mi(self, task: Task, excluded: int):
         """§6.5/§7.3: the N lowest-id empty eligible nodes, or None."""
         nodes = self.index.empty_nodes()
         if excluded:
             nodes = [n for n in nodes if task.job not in n.excluded]
         return nodes[: task.inst] if len(nodes) >= task.inst else None
 
-    def _place(self, task, where) -> None:
+    def _place(self, task: Task, where) -> None:
         job = task.job
         inst = task.inst
         job.n_ready_inst -= inst
@@ -248,7 +251,7 @@ class SchedulerMixin:
         else:
             self._start_attempt(task)
 
-    def _place_simple(self, task, node) -> None:
+    def _place_simple(self, task: Task, node: Node) -> None:
         """``_place`` + ``_start_attempt`` inlined for a simple task (see Task.simple) of a job
         without a preparation task. Same effects, same order."""
         job = task.job
@@ -305,7 +308,7 @@ class SchedulerMixin:
         if log is not None:
             log((now, "task.start", task.key, node.id))
 
-    def _unassign(self, task) -> None:
+    def _unassign(self, task: Task) -> None:
         """Take ``task`` off its node(s); the caller sets its next state."""
         if task.state is RUNNING:
             self._stop_resources(task)

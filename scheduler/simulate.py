@@ -25,12 +25,9 @@ from poolscale.metrics.recorder import SampleRecorder
 from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel
 from .models import PoolSpec, Workload, load_pool, load_workload, resolve_time
 from .nodes import SlotIndex
-from .pool import STEADY, PoolMixin
+from .pool import STEADY
 from .results import SimulationResult, build_report
-from .attempts import AttemptsMixin
-from .jobs import JobsMixin
 from .sampler import SamplerMixin
-from .scheduling import SchedulerMixin
 from .streams import Streams
 from .tasks import Job, Task
 
@@ -103,7 +100,7 @@ def _ticks(seconds: float) -> int:
     return int(round(seconds * TICKS_PER_SECOND))
 
 
-class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMixin):
+class Simulation(SamplerMixin):
     """One simulated pool and workload. Build it, call :meth:`run`, read :meth:`result`."""
 
     def __init__(self, pool: PoolSpec | dict, workload: Workload | dict | list,
@@ -271,7 +268,7 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
             start_ticks = self.start_ticks
             for tspec in spec.tasks:
                 task = Task(job, tspec, 0, slots_per_node=slots)
-                at = tspec.submit_time
+                at: Any = tspec.submit_time
                 if type(at) is not float:
                     at = resolve_time(at, start_ticks)
                 if created is not None and at < created:
@@ -348,9 +345,7 @@ class Simulation(PoolMixin, JobsMixin, SchedulerMixin, AttemptsMixin, SamplerMix
             job.jm = None
         for node in self.nodes.values():
             node.tasks = node.prep = node.releases = None
-        self.index = None
-        self.kernel.heap.clear()
-        self.kernel._pass = self.kernel._advance = None
+        self.kernel.release()
         self.__dict__.clear()
 
     def result(self) -> SimulationResult:

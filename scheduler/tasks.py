@@ -8,7 +8,7 @@ and counts as one). Exit options are resolved by :func:`exit_actions` (§6.4).
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Any, Callable
 
 from .models import ExitConditions, JobSpec, TaskSpec
 
@@ -55,7 +55,59 @@ class Task:
         "last_nodes", "accepted", "gkey", "assign_no", "prep_wait", "simple", "always_ok",
     )
 
-    def __init__(self, job: "Job", spec, seq: int, *, slots_per_node: int, is_jm: bool = False):
+    id: str
+    job: Job
+    seq: int
+    slots: int
+    inst: int
+    duration: float
+    exit_codes: tuple[int, ...]
+    max_retry: int
+    wall: Any
+    retention: Any
+    exit_conditions: ExitConditions | None
+    depends: list[str] | None
+    affinity: int | None
+    is_jm: bool
+    jm_spec: Any
+    submit_at: float
+    share: float
+    mem: float
+    disk: float
+    io: tuple[float, ...] | None
+    state: str | None
+    retry_count: int
+    requeue_count: int
+    recovery_count: int
+    attempt: int
+    # set while the task is assigned, or once it has run (None before): typed loosely so the
+    # engine's hot paths need no narrowing at every use
+    node: Any
+    nodes: Any
+    submit_time: Any
+    first_start: Any
+    start_time: Any
+    attempt_end: Any
+    end_time: Any
+    exit_code: int | None
+    result: str | None
+    failure: tuple[str, int | None] | None
+    pending: int
+    blocked: bool
+    qtoken: int
+    dep_satisfies: bool
+    ran_before: bool
+    was_requeued: bool
+    last_nodes: Any
+    accepted: bool
+    gkey: int | None
+    assign_no: int
+    prep_wait: int
+    simple: bool
+    always_ok: bool
+
+    def __init__(self, job: Job, spec: Any, seq: int, *, slots_per_node: int,
+                 is_jm: bool = False) -> None:
         # Built once per task of the workload (10^5 in a week of a busy pool), so the plain
         # spec (no multi-instance, dependency, affinity, exit conditions or profile) takes the
         # shortest path; every field is still set, as __slots__ requires.
@@ -157,21 +209,60 @@ class Job:
         "completed_at", "specs", "by_id", "_ids",
     )
 
+    id: str
+    seq: int
+    spec: Any
+    priority: int
+    creation_at: Any
+    state: str
+    reason: Any
+    tasks: Any
+    by_id: Any
+    _ids: Any
+    assigned: Any
+    groups: Any
+    in_queue: bool
+    jm: Any
+    jm_started: bool
+    jm_queued: bool
+    max_parallel: Any
+    max_retry: int
+    wall: Any
+    prep: Any
+    prep_wait: bool
+    release: Any
+    terminate_on_all: bool
+    exit_job_actions: bool
+    waiters: Any
+    n_releases: int
+    n_excluded: int
+    key: Any
+    n_submitted: int
+    n_active: int
+    n_assigned: int
+    n_succeeded: int
+    n_failed: int
+    n_ready_inst: int
+    n_ready_slots: int
+    created_at: Any
+    ended_at: Any
+    completed_at: Any
+
     def __init__(self, spec: JobSpec, seq: int) -> None:
         self.id = spec.id
         self.seq = seq
         self.spec = spec
         self.priority = spec.priority
-        self.creation_at: float | None = None   # resolved by the engine
+        self.creation_at = None   # resolved by the engine
         self.state = JOB_PENDING
         self.reason = None
-        self.tasks: list[Task] = []            # accepted tasks, in order of acceptance
-        self.by_id: dict[str, Task] | None = None   # accepted tasks by id, made on first use
-        self._ids: set[str] | None = None
-        self.assigned: dict[Task, None] = {}   # tasks preparing or running
-        self.groups: dict[int, list] = {}      # ready tasks: group key -> heap (seq, token, task)
+        self.tasks = []            # accepted tasks, in order of acceptance
+        self.by_id = None   # accepted tasks by id, made on first use
+        self._ids = None
+        self.assigned = {}   # tasks preparing or running
+        self.groups = {}      # ready tasks: group key -> heap (seq, token, task)
         self.in_queue = False
-        self.jm: Task | None = None
+        self.jm = None
         self.jm_started = False
         self.jm_queued = False
         self.max_parallel = spec.max_parallel_tasks
@@ -182,7 +273,7 @@ class Job:
         self.release = spec.job_release_task
         self.terminate_on_all = spec.on_all_tasks_complete == "terminatejob"
         self.exit_job_actions = spec.on_task_failure == "performexitoptionsjobaction"
-        self.waiters: dict[str, list[Task]] = {}
+        self.waiters = {}
         self.n_releases = 0
         self.n_excluded = 0
         self.key = None
