@@ -346,7 +346,7 @@ class Simulation(SamplerMixin):
         for node in self.nodes.values():
             node.tasks = node.prep = node.releases = None
         self.kernel.release()
-        self.__dict__.clear()
+        self.jobs, self.nodes, self.submissions, self.queue = [], {}, [], []
 
     def result(self) -> SimulationResult:
         with paused_gc():
