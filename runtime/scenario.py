@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from poolscale.formula.poolstate import PoolState
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.values import TICKS_PER_SECOND, Timestamp, TimeInterval
+from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader
 from poolscale.metrics.notation import NotationError, parse_notation
 from poolscale.metrics.store import SampleStore
 from poolscale.metrics.variables import canonical_series_name
@@ -241,52 +242,13 @@ def _load_json(text: str, name: str):
                         f"{exc.msg}") from None
 
 
-_YAML_LOADER = None
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def _yaml_loader():
-    """A safe loader whose scalars mean what they would mean in JSON (see the module doc)."""
-    global _YAML_LOADER
-    if _YAML_LOADER is not None:
-        return _YAML_LOADER
-    import re
-
-    import yaml
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class Loader(base):  # type: ignore[misc, valid-type]
-        def construct_mapping(self, node, deep=False):
-            seen = set()
-            for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
-                    continue  # "<<" may repeat, and complex keys cannot clash with a scalar
-                if key_node.value in seen:
-                    raise _fail((), f"key {key_node.value!r} appears twice in one mapping "
-                                    f"(line {key_node.start_mark.line + 1})")
-                seen.add(key_node.value)
-            return super().construct_mapping(node, deep=deep)
-
-    # New lists, so the shared SafeLoader tables stay untouched.
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in base.yaml_implicit_resolvers.items()
-    }
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+$"),
-        list("-+0123456789"),
-    )
-    _YAML_LOADER = Loader
-    return Loader
-
-
 def _load_yaml(text: str, name: str):
     import yaml
 
     try:
-        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=json_like_loader())  # noqa: S506 - a SafeLoader subclass
+    except DuplicateKeyError as exc:
+        raise _fail((), str(exc)) from None
     except yaml.YAMLError as exc:
         detail = " ".join(str(exc).split())
         raise _fail((), f"{name}: invalid YAML: {detail}") from None

@@ -8,7 +8,7 @@ is an error naming both lines.
 
 from __future__ import annotations
 
-from .scenario import _yaml_loader
+from poolscale.metrics.jsonyaml import json_like_loader
 
 __all__ = ["LineMap", "LineList", "YamlError", "load_yaml"]
 
@@ -49,7 +49,7 @@ def _loader():
         return _LOADER
     import yaml
 
-    class Loader(_yaml_loader()):  # type: ignore[misc, valid-type]
+    class Loader(json_like_loader()):  # type: ignore[misc, valid-type]
         pass
 
     def construct_map(loader, node):

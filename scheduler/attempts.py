@@ -239,11 +239,12 @@ class AttemptsMixin(SchedulerMixin):
         self._unassign(task)
         self._complete(task, FAILURE, None, ("usererror", "TaskEnded"), by_job=by_job)
 
-    def _log_end(self, task: Task, result: str, code) -> None:
+    def _log_end(self, task: Task, result: str, code: int | None) -> None:
         if self._log is not None:
             self._log((self.kernel.now, "task.end", task.key, result, code))
 
-    def _complete(self, task: Task, result: str, code, failure, *, by_job: bool = False) -> None:
+    def _complete(self, task: Task, result: str, code: int | None,
+                  failure: tuple[str, str] | None, *, by_job: bool = False) -> None:
         now = self.kernel.now
         job = task.job
         task.state = COMPLETED

@@ -7,8 +7,9 @@ is a YAML flow document, so one walker serves both) and following the path throu
 Every problem becomes one :class:`InputFileError`, rendered ``file:line: field: message`` —
 the form the CLI prints before exiting with status 2.
 
-YAML scalars mean what they would mean in JSON: an unquoted ISO instant stays a string (PyYAML
-would build a ``datetime``) and ``1e3`` is a number, as in the scenario reader.
+YAML means what the same document in JSON would mean (``poolscale.metrics.jsonyaml``, shared
+with the scenario and test readers): an unquoted ISO instant stays a string, ``1e3`` is a
+number, and a key repeated in one mapping is an error, as ``json`` reads it here.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import re
 from typing import Any
+
+from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader
 
 __all__ = [
     "InputFileError", "read_text", "parse_document", "locate", "field_path",
@@ -57,33 +59,6 @@ def read_text(path: str | os.PathLike) -> str:
 # JSON / YAML
 # --------------------------------------------------------------------------------------------
 
-_YAML_LOADER = None
-
-
-def _yaml_loader():
-    """A safe loader without the timestamp resolver and with JSON's reading of ``1e3``."""
-    global _YAML_LOADER
-    if _YAML_LOADER is None:
-        import yaml
-
-        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-        class Loader(base):  # type: ignore[misc, valid-type]
-            pass
-
-        Loader.yaml_implicit_resolvers = {
-            first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-            for first, resolvers in base.yaml_implicit_resolvers.items()
-        }
-        Loader.add_implicit_resolver(
-            "tag:yaml.org,2002:float",
-            re.compile(r"^[-+]?[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+$"),
-            list("-+0123456789"),
-        )
-        _YAML_LOADER = Loader
-    return _YAML_LOADER
-
-
 def _no_duplicates(name: str):
     def hook(pairs: list[tuple[str, Any]]) -> dict:
         out: dict = {}
@@ -106,7 +81,10 @@ def parse_document(text: str, name: str) -> Any:
         import yaml
 
         try:
-            return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(text, Loader=json_like_loader())  # noqa: S506 - a SafeLoader subclass
+        except DuplicateKeyError as e:
+            raise InputFileError(name, f"key {e.key!r} appears twice in one mapping",
+                                 line=e.line) from None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             problem = " ".join(str(e.problem or e.context or e).split())

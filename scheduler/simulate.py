@@ -283,9 +283,9 @@ class Simulation(SamplerMixin):
                 append((at, job, task))
             n_tasks += len(spec.tasks)
         items.sort(key=itemgetter(0))   # stable: workload order within an instant
-        for seq, (_, _, task) in enumerate(items):
-            if task is not None:
-                task.seq = seq                 # §7.2 component 6: submission sequence
+        for seq, (_, _, submitted) in enumerate(items):
+            if submitted is not None:
+                submitted.seq = seq            # §7.2 component 6: submission sequence
         self.submissions = items
         self.n_workload_tasks = n_tasks
         profiled += [job.jm for job in self.jobs if job.jm is not None]

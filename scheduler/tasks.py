@@ -91,7 +91,7 @@ class Task:
     end_time: Any
     exit_code: int | None
     result: str | None
-    failure: tuple[str, int | None] | None
+    failure: tuple[str, str] | None     # (category, code), as the REST failureInfo
     pending: int
     blocked: bool
     qtoken: int

@@ -132,6 +132,23 @@ def test_bad_pool_is_exit_2_naming_the_field(capsys, tmp_path, small, pool, expe
     assert err.replace(str(p), "pool.json").startswith(f"poolscale: {expected}")
 
 
+@pytest.mark.parametrize("name, text", [
+    ("pool.yaml", "id: p\nvmSize: STANDARD_D2s_v3\ntargetDedicatedNodes: 2\n"
+                  "targetDedicatedNodes: 20\n"),
+    ("pool.json", '{"id": "p", "vmSize": "STANDARD_D2s_v3", "targetDedicatedNodes": 2,\n'
+                  ' "targetDedicatedNodes": 20}\n'),
+])
+def test_a_repeated_key_is_an_error_in_yaml_as_in_json(capsys, tmp_path, small, name, text):
+    # PyYAML alone keeps the last value silently; a pool would run with 20 nodes, not 2
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    code, out, err = run(capsys, ["simulate", "--pool", str(p), "--workload", small])
+    where = f"{p}:4" if name.endswith(".yaml") else str(p)   # json gives the hook no position
+    kind = "mapping" if name.endswith(".yaml") else "object"
+    assert (code, out) == (2, "")
+    assert err == f"poolscale: {where}: key 'targetDedicatedNodes' appears twice in one {kind}\n"
+
+
 def test_bad_workload_and_options_are_exit_2(capsys, tmp_path):
     w = tmp_path / "w.csv"
     w.write_text("submit_time,duration\n0,60\n5,-1\n", encoding="utf-8")
