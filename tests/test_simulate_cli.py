@@ -218,6 +218,25 @@ def test_compare_labels_are_distinct():
         "pool", "a/x.f", "b/x.f", "a/x.f #2", "y.f"]
 
 
+def test_compare_names_long_labels_in_a_legend(capsys, tmp_path, small):
+    # file names wider than a column are not folded mid-word: letters head the columns
+    a = tmp_path / "scale-on-pending-tasks-ten-minutes.formula"
+    b = tmp_path / "twenty.formula"
+    a.write_text("$TargetDedicatedNodes = max($PendingTasks.GetSample(1));\n", encoding="utf-8")
+    b.write_text("$TargetDedicatedNodes = 20;\n", encoding="utf-8")
+    code, out, _ = run(capsys, ["compare", "--no-progress", "--pool", POOL, "--workload", small,
+                                "--horizon", "1h", "--formula", str(a), "--formula", str(b)])
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[2:5] == ["A  scale-on-pending-tasks-ten-minutes.formula",
+                          "B  twenty.formula", ""]
+    header = next(line for line in lines if line.startswith("figure"))
+    assert header.split() == ["figure", "┃", "A", "┃", "B"]
+    code, out, _ = run(capsys, ["compare", "--no-progress", "--pool", POOL, "--workload", small,
+                                "--horizon", "1h", "--formula", str(b), "--json"])
+    assert [r["label"] for r in json.loads(out)["runs"]] == ["pool formula", "twenty.formula"]
+
+
 def test_compare_reads_standard_input_once(capsys, small):
     code, _, err = run(capsys, ["compare", "--pool", POOL, "--workload", small,
                                 "--formula", "-", "--formula", "-"])

@@ -44,6 +44,20 @@ def _labels(paths: list[str | None]) -> list[str]:
     return out
 
 
+#: the widest label a table column shows whole (a column is 24 characters with its padding)
+HEADER_WIDTH = 20
+
+
+def _headers(labels: list[str]) -> tuple[list[str], list[str]]:
+    """Column headers and legend lines. Labels that fit are the headers themselves; when one is
+    wider, every column is a letter and the legend spells the labels out, rather than the table
+    breaking file names in the middle of a word."""
+    if all(len(label) <= HEADER_WIDTH for label in labels):
+        return labels, []
+    letters = [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(len(labels))]
+    return letters, [f"{letter}  {label}" for letter, label in zip(letters, labels)]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..simcli import (
         check_outputs, json_text, load_formula, load_inputs, report_document, run_simulation,
@@ -96,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
     for note in inputs.notes:
         out.write(f"note: {note}\n")
     out.write("\n")
-    render_table(out, "Comparison", ["figure"] + [c.label for c in choices],
+    headers, legend = _headers([c.label for c in choices])
+    for line in legend:
+        out.write(f"{line}\n")
+    if legend:
+        out.write("\n")
+    render_table(out, "Comparison", ["figure"] + headers,
                  compare_rows([(r.report, r.timeline_rows) for r in results]))
     if args.plot:
         out.write(f"\nwrote {args.plot}\n")
