@@ -106,7 +106,7 @@ def _task(name: str, line: int, fields: dict, columns: dict[str, str] | None = N
         err = e.errors()[0]
         loc = err.get("loc", ())
         key = str(loc[0]) if loc else None
-        column = (columns or {}).get(key, key)
+        column = key if key is None else (columns or {}).get(key, key)
         msg = err.get("msg", "invalid").removeprefix("Value error, ")
         raise InputFileError(name, msg, line=line, field=column) from None
 
@@ -222,8 +222,8 @@ def read_csv(text: str, name: str = "workload.csv") -> LoadedWorkload:
                 line=line, field="priority")
         fields = {
             "id": get("id") or f"task-{n}",
-            "submit_time": _submit_time(name, line, get("submit_time")),
-            "duration": _duration(name, line, get("duration")),
+            "submit_time": _submit_time(name, line, cell["submit_time"]),   # non-empty: above
+            "duration": _duration(name, line, cell["duration"]),
             "required_slots": int(_number(name, line, "slots", get("slots") or "1",
                                           integer=True, low=1)),
             "exit_codes": [int(_number(name, line, "exit_code", get("exit_code") or "0",
