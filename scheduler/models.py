@@ -2,8 +2,10 @@
 
 Field names are the Batch REST camelCase names (aliases); Python code uses the snake_case
 attribute names, and both spellings load (``populate_by_name``). Durations are stored as float
-**seconds**: an input may give an ISO-8601 duration (``PT5M``) or a number of seconds. ``None``
-stands for "unlimited" (the REST form of unlimited, ``P10675199DT2H48M5.4775807S``, loads as None).
+**seconds**: an input may give an ISO-8601 duration (``PT5M``), a number of seconds, or the
+``0:15:00`` / ``7 days, 0:00:00`` that ``az`` prints. ``None`` stands for "unlimited" (the REST
+form of unlimited, ``P10675199DT2H48M5.4775807S``, loads as None). In REST sections a ``null``
+property is dropped, as if left out: that is how the REST API and ``az`` write unset properties.
 
 Unknown fields (decided per section, see docs/simulation-model.md):
 
@@ -72,10 +74,19 @@ def _seconds(value: Any) -> float:
         return v
     if isinstance(value, str):
         ti = parse_duration(value.strip())
-        if ti is None:
-            raise ValueError(f"{value!r} is not an ISO-8601 duration (P[nD][T[nH][nM][n[.f]S]])")
-        return ti.ticks / TICKS_PER_SECOND
+        if ti is not None:
+            return ti.ticks / TICKS_PER_SECOND
+        m = _TIMEDELTA.fullmatch(value.strip())
+        if m is not None:
+            days, h, mi, sec = m.groups()
+            return (int(days or 0) * 86_400 + int(h) * 3600 + int(mi) * 60) + float(sec)
+        raise ValueError(f"{value!r} is not an ISO-8601 duration (P[nD][T[nH][nM][n[.f]S]])")
     raise ValueError("a duration is a number of seconds or an ISO-8601 duration such as PT5M")
+
+
+#: A duration as ``az batch ... show`` prints it: Python's ``str(timedelta)``, ``0:15:00`` or
+#: ``7 days, 0:00:00`` (the SDK turns the REST ``PT15M`` into a timedelta, the CLI prints that).
+_TIMEDELTA = re.compile(r"(?:(\d+) days?, )?(\d+):([0-5]\d):([0-5]\d(?:\.\d{1,6})?)")
 
 
 def _optional_seconds(value: Any) -> float | None:
@@ -176,9 +187,12 @@ class _Rest(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _drop_ignored(cls, data: Any) -> Any:
-        ignored = cls.IGNORED
-        if isinstance(data, dict) and ignored and not ignored.isdisjoint(data):
-            data = {k: v for k, v in data.items() if k not in ignored}
+        """Drop the ignored properties, and every property that is ``null``: the REST API and
+        ``az`` write an unset property as null, which means what leaving it out means."""
+        if isinstance(data, dict):
+            ignored = cls.IGNORED
+            if None in data.values() or not ignored.isdisjoint(data):
+                data = {k: v for k, v in data.items() if k not in ignored and v is not None}
         return data
 
 

@@ -52,6 +52,68 @@ def test_az_pool_show_loads_as_is():
     assert pool.target_dedicated_nodes == 3
 
 
+# What `az batch pool show -o json` prints: the SDK's model turned to JSON by the CLI, so every
+# property is present (unset ones as null) and durations are Python timedeltas printed as
+# "0:15:00" (the shape of the Batch quickstart's documented output, with autoscale on).
+AZ_CLI_POOL_SHOW = {
+    "allocationState": "steady", "allocationStateTransitionTime": "2026-03-01T22:37:42.162124+00:00",
+    "applicationLicenses": None, "applicationPackageReferences": None,
+    "autoScaleEvaluationInterval": "0:15:00",
+    "autoScaleFormula": "$TargetDedicatedNodes = 2;",
+    "autoScaleRun": {"error": None, "results": "$TargetDedicatedNodes=2",
+                     "timestamp": "2026-03-01T22:40:00.000000+00:00"},
+    "certificateReferences": None, "cloudServiceConfiguration": None,
+    "creationTime": "2026-03-01T22:35:56.500992+00:00", "currentDedicatedNodes": 2,
+    "currentLowPriorityNodes": 0, "currentNodeCommunicationMode": None, "displayName": None,
+    "eTag": "0x8D51CC1EC822005", "enableAutoScale": True, "enableInterNodeCommunication": False,
+    "id": "cli-pool", "identity": None, "lastModified": "2026-03-01T22:35:56.500992+00:00",
+    "metadata": None, "mountConfiguration": None, "networkConfiguration": None,
+    "resizeErrors": None, "resizeTimeout": "1 day, 0:00:00",
+    "startTask": {"commandLine": "/bin/sh -c true", "containerSettings": None,
+                  "environmentSettings": None, "maxTaskRetryCount": None,
+                  "resourceFiles": None, "userIdentity": None, "waitForSuccess": None},
+    "state": "active", "stateTransitionTime": "2026-03-01T22:35:56.500992+00:00", "stats": None,
+    "targetDedicatedNodes": 2, "targetLowPriorityNodes": 0,
+    "targetNodeCommunicationMode": None, "taskSchedulingPolicy": None, "taskSlotsPerNode": 2,
+    "url": "https://acct.eastus.batch.azure.com/pools/cli-pool", "userAccounts": None,
+    "virtualMachineConfiguration": {"containerConfiguration": None, "dataDisks": None,
+                                    "imageReference": {"offer": "ubuntu-server"},
+                                    "nodeAgentSkuId": "batch.node.ubuntu 22.04"},
+    "vmSize": "standard_a2_v2",
+}
+
+
+def test_az_cli_output_loads_as_is():
+    pool = PoolSpec.model_validate(AZ_CLI_POOL_SHOW)
+    assert pool.auto_scale_evaluation_interval == 900.0
+    assert pool.resize_timeout == 86_400.0
+    assert pool.node_fill_type == "spread"                  # null policy: the default
+    assert pool.start_task.max_task_retry_count == 0        # null: as if left out
+    assert pool.start_task.wait_for_success is True
+    assert pool.start_task.environment_settings == []
+    assert pool.cores_per_node == 2 and pool.task_slots_per_node == 2
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("0:00:30", 30.0), ("0:15:00", 900.0), ("2:03:04.5", 7384.5), ("1 day, 0:00:00", 86_400.0),
+    ("7 days, 0:00:00", 604_800.0), ("10675199 days, 2:48:05.477581", None),   # TimeSpan.Max
+])
+def test_durations_as_the_cli_prints_them(text, seconds):
+    from poolscale.scheduler.models import _optional_seconds, _seconds
+
+    assert _optional_seconds(text) == seconds
+    if seconds is not None:
+        assert _seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["0:60:00", "1:2:3", "15:00", "1 day 0:00:00", "-0:15:00", "0:15"])
+def test_malformed_clock_durations_are_errors(text):
+    from poolscale.scheduler.models import _seconds
+
+    with pytest.raises(ValueError, match="is not an ISO-8601 duration"):
+        _seconds(text)
+
+
 def test_snake_case_names_load_too():
     pool = PoolSpec(id="p", vm_size="D2", task_slots_per_node=2, target_dedicated_nodes=1)
     assert pool.task_slots_per_node == 2 and pool.cores_per_node == 2
