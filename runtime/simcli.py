@@ -82,7 +82,9 @@ class SimInputs:
 def load_inputs(args: argparse.Namespace) -> SimInputs:
     """Pool and workload files, start, horizon and seed, resolved as the engine will."""
     from poolscale.formula.timeparse import parse_iso_time
+    from poolscale.formula.values import Timestamp, format_timestamp
     from poolscale.scheduler.documents import InputFileError, read_pool
+    from poolscale.scheduler.models import absolute_instants
     from poolscale.scheduler.simulate import DEFAULT_START
     from poolscale.scheduler.workload import load_workload_file
 
@@ -106,6 +108,16 @@ def load_inputs(args: argparse.Namespace) -> SimInputs:
     if horizon is None:
         horizon = sim.horizon
     notes = list(loaded.notes)
+    instants = absolute_instants(loaded.workload)
+    if instants and args.start is None and sim.start is None:
+        start = format_timestamp(Timestamp(min(instants)))    # as the engine picks it
+    elif instants:
+        start_ticks = parse_iso_time(start).ticks
+        early = [t for t in instants if t < start_ticks]
+        if early:
+            notes.append(f"{len(early):,} submit or creation time{'s' if len(early) > 1 else ''} "
+                         f"before the start (the earliest {format_timestamp(Timestamp(min(early)))})"
+                         f" count{'' if len(early) > 1 else 's'} as the start")
     slots = pool.task_slots_per_node
     wide = sum(1 for job in loaded.workload.jobs for t in job.tasks if t.required_slots > slots)
     if wide:

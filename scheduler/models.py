@@ -50,7 +50,7 @@ __all__ = [
     "JobManagerTask", "JobPreparationTask", "JobReleaseTask", "PoolInfo", "TaskSpec", "JobSpec",
     "Workload", "StartTaskSimulation", "PreemptionSettings",
     "NodeFailureSettings", "SampleSettings", "Prices", "SimulationSettings", "PoolSpec",
-    "cores_from_vm_size", "resolve_time", "load_pool", "load_workload",
+    "cores_from_vm_size", "resolve_time", "load_pool", "load_workload", "absolute_instants",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -845,6 +845,19 @@ def load_pool(data: Any) -> PoolSpec:
             merged["simulation"] = data["simulation"]
         data = merged
     return PoolSpec.model_validate(data)
+
+
+def absolute_instants(workload: Workload) -> list[int]:
+    """The ISO instants (ticks) the workload names: job creation and task submit times.
+
+    A run without a start of its own begins at the earliest of them (see Simulation), so a
+    trace with absolute times replays from its first event, not from a fixed date."""
+    out = []
+    for job in workload.jobs:
+        if isinstance(job.creation_time, AbsoluteTime):
+            out.append(job.creation_time.ticks)
+        out.extend(t.submit_time.ticks for t in job.tasks if isinstance(t.submit_time, AbsoluteTime))
+    return out
 
 
 def load_workload(data: Any) -> Workload:

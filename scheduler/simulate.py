@@ -23,7 +23,9 @@ from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.metrics.recorder import SampleRecorder
 
 from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel
-from .models import PoolSpec, Workload, load_pool, load_workload, resolve_time
+from .models import (
+    PoolSpec, Workload, absolute_instants, load_pool, load_workload, resolve_time,
+)
 from .nodes import SlotIndex
 from .pool import STEADY
 from .results import SimulationResult, build_report
@@ -111,7 +113,13 @@ class Simulation(SamplerMixin):
         workload = workload if isinstance(workload, Workload) else load_workload(workload)
         sim = pool.simulation
         self.pool_spec = pool
-        self.start_ticks = _start_ticks(start if start is not None else sim.start)
+        if start is None:
+            start = sim.start
+        if start is None:
+            # no start of the run's own: the workload's first ISO instant, else DEFAULT_START
+            instants = absolute_instants(workload)
+            start = min(instants) if instants else None
+        self.start_ticks = _start_ticks(start)
         self.start_iso = format_timestamp(Timestamp(self.start_ticks))
         self.seed = int(seed if seed is not None else (sim.seed if sim.seed is not None else 0))
         self.streams = Streams(self.seed)
@@ -371,7 +379,8 @@ def simulate(pool: PoolSpec | dict, workload: Workload | dict | list, formula: A
     * ``formula``: formula text or a compiled Formula; overrides the pool's. None with a fixed
       pool simulates fixed targets. A formula that does not compile raises ``FormulaError``.
     * ``start``: ISO string, aware datetime, Timestamp or ticks (default: the pool's
-      ``simulation.start`` or DEFAULT_START); ``horizon``: seconds, ISO duration or timedelta
+      ``simulation.start``, else the workload's earliest ISO submit or creation time, else
+      DEFAULT_START); ``horizon``: seconds, ISO duration or timedelta
       (default: the pool's ``simulation.horizon``, else until the workload drains, capped at
       DRAIN_CAP_SECONDS after the last submission); ``seed``: default the pool's, else 0.
     * ``progress(sim_seconds, horizon_seconds)`` is called about 200 times per run.

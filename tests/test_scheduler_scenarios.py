@@ -826,3 +826,15 @@ def test_formula_argument_overrides_and_errors_surface():
         simulate(pool(), jobs(), "$TargetDedicatedNodes = ;", start=T0, horizon=60)
     r = simulate(pool(targetDedicatedNodes=3), jobs(), "$TargetDedicatedNodes = 1;", start=T0, horizon=60)
     assert r.report["pool_at_end"]["dedicated"] == 1 and r.report["autoscale"]["enabled"]
+
+
+def test_without_a_start_the_run_begins_at_the_workloads_first_iso_time():
+    p = pool(targetDedicatedNodes=1)
+    w = jobs(job(tasks=[task("a", 600, submitTime="2025-06-01T12:00:00Z"),
+                        task("b", 600, submitTime="2025-06-01T08:00:00+00:00")]))
+    r = simulate(p, w, horizon=86_400)
+    assert r.report["start"] == "2025-06-01T08:00:00.000Z"
+    assert r.report["makespan_seconds"] == 4 * 3600 + 600
+    # relative times only: the fixed default start
+    r = simulate(p, jobs(job(tasks=[task("a", 60, submitTime=5)])), horizon=600)
+    assert r.report["start"] == "2026-01-05T00:00:00.000Z"

@@ -149,6 +149,32 @@ def test_a_repeated_key_is_an_error_in_yaml_as_in_json(capsys, tmp_path, small, 
     assert err == f"poolscale: {where}: key 'targetDedicatedNodes' appears twice in one {kind}\n"
 
 
+ISO_CSV = ("submit_time,duration\n2025-06-01T08:00:00Z,600\n2025-06-01T12:00:00Z,600\n"
+           "2025-06-01T16:00:00Z,600\n")
+
+
+def test_a_trace_with_iso_times_starts_at_its_first_time(capsys, tmp_path):
+    # no --start and no simulation.start: the run begins at the workload's earliest instant,
+    # not at the fixed default date (which would move every task to t=0 or months ahead)
+    pool = tmp_path / "p.json"
+    pool.write_text(json.dumps({"id": "p", "vmSize": "STANDARD_D2s_v3",
+                                "targetDedicatedNodes": 1}), encoding="utf-8")
+    w = tmp_path / "w.csv"
+    w.write_text(ISO_CSV, encoding="utf-8")
+    code, out, _ = run(capsys, ["simulate", "--no-progress", "--pool", str(pool), "--workload",
+                                str(w), "--json"])
+    doc = json.loads(out)
+    assert code == 0 and doc["inputs"]["start"] == "2025-06-01T08:00:00.000Z"
+    assert doc["inputs"]["notes"] == []
+    assert doc["makespan_seconds"] == 8 * 3600 + 600        # 08:00 to the end of the 16:00 task
+    code, out, _ = run(capsys, ["simulate", "--no-progress", "--pool", str(pool), "--workload",
+                                str(w), "--start", "2025-06-01T10:00:00Z", "--json"])
+    doc = json.loads(out)
+    assert doc["inputs"]["notes"] == [
+        "1 submit or creation time before the start (the earliest 2025-06-01T08:00:00.000Z) "
+        "counts as the start"]
+
+
 def test_bad_workload_and_options_are_exit_2(capsys, tmp_path):
     w = tmp_path / "w.csv"
     w.write_text("submit_time,duration\n0,60\n5,-1\n", encoding="utf-8")

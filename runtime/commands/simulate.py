@@ -50,7 +50,8 @@ def add_input_arguments(p: argparse.ArgumentParser) -> None:
                         "generator spec (optionally .gz)")
     p.add_argument("--start", metavar="ISO",
                    help="simulation start, e.g. 2026-03-02T00:00:00Z (default: the pool's "
-                        "simulation.start, else 2026-01-05T00:00:00Z)")
+                        "simulation.start, else the workload's first ISO time, else "
+                        "2026-01-05T00:00:00Z)")
     p.add_argument("--horizon", metavar="DURATION",
                    help="how long to simulate: PT36H, P7D, 36h, 90m, 7d or seconds (default: the "
                         "pool's simulation.horizon, else until the workload drains)")
