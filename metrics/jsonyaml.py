@@ -1,7 +1,8 @@
 """YAML read the way the same document written in JSON reads.
 
-Every poolscale input that may be YAML — scenarios and test files (runtime/), pool and workload
-files (scheduler/) — goes through this one loader, so a value means the same in all of them.
+The inputs whose values poolscale reads from YAML — scenarios and test files (runtime/), pool
+and workload files (scheduler/) — go through this one loader, so a value means the same in all
+of them.
 PyYAML's safe loader follows YAML 1.1: an unquoted ``2026-03-02T10:00:00Z`` becomes a datetime,
 ``1e3`` a string, and a repeated key silently replaces the first. Here an ISO time stays a
 string, ``1e3`` is a number, and a repeated key raises :class:`DuplicateKeyError`. PyYAML is
@@ -20,11 +21,11 @@ _LOADER: Any = None
 
 
 class DuplicateKeyError(ValueError):
-    """A key that appears twice in one mapping; ``line`` is 1-based."""
+    """A key that appears twice in one mapping; ``line`` and ``first_line`` are 1-based."""
 
-    def __init__(self, key: str, line: int) -> None:
+    def __init__(self, key: str, line: int, first_line: int) -> None:
         super().__init__(f"key {key!r} appears twice in one mapping (line {line})")
-        self.key, self.line = key, line
+        self.key, self.line, self.first_line = key, line, first_line
 
 
 def json_like_loader() -> Any:
@@ -40,15 +41,27 @@ def json_like_loader() -> Any:
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class Loader(base):  # type: ignore[misc, valid-type]
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen = set()
-            for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
-                    continue  # "<<" may repeat, and complex keys cannot clash with a scalar
-                if key_node.value in seen:
-                    raise DuplicateKeyError(key_node.value, key_node.start_mark.line + 1)
-                seen.add(key_node.value)
-            return super().construct_mapping(node, deep=deep)
+        def __init__(self, stream: Any) -> None:
+            super().__init__(stream)
+            self._keys_checked: set[int] = set()
+
+        def flatten_mapping(self, node: Any) -> None:
+            # Check a mapping's own keys once, before PyYAML flattens it: flattening copies the
+            # keys a mapping merges in (<<) into its node, and a merge source deeper in the
+            # document is flattened before it is built, so a later check would see a merged
+            # key beside the mapping's own and call a valid override a repeat.
+            if id(node) not in self._keys_checked:
+                self._keys_checked.add(id(node))
+                seen: dict[tuple[str, str], int] = {}
+                for key_node, _ in node.value:
+                    if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                        continue  # "<<" may repeat, and complex keys cannot clash with a scalar
+                    key = (key_node.tag, key_node.value)   # 1 and "1" are different keys
+                    line = key_node.start_mark.line + 1
+                    if key in seen:
+                        raise DuplicateKeyError(key_node.value, line, seen[key])
+                    seen[key] = line
+            super().flatten_mapping(node)
 
     Loader.yaml_implicit_resolvers = {
         first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]

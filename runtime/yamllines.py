@@ -8,11 +8,10 @@ is an error naming both lines.
 
 from __future__ import annotations
 
-from poolscale.metrics.jsonyaml import json_like_loader
+from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader
 
 __all__ = ["LineMap", "LineList", "YamlError", "load_yaml"]
 
-_MERGE = "tag:yaml.org,2002:merge"
 
 
 class LineMap(dict):
@@ -56,15 +55,11 @@ def _loader():
         data = LineMap()
         data.line = node.start_mark.line + 1
         yield data
-        seen: dict[str, int] = {}
-        for key, _ in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE:
-                if key.value in seen:
-                    raise YamlError(key.start_mark.line + 1,
-                                    f"key {key.value!r} appears twice in one mapping "
-                                    f"(first on line {seen[key.value]})")
-                seen[key.value] = key.start_mark.line + 1
-        data.update(loader.construct_mapping(node))
+        try:
+            data.update(loader.construct_mapping(node))   # checks for repeated keys first
+        except DuplicateKeyError as e:
+            raise YamlError(e.line, f"key {e.key!r} appears twice in one mapping "
+                                    f"(first on line {e.first_line})") from None
         data.key_lines, data.scalars = {}, {}
         for key, value in node.value:  # merged keys included, own keys last
             if isinstance(key, yaml.ScalarNode):
