@@ -169,7 +169,9 @@ def _rich_table(out, title: str, headers: list[str], rows: list[Row]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, width=max(100, 28 + 24 * (len(headers) - 1)), highlight=False)
+    # wide enough for the figure column (33) and data columns of 20 characters, each with its
+    # padding and rule (23), so no header of the compare table's width limit is folded
+    console = Console(file=out, width=max(100, 36 + 23 * (len(headers) - 1)), highlight=False)
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     table.add_column(headers[0], no_wrap=True)
     for h in headers[1:]:

@@ -135,6 +135,7 @@ class Simulation(SamplerMixin):
             self.kernel._advance = self._advance_plain
         self._init_horizon(horizon if horizon is not None else sim.horizon)
         self._ran = False
+        self._released = False
 
     def _init_pool(self, pool: PoolSpec) -> None:
         sim = pool.simulation
@@ -311,7 +312,7 @@ class Simulation(SamplerMixin):
     # -- running --------------------------------------------------------------------------
 
     def run(self, *, on_step: Callable[[bool], None] | None = None) -> "Simulation":
-        if self._ran:
+        if self._ran or self._released:
             raise RuntimeError("a Simulation runs once")
         self._ran = True
         k = self.kernel
@@ -355,8 +356,11 @@ class Simulation(SamplerMixin):
             node.tasks = node.prep = node.releases = None
         self.kernel.release()
         self.jobs, self.nodes, self.submissions, self.queue = [], {}, [], []
+        self._released = True
 
     def result(self) -> SimulationResult:
+        if self._released:
+            raise RuntimeError("this Simulation was released: read its result before release()")
         with paused_gc():
             report = build_report(self)
         return SimulationResult(

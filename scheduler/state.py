@@ -140,6 +140,7 @@ class EngineState:
     _log: Any
     kernel: Kernel
     _ran: bool
+    _released: bool
 
     # -- methods defined further down the chain, declared so every layer can call them --
 

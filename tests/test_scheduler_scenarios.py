@@ -838,3 +838,17 @@ def test_without_a_start_the_run_begins_at_the_workloads_first_iso_time():
     # relative times only: the fixed default start
     r = simulate(p, jobs(job(tasks=[task("a", 60, submitTime=5)])), horizon=600)
     assert r.report["start"] == "2026-01-05T00:00:00.000Z"
+
+
+def test_a_released_simulation_refuses_to_report_or_run_again():
+    from poolscale.scheduler.simulate import Simulation
+
+    sim = Simulation(pool(targetDedicatedNodes=1), jobs(job(tasks=[task("a", 60)])), start=T0,
+                     horizon=600)
+    sim.run()
+    assert sim.result().report["tasks"]["succeeded"] == 1
+    sim.release()
+    with pytest.raises(RuntimeError, match="released"):
+        sim.result()
+    with pytest.raises(RuntimeError, match="runs once"):
+        sim.run()

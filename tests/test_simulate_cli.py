@@ -263,6 +263,27 @@ def test_compare_names_long_labels_in_a_legend(capsys, tmp_path, small):
     assert [r["label"] for r in json.loads(out)["runs"]] == ["pool formula", "twenty.formula"]
 
 
+def test_compare_shows_labels_of_twenty_characters_whole(capsys, tmp_path, small):
+    paths = []
+    for i in range(3):
+        f = tmp_path / f"exact{i}_67890.formula"            # 20 characters: the widest shown
+        f.write_text(f"$TargetDedicatedNodes = {i};\n", encoding="utf-8")
+        paths += ["--formula", str(f)]
+    code, out, _ = run(capsys, ["compare", "--no-progress", "--pool", POOL, "--workload", small,
+                                "--horizon", "1h", *paths])
+    header = next(line for line in out.splitlines() if line.startswith("figure"))
+    assert code == 0
+    assert header.split()[2::2] == ["exact0_67890.formula", "exact1_67890.formula",
+                                    "exact2_67890.formula"]
+
+
+def test_compare_columns_past_z_are_named_like_spreadsheet_columns():
+    from poolscale.runtime.commands.compare import _column_name
+
+    assert [_column_name(i) for i in (0, 25, 26, 51, 52, 701, 702)] == [
+        "A", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]
+
+
 def test_compare_reads_standard_input_once(capsys, small):
     code, _, err = run(capsys, ["compare", "--pool", POOL, "--workload", small,
                                 "--formula", "-", "--formula", "-"])

@@ -48,13 +48,23 @@ def _labels(paths: list[str | None]) -> list[str]:
 HEADER_WIDTH = 20
 
 
+def _column_name(i: int) -> str:
+    """A, B, ... Z, AA, AB, ... as spreadsheets name columns."""
+    name = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        name = chr(ord("A") + r) + name
+    return name
+
+
 def _headers(labels: list[str]) -> tuple[list[str], list[str]]:
     """Column headers and legend lines. Labels that fit are the headers themselves; when one is
     wider, every column is a letter and the legend spells the labels out, rather than the table
     breaking file names in the middle of a word."""
     if all(len(label) <= HEADER_WIDTH for label in labels):
         return labels, []
-    letters = [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(len(labels))]
+    letters = [_column_name(i) for i in range(len(labels))]
     return letters, [f"{letter}  {label}" for letter, label in zip(letters, labels)]
 
 
