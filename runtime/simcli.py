@@ -232,7 +232,32 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def report_document(inputs: SimInputs, choice: FormulaChoice, report: dict) -> dict:
+def drain_notes(inputs: SimInputs, report: dict) -> list[str]:
+    """What a run without a horizon left unfinished when it stopped at its workload's drain:
+    the node-hours and cost it reports stop there, while the pool was still changing."""
+    if inputs.horizon is not None:
+        return []
+    from .simview import duration_text
+
+    notes = []
+    end = report["pool_at_end"]
+    at = duration_text(report["simulated_seconds"])
+    if end["allocation_state"] != "steady":
+        nodes = end["dedicated"] + end["low_priority"]
+        notes.append(f"the run stopped when the workload drained, {at} in, while the pool was "
+                     f"still {end['allocation_state']} ({nodes} node{'s' if nodes != 1 else ''},"
+                     f" target {end['target_dedicated'] + end['target_low_priority']}); "
+                     "node-hours and cost stop there: give --horizon to follow the pool")
+    terminating = report["jobs"].get("terminating", 0)
+    if terminating:
+        notes.append(f"{terminating} job{'s were' if terminating > 1 else ' was'} still "
+                     f"terminating (release tasks running) when the run stopped, {at} in; "
+                     "give --horizon to follow them")
+    return notes
+
+
+def report_document(inputs: SimInputs, choice: FormulaChoice, report: dict,
+                    notes: list[str] = ()) -> dict:
     """The report with what produced it; a pure function of the inputs (no clock, no paths
     resolved), so equal runs write equal files."""
     return _clean({
@@ -240,7 +265,7 @@ def report_document(inputs: SimInputs, choice: FormulaChoice, report: dict) -> d
             "pool": inputs.pool_path, "workload": inputs.workload_path,
             "workload_format": inputs.workload_kind, "formula": choice.path,
             "start": inputs.start, "horizon_seconds": inputs.horizon, "seed": inputs.seed,
-            "notes": inputs.notes,
+            "notes": inputs.notes + list(notes),
         },
         **report,
     })

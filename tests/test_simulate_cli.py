@@ -175,6 +175,34 @@ def test_a_trace_with_iso_times_starts_at_its_first_time(capsys, tmp_path):
         "counts as the start"]
 
 
+def test_a_run_cut_at_its_drain_says_what_it_left_unfinished(capsys, tmp_path):
+    # retaineddata keeps the second node after its task (retention 7 days by default), so the
+    # pool is still resizing when the last task ends and a horizon-less run stops
+    pool = tmp_path / "p.json"
+    pool.write_text(json.dumps({
+        "id": "p", "vmSize": "STANDARD_D1_v2", "enableAutoScale": True,
+        "autoScaleFormula": "$TargetDedicatedNodes = $PendingTasks.GetSample(1) > 0 ? 2 : 1;"
+                            "$NodeDeallocationOption = retaineddata;",
+        "simulation": {"allocationTime": 0, "bootTime": 0}}), encoding="utf-8")
+    w = tmp_path / "w.csv"
+    w.write_text("submit_time,duration\n0,3600\n0,3600\n0,3600\n0,3600\n", encoding="utf-8")
+    argv = ["simulate", "--no-progress", "--pool", str(pool), "--workload", str(w), "--json"]
+    code, out, _ = run(capsys, argv)
+    assert code == 0 and json.loads(out)["inputs"]["notes"] == [
+        "the run stopped when the workload drained, 2 h 05 m in, while the pool was still "
+        "resizing (2 nodes, target 1); node-hours and cost stop there: give --horizon to "
+        "follow the pool"]
+    code, out, _ = run(capsys, argv + ["--horizon", "3h"])
+    assert code == 0 and json.loads(out)["inputs"]["notes"] == []
+    f = tmp_path / "one.formula"
+    f.write_text("$TargetDedicatedNodes = 1;\n", encoding="utf-8")
+    code, out, _ = run(capsys, ["compare", "--no-progress", "--pool", str(pool), "--workload",
+                                str(w), "--formula", str(f)])
+    assert code == 0 and ("note: without a horizon each run stopped when its workload drained, "
+                          "at different times, so node-hours and cost cover different spans: "
+                          "give --horizon to compare them") in out
+
+
 def test_bad_workload_and_options_are_exit_2(capsys, tmp_path):
     w = tmp_path / "w.csv"
     w.write_text("submit_time,duration\n0,60\n5,-1\n", encoding="utf-8")

@@ -68,7 +68,8 @@ def _write(path: str, what: str, write) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..simcli import (
-        check_outputs, json_text, load_formula, load_inputs, report_document, run_simulation,
+        check_outputs, drain_notes, json_text, load_formula, load_inputs, report_document,
+        run_simulation,
     )
     from ..simview import plot_run, render_table, summary_rows, write_timeline_csv
 
@@ -78,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(choice, int):
         return choice
     result = run_simulation(inputs, choice, progress=not args.no_progress)
-    doc = report_document(inputs, choice, result.report)
+    late = drain_notes(inputs, result.report)
+    doc = report_document(inputs, choice, result.report, late)
     start_ticks = _start_ticks(inputs.start)
 
     if args.report_json:
@@ -104,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
               f"slots per node) · {choice.label}\n"
               f"workload {inputs.workload_path} ({inputs.workload_kind}, {tasks:,} tasks) · "
               f"start {inputs.start} · seed {inputs.seed}\n")
-    for note in inputs.notes:
+    for note in inputs.notes + late:
         out.write(f"note: {note}\n")
     for w in choice.warnings:
         out.write(f"warning: {choice.path}:{w.line}:{w.column}: {w.code}: {w.message}\n")
