@@ -44,26 +44,14 @@ def check_outputs(**paths: str | None) -> None:
                              + ", ".join("." + t for t in _PLOT_TYPES[:4]) + " ...")
 
 
-_HORIZON_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
-
-
 def parse_horizon(text: str) -> float:
     """Seconds from ``PT36H`` / ``P7D`` (ISO-8601), ``36h`` / ``90m`` / ``7d``, or ``3600``."""
-    from poolscale.formula.timeparse import parse_duration
+    from poolscale.scheduler.simulate import horizon_seconds
 
-    s = text.strip()
-    if s[:1] in ("P", "p"):
-        ti = parse_duration(s.upper())
-        if ti is not None:
-            return ti.ticks / 10_000_000
-    m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*([smhdw]?)", s, re.IGNORECASE)
-    if m:
-        value = float(m.group(1)) * _HORIZON_UNITS[(m.group(2) or "s").lower()]
-        if math.isfinite(value):
-            return value
-    if re.fullmatch(r"-\s*\d.*", s):
-        raise UsageError(f"--horizon: must be 0 or more, got {text!r}")
-    raise UsageError(f"--horizon: cannot read {text!r} (use e.g. PT36H, P7D, 36h or 7200)")
+    try:
+        return horizon_seconds(text)
+    except ValueError as e:
+        raise UsageError(f"--horizon: {e}") from None
 
 
 @dataclass

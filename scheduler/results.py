@@ -29,13 +29,17 @@ class SimulationResult:
 
     @cached_property
     def timeline(self):
-        """The timeline as a pandas DataFrame, one row per sample instant, columns
-        ``TIMELINE_COLUMNS`` (pandas is imported only here, on first use)."""
+        """The timeline as a pandas DataFrame, one row per sample instant: ``timestamp`` (UTC),
+        then the columns ``TIMELINE_COLUMNS``, as ``--timeline`` writes them (pandas is
+        imported only here, on first use)."""
         import pandas as pd
 
         from .sampler import TIMELINE_COLUMNS
 
-        return pd.DataFrame(self.timeline_rows, columns=list(TIMELINE_COLUMNS))
+        frame = pd.DataFrame(self.timeline_rows, columns=list(TIMELINE_COLUMNS))
+        start = pd.Timestamp(self.report["start"])
+        frame.insert(0, "timestamp", start + pd.to_timedelta(frame["time"].astype(float), unit="s"))
+        return frame
 
     def events_of(self, kind: str, subject: str | None = None) -> list[tuple]:
         """Events of one kind (and optionally one subject id), for tests."""

@@ -12,6 +12,7 @@ import contextlib
 import datetime as _dt
 import gc
 import math
+import re
 from operator import itemgetter
 from typing import Any, Callable, Iterator
 
@@ -32,8 +33,12 @@ from .results import SimulationResult, build_report
 from .sampler import SamplerMixin
 from .streams import Streams
 from .tasks import Job, Task
+from .workload import LoadedWorkload
 
-__all__ = ["Simulation", "simulate", "DEFAULT_START", "DRAIN_CAP_SECONDS", "MAX_SAMPLE_PERIODS"]
+__all__ = [
+    "Simulation", "simulate", "horizon_seconds", "DEFAULT_START", "DRAIN_CAP_SECONDS",
+    "MAX_SAMPLE_PERIODS",
+]
 
 #: The start instant when neither the call nor the pool's simulation section gives one (choice:
 #: a fixed instant, never the wall clock, so runs are reproducible).
@@ -82,16 +87,37 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+_HORIZON_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+
+
+def horizon_seconds(text: str) -> float:
+    """Seconds from ``PT36H`` / ``P7D`` (ISO-8601), ``36h`` / ``90m`` / ``7d`` / ``2w``, or
+    ``3600``: how long to simulate, written as on the command line (``--horizon``)."""
+    s = text.strip()
+    if s[:1] in ("P", "p"):
+        ti = parse_duration(s.upper())
+        if ti is not None:
+            return ti.ticks / TICKS_PER_SECOND
+    m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*([smhdw]?)", s, re.IGNORECASE)
+    if m:
+        value = float(m.group(1)) * _HORIZON_UNITS[(m.group(2) or "s").lower()]
+        if math.isfinite(value):
+            return value
+    if re.fullmatch(r"-\s*\d.*", s):
+        raise ValueError(f"must be 0 or more, got {text!r}")
+    raise ValueError(f"cannot read {text!r} (use e.g. PT36H, P7D, 36h or 7200)")
+
+
 def _seconds(value: Any, what: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, _dt.timedelta):
         return value.total_seconds()
     if isinstance(value, str):
-        ti = parse_duration(value.strip())
-        if ti is None:
-            raise ValueError(f"{what} {value!r} is not an ISO-8601 duration")
-        return ti.ticks / TICKS_PER_SECOND
+        try:
+            return horizon_seconds(value)
+        except ValueError as e:
+            raise ValueError(f"{what}: {e}") from None
     v = float(value)
     if not v >= 0:
         raise ValueError(f"{what} must be 0 or more, got {value!r}")
@@ -105,11 +131,13 @@ def _ticks(seconds: float) -> int:
 class Simulation(SamplerMixin):
     """One simulated pool and workload. Build it, call :meth:`run`, read :meth:`result`."""
 
-    def __init__(self, pool: PoolSpec | dict, workload: Workload | dict | list,
+    def __init__(self, pool: PoolSpec | dict, workload: Workload | LoadedWorkload | dict | list,
                  formula: Any = None, *, start: Any = None, horizon: Any = None,
                  seed: int | None = None, progress: Callable[[float, float], None] | None = None,
                  log_events: bool = True) -> None:
         pool = pool if isinstance(pool, PoolSpec) else load_pool(pool)
+        if isinstance(workload, LoadedWorkload):
+            workload = workload.workload     # as read_csv / read_swf / read_workload return it
         workload = workload if isinstance(workload, Workload) else load_workload(workload)
         sim = pool.simulation
         self.pool_spec = pool
@@ -372,19 +400,21 @@ class Simulation(SamplerMixin):
         )
 
 
-def simulate(pool: PoolSpec | dict, workload: Workload | dict | list, formula: Any = None, *,
+def simulate(pool: PoolSpec | dict, workload: Workload | LoadedWorkload | dict | list,
+             formula: Any = None, *,
              start: Any = None, horizon: Any = None, seed: int | None = None,
              progress: Callable[[float, float], None] | None = None,
              log_events: bool = True) -> SimulationResult:
     """Simulate ``workload`` on ``pool`` (autoscaled by ``formula`` or the pool's own formula).
 
-    * ``pool``: a :class:`PoolSpec` or its JSON mapping; ``workload``: a :class:`Workload` or
-      its mapping / list of jobs.
+    * ``pool``: a :class:`PoolSpec` or its JSON mapping; ``workload``: a :class:`Workload`, its
+      mapping / list of jobs, or what the readers of ``scheduler.workload`` return.
     * ``formula``: formula text or a compiled Formula; overrides the pool's. None with a fixed
       pool simulates fixed targets. A formula that does not compile raises ``FormulaError``.
     * ``start``: ISO string, aware datetime, Timestamp or ticks (default: the pool's
       ``simulation.start``, else the workload's earliest ISO submit or creation time, else
-      DEFAULT_START); ``horizon``: seconds, ISO duration or timedelta
+      DEFAULT_START); ``horizon``: seconds, ``timedelta``, or text as ``--horizon`` takes it
+      (``PT36H``, ``36h``, ``7d``)
       (default: the pool's ``simulation.horizon``, else until the workload drains, capped at
       DRAIN_CAP_SECONDS after the last submission); ``seed``: default the pool's, else 0.
     * ``progress(sim_seconds, horizon_seconds)`` is called about 200 times per run.

@@ -550,7 +550,10 @@ def test_report_shape_and_measures():
     assert rep["makespan_seconds"] == 3600.0
     assert rep["bounded_slowdown"]["max"] == 2.0
     frame = r.timeline
-    assert list(frame.columns)[:3] == ["time", "dedicated", "low_priority"] and len(frame) == 120
+    assert list(frame.columns)[:4] == ["timestamp", "time", "dedicated", "low_priority"]
+    assert len(frame) == 120
+    assert str(frame["timestamp"].iloc[0]) == "2026-01-05 00:00:30+00:00"      # start + 30 s
+    assert str(frame["timestamp"].iloc[-1]) == "2026-01-05 01:00:00+00:00"
 
 
 def test_without_a_horizon_the_run_stops_when_the_workload_drains():
@@ -852,3 +855,13 @@ def test_a_released_simulation_refuses_to_report_or_run_again():
         sim.result()
     with pytest.raises(RuntimeError, match="runs once"):
         sim.run()
+
+
+def test_the_library_takes_what_the_readers_return_and_horizons_as_the_cli_writes_them():
+    from poolscale.scheduler.workload import read_csv
+
+    w = read_csv("submit_time,duration\n0,60\n", "w.csv")
+    r = simulate(pool(targetDedicatedNodes=1), w, start=T0, horizon="1h")
+    assert r.report["simulated_seconds"] == 3600.0 and r.report["tasks"]["succeeded"] == 1
+    with pytest.raises(ValueError, match=r"^horizon: cannot read 'soon' \(use e.g. PT36H"):
+        simulate(pool(targetDedicatedNodes=1), w, start=T0, horizon="soon")
