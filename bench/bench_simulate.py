@@ -275,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also cProfile one simulate run")
     parser.add_argument("--out", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
+    try:
+        import simpy  # noqa: F401
+    except ImportError:
+        print("bench_simulate: SimPy is not installed (it is the baseline): "
+              "pip install -e '.[bench]'", file=sys.stderr)
+        return 2
     r = run(quick=args.quick, rounds=args.rounds, profile=args.profile)
     print_result(r)
     if args.out:
