@@ -172,6 +172,18 @@ def _message(err: dict) -> str:
     return msg
 
 
+def _located(error: Any) -> tuple[dict, tuple]:
+    """A pydantic error and its location; a check a model makes across its fields (a
+    ``models.FieldError``) is placed at the field it names, not at the model."""
+    from .models import FieldError
+
+    loc = tuple(error.get("loc", ()))
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        return {**error, "msg": cause.message}, loc + (cause.field,)
+    return dict(error), loc
+
+
 def from_validation_error(name: str, text: str | None, data: Any, exc: Exception, *,
                           prefix: list | None = None, strip: int = 0) -> InputFileError:
     """One :class:`InputFileError` for a pydantic ``ValidationError`` (its first error, with a
@@ -184,8 +196,7 @@ def from_validation_error(name: str, text: str | None, data: Any, exc: Exception
     errors = exc.errors() if hasattr(exc, "errors") else []
     if not errors:
         return InputFileError(name, str(exc))
-    first = errors[0]
-    loc = tuple(first.get("loc", ()))
+    first, loc = _located(errors[0])
     walked = _walk(data, loc)
     if first.get("type") == "missing" and loc and isinstance(loc[-1], str):
         walked.append(loc[-1])     # the field the document lacks: name it
@@ -223,7 +234,7 @@ def pool_from_data(data: Any, name: str = "pool", text: str | None = None):
         if "simulation" in data:
             merged["simulation"] = data["simulation"]
         errors = e.errors()
-        path = _walk(merged, tuple(errors[0].get("loc", ()))) if errors else []
+        path = _walk(merged, _located(errors[0])[1]) if errors else []
         in_doc = path if path[:1] == ["simulation"] and "simulation" in data else ["pool"] + path
         err = from_validation_error(name, None, merged, e)
         raise InputFileError(name, err.message, field=err.field,

@@ -50,7 +50,7 @@ __all__ = [
     "JobManagerTask", "JobPreparationTask", "JobReleaseTask", "PoolInfo", "TaskSpec", "JobSpec",
     "Workload", "StartTaskSimulation", "PreemptionSettings",
     "NodeFailureSettings", "SampleSettings", "Prices", "SimulationSettings", "PoolSpec",
-    "cores_from_vm_size", "resolve_time", "load_pool", "load_workload", "absolute_instants",
+    "FieldError", "cores_from_vm_size", "resolve_time", "load_pool", "load_workload", "absolute_instants",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -97,6 +97,20 @@ def _optional_seconds(value: Any) -> float | None:
         return None
     v = _seconds(value)
     return None if v >= UNLIMITED_SECONDS else v
+
+
+def _figure(seconds: float) -> str:
+    """Seconds as written, to the tick: 604800.001, not 604800 (which would read as in range)."""
+    return f"{seconds:.15g}"
+
+
+class FieldError(ValueError):
+    """A check across a model's fields that one field fails: ``field`` is its REST name, so the
+    file error can point at its line (pydantic places model-level errors at the model)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
 
 
 def _lower(value: Any) -> Any:
@@ -566,7 +580,7 @@ class PoolSpec(_Rest):
     def _package_references(cls, data: Any) -> Any:
         refs = data.get("applicationPackageReferences") if isinstance(data, dict) else None
         if isinstance(refs, list) and len(refs) > 10:
-            raise ValueError(f"applicationPackageReferences: at most 10, got {len(refs)}")
+            raise FieldError("applicationPackageReferences", f"at most 10, got {len(refs)}")
         return data
 
     @model_validator(mode="before")
@@ -584,34 +598,29 @@ class PoolSpec(_Rest):
     def _check(self) -> "PoolSpec":
         cores = self.cores_per_node
         if cores is None:
-            raise ValueError(
-                f"vmSize {self.vm_size!r} has no core count; set simulation.coresPerNode"
-            )
+            raise FieldError("vmSize", f"{self.vm_size!r} has no core count; set "
+                                       "simulation.coresPerNode")
         limit = min(4 * cores, 256)
         if self.task_slots_per_node > limit:
-            raise ValueError(
-                f"taskSlotsPerNode {self.task_slots_per_node} exceeds "
-                f"min(4 x {cores} cores, 256) = {limit}"
-            )
+            raise FieldError("taskSlotsPerNode", f"{self.task_slots_per_node} exceeds "
+                                                 f"min(4 x {cores} cores, 256) = {limit}")
         if self.enable_auto_scale:
             if not self.auto_scale_formula:
-                raise ValueError("enableAutoScale is true but autoScaleFormula is missing")
+                raise FieldError("enableAutoScale", "true, but autoScaleFormula is missing")
         iv = self.auto_scale_evaluation_interval
         if not 300.0 <= iv <= 168 * 3600.0:
-            raise ValueError(
-                "InvalidAutoScaleEvaluationInterval: autoScaleEvaluationInterval must lie in "
-                f"[PT5M, PT168H], got {iv:g} s"
-            )
+            raise FieldError("autoScaleEvaluationInterval",
+                             f"InvalidAutoScaleEvaluationInterval: must lie in [PT5M, PT168H], "
+                             f"got {_figure(iv)} s")
         if self.resize_timeout < 300.0:
-            raise ValueError("resizeTimeout must be at least PT5M")
+            raise FieldError("resizeTimeout",
+                             f"must be at least PT5M, got {_figure(self.resize_timeout)} s")
         most = self.simulation.max_nodes_per_kind
         for field, value in (("targetDedicatedNodes", self.target_dedicated_nodes),
                              ("targetLowPriorityNodes", self.target_low_priority_nodes)):
             if value is not None and value > most:
-                raise ValueError(
-                    f"{field} {value} exceeds simulation.maxNodesPerKind ({most}), the most "
-                    "nodes of one kind a simulated pool may hold"
-                )
+                raise FieldError(field, f"{value} exceeds simulation.maxNodesPerKind ({most}), "
+                                        "the most nodes of one kind a simulated pool may hold")
         return self
 
     @property

@@ -803,7 +803,7 @@ def test_an_absurd_target_without_a_quota_is_clamped_to_the_configured_maximum()
 
 
 def test_a_fixed_target_above_the_configured_maximum_is_a_load_error():
-    with pytest.raises(ValueError, match=r"targetDedicatedNodes 12 exceeds "
+    with pytest.raises(ValueError, match=r"targetDedicatedNodes: 12 exceeds "
                                          r"simulation.maxNodesPerKind \(10\)"):
         Simulation(pool(targetDedicatedNodes=12, simulation={"maxNodesPerKind": 10}), jobs(),
                    start=T0)

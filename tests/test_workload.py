@@ -295,7 +295,18 @@ def test_shipped_examples_load():
      "pool.json:8: simulation.bootTime.high: 'x' is not an ISO-8601 duration"),
     ({"pool": {"id": "p", "vmSize": "D2", "taskSlotsPerNode": 0}, "simulation": {}},
      "pool.json:5: taskSlotsPerNode: Input should be greater than or equal to 1"),
-    ({"id": "p", "vmSize": "Standard_A", "taskSlotsPerNode": 1}, "pool.json: vmSize 'Standard_A' has no core count"),
+    ({"id": "p", "vmSize": "Standard_A", "taskSlotsPerNode": 1},
+     "pool.json:3: vmSize: 'Standard_A' has no core count"),
+    ({"pool": {"id": "p", "vmSize": "Standard_A"}, "simulation": {}},
+     "pool.json:4: vmSize: 'Standard_A' has no core count"),
+    ({"id": "p", "vmSize": "STANDARD_D2s_v3", "maxTasksPerNode": 9},
+     "pool.json:4: maxTasksPerNode: 9 exceeds min(4 x 2 cores, 256) = 8"),
+    ({"id": "p", "vmSize": "D2", "resizeTimeout": "PT1M"},
+     "pool.json:4: resizeTimeout: must be at least PT5M, got 60 s"),
+    ({"id": "p", "vmSize": "D2", "enableAutoScale": True, "autoScaleFormula": "$x = 1;",
+      "autoScaleEvaluationInterval": "PT168H0.001S"},
+     "pool.json:6: autoScaleEvaluationInterval: InvalidAutoScaleEvaluationInterval: must lie in "
+     "[PT5M, PT168H], got 604800.001 s"),
 ])
 def test_pool_file_errors_name_the_field(tmp_path, doc, expected):
     p = write(tmp_path, "pool.json", json.dumps(doc, indent=2))
