@@ -133,6 +133,16 @@ def removal_rank(node: Node) -> tuple[int, int, int]:
     return (6 if node.n_jm else 5, node.used, node.num)
 
 
+class _Forgotten:
+    """Stands in the slot index for a removed node (see SlotIndex.forget)."""
+
+    __slots__ = ()
+    bucket = -1
+
+
+_FORGOTTEN: Any = _Forgotten()
+
+
 class SlotIndex:
     """Usable, non-exclusive nodes with a free slot, bucketed by used slots.
 
@@ -149,6 +159,13 @@ class SlotIndex:
         self.count = [0] * slots
         self.heaps: list[list[int]] = [[] for _ in range(slots)]
         self.by_num: list = [None]
+
+    def forget(self, node: Node) -> None:
+        """Let a removed node go: its number keeps a placeholder that is never in a bucket, so
+        lazy heap entries for it read as stale, and a pool that cycles through 10^5 nodes an
+        evaluation holds only the nodes it has, not every node it ever had."""
+        self.drop(node)
+        self.by_num[node.num] = _FORGOTTEN
 
     def register(self, node: Node) -> None:
         """Make ``node`` known by its number (once, when it is first requested)."""

@@ -310,6 +310,7 @@ class PoolMixin(EngineState):
         self.n_present[node.kind] -= 1
         self._set_state(node, REMOVED)
         del self.nodes[node.num]
+        self.index.forget(node)
         self._resize()          # quota may have freed for missing nodes
         self._check_complete()
 

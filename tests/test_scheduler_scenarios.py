@@ -865,3 +865,16 @@ def test_the_library_takes_what_the_readers_return_and_horizons_as_the_cli_write
     assert r.report["simulated_seconds"] == 3600.0 and r.report["tasks"]["succeeded"] == 1
     with pytest.raises(ValueError, match=r"^horizon: cannot read 'soon' \(use e.g. PT36H"):
         simulate(pool(targetDedicatedNodes=1), w, start=T0, horizon="soon")
+
+
+def test_removed_nodes_are_let_go():
+    # a formula that swings between 0 and 40 nodes creates 40 new nodes every other evaluation;
+    # the engine must hold only the nodes the pool has, not every node it ever had
+    p = autoscale("$TargetDedicatedNodes = $CurrentDedicatedNodes > 0 ? 0 : 40;"
+                  "$NodeDeallocationOption = requeue;")
+    sim, _ = run(p, jobs(), horizon=7200)
+    from poolscale.scheduler.nodes import Node
+
+    held = [n for n in sim.index.by_num if isinstance(n, Node)]
+    assert sim.next_num - 1 >= 40 * 10                  # hundreds of nodes came and went
+    assert sorted(n.num for n in held) == sorted(sim.nodes)
