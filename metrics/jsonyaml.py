@@ -52,11 +52,12 @@ def json_like_loader() -> Any:
             # key beside the mapping's own and call a valid override a repeat.
             if id(node) not in self._keys_checked:
                 self._keys_checked.add(id(node))
-                seen: dict[tuple[str, str], int] = {}
+                seen: dict[Any, int] = {}
                 for key_node, _ in node.value:
                     if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
                         continue  # "<<" may repeat, and complex keys cannot clash with a scalar
-                    key = (key_node.tag, key_node.value)   # 1 and "1" are different keys
+                    # the key as the mapping will hold it: 1 and "1" differ, 1 and 01 do not
+                    key = self.construct_object(key_node)
                     line = key_node.start_mark.line + 1
                     if key in seen:
                         raise DuplicateKeyError(key_node.value, line, seen[key])

@@ -73,6 +73,7 @@ def load_inputs(args: argparse.Namespace) -> SimInputs:
     from poolscale.formula.values import Timestamp, format_timestamp
     from poolscale.scheduler.documents import InputFileError, read_pool
     from poolscale.scheduler.models import absolute_instants
+    from poolscale.scheduler.simulate import start_text
     from poolscale.scheduler.simulate import DEFAULT_START
     from poolscale.scheduler.workload import load_workload_file
 
@@ -98,7 +99,7 @@ def load_inputs(args: argparse.Namespace) -> SimInputs:
     notes = list(loaded.notes)
     instants = absolute_instants(loaded.workload)
     if instants and args.start is None and sim.start is None:
-        start = format_timestamp(Timestamp(min(instants)))    # as the engine picks it
+        start = start_text(min(instants))     # as the engine picks it, to the tick
     elif instants:
         start_ticks = parse_iso_time(start).ticks
         early = [t for t in instants if t < start_ticks]
@@ -230,6 +231,12 @@ def drain_notes(inputs: SimInputs, report: dict) -> list[str]:
     notes = []
     end = report["pool_at_end"]
     at = duration_text(report["simulated_seconds"])
+    unfinished = report["tasks"]["active_at_end"] + report["tasks"]["running_at_end"]
+    if unfinished:
+        # not drained: the run went on to its cap, 7 days after the last submission
+        return [f"without a horizon the run stopped {at} in, 7 days after the last submission, "
+                f"with {unfinished:,} task{'s' if unfinished != 1 else ''} still active or "
+                "running: give --horizon to follow them"]
     if end["allocation_state"] != "steady":
         nodes = end["dedicated"] + end["low_priority"]
         notes.append(f"the run stopped when the workload drained, {at} in, while the pool was "

@@ -172,16 +172,17 @@ def _message(err: dict) -> str:
     return msg
 
 
-def _located(error: Any) -> tuple[dict, tuple]:
-    """A pydantic error and its location; a check a model makes across its fields (a
-    ``models.FieldError``) is placed at the field it names, not at the model."""
+def _located(error: Any) -> tuple[dict, tuple, str | None]:
+    """A pydantic error, its location and the field a model check named: a check a model
+    makes across its fields (a ``models.FieldError``) is placed at that field, not at the
+    model."""
     from .models import FieldError
 
     loc = tuple(error.get("loc", ()))
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
-        return {**error, "msg": cause.message}, loc + (cause.field,)
-    return dict(error), loc
+        return {**error, "msg": cause.message}, loc + (cause.field,), cause.field
+    return dict(error), loc, None
 
 
 def from_validation_error(name: str, text: str | None, data: Any, exc: Exception, *,
@@ -196,10 +197,12 @@ def from_validation_error(name: str, text: str | None, data: Any, exc: Exception
     errors = exc.errors() if hasattr(exc, "errors") else []
     if not errors:
         return InputFileError(name, str(exc))
-    first, loc = _located(errors[0])
+    first, loc, named = _located(errors[0])
     walked = _walk(data, loc)
     if first.get("type") == "missing" and loc and isinstance(loc[-1], str):
         walked.append(loc[-1])     # the field the document lacks: name it
+    elif named is not None and not (walked and walked[-1] in (named, *_WRITTEN_AS.get(named, ()))):
+        walked.append(named)       # written otherwise (snake_case): still name the field
     path = (prefix or []) + walked[strip:]
     more = len(errors) - 1
     message = _message(first) + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")

@@ -179,6 +179,15 @@ def resolve_time(value: float | AbsoluteTime | None, start_ticks: int) -> float 
 # --------------------------------------------------------------------------------------------
 
 
+def _without_nulls(data: Any) -> Any:
+    """A REST object without its null properties: the REST API and ``az`` write an unset
+    property as null, which means what leaving it out means. (The base model drops them too,
+    but the models' own "before" checks run first and must see the same object.)"""
+    if isinstance(data, dict) and None in data.values():
+        return {k: v for k, v in data.items() if v is not None}
+    return data
+
+
 class _Sim(BaseModel):
     """A poolscale-only section: unknown fields are errors."""
 
@@ -586,6 +595,7 @@ class PoolSpec(_Rest):
     @model_validator(mode="before")
     @classmethod
     def _old_slot_names(cls, data: Any) -> Any:
+        data = _without_nulls(data)
         if (isinstance(data, dict) and "taskSlotsPerNode" not in data
                 and "task_slots_per_node" not in data):
             for old in ("maxTasksPerNode", "MaxTasksPerVM", "maxTasksPerVM"):
@@ -681,6 +691,7 @@ class TaskSpec(_Rest):
 
 def _fold_exit_code(data: Any) -> Any:
     """``exitCode: c`` is shorthand for ``exitCodes: [c]`` (handy for CSV-derived workloads)."""
+    data = _without_nulls(data)
     if (isinstance(data, dict) and "exitCode" in data and "exitCodes" not in data
             and "exit_codes" not in data):
         data = dict(data)
@@ -761,8 +772,10 @@ class JobSpec(_Rest):
 
     ``creationTime`` is when the simulated job is created (seconds after the start, or an ISO
     instant; one before the start means "at the start"). Without it, the job is created when its
-    first task is submitted (§5.1 choice). A REST ``creationTime`` from ``az batch job show`` is a
-    past instant, so such a job exists from the start.
+    first task is submitted (§5.1 choice). ISO instants replay at their offsets from the start;
+    without a start of its own a run begins at the workload's earliest one (so jobs taken from
+    ``az batch job show`` are created in the order and at the gaps they were), and with an
+    earlier-than-all start they come later.
     """
 
     IGNORED = frozenset(tuple(n for n in _JOB_IGNORED if n != "creationTime"))
@@ -847,8 +860,8 @@ def load_pool(data: Any) -> PoolSpec:
         extra = set(data) - {"pool", "simulation"}
         if extra:
             raise ValueError(f"unknown top-level key(s) in pool file: {', '.join(sorted(extra))}")
-        merged = dict(data["pool"])
-        if "simulation" in data:
+        merged = _without_nulls(dict(data["pool"]))
+        if data.get("simulation") is not None:
             if "simulation" in merged:
                 raise ValueError("simulation is given both inside and next to the pool")
             merged["simulation"] = data["simulation"]

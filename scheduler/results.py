@@ -13,6 +13,10 @@ from .tasks import COMPLETED
 __all__ = ["SimulationResult", "build_report"]
 
 
+#: 1970-01-01 in microseconds since 0001-01-01 (the ticks' origin)
+_EPOCH_US = 62_135_596_800 * 1_000_000
+
+
 @dataclass
 class SimulationResult:
     """``report``: a plain JSON-ready dict; ``timeline_rows``: one dict per sample instant
@@ -26,6 +30,8 @@ class SimulationResult:
     events: list[tuple] = field(default_factory=list)
     #: the recorded samples (a metrics.recorder.SampleRecorder), for replaying a run
     samples: Any = None
+    #: the run's start in ticks (100 ns) since 0001-01-01, for the timeline's timestamps
+    start_ticks: int | None = None
 
     @cached_property
     def timeline(self):
@@ -36,9 +42,15 @@ class SimulationResult:
 
         from .sampler import TIMELINE_COLUMNS
 
+        import numpy as np
+
         frame = pd.DataFrame(self.timeline_rows, columns=list(TIMELINE_COLUMNS))
-        start = pd.Timestamp(self.report["start"])
-        frame.insert(0, "timestamp", start + pd.to_timedelta(frame["time"].astype(float), unit="s"))
+        # microseconds since 1970 in datetime64[us]: every year a run may reach (1-9999) fits,
+        # where pandas' default nanoseconds stop at 2262
+        start_us = (self.start_ticks or 0) // 10 - _EPOCH_US
+        offsets = np.round(frame["time"].to_numpy(dtype=float) * 1e6).astype(np.int64)
+        stamps = pd.Series((start_us + offsets).astype("datetime64[us]"), index=frame.index)
+        frame.insert(0, "timestamp", stamps.dt.tz_localize("UTC"))
         return frame
 
     def events_of(self, kind: str, subject: str | None = None) -> list[tuple]:

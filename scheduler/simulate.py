@@ -36,7 +36,7 @@ from .tasks import Job, Task
 from .workload import LoadedWorkload
 
 __all__ = [
-    "Simulation", "simulate", "horizon_seconds", "DEFAULT_START", "DRAIN_CAP_SECONDS",
+    "Simulation", "simulate", "horizon_seconds", "start_text", "DEFAULT_START", "DRAIN_CAP_SECONDS",
     "MAX_SAMPLE_PERIODS",
 ]
 
@@ -49,6 +49,16 @@ DRAIN_CAP_SECONDS = 7 * 86_400.0
 #: The most sample periods a run may cover (a year and a month of 30 s samples): each is a
 #: recorded sample and a timeline row, about 1 µs and 1 KB.
 MAX_SAMPLE_PERIODS = 1_100_000
+
+
+def start_text(ticks: int) -> str:
+    """The start as an ISO instant: to the millisecond as formulas print times, and to the tick
+    (7 digits, as Azure writes them) when the start has a finer part, so that the text read
+    back is the same instant."""
+    text = format_timestamp(Timestamp(ticks))
+    if ticks % 10_000:
+        text = f"{text[:-5]}.{ticks % TICKS_PER_SECOND:07d}Z"
+    return text
 
 
 def _start_ticks(start: Any) -> int:
@@ -148,7 +158,7 @@ class Simulation(SamplerMixin):
             instants = absolute_instants(workload)
             start = min(instants) if instants else None
         self.start_ticks = _start_ticks(start)
-        self.start_iso = format_timestamp(Timestamp(self.start_ticks))
+        self.start_iso = start_text(self.start_ticks)
         self.seed = int(seed if seed is not None else (sim.seed if sim.seed is not None else 0))
         self.streams = Streams(self.seed)
         self.progress = progress
@@ -397,6 +407,7 @@ class Simulation(SamplerMixin):
             runs=list(zip(self.run_times, self.runs)),
             events=self.events,
             samples=self.recorder,
+            start_ticks=self.start_ticks,
         )
 
 

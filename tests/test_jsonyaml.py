@@ -22,6 +22,8 @@ def test_scalars_mean_what_json_would():
     ("a: 1\nb:\n  c: 1\n  c: 2\n", "c", 4, 3),
     ('a: 1\n"a": 2\n', "a", 2, 1),                          # quoting does not make a new key
     ("base: &b {k: 0}\ny:\n  <<: *b\n  m: 1\n  m: 2\n", "m", 5, 4),
+    ("1: a\n01: b\n", "01", 2, 1),                          # the same integer key
+    ("~: a\nnull: b\n", "null", 2, 1),
 ])
 def test_a_repeated_key_is_an_error_with_both_lines(text, key, line, first):
     with pytest.raises(DuplicateKeyError) as e:

@@ -269,3 +269,16 @@ def test_workload_forms():
         Workload.model_validate({"jobs": [{"id": "a"}, {"id": "a"}]})
     with pytest.raises(ValidationError):
         Workload.model_validate({"jobs": [], "extra": 1})
+
+
+def test_a_null_is_a_missing_key_for_the_models_own_checks_too():
+    # the models' "before" checks (old slot names, exitCode shorthand, the pool envelope) see
+    # the object before the base drops its nulls, so they must read null as missing as well
+    assert PoolSpec.model_validate({"id": "p", "vmSize": "D4", "taskSlotsPerNode": None,
+                                    "maxTasksPerNode": 4}).task_slots_per_node == 4
+    assert TaskSpec.model_validate({"id": "t", "duration": 1, "exitCode": 3,
+                                    "exitCodes": None}).exit_codes == [3]
+    assert TaskSpec.model_validate({"id": "t", "duration": 1, "exitCode": None}).exit_codes == [0]
+    pool = load_pool({"pool": {"id": "p", "vmSize": "D2", "simulation": None},
+                      "simulation": {"seed": 3}})
+    assert pool.simulation.seed == 3

@@ -878,3 +878,21 @@ def test_removed_nodes_are_let_go():
     held = [n for n in sim.index.by_num if isinstance(n, Node)]
     assert sim.next_num - 1 >= 40 * 10                  # hundreds of nodes came and went
     assert sorted(n.num for n in held) == sorted(sim.nodes)
+
+
+@pytest.mark.parametrize("start, first", [
+    ("2300-01-01T00:00:00Z", "2300-01-01 00:00:30+00:00"),        # past pandas' nanoseconds
+    ("1600-06-01T12:00:00Z", "1600-06-01 12:00:30+00:00"),
+    ("2026-03-02T10:00:00.1234567Z", "2026-03-02 10:00:30.123456+00:00"),
+])
+def test_timeline_timestamps_for_any_start(start, first):
+    r = simulate(pool(targetDedicatedNodes=1), jobs(job(tasks=[task("a", 60)])), start=start,
+                 horizon=120)
+    assert str(r.timeline["timestamp"].iloc[0]) == first
+    assert r.report["start"] == (start if "." in start else start[:-1] + ".000Z")
+
+
+def test_the_default_start_keeps_the_workloads_time_to_the_tick():
+    w = jobs(job(creationTime="2026-03-02T10:00:00.1234567Z", tasks=[task("a", 60, submitTime=30)]))
+    r = simulate(pool(targetDedicatedNodes=1), w, horizon=600)
+    assert r.report["start"] == "2026-03-02T10:00:00.1234567Z"

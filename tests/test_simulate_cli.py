@@ -167,6 +167,14 @@ def test_a_trace_with_iso_times_starts_at_its_first_time(capsys, tmp_path):
     assert code == 0 and doc["inputs"]["start"] == "2025-06-01T08:00:00.000Z"
     assert doc["inputs"]["notes"] == []
     assert doc["makespan_seconds"] == 8 * 3600 + 600        # 08:00 to the end of the 16:00 task
+    # the CLI picks the same start as the engine, to the tick (Azure writes 7 digits)
+    wj = tmp_path / "w.json"
+    wj.write_text(json.dumps({"jobs": [{"id": "j", "creationTime": "2025-06-01T08:00:00.1234567Z",
+                                        "tasks": [{"id": "t", "duration": 60}]}]}), encoding="utf-8")
+    code, out, _ = run(capsys, ["simulate", "--no-progress", "--pool", str(pool), "--workload",
+                                str(wj), "--json"])
+    doc = json.loads(out)
+    assert doc["inputs"]["start"] == doc["start"] == "2025-06-01T08:00:00.1234567Z"
     code, out, _ = run(capsys, ["simulate", "--no-progress", "--pool", str(pool), "--workload",
                                 str(w), "--start", "2025-06-01T10:00:00Z", "--json"])
     doc = json.loads(out)
@@ -198,9 +206,19 @@ def test_a_run_cut_at_its_drain_says_what_it_left_unfinished(capsys, tmp_path):
     f.write_text("$TargetDedicatedNodes = 1;\n", encoding="utf-8")
     code, out, _ = run(capsys, ["compare", "--no-progress", "--pool", str(pool), "--workload",
                                 str(w), "--formula", str(f)])
-    assert code == 0 and ("note: without a horizon each run stopped when its workload drained, "
-                          "at different times, so node-hours and cost cover different spans: "
-                          "give --horizon to compare them") in out
+    assert code == 0 and ("note: without a horizon each run stopped when its workload drained "
+                          "(or 7 days after the last submission), at different times, so "
+                          "node-hours and cost cover different spans: give --horizon to "
+                          "compare them") in out
+    # a run that never drains stops at its cap: the note says so, not "drained"
+    slow = tmp_path / "slow.json"
+    slow.write_text(json.dumps({"id": "p", "vmSize": "STANDARD_D1_v2", "targetDedicatedNodes": 1,
+                                "simulation": {"allocationTime": 10 * 86_400}}), encoding="utf-8")
+    code, out, _ = run(capsys, ["simulate", "--no-progress", "--pool", str(slow), "--workload",
+                                str(w), "--json"])
+    assert code == 0 and json.loads(out)["inputs"]["notes"] == [
+        "without a horizon the run stopped 7 d 00 h in, 7 days after the last submission, with "
+        "4 tasks still active or running: give --horizon to follow them"]
 
 
 def test_bad_workload_and_options_are_exit_2(capsys, tmp_path):

@@ -297,6 +297,8 @@ def test_shipped_examples_load():
      "pool.json:5: taskSlotsPerNode: Input should be greater than or equal to 1"),
     ({"id": "p", "vmSize": "Standard_A", "taskSlotsPerNode": 1},
      "pool.json:3: vmSize: 'Standard_A' has no core count"),
+    ({"id": "p", "vm_size": "Standard_A"},            # snake_case loads too: still named
+     "pool.json:1: vmSize: 'Standard_A' has no core count"),
     ({"pool": {"id": "p", "vmSize": "Standard_A"}, "simulation": {}},
      "pool.json:4: vmSize: 'Standard_A' has no core count"),
     ({"id": "p", "vmSize": "STANDARD_D2s_v3", "maxTasksPerNode": 9},

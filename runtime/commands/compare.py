@@ -94,9 +94,10 @@ def run(args: argparse.Namespace) -> int:
             choice.label = label
     results = [run_simulation(inputs, c, progress=not args.no_progress) for c in choices]
     if inputs.horizon is None and len({r.report["simulated_seconds"] for r in results}) > 1:
-        inputs.notes.append("without a horizon each run stopped when its workload drained, at "
-                            "different times, so node-hours and cost cover different spans: "
-                            "give --horizon to compare them")
+        inputs.notes.append("without a horizon each run stopped when its workload drained (or "
+                            "7 days after the last submission), at different times, so "
+                            "node-hours and cost cover different spans: give --horizon to "
+                            "compare them")
 
     if args.plot:
         title = f"{inputs.pool.id} on {inputs.workload_path} (seed {inputs.seed})"
