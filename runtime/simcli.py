@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from .cli import UsageError, read_formula
 
@@ -73,8 +73,7 @@ def load_inputs(args: argparse.Namespace) -> SimInputs:
     from poolscale.formula.values import Timestamp, format_timestamp
     from poolscale.scheduler.documents import InputFileError, read_pool
     from poolscale.scheduler.models import absolute_instants
-    from poolscale.scheduler.simulate import start_text
-    from poolscale.scheduler.simulate import DEFAULT_START
+    from poolscale.scheduler.simulate import DEFAULT_START, start_text
     from poolscale.scheduler.workload import load_workload_file
 
     if args.start is not None and parse_iso_time(args.start.strip()) is None:
@@ -252,7 +251,7 @@ def drain_notes(inputs: SimInputs, report: dict) -> list[str]:
 
 
 def report_document(inputs: SimInputs, choice: FormulaChoice, report: dict,
-                    notes: list[str] = ()) -> dict:
+                    notes: Sequence[str] = ()) -> dict:
     """The report with what produced it; a pure function of the inputs (no clock, no paths
     resolved), so equal runs write equal files."""
     return _clean({

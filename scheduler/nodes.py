@@ -73,15 +73,15 @@ class Node:
     life: int
     inc: int
     used: int
-    tasks: Any
+    tasks: dict[Any, None]
     n_busy: int
     n_jm: int
     exclusive: bool
     requested: bool
     leave_option: Any
-    prep: Any
-    excluded: Any
-    releases: Any
+    prep: dict[Any, Any]            # job -> PrepRecord
+    excluded: set[Any]
+    releases: dict[Any, bool]
     retain_until: float
     retention_timer: bool
     bucket: int
@@ -99,15 +99,15 @@ class Node:
         self.life = 0
         self.inc = 0
         self.used = 0                     # Σ requiredSlots of assigned tasks
-        self.tasks = {}             # assigned tasks (insertion ordered: deterministic)
+        self.tasks = {}                   # assigned tasks (insertion ordered: deterministic)
         self.n_busy = 0                   # tasks + running preparation and release tasks
         self.n_jm = 0                     # job managers assigned here (§4.5 rank 6)
         self.exclusive = False            # hosts a runExclusive job manager
         self.requested = False            # in `creating` because a resize asked for it
         self.leave_option = None
-        self.prep = {}              # job -> PrepRecord
-        self.excluded = set()        # jobs whose preparation failed here for good
-        self.releases = {}          # job -> True while its release task runs here
+        self.prep = {}                    # job -> PrepRecord
+        self.excluded = set()             # jobs whose preparation failed here for good
+        self.releases = {}                # job -> True while its release task runs here
         self.retain_until = 0.0           # retaineddata: latest endTime + retentionTime
         self.retention_timer = False
         self.bucket = -1                  # SlotIndex bucket (= used) or -1 when not indexed
