@@ -79,7 +79,7 @@ class Node:
     exclusive: bool
     requested: bool
     leave_option: Any
-    prep: dict[Any, Any]            # job -> PrepRecord
+    prep: Any                       # dict: job -> PrepRecord
     excluded: set[Any]
     releases: dict[Any, bool]
     retain_until: float
