@@ -25,10 +25,11 @@ TIMELINE_COLUMNS = (
 
 class SamplerMixin(AttemptsMixin):
     def _advance(self, old: float, new: float) -> None:
+        """The kernel's clock hook for a run that tracks memory/disk or I/O: the plain rates,
+        then those. (Each total has its own additions in time order, so adding these after the
+        others changes no figure.)"""
+        self._advance_plain(old, new)
         dt = new - old
-        u = self.n_usable
-        self.acc_usable += u * dt
-        self.acc_cpu += self.cpu_total * dt
         if self.track_mem:
             self.acc_mem += self.mem_total * dt
             self.acc_disk += self.disk_total * dt
@@ -36,24 +37,11 @@ class SamplerMixin(AttemptsMixin):
             acc = self.acc_io
             for i, r in enumerate(self.io_rates):
                 acc[i] += r * dt
-        b = self.n_billed
-        ab = self.acc_billed
-        ab[0] += b[0] * dt
-        ab[1] += b[1] * dt
-        busy = self.assigned_slots
-        self.acc_assigned += busy * dt
-        need = -(-(self.active_slots + busy) // self.slots)
-        if u < need:
-            self.acc_under += dt
-        elif u > need:
-            self.acc_over += dt
-        if self.progress is not None and new >= self._next_progress:
-            self.progress(new, self.horizon_report)
-            self._next_progress = new + self._progress_step
 
     def _advance_plain(self, old: float, new: float) -> None:
-        """:meth:`_advance` for a run that tracks neither memory/disk nor I/O (the kernel is
-        given this one then): the same additions in the same order, with fewer lookups."""
+        """Add ``(new − old) × rate`` for every rate all runs integrate, and report progress.
+        The kernel calls this directly when the run tracks neither memory/disk nor I/O (most
+        runs), saving a call per instant."""
         dt = new - old
         u = self.n_usable
         self.acc_usable += u * dt
