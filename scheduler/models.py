@@ -212,10 +212,10 @@ class _Rest(BaseModel):
     def _drop_ignored(cls, data: Any) -> Any:
         """Drop the ignored properties, and every property that is ``null``: the REST API and
         ``az`` write an unset property as null, which means what leaving it out means."""
-        if isinstance(data, dict):
-            ignored = cls.IGNORED
-            if None in data.values() or not ignored.isdisjoint(data):
-                data = {k: v for k, v in data.items() if k not in ignored and v is not None}
+        data = _without_nulls(data)
+        ignored = cls.IGNORED
+        if isinstance(data, dict) and not ignored.isdisjoint(data):
+            data = {k: v for k, v in data.items() if k not in ignored}
         return data
 
 
