@@ -124,12 +124,12 @@ print(" ".join(f"{(b - a) * 1e3:.3f}" for a, b in ((t0, t1), (t1, t2), (t2, t3),
 
 _PHASE_NAMES = ("import numpy", "import lark (numpy already in)",
                 "import the rest of poolscale eval (incl. CLI parser)",
-                "Lark parser from the cached tables")
+                "Lark parser from the shipped tables")
 
 
 def _phases(runs: int) -> dict:
     """In a fresh process, one after the other: numpy, lark, the rest of the eval
-    path's imports, and loading Lark's cached parse tables (medians of ``runs``)."""
+    path's imports, and loading the parser from the tables shipped in the package (medians of ``runs``)."""
     cols: list[list[float]] = [[] for _ in _PHASE_NAMES]
     for _ in range(runs):
         out = subprocess.run([sys.executable, "-c", _PHASES], capture_output=True, text=True,
@@ -140,7 +140,7 @@ def _phases(runs: int) -> dict:
 
 
 def _compare(command: list[str], baseline: list[str], runs: int, env: dict | None = None) -> dict:
-    _wall(command, env)  # warm-up: writes Lark's table cache (and .pyc files) if missing
+    _wall(command, env)  # warm-up: the page cache (and .pyc files) if missing
     _wall(baseline, env)
     ours, theirs = [], []
     for _ in range(runs):  # interleaved, so both see the same machine state

@@ -11,7 +11,6 @@ object escapes this module. Every failure becomes a ``FormulaLimitError`` or a
 from __future__ import annotations
 
 import functools
-from importlib import resources
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput, UnexpectedToken
@@ -154,26 +153,22 @@ def _with_span(node, span: Span):
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
-    grammar = resources.files("poolscale.grammar").joinpath("autoscale.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", lexer=_Feed, transformer=_Builder(),
-                maybe_placeholders=True, cache=_cache_path(grammar))
+    """The parser, from the tables shipped with the package (see ``grammar_tables``), or built
+    from the grammar when they do not match it; never from a cache file."""
+    from .grammar_tables import grammar_text, load_tables
+
+    grammar = grammar_text()
+    shipped = load_tables(grammar, _Feed)
+    if shipped is None:
+        return build_from_grammar(grammar, transformer=_Builder())
+    data, memo = shipped
+    return Lark._load_from_dict(data, memo, transformer=_Builder())
 
 
-def _cache_path(grammar: str) -> str | bool:
-    """Lark's parse tables, pickled once per grammar, keep ``poolscale eval`` start-up short."""
-    import hashlib
-    import os
-    import sys
-    import tempfile
-
-    digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "poolscale")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        folder = tempfile.gettempdir()
-    return os.path.join(folder, f"grammar-{digest}-py{sys.version_info[0]}{sys.version_info[1]}.lark")
+def build_from_grammar(grammar: str, *, transformer: Transformer | None) -> Lark:
+    """The LALR parser computed from the grammar's text (~45 ms)."""
+    return Lark(grammar, parser="lalr", lexer=_Feed, transformer=transformer,
+                maybe_placeholders=True)
 
 
 def check_limits(text: str, tokens: list[Tok], index: LineIndex | None = None) -> None:
