@@ -171,13 +171,19 @@ def build_from_grammar(grammar: str, *, transformer: Transformer | None) -> Lark
                 maybe_placeholders=True)
 
 
-def check_limits(text: str, tokens: list[Tok], index: LineIndex | None = None) -> None:
-    """The limits phase: length first, then the statement count (spec §2.5)."""
+def check_length(text: str, index: LineIndex | None = None) -> None:
+    """The limits phase's first check, made before the text is lexed: a formula of megabytes
+    costs no more than one of 8,193 characters to refuse."""
     if len(text) > MAX_LENGTH:
         index = index or LineIndex(text)
         raise FormulaLimitError([Diagnostic.at(
             index, MAX_LENGTH, "AutoScaleFormulaTooLong",
             f"the formula has {len(text)} characters; at most {MAX_LENGTH} are allowed")], text)
+
+
+def check_limits(text: str, tokens: list[Tok], index: LineIndex | None = None) -> None:
+    """The limits phase: length first, then the statement count (spec §2.5)."""
+    check_length(text, index)
     if len(tokens) > MAX_STATEMENTS:  # cheap pre-test: each statement has a token
         statements = split_statements(tokens)
         if len(statements) > MAX_STATEMENTS:
@@ -190,6 +196,7 @@ def check_limits(text: str, tokens: list[Tok], index: LineIndex | None = None) -
 
 def parse(text: str) -> ast.Program:
     """Run the limits and syntax phases; return the program or raise a FormulaError."""
+    check_length(text)
     tokens = tokenize(text)
     check_limits(text, tokens)
     try:

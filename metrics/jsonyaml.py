@@ -1,4 +1,4 @@
-"""YAML read the way the same document written in JSON reads.
+"""JSON and YAML read alike, and within bounds.
 
 The inputs whose values poolscale reads from YAML — scenarios and test files (runtime/), pool
 and workload files (scheduler/) — go through this one loader, so a value means the same in all
@@ -7,6 +7,13 @@ PyYAML's safe loader follows YAML 1.1: an unquoted ``2026-03-02T10:00:00Z`` beco
 ``1e3`` a string, and a repeated key silently replaces the first. Here an ISO time stays a
 string, ``1e3`` is a number, and a repeated key raises :class:`DuplicateKeyError`. PyYAML is
 imported on first use, so importing this module costs nothing.
+
+Both formats are held to the bounds of ``poolscale.metrics.limits`` before anything is built
+from them: nesting depth (JSON is measured on its text before ``json`` recurses into it, YAML
+on the composed node graph), the nodes YAML aliases add when expanded (the "billion laughs"
+document is a few hundred bytes), and the digits of an integer (Python refuses to convert more
+than 4,300). A document past one raises :class:`~poolscale.metrics.limits.InputLimitError`
+with the line when there is one; ``source`` is ``<document>`` and the reader names its file.
 """
 
 from __future__ import annotations
@@ -14,9 +21,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["DuplicateKeyError", "json_like_loader"]
+from .limits import NESTING_DEPTH, NUMBER_DIGITS, YAML_ALIAS_NODES, InputLimitError
+
+__all__ = ["DuplicateKeyError", "json_like_loader", "load_json", "check_json_nesting",
+           "check_yaml_graph"]
+
+_DOCUMENT = "<document>"
+_LONG_INTEGER = re.compile(r"\d{%d,}" % (NUMBER_DIGITS + 1))
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
 _LOADER: Any = None
 
 
@@ -64,6 +78,10 @@ def json_like_loader() -> Any:
                     seen[key] = line
             super().flatten_mapping(node)
 
+        def construct_document(self, node: Any) -> Any:
+            check_yaml_graph(node)
+            return super().construct_document(node)
+
     Loader.yaml_implicit_resolvers = {
         first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in base.yaml_implicit_resolvers.items()
@@ -75,3 +93,117 @@ def json_like_loader() -> Any:
     )
     _LOADER = Loader
     return Loader
+
+
+# --------------------------------------------------------------------------------------------
+# bounds
+# --------------------------------------------------------------------------------------------
+
+
+def load_json(text: str, **options: Any) -> Any:
+    """``json.loads(text, **options)`` once the text is known to keep the bounds."""
+    import json
+
+    check_json_nesting(text)
+    try:
+        return json.loads(text, **options)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as e:
+        found = _LONG_INTEGER.search(text)
+        if found is None:
+            raise
+        raise _long_integer(text.count("\n", 0, found.start()) + 1) from e
+
+
+def check_json_nesting(text: str) -> None:
+    """Raise InputLimitError if arrays and objects nest deeper than NESTING_DEPTH.
+
+    Measured on the text, in a few vectorised passes, so that ``json`` never recurses into a
+    document 100,000 levels deep: only brackets outside strings count, and a quote escaped by
+    a backslash does not end a string (escaped backslashes are dropped first).
+    """
+    if text.count("[") + text.count("{") <= NESTING_DEPTH:
+        return
+    import numpy as np
+
+    raw = text.encode("utf-8", "surrogatepass").replace(b"\\\\", b"").replace(b'\\"', b"")
+    codes = np.frombuffer(raw, dtype=np.uint8)
+    where = np.flatnonzero((codes == 0x22) | (codes == 0x5B) | (codes == 0x5D)
+                           | (codes == 0x7B) | (codes == 0x7D))
+    marks = codes[where]
+    outside = (np.cumsum(marks == 0x22) % 2) == 0
+    step = np.where((marks == 0x5B) | (marks == 0x7B), 1, np.where(marks == 0x22, 0, -1))
+    step = np.where(outside, step, 0)
+    depth = np.cumsum(step)
+    if depth.size and depth.max() > NESTING_DEPTH:
+        first = int(np.argmax(depth > NESTING_DEPTH))
+        line = raw.count(b"\n", 0, int(where[first])) + 1
+        raise _too_deep(line)
+
+
+def check_yaml_graph(root: Any) -> None:
+    """Raise InputLimitError if a composed YAML document nests deeper than NESTING_DEPTH, its
+    aliases, expanded, would add more than YAML_ALIAS_NODES nodes (or refer to a node that
+    contains them, which would never end), or it holds an integer of over NUMBER_DIGITS.
+
+    One pass over the distinct nodes: an alias is the same node object reached twice, so each
+    node's expanded size and height are computed once and reused.
+    """
+    if root is None:
+        return
+    size: dict[int, int] = {}
+    height: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if not children and node.tag == _INT_TAG and len(node.value) > NUMBER_DIGITS:
+            raise _long_integer(node.start_mark.line + 1)
+        if children_done:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            height[key] = 1 + max((height[id(c)] for c in children), default=0) if _is_collection(node) else 0
+            if height[key] > NESTING_DEPTH:
+                raise _too_deep(node.start_mark.line + 1)
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise InputLimitError(_DOCUMENT, "a YAML alias refers to a node that contains it "
+                                             "(its expansion never ends)",
+                                  line=node.start_mark.line + 1)
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+    added = size[id(root)] - len(size)
+    if added > YAML_ALIAS_NODES:
+        raise InputLimitError(_DOCUMENT, f"its aliases expand to {added:,} more nodes; a "
+                                         f"YAML input may add at most {YAML_ALIAS_NODES:,} "
+                                         f"(docs/limits.md)")
+
+
+def _is_collection(node: Any) -> bool:
+    return isinstance(node.value, list)
+
+
+def _children(node: Any) -> list:
+    value = node.value
+    if not isinstance(value, list):
+        return []
+    if value and isinstance(value[0], tuple):
+        return [part for pair in value for part in pair]
+    return value
+
+
+def _too_deep(line: int) -> InputLimitError:
+    return InputLimitError(_DOCUMENT, f"nested more than {NESTING_DEPTH} levels deep, the "
+                                      f"limit for any JSON or YAML input (docs/limits.md)",
+                           line=line)
+
+
+def _long_integer(line: int) -> InputLimitError:
+    return InputLimitError(_DOCUMENT, f"an integer of more than {NUMBER_DIGITS:,} digits "
+                                      f"(docs/limits.md)", line=line)

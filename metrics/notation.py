@@ -27,6 +27,7 @@ __all__ = [
     "MAX_SAMPLES",
     "NotationError",
     "format_notation",
+    "notation_length",
     "parse_notation",
     "parse_notation_array",
 ]
@@ -75,6 +76,23 @@ def _count(digits: str, item: str, index: int, total: int) -> int:
     if len(digits.lstrip("0")) > 9 or total + int(digits) > MAX_SAMPLES:
         raise _error(item, index, f"expands past the limit of {MAX_SAMPLES:,} samples")
     return int(digits)
+
+
+def notation_length(text: str) -> int:
+    """How many samples ``text`` expands to, without expanding it (so that a reader can hold
+    several series to one budget before allocating any); NotationError as parsing raises."""
+    total = 0
+    for index, item in enumerate(text.split(), start=1):
+        m = _ITEM.fullmatch(item)
+        if m is None:
+            raise _error(item, index, _FORMS)
+        if m["missing"]:
+            total += 1 if m["mcount"] is None else _count(m["mcount"], item, index, total)
+        elif m["n"] is None:
+            total += 1
+        else:
+            total += _count(m["n"], item, index, total + 1) + 1
+    return total
 
 
 def _chunks(text: str) -> Iterable[np.ndarray]:

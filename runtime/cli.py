@@ -28,13 +28,18 @@ class UsageError(Exception):
 def read_formula(path: str, *, keep_bom: bool = False) -> str:
     """Formula text from a file or ``-`` (stdin), UTF-8, one leading BOM dropped (§2.1)
     unless ``keep_bom`` (``fmt`` keeps it to notice that the file changes)."""
+    from poolscale.metrics.inputfile import read_file, read_stream
+    from poolscale.metrics.limits import FORMULA_FILE_BYTES, InputLimitError
+
     try:
         if path == "-":
-            data = sys.stdin.buffer.read()
+            data = read_stream(sys.stdin.buffer, limit=FORMULA_FILE_BYTES, source="<stdin>",
+                               kind="a formula")
         else:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = read_file(path, limit=FORMULA_FILE_BYTES, kind="a formula file")
         text = data.decode("utf-8")
+    except InputLimitError as e:
+        raise UsageError(str(e)) from None
     except OSError as e:
         raise UsageError(f"cannot read formula {path}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:

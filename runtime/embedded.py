@@ -35,6 +35,9 @@ import sys
 from dataclasses import dataclass, field
 
 from poolscale.formula.diagnostics import Diagnostic, LineIndex
+from poolscale.metrics.inputfile import read_file, read_stream
+from poolscale.metrics.jsonyaml import check_yaml_graph, load_json
+from poolscale.metrics.limits import DOCUMENT_BYTES, FORMULA_FILE_BYTES, InputLimitError
 
 from .report import Finding, Location
 
@@ -87,20 +90,13 @@ class Source:
     def findings(self, diagnostics) -> list[Finding]:
         """Findings for diagnostics of this formula, placed in the host file where possible."""
         index = LineIndex(self.text)
-        tokens = None
-        out = []
-        for d in diagnostics:
-            if d.end_offset is None and tokens is None:
-                from poolscale.formula.lexer import tokenize
+        return [self._finding(d, index) for d in diagnostics]
 
-                tokens = tokenize(self.text)
-            out.append(self._finding(d, index, tokens))
-        return out
-
-    def _finding(self, d: Diagnostic, index: LineIndex, tokens) -> Finding:
+    def _finding(self, d: Diagnostic, index: LineIndex) -> Finding:
         start = d.offset
-        end = d.end_offset if d.end_offset is not None else _token_end(tokens, start)
-        end = max(start, min(end, _line_end(self.text, start)))  # a range stays on its line
+        line_end = _line_end(self.text, start)
+        end = d.end_offset if d.end_offset is not None else _token_end(self.text, start, line_end)
+        end = max(start, min(end, line_end))  # a range stays on its line
         line, column = index.position(start)
         severity = "warning" if d.severity == "warning" else "error"
         if self.pointer is None:
@@ -128,12 +124,14 @@ class Source:
         return Location(self.path, line, column, line, max(end_column, column + 1))
 
 
-def _token_end(tokens, offset: int) -> int:
-    """The end of the token starting at ``offset`` (one character when none does)."""
-    starts = [t.start for t in tokens]
-    i = bisect.bisect_left(starts, offset)
-    if i < len(tokens) and tokens[i].start == offset:
-        return tokens[i].end
+def _token_end(text: str, offset: int, line_end: int) -> int:
+    """The end of the token at ``offset`` (one character when none starts there). Only the
+    rest of the line is lexed: a diagnostic in a megabyte of text costs one line."""
+    from poolscale.formula.lexer import tokenize
+
+    tokens = tokenize(text[offset:line_end])
+    if tokens and tokens[0].start == 0:
+        return offset + tokens[0].end
     return offset + 1
 
 
@@ -161,7 +159,12 @@ def discover(path: str) -> Discovery:
     """
     found = Discovery()
     if path == "-":
-        found.sources.append(Source("<stdin>", _decode(sys.stdin.buffer.read(), path)))
+        try:
+            data = read_stream(sys.stdin.buffer, limit=FORMULA_FILE_BYTES, source="<stdin>",
+                               kind="a formula")
+        except InputLimitError as e:
+            raise EmbeddedError(str(e)) from None
+        found.sources.append(Source("<stdin>", _decode(data, path)))
         found.files.append("<stdin>")
         return found
     if os.path.isdir(path):
@@ -193,10 +196,17 @@ def formula_files(directory: str) -> list[str]:
 
 
 def read_text(path: str) -> str:
-    """A file's text: UTF-8, one leading byte-order mark dropped (spec §2.1)."""
+    """A file's text: UTF-8, one leading byte-order mark dropped (spec §2.1). A JSON or YAML
+    document may hold up to DOCUMENT_BYTES, any other file is a formula (docs/limits.md)."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in JSON_SUFFIXES or suffix in YAML_SUFFIXES:
+        limit, kind = DOCUMENT_BYTES, "a JSON or YAML document"
+    else:
+        limit, kind = FORMULA_FILE_BYTES, "a formula file"
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_file(path, limit=limit, kind=kind)
+    except InputLimitError as e:
+        raise EmbeddedError(str(e)) from None
     except FileNotFoundError:
         raise EmbeddedError(f"{path}: no such file or directory") from None
     except OSError as e:
@@ -329,11 +339,11 @@ def _from_json(path: str, text: str, found: Discovery) -> None:
 
     try:
         # strict=False: raw line breaks inside strings, which ARM templates allow.
-        document = json.loads(text, strict=False)
+        document = load_json(text, strict=False)
     except json.JSONDecodeError as e:
         raise EmbeddedError(f"{path}: malformed JSON: {e.msg} (line {e.lineno}, col {e.colno})") from None
-    except RecursionError:
-        raise EmbeddedError(f"{path}: malformed JSON: nested too deeply") from None
+    except InputLimitError as e:
+        raise EmbeddedError(_limit_message(path, e)) from None
     hits = formulas_in(document, path)
     host = _Host(text)
     spans: dict[str, tuple[int, int]] | None = None
@@ -445,9 +455,12 @@ def _from_yaml(path: str, text: str, found: Discovery) -> None:
     loader = loader_class(text)
     try:
         node = loader.get_single_node()
+        check_yaml_graph(node)
         document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as e:
         raise EmbeddedError(f"{path}: malformed YAML: {_yaml_problem(e)}") from None
+    except InputLimitError as e:
+        raise EmbeddedError(_limit_message(path, e)) from None
     finally:
         loader.dispose()
     hits = formulas_in(document, path)
@@ -461,6 +474,10 @@ def _from_yaml(path: str, text: str, found: Discovery) -> None:
         return Source(path, hit.value, hit.pointer, host, _yaml_locator(host, scalar, hit.value), span)
 
     _collect(path, hits, found, source_for)
+
+
+def _limit_message(path: str, e: InputLimitError) -> str:
+    return f"{path}:{e.line}: {e.detail}" if e.line is not None else f"{path}: {e.detail}"
 
 
 def _yaml_problem(e) -> str:

@@ -41,13 +41,18 @@ from poolscale.formula import FormulaError, PoolState, compile_formula
 from poolscale.formula import ast
 from poolscale.formula.diagnostics import LineIndex
 from poolscale.formula.lexer import tokenize
+from poolscale.formula.parser import MAX_LENGTH
 from poolscale.formula.trace import explain
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.types import SERIES, Type
 from poolscale.formula.values import (
     Timestamp, format_double, format_timestamp, format_value, timestamp_from_datetime,
 )
-from poolscale.metrics.notation import NotationError, format_notation, parse_notation
+from poolscale.metrics.inputfile import read_file
+from poolscale.metrics.jsonyaml import load_json
+from poolscale.metrics.limits import FORMULA_FILE_BYTES, SCENARIO_SAMPLES, InputLimitError
+from poolscale.metrics.notation import (
+    NotationError, format_notation, notation_length, parse_notation)
 from poolscale.metrics.variables import canonical_series_name
 
 from .completion import META_COMMANDS, POOL_KEYS
@@ -91,6 +96,12 @@ def _utc_now() -> Timestamp:
 
 def _error(text: str) -> Reply:
     return Reply([f"error: {text}"], failed=True)
+
+
+def _has_statements(text: str) -> bool:
+    """Whether ``text`` is more than blanks and comments; text over the length limit counts
+    as statements without being lexed, so that it meets AutoScaleFormulaTooLong at once."""
+    return len(text) > MAX_LENGTH or bool(tokenize(text))
 
 
 def _normalized(text: str) -> str:
@@ -150,15 +161,14 @@ class ReplSession:
         """Run one input: a meta-command line, or statements (possibly several lines)."""
         if text.strip().startswith(":"):
             return self.meta(text.strip())
-        if not tokenize(text):
-            return Reply()
-        return self.evaluate(text)
+        return self.evaluate(text) if _has_statements(text) else Reply()
 
     def evaluate(self, text: str) -> Reply:
         """Append the statements of ``text`` to the session formula and run it; keep
         them only if the run has no error."""
-        text = _normalized(text)
         base = self.source
+        if len(base) + len(text) <= MAX_LENGTH:  # else it fails the length check, unlexed
+            text = _normalized(text)
         combined = base + text
         base_lines = _line_count(base)
         try:
@@ -279,8 +289,9 @@ class ReplSession:
             return _error(f":samples: {parts[0]!r} is not a series variable")
         if len(parts) == 1:
             return Reply([_series_line(name, self.scenario.samples.get(name, []))])
+        others = sum(len(v) for k, v in self.scenario.samples.items() if k != name)
         try:
-            values = _sample_values(_unquote(parts[1]))
+            values = _sample_values(_unquote(parts[1]), SCENARIO_SAMPLES - others)
         except ValueError as e:
             return _error(f":samples: {e}")
         samples = dict(self.scenario.samples)
@@ -430,13 +441,15 @@ class ReplSession:
             return _error(":formula needs a formula file")
         path = _unquote(rest)
         try:
-            text = Path(path).read_bytes().decode("utf-8")
+            text = read_file(path, limit=FORMULA_FILE_BYTES, kind="a formula file").decode("utf-8")
+        except InputLimitError as e:
+            return _error(str(e))
         except OSError as e:
             return _error(f"cannot read formula {path}: {e.strerror or e}")
         except UnicodeDecodeError as e:
             return _error(f"cannot read formula {path}: not UTF-8 (byte {e.start})")
         text = text[1:] if text.startswith("\ufeff") else text
-        return self.evaluate(text) if tokenize(text) else Reply()
+        return self.evaluate(text) if _has_statements(text) else Reply()
 
     def _cmd_undo(self, rest: str) -> Reply:
         if not self.inputs:
@@ -480,21 +493,33 @@ def _unquote(text: str) -> str:
     return text
 
 
-def _sample_values(text: str) -> list[float | None]:
-    """Series notation, or a JSON list of numbers and nulls (as in a scenario file)."""
+def _sample_values(text: str, budget: int) -> list[float | None]:
+    """Series notation, or a JSON list of numbers and nulls (as in a scenario file); at most
+    ``budget`` values, what the session's other series leave of the scenario limit."""
     if text.lstrip().startswith("["):
         try:
-            items = json.loads(text)
+            items = load_json(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"invalid JSON list: {e.msg}") from None
+        except InputLimitError as e:
+            raise ValueError(e.detail) from None
         if not isinstance(items, list) or not all(
                 x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in items):
             raise ValueError("expected a list of numbers and nulls")
+        _within(len(items), budget)
         return [None if x is None else float(x) for x in items]
     try:
+        _within(notation_length(text), budget)
         return parse_notation(text)
     except NotationError as e:
         raise ValueError(str(e)) from None
+
+
+def _within(count: int, budget: int) -> None:
+    if count > budget:
+        raise ValueError(f"{count:,} samples would make {SCENARIO_SAMPLES - budget + count:,} "
+                         f"in all; a scenario may hold at most {SCENARIO_SAMPLES:,} "
+                         "(docs/limits.md)")
 
 
 def _series_line(name: str, values) -> str:

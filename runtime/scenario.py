@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from poolscale.formula.poolstate import PoolState
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.values import TICKS_PER_SECOND, Timestamp, TimeInterval
-from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader
-from poolscale.metrics.notation import NotationError, parse_notation
+from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader, load_json
+from poolscale.metrics.inputfile import read_file
+from poolscale.metrics.limits import DOCUMENT_BYTES, SCENARIO_SAMPLES, InputLimitError
+from poolscale.metrics.notation import NotationError, notation_length, parse_notation
 from poolscale.metrics.store import SampleStore
 from poolscale.metrics.variables import canonical_series_name
 
@@ -135,16 +137,19 @@ def _parse_pool(raw: object) -> PoolState:
     return PoolState(**kwargs)
 
 
-def _sample_values(key: str, raw: object) -> list[float | None]:
+def _sample_values(key: str, raw: object, budget: int) -> list[float | None]:
+    """The series' values; ``budget`` is how many samples the scenario may still hold."""
     path = ("samples", repr(key))
     if isinstance(raw, str):
         try:
+            _within_budget(path, notation_length(raw), budget)
             return parse_notation(raw)
         except NotationError as exc:
             raise _fail(path, str(exc)) from None
     if not isinstance(raw, (list, tuple)):
         raise _fail(path, "expected a list of numbers and nulls or a series-notation "
                           f"string, got {_type_name(raw)}")
+    _within_budget(path, len(raw), budget)
     values: list[float | None] = []
     for index, item in enumerate(raw, start=1):
         if item is None:
@@ -154,7 +159,7 @@ def _sample_values(key: str, raw: object) -> list[float | None]:
     return values
 
 
-def _parse_samples(raw: object) -> dict[str, list[float | None]]:
+def _parse_samples(raw: object, budget: int) -> dict[str, list[float | None]]:
     path = ("samples",)
     if raw is None:
         return {}
@@ -162,6 +167,7 @@ def _parse_samples(raw: object) -> dict[str, list[float | None]]:
         raise _fail(path, f"expected a mapping of series to values, got {_type_name(raw)}")
     written: dict[str, str] = {}  # canonical name -> key as written
     samples: dict[str, list[float | None]] = {}
+    total = 0
     for key, value in raw.items():
         canon = canonical_series_name(key) if isinstance(key, str) else None
         if canon is None:
@@ -169,8 +175,16 @@ def _parse_samples(raw: object) -> dict[str, list[float | None]]:
         if canon in written:
             raise _fail(path, f"{written[canon]!r} and {key!r} name the same series {canon}")
         written[canon] = key
-        samples[canon] = _sample_values(key, value)
+        samples[canon] = _sample_values(key, value, budget - total)
+        total += len(samples[canon])
     return samples
+
+
+def _within_budget(path: tuple[str, ...], count: int, budget: int) -> None:
+    if count > budget:
+        raise _fail(path, f"{count:,} samples would make {SCENARIO_SAMPLES - budget + count:,} "
+                          f"in all; a scenario or a test file may hold at most "
+                          f"{SCENARIO_SAMPLES:,} (docs/limits.md)")
 
 
 def _parse_interval(raw: object, key: str, default: TimeInterval) -> TimeInterval:
@@ -200,8 +214,11 @@ def _parse_seed(raw: object) -> int | None:
     return raw
 
 
-def scenario_from_dict(d: Mapping) -> Scenario:
-    """Validate a decoded scenario document; a key given as null counts as absent."""
+def scenario_from_dict(d: Mapping, *, sample_budget: int | None = None) -> Scenario:
+    """Validate a decoded scenario document; a key given as null counts as absent.
+
+    ``sample_budget`` is how many samples its series may hold together (a test file passes
+    what its earlier tests left of the limit; default: the whole limit)."""
     if not isinstance(d, Mapping):
         raise _fail((), f"expected a mapping at the top level, got {_type_name(d)}")
     _check_keys(d, _TOP_LEVEL_KEYS, ())
@@ -213,7 +230,8 @@ def scenario_from_dict(d: Mapping) -> Scenario:
     return Scenario(
         time=_parse_time(d.get("time")),
         pool=_parse_pool(d.get("pool")),
-        samples=_parse_samples(d.get("samples")),
+        samples=_parse_samples(d.get("samples"),
+                               SCENARIO_SAMPLES if sample_budget is None else sample_budget),
         period=period,
         delay=delay,
         seed=_parse_seed(d.get("seed")),
@@ -236,10 +254,12 @@ def _json_pairs(pairs: list[tuple[str, object]]) -> dict:
 
 def _load_json(text: str, name: str):
     try:
-        return json.loads(text, object_pairs_hook=_json_pairs)
+        return load_json(text, object_pairs_hook=_json_pairs)
     except json.JSONDecodeError as exc:
         raise _fail((), f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
                         f"{exc.msg}") from None
+    except InputLimitError as exc:
+        raise _limit(name, exc) from None
 
 
 def _load_yaml(text: str, name: str):
@@ -249,9 +269,16 @@ def _load_yaml(text: str, name: str):
         return yaml.load(text, Loader=json_like_loader())  # noqa: S506 - a SafeLoader subclass
     except DuplicateKeyError as exc:
         raise _fail((), str(exc)) from None
+    except InputLimitError as exc:
+        raise _limit(name, exc) from None
     except yaml.YAMLError as exc:
         detail = " ".join(str(exc).split())
         raise _fail((), f"{name}: invalid YAML: {detail}") from None
+
+
+def _limit(name: str, exc: InputLimitError) -> ScenarioError:
+    where = name if exc.line is None else f"{name}:{exc.line}"
+    return _fail((), f"{where}: {exc.detail}")
 
 
 def load_scenario(path: str | os.PathLike) -> Scenario:
@@ -263,8 +290,9 @@ def load_scenario(path: str | os.PathLike) -> Scenario:
     """
     name = os.fspath(path)
     try:
-        with open(path, "rb") as f:
-            text = f.read().decode("utf-8-sig")
+        text = read_file(name, limit=DOCUMENT_BYTES, kind="a scenario file").decode("utf-8-sig")
+    except InputLimitError as exc:
+        raise _limit(name, exc) from None
     except OSError as exc:
         raise _fail((), f"cannot read {name}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:

@@ -25,6 +25,9 @@ from poolscale.formula.values import (
     TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_SECOND, TimeInterval, Timestamp,
     format_timestamp,
 )
+from poolscale.metrics.inputfile import read_file
+from poolscale.metrics.limits import (
+    DOCUMENT_BYTES, FORMULA_FILE_BYTES, SCENARIO_SAMPLES, InputLimitError)
 from poolscale.metrics.store import SampleStore
 from poolscale.metrics.variables import canonical_series_name
 
@@ -182,6 +185,7 @@ class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.test = ""  # "test 'name': " while reading a test
+        self.samples_left = SCENARIO_SAMPLES  # the file's tests share the limit
 
     def fail(self, line: int | None, message: str) -> TestFileError:
         return TestFileError(self.path, line, self.test + message)
@@ -248,8 +252,9 @@ class _Reader:
             raise self.fail(line, f"formula_file: expected a path, got {_kind(name)}")
         path = os.path.normpath(os.path.join(os.path.dirname(self.path), name))
         try:
-            with open(path, "rb") as f:
-                data = f.read().decode("utf-8")
+            data = read_file(path, limit=FORMULA_FILE_BYTES, kind="a formula file").decode("utf-8")
+        except InputLimitError as e:
+            raise self.fail(line, f"formula file {e}") from None
         except OSError as e:
             raise self.fail(line, f"cannot read formula file {path}: {e.strerror or e}") from None
         except UnicodeDecodeError as e:
@@ -307,7 +312,8 @@ class _Reader:
                                 if allowed is not None else f"unknown series variable {name!r}")
                         raise self.fail(sub.key_lines.get(name, sub.line), f"{key}: {what}")
         try:
-            scenario = scenario_from_dict(doc)
+            scenario = scenario_from_dict(doc, sample_budget=self.samples_left)
+            self.samples_left -= sum(map(len, scenario.samples.values()))
         except ScenarioError as e:
             line, node = t.line, t
             for part in (e.key or "").split("."):
@@ -560,8 +566,9 @@ def load_test_file(path: str | os.PathLike) -> TestFile:
     """Read and validate a test file; raise :class:`TestFileError` for any problem with it."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as f:
-            text = f.read().decode("utf-8-sig")
+        text = read_file(name, limit=DOCUMENT_BYTES, kind="a test file").decode("utf-8-sig")
+    except InputLimitError as e:
+        raise TestFileError(name, None, e.detail) from None
     except OSError as e:
         raise TestFileError(name, None, f"cannot read: {e.strerror or e}") from None
     except UnicodeDecodeError as e:

@@ -9,6 +9,7 @@ is an error naming both lines.
 from __future__ import annotations
 
 from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader
+from poolscale.metrics.limits import InputLimitError
 
 __all__ = ["LineMap", "LineList", "YamlError", "load_yaml"]
 
@@ -87,6 +88,8 @@ def load_yaml(text: str):
 
     try:
         return yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    except InputLimitError as e:
+        raise YamlError(e.line, e.detail) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = " ".join(str(e.problem or e.context or e).split())

@@ -14,12 +14,12 @@ number, and a key repeated in one mapping is an error, as ``json`` reads it here
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 from typing import Any
 
-from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader
+from poolscale.metrics.inputfile import inflate, read_file
+from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader, load_json
+from poolscale.metrics.limits import DOCUMENT_BYTES, WORKLOAD_BYTES, InputLimitError
 
 __all__ = [
     "InputFileError", "read_text", "parse_document", "locate", "field_path",
@@ -38,15 +38,18 @@ class InputFileError(ValueError):
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
 
-def read_text(path: str | os.PathLike) -> str:
-    """UTF-8 text of a file (a leading byte-order mark dropped); ``.gz`` files are inflated."""
+def read_text(path: str | os.PathLike, *, limit: int = WORKLOAD_BYTES,
+              kind: str = "a workload file") -> str:
+    """UTF-8 text of a file (a leading byte-order mark dropped); ``.gz`` files are inflated.
+    At most ``limit`` bytes are read, and at most ``limit`` inflated (docs/limits.md)."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as f:
-            data = f.read()
+        data = read_file(name, limit=limit, kind=kind)
         if name.endswith(".gz"):
-            data = gzip.decompress(data)
+            data = inflate(data, limit=limit, source=name, kind=kind)
         return data.decode("utf-8-sig")
+    except InputLimitError as e:
+        raise InputFileError(name, e.detail) from None
     except OSError as e:
         raise InputFileError(name, f"cannot read: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
@@ -85,6 +88,8 @@ def parse_document(text: str, name: str) -> Any:
         except DuplicateKeyError as e:
             raise InputFileError(name, f"key {e.key!r} appears twice in one mapping",
                                  line=e.line) from None
+        except InputLimitError as e:
+            raise InputFileError(name, e.detail, line=e.line) from None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             problem = " ".join(str(e.problem or e.context or e).split())
@@ -92,11 +97,15 @@ def parse_document(text: str, name: str) -> Any:
                                  line=mark.line + 1 if mark else None) from None
         except yaml.YAMLError as e:
             raise InputFileError(name, f"invalid YAML: {' '.join(str(e).split())}") from None
+    import json
+
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates(name))
+        return load_json(text, object_pairs_hook=_no_duplicates(name))
     except json.JSONDecodeError as e:
         raise InputFileError(name, f"invalid JSON (column {e.colno}): {e.msg}",
                              line=e.lineno) from None
+    except InputLimitError as e:
+        raise InputFileError(name, e.detail, line=e.line) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,5 +258,5 @@ def pool_from_data(data: Any, name: str = "pool", text: str | None = None):
 def read_pool(path: str | os.PathLike):
     """Read, parse and validate a pool file (JSON, or YAML by its extension)."""
     name = os.fspath(path)
-    text = read_text(name)
+    text = read_text(name, limit=DOCUMENT_BYTES, kind="a pool file")
     return pool_from_data(parse_document(text, name), name, text)
