@@ -1,7 +1,7 @@
 """A disk that fails under the code being tested: full after N bytes, or Ctrl-C mid-write.
 
-A real full file system needs a mount (see the tmpfs test in test_write_safety.py); this fake
-works anywhere. Every file opened for writing under ``root`` - by ``open()``, ``io.open()``,
+Use it as ``with FaultyDisk(tmp_path, free=4096): ...``. A real full file system needs a mount
+(see the tmpfs test in test_write_safety.py); this fake works anywhere. Every file opened for writing under ``root`` - by ``open()``, ``io.open()``,
 ``os.fdopen()`` or ``Path.write_text()``, and so by csv, json, matplotlib and Pillow alike - gets
 a raw file whose ``write`` stores bytes until the disk's ``free`` bytes are used, and then fails
 with ``OSError(ENOSPC)`` (or another ``errno``), as a full disk does; or, with
@@ -33,7 +33,8 @@ class FaultyDisk:
             path = os.path.realpath(os.fspath(file))
         return path == self.root or path.startswith(self.root + os.sep)
 
-    def install(self, monkeypatch) -> "FaultyDisk":
+    def __enter__(self) -> "FaultyDisk":
+        """Install the faults until the ``with`` block ends."""
         real_open = io.open
 
         def faulty_open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None,
@@ -51,9 +52,12 @@ class FaultyDisk:
             text.mode = mode
             return text
 
-        monkeypatch.setattr(builtins, "open", faulty_open)
-        monkeypatch.setattr(io, "open", faulty_open)
+        self._saved = builtins.open, io.open
+        builtins.open = io.open = faulty_open
         return self
+
+    def __exit__(self, *exc) -> None:
+        builtins.open, io.open = self._saved
 
 
 class _FaultyFile(io.FileIO):

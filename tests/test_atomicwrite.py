@@ -61,13 +61,12 @@ def test_a_failure_in_the_block_leaves_the_old_file_and_no_temporary(old, fault)
     assert listing(old.parent) == ["data.txt"]
 
 
-def test_a_full_disk_leaves_the_old_file_and_no_temporary(old, monkeypatch):
-    FaultyDisk(old.parent, free=4096).install(monkeypatch)
-    with pytest.raises(OSError) as e:
-        with atomic_write(old) as f:
-            f.write("x" * 10_000)
-    assert e.value.errno == errno.ENOSPC
-    monkeypatch.undo()
+def test_a_full_disk_leaves_the_old_file_and_no_temporary(old):
+    with FaultyDisk(old.parent, free=4096):
+        with pytest.raises(OSError) as e:
+            with atomic_write(old) as f:
+                f.write("x" * 10_000)
+        assert e.value.errno == errno.ENOSPC
     assert old.read_text() == OLD
     assert listing(old.parent) == ["data.txt"]
 
@@ -146,7 +145,8 @@ def test_a_symlink_to_another_directory_writes_there(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         with atomic_write(here / "link.txt") as f:
             f.write("new")
-            assert len(listing(there)) == 2 and listing(here) == ["link.txt"]  # temp beside the target
+            # the temporary file is beside the target, not the link
+            assert len(listing(there)) == 2 and listing(here) == ["link.txt"]
             raise KeyboardInterrupt
     assert (there / "real.txt").read_text() == OLD and listing(there) == ["real.txt"]
     with atomic_write(here / "link.txt") as f:
