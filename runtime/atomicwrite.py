@@ -26,8 +26,9 @@ What replacing means for the file that was there:
 * a symbolic link is followed: the file it points to is replaced and the link stays a link
   (as writing through the link with ``open()`` did). The temporary file goes beside the target,
   on its file system;
-* a path that is not a regular file (``/dev/stdout``, a named pipe, a device) is written
-  directly, since there is no file to replace;
+* a path that is not a regular file (a named pipe, a device), or any path under ``/dev`` or
+  ``/proc`` (``/dev/stdout``, ``/dev/fd/3``), is written directly, since there is no file to
+  replace;
 * the new file is a new inode: other hard links to the old file keep the old content.
 
 A writer killed outright (``SIGKILL``, power loss) can leave a temporary file, named
@@ -114,10 +115,18 @@ def atomic_path(path: str | os.PathLike[str], *,
 
 # -- the steps ---------------------------------------------------------------------------------
 
+#: where the system names streams rather than files (``/dev/stdout``, ``/dev/fd/3``,
+#: ``/proc/self/fd/1``): their links lead to pipes and terminals that cannot be renamed over
+_STREAM_DIRECTORIES = ("/dev/", "/proc/")
+
+
 def _target(path: str | os.PathLike[str]) -> str | None:
-    """The file to replace: ``path`` with its symbolic links followed; None when it exists and
-    is not a regular file (a pipe or a device is written directly). A file the process may not
-    write is refused here, as ``open(path, "w")`` would refuse it."""
+    """The file to replace: ``path`` with its symbolic links followed; None for a path to be
+    written directly: a stream the system names, or anything that exists and is not a regular
+    file (a pipe, a device). A file the process may not write is refused here, as
+    ``open(path, "w")`` would refuse it."""
+    if os.name == "posix" and os.path.abspath(path).startswith(_STREAM_DIRECTORIES):
+        return None
     target = os.path.realpath(path)
     try:
         st = os.stat(target)

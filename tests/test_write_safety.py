@@ -266,6 +266,16 @@ def test_a_signal_while_writing_a_large_timeline(here, signum, status):
     assert sorted(os.listdir(here)) == ["r.json", "small.csv", "t.csv"]
 
 
+def test_an_output_to_dev_stdout_is_written_to_the_pipe(here):
+    done = subprocess.run([sys.executable, "-m", "poolscale.runtime.cli", *SIM, "--json",
+                           "--report-json", "/dev/stdout"], cwd=here, capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
+    report = json.JSONDecoder().raw_decode(done.stdout)[0]  # the file, then --json's copy
+    assert report["tasks"]["submitted"] == 4
+    assert sorted(os.listdir(here)) == ["small.csv"]
+
+
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
     """A 16 KiB tmpfs (four pages), or a skip where this process may not mount one."""
