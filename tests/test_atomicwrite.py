@@ -111,6 +111,15 @@ def test_the_mode_of_the_replaced_file_is_kept(old, mode):
     assert stat.S_IMODE(old.stat().st_mode) == mode
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="only root may give a file to another user")
+def test_the_owner_of_the_replaced_file_is_kept_where_allowed(old):
+    os.chown(old, 65534, 65534)
+    with atomic_write(old) as f:
+        f.write("new\n")
+    assert (old.stat().st_uid, old.stat().st_gid) == (65534, 65534)
+
+
 def test_a_new_file_gets_the_mode_open_gives_it(tmp_path):
     umask = os.umask(0o022)
     try:
