@@ -52,8 +52,9 @@ from typing import IO, Any, Callable, Iterator
 
 __all__ = ["atomic_write", "atomic_path", "temporary_name"]
 
-#: how much of the target's name its temporary file repeats (a name is at most 255 bytes)
-_NAME_KEPT = 100
+#: how many characters of the target's name its temporary file repeats: a name is at most 255
+#: bytes, and 50 characters are at most 200 bytes of UTF-8, leaving room for the rest
+_NAME_KEPT = 50
 _SUFFIX = ".tmp"
 
 

@@ -239,8 +239,10 @@ def test_atomic_path_for_a_writer_that_wants_a_path(old):
     assert old.read_text() == "by path\n" and listing(old.parent) == ["data.txt"]
 
 
-def test_a_long_name_still_has_room_for_its_temporary(tmp_path):
-    path = tmp_path / ("n" * 250)
+@pytest.mark.parametrize("name", ["n" * 250, "\u00e9" * 127, "\U0001f600" * 63],
+                         ids=["ascii", "two-byte", "four-byte"])
+def test_a_long_name_still_has_room_for_its_temporary(tmp_path, name):
+    path = tmp_path / name  # up to 255 bytes of UTF-8
     with atomic_write(path) as f:
         f.write("x")
     assert path.read_text() == "x"
