@@ -25,6 +25,12 @@ class UsageError(Exception):
     """A problem with how poolscale was called; reported on one line, exit 2."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where a command that writes files asked for it (runtime/outputs.py), so
+    that its clean-ups run instead of the process dying mid-write; exit 143. Not a
+    KeyboardInterrupt, so nothing that shrugs off Ctrl-C shrugs this off."""
+
+
 def read_formula(path: str, *, keep_bom: bool = False) -> str:
     """Formula text from a file or ``-`` (stdin), UTF-8, one leading BOM dropped (§2.1)
     unless ``keep_bom`` (``fmt`` keeps it to notice that the file changes)."""
@@ -81,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return 143
     except BrokenPipeError:
         # the reader went away (``| head``): what is still buffered has nowhere to go, so
         # point stdout at /dev/null or the interpreter's final flush fails again at exit

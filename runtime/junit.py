@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import IO
 
 from .testing import FileResult, TestResult
 
@@ -57,7 +58,7 @@ def junit_xml(files: list[FileResult]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_junit(files: list[FileResult], path: str) -> None:
-    """Write the report; an ``OSError`` is the caller's to report."""
-    with open(path, "w", encoding="utf-8", newline="\n") as out:
-        out.write(junit_xml(files))
+def write_junit(files: list[FileResult], out: IO[str]) -> None:
+    """Write the report to ``out``, a UTF-8 text file opened with ``newline="\\n"`` (the caller
+    opens it, atomically: runtime/atomicwrite.py)."""
+    out.write(junit_xml(files))

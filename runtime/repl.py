@@ -430,8 +430,11 @@ class ReplSession:
         if not rest:
             return _error(":save needs a file name")
         path = _unquote(rest)
-        try:
-            Path(path).write_text(self.source, encoding="utf-8")
+        from .atomicwrite import atomic_write
+
+        try:  # replaced whole: a full disk or Ctrl-C leaves the file as it was
+            with atomic_write(path) as f:
+                f.write(self.source)
         except OSError as e:
             return _error(f"cannot write {path}: {e.strerror or e}")
         return Reply([f"saved {len(self.inputs)} input(s) to {path}"])

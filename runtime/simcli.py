@@ -30,6 +30,8 @@ def check_outputs(**paths: str | None) -> None:
     name (``report_json``) to its value."""
     from pathlib import Path
 
+    from .simview import picture_type
+
     for option, path in paths.items():
         if not path:
             continue
@@ -39,7 +41,7 @@ def check_outputs(**paths: str | None) -> None:
             raise UsageError(f"{flag}: {path} is a directory")
         if not p.parent.is_dir():
             raise UsageError(f"{flag}: the directory {p.parent} does not exist")
-        if option == "plot" and p.suffix.lower().lstrip(".") not in _PLOT_TYPES:
+        if option == "plot" and picture_type(path) not in _PLOT_TYPES:
             raise UsageError(f"{flag}: {path} needs a picture type by its extension: "
                              + ", ".join("." + t for t in _PLOT_TYPES[:4]) + " ...")
 

@@ -3,17 +3,20 @@ and the plots.
 
 Tables are built as rows ``(section, label, values...)`` and drawn with ``rich`` when it is
 installed, else as aligned plain text, so both look alike and tests can read either. matplotlib
-is imported only when a plot is asked for, with the Agg backend (no display needed).
+is imported only when a plot is asked for, with the Agg backend (no display needed). The timeline
+and the plots are written to file objects the caller opens, so that where and how a file is
+written (atomically, runtime/atomicwrite.py) is decided in one place.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from typing import Any, Iterable
+import os
+from typing import IO, Any, Iterable
 
 __all__ = ["summary_rows", "compare_rows", "render_table", "write_timeline_csv", "plot_run",
-           "plot_compare", "peak_nodes"]
+           "plot_compare", "picture_type", "peak_nodes"]
 
 Row = tuple  # (section, label, value, value, ...)
 
@@ -208,17 +211,17 @@ def _plain_table(out, title: str, headers: list[str], rows: list[Row]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def write_timeline_csv(path: str, timeline: list[dict], start_ticks: int) -> None:
-    """One row per sample instant: the engine's timeline columns after an ISO ``timestamp``."""
+def write_timeline_csv(out: IO[str], timeline: list[dict], start_ticks: int) -> None:
+    """One row per sample instant: the engine's timeline columns after an ISO ``timestamp``.
+    ``out`` is a text file opened with ``newline=""``, as the csv module wants."""
     from poolscale.formula.values import Timestamp, format_timestamp
     from poolscale.scheduler.sampler import TIMELINE_COLUMNS
 
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(("timestamp",) + TIMELINE_COLUMNS)
-        for row in timeline:
-            stamp = format_timestamp(Timestamp(start_ticks + round(row["time"] * 10_000_000)))
-            w.writerow([stamp] + [_csv_value(row.get(c)) for c in TIMELINE_COLUMNS])
+    w = csv.writer(out)
+    w.writerow(("timestamp",) + TIMELINE_COLUMNS)
+    for row in timeline:
+        stamp = format_timestamp(Timestamp(start_ticks + round(row["time"] * 10_000_000)))
+        w.writerow([stamp] + [_csv_value(row.get(c)) for c in TIMELINE_COLUMNS])
 
 
 def _csv_value(v: Any) -> Any:
@@ -253,8 +256,13 @@ def _figure(plt):
                         gridspec_kw={"height_ratios": [3, 1.3]})
 
 
+def picture_type(path: str) -> str:
+    """The picture type a plot file gets, by its extension (``png`` for ``run.PNG``)."""
+    return os.path.splitext(path)[1].lower().lstrip(".")
+
+
 def _finish(plt, fig, top, bottom, *, title: str, start: str, tasks_label: str,
-            path: str) -> None:
+            out: IO[bytes], kind: str) -> None:
     """Labels, legends and grids of both panels, then the file."""
     top.set_ylabel("nodes")
     top.set_title(title, fontsize=11)
@@ -265,12 +273,14 @@ def _finish(plt, fig, top, bottom, *, title: str, start: str, tasks_label: str,
     bottom.legend(loc="upper left", fontsize=8)
     bottom.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(out, format=kind, dpi=110)
     plt.close(fig)
 
 
-def plot_run(path: str, result: Any, *, slots: int, title: str, start: str) -> None:
-    """Nodes against demand over time, with the evaluation instants marked, and the queue."""
+def plot_run(out: IO[bytes], result: Any, *, kind: str, slots: int, title: str,
+             start: str) -> None:
+    """Nodes against demand over time, with the evaluation instants marked, and the queue,
+    drawn as a ``kind`` picture (:func:`picture_type`) to the binary file ``out``."""
     plt = _pyplot()
     hours, nodes, usable, target, demand = _series(result.timeline_rows, slots)
     fig, (top, bottom) = _figure(plt)
@@ -294,12 +304,14 @@ def plot_run(path: str, result: Any, *, slots: int, title: str, start: str) -> N
                 color="tab:red", label="queued ($ActiveTasks)")
     bottom.step(hours, [r["running_tasks"] for r in result.timeline_rows], where="post",
                 color="tab:purple", label="running ($RunningTasks)")
-    _finish(plt, fig, top, bottom, title=title, start=start, tasks_label="tasks", path=path)
+    _finish(plt, fig, top, bottom, title=title, start=start, tasks_label="tasks", out=out,
+            kind=kind)
 
 
-def plot_compare(path: str, runs: list[tuple[str, Any]], *, slots: int, title: str,
-                 start: str) -> None:
-    """Every formula's nodes and demand on one time axis, and their queues below."""
+def plot_compare(out: IO[bytes], runs: list[tuple[str, Any]], *, kind: str, slots: int,
+                 title: str, start: str) -> None:
+    """Every formula's nodes and demand on one time axis, and their queues below, drawn as
+    :func:`plot_run` draws."""
     plt = _pyplot()
     fig, (top, bottom) = _figure(plt)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -313,4 +325,4 @@ def plot_compare(path: str, runs: list[tuple[str, Any]], *, slots: int, title: s
                     label=label)
     top.set_ylim(0, 1.3 * top.get_ylim()[1])  # headroom for the legend
     _finish(plt, fig, top, bottom, title=title, start=start, tasks_label="queued tasks",
-            path=path)
+            out=out, kind=kind)

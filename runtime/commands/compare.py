@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from ..cli import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from ..outputs import OutputFiles
 
 
 def add_parser(sub) -> None:
@@ -69,14 +73,22 @@ def _headers(labels: list[str]) -> tuple[list[str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..simcli import (
-        check_outputs, json_text, load_formula, load_inputs, report_document, run_simulation,
-    )
-    from ..simview import compare_rows, plot_compare, render_table
+    from ..outputs import OutputFiles
+    from ..simcli import check_outputs
 
     check_outputs(plot=args.plot)
     if args.formula.count("-") > 1:
         raise UsageError("--formula -: standard input can be read only once")
+    outputs = OutputFiles([args.plot])
+    with outputs.reporting_interrupts():
+        return _compare(args, outputs)
+
+
+def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
+    from ..simcli import json_text, load_formula, load_inputs, report_document, run_simulation
+    from ..simview import compare_rows, picture_type, plot_compare, render_table
+    from .simulate import write_output
+
     inputs = load_inputs(args)
     paths: list[str | None] = list(args.formula)
     if len(paths) == 1:
@@ -101,11 +113,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.plot:
         title = f"{inputs.pool.id} on {inputs.workload_path} (seed {inputs.seed})"
-        try:
-            plot_compare(args.plot, [(c.label, r) for c, r in zip(choices, results)],
-                         slots=inputs.pool.task_slots_per_node, title=title, start=inputs.start)
-        except OSError as e:
-            raise UsageError(f"cannot write the plot {args.plot}: {e.strerror or e}") from None
+        write_output(outputs, args.plot, "the plot",
+                     lambda f: plot_compare(f, [(c.label, r) for c, r in zip(choices, results)],
+                                            kind=picture_type(args.plot),
+                                            slots=inputs.pool.task_slots_per_node, title=title,
+                                            start=inputs.start), "wb")
 
     out = sys.stdout
     if args.json:

@@ -1,8 +1,10 @@
 """`poolscale fmt`: rewrite formulas in canonical form (poolscale.formula.formatter).
 
 Every file is read before any is written, so a missing or unreadable path (exit
-2) leaves all of them untouched. Standard output carries only formula text
-(``-``) and diffs; what happened to each file goes to standard error.
+2) leaves all of them untouched. Each file is replaced whole (runtime/atomicwrite.py):
+a full disk or an interrupt leaves it as it was, and an interrupt names the files
+reformatted before it. Standard output carries only formula text (``-``) and diffs;
+what happened to each file goes to standard error.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ import argparse
 import os
 import re
 import sys
+from typing import TYPE_CHECKING
 
 from ..cli import read_formula, EXIT_FINDINGS, EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from ..outputs import OutputFiles
 
 STDIN_NAME = "<stdin>"
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -52,6 +58,18 @@ def _width(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..outputs import OutputFiles
+
+    files = _read_all(args.paths)
+    writing = not (args.check or args.diff)
+    outputs = OutputFiles([p for p, _ in files if p != "-"] if writing else [],
+                          verb="reformatted")
+    with outputs.reporting_interrupts():
+        return _format_all(args, files, outputs)
+
+
+def _format_all(args: argparse.Namespace, files: list[tuple[str, str]],
+                outputs: OutputFiles) -> int:
     from poolscale.formula import FormulaError
     from poolscale.formula.formatter import DEFAULT_WIDTH, FormatError, format_text
 
@@ -61,16 +79,18 @@ def run(args: argparse.Namespace) -> int:
     width = args.width or DEFAULT_WIDTH
     err, out = sys.stderr, sys.stdout
     status = EXIT_OK
-    for path, raw in _read_all(args.paths):
+    for path, raw in files:
         name = STDIN_NAME if path == "-" else path
         text = raw[1:] if raw.startswith("\ufeff") else raw  # spec §2.1
         try:
             formatted = format_text(text, width=width)
         except FormulaError as e:
+            outputs.skip(path)
             err.write(report.format_text(Source(name, text).findings(e.diagnostics[:1])))
             status = EXIT_FINDINGS
             continue
         except FormatError as e:
+            outputs.skip(path)
             err.write(f"{name}: cannot format: {e}\n")
             status = EXIT_FINDINGS
             continue
@@ -84,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
         elif path == "-":
             out.write(formatted)
         elif changed:
-            _write(path, formatted)
+            _write(outputs, path, formatted)
             err.write(f"reformatted: {name}\n")
+        else:
+            outputs.skip(path)
     return status
 
 
@@ -123,12 +145,15 @@ def _read(path: str) -> str:
     return read_formula(path, keep_bom=True)
 
 
-def _write(path: str, text: str) -> None:
+def _write(outputs: OutputFiles, path: str, text: str) -> None:
+    """Replace the file whole (runtime/atomicwrite.py): a full disk or an interrupt leaves the
+    old formula as it was, never a cut one."""
     try:
-        with open(path, "w", encoding="utf-8", newline="") as f:
+        with outputs.open(path, "w", encoding="utf-8", newline="") as f:
             f.write(text)
     except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+        reason = e.strerror or e
+        raise UsageError(f"cannot write {path}: {reason}; the file is unchanged") from None
 
 
 def unified_diff(before: str, after: str, name: str) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from ..cli import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from ..outputs import OutputFiles
 
 
 def add_parser(sub) -> None:
@@ -59,21 +62,33 @@ def add_input_arguments(p: argparse.ArgumentParser) -> None:
                    help="random seed (default: the pool's simulation.seed, else 0)")
 
 
-def _write(path: str, what: str, write) -> None:
+def write_output(outputs: OutputFiles, path: str, what: str, write: Callable[[IO], None],
+                 mode: str = "w", **options: Any) -> None:
+    """``write(file)`` into ``path``, replaced whole (runtime/atomicwrite.py): a failure or an
+    interrupt leaves what was there before. ``compare --plot`` writes through here too."""
     try:
-        write()
+        with outputs.open(path, mode, **options) as f:
+            write(f)
     except OSError as e:
         raise UsageError(f"cannot write {what} {path}: {e.strerror or e}") from None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..simcli import (
-        check_outputs, drain_notes, json_text, load_formula, load_inputs, report_document,
-        run_simulation,
-    )
-    from ..simview import plot_run, render_table, summary_rows, write_timeline_csv
+    from ..outputs import OutputFiles
+    from ..simcli import check_outputs
 
     check_outputs(report_json=args.report_json, timeline=args.timeline, plot=args.plot)
+    outputs = OutputFiles([args.report_json, args.timeline, args.plot])
+    with outputs.reporting_interrupts():
+        return _simulate(args, outputs)
+
+
+def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
+    from ..simcli import (
+        drain_notes, json_text, load_formula, load_inputs, report_document, run_simulation,
+    )
+    from ..simview import picture_type, plot_run, render_table, summary_rows, write_timeline_csv
+
     inputs = load_inputs(args)
     choice = load_formula(args.formula, inputs)
     if isinstance(choice, int):
@@ -84,17 +99,18 @@ def run(args: argparse.Namespace) -> int:
     start_ticks = _start_ticks(inputs.start)
 
     if args.report_json:
-        _write(args.report_json, "the report",
-               lambda: Path(args.report_json).write_text(json_text(doc), encoding="utf-8"))
+        write_output(outputs, args.report_json, "the report", lambda f: f.write(json_text(doc)))
     if args.timeline:
-        _write(args.timeline, "the timeline",
-               lambda: write_timeline_csv(args.timeline, result.timeline_rows, start_ticks))
+        write_output(outputs, args.timeline, "the timeline",
+                     lambda f: write_timeline_csv(f, result.timeline_rows, start_ticks),
+                     newline="")
     if args.plot:
         title = (f"{inputs.pool.id}: {choice.label} on {inputs.workload_path} "
                  f"(seed {inputs.seed})")
-        _write(args.plot, "the plot",
-               lambda: plot_run(args.plot, result, slots=inputs.pool.task_slots_per_node,
-                                title=title, start=inputs.start))
+        write_output(outputs, args.plot, "the plot",
+                     lambda f: plot_run(f, result, kind=picture_type(args.plot),
+                                        slots=inputs.pool.task_slots_per_node, title=title,
+                                        start=inputs.start), "wb")
 
     out = sys.stdout
     if args.json:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from typing import TYPE_CHECKING
 
 from ..cli import EXIT_FINDINGS, EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from ..outputs import OutputFiles
 
 
 def add_parser(sub) -> None:
@@ -92,6 +96,14 @@ def _report_coverage(coverage, threshold: float | None, out) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..outputs import OutputFiles
+
+    outputs = OutputFiles([args.junit])
+    with outputs.reporting_interrupts():
+        return _test(args, outputs)
+
+
+def _test(args: argparse.Namespace, outputs: OutputFiles) -> int:
     from ..coverage import CoverageSet
     from ..testing import TestFileError, load_test_file, run_test_file
 
@@ -120,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
     if args.junit is not None:
         from ..junit import write_junit
 
-        try:
-            write_junit(files, args.junit)
+        try:  # replaced whole, or left as it was (runtime/atomicwrite.py)
+            with outputs.open(args.junit, "w", encoding="utf-8", newline="\n") as f:
+                write_junit(files, f)
         except OSError as e:
             raise UsageError(f"--junit: cannot write {args.junit}: {e.strerror or e}") from None
     return EXIT_FINDINGS if failed or below else EXIT_OK
