@@ -133,7 +133,7 @@ def explain(formula: Formula, store=None, *, now, pool: PoolState | None = None,
     from .outcome import AutoScaleRunError
 
     compiler = _TracingCompiler(formula)
-    with deep_stack():
+    with deep_stack(_TracingCompiler.FRAMES_PER_LEVEL):
         statements = [compiler.statement_traced(s) for s in formula.program.statements]
     state = RunState(store if store is not None else _store(), _ticks(now), pool or PoolState(), seed)
     error = None
@@ -163,6 +163,9 @@ def _store():
 
 
 class _TracingCompiler(_Compiler):
+    #: ``expr`` -> this ``_expr`` -> the base ``_expr`` -> an operator -> ``expr``
+    FRAMES_PER_LEVEL = 4
+
     def __init__(self, formula: Formula) -> None:
         super().__init__(formula.facts)
         self.source = formula.source

@@ -147,7 +147,17 @@ class ReplSession:
     # -- one input -----------------------------------------------------------------------------
 
     def handle(self, text: str) -> Reply:
-        """Run one input: a meta-command line, or statements (possibly several lines)."""
+        """Run one input: a meta-command line, or statements (possibly several lines).
+
+        Never raises: an unexpected exception (a bug) is shown as an error line, so that it
+        cannot end the session and lose the formula built so far."""
+        try:
+            return self._handle(text)
+        except Exception as e:  # noqa: BLE001 - see above
+            return _error(f"internal error: {type(e).__name__}: {e} (please report it; "
+                          ":source shows the session formula, :save keeps it)")
+
+    def _handle(self, text: str) -> Reply:
         if text.strip().startswith(":"):
             return self.meta(text.strip())
         if not tokenize(text):

@@ -85,3 +85,15 @@ def test_explain_json_and_compile_error(capsys, tmp_path):
     assert (sample["series"], sample["method"], sample["result"]) == ("$CPUPercent", "GetSample", [1, 2])
     branch = [e for e in doc["events"] if e["kind"] == "branch"][0]
     assert (branch["value"], branch["taken"], branch["branch"]) == (1, "then", "3")
+
+
+def test_explain_traces_the_deepest_nesting_the_parser_accepts(capsys, tmp_path):
+    # 8188 unary operators: four frames a level in the tracing compiler, once a RecursionError.
+    for op, operand, value in (("-", "1", "1"), ("!", "0", "0")):
+        f = tmp_path / "deep.formula"
+        f.write_text("x=" + op * 8188 + operand + ";")
+        code = main(["explain", str(f), "--time", "2026-03-02T10:00:00Z"])
+        out, err = capsys.readouterr()
+        assert (code, err) == (0, "")
+        assert out.splitlines()[-1] == ("results: $TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;"
+                                        f"$NodeDeallocationOption=requeue;x={value}")

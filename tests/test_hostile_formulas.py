@@ -212,3 +212,51 @@ def test_unassigned_names_in_lazy_operands_never_raise(text):
         format_text(text)
     except FormatError:
         pass
+
+
+# ---------------------------------------------------------------------------------------------
+# the deepest nesting the parser accepts, through every entry point
+# ---------------------------------------------------------------------------------------------
+
+def _fill(prefix: str, unit: str, suffix: str) -> str:
+    """``prefix``, as many ``unit`` as fit in 8192 characters, ``suffix``."""
+    return prefix + unit * ((8192 - len(prefix) - len(suffix)) // len(unit)) + suffix
+
+
+DEEP = {
+    "8188 unary minus": _fill("x=", "-", "1;"),
+    "8188 bang": _fill("x=", "!", "0;"),
+    "8184 unary minus on a variable": _fill("a=1;x=", "-", "a;"),
+    "8184 bang on a variable": _fill("a=1;x=", "!", "a;"),
+    "bang and parentheses": "x=" + "!(" * 2729 + "0" + ")" * 2729 + ";",
+    "nested max": "x=" + "max(" * 1637 + "1" + ")" * 1637 + ";",
+    "?: nested in its else branches": "x=" + "(0?1:" * 1364 + "1" + ")" * 1364 + ";",
+    "1+(1+(1+...)))": "x=" + "1+(" * 2047 + "1" + ")" * 2047 + ";",
+    "a||(a||(...)))": "a=0;x=" + "a||(" * 1636 + "a" + ")" * 1636 + ";",
+}
+
+
+@pytest.mark.parametrize("strict", [True, False], ids=["strict", "unchecked"])
+@pytest.mark.parametrize("text", list(DEEP.values()), ids=list(DEEP))
+def test_the_deepest_formulas_run_explain_cover_lint_and_format(text, strict):
+    from poolscale.runtime.coverage import instrument
+
+    assert len(text) <= 8192
+    f = compile_formula(text, strict=strict)
+    run = f.evaluate(now=NOW)
+    assert run.error is None
+    trace = explain(f, now=NOW)
+    assert trace.run.results == run.results
+    assert trace.render_text().endswith(f"results: {run.results}\n")
+    trace.to_dict()
+    covered = instrument(f, "deep.formula")
+    assert covered.formula.evaluate(now=NOW).results == run.results
+    assert covered.covered >= 1
+    f.warnings
+    try:
+        formatted = format_text(text)
+    except FormatError as e:  # the spaces around '=' and operators take it over the limit
+        assert re.fullmatch(r"the formatted formula would have \d+ characters, over the limit of 8192; "
+                            r"shorten it \(or its comments\) first", str(e))
+    else:
+        assert compile_formula(formatted).evaluate(now=NOW).results == run.results

@@ -494,3 +494,28 @@ def test_explain_traces_the_session_formula():
     assert any("?: condition pct < 70 = 0 (false) -> else branch 2" in line for line in got)
     assert got[-1] == ("results: $TargetDedicatedNodes=2;$TargetLowPriorityNodes=0;"
                        "$NodeDeallocationOption=requeue;pct=100")
+
+
+def test_the_deepest_nesting_runs_and_explains_in_the_session():
+    s = session()  # 8186 levels: the input joins the session formula with a line break
+    assert lines(s, "x=" + "-" * 8186 + "1;") == ["x=1"]
+    got = lines(s, ":explain")
+    assert got[-1] == "results: $TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue;x=1"
+
+
+def test_an_unexpected_exception_is_an_error_line_and_the_session_goes_on(monkeypatch):
+    import poolscale.runtime.repl as repl
+
+    def broken(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    s = session()
+    assert lines(s, "a = 1;") == ["a=1"]
+    monkeypatch.setattr(repl, "explain", broken)
+    reply = s.handle("b = 2;")
+    assert reply.failed
+    assert reply.lines == ["error: internal error: RecursionError: maximum recursion depth exceeded "
+                           "(please report it; :source shows the session formula, :save keeps it)"]
+    monkeypatch.undo()
+    assert lines(s, "c = a + 1;") == ["c=2"]
+    assert lines(s, ":source") == ["  1  a = 1;", "  2  c = a + 1;"]
