@@ -260,3 +260,42 @@ def test_the_deepest_formulas_run_explain_cover_lint_and_format(text, strict):
                             r"shorten it \(or its comments\) first", str(e))
     else:
         assert compile_formula(formatted).evaluate(now=NOW).results == run.results
+
+
+# ---------------------------------------------------------------------------------------------
+# the evaluation time a library caller passes
+# ---------------------------------------------------------------------------------------------
+
+RANGE = ("now must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.9999999Z "
+         "(ticks 0 to 3155378975999999999), got {} ticks")
+
+
+@pytest.mark.parametrize("now, error, message", [
+    (-1, ValueError, RANGE.format(-1)),
+    (3155378975999999999 + 1, ValueError, RANGE.format(3155378976000000000)),
+    (10**30, ValueError, RANGE.format(10**30)),
+    ("2026-03-02T10:00:00Z", TypeError, "now must be a Timestamp, a datetime or a tick count, not str"),
+    (1.5e17, TypeError, "now must be a Timestamp, a datetime or a tick count, not float"),
+    (None, TypeError, "now must be a Timestamp, a datetime or a tick count, not NoneType"),
+    (True, TypeError, "now must be a Timestamp, a datetime or a tick count, not bool"),
+])
+def test_a_now_that_is_no_timestamp_is_the_callers_error_said_plainly(now, error, message):
+    # Before: an hour of 2026 read as 2026 ticks, and "ordinal must be >= 1" from printing the run.
+    f = compile_formula("$TargetDedicatedNodes = 1; t = time();")
+    for run in (lambda: f.evaluate(now=now), lambda: explain(f, now=now)):
+        with pytest.raises(error) as caught:
+            run()
+        assert str(caught.value) == message
+
+
+def test_every_kind_of_now_at_both_ends_of_time():
+    import datetime
+
+    import numpy as np
+
+    f = compile_formula("t = time();")
+    for now, shown in ((0, "0001-01-01T00:00:00.000Z"), (np.int64(3155378975999999999), "9999-12-31T23:59:59.999Z"),
+                       (T, "2026-03-02T10:00:00.000Z"),
+                       (datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc), "0001-01-01T00:00:00.000Z")):
+        assert f.evaluate(now=now).results.endswith(f";t={shown}")
+        assert explain(f, now=now).run.results.endswith(f";t={shown}")
