@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from poolscale.formula.timeparse import parse_iso_time
 from poolscale.formula.types import DOUBLE, VEC
@@ -526,3 +528,35 @@ def test_samples_as_a_json_list_take_numbers_of_any_length_as_the_notation_does(
     s = session()
     assert lines(s, ":samples $PendingTasks [" + "9" * 5000 + ", 1]") == ["$PendingTasks: Infinity 1 (2 samples)"]
     assert lines(s, ":samples $PendingTasks " + "9" * 5000 + " 1") == ["$PendingTasks: Infinity 1 (2 samples)"]
+
+
+_LINE_PIECES = ["x = 1", ";", " ", "/*", "*/", "//", '"', '"a;"', "c ?", ": 2", "\t", ";;", "é", "1e", ":vars"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_LINE_PIECES), max_size=6).map(lambda p: "".join(p) + "\n"),
+                min_size=1, max_size=8))
+def test_line_mode_gathers_lines_exactly_as_is_complete_says(lines_in):
+    from poolscale.runtime.repl import _Pending
+
+    pending, text = _Pending(), ""
+    for line in lines_in:
+        if pending.blank and line.strip().startswith(":"):
+            continue  # a meta-command line: run_lines never gathers it
+        text += line
+        assert pending.add(line) is is_complete(text), text
+        if is_complete(text):
+            assert pending.take() == text
+            text = ""
+
+
+def test_line_mode_reads_a_statement_that_never_ends_in_linear_time():
+    # 20,000 lines without ';' (120 KB) took minutes: every line re-read all the lines before it.
+    import time
+
+    out: list[str] = []
+    started = time.perf_counter()
+    assert run_lines(session(), ["x = 1\n"] * 20000 + ["/*\n"] * 20000, out.append) == 1
+    assert time.perf_counter() - started < 5
+    assert out == ["error: AutoScaleFormulaTooLong: Line 1366, Col 3: the formula has 180002 characters; "
+                   "at most 8192 are allowed\n"]
