@@ -11,6 +11,8 @@ evaluator does, failing with ``UndefinedVariable`` exactly when such a read is e
 
 from __future__ import annotations
 
+import json
+import os
 import re
 
 import pytest
@@ -21,7 +23,9 @@ from poolscale.formula import ERROR_MESSAGES, FormulaError, compile_formula
 from poolscale.formula.formatter import FormatError, format_text
 from poolscale.formula.timeparse import parse_iso_time
 from poolscale.formula.trace import explain
+from poolscale.runtime.coverage import instrument
 from poolscale.runtime.scenario import scenario_from_dict
+from test_properties import EXPLICIT, formula_like, long_text, mutated
 
 NOW = 10**17
 SCENARIO = scenario_from_dict({
@@ -173,22 +177,40 @@ statement = st.one_of(
 )
 formula_text = st.lists(statement, min_size=1, max_size=5).map(lambda s: "a = 1; " + " ".join(s))
 
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: examples per property; ``POOLSCALE_HOSTILE_EXAMPLES=20000 pytest tests/test_hostile_formulas.py``
+#: is the longer run
+EXAMPLES = int(os.environ.get("POOLSCALE_HOSTILE_EXAMPLES", "300"))
+PROPERTY = settings(max_examples=EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def _outcomes(f):
-    """Evaluate, lint, trace and return the run; each step must not raise."""
-    run = f.evaluate(SCENARIO.store(T), now=T, pool=SCENARIO.pool, seed=7)
+def _outcomes(f, undefined: re.Pattern | None = None):
+    """Evaluate, lint, trace and cover one compiled formula; none of it may raise. Returns
+    the run. ``undefined`` is what an ``UndefinedVariable`` detail must match."""
+    store = SCENARIO.store(T)
+    run = f.evaluate(store, now=T, pool=SCENARIO.pool, seed=7)
     if run.error is not None:
         assert run.error.code in ERROR_MESSAGES
-        if run.error.code == "UndefinedVariable":
-            assert UNKNOWN_READ.match(run.error.detail), run.error.detail
+        if run.error.code == "UndefinedVariable" and undefined is not None:
+            assert undefined.match(run.error.detail), run.error.detail
+    json.dumps(run.to_dict(), allow_nan=False)  # as eval --json writes it
     f.warnings
-    trace = explain(f, SCENARIO.store(T), now=T, pool=SCENARIO.pool, seed=7)
+    trace = explain(f, store, now=T, pool=SCENARIO.pool, seed=7)
     trace.render_text()
-    trace.to_dict()
+    json.dumps(trace.to_dict(), allow_nan=False)  # as explain --json writes it
     assert trace.run.results == run.results and trace.run.error == run.error
+    covered = instrument(f, "hostile.formula")
+    again = covered.formula.evaluate(store, now=T, pool=SCENARIO.pool, seed=7)
+    assert (again.results, again.error) == (run.results, run.error)
+    covered.uncovered()
     return run
+
+
+def _formatted(text: str) -> None:
+    try:
+        format_text(text)
+    except (FormulaError, FormatError):
+        pass
 
 
 @PROPERTY
@@ -204,14 +226,54 @@ def test_unassigned_names_in_lazy_operands_never_raise(text):
         assert strict is None, "the unchecked compile refuses what the checked one accepts"
         assert e.code == "AutoScalingFormulaValidationError"
         return
-    run = _outcomes(unchecked)
+    run = _outcomes(unchecked, UNKNOWN_READ)
     if strict is not None:
         checked = _outcomes(strict)
-        assert (checked.results, checked.error) == (run.results, run.error), "checked and unchecked runs of a valid formula differ"
-    try:
-        format_text(text)
-    except FormatError:
-        pass
+        assert (checked.results, checked.error) == (run.results, run.error), \
+            "checked and unchecked runs of a valid formula differ"
+    _formatted(text)
+
+
+def _every_entry_point(text: str) -> None:
+    """Checked, and unchecked where that differs: a text the checker accepts compiles to the
+    same program either way."""
+    for strict in (True, False):
+        try:
+            f = compile_formula(text, strict=strict)
+        except FormulaError as e:
+            assert e.detail and e.code in ERROR_MESSAGES
+            continue
+        _outcomes(f)
+        break
+    _formatted(text)
+
+
+@PROPERTY
+@given(st.one_of(formula_like, mutated(), long_text))
+def test_random_and_mutated_text_through_every_entry_point(text):
+    _every_entry_point(text)
+
+
+_DEEP_ALREADY = ("8000 unary minus", "8000 bang", "bang and parentheses", "1+(1+(1+...)))", "nested max",
+                 "4000 nested parentheses")  # their deepest forms are in DEEP below
+HARD = {
+    **{name: text for name, text in EXPLICIT.items() if name not in _DEEP_ALREADY},
+    "empty": "", "blanks": " \t\r\n", "only comments": "// a\n/* b */\n// c",
+    "NUL alone": "\x00", "NUL after a statement": "x = 1;\x00",
+    "1e308*10": "$TargetDedicatedNodes = 1e308 * 10; x = -1e308 * 10;",
+    "NaN and infinities": "x = 0/0; y = -1/0; z = x ? y : x; w = (0/0) && 1; $TargetLowPriorityNodes = 0/0;",
+    "NaN look-back": "x = $PendingTasks.GetSample(TimeInterval_Minute * (0/0));",
+    "infinite vectors": "v = $CPUPercent.GetSample(3) * 1e308 * 10; s = std(v); n = norm(v); p = percentile(v, 50);",
+    "ends of time": 'x = time("9999-12-31T23:59:59.9999999Z") + TimeInterval_100ns; '
+                    'y = time("0001-01-01") - TimeInterval_100ns;',
+    "non-ASCII names and strings": 'é = 1; x = "h\u00e9llo \U0001f600"; $TargetDedicatedNodes = 1;',
+    "unknown everywhere": "x = q.$a + q.foo() + q.hour; y = (1 ? 2 : q) * (0 || r); z = -(0 ? q : now.$x);",
+}
+
+
+@pytest.mark.parametrize("text", list(HARD.values()), ids=list(HARD))
+def test_hard_texts_through_every_entry_point(text):
+    _every_entry_point(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,13 +298,10 @@ DEEP = {
 }
 
 
-@pytest.mark.parametrize("strict", [True, False], ids=["strict", "unchecked"])
 @pytest.mark.parametrize("text", list(DEEP.values()), ids=list(DEEP))
-def test_the_deepest_formulas_run_explain_cover_lint_and_format(text, strict):
-    from poolscale.runtime.coverage import instrument
-
+def test_the_deepest_formulas_run_explain_cover_lint_and_format(text):
     assert len(text) <= 8192
-    f = compile_formula(text, strict=strict)
+    f = compile_formula(text)
     run = f.evaluate(now=NOW)
     assert run.error is None
     trace = explain(f, now=NOW)
