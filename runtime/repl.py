@@ -494,7 +494,7 @@ def _sample_values(text: str) -> list[float | None]:
     """Series notation, or a JSON list of numbers and nulls (as in a scenario file)."""
     if text.lstrip().startswith("["):
         try:
-            items = json.loads(text, parse_int=float)  # 5000 digits: Infinity, as in the notation
+            items = json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"invalid JSON list: {e.msg}") from None
         if not isinstance(items, list) or not all(

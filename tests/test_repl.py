@@ -523,13 +523,6 @@ def test_an_unexpected_exception_is_an_error_line_and_the_session_goes_on(monkey
     assert lines(s, ":source") == ["  1  a = 1;", "  2  c = a + 1;"]
 
 
-def test_samples_as_a_json_list_take_numbers_of_any_length_as_the_notation_does():
-    # json.loads refused integers over 4300 digits with advice to call sys.set_int_max_str_digits().
-    s = session()
-    assert lines(s, ":samples $PendingTasks [" + "9" * 5000 + ", 1]") == ["$PendingTasks: Infinity 1 (2 samples)"]
-    assert lines(s, ":samples $PendingTasks " + "9" * 5000 + " 1") == ["$PendingTasks: Infinity 1 (2 samples)"]
-
-
 _LINE_PIECES = ["x = 1", ";", " ", "/*", "*/", "//", '"', '"a;"', "c ?", ": 2", "\t", ";;", "é", "1e", ":vars"]
 
 
