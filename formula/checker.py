@@ -140,11 +140,7 @@ class _Checker:
             case ast.Compare():
                 return self.compare(node)
             case ast.Logic():
-                lt, rt = self.expr(node.left), self.expr(node.right)
-                self.no_none(node.left, lt)
-                self.no_none(node.right, rt)
-                ok = DOUBLE if lt is DOUBLE and rt is DOUBLE else None
-                return self.lookup(ok, (lt, rt), node, (node.left, node.right))
+                return self.logic(node)
             case ast.Cond():
                 return self.cond(node)
         raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
@@ -260,6 +256,24 @@ class _Checker:
             self.convert(node.right)
         return DOUBLE
 
+    def logic(self, node: ast.Logic) -> Type:
+        """``&&`` and ``||`` take two doubles and give a double.
+
+        The right operand is lazy, so an unknown type there (unchecked runs) must not make the
+        whole expression unknown: ``1 || y`` is 1 without reading ``y``, and an operator applied
+        to it (``-(1 || y)``) needs its type. An unknown left operand is always read first and
+        fails, so only then is the result unknown. A left operand of another known type is an
+        error whatever the right one turns out to be: its truth would be tested first."""
+        lt, rt = self.expr(node.left), self.expr(node.right)
+        self.no_none(node.left, lt)
+        self.no_none(node.right, rt)
+        if lt is UNKNOWN:
+            return UNKNOWN
+        if lt is DOUBLE and rt in (DOUBLE, UNKNOWN):
+            return DOUBLE
+        raise _Invalid(node.op_offset, "TypeError",
+                       f"operator '{node.op}' cannot be applied to {type_list((lt, rt))}")
+
     def cond(self, node: ast.Cond) -> Type:
         ct = self.expr(node.cond)
         tt = self.expr(node.then)
@@ -269,10 +283,19 @@ class _Checker:
             self.convert(node.cond)
         elif ct is not DOUBLE and ct is not UNKNOWN:
             raise _Invalid(node.qmark, "TypeError", f"condition of '?:' must be a double, not {ct}")
-        if tt is et or et is NONE:
-            return tt
-        if tt is NONE:
-            return et
-        if UNKNOWN in (tt, et):
-            return UNKNOWN
+        return self.branches(node, tt, et)
+
+    def branches(self, node: ast.Cond, tt: Type, et: Type) -> Type:
+        """The type of a ``?:``: the type of the branches that can give a value.
+
+        A ``stop()`` branch never gives one, nor does a branch of unknown type (unchecked runs:
+        it reads an unassigned variable, which fails), so the other branch decides:
+        ``1 ? 2 : y`` is a double, and ``-(1 ? 2 : y)`` is 2 negated. Only when neither branch
+        can give a value is the ``?:`` itself ``stop()`` (both stop) or unknown. This keeps the
+        invariant the compiler relies on: a node of unknown type never gives a value."""
+        valued = {t for t in (tt, et) if t is not NONE and t is not UNKNOWN}
+        if len(valued) == 1:
+            return valued.pop()
+        if not valued:
+            return NONE if tt is NONE and et is NONE else UNKNOWN
         raise _Invalid(node.qmark, "TypeError", f"branches of '?:' have different types ({tt}, {et})")

@@ -21,7 +21,7 @@ from .checker import CheckResult
 from .depth import deep_stack
 from .errors import EvaluationError
 from .methods import Site
-from .types import DOUBLE, INTERVAL, TIMESTAMP, UNKNOWN, VEC
+from .types import DOUBLE, INTERVAL, SERIES, TIMESTAMP, UNKNOWN, VEC
 from .values import (
     INTERVAL_MAX, INTERVAL_MIN, MAX_TIMESTAMP_TICKS, MIN_TIMESTAMP_TICKS, TimeInterval, Timestamp,
     timestamp_field,
@@ -148,9 +148,13 @@ class _Compiler:
 
     def unknown(self, node) -> Closure:
         """A node whose type depends on an unassigned variable (unchecked runs only):
-        evaluating its operands in order reaches the failing read first."""
+        evaluating its operands in order reaches the failing read first.
+
+        The checker gives a node the unknown type only when evaluating it cannot give a value
+        (a lazy ``?:``, ``&&`` or ``||`` takes its type from the operands that can), so the
+        loop below always raises. A series receiver is not a value and is not evaluated."""
         parts = [self.expr(c) for c in ast.children(node)
-                 if self.facts.types.get(id(c)) is not None]
+                 if self.facts.types.get(id(c)) not in (None, SERIES)]
 
         def run(s):
             for p in parts:

@@ -9,6 +9,7 @@ into the AutoScaleRun's error (the apply-phase target check included).
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import random
 from datetime import datetime
@@ -27,7 +28,9 @@ from .outcome import AutoScaleRun, AutoScaleRunError
 from .parser import parse
 from .poolstate import PoolState
 from .state import RunState
-from .values import Timestamp, format_double, timestamp_from_datetime
+from .values import (
+    MAX_TIMESTAMP_TICKS, MIN_TIMESTAMP_TICKS, Timestamp, format_double, timestamp_from_datetime,
+)
 
 _SHALLOW = 150  # nesting depth below which a run needs no extra stack
 
@@ -69,6 +72,9 @@ class Formula:
         ``seed`` seeds a fresh generator for ``rand()`` (§7); ``rng`` supplies one
         instead (its state advances). With neither, the generator is seeded from
         system entropy on the first ``rand()`` call, as the spec says.
+
+        ``now`` is a Timestamp, a datetime or a tick count within the years 0001-9999; anything
+        else is a ``TypeError`` or ``ValueError`` (a caller's mistake, not the formula's).
         """
         now = _ticks(now)
         state = RunState(store if store is not None else _empty_store(), now,
@@ -134,13 +140,22 @@ def lint(text: str) -> tuple[Diagnostic, ...]:
 
 
 def _ticks(now) -> int:
+    """``now`` as ticks; a bad ``now`` is the caller's error, said here rather than as a
+    traceback from deep inside formatting a run (``ordinal must be >= 1``)."""
     if type(now) is int:
-        return now
-    if isinstance(now, Timestamp):
-        return now.ticks
-    if isinstance(now, datetime):
+        ticks = now
+    elif isinstance(now, Timestamp):
+        ticks = now.ticks
+    elif isinstance(now, datetime):
         return timestamp_from_datetime(now).ticks
-    return int(now)
+    elif isinstance(now, numbers.Integral) and not isinstance(now, bool):
+        ticks = int(now)  # a NumPy integer, say
+    else:
+        raise TypeError(f"now must be a Timestamp, a datetime or a tick count, not {type(now).__name__}")
+    if not MIN_TIMESTAMP_TICKS <= ticks <= MAX_TIMESTAMP_TICKS:
+        raise ValueError(f"now must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.9999999Z "
+                         f"(ticks {MIN_TIMESTAMP_TICKS} to {MAX_TIMESTAMP_TICKS}), got {ticks} ticks")
+    return ticks
 
 
 _EMPTY = None

@@ -54,7 +54,9 @@ def _names(program, facts):
     out = []
 
     def case(at, written, canonical):
-        if written != canonical:
+        # ``canonical`` is None for a method or member of a receiver of unknown type
+        # (unchecked runs: ``y.foo()``, ``y.$a``): there is no spelling to suggest.
+        if canonical is not None and written != canonical:
             out.append((at, "NonCanonicalCase", f"'{written}' should be written '{canonical}'"))
 
     for node in _nodes(program):
@@ -68,9 +70,10 @@ def _names(program, facts):
         elif isinstance(node, ast.Call):
             case(node.name_offset, node.name, lookup_function(node.name).canonical)
         elif isinstance(node, ast.Method):
-            case(node.name_offset, node.name, lookup_method(node.name).canonical)
+            method = lookup_method(node.name)
+            case(node.name_offset, node.name, method and method.canonical)
         elif isinstance(node, ast.Member):
-            case(node.name_offset, node.name, MEMBERS[node.name.lower()])
+            case(node.name_offset, node.name, MEMBERS.get(node.name.lower()))
     return out
 
 

@@ -28,7 +28,10 @@ from .outcome import AutoScaleRun
 from .poolstate import PoolState
 from .state import RunState
 from .types import DOUBLE, INTERVAL
-from .values import Option, Timestamp, TimeInterval, format_double, format_timestamp, format_value, json_value
+from .values import (
+    MAX_TIMESTAMP_TICKS, MIN_TIMESTAMP_TICKS, Option, Timestamp, TimeInterval, format_double,
+    format_interval, format_timestamp, format_value, json_value,
+)
 
 
 @dataclass
@@ -133,7 +136,7 @@ def explain(formula: Formula, store=None, *, now, pool: PoolState | None = None,
     from .outcome import AutoScaleRunError
 
     compiler = _TracingCompiler(formula)
-    with deep_stack():
+    with deep_stack(_TracingCompiler.FRAMES_PER_LEVEL):
         statements = [compiler.statement_traced(s) for s in formula.program.statements]
     state = RunState(store if store is not None else _store(), _ticks(now), pool or PoolState(), seed)
     error = None
@@ -163,6 +166,9 @@ def _store():
 
 
 class _TracingCompiler(_Compiler):
+    #: ``expr`` -> this ``_expr`` -> the base ``_expr`` -> an operator -> ``expr``
+    FRAMES_PER_LEVEL = 4
+
     def __init__(self, formula: Formula) -> None:
         super().__init__(formula.facts)
         self.source = formula.source
@@ -282,8 +288,21 @@ def _window_of(s, site, form, values, method_name):
     except EvaluationError:
         return None
     w = s.store.window(site.series, lo, hi, s.now)
-    out = {"window": (format_timestamp(Timestamp(lo)), format_timestamp(Timestamp(hi))),
+    out = {"window": (_instant_text(lo), _instant_text(hi)),
            "expected": w.expected, "available": w.available, "percent": w.percent}
     if minimum is not None:
         out["minimum"] = minimum
     return out
+
+
+def _instant_text(ticks: int) -> str:
+    """A window bound as a timestamp. A look-back can reach before 0001-01-01 (a run at year 1,
+    or ``TimeInterval_Year * 20000``): the run only counts the samples it has there, so such
+    a bound is shown as the first timestamp minus the rest, ``0001-01-01T00:00:00.000Z - 00:10:00``."""
+    if ticks < MIN_TIMESTAMP_TICKS:
+        first = format_timestamp(Timestamp(MIN_TIMESTAMP_TICKS))
+        return f"{first} - {format_interval(TimeInterval(MIN_TIMESTAMP_TICKS - ticks))}"
+    if ticks > MAX_TIMESTAMP_TICKS:
+        last = format_timestamp(Timestamp(MAX_TIMESTAMP_TICKS))
+        return f"{last} + {format_interval(TimeInterval(ticks - MAX_TIMESTAMP_TICKS))}"
+    return format_timestamp(Timestamp(ticks))

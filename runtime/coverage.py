@@ -82,6 +82,9 @@ def _items(program: ast.Program) -> tuple[list[CoverageItem], dict[int, int]]:
 class _CoveringCompiler(_Compiler):
     """The evaluator's compiler, with statements and ``?:`` branches reporting to ``hits``."""
 
+    #: this ``expr`` -> the base ``expr`` -> ``_expr`` -> an operator -> this ``expr``
+    FRAMES_PER_LEVEL = 4
+
     def __init__(self, facts, hits: list[bool], index: dict[int, int]):
         super().__init__(facts)
         self._hits = hits
@@ -117,7 +120,7 @@ class FormulaCoverage:
         self.items, index = _items(formula.program)
         self.hits = [False] * len(self.items)
         compiler = _CoveringCompiler(formula.facts, self.hits, index)
-        with deep_stack():
+        with deep_stack(_CoveringCompiler.FRAMES_PER_LEVEL):
             closures = [compiler.statement(s) for s in formula.program.statements]
         self.formula = copy.copy(formula)
         self.formula._statements = closures

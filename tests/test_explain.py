@@ -85,3 +85,41 @@ def test_explain_json_and_compile_error(capsys, tmp_path):
     assert (sample["series"], sample["method"], sample["result"]) == ("$CPUPercent", "GetSample", [1, 2])
     branch = [e for e in doc["events"] if e["kind"] == "branch"][0]
     assert (branch["value"], branch["taken"], branch["branch"]) == (1, "then", "3")
+
+
+def test_explain_traces_the_deepest_nesting_the_parser_accepts(capsys, tmp_path):
+    # 8188 unary operators: four frames a level in the tracing compiler, once a RecursionError.
+    for op, operand, value in (("-", "1", "1"), ("!", "0", "0")):
+        f = tmp_path / "deep.formula"
+        f.write_text("x=" + op * 8188 + operand + ";")
+        code = main(["explain", str(f), "--time", "2026-03-02T10:00:00Z"])
+        out, err = capsys.readouterr()
+        assert (code, err) == (0, "")
+        assert out.splitlines()[-1] == ("results: $TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;"
+                                        f"$NodeDeallocationOption=requeue;x={value}")
+
+
+def test_explain_at_the_ends_of_time_agrees_with_eval(capsys, tmp_path):
+    # A look-back from year 1 reaches before 0001-01-01: eval counts no samples there, and explain
+    # shows that bound as the first timestamp minus the rest (it raised "ordinal must be >= 1").
+    f = tmp_path / "w.formula"
+    f.write_text("$TargetDedicatedNodes = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 10);\n"
+                 "x = $PendingTasks.GetSample(TimeInterval_Year * 20000, 0);\n")
+    for when, first, last in (
+            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z - 00:10:00", "0001-01-01T00:00:00.000Z"),
+            ("9999-12-31T23:59:59.9999999Z", "9999-12-31T23:49:59.999Z", "9999-12-31T23:59:59.999Z")):
+        assert main(["eval", str(f), "--time", when]) == 0
+        results = capsys.readouterr().out.splitlines()[0]
+        assert main(["explain", str(f), "--time", when]) == 0
+        out, err = capsys.readouterr()
+        assert err == ""
+        lines = out.splitlines()
+        assert lines[1] == (f"1:55    $PendingTasks.GetSamplePercent(TimeInterval_Minute * 10): window "
+                            f"({first}, {last}], expected 20, available 0 = 0%")
+        assert lines[-1] == f"results: {results}"
+        assert main(["explain", str(f), "--time", when, "--json"]) == 0
+        events = json.loads(capsys.readouterr().out)["events"]
+        assert events[1]["window"] == [first, last]
+    assert lines[4] == ("2:28    $PendingTasks.GetSample(TimeInterval_Year * 20000, 0): window "
+                        "(0001-01-01T00:00:00.000Z - 3647941.00:00:00.0000001, 9999-12-31T23:59:59.999Z], "
+                        "expected 2.1024E+10, available 0 = 0%, minimum 0% ok; samples []")

@@ -718,3 +718,33 @@ tests:
         "    results: $TargetDedicatedNodes=1;$TargetLowPriorityNodes=0;"
         "$NodeDeallocationOption=requeue;pct=50\n"
         "1 test, 1 failed\n")
+
+
+def test_a_failing_test_at_year_one_shows_its_trace(capsys, workdir):
+    # The trace of a failing run formats its windows; one reaching before 0001-01-01 raised
+    # "ordinal must be >= 1" where the run itself (eval) was fine.
+    f = workdir("y1.test.yaml", """formula: |
+  $TargetDedicatedNodes = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5);
+tests:
+  - name: year one
+    time: "0001-01-01T00:00:00Z"
+    expect: {$TargetDedicatedNodes: 5}
+  - name: the last instant
+    time: "9999-12-31T23:59:59.9999999Z"
+    expect: {$TargetDedicatedNodes: 0}
+""")
+    code, out, _ = run(capsys, f, explain=True)
+    assert code == 1
+    assert out == (
+        "FAIL y1.test.yaml:4: year one\n"
+        "  $TargetDedicatedNodes\n"
+        "    expected: 5\n"
+        "    got:      0\n"
+        "  trace:\n"
+        "    1:1  $TargetDedicatedNodes = $PendingTasks.GetSamplePercent(TimeInterval_M…\n"
+        "    1:55    $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5): window "
+        "(0001-01-01T00:00:00.000Z - 00:05:00, 0001-01-01T00:00:00.000Z], expected 10, available 0 = 0%\n"
+        "            => $TargetDedicatedNodes = 0\n"
+        "    results: $TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue\n"
+        "PASS y1.test.yaml:7: the last instant\n"
+        "2 tests, 1 failed\n")

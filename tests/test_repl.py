@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from poolscale.formula.timeparse import parse_iso_time
 from poolscale.formula.types import DOUBLE, VEC
@@ -494,3 +497,60 @@ def test_explain_traces_the_session_formula():
     assert any("?: condition pct < 70 = 0 (false) -> else branch 2" in line for line in got)
     assert got[-1] == ("results: $TargetDedicatedNodes=2;$TargetLowPriorityNodes=0;"
                        "$NodeDeallocationOption=requeue;pct=100")
+
+
+def test_the_deepest_nesting_runs_and_explains_in_the_session():
+    s = session()  # 8186 levels: the input joins the session formula with a line break
+    assert lines(s, "x=" + "-" * 8186 + "1;") == ["x=1"]
+    got = lines(s, ":explain")
+    assert got[-1] == "results: $TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue;x=1"
+
+
+def test_an_unexpected_exception_is_an_error_line_and_the_session_goes_on(monkeypatch):
+    import poolscale.runtime.repl as repl
+
+    def broken(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    s = session()
+    assert lines(s, "a = 1;") == ["a=1"]
+    monkeypatch.setattr(repl, "explain", broken)
+    reply = s.handle("b = 2;")
+    assert reply.failed
+    assert reply.lines == ["error: internal error: RecursionError: maximum recursion depth exceeded "
+                           "(please report it; :source shows the session formula, :save keeps it)"]
+    monkeypatch.undo()
+    assert lines(s, "c = a + 1;") == ["c=2"]
+    assert lines(s, ":source") == ["  1  a = 1;", "  2  c = a + 1;"]
+
+
+_LINE_PIECES = ["x = 1", ";", " ", "/*", "*/", "//", '"', '"a;"', "c ?", ": 2", "\t", ";;", "é", "1e", ":vars"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_LINE_PIECES), max_size=6).map(lambda p: "".join(p) + "\n"),
+                min_size=1, max_size=8))
+def test_line_mode_gathers_lines_exactly_as_is_complete_says(lines_in):
+    from poolscale.runtime.repl import _Pending
+
+    pending, text = _Pending(), ""
+    for line in lines_in:
+        if pending.blank and line.strip().startswith(":"):
+            continue  # a meta-command line: run_lines never gathers it
+        text += line
+        assert pending.add(line) is is_complete(text), text
+        if is_complete(text):
+            assert pending.take() == text
+            text = ""
+
+
+def test_line_mode_reads_a_statement_that_never_ends_in_linear_time():
+    # 20,000 lines without ';' (120 KB) took minutes: every line re-read all the lines before it.
+    import time
+
+    out: list[str] = []
+    started = time.perf_counter()
+    assert run_lines(session(), ["x = 1\n"] * 20000 + ["/*\n"] * 20000, out.append) == 1
+    assert time.perf_counter() - started < 5
+    assert len(out) == 1 and re.fullmatch(r"error: AutoScaleFormulaTooLong: Line 1366, Col 3: the formula "
+                                          r"has 18000\d characters; at most 8192 are allowed\n", out[0])
