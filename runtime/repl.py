@@ -34,7 +34,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 
 from poolscale.formula import FormulaError, PoolState, compile_formula
@@ -50,7 +50,8 @@ from poolscale.formula.values import (
 )
 from poolscale.metrics.inputfile import read_file
 from poolscale.metrics.jsonyaml import load_json
-from poolscale.metrics.limits import FORMULA_FILE_BYTES, SCENARIO_SAMPLES, InputLimitError
+from poolscale.metrics.limits import (
+    FORMULA_FILE_BYTES, SCENARIO_SAMPLES, InputLimitError, size_text)
 from poolscale.metrics.notation import (
     NotationError, format_notation, notation_length, parse_notation)
 from poolscale.metrics.variables import canonical_series_name
@@ -556,6 +557,20 @@ def _pool_line(pool: PoolState) -> str:
 
 # -- drivers -----------------------------------------------------------------------------------
 
+def bounded_lines(stream, limit: int = FORMULA_FILE_BYTES) -> Iterator[str]:
+    """The lines of a text stream (standard input in line mode), each at most ``limit``
+    characters: a line without an end (``/dev/zero``) is refused once it passes the limit,
+    instead of being read until memory runs out."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit:
+            raise InputLimitError("<stdin>", f"a line longer than {size_text(limit)}, the limit "
+                                             f"for a formula (docs/limits.md)")
+        yield line
+
+
 def run_lines(session: ReplSession, lines: Iterable[str], write: Callable[[str], object]) -> int:
     """Line mode (standard input is not a terminal): no prompt, no echo, only output.
 
@@ -596,14 +611,20 @@ class _Pending:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.size = 0                # characters gathered
         self.blank = True            # nothing but white space so far
         self.last: str | None = None  # the type of the last token before any open comment
         self.comment: list[str] | None = None  # the text from an unclosed /*, in parts
 
     def add(self, line: str) -> bool:
-        """Append ``line``; whether the text now ends with ``;`` (or holds no statement)."""
+        """Append ``line``; whether the text now ends with ``;`` (or holds no statement).
+        Text past the formula's length limit is handed on at once, unlexed: it can only
+        fail (AutoScaleFormulaTooLong), and lexing megabytes of it would cost gigabytes."""
         self.parts.append(line)
+        self.size += len(line)
         self.blank = self.blank and not line.strip()
+        if self.size > MAX_LENGTH:
+            return True
         if self.comment is not None:
             self.comment.append(line)
             if "*/" not in line:

@@ -376,3 +376,35 @@ def test_the_documented_limits_are_the_codes():
     assert limits.size_text(limits.WORKLOAD_BYTES) == "64 MiB"
     assert (limits.NESTING_DEPTH, limits.YAML_ALIAS_NODES, limits.NUMBER_DIGITS,
             limits.SCENARIO_SAMPLES) == (64, 1_000_000, 4300, 2_000_000)
+
+
+# -------------------------------------------------------------------------- REPL line mode
+
+
+def test_repl_line_mode_refuses_a_line_without_end(monkeypatch, capsys):
+    """Before: 50 MB of NUL bytes piped to `repl --plain` took 166 s and 8.3 GB."""
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\0" * (3 << 20))))
+    start = time.perf_counter()
+    code, out, err = run(["repl", "--plain"], capsys)
+    assert time.perf_counter() - start < 2.0
+    assert (code, out) == (2, "")
+    assert err == "poolscale: <stdin>: a line longer than 1 MiB, the limit for a formula (docs/limits.md)\n"
+
+
+def test_repl_line_mode_hands_on_a_statement_past_the_length_limit_unlexed():
+    from poolscale.runtime.repl import bounded_lines, run_lines
+
+    lines = ["x = 1" + " + 1" * 3000 + "\n", "y = 2;\n"]
+    written: list[str] = []
+    assert run_lines(ReplSession(), bounded_lines(iter_stream(lines)), written.append) == 1
+    assert written == [
+        "error: AutoScaleFormulaTooLong: Line 1, Col 8193: the formula has 12006 characters; "
+        "at most 8192 are allowed\n", "y=2\n"]
+
+
+def iter_stream(lines):
+    import io
+
+    return io.StringIO("".join(lines))

@@ -39,7 +39,9 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..inputs import InputError, load_inputs
-    from ..repl import ReplSession, history_path, run_lines, run_terminal
+    from poolscale.metrics.limits import InputLimitError
+
+    from ..repl import ReplSession, bounded_lines, history_path, run_lines, run_terminal
 
     try:
         scenario, when, _ = load_inputs(args.scenario, args.time)
@@ -55,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(reply.text)
         failed = reply.failed
     if not interactive:
-        return run_lines(session, sys.stdin, sys.stdout.write) or int(failed)
+        try:
+            return run_lines(session, bounded_lines(sys.stdin), sys.stdout.write) or int(failed)
+        except InputLimitError as e:
+            raise UsageError(str(e)) from None
     history = None
     if not args.no_history:
         history = Path(args.history) if args.history else history_path()
