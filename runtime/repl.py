@@ -618,13 +618,15 @@ class _Pending:
 
     def add(self, line: str) -> bool:
         """Append ``line``; whether the text now ends with ``;`` (or holds no statement).
-        Text past the formula's length limit is handed on at once, unlexed: it can only
-        fail (AutoScaleFormulaTooLong), and lexing megabytes of it would cost gigabytes."""
-        self.parts.append(line)
+        A statement is at most FORMULA_FILE_BYTES characters, as a formula file is: lines
+        that never end one are not gathered without bound."""
         self.size += len(line)
+        if self.size > FORMULA_FILE_BYTES:
+            raise InputLimitError("<stdin>", f"a statement longer than "
+                                             f"{size_text(FORMULA_FILE_BYTES)}, the limit for a "
+                                             f"formula (docs/limits.md)")
+        self.parts.append(line)
         self.blank = self.blank and not line.strip()
-        if self.size > MAX_LENGTH:
-            return True
         if self.comment is not None:
             self.comment.append(line)
             if "*/" not in line:

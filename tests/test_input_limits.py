@@ -393,15 +393,20 @@ def test_repl_line_mode_refuses_a_line_without_end(monkeypatch, capsys):
     assert err == "poolscale: <stdin>: a line longer than 1 MiB, the limit for a formula (docs/limits.md)\n"
 
 
-def test_repl_line_mode_hands_on_a_statement_past_the_length_limit_unlexed():
+def test_repl_line_mode_bounds_a_statement_that_never_ends():
     from poolscale.runtime.repl import bounded_lines, run_lines
 
     lines = ["x = 1" + " + 1" * 3000 + "\n", "y = 2;\n"]
     written: list[str] = []
     assert run_lines(ReplSession(), bounded_lines(iter_stream(lines)), written.append) == 1
     assert written == [
-        "error: AutoScaleFormulaTooLong: Line 1, Col 8193: the formula has 12006 characters; "
-        "at most 8192 are allowed\n", "y=2\n"]
+        "error: AutoScaleFormulaTooLong: Line 1, Col 8193: the formula has 12013 characters; "
+        "at most 8192 are allowed\n"]
+    with pytest.raises(InputLimitError) as e:
+        run_lines(ReplSession(), bounded_lines(iter_stream(["x = 1 +\n" * 200_000])),
+                  written.append)
+    assert str(e.value) == ("<stdin>: a statement longer than 1 MiB, the limit for a formula "
+                            "(docs/limits.md)")
 
 
 def iter_stream(lines):
