@@ -42,6 +42,7 @@ __all__ = [
 DEFAULT_EVERY = TimeInterval(5 * TICKS_PER_MINUTE)  # the evaluation interval's default (§14.4)
 DEFAULT_SEED = 0  # a test is reproducible even when its formula calls rand()
 MAX_STEPS = 10_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 _FILE_KEYS = ("formula", "formula_file", "tests")
 _SCENARIO_KEYS = ("pool", "samples", "period", "delay", "seed")
@@ -269,6 +270,10 @@ class _Reader:
             raise self.fail(t.key_lines.get("name", t.line),
                             "missing key 'name'" if "name" not in t
                             else f"name: expected a non-empty string, got {_kind(name)}")
+        if _CONTROL.search(name):
+            # names are printed as they are (PASS/FAIL lines, JUnit): an escape sequence in one
+            # would reach the terminal or the CI log
+            raise self.fail(t.key_lines["name"], f"name: {name!r} holds a control character")
         self.test = f"test {name!r}: "
         if "timeline" in t:
             self.keys(t, _TIMELINE_KEYS, "timeline test")

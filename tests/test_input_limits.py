@@ -413,3 +413,14 @@ def iter_stream(lines):
     import io
 
     return io.StringIO("".join(lines))
+
+
+def test_a_test_name_with_a_control_character_is_refused(tmp_path, capsys):
+    """Names are printed as they are; ESC in one would reach the terminal or the CI log."""
+    test = tmp_path / "t.test.yaml"
+    test.write_text('formula: "$TargetDedicatedNodes = 1;"\ntests:\n  - name: "a\\e[31mred"\n'
+                    '    time: 2026-03-02T10:00:00Z\n', encoding="utf-8")
+    code, out, err = run(["test", test], capsys)
+    assert code == 2
+    assert err == f"poolscale: {test}:3: test 1: name: 'a\\x1b[31mred' holds a control character\n"
+    assert "\x1b" not in out + err
