@@ -74,16 +74,31 @@ class Diagnostic:
 
 
 def render_caret(index: LineIndex, diagnostic: Diagnostic) -> str:
-    """The source line of a diagnostic with a caret under its column.
-
-    Tabs before the column are kept as tabs so that the caret lines up in a
-    terminal whatever its tab width.
-    """
-    source = index.line_text(diagnostic.line)
-    prefix = "".join("\t" if ch == "\t" else " " for ch in source[: diagnostic.column - 1])
+    """The source line of a diagnostic with a caret under its column."""
     width = 1
     if diagnostic.end_offset is not None:
         end_line, end_col = index.position(diagnostic.end_offset)
         if end_line == diagnostic.line and end_col > diagnostic.column:
             width = end_col - diagnostic.column
-    return f"{source}\n{prefix}{'^' * width}"
+    shown, marks = caret_lines(index.line_text(diagnostic.line), diagnostic.column, width)
+    return f"{shown}\n{marks}"
+
+
+#: characters of a long source line shown around the column (a one-line formula of 600 KB
+#: would otherwise be printed whole, and 8 KB of spaces under it, for one message)
+SHOWN_COLUMNS = 160
+
+
+def caret_lines(source: str, column: int, width: int = 1) -> tuple[str, str]:
+    """``source`` (clipped to SHOWN_COLUMNS around the 1-based ``column``, with ``…`` where it
+    is cut) and the line of ``width`` carets under it. Tabs before the column are kept as tabs
+    so that the caret lines up in a terminal whatever its tab width."""
+    col = column - 1
+    if len(source) > SHOWN_COLUMNS:
+        start = max(0, min(col - SHOWN_COLUMNS // 2, len(source) - SHOWN_COLUMNS))
+        end = start + SHOWN_COLUMNS
+        head, tail = ("…" if start else ""), ("…" if end < len(source) else "")
+        width = max(1, min(width, end - col))
+        source, col = head + source[start:end] + tail, col - start + len(head)
+    prefix = "".join("\t" if ch == "\t" else " " for ch in source[:col])
+    return source, prefix + "^" * max(width, 1)

@@ -130,6 +130,9 @@ class Series:
         period = operator.index(period)
         if period <= 0:
             raise ValueError(f"period must be positive, got {period} ticks")
+        if period > MAX_TICKS:
+            raise ValueError(f"period of {period} ticks is longer than the time line "
+                             f"(0001-01-01 to 9999-12-31 is {MAX_TICKS} ticks)")
         vals = _as_float_array(values)
         n = vals.size
         if n and end - period * (n - 1) < 0:

@@ -34,12 +34,12 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 
 from poolscale.formula import FormulaError, PoolState, compile_formula
 from poolscale.formula import ast
-from poolscale.formula.diagnostics import LineIndex
+from poolscale.formula.diagnostics import LineIndex, caret_lines
 from poolscale.formula.lexer import tokenize
 from poolscale.formula.parser import MAX_LENGTH
 from poolscale.formula.trace import explain
@@ -210,9 +210,8 @@ class ReplSession:
         line -= base_lines
         reply = _error(f"{code}: Line {line}, Col {col}: {rest}")
         if self.caret:
-            source = LineIndex(text).line_text(line)
-            pad = "".join("\t" if ch == "\t" else " " for ch in source[: col - 1])
-            reply.lines += [f"  {source}", f"  {pad}^"]
+            shown, marks = caret_lines(LineIndex(text).line_text(line), col)
+            reply.lines += [f"  {shown}", f"  {marks}"]
         return reply
 
     def _learn(self, formula) -> None:
@@ -557,18 +556,28 @@ def _pool_line(pool: PoolState) -> str:
 
 # -- drivers -----------------------------------------------------------------------------------
 
-def bounded_lines(stream, limit: int = FORMULA_FILE_BYTES) -> Iterator[str]:
-    """The lines of a text stream (standard input in line mode), each at most ``limit``
-    characters: a line without an end (``/dev/zero``) is refused once it passes the limit,
-    instead of being read until memory runs out."""
+class InputLineError(ValueError):
+    """A line of standard input that line mode cannot take: too long, or not UTF-8."""
+
+
+def bounded_lines(stream: BinaryIO, limit: int = FORMULA_FILE_BYTES) -> Iterator[str]:
+    """The lines of a byte stream (standard input in line mode), decoded as UTF-8, each at
+    most ``limit`` bytes: a line without an end (``/dev/zero``) is refused once it passes the
+    limit, instead of being read until memory runs out, and a line that is not UTF-8 is
+    refused by number, whatever the locale says about decoding standard input."""
+    number = 0
     while True:
-        line = stream.readline(limit + 1)
-        if not line:
+        raw = stream.readline(limit + 1)
+        if not raw:
             return
-        if len(line) > limit:
-            raise InputLimitError("<stdin>", f"a line longer than {size_text(limit)}, the limit "
-                                             f"for a formula (docs/limits.md)")
-        yield line
+        number += 1
+        if len(raw) > limit:
+            raise InputLineError(f"<stdin>: a line longer than {size_text(limit)}, the limit "
+                                 f"for a formula (docs/limits.md)")
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputLineError(f"<stdin>: line {number} is not UTF-8 (byte {e.start + 1})") from None
 
 
 def run_lines(session: ReplSession, lines: Iterable[str], write: Callable[[str], object]) -> int:
@@ -622,9 +631,9 @@ class _Pending:
         that never end one are not gathered without bound."""
         self.size += len(line)
         if self.size > FORMULA_FILE_BYTES:
-            raise InputLimitError("<stdin>", f"a statement longer than "
-                                             f"{size_text(FORMULA_FILE_BYTES)}, the limit for a "
-                                             f"formula (docs/limits.md)")
+            raise InputLineError(f"<stdin>: a statement longer than "
+                                 f"{size_text(FORMULA_FILE_BYTES)}, the limit for a formula "
+                                 f"(docs/limits.md)")
         self.parts.append(line)
         self.blank = self.blank and not line.strip()
         if self.comment is not None:

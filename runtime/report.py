@@ -74,20 +74,15 @@ class Finding:
         return f"{self.message} (formula at {pointer}, line {self.line}, col {self.column})"
 
 
-def caret(finding: Finding) -> str:
-    """The caret line under ``finding.source_line``; tabs are kept so it lines up."""
-    prefix = "".join("\t" if ch == "\t" else " "
-                     for ch in finding.source_line[: finding.column - 1])
-    width = finding.end_column - finding.column if finding.end_line == finding.line else 1
-    return prefix + "^" * max(width, 1)
-
-
 def format_text(findings) -> str:
     """``path:line:col: CODE message``, then the source line and a caret, per finding."""
+    from poolscale.formula.diagnostics import caret_lines
+
     out = []
     for f in findings:
-        out.append(f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}\n"
-                   f"{f.source_line}\n{caret(f)}\n")
+        width = f.end_column - f.column if f.end_line == f.line else 1
+        shown, marks = caret_lines(f.source_line, f.column, width)
+        out.append(f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}\n{shown}\n{marks}\n")
     return "".join(out)
 
 

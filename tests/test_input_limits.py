@@ -394,25 +394,45 @@ def test_repl_line_mode_refuses_a_line_without_end(monkeypatch, capsys):
 
 
 def test_repl_line_mode_bounds_a_statement_that_never_ends():
-    from poolscale.runtime.repl import bounded_lines, run_lines
+    from poolscale.runtime.repl import InputLineError, bounded_lines, run_lines
 
     lines = ["x = 1" + " + 1" * 3000 + "\n", "y = 2;\n"]
     written: list[str] = []
-    assert run_lines(ReplSession(), bounded_lines(iter_stream(lines)), written.append) == 1
+    assert run_lines(ReplSession(), bounded_lines(byte_stream(lines)), written.append) == 1
     assert written == [
         "error: AutoScaleFormulaTooLong: Line 1, Col 8193: the formula has 12013 characters; "
         "at most 8192 are allowed\n"]
-    with pytest.raises(InputLimitError) as e:
-        run_lines(ReplSession(), bounded_lines(iter_stream(["x = 1 +\n" * 200_000])),
+    with pytest.raises(InputLineError) as e:
+        run_lines(ReplSession(), bounded_lines(byte_stream(["x = 1 +\n" * 200_000])),
                   written.append)
     assert str(e.value) == ("<stdin>: a statement longer than 1 MiB, the limit for a formula "
                             "(docs/limits.md)")
 
 
-def iter_stream(lines):
+def test_repl_line_mode_a_statement_past_1_mib_is_a_usage_error(monkeypatch, capsys):
     import io
 
-    return io.StringIO("".join(lines))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x = 1 +\n" * 200_000)))
+    code, out, err = run(["repl", "--plain"], capsys)
+    assert (code, out) == (2, "")
+    assert err == ("poolscale: <stdin>: a statement longer than 1 MiB, the limit for a formula "
+                   "(docs/limits.md)\n")
+
+
+def byte_stream(lines):
+    import io
+
+    return io.BytesIO("".join(lines).encode())
+
+
+def test_repl_line_mode_refuses_a_line_that_is_not_utf8(monkeypatch, capsys):
+    """Under a UTF-8 locale, a byte 0xFF on standard input ended the session with a traceback."""
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x = 1;\n\xff\n"),
+                                                       encoding="utf-8", errors="strict"))
+    code, out, err = run(["repl", "--plain"], capsys)
+    assert (code, out, err) == (2, "x=1\n", "poolscale: <stdin>: line 2 is not UTF-8 (byte 1)\n")
 
 
 def test_a_test_name_with_a_control_character_is_refused(tmp_path, capsys):
@@ -424,3 +444,22 @@ def test_a_test_name_with_a_control_character_is_refused(tmp_path, capsys):
     assert code == 2
     assert err == f"poolscale: {test}:3: test 1: name: 'a\\x1b[31mred' holds a control character\n"
     assert "\x1b" not in out + err
+
+
+def test_a_long_source_line_is_shown_clipped_around_the_column(tmp_path, capsys):
+    """A 600 KB one-line formula printed 608 KB for one message: the line whole, 8 KB of spaces."""
+    big = tmp_path / "big.formula"
+    big.write_text("x = 1;" * 100_000, encoding="utf-8")
+    code, out, err = run(["check", big], capsys)
+    assert code == 1
+    head, shown, marks = out.splitlines()
+    assert head == (f"{big}:1:8193: AutoScaleFormulaTooLong the formula has 600000 characters; "
+                    "at most 8192 are allowed")
+    assert shown == "…" + ("x = 1;" * 100_000)[8192 - 80:8192 + 80] + "…"
+    assert marks == " " * 81 + "^"
+    assert err == "1 file, 1 error, 0 warnings\n"
+    from poolscale.formula import FormulaError, compile_formula
+
+    with pytest.raises(FormulaError) as e:
+        compile_formula("x = 1;" * 100_000)
+    assert len(e.value.render("big.formula")) < 500

@@ -232,3 +232,20 @@ def test_latest_matches_brute_force(built, now, n):
     assert store.count(PT, now) == len(visible)
     begin = store.history_begin(PT, now)
     assert begin == (min(t for t, _ in pairs if t <= now - store.delay) if visible else None)
+
+
+from hypothesis import given, settings, strategies as st
+
+
+@settings(max_examples=300, deadline=None)
+@given(end=st.integers(-2**80, 2**80), period=st.integers(-2**80, 2**80),
+       delay=st.integers(-2**80, 2**80), count=st.integers(0, 3))
+def test_from_mapping_refuses_any_out_of_range_time_with_a_value_error(end, period, delay, count):
+    """A period of 2**63 ticks or more once escaped as OverflowError (numpy's int64)."""
+    from poolscale.metrics import SampleStore
+
+    try:
+        SampleStore.from_mapping({"$PendingTasks": [1.0] * count}, end=end, period=period,
+                                 delay=delay)
+    except ValueError:
+        pass

@@ -39,9 +39,8 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..inputs import InputError, load_inputs
-    from poolscale.metrics.limits import InputLimitError
-
-    from ..repl import ReplSession, bounded_lines, history_path, run_lines, run_terminal
+    from ..repl import (
+        InputLineError, ReplSession, bounded_lines, history_path, run_lines, run_terminal)
 
     try:
         scenario, when, _ = load_inputs(args.scenario, args.time)
@@ -58,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
         failed = reply.failed
     if not interactive:
         try:
-            return run_lines(session, bounded_lines(sys.stdin), sys.stdout.write) or int(failed)
-        except InputLimitError as e:
+            return run_lines(session, bounded_lines(sys.stdin.buffer), sys.stdout.write) or int(failed)
+        except InputLineError as e:
             raise UsageError(str(e)) from None
     history = None
     if not args.no_history:
