@@ -141,6 +141,8 @@ class Series:
             )
         if end > MAX_TICKS:
             raise ValueError(f"end tick {end} is after 9999-12-31")
+        if end < 0:
+            raise ValueError(f"end tick {end} is before 0001-01-01")
         stamps = end - period * np.arange(n - 1, -1, -1, dtype=np.int64)
         return cls(stamps, vals)
 
