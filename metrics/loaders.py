@@ -137,7 +137,10 @@ def series_from_csv(path_or_buffer: Any) -> dict[str, Series]:
     """
     handle, owned = _open_text(path_or_buffer)
     try:
-        rows = [r for r in csv.reader(handle) if r and any(c.strip() for c in r)]
+        reader = csv.reader(handle)
+        rows = [r for r in reader if r and any(c.strip() for c in r)]
+    except csv.Error as exc:  # a cell past the csv module's field limit (a stray quote)
+        raise ValueError(f"row {reader.line_num}: {exc}") from None
     finally:
         if owned:
             handle.close()

@@ -218,3 +218,14 @@ def test_dataframe_and_csv_agree():
     for name in from_csv.names:
         assert from_csv.series(name) == from_df.series(name)
     assert not math.isnan(from_df.series("$CPUPercent").values.sum())
+
+
+def test_a_cell_past_the_csv_field_limit_is_a_value_error():
+    """A stray quote made the rest of the file one cell: _csv.Error escaped."""
+    import io
+
+    from poolscale.metrics import SampleStore
+
+    text = "timestamp,$PendingTasks\n2026-03-02T10:00:00Z,\"1\n" + "2026-03-02T10:00:30Z,1\n" * 10_000
+    with pytest.raises(ValueError, match=r"^row \d+: field larger than field limit \(131072\)$"):
+        SampleStore.from_csv(io.StringIO(text))
