@@ -573,7 +573,7 @@ def bounded_lines(stream: BinaryIO, limit: int = FORMULA_FILE_BYTES) -> Iterator
         number += 1
         if len(raw) > limit:
             raise InputLineError(f"<stdin>: a line longer than {size_text(limit)}, the limit "
-                                 f"for a formula (docs/limits.md)")
+                                 f"for a line of REPL input (docs/limits.md)")
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -632,8 +632,8 @@ class _Pending:
         self.size += len(line)
         if self.size > FORMULA_FILE_BYTES:
             raise InputLineError(f"<stdin>: a statement longer than "
-                                 f"{size_text(FORMULA_FILE_BYTES)}, the limit for a formula "
-                                 f"(docs/limits.md)")
+                                 f"{size_text(FORMULA_FILE_BYTES)}, the limit for a statement of "
+                                 f"REPL input (docs/limits.md)")
         self.parts.append(line)
         self.blank = self.blank and not line.strip()
         if self.comment is not None:

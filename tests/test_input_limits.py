@@ -390,7 +390,8 @@ def test_repl_line_mode_refuses_a_line_without_end(monkeypatch, capsys):
     code, out, err = run(["repl", "--plain"], capsys)
     assert time.perf_counter() - start < 2.0
     assert (code, out) == (2, "")
-    assert err == "poolscale: <stdin>: a line longer than 1 MiB, the limit for a formula (docs/limits.md)\n"
+    assert err == ("poolscale: <stdin>: a line longer than 1 MiB, the limit for a line of REPL "
+                   "input (docs/limits.md)\n")
 
 
 def test_repl_line_mode_bounds_a_statement_that_never_ends():
@@ -405,8 +406,8 @@ def test_repl_line_mode_bounds_a_statement_that_never_ends():
     with pytest.raises(InputLineError) as e:
         run_lines(ReplSession(), bounded_lines(byte_stream(["x = 1 +\n" * 200_000])),
                   written.append)
-    assert str(e.value) == ("<stdin>: a statement longer than 1 MiB, the limit for a formula "
-                            "(docs/limits.md)")
+    assert str(e.value) == ("<stdin>: a statement longer than 1 MiB, the limit for a statement "
+                            "of REPL input (docs/limits.md)")
 
 
 def test_repl_line_mode_a_statement_past_1_mib_is_a_usage_error(monkeypatch, capsys):
@@ -415,8 +416,8 @@ def test_repl_line_mode_a_statement_past_1_mib_is_a_usage_error(monkeypatch, cap
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x = 1 +\n" * 200_000)))
     code, out, err = run(["repl", "--plain"], capsys)
     assert (code, out) == (2, "")
-    assert err == ("poolscale: <stdin>: a statement longer than 1 MiB, the limit for a formula "
-                   "(docs/limits.md)\n")
+    assert err == ("poolscale: <stdin>: a statement longer than 1 MiB, the limit for a "
+                   "statement of REPL input (docs/limits.md)\n")
 
 
 def byte_stream(lines):
