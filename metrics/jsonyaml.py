@@ -31,6 +31,7 @@ _LONG_INTEGER = re.compile(r"\d{%d,}" % (NUMBER_DIGITS + 1))
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _INT_TAG = "tag:yaml.org,2002:int"
+_STR_TAG = "tag:yaml.org,2002:str"
 _LOADER: Any = None
 
 
@@ -79,7 +80,7 @@ def json_like_loader() -> Any:
             super().flatten_mapping(node)
 
         def construct_document(self, node: Any) -> Any:
-            check_yaml_graph(node)
+            check_yaml_graph(node, resolver=self)
             return super().construct_document(node)
 
     Loader.yaml_implicit_resolvers = {
@@ -142,10 +143,15 @@ def check_json_nesting(text: str) -> None:
         raise _too_deep(line)
 
 
-def check_yaml_graph(root: Any) -> None:
+def check_yaml_graph(root: Any, *, resolver: Any = None) -> None:
     """Raise InputLimitError if a composed YAML document nests deeper than NESTING_DEPTH, its
     aliases, expanded, would add more than YAML_ALIAS_NODES nodes (or refer to a node that
     contains them, which would never end), or it holds an integer of over NUMBER_DIGITS.
+
+    With ``resolver`` (the loader), a node whose explicit tag says something other than the
+    value does (``!!int x``, ``!!set``, ``!!timestamp``, ``!!binary``) is a YAML error at its
+    line: those build values of other types than JSON's, or fail with a plain ValueError or
+    KeyError inside PyYAML; only ``!!str`` is taken, as it asks for what a quote asks.
 
     One pass over the distinct nodes: an alias is the same node object reached twice, so each
     node's expanded size and height are computed once and reused.
@@ -162,6 +168,8 @@ def check_yaml_graph(root: Any) -> None:
         children = _children(node)
         if not children and node.tag == _INT_TAG and len(node.value) > NUMBER_DIGITS:
             raise _long_integer(node.start_mark.line + 1)
+        if resolver is not None and not children_done:
+            _check_tag(node, resolver)
         if children_done:
             open_nodes.discard(key)
             size[key] = 1 + sum(size[id(c)] for c in children)
@@ -183,6 +191,23 @@ def check_yaml_graph(root: Any) -> None:
         raise InputLimitError(_DOCUMENT, f"its aliases expand to {added:,} more nodes; a "
                                          f"YAML input may add at most {YAML_ALIAS_NODES:,} "
                                          f"(docs/limits.md)")
+
+
+def _check_tag(node: Any, resolver: Any) -> None:
+    import yaml
+
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR_TAG:
+            return
+        implicit = resolver.resolve(yaml.ScalarNode, node.value, (True, False)) \
+            if node.style in (None, "") else _STR_TAG
+    else:
+        implicit = resolver.resolve(type(node), None, (True, False))
+    if node.tag != implicit:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise yaml.constructor.ConstructorError(
+            None, None, f"explicit tag {tag}: poolscale reads YAML as JSON's types, so the "
+                        f"only explicit tag it takes is !!str", node.start_mark)
 
 
 def _is_collection(node: Any) -> bool:

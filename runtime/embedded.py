@@ -455,7 +455,7 @@ def _from_yaml(path: str, text: str, found: Discovery) -> None:
     loader = loader_class(text)
     try:
         node = loader.get_single_node()
-        check_yaml_graph(node)
+        check_yaml_graph(node, resolver=loader)
         document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as e:
         raise EmbeddedError(f"{path}: malformed YAML: {_yaml_problem(e)}") from None

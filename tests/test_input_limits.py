@@ -464,3 +464,36 @@ def test_a_long_source_line_is_shown_clipped_around_the_column(tmp_path, capsys)
     with pytest.raises(FormulaError) as e:
         compile_formula("x = 1;" * 100_000)
     assert len(e.value.render("big.formula")) < 500
+
+
+# -------------------------------------------------------------------------- explicit YAML tags
+
+
+@pytest.mark.parametrize("doc, tag, column", [
+    ("a: !!int x\n", "!!int", 4), ("!!set {a, b}\n", "!!set", 1), ("a: !!float x\n", "!!float", 4),
+    ("a: !!timestamp x\n", "!!timestamp", 4), ("a: !!binary aGVsbG8=\n", "!!binary", 4),
+    ("- !!omap [a: 1]\n", "!!omap", 3), ("a: !!bool x\n", "!!bool", 4),
+])
+def test_an_explicit_tag_is_a_yaml_error_at_its_line(doc, tag, column, tmp_path, formula, capsys):
+    """PyYAML raised ValueError, KeyError or TypeError for these (a traceback in every reader)."""
+    message = (f"explicit tag {tag}: poolscale reads YAML as JSON's types, so the only explicit "
+               f"tag it takes is !!str")
+    for kind, argv in {
+        "scenario": ["eval", formula, "--scenario", tmp_path / "s.yaml"],
+        "test": ["test", tmp_path / "s.yaml"],
+        "check": ["check", tmp_path / "s.yaml"],
+        "pool": ["simulate", "--pool", tmp_path / "s.yaml", "--workload", EXAMPLES / "workload.csv"],
+    }.items():
+        (tmp_path / "s.yaml").write_text(doc, encoding="utf-8")
+        code, out, err = run(argv, capsys)
+        assert code == 2, kind
+        assert message in out + err, kind
+        assert "Traceback" not in out + err
+
+
+def test_str_tags_and_plain_values_are_still_read():
+    import yaml
+
+    doc = "a: !!str 1\nb: 2026-03-02T10:00:00Z\nc: 1e3\nd: '1'\ne: null\n"
+    assert yaml.load(doc, Loader=json_like_loader()) == {
+        "a": "1", "b": "2026-03-02T10:00:00Z", "c": 1000.0, "d": "1", "e": None}
