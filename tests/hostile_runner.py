@@ -212,7 +212,9 @@ def run_case(case: Case | LibCase) -> Failure | None:
                 failure = Failure("stderr-traceback", case.command,
                                   err.strip().splitlines()[-1][:300], "?", err[-3000:])
             elif before is not None:
-                failure = _fmt_property(case, code, before, _snapshot(root))
+                failure = _fmt_property(case, before, _snapshot(root))
+            elif code in (0, 1):
+                failure = _json_property(case, stdio.text(stdio.stdout))
         if failure is not None:
             failure.case = case
             failure.seconds = time.perf_counter() - started
@@ -229,9 +231,8 @@ def _snapshot(root: str) -> dict[str, bytes]:
     return out
 
 
-def _fmt_property(case: Case, code: int, before: dict, after: dict) -> Failure | None:
-    """fmt --check / --diff never write; a formula that does not parse is left untouched
-    (docs/fmt.md); no file appears or disappears."""
+def _fmt_property(case: Case, before: dict, after: dict) -> Failure | None:
+    """fmt --check / --diff never write (docs/fmt.md); no file appears or disappears."""
     if set(before) != set(after):
         return Failure("fmt-files", "fmt", f"files changed from {sorted(before)} to "
                                            f"{sorted(after)}", "runtime/commands/format.py")
@@ -239,6 +240,33 @@ def _fmt_property(case: Case, code: int, before: dict, after: dict) -> Failure |
     if changed and ("--check" in case.argv or "--diff" in case.argv):
         return Failure("fmt-wrote", "fmt", f"{case.argv[1]} rewrote {changed}",
                        "runtime/commands/format.py")
+    return None
+
+
+def _json_property(case: Case, stdout: str) -> Failure | None:
+    """What a command prints as JSON is JSON: one document (``--json``, ``--format sarif``) or
+    one per line (``check --format json``), without NaN or Infinity, which JSON lacks."""
+    argv = case.argv
+    if "--json" in argv:
+        documents = [stdout]
+    elif case.command == "check" and "--format" in argv:
+        form = argv[argv.index("--format") + 1]
+        documents = ([stdout] if form == "sarif" else
+                     stdout.splitlines() if form == "json" else [])
+    else:
+        return None
+
+    def reject(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    for doc in documents:
+        if not doc.strip():
+            continue
+        try:
+            json.loads(doc, parse_constant=reject)
+        except ValueError as e:
+            return Failure("bad-json", case.command, f"{type(e).__name__}: {str(e)[:200]}", "?",
+                           doc[:2000])
     return None
 
 
@@ -444,9 +472,9 @@ def save_reproducer(failure: Failure, directory: str | os.PathLike) -> Path:
 def run_in_subprocess(case: Case, *, timeout: float, memory: int = MEMORY,
                       startup: float = 10.0) -> tuple[Failure | None, float, int]:
     """Run ``case`` as a real ``poolscale`` process (``python -m poolscale.runtime.cli``, its
-    standard streams strict UTF-8) under RLIMIT_AS ``memory``; return the failure (or None), the wall time and
-    the process's peak resident set in bytes. ``startup`` is added to ``timeout`` for the
-    interpreter and the imports."""
+    standard streams strict UTF-8) under RLIMIT_AS ``memory``; return the failure (or None),
+    the wall time and the process's peak resident set in bytes. ``startup`` is added to
+    ``timeout`` for the interpreter and the imports."""
     import subprocess
 
     def limit():
