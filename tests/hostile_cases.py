@@ -19,11 +19,13 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from hostile_data import (ARM_TEMPLATE, CSV_TOKENS, document_bytes, dump_document, DURATIONS,
-    EXAMPLES, formula_bytes, formula_text, FORMULA_TOKENS, garbage, grammar_formulas, mutated,
-    NOTATIONS, NUMBERS, pool_bytes, scenario_bytes, seed_csv, seed_formulas, seed_pools,
-    seed_scenarios, seed_swf, seed_tests, seed_workload_docs, testfile_bytes, TEXT_ODDITIES,
-    TIMES, workload_file)
+from hostile_data import (ARM_TEMPLATE, CSV_TOKENS, DURATIONS, EXAMPLES, FORMULA_TOKENS,
+                          NOTATIONS, NUMBERS, TEXT_ODDITIES, TIMES, document_bytes, dump_document,
+                          formula_bytes, formula_text, garbage, grammar_formulas, mutated,
+                          pool_bytes, scenario_bytes, seed_csv, seed_formulas, seed_pools,
+                          seed_scenarios, seed_swf, seed_tests, seed_workload_docs,
+                          structured_pool_bytes, testfile_bytes, workload_file)
+
 
 @dataclasses.dataclass
 class Case:
@@ -349,6 +351,12 @@ def repl_case(draw) -> Case:
     return Case(argv, files, stdin)
 
 
+def _sim_focus(draw) -> str:
+    """Mostly the pool or the workload: what the simulator itself is fed."""
+    return draw(st.sampled_from(["pool"] * 3 + ["workload"] * 3 + ["formula"] * 2
+                                + ["options", "all"]))
+
+
 _HORIZONS = [d.decode() for d in DURATIONS] + ["0", "-5", "nan", "inf", "1e308", "9" * 5000]
 
 
@@ -356,7 +364,8 @@ _HORIZONS = [d.decode() for d in DURATIONS] + ["0", "-5", "nan", "inf", "1e308",
 def _sim_common(draw, command: str, files: dict, focus: str) -> list[str]:
     argv = [command]
     if focus in ("pool", "all"):
-        path = draw(_document_arg("pool", pool_bytes(), files, (".json", ".yaml", ".yml", "")))
+        content = st.one_of(structured_pool_bytes(), structured_pool_bytes(), pool_bytes())
+        path = draw(_document_arg("pool", content, files, (".json", ".yaml", ".yml", "")))
         if path[1:] in files and draw(st.integers(0, 5)) == 0:   # a gzip'd pool
             data = files.pop(path[1:])
             path += ".gz"
@@ -382,7 +391,7 @@ def _sim_common(draw, command: str, files: dict, focus: str) -> list[str]:
 
 @st.composite
 def simulate_case(draw) -> Case:
-    focus = _focus(draw, "pool", "workload", "formula", "options")
+    focus = _sim_focus(draw)
     files: dict[str, bytes] = {}
     argv = draw(_sim_common("simulate", files, focus))
     if focus in ("formula", "all"):
@@ -406,7 +415,7 @@ def simulate_case(draw) -> Case:
 
 @st.composite
 def compare_case(draw) -> Case:
-    focus = _focus(draw, "pool", "workload", "formula", "options")
+    focus = _sim_focus(draw)
     files: dict[str, bytes] = {}
     argv = draw(_sim_common("compare", files, focus))
     for k in range(draw(st.integers(1, 3))):
@@ -483,7 +492,7 @@ def lib_testfile_case(draw) -> LibCase:
 
 @st.composite
 def lib_sim_case(draw) -> LibCase:
-    focus = _focus(draw, "pool", "workload", "formula", "options")
+    focus = _sim_focus(draw)
     name, data = _pick(draw, focus, "workload", workload_file(), mild_workload_file())
     hostile = focus in ("options", "all")
     return LibCase("sim", {

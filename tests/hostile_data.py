@@ -590,20 +590,54 @@ def _get(node: Any, path: tuple) -> Any:
     return node
 
 
-def tree_mutated(seeds: list[Any], *, max_ops: int = 4) -> st.SearchStrategy[Any]:
+#: keys whose values set a size, a rate, a time or a count: half the mutations aim at them
+HOT_KEYS = frozenset({
+    "time", "period", "delay", "seed", "samples", "currentDedicatedNodes", "taskSlotsPerNode",
+    "targetDedicatedNodes", "targetLowPriorityNodes", "autoScaleFormula", "formula",
+    "autoScaleEvaluationInterval", "resizeTimeout", "start", "horizon", "maxNodesPerKind",
+    "dedicatedCoreQuota", "lowPriorityCoreQuota", "coresPerNode", "allocationTime", "bootTime",
+    "duration", "failureProbability", "meanTimeBetween", "recoveryTime", "repairTime",
+    "lossRate", "mean", "stddev", "low", "high", "mode", "value", "minimum", "count",
+    "rate_per_hour", "ratePerHour", "size", "every", "width", "first", "at", "tasks_per_job",
+    "amplitude", "peak_hour", "slots", "weights", "values", "submitTime", "requiredSlots",
+    "exitCodes", "exitCode", "numberOfInstances", "maxTaskRetryCount", "maxWallClockTime",
+    "maxParallelTasks", "priority", "creationTime", "memoryMB", "cpuPercent", "expect",
+    "expect_steps", "timeline", "end", "approx", "tol", "results", "expect_error", "tests",
+})
+
+
+#: what a hot key gets: sizes, rates and times at and past their ends
+HOT_VALUES: list[Any] = [
+    0, -1, 1, 1e-9, 1e-300, 0.5, 1e308, -1e308, 1e11, 1e8, 10_000_000, 100_000, 2**31, 2**63,
+    10**30, None, True, "", "PT0S", "PT0.0000001S", "P99999999D", "P3650D", "-PT1S", "1e308",
+    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1x9999999", [], {},
+    Raw(b"NaN"), Raw(b"Infinity"), Raw(b"1e999"), Raw(b"-0"),
+    {"kind": "exponential", "mean": 1e-9}, {"kind": "lognormal", "mean": 1e308, "stddev": 1},
+    {"kind": "normal", "mean": 1e308, "stddev": 1e308},
+    {"kind": "uniform", "low": 0, "high": 1e308},
+    {"kind": "constant", "value": 0}, [1e308] * 3, [0] * 1000,
+]
+
+
+def tree_mutated(seeds: list[Any], *, max_ops: int = 4, pinpoint: bool = False) \
+        -> st.SearchStrategy[Any]:
     """A seed document (JSON data) after a few structural mutations: a value replaced by a
     hostile one (or by another part of the document), a key dropped or added, an item
-    repeated many times, a subtree shared so that YAML writes it as an anchor and aliases."""
+    repeated many times, a subtree shared so that YAML writes it as an anchor and aliases.
+    Half the mutations aim at a key of :data:`HOT_KEYS`, where the sizes and rates are;
+    ``pinpoint``: exactly one mutation, a hot key set to one of :data:`HOT_VALUES`."""
 
     @st.composite
     def build(draw) -> Any:
         doc = json.loads(json.dumps(draw(st.sampled_from(seeds))))
-        for _ in range(draw(st.integers(0, max_ops))):
+        for _ in range(1 if pinpoint else draw(st.integers(0, max_ops))):
             paths = _paths(doc)
-            path = paths[draw(st.integers(0, len(paths) - 1))]
-            op = draw(st.sampled_from(["value", "value", "value", "drop", "add", "repeat",
-                                       "share", "wrap"]))
-            value = copy.deepcopy(draw(st.sampled_from(HOSTILE_VALUES)))  # never shared
+            hot = [p for p in paths if p and p[-1] in HOT_KEYS]
+            aim = bool(hot) and (pinpoint or draw(st.booleans()))
+            path = (hot if aim else paths)[draw(st.integers(0, len((hot if aim else paths)) - 1))]
+            op = "value" if pinpoint else draw(st.sampled_from(
+                ["value", "value", "value", "drop", "add", "repeat", "share", "wrap"]))
+            value = copy.deepcopy(draw(st.sampled_from(HOT_VALUES if aim else HOSTILE_VALUES)))
             if not path:
                 if op == "wrap":
                     doc = [doc] if draw(st.booleans()) else {"x": doc}
@@ -649,7 +683,8 @@ def document_bytes(seeds: list[Any], *, yaml_ok: bool = True, raw: list[bytes] =
     styles = ["json", "json-pretty"] + (["yaml", "yaml-flow"] if yaml_ok else [])
     serialized = st.builds(dump_document, tree_mutated(seeds), st.sampled_from(styles))
     tokens = JSON_TOKENS + YAML_TOKENS + NUMBERS + TIMES + DURATIONS + NOTATIONS + TEXT_ODDITIES
-    choices = [serialized, serialized, mutated(serialized, tokens, max_ops=3), garbage()]
+    choices = [serialized, serialized, structured_bytes(seeds),
+               mutated(serialized, tokens, max_ops=3), garbage()]
     if raw:
         choices.append(mutated(st.sampled_from(list(raw)), tokens))
     return st.one_of(*choices)
@@ -663,6 +698,18 @@ def scenario_bytes() -> st.SearchStrategy[bytes]:
 @functools.cache
 def testfile_bytes() -> st.SearchStrategy[bytes]:
     return document_bytes(seed_tests(), raw=[_read(EXAMPLES / "busy-pool.test.yaml")])
+
+
+def structured_bytes(seeds: list[Any]) -> st.SearchStrategy[bytes]:
+    """A tree-mutated seed written as JSON: well-formed, so the reader's checks behind the
+    parser (the models, the simulator) get the hostile values."""
+    trees = st.one_of(tree_mutated(seeds, max_ops=2), tree_mutated(seeds, pinpoint=True))
+    return st.builds(dump_document, trees, st.sampled_from(["json", "json-pretty"]))
+
+
+@functools.cache
+def structured_pool_bytes() -> st.SearchStrategy[bytes]:
+    return structured_bytes(seed_pools())
 
 
 @functools.cache
@@ -690,11 +737,17 @@ def workload_doc_bytes() -> st.SearchStrategy[bytes]:
     return document_bytes(seed_workload_docs(), raw=[_read(EXAMPLES / "generator.yaml")])
 
 
+@functools.cache
+def structured_workload_doc_bytes() -> st.SearchStrategy[bytes]:
+    return structured_bytes(seed_workload_docs())
+
+
 @st.composite
 def workload_file(draw) -> tuple[str, bytes]:
     """(file name, content) of a workload in any format, sometimes gzip'd (or misnamed)."""
-    kind = draw(st.sampled_from(["csv", "csv", "swf", "json", "yaml", "yml"]))
-    data = draw({"csv": csv_bytes(), "swf": swf_bytes()}.get(kind, workload_doc_bytes()))
+    kind = draw(st.sampled_from(["csv", "csv", "swf", "json", "json", "yaml", "yml"]))
+    data = draw({"csv": csv_bytes(), "swf": swf_bytes()}.get(kind, st.one_of(
+        structured_workload_doc_bytes(), structured_workload_doc_bytes(), workload_doc_bytes())))
     name = "workload." + kind
     packing = draw(st.sampled_from(["plain"] * 6 + ["gz", "gz-truncated", "gz-misnamed",
                                                     "odd-name"]))
