@@ -35,12 +35,13 @@ if MODE not in ("ci", "long"):
     raise ValueError(f"POOLSCALE_FUZZ must be 'ci' or 'long', not {MODE!r}")
 SCALE = float(os.environ.get("POOLSCALE_FUZZ_SCALE", "40" if MODE == "long" else "1"))
 
-#: cases per target in CI, sized for about a minute on two cores (a case of a formula command
-#: takes a few ms, of a simulation up to a second; hypothesis adds the generation)
+#: cases per target in CI, sized for about a minute on two cores once the known holes are
+#: fixed (measured: the passing cases of this profile take ~40 s, the process slice ~12 s;
+#: a case of a formula command takes a few ms, of a simulation up to a second)
 BUDGET = {
-    "eval": 150, "explain": 100, "check": 100, "test": 80, "fmt": 100, "repl": 60,
-    "simulate": 40, "compare": 15,
-    "lib:formula": 120, "lib:store": 100, "lib:scenario": 100, "lib:testfile": 60, "lib:sim": 40,
+    "eval": 220, "explain": 150, "check": 150, "test": 120, "fmt": 150, "repl": 90,
+    "simulate": 60, "compare": 20,
+    "lib:formula": 150, "lib:store": 150, "lib:scenario": 150, "lib:testfile": 90, "lib:sim": 60,
 }
 PROCESS_CASES = 8
 
