@@ -450,11 +450,13 @@ def save_reproducer(failure: Failure, directory: str | os.PathLike) -> Path:
         _materialize(case.files, str(out / "files"))
         (out / "files").mkdir(exist_ok=True)
         if case.stdin:
-            (out / "stdin").write_bytes(case.stdin)
+            (out / "stdin").write_bytes(resolve_stdin(case, "files"))
         argv = resolve_argv(case.argv, "files")
         script = "cd \"$(dirname \"$0\")\" && poolscale " + " ".join(map(shlex.quote, argv))
-        (out / "run.sh").write_text("#!/bin/sh\n" + script + (" < stdin" if case.stdin else "")
-                                    + "\necho \"exit $?\"\n")
+        (out / "run.sh").write_text(   # the memory bound and strict streams of the test
+            f"#!/bin/sh\nulimit -v {MEMORY // 1024}\nexport PYTHONIOENCODING=utf-8:strict\n"
+            + script
+            + (" < stdin" if case.stdin else "") + "\necho \"exit $?\"\n")
     else:
         (out / "run.py").write_text(
             "# replays the library case: python run.py\n"
