@@ -78,25 +78,9 @@ def _count(digits: str, item: str, index: int, total: int) -> int:
     return int(digits)
 
 
-def notation_length(text: str) -> int:
-    """How many samples ``text`` expands to, without expanding it (so that a reader can hold
-    several series to one budget before allocating any); NotationError as parsing raises."""
-    total = 0
-    for index, item in enumerate(text.split(), start=1):
-        m = _ITEM.fullmatch(item)
-        if m is None:
-            raise _error(item, index, _FORMS)
-        if m["missing"]:
-            total += 1 if m["mcount"] is None else _count(m["mcount"], item, index, total)
-        elif m["n"] is None:
-            total += 1
-        else:
-            total += _count(m["n"], item, index, total + 1) + 1
-    return total
-
-
-def _chunks(text: str) -> Iterable[np.ndarray]:
-    """Yield one float64 array per item, NaN for missing samples."""
+def _items(text: str) -> Iterable[tuple[re.Match, int]]:
+    """Each item's match and how many samples it stands for, checked against MAX_SAMPLES
+    as the items add up; nothing is expanded."""
     total = 0
     for index, item in enumerate(text.split(), start=1):
         m = _ITEM.fullmatch(item)
@@ -104,21 +88,32 @@ def _chunks(text: str) -> Iterable[np.ndarray]:
             raise _error(item, index, _FORMS)
         if m["missing"]:
             n = 1 if m["mcount"] is None else _count(m["mcount"], item, index, total)
-            chunk = np.full(n, np.nan)
         elif m["n"] is None:
             if m["sign"] is not None:
                 raise _error(item, index, "a step 'a+b' needs a count: write 'a+bxn'")
-            _count("1", item, index, total)
-            chunk = np.array([float(m["a"])])
+            n = _count("1", item, index, total)
         else:
             n = _count(m["n"], item, index, total + 1) + 1
-            a = float(m["a"])
+        total += n
+        yield m, n
+
+
+def notation_length(text: str) -> int:
+    """How many samples ``text`` expands to, without expanding it (so that a reader can hold
+    several series to one budget before allocating any); NotationError as parsing raises."""
+    return sum(n for _, n in _items(text))
+
+
+def _chunks(text: str) -> Iterable[np.ndarray]:
+    """Yield one float64 array per item, NaN for missing samples."""
+    for m, n in _items(text):
+        if m["missing"]:
+            yield np.full(n, np.nan)
+        elif m["n"] is None:
+            yield np.array([float(m["a"])])  # as written: -0 stays -0.0
+        else:
             b = 0.0 if m["b"] is None else float(m["b"])
-            if m["sign"] == "-":
-                b = -b
-            chunk = a + np.arange(n, dtype=np.float64) * b
-        total += chunk.size
-        yield chunk
+            yield float(m["a"]) + np.arange(n, dtype=np.float64) * (-b if m["sign"] == "-" else b)
 
 
 def parse_notation_array(text: str) -> np.ndarray:
