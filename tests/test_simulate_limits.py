@@ -1,0 +1,142 @@
+"""The simulator's cost bounds (scheduler/limits.py): each input past a limit is refused before
+the work, in one line naming the file, the field and the limit (exit 2), in well under a second;
+and every number or duration, however large, ends in such a line instead of a traceback.
+
+Each test here was a reproducer of issue 9: a generator or trace that grew to 12 GB, a
+nanosecond between preemptions that never let the clock move, a pool of 10^308 nodes, an
+OverflowError from a period or a log-normal of 1e308.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import random
+import sys
+import time
+
+import pytest
+
+from poolscale.runtime.cli import main
+from poolscale.scheduler import Simulation, simulate
+from poolscale.scheduler.limits import MAX_SECONDS, MAX_TASKS, MIN_MEAN_TIME_BETWEEN
+from poolscale.scheduler.models import LogNormal, load_pool
+
+from test_scheduler_scenarios import T0, autoscale, job, jobs, pool, task
+
+POOL = {"id": "p", "vmSize": "STANDARD_D2s_v3", "taskSlotsPerNode": 2, "targetDedicatedNodes": 2}
+LONGEST = "the longest duration is P10675199DT2H48M5.4775807S (TimeSpan.MaxValue)"
+
+
+def write(tmp_path, name: str, content) -> str:
+    p = tmp_path / name
+    if isinstance(content, bytes):
+        p.write_bytes(content)
+    else:
+        p.write_text(content if isinstance(content, str) else json.dumps(content),
+                     encoding="utf-8")
+    return str(p)
+
+
+def simulate_cli(capsys, tmp_path, *, pool_doc=POOL, workload=("w.csv", "submit_time,duration\n0,60\n"),
+                 extra=()):
+    """``poolscale simulate`` in this process: (exit status, stderr with the paths cut, seconds)."""
+    p = write(tmp_path, "pool.json", pool_doc)
+    w = write(tmp_path, *workload)
+    t0 = time.perf_counter()
+    code = main(["simulate", "--pool", p, "--workload", w, "--no-progress", "--horizon", "1h",
+                 *extra])
+    elapsed = time.perf_counter() - t0
+    _, err = capsys.readouterr()
+    return code, err.replace(str(tmp_path) + "/", ""), elapsed
+
+
+# -- tasks: generators, CSV, SWF, JSON and YAML ------------------------------------------------
+
+@pytest.mark.parametrize("spec, expected", [
+    ("{kind: poisson, rate_per_hour: 10, count: 1e11}",
+     "generator.count: 100,000,000,000 tasks: a workload holds at most 1,000,000"),
+    ('{kind: poisson, ratePerHour: 1e308, horizon: PT1H}',
+     "generator.ratePerHour: 1e+308 an hour for 3600 s make about 1e+308 tasks: a workload holds "
+     "at most 1,000,000"),
+    ("{kind: diurnal, rate_per_hour: 1e6, horizon: P7D}",
+     "generator.rate_per_hour: 1e+06 an hour for 604800 s make about 168,000,000 tasks: a "
+     "workload holds at most 1,000,000"),
+    ("{kind: bursts, bursts: [{at: 0, size: 1e8}]}",
+     "generator.bursts: the bursts make 100,000,000 tasks: a workload holds at most 1,000,000"),
+    # a count of 10 does not help: every burst is drawn before the count cuts them
+    ("{kind: bursts, count: 10, bursts: {every: PT1H, size: 100000000}}",
+     "generator.bursts: the bursts make 100,000,000 tasks: a workload holds at most 1,000,000"),
+    ("{kind: bursts, horizon: P1D, bursts: {every: 1e-9, size: 1}}",
+     "generator.bursts: the bursts make 86,399,999,999,999 tasks: a workload holds at most "
+     "1,000,000"),
+    ("{kind: bursts, rate_per_hour: 1000, horizon: P30D, bursts: {every: PT1H, size: 800}}",
+     "generator.bursts: the bursts make 575,200 tasks, besides about 720,000 at the rate: a "
+     "workload holds at most 1,000,000"),
+])
+def test_a_generator_past_the_task_limit_is_refused_before_drawing(capsys, tmp_path, spec,
+                                                                   expected):
+    # these grew to 12 GB (or ran for ever) before anything was said
+    code, err, elapsed = simulate_cli(capsys, tmp_path, workload=("g.yaml", f"generator: {spec}\n"))
+    assert (code, err) == (2, f"poolscale: g.yaml:1: {expected}\n")
+    assert elapsed < 0.5
+
+
+def test_a_poisson_count_past_the_limit_is_caught_while_drawing():
+    # the expected number is under the limit, the draw may not be: arrivals stop at the limit
+    from poolscale.scheduler.workload import TooManyTasks, generate
+
+    spec = {"kind": "poisson", "rate_per_hour": MAX_TASKS, "horizon": "PT1H", "seed": 0}
+    t0 = time.perf_counter()
+    with pytest.raises(TooManyTasks, match=f"^more than {MAX_TASKS:,} tasks arrived at the rate"):
+        generate(spec)
+    assert time.perf_counter() - t0 < 1.5      # arrival instants only: no task was built
+
+
+def test_a_gzip_of_twenty_million_rows_is_refused_before_any_task_is_built(capsys, tmp_path):
+    # 78 KB of gzip: 20,000,000 rows. The limit's first row past it is named.
+    rows = b"submit_time,duration\n# a comment is no row\n\n" + b"0,1\n" * 20_000_000
+    code, err, elapsed = simulate_cli(capsys, tmp_path, workload=("w.csv.gz", gzip.compress(rows, 9)))
+    assert (code, err) == (2, f"poolscale: w.csv.gz:{MAX_TASKS + 4}: more than 1,000,000 rows: a "
+                              "workload holds at most 1,000,000 tasks (split the file, or take a "
+                              "sample of it)\n")
+    assert elapsed < 2.0      # about 0.7 s on an idle 2-core machine, a third of it to inflate
+
+
+def test_rows_are_counted_as_the_reader_splits_lines(capsys, tmp_path, monkeypatch):
+    # every line break str.splitlines knows, \r\n as one; blank lines and comments are no rows
+    monkeypatch.setattr("poolscale.scheduler.workload.MAX_TASKS", 3)
+    text = "submit_time,duration\r\n0,1\r\n\r\n  # c\x0c0,1\u20280,1\x85 \n0,1\n"
+    code, err, _ = simulate_cli(capsys, tmp_path, workload=("w.csv", text))
+    assert (code, err) == (2, "poolscale: w.csv:8: more than 3 rows: a workload holds at most 3 "
+                              "tasks (split the file, or take a sample of it)\n")
+    monkeypatch.setattr("poolscale.scheduler.workload.MAX_TASKS", 4)
+    assert simulate_cli(capsys, tmp_path, workload=("w.csv", text))[0] == 0
+
+
+def test_an_swf_trace_past_the_limit_is_refused(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("poolscale.scheduler.workload.MAX_TASKS", 2)
+    record = " 0 10 -1 1 -1 -1 -1 -1 -1 1 1 -1 -1 -1 -1 -1 -1\n"
+    text = "; a comment\n" + "".join(f"{i}{record}" for i in range(1, 4))
+    code, err, _ = simulate_cli(capsys, tmp_path, workload=("t.swf", text))
+    assert (code, err) == (2, "poolscale: t.swf:4: more than 2 records: a workload holds at most "
+                              "2 tasks (split the file, or take a sample of it)\n")
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("w.json", '{"jobs": [{"id": "a", "tasks": [{"id": "1"}]},\n'
+               ' {"id": "b", "jobManagerTask": {"id": "m"}, "tasks": [{"id": "1"}]}]}',
+     "w.json:2: jobs[1].tasks: more than 2 tasks: a workload holds at most 2"),
+    ("w.yaml", "tasks:\n  - {id: a}\n  - {id: b}\n  - {id: c}\n",
+     "w.yaml:1: tasks: more than 2 tasks: a workload holds at most 2"),
+    ("w.yaml", "- id: j\n  tasks: [{id: a}, {id: b}, {id: c}]\n",
+     "w.yaml:2: [0].tasks: more than 2 tasks: a workload holds at most 2"),
+])
+def test_json_and_yaml_tasks_are_counted_before_validation(capsys, tmp_path, monkeypatch, name,
+                                                           text, expected):
+    monkeypatch.setattr("poolscale.scheduler.workload.MAX_TASKS", 2)
+    code, err, _ = simulate_cli(capsys, tmp_path, workload=(name, text))
+    assert (code, err) == (2, f"poolscale: {expected}\n")
+
+
