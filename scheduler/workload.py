@@ -444,7 +444,7 @@ def _generator_models():
 
     class _Spec(BaseModel):
         model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True,
-                                  extra="forbid", frozen=True)
+                                  extra="forbid", frozen=True, allow_inf_nan=False)
 
     class SlotChoice(_Spec):
         values: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
