@@ -22,7 +22,7 @@ from typing import Any
 from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader
 
 __all__ = [
-    "InputFileError", "read_text", "parse_document", "locate", "field_path",
+    "InputFileError", "read_text", "parse_document", "read_document", "locate", "field_path",
     "from_validation_error", "read_pool", "pool_from_data",
 ]
 
@@ -246,8 +246,25 @@ def pool_from_data(data: Any, name: str = "pool", text: str | None = None):
         raise InputFileError(name, str(e)) from None
 
 
+def read_document(text: str, name: str) -> Any:
+    """:func:`parse_document`, with what a decoder raises besides its own errors as the
+    file's error: Python refuses an integer of more than 4,300 digits (ValueError), and a
+    document nested thousands deep exhausts the recursion limit."""
+    try:
+        return parse_document(text, name)
+    except InputFileError:
+        raise
+    except RecursionError:
+        raise InputFileError(name, "nested too deeply to read") from None
+    except ValueError as e:
+        if "integer string conversion" in str(e):
+            raise InputFileError(name, "a number of more than 4,300 digits: no field takes "
+                                       "one") from None
+        raise InputFileError(name, f"cannot read: {e}") from None
+
+
 def read_pool(path: str | os.PathLike):
     """Read, parse and validate a pool file (JSON, or YAML by its extension)."""
     name = os.fspath(path)
     text = read_text(name)
-    return pool_from_data(parse_document(text, name), name, text)
+    return pool_from_data(read_document(text, name), name, text)

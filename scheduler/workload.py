@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .documents import (
-    InputFileError, field_path, from_validation_error, locate, parse_document, read_text,
+    InputFileError, field_path, from_validation_error, locate, read_document, read_text,
 )
 from .limits import MAX_TASKS
 
@@ -723,7 +723,7 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
         return read_csv(text, name)
     if kind == "swf":
         return read_swf(text, name, max_slots=max_slots)
-    data = parse_document(text, name)
+    data = read_document(text, name)
     if isinstance(data, dict) and "generator" in data:
         extra = sorted(set(data) - {"generator"})
         if extra:

@@ -248,6 +248,21 @@ def test_durations_as_iso_text_past_2_to_the_63_ticks_say_too_long_not_unreadabl
     assert simulate(POOL, w, start=T0, horizon=600).report["tasks"]["succeeded"] == 1
 
 
+@pytest.mark.parametrize("digits", ["json", "yaml"])
+def test_an_integer_of_5000_digits_is_a_file_error(capsys, tmp_path, digits):
+    # ValueError (int max str digits) from the decoder, a traceback before
+    big = "1" * 5000
+    if digits == "json":
+        code, err, _ = simulate_cli(capsys, tmp_path, pool_doc=f'{{"id": "p", "vmSize": "D2", '
+                                                               f'"targetDedicatedNodes": {big}}}')
+        assert code == 2 and err.startswith("poolscale: pool.json") and "4,300 digits" in err
+    else:
+        code, err, _ = simulate_cli(capsys, tmp_path, workload=("w.yaml", f"tasks:\n  - {{id: a, "
+                                                                          f"duration: {big}}}\n"))
+        assert code == 2 and err.startswith("poolscale: w.yaml") and "4,300 digits" in err
+    assert err.count("\n") == 1
+
+
 def test_a_horizon_past_the_longest_duration_is_a_usage_error(capsys, tmp_path):
     code, err, _ = simulate_cli(capsys, tmp_path, extra=["--horizon", "9" * 400 + "w"])
     assert code == 2 and err.startswith("poolscale: --horizon: '99999") and "is too long" in err
