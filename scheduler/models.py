@@ -41,7 +41,7 @@ from pydantic.alias_generators import to_camel
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.values import TICKS_PER_SECOND
 
-from .limits import MAX_SECONDS
+from .limits import MAX_SECONDS, MIN_MEAN_TIME_BETWEEN
 
 __all__ = [
     "UNLIMITED_SECONDS", "AbsoluteTime", "Distribution", "Constant", "Uniform", "Exponential",
@@ -524,15 +524,16 @@ class StartTaskSimulation(_Sim):
     failure_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
 
 
-#: a mean time between events of a node: more than 0 (a zero mean would repeat the event at one
-#: instant for ever), None = never
-def _positive_mean(v: float | None) -> float | None:
-    if v is not None and not v > 0:
-        raise ValueError("must be more than 0 (leave it out for never)")
+#: a mean time between events of a node, None = never: at least MIN_MEAN_TIME_BETWEEN (a zero
+#: mean would repeat the event at one instant for ever, a nanosecond one nearly so)
+def _mean_time(v: float | None) -> float | None:
+    if v is not None and v < MIN_MEAN_TIME_BETWEEN:
+        raise ValueError(f"must be at least {MIN_MEAN_TIME_BETWEEN:g} s, the shortest mean time "
+                         f"between node events a run allows; got {v:.15g} s (leave it out for never)")
     return v
 
 
-MeanTime = Annotated[OptionalSeconds, AfterValidator(_positive_mean)]
+MeanTime = Annotated[OptionalSeconds, AfterValidator(_mean_time)]
 
 
 class PreemptionSettings(_Sim):

@@ -13,7 +13,7 @@ import operator
 from poolscale.formula.values import Option
 
 from .kernel import NODE
-from .tasks import MIN_FAILED_ATTEMPT, UNLIMITED
+from .tasks import MIN_FAILED_ATTEMPT, stretches_failures
 from .nodes import (
     CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, PREEMPTED, REMOVED, RUNNING,
     PREP_KILLED, PREP_RUNNING, STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node,
@@ -152,7 +152,8 @@ class PoolMixin(EngineState):
         rng = node.st_rng
         d = self.st_duration.sample(rng)
         failed = self.st_fail_p > 0 and rng.random() < self.st_fail_p
-        if failed and d < MIN_FAILED_ATTEMPT and self.start_task.max_task_retry_count == UNLIMITED:
+        if failed and d < MIN_FAILED_ATTEMPT \
+                and stretches_failures(self.start_task.max_task_retry_count):
             d = MIN_FAILED_ATTEMPT
         self.kernel.after(d, NODE, self._on_start_task_end, node, (node.life, failed))
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from .limits import RETRIES_AT_ONE_INSTANT
 from .models import ExitConditions, JobSpec, TaskSpec
 
 __all__ = [
     "ACTIVE", "PREPARING", "RUNNING", "COMPLETED", "SUCCESS", "FAILURE",
     "JOB_PENDING", "JOB_ACTIVE", "JOB_DISABLED", "JOB_TERMINATING", "JOB_COMPLETED",
     "MIN_FAILED_ATTEMPT", "UNLIMITED", "Task", "Job", "exit_actions", "expand_parents",
+    "stretches_failures",
 ]
 
 ACTIVE = "active"
@@ -34,11 +36,18 @@ JOB_COMPLETED = "completed"
 
 #: ``maxTaskRetryCount`` −1: retry without limit.
 UNLIMITED = -1
-#: A failing attempt (task, start task, preparation) that may be retried without limit lasts at
-#: least this long (choice): a zero-length command that always fails would otherwise be retried
-#: forever at one instant and the clock would never move. With a finite retry count the attempts
-#: keep their length, zero included, as the spec says.
+#: A failing attempt (task, start task, preparation) that may be retried without limit, or more
+#: than limits.RETRIES_AT_ONE_INSTANT times, lasts at least this long (choice): a zero-length
+#: command that always fails would otherwise be retried forever (or 2^31 times) at one instant
+#: and the clock would never move. With a smaller retry count the attempts keep their length,
+#: zero included, as the spec says.
 MIN_FAILED_ATTEMPT = 1.0
+
+
+def stretches_failures(max_retry: int) -> bool:
+    """Whether a failing attempt with this ``maxTaskRetryCount`` lasts at least
+    MIN_FAILED_ATTEMPT: retried without limit (-1) or more than RETRIES_AT_ONE_INSTANT times."""
+    return not 0 <= max_retry <= RETRIES_AT_ONE_INSTANT
 _NODE_ID = re.compile(r"tvm-(\d+)")
 #: an id that a ``taskIdRanges`` entry can name: an integer as ``str(int)`` writes it
 _INT_ID = re.compile(r"-?(0|[1-9][0-9]*)")

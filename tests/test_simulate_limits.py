@@ -282,3 +282,29 @@ def test_evaluations_are_bounded_when_the_sample_period_is_long(capsys, tmp_path
                    "the workload, or lengthen autoScaleEvaluationInterval)\n")
 
 
+# -- node events, nodes, events ---------------------------------------------------------------
+
+@pytest.mark.parametrize("section, recovery", [("preemption", "recoveryTime"),
+                                               ("nodeFailure", "repairTime")])
+def test_a_nanosecond_between_node_events_is_refused_at_load(capsys, tmp_path, section, recovery):
+    # with an instant recovery or repair this never let the clock move
+    doc = {**POOL, "targetLowPriorityNodes": 2,
+           "simulation": {section: {"meanTimeBetween": 1e-9, recovery: 0}}}
+    code, err, elapsed = simulate_cli(capsys, tmp_path, pool_doc=doc)
+    assert (code, err) == (2, f"poolscale: pool.json:1: simulation.{section}.meanTimeBetween: "
+                              f"must be at least {MIN_MEAN_TIME_BETWEEN:g} s, the shortest mean "
+                              "time between node events a run allows; got 1e-09 s (leave it out "
+                              "for never)\n")
+    assert elapsed < 0.5
+
+
+@pytest.mark.parametrize("retries, attempts, end", [
+    (100, 101, 0.0),                   # up to the limit, zero-length attempts stay at one instant
+    (101, 102, 101.0),                 # past it, each failing attempt takes a second
+    (2**31 - 1, 3601, 3600.0),         # which is what kept the clock still for 2^31 attempts
+])
+def test_zero_length_failing_attempts_move_the_clock_past_a_hundred_retries(retries, attempts, end):
+    w = jobs(job(tasks=[task("a", 0, exitCode=1, constraints={"maxTaskRetryCount": retries})]))
+    r = simulate(pool(targetDedicatedNodes=1), w, start=T0, horizon=3600)
+    starts = [e[0] for e in r.events if e[1] == "task.start"]
+    assert len(starts) == attempts and starts[-1] == end
