@@ -24,6 +24,9 @@ and pop per submission instant (~5 % of a busy week's run).
 Cancelling is lazy: a handler receives a token it compares with the token on its object (an
 attempt number, a node incarnation) and returns at once when they differ. That keeps
 cancellation O(1) and the heap free of bookkeeping.
+
+A run processes at most ``max_events`` events (limits.MAX_EVENTS): past it :meth:`Kernel.run`
+raises :class:`TooManyEvents`, so no combination of rates keeps a run going for hours.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any, Callable
 
 __all__ = [
     "EXIT", "WALLCLOCK", "NODE", "SUBMIT", "SAMPLE", "AUTOSCALE", "RANK_NAMES", "Kernel",
+    "TooManyEvents",
 ]
 
 #: §1 step 1 kind ranks: exits first, then wall-clock expiries, node timers, submissions.
@@ -55,6 +59,14 @@ def _nothing() -> None:
     """The pass hook of a released kernel."""
 
 
+class TooManyEvents(Exception):
+    """The run reached the kernel's ``max_events`` at simulated time ``at`` (seconds)."""
+
+    def __init__(self, limit: int, at: float) -> None:
+        super().__init__(f"{limit:,} events by {at:,.0f} s")
+        self.limit, self.at = limit, at
+
+
 class Kernel:
     """The event heap, the clock and the pass hook.
 
@@ -64,7 +76,7 @@ class Kernel:
     """
 
     __slots__ = ("heap", "now", "dirty", "_seq", "_pass", "_advance", "events_run", "stop_at",
-                 "stream_at", "stream_arg", "_stream", "_stream_rank")
+                 "stream_at", "stream_arg", "_stream", "_stream_rank", "max_events")
 
     def __init__(self, schedule_pass: Callable[[], None],
                  advance: Callable[[float, float], None] | None = None) -> None:
@@ -82,6 +94,8 @@ class Kernel:
         self.stream_arg: Any = None
         self._stream: Any = None
         self._stream_rank = 0
+        #: the most events :meth:`run` processes in all (handlers run, stale ones included)
+        self.max_events: float = inf
 
     def set_stream(self, rank: int, handler: Handler, first_at: float, arg: Any = None) -> None:
         """Read a sorted stream: ``handler(arg, None)`` runs at ``first_at`` with ``rank``; each
@@ -153,6 +167,8 @@ class Kernel:
                 if on_step is not None:
                     on_step(True)
                 continue
+            if self.events_run >= self.max_events:
+                raise TooManyEvents(self.events_run, t)
             self.events_run += 1
             if entry is None:
                 self._stream(self.stream_arg, None)
@@ -178,6 +194,7 @@ class Kernel:
         st = self.stream_at
         now = self.now
         events = 0
+        budget = self.max_events - self.events_run
         while True:
             if heap:
                 entry = heap[0]
@@ -203,6 +220,9 @@ class Kernel:
                 self.dirty = False
                 passes()
                 continue
+            if events >= budget:
+                self.events_run += events
+                raise TooManyEvents(self.events_run, t)
             events += 1
             if entry is None:
                 stream(self.stream_arg, None)

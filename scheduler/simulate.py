@@ -23,8 +23,8 @@ from poolscale.formula.values import (
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.metrics.recorder import SampleRecorder
 
-from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel
-from .limits import MAX_EVALUATIONS, MAX_SAMPLE_PERIODS, MAX_SECONDS
+from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel, TooManyEvents
+from .limits import MAX_EVALUATIONS, MAX_EVENTS, MAX_SAMPLE_PERIODS, MAX_SECONDS
 from .models import (
     PoolSpec, Workload, absolute_instants, load_pool, load_workload, resolve_time,
 )
@@ -378,13 +378,21 @@ class Simulation(SamplerMixin):
             k.at(first, SAMPLE, self._on_sample, 1)
         if self.autoscale:
             k.at(0.0, AUTOSCALE, self._on_evaluate, 0)
+        k.max_events = MAX_EVENTS
         with paused_gc():
-            # §8.1: sample k covers (start + (k−1)·P, start + k·P], so the start instant is in
-            # no period: what completes at it is not counted by the first sample
-            k.run(min(0.0, self.until), on_step=on_step)
-            self.period_succeeded = self.period_failed = 0
-            if self.until > 0.0:
-                k.run(self.until, on_step=on_step)
+            try:
+                # §8.1: sample k covers (start + (k−1)·P, start + k·P], so the start instant is
+                # in no period: what completes at it is not counted by the first sample
+                k.run(min(0.0, self.until), on_step=on_step)
+                self.period_succeeded = self.period_failed = 0
+                if self.until > 0.0:
+                    k.run(self.until, on_step=on_step)
+            except TooManyEvents as e:
+                raise ValueError(
+                    f"the run reached {e.limit:,} events {e.at:,.0f} s into simulated time, the "
+                    "most one run may process (look for tasks retried without limit, or a "
+                    "formula that replaces the pool at every evaluation; or shorten the "
+                    "horizon)") from None
         if not self.stop_when_drained or k.stop_at == math.inf:
             k.finish(self.until)
         if self.progress is not None:

@@ -298,6 +298,20 @@ def test_a_nanosecond_between_node_events_is_refused_at_load(capsys, tmp_path, s
     assert elapsed < 0.5
 
 
+def test_a_run_stops_at_the_event_limit_with_the_figures(capsys, tmp_path, monkeypatch):
+    # a task retried without limit fails every second for the whole horizon
+    monkeypatch.setattr(sys.modules["poolscale.scheduler.simulate"], "MAX_EVENTS", 1000)
+    w = jobs(job(tasks=[task("a", 0, exitCode=1, constraints={"maxTaskRetryCount": -1})]))
+    with pytest.raises(ValueError, match=r"^the run reached 1,000 events \d+ s into simulated "
+                                         r"time, the most one run may process \(look for tasks "
+                                         "retried without limit"):
+        simulate(pool(targetDedicatedNodes=1), w, start=T0, horizon=86_400)
+    doc = {**POOL, "simulation": {"horizon": "P1D"}}
+    wl = ("w.json", {"tasks": [{"id": "a", "exitCode": 1, "constraints": {"maxTaskRetryCount": -1}}]})
+    code, err, _ = simulate_cli(capsys, tmp_path, pool_doc=doc, workload=wl, extra=["--horizon", "1d"])
+    assert code == 2 and err.startswith("poolscale: cannot simulate: the run reached 1,000 events")
+
+
 @pytest.mark.parametrize("retries, attempts, end", [
     (100, 101, 0.0),                   # up to the limit, zero-length attempts stay at one instant
     (101, 102, 101.0),                 # past it, each failing attempt takes a second
