@@ -41,7 +41,7 @@ from pydantic.alias_generators import to_camel
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.values import TICKS_PER_SECOND
 
-from .limits import MAX_SECONDS, MIN_MEAN_TIME_BETWEEN
+from .limits import MAX_NODES_PER_KIND, MAX_SECONDS, MIN_MEAN_TIME_BETWEEN
 
 __all__ = [
     "UNLIMITED_SECONDS", "AbsoluteTime", "Distribution", "Constant", "Uniform", "Exponential",
@@ -579,8 +579,8 @@ class SimulationSettings(_Sim):
     #: language.md §14.2's "configured maximum": the most nodes of one kind the pool may hold
     #: besides any core quota. An account without a quota has no upper clamp in the spec, but a
     #: formula can compute 10**12 nodes, which no simulation can create; see
-    #: docs/simulation-model.md.
-    max_nodes_per_kind: Annotated[int, Field(ge=0, le=10_000_000)] = 100_000
+    #: docs/simulation-model.md. At most MAX_NODES_PER_KIND (limits.py).
+    max_nodes_per_kind: Annotated[int, Field(ge=0, le=MAX_NODES_PER_KIND)] = 100_000
     allocation_time: Distribution = Field(default_factory=lambda: _const(120.0))
     boot_time: Distribution = Field(default_factory=lambda: _const(60.0))
     start_task: StartTaskSimulation = Field(default_factory=StartTaskSimulation)

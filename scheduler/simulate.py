@@ -29,7 +29,7 @@ from .models import (
     PoolSpec, Workload, absolute_instants, load_pool, load_workload, resolve_time,
 )
 from .nodes import SlotIndex
-from .pool import STEADY
+from .pool import STEADY, SWEEP_AFTER_REMOVALS
 from .results import SimulationResult, build_report
 from .sampler import SamplerMixin
 from .streams import Streams
@@ -210,6 +210,8 @@ class Simulation(SamplerMixin):
         self.n_preempted = 0
         self.n_usable = 0
         self.n_req_creating = 0
+        self.n_removed = 0
+        self.sweep_at = SWEEP_AFTER_REMOVALS
         self.target = [pool.target_dedicated_nodes or 0, pool.target_low_priority_nodes or 0]
         self.option = Option.REQUEUE
         self.alloc_state = STEADY

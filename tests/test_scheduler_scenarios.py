@@ -879,9 +879,11 @@ def test_removed_nodes_are_let_go():
     sim, _ = run(p, jobs(), horizon=7200)
     from poolscale.scheduler.nodes import Node
 
-    held = [n for n in sim.index.by_num if isinstance(n, Node)]
+    held = list(sim.index.by_num.values())
+    assert all(isinstance(n, Node) for n in held)
     assert sim.next_num - 1 >= 40 * 10                  # hundreds of nodes came and went
     assert sorted(n.num for n in held) == sorted(sim.nodes)
+    assert len(sim.index.by_num) == len(sim.nodes)      # no entry per number ever given out
 
 
 @pytest.mark.parametrize("start, first", [

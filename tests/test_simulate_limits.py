@@ -298,6 +298,64 @@ def test_a_nanosecond_between_node_events_is_refused_at_load(capsys, tmp_path, s
     assert elapsed < 0.5
 
 
+def test_a_pool_holds_at_most_the_documented_nodes(capsys, tmp_path):
+    # 10,000,000 a kind was the documented maximum; a 1e308 target then ran out of memory
+    formula = "$TargetDedicatedNodes = 1e308; $TargetLowPriorityNodes = 1e308;"
+    doc = {**POOL, "enableAutoScale": True, "autoScaleFormula": formula,
+           "targetDedicatedNodes": None, "simulation": {"maxNodesPerKind": 10_000_000}}
+    code, err, elapsed = simulate_cli(capsys, tmp_path, pool_doc=doc)
+    assert (code, err) == (2, "poolscale: pool.json:1: simulation.maxNodesPerKind: Input should be "
+                              "less than or equal to 500000\n")
+    assert elapsed < 0.5
+    r = simulate(autoscale(formula, simulation={"maxNodesPerKind": 30}), jobs(), start=T0,
+                 horizon=600)
+    assert (r.report["pool_at_end"]["dedicated"], r.report["pool_at_end"]["low_priority"]) == (30, 30)
+
+
+_CHURN = ("$TargetLowPriorityNodes = $CurrentLowPriorityNodes > 0 ? 0 : 30;"
+          "$TargetDedicatedNodes = $CurrentDedicatedNodes > 0 ? 0 : 20;"
+          "$NodeDeallocationOption = requeue;")
+
+
+def _churn(monkeypatch, sweep_after: int, horizon):
+    """A pool replaced at every other evaluation, its nodes preempted and failing; the stale
+    timers of removed nodes are swept out of the heap every ``sweep_after`` removals."""
+    monkeypatch.setattr("poolscale.scheduler.pool.SWEEP_AFTER_REMOVALS", sweep_after)
+    p = autoscale(_CHURN, simulation={"preemption": {"meanTimeBetween": 3000, "recoveryTime": 60},
+                                      "nodeFailure": {"meanTimeBetween": 5000, "repairTime": 30}})
+    w = jobs(job(tasks=[task(i, 100, submitTime=300 * i) for i in range(50)]))
+    sim = Simulation(p, w, start=T0, horizon=horizon)
+    sim.sweep_at = sweep_after
+    most = [0]
+
+    def step(_after_pass):
+        most[0] = max(most[0], len(sim.kernel.heap))
+
+    sim.run(on_step=step)
+    return sim, sim.result(), most[0]
+
+
+@pytest.mark.parametrize("horizon", [20_000, None])
+def test_stale_node_timers_are_swept_without_changing_the_run(monkeypatch, horizon):
+    # the removed nodes' timers kept every node ever created alive: gigabytes for a formula that
+    # replaces a large pool at every evaluation. Swept, the run is the same to the last bit.
+    _, kept, most_kept = _churn(monkeypatch, 10**9, horizon)
+    _, swept, most_swept = _churn(monkeypatch, 3, horizon)
+    assert swept.report == kept.report and swept.events == kept.events
+    assert swept.timeline_rows == kept.timeline_rows
+    assert kept.report["pool_at_end"]["nodes_requested"] > 1000
+    assert most_swept < most_kept / 2
+
+
+def test_node_timers_past_the_end_of_the_run_are_not_kept(monkeypatch):
+    p = autoscale(_CHURN, simulation={"preemption": {"meanTimeBetween": "P1000D"},
+                                      "nodeFailure": {"meanTimeBetween": "P1000D"}})
+    sim = Simulation(p, jobs(), start=T0, horizon=7200)
+    late = []
+    sim.run(on_step=lambda _: late.extend(e for e in sim.kernel.heap if e[0] > sim.until))
+    assert late == [] and sim.next_num > 200
+
+
 def test_a_run_stops_at_the_event_limit_with_the_figures(capsys, tmp_path, monkeypatch):
     # a task retried without limit fails every second for the whole horizon
     monkeypatch.setattr(sys.modules["poolscale.scheduler.simulate"], "MAX_EVENTS", 1000)
