@@ -17,9 +17,9 @@ from __future__ import annotations
 from poolscale.formula.values import INTERVAL_MAX, TICKS_PER_SECOND
 
 __all__ = [
-    "MAX_TASKS", "MAX_NODES_PER_KIND", "MAX_POOL_NODES", "MIN_MEAN_TIME_BETWEEN",
+    "MAX_TASKS", "MAX_DEPENDENCIES", "MAX_NODES_PER_KIND", "MAX_POOL_NODES", "MIN_MEAN_TIME_BETWEEN",
     "MAX_SECONDS", "MAX_SAMPLE_PERIODS", "MAX_EVALUATIONS", "RETRIES_AT_ONE_INSTANT",
-    "MAX_EVENTS", "duration_text",
+    "MAX_EVENTS",
 ]
 
 #: The most tasks a workload may hold: rows of a CSV file, records of an SWF trace (skipped
@@ -30,6 +30,12 @@ __all__ = [
 #: a task: a generator from its spec (count, rate x horizon, bursts x size), a text file by
 #: its lines.
 MAX_TASKS = 1_000_000
+
+#: The most parents the tasks of a workload may name in all (``dependsOn.taskIds`` and the ids
+#: of ``taskIdRanges``, each range spelt out or matched against its job's ids). A range is a few
+#: bytes and may name 10^5 ids, each kept as a parent of its task (about 80 bytes and 0.6 µs):
+#: 300 such tasks took 2.4 GB. At the limit, about 800 MB and 6 s.
+MAX_DEPENDENCIES = 10_000_000
 
 #: The most nodes of one kind a pool may hold: the largest ``simulation.maxNodesPerKind`` (the
 #: configured maximum every target is clamped to) and the largest fixed target. A node costs
@@ -70,10 +76,3 @@ RETRIES_AT_ONE_INSTANT = 100
 #: replaces the whole pool at every evaluation — comes near it, and is stopped with the figures
 #: rather than left running for hours.
 MAX_EVENTS = 50_000_000
-
-
-def duration_text(seconds: float) -> str:
-    """A limit in seconds as a message writes it: ``60 s`` or ``P10675199DT2H48M5.4775807S``."""
-    if seconds == MAX_SECONDS:
-        return "P10675199DT2H48M5.4775807S"
-    return f"{seconds:,.15g} s"
