@@ -324,6 +324,11 @@ def read_csv(text: str, name: str = "workload.csv") -> LoadedWorkload:
 SWF_STATUS_EXIT = {1: 0, 2: 0, 3: 0, 4: 0, -1: 0, 0: 1, 5: 1}
 
 
+#: The SWF field a task field comes from, as an error names it.
+_SWF_COLUMNS = {"submit_time": "field 2 (submit_time)", "duration": "field 4 (run_time)",
+                "required_slots": "field 5 (allocated_processors)"}
+
+
 def _swf_job_id(user: int, queue: int) -> str:
     u = f"user-{user}" if user >= 0 else "user-unknown"
     return u if queue < 0 else f"{u}-queue-{queue}"
@@ -411,7 +416,7 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
             fields["profile"] = {"memoryMB": values[6] * slots / 1024}
         if job not in jobs:
             jobs[job], tasks[job] = {}, []
-        tasks[job].append(_task(name, line, fields))
+        tasks[job].append(_task(name, line, fields, _SWF_COLUMNS))
     if not tasks:
         raise InputFileError(name, "no usable records (every record missing or with run time -1)")
     notes = []

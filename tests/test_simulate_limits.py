@@ -254,6 +254,12 @@ def test_every_task_number_any_size_is_a_clean_result(capsys, tmp_path, path, va
     assert elapsed < 5
 
 
+def test_an_swf_run_time_past_the_longest_duration_names_its_field(capsys, tmp_path):
+    text = "1 0 -1 1e308 1 -1 -1 -1 -1 -1 1 1 -1 -1 -1 -1 -1 -1\n"
+    code, err, _ = simulate_cli(capsys, tmp_path, workload=("t.swf", text))
+    assert (code, err) == (2, f"poolscale: t.swf:1: field 4 (run_time): 1e+308 is too long: {LONGEST}\n")
+
+
 @pytest.mark.parametrize("key, expected", [
     ("duration", f"jobs[0].tasks[0].duration: 1e+308 is too long: {LONGEST}"),
     ("submitTime", "jobs[0].tasks[0].submitTime: a time in seconds after the start must lie in "
