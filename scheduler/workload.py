@@ -30,7 +30,7 @@ from typing import Any
 from .documents import (
     InputFileError, field_path, from_validation_error, locate, read_document, read_text,
 )
-from .limits import MAX_TASKS
+from .limits import MAX_SECONDS, MAX_TASKS
 
 __all__ = [
     "LoadedWorkload", "read_workload", "load_workload_file", "read_csv", "read_swf",
@@ -593,7 +593,8 @@ def _arrivals(spec, rng: random.Random, start: Any) -> list[float]:
     More than MAX_TASKS of them raise :class:`TooManyTasks` (a Poisson count can pass an
     expected number under the limit); :func:`_check_planned` has refused larger plans."""
     horizon = spec.horizon
-    limit = horizon if horizon is not None else math.inf
+    # without a horizon arrivals still stop at the longest duration: no submit time is later
+    limit = horizon if horizon is not None else MAX_SECONDS
     count = spec.count if spec.count is not None else math.inf
     most = min(count, MAX_TASKS + 1)
     out: list[float] = []
@@ -640,6 +641,13 @@ def _arrivals(spec, rng: random.Random, start: Any) -> list[float]:
     return out if count == math.inf else out[: int(count)]
 
 
+def _rounded(seconds: float) -> float:
+    """To the millisecond, as a generator writes times, and never past the longest duration
+    (which rounding up could pass)."""
+    r = round(seconds, 3)
+    return r if r <= MAX_SECONDS else MAX_SECONDS
+
+
 @_gc_paused()
 def generate(spec: Any, *, seed: int = 0, start: Any = None) -> Any:
     """A Workload from a generator spec (a ``GeneratorSpec`` or its mapping).
@@ -671,8 +679,8 @@ def generate(spec: Any, *, seed: int = 0, start: Any = None) -> Any:
             rng.choices(slot_values, weights=slot_weights)[0]
         fail = spec.failure_probability > 0 and rng.random() < spec.failure_probability
         tasks[job].append(TaskSpec(
-            id=f"task-{i + 1:0{width}d}", submit_time=round(t, 3),
-            duration=round(spec.duration.sample(rng), 3), required_slots=slots,
+            id=f"task-{i + 1:0{width}d}", submit_time=_rounded(t),
+            duration=_rounded(spec.duration.sample(rng)), required_slots=slots,
             exit_codes=[spec.failure_exit_code if fail else 0]))
     return _build("generator", jobs, tasks)
 

@@ -180,6 +180,21 @@ def test_a_period_or_a_lognormal_of_1e308_is_a_file_error(capsys, tmp_path):
                               f"long: {LONGEST}\n")
 
 
+@pytest.mark.parametrize("spec", [
+    # found by the fuzzing: the longest duration, rounded to the millisecond, was longer
+    {"kind": "poisson", "rate_per_hour": 5, "horizon": "PT1H", "duration": "P10675199DT2H48M5.4775807S"},
+    # arrivals a 1e303 seconds apart, and bursts past the longest duration
+    {"kind": "poisson", "rate_per_hour": 1e-300, "count": 5},
+    {"kind": "bursts", "bursts": [{"at": MAX_SECONDS, "size": 3, "width": MAX_SECONDS}]},
+])
+def test_generated_times_never_pass_the_longest_duration(spec):
+    from poolscale.scheduler.workload import generate
+
+    w = generate({**spec, "seed": 1})
+    assert all(t.duration <= MAX_SECONDS and t.submit_time <= MAX_SECONDS
+               for j in w.jobs for t in j.tasks)
+
+
 def test_a_lognormal_draw_never_overflows_and_no_draw_passes_the_longest_duration():
     rng = random.Random(5)
     for mean, stddev in ((1e-300, 1.0), (5e-324, MAX_SECONDS), (1.0, 1e11), (MAX_SECONDS, MAX_SECONDS)):
