@@ -13,8 +13,8 @@ from heapq import heappush
 from .kernel import EXIT, WALLCLOCK
 from .nodes import IDLE, RUNNING as NODE_RUNNING
 from .tasks import (
-    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, RUNNING, SUCCESS, UNLIMITED, Task,
-    exit_actions,
+    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, RUNNING, SUCCESS, Task,
+    exit_actions, stretches_failures,
 )
 from .scheduling import SchedulerMixin
 
@@ -32,7 +32,8 @@ class AttemptsMixin(SchedulerMixin):
             task.first_start = now
         task.attempt += 1
         d = task.duration
-        if d < MIN_FAILED_ATTEMPT and task.max_retry == UNLIMITED and task.attempt_exit_code() != 0:
+        if d < MIN_FAILED_ATTEMPT and stretches_failures(task.max_retry) \
+                and task.attempt_exit_code() != 0:
             d = MIN_FAILED_ATTEMPT
         w = task.wall
         if w is not None and w < d:

@@ -13,7 +13,7 @@ from .kernel import EXIT, SAMPLE, WALLCLOCK
 from .nodes import PREP_FAILED, PREP_KILLED, PREP_RUNNING, PREP_SUCCEEDED, Node, PrepRecord
 from .tasks import (
     ACTIVE, COMPLETED, JOB_ACTIVE, JOB_COMPLETED, JOB_DISABLED, JOB_PENDING, JOB_TERMINATING,
-    MIN_FAILED_ATTEMPT, PREPARING, UNLIMITED, Job, Task,
+    MIN_FAILED_ATTEMPT, PREPARING, Job, Task, stretches_failures,
 )
 from .pool import PoolMixin
 
@@ -246,7 +246,8 @@ class JobsMixin(PoolMixin):
         wall = prep.constraints.max_wall_clock_time
         if wall is not None and wall < d:
             d, failed = wall, True
-        if failed and d < MIN_FAILED_ATTEMPT and prep.constraints.max_task_retry_count == UNLIMITED:
+        if failed and d < MIN_FAILED_ATTEMPT \
+                and stretches_failures(prep.constraints.max_task_retry_count):
             d = MIN_FAILED_ATTEMPT
         self.kernel.after(d, EXIT, self._on_prep_end, node, (job, rec, failed))
 

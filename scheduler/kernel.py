@@ -23,18 +23,28 @@ and pop per submission instant (~5 % of a busy week's run).
 
 Cancelling is lazy: a handler receives a token it compares with the token on its object (an
 attempt number, a node incarnation) and returns at once when they differ. That keeps
-cancellation O(1) and the heap free of bookkeeping.
+cancellation O(1) and the heap free of bookkeeping. A run that leaves very many stale entries
+(a formula that replaces a large pool at every evaluation, each removed node holding its
+preemption and failure timers) can :meth:`Kernel.discard` them: each leaves only its time, 8
+bytes in a sorted array, and still runs as an empty event at that time. The clock stops there
+and the count of events is the same as if it had stayed, so the run does not change at all,
+down to the last bit of every integral.
+
+A run processes at most ``max_events`` events (limits.MAX_EVENTS): past it :meth:`Kernel.run`
+raises :class:`TooManyEvents`, so no combination of rates keeps a run going for hours.
 """
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
+from array import array
+from heapq import heapify, heappop, heappush, merge
 from itertools import count
 from math import inf
 from typing import Any, Callable
 
 __all__ = [
     "EXIT", "WALLCLOCK", "NODE", "SUBMIT", "SAMPLE", "AUTOSCALE", "RANK_NAMES", "Kernel",
+    "TooManyEvents",
 ]
 
 #: §1 step 1 kind ranks: exits first, then wall-clock expiries, node timers, submissions.
@@ -55,6 +65,18 @@ def _nothing() -> None:
     """The pass hook of a released kernel."""
 
 
+#: Marks the heap entry of a discarded entry's time (see Kernel.discard).
+_STOP = object()
+
+
+class TooManyEvents(Exception):
+    """The run reached the kernel's ``max_events`` at simulated time ``at`` (seconds)."""
+
+    def __init__(self, limit: int, at: float) -> None:
+        super().__init__(f"{limit:,} events by {at:,.0f} s")
+        self.limit, self.at = limit, at
+
+
 class Kernel:
     """The event heap, the clock and the pass hook.
 
@@ -64,7 +86,8 @@ class Kernel:
     """
 
     __slots__ = ("heap", "now", "dirty", "_seq", "_pass", "_advance", "events_run", "stop_at",
-                 "stream_at", "stream_arg", "_stream", "_stream_rank")
+                 "stream_at", "stream_arg", "_stream", "_stream_rank", "max_events", "_stops",
+                 "_next_stop")
 
     def __init__(self, schedule_pass: Callable[[], None],
                  advance: Callable[[float, float], None] | None = None) -> None:
@@ -82,6 +105,12 @@ class Kernel:
         self.stream_arg: Any = None
         self._stream: Any = None
         self._stream_rank = 0
+        #: the most events :meth:`run` processes in all (handlers run, stale ones included)
+        self.max_events: float = inf
+        #: times of the stale entries :meth:`discard` took out of the heap, ascending; the
+        #: earliest not yet run is ``_stops[_next_stop]``, and it alone is in the heap
+        self._stops = array("d")
+        self._next_stop = 0
 
     def set_stream(self, rank: int, handler: Handler, first_at: float, arg: Any = None) -> None:
         """Read a sorted stream: ``handler(arg, None)`` runs at ``first_at`` with ``rank``; each
@@ -153,6 +182,8 @@ class Kernel:
                 if on_step is not None:
                     on_step(True)
                 continue
+            if self.events_run >= self.max_events:
+                raise TooManyEvents(self.events_run, t)
             self.events_run += 1
             if entry is None:
                 self._stream(self.stream_arg, None)
@@ -178,6 +209,7 @@ class Kernel:
         st = self.stream_at
         now = self.now
         events = 0
+        budget = self.max_events - self.events_run
         while True:
             if heap:
                 entry = heap[0]
@@ -203,6 +235,9 @@ class Kernel:
                 self.dirty = False
                 passes()
                 continue
+            if events >= budget:
+                self.events_run += events
+                raise TooManyEvents(self.events_run, t)
             events += 1
             if entry is None:
                 stream(self.stream_arg, None)
@@ -215,10 +250,54 @@ class Kernel:
             self.dirty = False
             passes()
 
+    def discard(self, stale: Callable[[tuple], bool]) -> int:
+        """Take the entries ``stale(entry)`` picks out of the heap: entries whose handler would
+        find its token stale and return, so only their times matter. Those times stay, sorted,
+        and run as empty events one after the other (one heap entry at a time), so the run is
+        unchanged. Returns how many entries were taken. O(heap + stops): the caller makes it
+        rare enough to cost O(1) per stale entry."""
+        keep = []
+        times = []
+        taken = 0
+        for entry in self.heap:
+            if entry[4] is _STOP:           # the next kept stop: back among the others
+                times.append(entry[0])
+            elif stale(entry):
+                times.append(entry[0])
+                taken += 1
+            else:
+                keep.append(entry)
+        if not taken:
+            return 0
+        times.sort()
+        stops = self._stops
+        self._stops = array("d", merge(stops[self._next_stop:], times))
+        self._next_stop = 0
+        keep.append(self._stop_entry())
+        heapify(keep)
+        self.heap[:] = keep       # the same list: a running loop holds it
+        return taken
+
+    def _stop_entry(self) -> tuple:
+        """The heap entry of the next kept stop: an empty event of rank NODE, as the node timers
+        it stands for."""
+        t = self._stops[self._next_stop]
+        self._next_stop += 1
+        return (t, NODE, next(self._seq), self._on_stop, _STOP, None)
+
+    def _on_stop(self, _a: Any, _b: Any) -> None:
+        """A discarded entry's time has come: nothing happens but the clock; then the next."""
+        if self._next_stop < len(self._stops):
+            heappush(self.heap, self._stop_entry())
+        else:
+            self._stops = array("d")
+            self._next_stop = 0
+
     def release(self) -> None:
         """Drop the pending events and the handlers (bound methods of the simulation), so a
         finished run holds no reference cycle through its kernel."""
         self.heap.clear()
+        self._stops = array("d")
         self._pass = _nothing
         self._advance = None
         self._stream = None

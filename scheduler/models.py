@@ -41,6 +41,8 @@ from pydantic.alias_generators import to_camel
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.values import TICKS_PER_SECOND
 
+from .limits import MAX_DEPENDENCIES, MAX_NODES_PER_KIND, MAX_SECONDS, MIN_MEAN_TIME_BETWEEN
+
 __all__ = [
     "UNLIMITED_SECONDS", "AbsoluteTime", "Distribution", "Constant", "Uniform", "Exponential",
     "Normal", "LogNormal",
@@ -60,28 +62,65 @@ __all__ = [
 #: Durations at or above this many seconds are "unlimited" (.NET TimeSpan.MaxValue is ~2.9e7 days).
 UNLIMITED_SECONDS = 10_000_000 * 86_400.0
 
+_DURATION_FORMS = "a number of seconds or an ISO-8601 duration such as PT5M"
+#: What a duration longer than MAX_SECONDS is told (the REST API cannot write one either).
+_LONGEST = "the longest duration is P10675199DT2H48M5.4775807S (TimeSpan.MaxValue)"
+#: An ISO-8601 duration as ``parse_duration`` reads it, but with components of any size: what
+#: matches this and is refused by parse_duration is a duration past 2^63 - 1 ticks.
+_ISO_DURATION_SHAPE = re.compile(
+    r"P(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d{1,7})?S)?)?", re.ASCII)
 
-def _seconds(value: Any) -> float:
-    """A duration: a non-negative number of seconds or an ISO-8601 duration string."""
+
+def shown(value: Any) -> str:
+    """A number or text from a file as a message quotes it: whole when short, and an integer of
+    hundreds of digits by its size (``str()`` of one past 4,300 digits raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        return f"a {'negative ' if value < 0 else ''}{value.bit_length() * 0.30103 + 1:.0f}-digit number"
+    if isinstance(value, float):
+        return f"{value:.15g}"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _duration_value(value: Any) -> float:
+    """A non-negative duration in seconds, infinity included: a number of seconds, an ISO-8601
+    duration, or ``0:15:00`` / ``7 days, 0:00:00`` as ``az`` prints it."""
     if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or an ISO-8601 duration such as PT5M")
-    if isinstance(value, (int, float)):
-        v = float(value)
-        if not math.isfinite(v) and v != math.inf:
-            raise ValueError("a duration must be a number")
-        if v < 0:
-            raise ValueError(f"a duration must be 0 or more, got {value}")
-        return v
+        raise ValueError(f"a duration is {_DURATION_FORMS}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"a duration must be 0 or more, got {shown(value)}")
+        return float(value) if value <= MAX_SECONDS else math.inf
+    if isinstance(value, float):
+        if math.isnan(value):
+            raise ValueError("a duration must be a number, got NaN")
+        if value < 0:
+            raise ValueError(f"a duration must be 0 or more, got {shown(value)}")
+        return value
     if isinstance(value, str):
-        ti = parse_duration(value.strip())
+        text = value.strip()
+        ti = parse_duration(text)
         if ti is not None:
             return ti.ticks / TICKS_PER_SECOND
-        m = _TIMEDELTA.fullmatch(value.strip())
+        if _ISO_DURATION_SHAPE.fullmatch(text):
+            return math.inf       # written as a duration, but past 2^63 - 1 ticks
+        m = _TIMEDELTA.fullmatch(text)
         if m is not None:
             days, h, mi, sec = m.groups()
+            if len(days or "") > 12:
+                return math.inf
             return (int(days or 0) * 86_400 + int(h) * 3600 + int(mi) * 60) + float(sec)
-        raise ValueError(f"{value!r} is not an ISO-8601 duration (P[nD][T[nH][nM][n[.f]S]])")
-    raise ValueError("a duration is a number of seconds or an ISO-8601 duration such as PT5M")
+        raise ValueError(f"{shown(value)} is not an ISO-8601 duration (P[nD][T[nH][nM][n[.f]S]])")
+    raise ValueError(f"a duration is {_DURATION_FORMS}")
+
+
+def _seconds(value: Any) -> float:
+    """A duration: a non-negative number of seconds or an ISO-8601 duration string, at most
+    MAX_SECONDS, so that every duration converts to ticks without overflow."""
+    v = _duration_value(value)
+    if v > MAX_SECONDS:
+        raise ValueError(f"{shown(value)} is too long: {_LONGEST}")
+    return v
 
 
 #: A duration as ``az batch ... show`` prints it: Python's ``str(timedelta)``, ``0:15:00`` or
@@ -90,12 +129,13 @@ _TIMEDELTA = re.compile(r"(?:(\d+) days?, )?(\d+):([0-5]\d):([0-5]\d(?:\.\d{1,6}
 
 
 def _optional_seconds(value: Any) -> float | None:
-    """As :func:`_seconds`, with None / "unlimited" / TimeSpan.MaxValue meaning no limit."""
+    """As :func:`_seconds`, with None / "unlimited" / TimeSpan.MaxValue meaning no limit (and
+    any longer duration too: it is no limit either)."""
     if value is None:
         return None
     if isinstance(value, str) and value.strip().lower() in ("unlimited", "infinite", "none"):
         return None
-    v = _seconds(value)
+    v = _duration_value(value)
     return None if v >= UNLIMITED_SECONDS else v
 
 
@@ -141,7 +181,8 @@ class AbsoluteTime:
 
 
 def _sim_time(value: Any) -> float | AbsoluteTime:
-    """Seconds after the simulation start (a number), or an ISO-8601 instant with a zone."""
+    """Seconds after the simulation start (a number, at most MAX_SECONDS), or an ISO-8601
+    instant with a zone."""
     if isinstance(value, AbsoluteTime):
         return value
     if isinstance(value, str):
@@ -152,14 +193,14 @@ def _sim_time(value: Any) -> float | AbsoluteTime:
             value = float(value)
         except ValueError:
             raise ValueError(
-                f"{value!r} is neither seconds after the start nor an ISO-8601 time with a zone"
+                f"{shown(value)} is neither seconds after the start nor an ISO-8601 time with a zone"
             ) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("a time is seconds after the simulation start or an ISO-8601 instant")
-    v = float(value)
-    if not math.isfinite(v) or v < 0:
-        raise ValueError(f"a time in seconds after the start must be finite and >= 0, got {value}")
-    return v
+    if not 0 <= value <= MAX_SECONDS:     # NaN included
+        raise ValueError(f"a time in seconds after the start must lie in [0, {MAX_SECONDS:.15g}]"
+                         f", got {shown(value)}")
+    return float(value)
 
 
 SimTime = Annotated[Union[float, Any], BeforeValidator(_sim_time)]
@@ -189,10 +230,12 @@ def _without_nulls(data: Any) -> Any:
 
 
 class _Sim(BaseModel):
-    """A poolscale-only section: unknown fields are errors."""
+    """A poolscale-only section: unknown fields are errors, and so is a number that is not
+    finite (an infinite price or memory would turn every integral into NaN)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
+        allow_inf_nan=False,
     )
 
 
@@ -204,6 +247,7 @@ class _Rest(BaseModel):
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
+        allow_inf_nan=False,
     )
     IGNORED: ClassVar[frozenset[str]] = frozenset()
 
@@ -233,6 +277,10 @@ _NOT_SIMULATED_TASK = (
 # --------------------------------------------------------------------------------------------
 # distributions (simulation section)
 # --------------------------------------------------------------------------------------------
+
+# A draw is a duration, so it never exceeds MAX_SECONDS: the unbounded ones (exponential, normal,
+# log-normal) are cut there. A longer draw would mean "after the last instant a run can reach"
+# anyway, and this keeps every drawn time convertible to ticks.
 
 
 class Constant(_Sim):
@@ -272,7 +320,8 @@ class Exponential(_Sim):
     minimum: Seconds = 0.0
 
     def sample(self, rng: random.Random) -> float:
-        return self.minimum + (rng.expovariate(1.0 / self.mean) if self.mean > 0 else 0.0)
+        v = self.minimum + (rng.expovariate(1.0 / self.mean) if self.mean > 0 else 0.0)
+        return v if v <= MAX_SECONDS else MAX_SECONDS
 
 
 class Normal(_Sim):
@@ -284,7 +333,8 @@ class Normal(_Sim):
     minimum: Seconds = 0.0
 
     def sample(self, rng: random.Random) -> float:
-        return max(self.minimum, rng.gauss(self.mean, self.stddev))
+        v = max(self.minimum, rng.gauss(self.mean, self.stddev))
+        return v if v <= MAX_SECONDS else MAX_SECONDS
 
 
 class LogNormal(_Sim):
@@ -295,11 +345,19 @@ class LogNormal(_Sim):
     stddev: Seconds
 
     def sample(self, rng: random.Random) -> float:
-        if self.mean <= 0:
+        mean, stddev = self.mean, self.stddev
+        if mean <= 0:
             return 0.0
-        s2 = math.log1p((self.stddev / self.mean) ** 2)
-        mu = math.log(self.mean) - s2 / 2
-        return rng.lognormvariate(mu, math.sqrt(s2))
+        if stddev < mean * 1e150:
+            s2 = math.log1p((stddev / mean) ** 2)
+        else:   # the same, where (stddev / mean)² would overflow: log(r²) + log1p(1 / r²) ≈ 2 log r
+            s2 = 2 * (math.log(stddev) - math.log(mean))
+        mu = math.log(mean) - s2 / 2
+        try:
+            v = rng.lognormvariate(mu, math.sqrt(s2))
+        except OverflowError:
+            return MAX_SECONDS
+        return v if v <= MAX_SECONDS else MAX_SECONDS
 
 
 class Triangular(_Sim):
@@ -466,15 +524,16 @@ class StartTaskSimulation(_Sim):
     failure_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
 
 
-#: a mean time between events of a node: more than 0 (a zero mean would repeat the event at one
-#: instant for ever), None = never
-def _positive_mean(v: float | None) -> float | None:
-    if v is not None and not v > 0:
-        raise ValueError("must be more than 0 (leave it out for never)")
+#: a mean time between events of a node, None = never: at least MIN_MEAN_TIME_BETWEEN (a zero
+#: mean would repeat the event at one instant for ever, a nanosecond one nearly so)
+def _mean_time(v: float | None) -> float | None:
+    if v is not None and v < MIN_MEAN_TIME_BETWEEN:
+        raise ValueError(f"must be at least {MIN_MEAN_TIME_BETWEEN:g} s, the shortest mean time "
+                         f"between node events a run allows; got {v:.15g} s (leave it out for never)")
     return v
 
 
-MeanTime = Annotated[OptionalSeconds, AfterValidator(_positive_mean)]
+MeanTime = Annotated[OptionalSeconds, AfterValidator(_mean_time)]
 
 
 class PreemptionSettings(_Sim):
@@ -520,8 +579,8 @@ class SimulationSettings(_Sim):
     #: language.md §14.2's "configured maximum": the most nodes of one kind the pool may hold
     #: besides any core quota. An account without a quota has no upper clamp in the spec, but a
     #: formula can compute 10**12 nodes, which no simulation can create; see
-    #: docs/simulation-model.md.
-    max_nodes_per_kind: Annotated[int, Field(ge=0, le=10_000_000)] = 100_000
+    #: docs/simulation-model.md. At most MAX_NODES_PER_KIND (limits.py).
+    max_nodes_per_kind: Annotated[int, Field(ge=0, le=MAX_NODES_PER_KIND)] = 100_000
     allocation_time: Distribution = Field(default_factory=lambda: _const(120.0))
     boot_time: Distribution = Field(default_factory=lambda: _const(60.0))
     start_task: StartTaskSimulation = Field(default_factory=StartTaskSimulation)
@@ -629,8 +688,9 @@ class PoolSpec(_Rest):
         for field, value in (("targetDedicatedNodes", self.target_dedicated_nodes),
                              ("targetLowPriorityNodes", self.target_low_priority_nodes)):
             if value is not None and value > most:
-                raise FieldError(field, f"{value} exceeds simulation.maxNodesPerKind ({most}), "
-                                        "the most nodes of one kind a simulated pool may hold")
+                raise FieldError(field, f"{shown(value)} exceeds simulation.maxNodesPerKind "
+                                        f"({most}), the most nodes of one kind a simulated pool "
+                                        "may hold")
         return self
 
     @property
@@ -841,6 +901,34 @@ class Workload(_Sim):
             if j.id in seen:
                 raise ValueError(f"jobs[{i}]: job id {j.id!r} is not unique")
             seen.add(j.id)
+        return self
+
+    @model_validator(mode="after")
+    def _dependencies(self) -> "Workload":
+        """At most MAX_DEPENDENCIES parents named in all, counted before any is spelt out: a
+        range of 10^5 ids on each of 300 tasks (27 KB) took 2.4 GB."""
+        from .tasks import int_ids, parents_named     # tasks.py builds on these models
+
+        total = 0
+        for i, job in enumerate(self.jobs):
+            if not job.uses_task_dependencies:
+                continue                  # dependsOn needs it (JobSpec._check)
+            ids: list[list[int]] = []
+
+            def job_ids(job=job, ids=ids) -> list[int]:
+                if not ids:
+                    names = [t.id for t in job.tasks]
+                    if job.job_manager_task is not None:
+                        names.append(job.job_manager_task.id)
+                    ids.append(int_ids(names))
+                return ids[0]
+
+            for k, task in enumerate(job.tasks):
+                total += parents_named(task, job_ids)
+                if total > MAX_DEPENDENCIES:
+                    raise FieldError("jobs", f"jobs[{i}].tasks[{k}] ({task.id}): dependsOn names "
+                                             f"more than {MAX_DEPENDENCIES:,} parents in all, the "
+                                             "most a workload may")
         return self
 
     @property

@@ -150,6 +150,10 @@ class SlotIndex:
     their id numbers with lazy deletion (an entry is live when the node's ``bucket`` is still
     ``u``). Spread takes the lowest id of the lowest non-empty bucket that fits, pack the lowest
     id of the highest (§7.3), so a placement costs O(S + log n) with S = taskSlotsPerNode.
+
+    ``by_num`` maps the number of every node the pool holds to the node; a removed node's number
+    leaves it, so the index is bounded by the pool's size (limits.MAX_POOL_NODES), not by how
+    many nodes a run has created and removed, which a formula can make as large as it likes.
     """
 
     __slots__ = ("slots", "count", "heaps", "by_num")
@@ -158,19 +162,18 @@ class SlotIndex:
         self.slots = slots
         self.count = [0] * slots
         self.heaps: list[list[int]] = [[] for _ in range(slots)]
-        self.by_num: list = [None]
+        self.by_num: dict[int, Any] = {}
 
     def forget(self, node: Node) -> None:
-        """Let a removed node go: its number keeps a placeholder that is never in a bucket, so
-        lazy heap entries for it read as stale, and a pool that cycles through 10^5 nodes an
-        evaluation holds only the nodes it has, not every node it ever had."""
+        """Let a removed node go: its number leaves ``by_num``, and the lazy heap entries left
+        for it read as the placeholder, which is never in a bucket (stale). A pool that cycles
+        through 10^5 nodes an evaluation holds only the nodes it has, not every node it ever
+        had."""
         self.drop(node)
-        self.by_num[node.num] = _FORGOTTEN
+        del self.by_num[node.num]
 
     def register(self, node: Node) -> None:
         """Make ``node`` known by its number (once, when it is first requested)."""
-        while len(self.by_num) <= node.num:
-            self.by_num.append(None)
         self.by_num[node.num] = node
 
     def put(self, node: Node) -> None:
@@ -197,14 +200,14 @@ class SlotIndex:
             node.bucket = -1
 
     def _rebuild(self, u: int) -> None:
-        by_num = self.by_num
-        self.heaps[u] = sorted({n for n in self.heaps[u] if by_num[n].bucket == u})
+        node = self.by_num.get
+        self.heaps[u] = sorted({n for n in self.heaps[u] if node(n, _FORGOTTEN).bucket == u})
 
     def top(self, u: int) -> Node:
         h = self.heaps[u]
-        by_num = self.by_num
+        node_of = self.by_num.get
         while True:
-            node = by_num[h[0]]
+            node = node_of(h[0], _FORGOTTEN)
             if node.bucket == u:
                 return node
             heappop(h)
@@ -233,6 +236,7 @@ class SlotIndex:
 
     def empty_nodes(self) -> list[Node]:
         """Indexed nodes with nothing assigned, by id (multi-instance placement)."""
-        by_num = self.by_num
-        return sorted((by_num[n] for n in set(self.heaps[0]) if by_num[n].bucket == 0),
-                      key=lambda n: n.num) if self.count[0] else []
+        node = self.by_num.get
+        return sorted((node(n, _FORGOTTEN) for n in set(self.heaps[0])
+                       if node(n, _FORGOTTEN).bucket == 0), key=lambda n: n.num) \
+            if self.count[0] else []

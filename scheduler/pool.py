@@ -13,7 +13,7 @@ import operator
 from poolscale.formula.values import Option
 
 from .kernel import NODE
-from .tasks import MIN_FAILED_ATTEMPT, UNLIMITED
+from .tasks import MIN_FAILED_ATTEMPT, stretches_failures
 from .nodes import (
     CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, PREEMPTED, REMOVED, RUNNING,
     PREP_KILLED, PREP_RUNNING, STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node,
@@ -33,6 +33,15 @@ _USED_THEN_ID = operator.attrgetter("used", "num")
 _RANK = {PREEMPTED: 1, UNUSABLE: 2, STARTTASKFAILED: 2, CREATING: 3, STARTING: 3,
          WAITINGFORSTARTTASK: 3, IDLE: 4}
 _HOLDS_VM_ALIVE = (CREATING, STARTING, WAITINGFORSTARTTASK, STARTTASKFAILED, IDLE, RUNNING)
+#: Removed nodes between two sweeps of their stale timers out of the kernel's heap (at least;
+#: see PoolMixin._remove): a sweep costs O(heap), so this keeps it O(1) per removed node.
+SWEEP_AFTER_REMOVALS = 100_000
+
+
+def _stale_node_timer(entry: tuple) -> bool:
+    """A node timer of a removed node: its handler would find the token stale and return."""
+    node = entry[4]
+    return entry[1] == NODE and type(node) is Node and node.state is REMOVED
 
 
 class PoolMixin(EngineState):
@@ -107,22 +116,30 @@ class PoolMixin(EngineState):
             return dist.value
         return dist.sample(self.streams.rng(label, node.num, node.inc))
 
+    def _node_timer(self, delay: float, handler, node: Node, token) -> None:
+        """``handler(node, token)`` after ``delay``, unless that is past the run's end: such a
+        timer never fires, and left in the heap it would keep a removed node alive (a formula
+        can create and remove a whole pool at every evaluation)."""
+        at = self.kernel.now + delay
+        if at <= self.until:
+            self.kernel.at(at, NODE, handler, node, token)
+
     def _begin_incarnation(self, node: Node, phase: str) -> None:
         """A node (re)enters ``creating`` or ``starting`` holding a fresh VM: new timers."""
         node.inc += 1
         node.life += 1
-        k = self.kernel
+        timer = self._node_timer
         if phase is CREATING:
-            k.after(self._draw(self.alloc_time, "allocation", node), NODE,
-                    self._on_allocated, node, node.life)
+            timer(self._draw(self.alloc_time, "allocation", node), self._on_allocated, node,
+                  node.life)
         else:
-            k.after(self._draw(self.boot_time, "boot", node), NODE, self._on_booted, node, node.life)
+            timer(self._draw(self.boot_time, "boot", node), self._on_booted, node, node.life)
         if node.kind == LOW_PRIORITY and self.preempt_mean is not None:
             u = self.streams.uniform("preemption", node.num, node.inc)
-            k.after(-self.preempt_mean * math.log1p(-u), NODE, self._on_preempt, node, node.inc)
+            timer(-self.preempt_mean * math.log1p(-u), self._on_preempt, node, node.inc)
         if self.fail_mean is not None:
             u = self.streams.uniform("failure", node.num, node.inc)
-            k.after(-self.fail_mean * math.log1p(-u), NODE, self._on_fail, node, node.inc)
+            timer(-self.fail_mean * math.log1p(-u), self._on_fail, node, node.inc)
 
     def _on_allocated(self, node: Node, life: int) -> None:
         if life != node.life:
@@ -131,8 +148,8 @@ class PoolMixin(EngineState):
             node.requested = False
             self.n_req_creating -= 1
         self._set_state(node, STARTING)
-        self.kernel.after(self._draw(self.boot_time, "boot", node), NODE,
-                          self._on_booted, node, node.life)
+        self._node_timer(self._draw(self.boot_time, "boot", node), self._on_booted, node,
+                         node.life)
         self._check_complete()
 
     def _on_booted(self, node: Node, life: int) -> None:
@@ -152,9 +169,10 @@ class PoolMixin(EngineState):
         rng = node.st_rng
         d = self.st_duration.sample(rng)
         failed = self.st_fail_p > 0 and rng.random() < self.st_fail_p
-        if failed and d < MIN_FAILED_ATTEMPT and self.start_task.max_task_retry_count == UNLIMITED:
+        if failed and d < MIN_FAILED_ATTEMPT \
+                and stretches_failures(self.start_task.max_task_retry_count):
             d = MIN_FAILED_ATTEMPT
-        self.kernel.after(d, NODE, self._on_start_task_end, node, (node.life, failed))
+        self._node_timer(d, self._on_start_task_end, node, (node.life, failed))
 
     def _on_start_task_end(self, node: Node, arg) -> None:
         life, failed = arg
@@ -222,7 +240,7 @@ class PoolMixin(EngineState):
         rec = self.recovery_time
         d = rec.value if rec.kind == "constant" else rec.sample(
             self.streams.rng("recovery", node.num, node.inc))
-        self.kernel.after(d, NODE, self._on_recovered, node, node.life)
+        self._node_timer(d, self._on_recovered, node, node.life)
         self._check_complete()
 
     def _on_recovered(self, node: Node, life: int) -> None:
@@ -241,7 +259,7 @@ class PoolMixin(EngineState):
         self._set_state(node, UNUSABLE)
         if self.repair_time is not None:
             d = self._draw(self.repair_time, "repair", node)
-            self.kernel.after(d, NODE, self._on_repaired, node, node.life)
+            self._node_timer(d, self._on_repaired, node, node.life)
         self._check_complete()
 
     def _on_repaired(self, node: Node, life: int) -> None:
@@ -287,7 +305,8 @@ class PoolMixin(EngineState):
         if node.leave_option is Option.RETAINEDDATA and node.retain_until > now:
             if not node.retention_timer:
                 node.retention_timer = True
-                self.kernel.at(node.retain_until, NODE, self._on_retention, node, node.life)
+                if node.retain_until <= self.until:    # else it never fires (see _node_timer)
+                    self.kernel.at(node.retain_until, NODE, self._on_retention, node, node.life)
             return
         self._remove(node)
 
@@ -311,6 +330,12 @@ class PoolMixin(EngineState):
         self._set_state(node, REMOVED)
         del self.nodes[node.num]
         self.index.forget(node)
+        node.st_rng = None
+        self.n_removed += 1
+        if self.n_removed >= self.sweep_at:
+            # what the heap holds stays bounded by the pool, not by every node ever removed
+            self.kernel.discard(_stale_node_timer)
+            self.sweep_at = self.n_removed + max(SWEEP_AFTER_REMOVALS, len(self.kernel.heap))
         self._resize()          # quota may have freed for missing nodes
         self._check_complete()
 

@@ -19,7 +19,9 @@ from heapq import heappop, heappush
 
 from .kernel import EXIT, WALLCLOCK
 from .nodes import DEDICATED, IDLE, Node, RUNNING as NODE_RUNNING
-from .tasks import ACTIVE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, PREPARING, RUNNING, UNLIMITED, Job, Task
+from .tasks import (
+    ACTIVE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, PREPARING, RUNNING, Job, Task, stretches_failures,
+)
 from .jobs import JobsMixin
 
 __all__ = ["SchedulerMixin"]
@@ -291,7 +293,7 @@ class SchedulerMixin(JobsMixin):
             task.first_start = now
         task.attempt += 1
         d = task.duration
-        if (d < MIN_FAILED_ATTEMPT and not task.always_ok and task.max_retry == UNLIMITED
+        if (d < MIN_FAILED_ATTEMPT and not task.always_ok and stretches_failures(task.max_retry)
                 and task.attempt_exit_code() != 0):
             d = MIN_FAILED_ATTEMPT
         w = task.wall

@@ -23,12 +23,13 @@ from poolscale.formula.values import (
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.metrics.recorder import SampleRecorder
 
-from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel
+from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel, TooManyEvents
+from .limits import MAX_EVALUATIONS, MAX_EVENTS, MAX_SAMPLE_PERIODS, MAX_SECONDS
 from .models import (
     PoolSpec, Workload, absolute_instants, load_pool, load_workload, resolve_time,
 )
 from .nodes import SlotIndex
-from .pool import STEADY
+from .pool import STEADY, SWEEP_AFTER_REMOVALS
 from .results import SimulationResult, build_report
 from .sampler import SamplerMixin
 from .streams import Streams
@@ -46,9 +47,6 @@ DEFAULT_START = "2026-01-05T00:00:00Z"
 #: Without a horizon, a run ends when the workload has drained, or this long after the last
 #: submission, whichever comes first.
 DRAIN_CAP_SECONDS = 7 * 86_400.0
-#: The most sample periods a run may cover (a year and a month of 30 s samples): each is a
-#: recorded sample and a timeline row, about 1 µs and 1 KB.
-MAX_SAMPLE_PERIODS = 1_100_000
 
 
 def start_text(ticks: int) -> str:
@@ -111,8 +109,12 @@ def horizon_seconds(text: str) -> float:
     m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*([smhdw]?)", s, re.IGNORECASE)
     if m:
         value = float(m.group(1)) * _HORIZON_UNITS[(m.group(2) or "s").lower()]
-        if math.isfinite(value):
+        if value <= MAX_SECONDS:
             return value
+    if m or re.fullmatch(r"P(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?",
+                         s.upper()):
+        raise ValueError(f"{text.strip()[:40]!r} is too long: the longest duration is "
+                         "P10675199DT2H48M5.4775807S (TimeSpan.MaxValue)")
     if re.fullmatch(r"-\s*\d.*", s):
         raise ValueError(f"must be 0 or more, got {text!r}")
     raise ValueError(f"cannot read {text!r} (use e.g. PT36H, P7D, 36h or 7200)")
@@ -128,10 +130,12 @@ def _seconds(value: Any, what: str) -> float | None:
             return horizon_seconds(value)
         except ValueError as e:
             raise ValueError(f"{what}: {e}") from None
-    v = float(value)
-    if not v >= 0:
-        raise ValueError(f"{what} must be 0 or more, got {value!r}")
-    return v
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be seconds, a timedelta or text such as PT36H, not "
+                        f"{type(value).__name__}")
+    if not 0 <= value <= MAX_SECONDS:     # NaN included
+        raise ValueError(f"{what} must lie in [0, {MAX_SECONDS:.15g}] seconds")
+    return float(value)
 
 
 def _ticks(seconds: float) -> int:
@@ -206,6 +210,8 @@ class Simulation(SamplerMixin):
         self.n_preempted = 0
         self.n_usable = 0
         self.n_req_creating = 0
+        self.n_removed = 0
+        self.sweep_at = SWEEP_AFTER_REMOVALS
         self.target = [pool.target_dedicated_nodes or 0, pool.target_low_priority_nodes or 0]
         self.option = Option.REQUEUE
         self.alloc_state = STEADY
@@ -281,6 +287,14 @@ class Simulation(SamplerMixin):
                 f"the run would last {h:,.0f} s, {h / period:,.0f} sample periods of {period:g} s; "
                 f"at most {MAX_SAMPLE_PERIODS:,} (shorten the horizon or the workload, or "
                 "lengthen simulation.samples.period)")
+        interval = self.interval_ticks / TICKS_PER_SECOND
+        if self.autoscale and h / interval > MAX_EVALUATIONS:
+            # each is a formula evaluation; only a sample period longer than the interval lets
+            # a run get here past the sample limit
+            raise ValueError(
+                f"the run would last {h:,.0f} s, {h / interval:,.0f} autoscale evaluations every "
+                f"{interval:g} s; at most {MAX_EVALUATIONS:,} (shorten the horizon or the "
+                "workload, or lengthen autoScaleEvaluationInterval)")
         if self.start_ticks + _ticks(h) > MAX_TIMESTAMP_TICKS:
             raise ValueError("the run would end after 9999-12-31T23:59:59Z, the last instant a "
                              "formula can represent")
@@ -366,13 +380,21 @@ class Simulation(SamplerMixin):
             k.at(first, SAMPLE, self._on_sample, 1)
         if self.autoscale:
             k.at(0.0, AUTOSCALE, self._on_evaluate, 0)
+        k.max_events = MAX_EVENTS
         with paused_gc():
-            # §8.1: sample k covers (start + (k−1)·P, start + k·P], so the start instant is in
-            # no period: what completes at it is not counted by the first sample
-            k.run(min(0.0, self.until), on_step=on_step)
-            self.period_succeeded = self.period_failed = 0
-            if self.until > 0.0:
-                k.run(self.until, on_step=on_step)
+            try:
+                # §8.1: sample k covers (start + (k−1)·P, start + k·P], so the start instant is
+                # in no period: what completes at it is not counted by the first sample
+                k.run(min(0.0, self.until), on_step=on_step)
+                self.period_succeeded = self.period_failed = 0
+                if self.until > 0.0:
+                    k.run(self.until, on_step=on_step)
+            except TooManyEvents as e:
+                raise ValueError(
+                    f"the run reached {e.limit:,} events {e.at:,.0f} s into simulated time, the "
+                    "most one run may process (look for tasks retried without limit, or a "
+                    "formula that replaces the pool at every evaluation; or shorten the "
+                    "horizon)") from None
         if not self.stop_when_drained or k.stop_at == math.inf:
             k.finish(self.until)
         if self.progress is not None:

@@ -58,6 +58,8 @@ class EngineState:
     n_preempted: int
     n_usable: int
     n_req_creating: int
+    n_removed: int
+    sweep_at: int
     target: list[int]
     option: Option
     alloc_state: str

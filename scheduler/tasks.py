@@ -8,14 +8,17 @@ and counts as one). Exit options are resolved by :func:`exit_actions` (§6.4).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from bisect import bisect_left, bisect_right
+from typing import Any, Callable, Iterable
 
+from .limits import RETRIES_AT_ONE_INSTANT
 from .models import ExitConditions, JobSpec, TaskSpec
 
 __all__ = [
     "ACTIVE", "PREPARING", "RUNNING", "COMPLETED", "SUCCESS", "FAILURE",
     "JOB_PENDING", "JOB_ACTIVE", "JOB_DISABLED", "JOB_TERMINATING", "JOB_COMPLETED",
     "MIN_FAILED_ATTEMPT", "UNLIMITED", "Task", "Job", "exit_actions", "expand_parents",
+    "stretches_failures", "int_ids", "parents_named",
 ]
 
 ACTIVE = "active"
@@ -34,11 +37,18 @@ JOB_COMPLETED = "completed"
 
 #: ``maxTaskRetryCount`` −1: retry without limit.
 UNLIMITED = -1
-#: A failing attempt (task, start task, preparation) that may be retried without limit lasts at
-#: least this long (choice): a zero-length command that always fails would otherwise be retried
-#: forever at one instant and the clock would never move. With a finite retry count the attempts
-#: keep their length, zero included, as the spec says.
+#: A failing attempt (task, start task, preparation) that may be retried without limit, or more
+#: than limits.RETRIES_AT_ONE_INSTANT times, lasts at least this long (choice): a zero-length
+#: command that always fails would otherwise be retried forever (or 2^31 times) at one instant
+#: and the clock would never move. With a smaller retry count the attempts keep their length,
+#: zero included, as the spec says.
 MIN_FAILED_ATTEMPT = 1.0
+
+
+def stretches_failures(max_retry: int) -> bool:
+    """Whether a failing attempt with this ``maxTaskRetryCount`` lasts at least
+    MIN_FAILED_ATTEMPT: retried without limit (-1) or more than RETRIES_AT_ONE_INSTANT times."""
+    return not 0 <= max_retry <= RETRIES_AT_ONE_INSTANT
 _NODE_ID = re.compile(r"tvm-(\d+)")
 #: an id that a ``taskIdRanges`` entry can name: an integer as ``str(int)`` writes it
 _INT_ID = re.compile(r"-?(0|[1-9][0-9]*)")
@@ -137,7 +147,7 @@ class Task:
             self.inst = 1 if mi is None else mi.number_of_instances
             conditions = self.exit_conditions = spec.exit_conditions
             self.depends = (None if spec.depends_on is None
-                            else (expand_parents(spec, job.task_ids) or None))
+                            else (expand_parents(spec, job.int_task_ids) or None))
             aff = spec.affinity_info
             if aff is None:
                 self.affinity = None
@@ -288,13 +298,15 @@ class Job:
         self.ended_at = None
         self.completed_at = None
 
-    def task_ids(self) -> set[str]:
-        """Every task id of the job in the workload, the manager's included (made once)."""
+    def int_task_ids(self) -> list[int]:
+        """The job's task ids that a ``taskIdRanges`` entry can name, the manager's included,
+        as ascending integers (:func:`int_ids`; made once)."""
         if self._ids is None:
             spec = self.spec
-            self._ids = {t.id for t in spec.tasks}
+            ids = [t.id for t in spec.tasks]
             if spec.job_manager_task is not None:
-                self._ids.add(spec.job_manager_task.id)
+                ids.append(spec.job_manager_task.id)
+            self._ids = int_ids(ids)
         return self._ids
 
     def accepted(self, task_id: str) -> "Task | None":
@@ -354,13 +366,24 @@ def exit_actions(conditions: ExitConditions | None, code: int | None) -> tuple[s
 EXPAND_LIMIT = 100_000
 
 
-def expand_parents(spec: TaskSpec, job_ids: Callable[[], set[str]] | None = None) -> list[str]:
+def int_ids(ids: Iterable[str]) -> list[int]:
+    """The ids a ``taskIdRanges`` entry can name, ascending: integers as ``str(int)`` writes
+    them (one longer than Python reads, 4,300 digits, is no range's)."""
+    return sorted({int(t) for t in ids if len(t) <= 4300 and _INT_ID.fullmatch(t)})
+
+
+def _inside(ids: list[int], start: int, end: int) -> list[int]:
+    return ids[bisect_left(ids, start):bisect_right(ids, end)]
+
+
+def expand_parents(spec: TaskSpec, job_ids: Callable[[], list[int]] | None = None) -> list[str]:
     """Parent ids named by ``dependsOn``: ``taskIds`` and the integer ids of ``taskIdRanges``.
 
-    ``job_ids()`` gives every task id of the job (the workload is known in advance). A range
-    wider than :data:`EXPAND_LIMIT` becomes the job's ids inside it, plus — when some id of the
-    range is no task of the job — the first such id: that parent never exists, so the dependent
-    waits for ever (§6.4, "a parent that does not exist yet blocks"), as with the full list.
+    ``job_ids()`` gives the job's integer task ids, ascending (:func:`int_ids`; the workload is
+    known in advance). A range wider than :data:`EXPAND_LIMIT` becomes the job's ids inside it,
+    plus — when some id of the range is no task of the job — the first such id: that parent
+    never exists, so the dependent waits for ever (§6.4, "a parent that does not exist yet
+    blocks"), as with the full list. :func:`parents_named` counts the list without making it.
     """
     d = spec.depends_on
     if d is None:
@@ -370,8 +393,7 @@ def expand_parents(spec: TaskSpec, job_ids: Callable[[], set[str]] | None = None
         if r.end - r.start < EXPAND_LIMIT or job_ids is None:
             parents.extend(str(i) for i in range(r.start, r.end + 1))
             continue
-        inside = sorted({int(t) for t in job_ids() if _INT_ID.fullmatch(t)
-                         and r.start <= int(t) <= r.end})
+        inside = _inside(job_ids(), r.start, r.end)
         parents.extend(str(i) for i in inside)
         if len(inside) < r.end - r.start + 1:
             missing = r.start
@@ -381,3 +403,20 @@ def expand_parents(spec: TaskSpec, job_ids: Callable[[], set[str]] | None = None
                 missing += 1
             parents.append(str(missing))
     return parents
+
+
+def parents_named(spec: TaskSpec, job_ids: Callable[[], list[int]]) -> int:
+    """``len(expand_parents(spec, job_ids))``, without spelling a range out: what the
+    dependency limit counts before anything is built."""
+    d = spec.depends_on
+    if d is None:
+        return 0
+    n = len(d.task_ids)
+    for r in d.task_id_ranges:
+        width = r.end - r.start + 1
+        if width <= EXPAND_LIMIT:
+            n += width
+        else:
+            inside = len(_inside(job_ids(), r.start, r.end))
+            n += inside + (inside < width)
+    return n

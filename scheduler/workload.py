@@ -22,15 +22,20 @@ import io
 import math
 import os
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .documents import InputFileError, from_validation_error, parse_document, read_text
+from .documents import (
+    InputFileError, field_path, from_validation_error, locate, parse_document, read_text,
+)
+from .limits import MAX_SECONDS, MAX_TASKS
 
 __all__ = [
     "LoadedWorkload", "read_workload", "load_workload_file", "read_csv", "read_swf",
     "generate", "generator_from_data", "GeneratorSpec", "CSV_COLUMNS", "SWF_FIELDS",
+    "TooManyTasks",
 ]
 
 #: CSV columns and their defaults (None: required).
@@ -112,6 +117,73 @@ def _task(name: str, line: int, fields: dict, columns: dict[str, str] | None = N
 
 
 # --------------------------------------------------------------------------------------------
+# the task limit of text files: rows are counted before any is read
+# --------------------------------------------------------------------------------------------
+
+#: Where ``str.splitlines`` breaks a line, besides ``\n``: the readers split lines that way.
+_OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_BREAKS = r"\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _row_pattern(comment: str, lines_end_in_newline: bool) -> re.Pattern:
+    """The first character of a row: the first one on its line that is neither white space
+    nor ``comment`` (a blank line or a comment is no row). ``^`` of MULTILINE starts a line
+    after ``\n`` only; a lookbehind on every break is exact for any text, and slower."""
+    start = "^" if lines_end_in_newline else rf"(?:\A|(?<=[{_BREAKS}]))"
+    return re.compile(rf"{start}[^\S{_BREAKS}]*[^\s{re.escape(comment)}]", re.MULTILINE)
+
+
+_ROW = {(c, nl): _row_pattern(c, nl) for c in "#;" for nl in (True, False)}
+
+
+def _check_rows(text: str, name: str, comment: str, what: str, header: int = 0) -> None:
+    """Refuse a text of more than MAX_TASKS rows (plus ``header`` rows) before reading any.
+
+    The line breaks bound the rows from above at the cost of a few ``str.count``; only a text
+    with more lines than the limit (a 145 KB gzip holds 20 million) has its rows counted, as
+    the readers split and skip them, stopping at the first row past the limit (~0.3 s)."""
+    most = MAX_TASKS + header
+    others = [c for c in _OTHER_BREAKS if c in text]     # a scan that finds none is quick
+    if text.count("\n") + sum(text.count(c) for c in others) < most:
+        return
+    only_newlines = not others or others == ["\r"] and text.count("\r") == text.count("\r\n")
+    rows = _ROW[comment, only_newlines].finditer(text)
+    for n, m in enumerate(rows, 1):
+        if n > most:
+            at = m.start()
+            line = 1 + sum(text.count(c, 0, at) for c in "\n" + _OTHER_BREAKS) \
+                - text.count("\r\n", 0, at)
+            raise InputFileError(
+                name, f"more than {MAX_TASKS:,} {what}: a workload holds at most {MAX_TASKS:,} "
+                      "tasks (split the file, or take a sample of it)", line=line)
+
+
+def _check_task_count(data: Any, name: str, text: str) -> None:
+    """Refuse a JSON or YAML workload of more than MAX_TASKS tasks (job managers included)
+    before validating any: the error names the job whose tasks pass the limit."""
+    if isinstance(data, list):
+        jobs, prefix = data, []
+    elif isinstance(data, dict) and isinstance(data.get("jobs"), list):
+        jobs, prefix = data["jobs"], ["jobs"]
+    elif isinstance(data, dict) and "jobs" not in data:
+        jobs, prefix = [data], None            # {"tasks": [...]}: one job, the document
+    else:
+        return
+    n = 0
+    for i, job in enumerate(jobs):
+        if not isinstance(job, dict):
+            continue
+        tasks = job.get("tasks")
+        n += len(tasks) if isinstance(tasks, list) else 0
+        n += any(job.get(k) is not None for k in ("jobManagerTask", "job_manager_task"))
+        if n > MAX_TASKS:
+            path = ["tasks"] if prefix is None else [*prefix, i, "tasks"]
+            raise InputFileError(name, f"more than {MAX_TASKS:,} tasks: a workload holds at "
+                                       f"most {MAX_TASKS:,}", line=locate(text, path),
+                                 field=field_path(path))
+
+
+# --------------------------------------------------------------------------------------------
 # CSV
 # --------------------------------------------------------------------------------------------
 
@@ -175,8 +247,10 @@ def read_csv(text: str, name: str = "workload.csv") -> LoadedWorkload:
     ``slots`` (1), ``job`` (``job-1``), ``priority`` (0; a job's priority, so every row of a job
     must agree), ``exit_code`` (0) and ``id`` (``task-N``, N the row's number). Blank lines and
     lines starting with ``#`` are skipped. Jobs are listed in the order of their first row;
-    the engine creates each when its first task is submitted.
+    the engine creates each when its first task is submitted. At most MAX_TASKS rows
+    (limits.py), counted before any is read.
     """
+    _check_rows(text, name, "#", "rows", header=1)
     lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines())
              if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
@@ -250,6 +324,11 @@ def read_csv(text: str, name: str = "workload.csv") -> LoadedWorkload:
 SWF_STATUS_EXIT = {1: 0, 2: 0, 3: 0, 4: 0, -1: 0, 0: 1, 5: 1}
 
 
+#: The SWF field a task field comes from, as an error names it.
+_SWF_COLUMNS = {"submit_time": "field 2 (submit_time)", "duration": "field 4 (run_time)",
+                "required_slots": "field 5 (allocated_processors)"}
+
+
 def _swf_job_id(user: int, queue: int) -> str:
     u = f"user-{user}" if user >= 0 else "user-unknown"
     return u if queue < 0 else f"{u}-queue-{queue}"
@@ -276,7 +355,10 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
     * the job: one per user (field 12) and queue (field 15), ``user-3-queue-1`` (``user-3``
       without a queue), priority 0, created at its first task's submission. Fields 3, 6, 9, 10,
       13, 14, 16, 17 and 18 are not used.
+
+    At most MAX_TASKS records (limits.py; skipped ones included), counted before any is read.
     """
+    _check_rows(text, name, ";", "records")
     jobs: dict[str, dict] = {}
     tasks: dict[str, list] = {}
     skipped = capped = 0
@@ -334,7 +416,7 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
             fields["profile"] = {"memoryMB": values[6] * slots / 1024}
         if job not in jobs:
             jobs[job], tasks[job] = {}, []
-        tasks[job].append(_task(name, line, fields))
+        tasks[job].append(_task(name, line, fields, _SWF_COLUMNS))
     if not tasks:
         raise InputFileError(name, "no usable records (every record missing or with run time -1)")
     notes = []
@@ -367,7 +449,7 @@ def _generator_models():
 
     class _Spec(BaseModel):
         model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True,
-                                  extra="forbid", frozen=True)
+                                  extra="forbid", frozen=True, allow_inf_nan=False)
 
     class SlotChoice(_Spec):
         values: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
@@ -457,11 +539,64 @@ def _start_hour(start: Any) -> float:
     raise TypeError(f"start must be an ISO string, a datetime or a Timestamp, not {type(start).__name__}")
 
 
+class TooManyTasks(ValueError):
+    """A generator spec that makes more than MAX_TASKS tasks; ``field`` is the key (snake_case)
+    that asks for them."""
+
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _about(n: float) -> str:
+    """A number of tasks as a message says it: ``168,000,000``, ``8.64e+13``."""
+    return f"{n:,.0f}" if n < 1e15 else f"{n:.3g}" if n < math.inf else "more than 1e+308"
+
+
+def _check_planned(spec) -> None:
+    """Refuse, before drawing anything, a spec that makes more than MAX_TASKS tasks: the
+    arrivals at the rate (``count``, or ``ratePerHour`` x ``horizon``) and every burst's
+    arrivals, which are all drawn before the count and the horizon cut them."""
+    horizon, count, rate = spec.horizon, spec.count, spec.rate_per_hour
+    at_rate = 0.0
+    if rate > 0:
+        at_rate = math.inf if horizon is None else rate * (horizon / 3600.0)
+        if count is not None and count <= at_rate:
+            if count > MAX_TASKS:
+                raise TooManyTasks(f"{_about(count)} tasks: a workload holds at most "
+                                   f"{MAX_TASKS:,}", "count")
+            at_rate = count
+        elif at_rate > MAX_TASKS:
+            raise TooManyTasks(f"{rate:g} an hour for {horizon:g} s make about "
+                               f"{_about(at_rate)} tasks: a workload holds at most {MAX_TASKS:,}",
+                               "rate_per_hour")
+    bursts = spec.bursts
+    in_bursts: float = 0
+    if isinstance(bursts, list):
+        in_bursts = sum(b.size for b in bursts)
+    elif bursts is not None:
+        first = bursts.first if bursts.first is not None else bursts.every
+        if horizon is not None:
+            windows = max(0.0, math.ceil((horizon - first) / bursts.every)) \
+                if (horizon - first) / bursts.every < 1e18 else math.inf
+        else:
+            windows = -(-count // bursts.size)     # count is given (the spec's own check)
+        in_bursts = windows * bursts.size
+    if in_bursts > MAX_TASKS or at_rate + in_bursts > MAX_TASKS:
+        raise TooManyTasks(f"the bursts make {_about(in_bursts)} tasks"
+                           + (f", besides about {_about(at_rate)} at the rate" if at_rate else "")
+                           + f": a workload holds at most {MAX_TASKS:,}", "bursts")
+
+
 def _arrivals(spec, rng: random.Random, start: Any) -> list[float]:
-    """Arrival instants (seconds after the start), ascending, before horizon and count cuts."""
+    """Arrival instants (seconds after the start), ascending, before horizon and count cuts.
+    More than MAX_TASKS of them raise :class:`TooManyTasks` (a Poisson count can pass an
+    expected number under the limit); :func:`_check_planned` has refused larger plans."""
     horizon = spec.horizon
-    limit = horizon if horizon is not None else math.inf
+    # without a horizon arrivals still stop at the longest duration: no submit time is later
+    limit = horizon if horizon is not None else MAX_SECONDS
     count = spec.count if spec.count is not None else math.inf
+    most = min(count, MAX_TASKS + 1)
     out: list[float] = []
     rate = spec.rate_per_hour / 3600.0
     if rate > 0:
@@ -470,7 +605,7 @@ def _arrivals(spec, rng: random.Random, start: Any) -> list[float]:
             peak, amp, h0 = spec.peak_hour, spec.amplitude, _start_hour(start)
             top = rate * (1 + amp)
             t = 0.0
-            while len(out) < count:
+            while len(out) < most:
                 t += rng.expovariate(top)
                 if t >= limit:
                     break
@@ -479,11 +614,14 @@ def _arrivals(spec, rng: random.Random, start: Any) -> list[float]:
                     out.append(t)
         else:
             t = 0.0
-            while len(out) < count:
+            while len(out) < most:
                 t += rng.expovariate(rate)
                 if t >= limit:
                     break
                 out.append(t)
+        if len(out) > MAX_TASKS:
+            raise TooManyTasks(f"more than {MAX_TASKS:,} tasks arrived at the rate: a workload "
+                               f"holds at most {MAX_TASKS:,}", "rate_per_hour")
     bursts = spec.bursts
     if bursts is not None:
         if isinstance(bursts, list):
@@ -495,16 +633,27 @@ def _arrivals(spec, rng: random.Random, start: Any) -> list[float]:
                 windows.append((at, bursts.size, bursts.width))
                 at += bursts.every
         for at, size, width in windows:
+            if len(out) + size > MAX_TASKS:
+                raise TooManyTasks(f"the bursts make more than {MAX_TASKS:,} tasks: a workload "
+                                   f"holds at most {MAX_TASKS:,}", "bursts")
             out.extend(at + rng.random() * width for _ in range(size))
         out = sorted(t for t in out if t < limit)
     return out if count == math.inf else out[: int(count)]
+
+
+def _rounded(seconds: float) -> float:
+    """To the millisecond, as a generator writes times, and never past the longest duration
+    (which rounding up could pass)."""
+    r = round(seconds, 3)
+    return r if r <= MAX_SECONDS else MAX_SECONDS
 
 
 @_gc_paused()
 def generate(spec: Any, *, seed: int = 0, start: Any = None) -> Any:
     """A Workload from a generator spec (a ``GeneratorSpec`` or its mapping).
 
-    The spec's own ``seed`` wins over ``seed``. ``start`` (ISO string, datetime or Timestamp)
+    A spec that makes more than MAX_TASKS tasks (limits.py) raises :class:`TooManyTasks`, a
+    ValueError, before anything is drawn. The spec's own ``seed`` wins over ``seed``. ``start`` (ISO string, datetime or Timestamp)
     places the diurnal peak: the rate follows ``ratePerHour × (1 + amplitude × cos(2π (h −
     peakHour) / 24))``, h the UTC hour of day of the arrival.
     """
@@ -513,6 +662,7 @@ def generate(spec: Any, *, seed: int = 0, start: Any = None) -> Any:
     model = _generator_models()
     if not isinstance(spec, model):
         spec = model.model_validate(spec)
+    _check_planned(spec)
     rng = random.Random(spec.seed if spec.seed is not None else seed)
     times = _arrivals(spec, rng, start)
     per_job = spec.tasks_per_job or max(1, len(times))
@@ -529,10 +679,20 @@ def generate(spec: Any, *, seed: int = 0, start: Any = None) -> Any:
             rng.choices(slot_values, weights=slot_weights)[0]
         fail = spec.failure_probability > 0 and rng.random() < spec.failure_probability
         tasks[job].append(TaskSpec(
-            id=f"task-{i + 1:0{width}d}", submit_time=round(t, 3),
-            duration=round(spec.duration.sample(rng), 3), required_slots=slots,
+            id=f"task-{i + 1:0{width}d}", submit_time=_rounded(t),
+            duration=_rounded(spec.duration.sample(rng)), required_slots=slots,
             exit_codes=[spec.failure_exit_code if fail else 0]))
     return _build("generator", jobs, tasks)
+
+
+def _generator_error(name: str, text: str, spec: dict, e: TooManyTasks) -> InputFileError:
+    """The file error of a generator past the task limit, at the key as the file spells it."""
+    key = e.field
+    if key is not None and key not in spec:
+        camel = key.split("_")[0] + "".join(w.title() for w in key.split("_")[1:])
+        key = camel if camel in spec else None
+    path = ["generator"] + ([key] if key else [])
+    return InputFileError(name, str(e), line=locate(text, path), field=field_path(path))
 
 
 def generator_from_data(data: Any, name: str, text: str | None = None):
@@ -583,7 +743,10 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
             raise InputFileError(name, "a generator file holds only the generator key",
                                  field=extra[0], line=None)
         spec = generator_from_data(data, name, text)
-        loaded = LoadedWorkload(generate(spec, seed=seed, start=start), name, "generator")
+        try:
+            loaded = LoadedWorkload(generate(spec, seed=seed, start=start), name, "generator")
+        except TooManyTasks as e:
+            raise _generator_error(name, text, data["generator"], e) from None
         loaded.notes.append(f"generated {loaded.workload.task_count} tasks "
                             f"({spec.kind}, seed {spec.seed if spec.seed is not None else seed})")
         return loaded
@@ -592,6 +755,7 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
     if isinstance(data, dict) and not {"jobs", "tasks"} & set(data):
         raise InputFileError(name, "no workload: expected a 'jobs' list, a 'tasks' list or a "
                                    "'generator'")
+    _check_task_count(data, name, text)
     try:
         loaded = LoadedWorkload(load_workload(data), name, kind)
     except ValidationError as e:

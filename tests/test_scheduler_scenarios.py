@@ -762,10 +762,14 @@ def test_a_preparation_task_killed_with_its_node_is_logged(option):
     assert (300.0, "prep.end", "j", "tvm-000001", "killed") in r.events
 
 
+@pytest.mark.parametrize("mean", [0, 1e-9, 59.999])
 @pytest.mark.parametrize("section", ["preemption", "nodeFailure"])
-def test_a_zero_mean_time_between_events_is_a_load_error(section):
-    with pytest.raises(ValueError, match="meanTimeBetween\n  Value error, must be more than 0"):
-        Simulation(pool(targetDedicatedNodes=1, simulation={section: {"meanTimeBetween": 0}}),
+def test_a_mean_time_between_events_under_a_minute_is_a_load_error(section, mean):
+    # a nanosecond's mean (with an instant recovery or repair) repeated the event for ever
+    with pytest.raises(ValueError, match="meanTimeBetween\n  Value error, must be at least 60 s, "
+                                         "the shortest mean time between node events a run "
+                                         f"allows; got {mean:.15g} s"):
+        Simulation(pool(targetDedicatedNodes=1, simulation={section: {"meanTimeBetween": mean}}),
                    jobs(), start=T0)
 
 
@@ -875,9 +879,11 @@ def test_removed_nodes_are_let_go():
     sim, _ = run(p, jobs(), horizon=7200)
     from poolscale.scheduler.nodes import Node
 
-    held = [n for n in sim.index.by_num if isinstance(n, Node)]
+    held = list(sim.index.by_num.values())
+    assert all(isinstance(n, Node) for n in held)
     assert sim.next_num - 1 >= 40 * 10                  # hundreds of nodes came and went
     assert sorted(n.num for n in held) == sorted(sim.nodes)
+    assert len(sim.index.by_num) == len(sim.nodes)      # no entry per number ever given out
 
 
 @pytest.mark.parametrize("start, first", [
