@@ -10,7 +10,8 @@ imported on first use, so importing this module costs nothing.
 
 Both formats are held to the bounds of ``poolscale.metrics.limits`` before anything is built
 from them: nesting depth (JSON is measured on its text before ``json`` recurses into it, YAML
-on the composed node graph), the nodes YAML aliases add when expanded (the "billion laughs"
+on the parser's events before libyaml's recursive composer runs, and again on the composed
+graph, where an alias can deepen it), the nodes YAML aliases add when expanded (the "billion laughs"
 document is a few hundred bytes), and the digits of an integer (Python refuses to convert more
 than 4,300). A document past one raises :class:`~poolscale.metrics.limits.InputLimitError`
 with the line when there is one; ``source`` is ``<document>`` and the reader names its file.
@@ -24,7 +25,7 @@ from typing import Any
 from .limits import NESTING_DEPTH, NUMBER_DIGITS, YAML_ALIAS_NODES, InputLimitError
 
 __all__ = ["DuplicateKeyError", "json_like_loader", "load_json", "check_json_nesting",
-           "check_yaml_graph"]
+           "check_yaml_nesting", "check_yaml_graph"]
 
 _DOCUMENT = "<document>"
 _LONG_INTEGER = re.compile(r"\d{%d,}" % (NUMBER_DIGITS + 1))
@@ -57,6 +58,8 @@ def json_like_loader() -> Any:
 
     class Loader(base):  # type: ignore[misc, valid-type]
         def __init__(self, stream: Any) -> None:
+            if isinstance(stream, (str, bytes)):
+                check_yaml_nesting(stream)
             super().__init__(stream)
             self._keys_checked: set[int] = set()
 
@@ -141,6 +144,43 @@ def check_json_nesting(text: str) -> None:
         first = int(np.argmax(depth > NESTING_DEPTH))
         line = raw.count(b"\n", 0, int(where[first])) + 1
         raise _too_deep(line)
+
+
+def check_yaml_nesting(text: str | bytes) -> None:
+    """Raise InputLimitError if the YAML text nests deeper than NESTING_DEPTH, before anything
+    composes it.
+
+    libyaml's composer (PyYAML's C loader) recurses in C once per level: PyYAML 6.0.3 and older
+    bundle a libyaml with no nesting limit, so ``[`` * 100,000 overflowed the C stack and killed
+    the process (SIGSEGV), and the pure-Python composer raises RecursionError. The parser's
+    event stream is flat, so counting levels on it is safe at any depth; it costs about a
+    seventh of a full load. Syntax errors are left to the load, which reports them the same way,
+    except the newer libyaml's own refusal of 10,000 levels, which is this limit too.
+    """
+    import yaml
+    from yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, SequenceStartEvent
+
+    opening, closing = (MappingStartEvent, SequenceStartEvent), (MappingEndEvent, SequenceEndEvent)
+    parser = getattr(yaml, "CBaseLoader", yaml.BaseLoader)(text)
+    depth = 0
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None:
+                return
+            kind = type(event)
+            if kind in opening:
+                depth += 1
+                if depth > NESTING_DEPTH:
+                    raise _too_deep(event.start_mark.line + 1)
+            elif kind in closing:
+                depth -= 1
+    except yaml.YAMLError as exc:
+        if getattr(exc, "problem", None) == "exceeded maximum nesting depth":
+            raise _too_deep(exc.problem_mark.line + 1) from None
+        return
+    finally:
+        parser.dispose()
 
 
 def check_yaml_graph(root: Any, *, resolver: Any = None) -> None:

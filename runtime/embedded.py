@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from poolscale.formula.diagnostics import Diagnostic, LineIndex
 from poolscale.metrics.inputfile import read_file, read_stream
-from poolscale.metrics.jsonyaml import check_yaml_graph, load_json
+from poolscale.metrics.jsonyaml import check_yaml_graph, check_yaml_nesting, load_json
 from poolscale.metrics.limits import DOCUMENT_BYTES, FORMULA_FILE_BYTES, InputLimitError
 
 from .report import Finding, Location
@@ -451,6 +451,10 @@ def _escape_offsets(raw: str) -> list[int]:
 def _from_yaml(path: str, text: str, found: Discovery) -> None:
     import yaml
 
+    try:
+        check_yaml_nesting(text)
+    except InputLimitError as e:
+        raise EmbeddedError(_limit_message(path, e)) from None
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     loader = loader_class(text)
     try:

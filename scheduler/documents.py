@@ -18,7 +18,12 @@ import os
 from typing import Any
 
 from poolscale.metrics.inputfile import inflate, read_file
-from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader, load_json
+from poolscale.metrics.jsonyaml import (
+    DuplicateKeyError,
+    check_yaml_nesting,
+    json_like_loader,
+    load_json,
+)
 from poolscale.metrics.limits import DOCUMENT_BYTES, WORKLOAD_BYTES, InputLimitError
 
 __all__ = [
@@ -151,8 +156,9 @@ def locate(text: str, path: list) -> int | None:
     import yaml
 
     try:
+        check_yaml_nesting(text)
         node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
+    except (yaml.YAMLError, InputLimitError):
         return None
     line = node.start_mark.line + 1 if node is not None else None
     for part in path:

@@ -251,6 +251,41 @@ def test_yaml_nesting_is_bounded_too():
     assert e.value.detail == DEPTH_MESSAGE
 
 
+#: flow and block YAML 100,000 levels deep: PyYAML 6.0.3's libyaml composer recursed once per
+#: level in C and the process died of SIGSEGV (CI, exit 139); 6.0.4's scanner stops at 10,000
+DEEP_YAML = {"flow": "[" * 100_000 + "]" * 100_000, "block": "- " * 100_000 + "x\n"}
+
+
+def test_yaml_nesting_is_counted_on_events_before_composing():
+    from poolscale.metrics.jsonyaml import check_yaml_nesting
+
+    check_yaml_nesting("a:\n" + "".join(" " * i + "- b:\n" for i in range(1, 30)))
+    for text in DEEP_YAML.values():
+        with pytest.raises(InputLimitError) as e:
+            check_yaml_nesting(text)
+        assert (e.value.line, e.value.detail) == (1, DEPTH_MESSAGE)
+    check_yaml_nesting("a: [1, 2\n")  # a syntax error is the load's to report
+
+
+@pytest.mark.parametrize("style", sorted(DEEP_YAML))
+@pytest.mark.parametrize("kind", ["scenario", "pool", "test", "check"])
+def test_yaml_nested_100000_deep_in_a_separate_process(kind, style, tmp_path, formula):
+    """In a child process, so that a crash of the YAML library fails this test, not the run."""
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text(DEEP_YAML[style], encoding="utf-8")
+    argv = {
+        "scenario": ["eval", formula, "--scenario", path],
+        "pool": ["simulate", "--pool", path, "--workload", EXAMPLES / "workload.csv"],
+        "test": ["test", path],
+        "check": ["check", path],
+    }[kind]
+    done = subprocess.run([sys.executable, "-m", "poolscale.runtime.cli", *map(str, argv)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"{path}:1: {DEPTH_MESSAGE}" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
 @pytest.mark.parametrize("kind", ["scenario", "pool", "workload", "check"])
 def test_json_nested_100000_deep(kind, tmp_path, formula, capsys):
     path = tmp_path / f"{kind}.json"
