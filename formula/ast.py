@@ -1,10 +1,10 @@
 """The typed syntax tree of a formula.
 
 Nodes are frozen slotted dataclasses. Every node carries a ``span`` (code-point
-offsets) and, where the spec positions an error at a particular token, that
-token's offset too (an operator, a ``(``, a name). Positions take no part in
+offsets) and, where an error is positioned at a particular token
+(docs/language.md#error-codes), that token's offset too (an operator, a ``(``, a name). Positions take no part in
 equality, so a tree printed back to text and parsed again compares equal to the
-original (spec-independent round-trip property).
+original (the printer's round-trip property).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """The names the service defines: variables, constants, keywords, functions,
-methods and members (spec §2.4, §6, §7, §8, §9).
+methods and members (docs/language.md#names-and-how-they-resolve, docs/language.md#variables,
+docs/language.md#functions, docs/language.md#time-values,
+docs/language.md#sample-series-and-windows).
 
 Service names match without regard to case, so every table is keyed by the
 lower-cased name and gives back the canonical spelling (used by lints and by
@@ -24,7 +26,7 @@ from .values import (
 #: lower-cased series name -> canonical ``$Name``
 SERIES: dict[str, str] = {name.lower(): name for name in SERIES_VARIABLES}
 
-#: read-only scalars (§6.2): lower-cased -> canonical
+#: read-only scalars (docs/language.md#read-only-scalars): lower-cased -> canonical
 SCALARS: dict[str, str] = {n.lower(): n for n in (
     "$CurrentDedicatedNodes", "$CurrentLowPriorityNodes", "$TaskSlotsPerNode", "$CurrentDedicated")}
 DEPRECATED = {"$CurrentDedicated": "$CurrentDedicatedNodes"}
@@ -32,9 +34,9 @@ DEPRECATED = {"$CurrentDedicated": "$CurrentDedicatedNodes"}
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A read-write service variable (§6.3). ``slot`` is the shared value it names
-    ('dedicated', 'lowpriority' or 'option'); ``alias`` says whether this spelling
-    is the legacy alias, which records assignments in a slot of its own."""
+    """A read-write service variable (docs/language.md#targets-and-the-deallocation-option).
+    ``slot`` is the shared value it names ('dedicated', 'lowpriority' or 'option'); ``alias`` says
+    whether this spelling is the legacy alias, which records assignments in a slot of its own."""
 
     canonical: str
     slot: str
@@ -53,7 +55,8 @@ FULL_NAMES = {"dedicated": "$TargetDedicatedNodes", "lowpriority": "$TargetLowPr
               "option": "$NodeDeallocationOption"}
 ALIASES = {"dedicated": "$TargetDedicated", "lowpriority": "$TargetLowPriority"}
 
-#: TimeInterval_* constants (§8.3): lower-cased -> (canonical, value)
+#: TimeInterval_* constants (docs/language.md#time-interval-constants):
+#: lower-cased -> (canonical, value)
 CONSTANTS: dict[str, tuple[str, TimeInterval]] = {c.lower(): (c, TimeInterval(t)) for c, t in (
     ("TimeInterval_Zero", 0),
     ("TimeInterval_100ns", 1),
@@ -70,7 +73,7 @@ CONSTANTS: dict[str, tuple[str, TimeInterval]] = {c.lower(): (c, TimeInterval(t)
 #: deallocation keywords: lower-cased -> (canonical, value)
 KEYWORDS: dict[str, tuple[str, Option]] = {o.value: (o.value, o) for o in Option}
 
-#: timestamp members (§8.1): lower-cased -> canonical
+#: timestamp members (docs/language.md#timestamp-members): lower-cased -> canonical
 MEMBERS: dict[str, str] = {m: m for m in ("year", "month", "day", "weekday", "hour", "minute", "second")}
 
 
@@ -124,7 +127,8 @@ def method(name: str, params, result: Type):
 
 
 def lookup_function(name: str) -> Callable_ | None:
-    """The function a call names; a ``$``-name is never a function (§2.4)."""
+    """The function a call names; a ``$``-name is never a function
+    (docs/language.md#names-and-how-they-resolve)."""
     if name.startswith("$"):
         return None
     _load()
@@ -143,7 +147,7 @@ def _load() -> None:
         from . import functions, methods  # noqa: F401
 
 
-# -- name resolution in value position (§2.4 rule 3) ------------------------------------------
+# -- name resolution in value position (docs/language.md#names-and-how-they-resolve, rule 3) --
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
@@ -180,7 +184,7 @@ def resolve(name: str) -> Resolved:
 
 
 def type_list(types) -> str:
-    """``(double, doubleVec)`` as in the TypeError texts of §10.1."""
+    """``(double, doubleVec)`` as in the TypeError texts of docs/language.md#validation-errors."""
     return "(" + ", ".join(str(t) for t in types) + ")"
 
 

@@ -1,4 +1,5 @@
-"""The validation phase (spec §10): names, types, assignability, definite assignment.
+"""The validation phase (docs/language.md#validation): names, types, assignability, definite
+assignment.
 
 The statements are straight-line code, so every expression's type is known
 statically; the checker walks them in order, each node after its children, and
@@ -20,7 +21,7 @@ from .types import DOUBLE, INTERVAL, NONE, OPTION, SERIES, STRING, TIMESTAMP, UN
 
 VALIDATION = "AutoScalingFormulaValidationError"
 
-# §5.1, arithmetic rows: (op, left, right) -> result
+# docs/language.md#operator-and-type-table, arithmetic rows: (op, left, right) -> result
 _BINARY: dict[tuple[str, Type, Type], Type] = {}
 for _op in "+-*/":
     _BINARY[(_op, DOUBLE, DOUBLE)] = DOUBLE
@@ -61,7 +62,7 @@ def check(program: ast.Program, source: str, *, strict: bool = True) -> CheckRes
 
     With ``strict=False`` a read of a user variable before its assignment is not
     an error: the reference gets the type UNKNOWN and fails when evaluated (the
-    evaluator "driven without the checker", §6.4).
+    evaluator "driven without the checker", docs/language.md#user-variables).
     """
     checker = _Checker(strict)
     try:
@@ -158,7 +159,8 @@ class _Checker:
             raise _Invalid(node.span.start, "TypeError", "stop() has no value")
 
     def convert(self, node) -> None:
-        """A doubleVec where one double is needed: single-sample conversion (§5.5)."""
+        """A doubleVec where one double is needed: single-sample conversion
+        (docs/language.md#single-sample-conversion)."""
         self.result.implicit.append(node.span.start)
         self.result.converted.add(id(node))
 

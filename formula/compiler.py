@@ -1,11 +1,11 @@
 """The evaluation phase: a checked program compiled once to Python closures.
 
-Every node becomes one closure ``f(state) -> value`` specialised on the static
-types the checker found, so a run does no type dispatch, no tree walking and no
-parsing: "compile once, evaluate many times". Operands are evaluated left to
-right, each completely before the next (§5.7); ``?:``, ``&&`` and ``||`` evaluate
-lazily (§5.6). Runtime errors are ``EvaluationError`` with the offset the spec
-positions them at.
+Every node becomes one closure ``f(state) -> value`` specialised on the static types the checker
+found, so a run does no type dispatch, no tree walking and no parsing: "compile once, evaluate many
+times". Operands are evaluated left to right, each completely before the next
+(docs/language.md#evaluation-order); ``?:``, ``&&`` and ``||`` evaluate lazily
+(docs/language.md#logic-laziness-and-stop). Runtime errors are ``EvaluationError`` with the offset
+where the documented error is positioned.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ _TWO63 = 9.223372036854775808e18
 
 
 def divide(a: float, b: float) -> float:
-    """IEEE division: Python raises on a zero divisor, the language does not (§5.2)."""
+    """IEEE division: Python raises on a zero divisor, the language does not
+    (docs/language.md#double-arithmetic)."""
     try:
         return a / b
     except ZeroDivisionError:
@@ -203,7 +204,8 @@ class _Compiler:
         return lambda s: impl(s, lp, a(s), b(s))
 
     def flatten(self, args) -> Closure:
-        """A doubleVecList: the arguments evaluated left to right, flattened (§4)."""
+        """A doubleVecList: the arguments evaluated left to right, flattened
+        (docs/language.md#types)."""
         closures = [self.expr(a) for a in args]
         kinds = [self.type_of(a) for a in args]
         if all(k is DOUBLE for k in kinds):
@@ -269,7 +271,8 @@ class _Compiler:
 
 
 def _single(fn: Closure, offset: int) -> Closure:
-    """Single-sample conversion (§5.5): a one-element vector becomes its element."""
+    """Single-sample conversion (docs/language.md#single-sample-conversion): a one-element vector
+    becomes its element."""
     def convert(s):
         v = fn(s)
         if len(v) != 1:
@@ -331,7 +334,7 @@ def _interval_check(op: str, at: int):
 
 
 def _scaled(op: str, at: int):
-    """A tick count scaled in doubles, rounded half to even (§5.4)."""
+    """A tick count scaled in doubles, rounded half to even (docs/language.md#time-arithmetic)."""
     def make(x: float) -> TimeInterval:
         if x != x or not (-_TWO63 <= x < _TWO63):
             raise _out_of_range(op, at)

@@ -1,8 +1,8 @@
 """Positions, diagnostics and the caret renderer.
 
-Positions are stored as code-point offsets into the formula text and turned into
-``Line L, Col C`` only when a diagnostic is made or printed (spec §2.1: LF, CR LF
-and a lone CR are each one break; a tab is one column).
+Positions are stored as code-point offsets into the formula text and turned into ``Line L, Col C``
+only when a diagnostic is made or printed (docs/language.md#text-lines-and-columns: LF, CR LF and a
+lone CR are each one break; a tab is one column).
 """
 
 from __future__ import annotations

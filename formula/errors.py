@@ -1,4 +1,4 @@
-"""The error codes of the language (spec §12) and one exception per phase.
+"""The error codes of the language (docs/language.md#error-codes) and one exception per phase.
 
 Every failure of a formula, whatever the phase, ends in a ``FormulaError`` that
 carries a stable code, the service's fixed message and a ``Line L, Col C: ...``
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .diagnostics import Diagnostic, LineIndex
 
-#: code -> the fixed ``error.message`` of an AutoScaleRun (spec §12).
+#: code -> the fixed ``error.message`` of an AutoScaleRun (docs/language.md#error-codes).
 ERROR_MESSAGES: dict[str, str] = {
     "AutoScaleFormulaTooLong": "The specified auto-scaling formula is too long.",
     "AutoScaleFormulaTooManyStatements": "The specified auto-scaling formula has too many statements.",
@@ -104,4 +104,5 @@ class EvaluationError(Exception):
 
 
 class StopRun(Exception):
-    """``stop()`` was called: the run ends successfully here (spec §5.6)."""
+    """``stop()`` was called: the run ends successfully here
+    (docs/language.md#logic-laziness-and-stop)."""

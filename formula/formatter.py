@@ -71,7 +71,7 @@ def format_text(text: str, *, width: int = DEFAULT_WIDTH) -> str:
     """The canonical text of ``text``; raises FormulaError when it does not parse.
 
     Raises FormatError when the canonical text would be longer than the limit of
-    8192 code points (spec §2.5): it would then fail where the original runs.
+    8192 code points (docs/language.md#limits): it would then fail where the original runs.
     """
     program = parse(text)
     tokens = tokenize_with_comments(text)
@@ -217,6 +217,6 @@ def _statement_lines(stmt, width: int) -> list[str]:
 
 
 def _condition(node) -> str:
-    # A condition binds tighter than ?: (spec §3.1), so only a ?: needs parentheses.
+    # A condition binds tighter than ?: (docs/language.md#grammar), so only a ?: needs parentheses.
     text = to_text(node)
     return f"({text})" if isinstance(node, ast.Cond) else text

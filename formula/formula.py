@@ -59,7 +59,7 @@ class Formula:
 
     @cached_property
     def warnings(self) -> tuple[Diagnostic, ...]:
-        """The lint warnings of §13, ordered by position, then code."""
+        """The lint warnings of docs/language.md#lint-warnings, ordered by position, then code."""
         from .lints import lint_program
 
         return tuple(lint_program(self.program, self.facts, self.index))
@@ -67,11 +67,11 @@ class Formula:
     def evaluate(self, store=None, *, now: Timestamp | int | datetime, pool: PoolState | None = None,
                  seed: int | None = None, rng: random.Random | None = None) -> AutoScaleRun:
         """Run the formula at ``now`` against ``store`` and ``pool``; never raises for
-        a formula problem: the returned run carries the error (spec §11).
+        a formula problem: the returned run carries the error (docs/language.md#the-results-string).
 
-        ``seed`` seeds a fresh generator for ``rand()`` (§7); ``rng`` supplies one
-        instead (its state advances). With neither, the generator is seeded from
-        system entropy on the first ``rand()`` call, as the spec says.
+        ``seed`` seeds a fresh generator for ``rand()`` (docs/language.md#functions); ``rng``
+        supplies one instead (its state advances). With neither, the generator is seeded from system
+        entropy on the first ``rand()`` call, as documented.
 
         ``now`` is a Timestamp, a datetime or a tick count within the years 0001-9999; anything
         else is a ``TypeError`` or ``ValueError`` (a caller's mistake, not the formula's).
@@ -194,9 +194,9 @@ def _shape(program: ast.Program, facts: CheckResult) -> tuple[dict[str, str], in
 
 
 def _printed_names(seen: list[tuple[int, str, object]]) -> dict[str, str]:
-    """How each target prints (§6.3): the full name as first written if it occurs
-    anywhere, else the alias as first written, else the canonical full name.
-    ``seen`` holds (offset, name as written, Target) for every target occurrence."""
+    """How each target prints (docs/language.md#targets-and-the-deallocation-option): the full name
+    as first written if it occurs anywhere, else the alias as first written, else the canonical full
+    name. ``seen`` holds (offset, name as written, Target) for every target occurrence."""
     seen.sort(key=_NAME)
     names = dict(FULL_NAMES)
     for slot in names:

@@ -1,11 +1,11 @@
-"""The 19 functions of spec §7, registered with their overloads.
+"""The 19 functions of docs/language.md#functions, registered with their overloads.
 
 Each implementation is ``impl(state, lparen, *args)``; ``lparen`` is the offset
 of the call's ``(``, where runtime errors are positioned. A doubleVecList
 argument arrives already flattened: a list of floats when every argument was a
 double, else a read-only float64 array.
 
-Sums run left to right from +0 (§7 "Summation order"): Python's ``sum`` uses
+Sums run left to right from +0 (docs/language.md#functions "Summation order"): Python's ``sum`` uses
 compensated summation since 3.12 and numpy's ``sum`` is pairwise, so neither is
 used; ``np.add.accumulate`` is a strictly sequential running sum.
 """
@@ -172,7 +172,8 @@ def _logarithm(name: str, ufunc) -> None:
         return ufunc(np.asarray(xs, dtype=np.float64))
 
     function(name, [DOUBLE], DOUBLE)(scalar)
-    function(name, [LIST], VEC)(vector)  # any other argument list (choice, §7)
+    # any other argument list (choice, docs/language.md#functions)
+    function(name, [LIST], VEC)(vector)
 
 
 _logarithm("lg", np.log2)

@@ -1,12 +1,11 @@
 """The tokenizer: one pass, never fails.
 
-The limits phase counts statements on a token stream "from a tokenizer that never
-fails" (spec §2.5), and the syntax phase must report a lexical problem only when
-the parser reaches it (§3.4: the first point, left to right, where the text stops
-being a formula). So this module turns every character into some token: a
-character that starts no token, an unterminated string and an unterminated block
-comment each become an ``INVALID`` token, and ``poolscale.formula.parser`` raises
-when the parser pulls one.
+The limits phase counts statements on a token stream "from a tokenizer that never fails"
+(docs/language.md#limits), and the syntax phase must report a lexical problem only when the parser
+reaches it (docs/language.md#syntax-errors: the first point, left to right, where the text stops
+being a formula). So this module turns every character into some token: a character that starts no
+token, an unterminated string and an unterminated block comment each become an ``INVALID`` token,
+and ``poolscale.formula.parser`` raises when the parser pulls one.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Lint warnings (spec §13): advice that never changes a run.
+"""Lint warnings (docs/language.md#lint-warnings): advice that never changes a run.
 
 They are computed only for formulas that pass validation, from the checker's
 facts (types, overloads, name resolutions). Two of them follow values through
@@ -188,7 +188,8 @@ def _flow(program: ast.Program, facts: CheckResult):
 
 
 def _deciding_assignments(program, facts) -> list:
-    """The last assignment to each target, through the full name if any assigns it (§13)."""
+    """The last assignment to each target, through the full name if any assigns it
+    (docs/language.md#lint-warnings)."""
     chosen = []
     for slot in ("dedicated", "lowpriority"):
         assigns = [s for s in program.statements if isinstance(s, ast.Assign) and _slot(facts, s) == slot]

@@ -1,4 +1,5 @@
-"""The series methods of spec §9.2 and the window arithmetic of §9.3.
+"""The series methods of docs/language.md#series-methods and the window arithmetic of
+docs/language.md#window-arithmetic.
 
 Each implementation is ``impl(state, site, *args)``; ``site`` names the series
 (canonical) and the offset of the ``(`` after the method name, where runtime

@@ -1,4 +1,4 @@
-"""The AutoScaleRun: what one run of a formula produced (spec §11).
+"""The AutoScaleRun: what one run of a formula produced (docs/language.md#the-results-string).
 
 The results string and the JSON ``values`` are rendered on first access, not
 during the run: an autoscale loop that only applies targets, or a benchmark,
@@ -34,8 +34,8 @@ class AutoScaleRunError:
 class AutoScaleRun:
     """One run: its instant, its results (name, value) in results-string order, and its error.
 
-    ``dedicated``, ``low_priority`` and ``option`` are the final targets as the
-    pool manager applies them (unrounded; §14.2 truncates and clamps).
+    ``dedicated``, ``low_priority`` and ``option`` are the final targets as the pool manager applies
+    them (unrounded; docs/language.md#from-value-to-target truncates and clamps).
     """
 
     __slots__ = ("time", "entries", "error", "dedicated", "low_priority", "option", "_results")
@@ -71,7 +71,7 @@ class AutoScaleRun:
         return dict(self.entries)
 
     def to_dict(self) -> dict:
-        """The JSON object of ``poolscale eval --json`` (spec §15.1)."""
+        """The JSON object of ``poolscale eval --json`` (docs/language.md#the-eval-command)."""
         return {
             "timestamp": self.timestamp,
             "results": self.results,

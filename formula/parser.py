@@ -1,11 +1,12 @@
-"""Text -> ``Program``: the limits and syntax phases (spec §2.5, §3).
+"""Text -> ``Program``: the limits and syntax phases (docs/language.md#limits,
+docs/language.md#syntax).
 
 This is the only module that talks to Lark. The grammar lives in
 ``grammar/autoscale.lark``; tokens come from ``poolscale.formula.lexer`` (so that a
 lexical problem is reported exactly where the parser reaches it); the LALR parser
 calls ``_Builder`` at each reduction, so no Lark tree is ever built and no Lark
 object escapes this module. Every failure becomes a ``FormulaLimitError`` or a
-``FormulaSyntaxError`` with the message table of §3.4.
+``FormulaSyntaxError`` with the message table of docs/language.md#syntax-errors.
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ def check_length(text: str, index: LineIndex | None = None) -> None:
 
 
 def check_limits(text: str, tokens: list[Tok], index: LineIndex | None = None) -> None:
-    """The limits phase: length first, then the statement count (spec §2.5)."""
+    """The limits phase: length first, then the statement count (docs/language.md#limits)."""
     check_length(text, index)
     if len(tokens) > MAX_STATEMENTS:  # cheap pre-test: each statement has a token
         statements = split_statements(tokens)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolState:
-    """Counts and targets of a pool at one instant (spec §6.2, §6.3, §15.2).
+    """Counts and targets of a pool at one instant (docs/language.md#read-only-scalars,
+    docs/language.md#targets-and-the-deallocation-option, docs/language.md#scenario-file).
 
     ``target_dedicated`` / ``target_low_priority`` default to the current counts,
     as a scenario file's pool does.

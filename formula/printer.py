@@ -1,11 +1,11 @@
-"""The canonical text of a formula (spec §3): what ``poolscale fmt`` prints.
+"""The canonical text of a formula (docs/language.md#syntax): what ``poolscale fmt`` prints.
 
 * One statement per line, each ending in ``;``; a program's text ends with a newline.
 * Single spaces around binary operators, ``=``, ``?`` and ``:``; none after a unary
   operator (``--x`` is two unary minuses: there is no ``--`` token); ``, `` between
   arguments.
-* Parentheses only where the grammar needs them (§3.2): an operand whose precedence
-  is lower than its slot allows. Arithmetic and logic are left-associative, so
+* Parentheses only where the grammar needs them (docs/language.md#precedence): an operand
+  whose precedence is lower than its slot allows. Arithmetic and logic are left-associative, so
   ``a - (b - c)`` keeps its parentheses and ``(a - b) - c`` loses them; ``?:`` is
   right-associative, so only a ``?:`` *condition* that is itself a ``?:`` needs them;
   comparisons do not chain, so a comparison operand of a comparison of the same level
@@ -14,15 +14,14 @@
   ``.Method()`` (``(1).hour``), since ``1.hour`` would lex as the number ``1.`` followed
   by a name; ``1.5.hour`` and ``1e3.hour`` need nothing.
 * A number prints as written (``Number.text``, e.g. ``5.``, ``.5``, ``1E3``) when the text
-  is a literal of that value. Otherwise (a tree built by hand) it prints the shortest
-  decimal that reads back as the same double (Python's ``repr``, minus ``.0`` and the
-  ``+`` of the exponent). The forms a literal cannot write are printed as expressions
-  with the same value: Infinity as ``1e999`` (a literal too large for a double is
-  Infinity, §2.3), a negative number ``-x`` as unary minus applied to ``x`` (with the
-  precedence of a unary expression), NaN as ``(0 / 0)``. Only the first of these
-  reads back as a ``Number``.
+  is a literal of that value. Otherwise (a tree built by hand) it prints the shortest decimal that
+  reads back as the same double (Python's ``repr``, minus ``.0`` and the ``+`` of the exponent). The
+  forms a literal cannot write are printed as expressions with the same value: Infinity as ``1e999``
+  (a literal too large for a double is Infinity, docs/language.md#tokens), a negative number ``-x``
+  as unary minus applied to ``x`` (with the precedence of a unary expression), NaN as ``(0 / 0)``.
+  Only the first of these reads back as a ``Number``.
 * A string prints between double quotes; one whose value holds ``"``, CR or LF cannot
-  be written (§2.3 has no escapes) and raises ``ValueError``.
+  be written (docs/language.md#tokens has no escapes) and raises ``ValueError``.
 
 Comments are not in the tree and are not printed.
 
@@ -39,12 +38,13 @@ from . import ast
 
 __all__ = ["to_text", "number_text"]
 
-# Binding strength of each level of the grammar (§3.1), loosest first.
+# Binding strength of each level of the grammar (docs/language.md#grammar), loosest first.
 _TERNARY, _OR, _AND, _EQ, _REL, _ADD, _MUL, _UNARY, _POSTFIX = range(1, 10)
 
 _EQ_OPS = frozenset({"==", "!="})
 _ADD_OPS = frozenset({"+", "-"})
-_LITERAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # §2.3 NUMBER
+# the NUMBER token (docs/language.md#tokens)
+_LITERAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _STRING_BAD = re.compile(r'["\r\n]')
 
 

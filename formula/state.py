@@ -1,9 +1,9 @@
 """The mutable state of one run: variables, target slots, the option, the clock.
 
-Targets follow §6.3: a full name and its alias share one current value (what a
-read returns) but record assignments in separate slots; the full name wins at
-the end. The offset of the last assignment to each slot is kept because an
-``InvalidTargetValue`` is positioned at the target name of that assignment (§12).
+Targets follow docs/language.md#targets-and-the-deallocation-option: a full name and its alias share
+one current value (what a read returns) but record assignments in separate slots; the full name wins
+at the end. The offset of the last assignment to each slot is kept because an ``InvalidTargetValue``
+is positioned at the target name of that assignment (docs/language.md#error-codes).
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ class RunState:
         self.option = Option.REQUEUE
 
     def random(self) -> float:
-        """The next ``rand()`` draw. A run's generator is fresh and seeded (§7);
-        it is made on the first draw so that runs without ``rand()`` pay nothing."""
+        """The next ``rand()`` draw. A run's generator is fresh and seeded
+        (docs/language.md#functions); it is made on the first draw so that runs without ``rand()``
+        pay nothing."""
         rng = self._rng
         if rng is None:
             rng = self._rng = random.Random(self.seed)

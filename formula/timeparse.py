@@ -1,4 +1,5 @@
-"""Parsing of time strings (spec §8.2) and ISO-8601 durations (spec §15.3).
+"""Parsing of time strings (docs/language.md#time-strings) and ISO-8601 durations
+(docs/language.md#time-and-duration-formats).
 
 ``time(s)`` must accept exactly what the service accepts and fail on everything else, so the
 grammar is a pair of anchored ASCII-only regular expressions followed by integer range checks.
@@ -76,10 +77,11 @@ def _in_range(ticks: int) -> Timestamp | None:
 
 
 def parse_iso_time(s: str) -> Timestamp | None:
-    """The ISO / W3C-DTF form of spec §8.2 alone; None when ``s`` is not one.
+    """The ISO / W3C-DTF form of docs/language.md#time-strings alone; None when ``s`` is not one.
 
     A date alone is midnight UTC and takes no zone; a time of day requires a zone (``Z`` or
-    ``±hh:mm``). The ``time`` key of a scenario and ``--time`` take only this form (§15.3).
+    ``±hh:mm``). The ``time`` key of a scenario and ``--time`` take only this form
+    (docs/language.md#time-and-duration-formats).
     """
     m = _ISO.fullmatch(s)
     if m is None:
@@ -125,7 +127,8 @@ def _parse_rfc1123(s: str) -> Timestamp | None:
 
 
 def parse_time_string(s: str) -> Timestamp | None:
-    """Parse the argument of ``time(s)`` (spec §8.2); None when the run must fail.
+    """Parse the argument of ``time(s)`` (docs/language.md#time-strings); None when the run must
+    fail.
 
     Both accepted forms are fixed-width at the start, so the first character decides which
     grammar to try: a digit for ISO, a letter for RFC 1123.
@@ -138,7 +141,8 @@ def parse_time_string(s: str) -> Timestamp | None:
 
 
 def parse_duration(s: str) -> TimeInterval | None:
-    """Parse ``P[nD][T[nH][nM][n[.f]S]]`` (spec §15.3); None when ``s`` is not one.
+    """Parse ``P[nD][T[nH][nM][n[.f]S]]`` (docs/language.md#time-and-duration-formats); None when
+    ``s`` is not one.
 
     At least one component is required, and a ``T`` must be followed by one. Components are
     not limited to their clock range (``PT90M`` is 90 minutes), but the total must fit the

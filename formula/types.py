@@ -1,4 +1,4 @@
-"""Static types of the language (spec §4).
+"""Static types of the language (docs/language.md#types).
 
 ``NONE`` is the type of ``stop()``; ``SERIES`` is the type of a metric variable,
 which is not a value and may only receive a method call. ``UNKNOWN`` exists only

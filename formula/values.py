@@ -1,4 +1,5 @@
-"""Runtime value types of the formula language and their printed forms (spec §4, §11.3, §15.1).
+"""Runtime value types of the formula language and their printed forms (docs/language.md#types,
+docs/language.md#value-formatting, docs/language.md#the-eval-command).
 
 The results string is compared byte for byte with what the Azure Batch service prints, so every
 formatter here works on exact quantities: doubles are rounded from their exact binary value
@@ -66,7 +67,8 @@ class TimeInterval:
 
 
 class Option(enum.Enum):
-    """A deallocation keyword. It is a type of its own (spec §4), so it is not a ``str``."""
+    """A deallocation keyword. It is a type of its own (docs/language.md#types), so it is not a
+    ``str``."""
 
     REQUEUE = "requeue"
     TERMINATE = "terminate"
@@ -123,7 +125,8 @@ def _g6_positive(ax: float) -> str:
 
 
 def format_double(x: float) -> str:
-    """Format a double as .NET ``G6`` (spec §11.3); negative zero prints ``0``."""
+    """Format a double as .NET ``G6`` (docs/language.md#value-formatting); negative zero prints
+    ``0``."""
     if type(x) is not float:
         x = float(x)
     if x.is_integer():
@@ -218,7 +221,8 @@ def _formatter_for(v):
 
 
 def format_value(v) -> str:
-    """Print any runtime value as it appears in the results string (spec §11.3)."""
+    """Print any runtime value as it appears in the results string
+    (docs/language.md#value-formatting)."""
     fmt = _FORMATTERS.get(type(v))
     if fmt is None:
         fmt = _formatter_for(v)
@@ -235,7 +239,7 @@ def _json_double(x: float):
 
 
 def json_value(v):
-    """The JSON form of a value for ``poolscale eval --json`` (spec §15.1).
+    """The JSON form of a value for ``poolscale eval --json`` (docs/language.md#the-eval-command).
 
     Doubles stay numbers at full precision; the non-finite ones, which JSON cannot hold, become
     the strings the results string uses.
@@ -275,7 +279,8 @@ _MEMBERS = {
 
 
 def timestamp_field(ts: Timestamp, member: str) -> float:
-    """A timestamp member (spec §8.1), in UTC, as a double; ``second`` drops the fraction.
+    """A timestamp member (docs/language.md#timestamp-members), in UTC, as a double; ``second``
+    drops the fraction.
 
     ``member`` is matched without regard to case, like every service-defined name.
     """

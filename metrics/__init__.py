@@ -1,4 +1,5 @@
-"""poolscale.metrics: the metric history a formula reads (spec §6.1, §9, §15.2).
+"""poolscale.metrics: the metric history a formula reads (docs/language.md#series-variables,
+docs/language.md#sample-series-and-windows, docs/language.md#scenario-file).
 
 Importing this package pulls in numpy only; pandas is imported by
 ``SampleStore.from_dataframe`` when it is called, so the CLI stays quick to start.

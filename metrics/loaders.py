@@ -60,7 +60,8 @@ def canonical_keys(names: Iterable[str], *, what: str = "series") -> list[str]:
 def series_from_mapping(
     mapping: Mapping[str, Sequence[float | None] | str | Series], *, end: int, period: int
 ) -> dict[str, Series]:
-    """Series from lists or notation strings, each ending at *end* (§15.2)."""
+    """Series from lists or notation strings, each ending at *end*
+    (docs/language.md#scenario-file)."""
     names = canonical_keys(mapping.keys(), what="samples key")
     out: dict[str, Series] = {}
     for canon, (key, raw) in zip(names, mapping.items()):

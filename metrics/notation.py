@@ -1,4 +1,4 @@
-"""Series notation (§15.2): ``1+2x3 _x2 9`` is ``1 3 5 7 _ _ 9``.
+"""Series notation (docs/language.md#scenario-file): ``1+2x3 _x2 9`` is ``1 3 5 7 _ _ 9``.
 
 The notation is borrowed from promtool's test files because it keeps a
 scenario readable: a ramp of 2,880 samples is one item, not a 2,880-number
@@ -130,7 +130,8 @@ def parse_notation_array(text: str) -> np.ndarray:
 
 
 def parse_notation(text: str) -> list[float | None]:
-    """Expand *text* per §15.2 into values, with ``None`` for a missing sample."""
+    """Expand *text* per docs/language.md#scenario-file into values, with ``None`` for a missing
+    sample."""
     arr = parse_notation_array(text)
     out: list[float | None] = arr.tolist()
     missing = np.flatnonzero(np.isnan(arr))

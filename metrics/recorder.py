@@ -1,4 +1,5 @@
-"""A growing sample store for the simulator (batch-model.md §8, language.md §9).
+"""A growing sample store for the simulator (docs/simulation-model.md,
+docs/language.md#sample-series-and-windows).
 
 The simulator appends one stamp every sample period and evaluates a formula every interval
 against the history so far. :class:`SampleRecorder` answers the same queries as
@@ -10,7 +11,7 @@ against the history so far. :class:`SampleRecorder` answers the same queries as
 * a query returns a read-only view; a later append never changes what a view shows, because
   appends only write past the filled prefix and growth copies into a new buffer.
 
-Every series shares one stamp array: §8.1 makes each value pool-wide and a lost stamp is missing
+Every series shares one stamp array: the simulator measures each value pool-wide and a lost stamp is missing
 from every series at once. The query code itself is :mod:`metrics.store`'s, so both stores agree
 on windows, percentages and visibility by construction.
 """
@@ -32,7 +33,7 @@ _INDEX = {name: i for i, name in enumerate(SERIES_VARIABLES)}
 
 
 class SampleRecorder:
-    """Every series variable of §6.1, recorded stamp by stamp.
+    """Every series variable (docs/language.md#series-variables), recorded stamp by stamp.
 
     ``append(stamp, values)`` takes the values in ``SERIES_VARIABLES`` order (or a mapping by
     canonical name; a missing name is 0). Stamps must strictly increase.
@@ -49,7 +50,7 @@ class SampleRecorder:
         if delay < 0:
             raise ValueError(f"delay must be 0 or more, got {delay} ticks")
         if tuple(names) != SERIES_VARIABLES:
-            raise ValueError("a SampleRecorder records every series variable, in §6.1 order")
+            raise ValueError("a SampleRecorder records every series variable, in the order of SERIES_VARIABLES")
         self._period = period
         self._delay = delay
         capacity = max(16, int(capacity))
@@ -92,7 +93,8 @@ class SampleRecorder:
         self._stamps, self._values = stamps, values
 
     def append(self, stamp: int, values: Iterable[float] | dict) -> None:
-        """Record one stamp. ``values``: one float per series in §6.1 order, or a mapping."""
+        """Record one stamp. ``values``: one float per series in the order of
+        ``SERIES_VARIABLES``, or a mapping."""
         n = self._n
         if n and stamp <= self._stamps[n - 1]:
             raise ValueError(f"stamp {stamp} is not after the last stamp {self._stamps[n - 1]}")

@@ -1,11 +1,10 @@
 """One metric history as two immutable numpy arrays.
 
-A formula only ever sees *available* samples (§9.1: visible and not missing),
-and every method counts or returns them. Storing only the present samples makes
-each query a pair of ``searchsorted`` calls and a slice: a missing sample needs
-no representation because nothing ever asks for it. A NaN given as input is
-therefore treated as missing rather than kept as a value (a NaN sample cannot
-come from the service, and keeping it would make "available" ambiguous).
+A formula only ever sees *available* samples (docs/language.md#the-sample-model: visible and not
+missing), and every method counts or returns them. Storing only the present samples makes each query
+a pair of ``searchsorted`` calls and a slice: a missing sample needs no representation because
+nothing ever asks for it. A NaN given as input is therefore treated as missing rather than kept as a
+value (a NaN sample cannot come from the service, and keeping it would make "available" ambiguous).
 
 The arrays are private copies marked read-only, and what callers see are
 views of them. numpy refuses to make a view writeable when its base is not,
@@ -31,7 +30,7 @@ __all__ = [
 TICKS_PER_SECOND = 10_000_000
 
 #: .NET ``DateTime.MaxValue.Ticks`` (9999-12-31T23:59:59.9999999); stamps lie in
-#: [0, MAX_TICKS] so that every one of them prints as a timestamp (§8).
+#: [0, MAX_TICKS] so that every one of them prints as a timestamp (docs/language.md#time-values).
 MAX_TICKS = 3_155_378_975_999_999_999
 
 _EPOCH = datetime(1, 1, 1, tzinfo=timezone.utc)
@@ -123,8 +122,8 @@ class Series:
     ) -> "Series":
         """Values on a grid whose last point is *end*, one *period* apart going back.
 
-        This is the scenario-file layout (§15.2): the last value is the sample
-        stamped at the evaluation time.
+        This is the scenario-file layout (docs/language.md#scenario-file): the last value is the
+        sample stamped at the evaluation time.
         """
         end = operator.index(end)
         period = operator.index(period)

@@ -1,4 +1,5 @@
-"""The metric history a run reads: visibility, windows and percentages (§9).
+"""The metric history a run reads: visibility, windows and percentages
+(docs/language.md#sample-series-and-windows).
 
 One store serves many runs at different instants (the simulator evaluates
 every five minutes against one growing history), so nothing here depends on,
@@ -33,7 +34,7 @@ __all__ = [
     "query_window",
 ]
 
-#: 30 s in ticks: the service's sample period and the §9.1 default.
+#: 30 s in ticks: the service's sample period and the docs/language.md#the-sample-model default.
 DEFAULT_PERIOD = 300_000_000
 
 _CANONICAL = frozenset(SERIES_VARIABLES)
@@ -42,7 +43,7 @@ _EMPTY_PAIR = (Series.EMPTY.stamps, Series.EMPTY.values)
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The outcome of §9.3 steps 2–5 for one window (lo, hi].
+    """The outcome of docs/language.md#window-arithmetic steps 2–5 for one window (lo, hi].
 
     ``values`` are the available samples, oldest first (read-only);
     ``available`` is their count; ``expected`` is (hi − lo) / P as a double;
@@ -68,12 +69,13 @@ def _check_period_delay(period: int, delay: int) -> tuple[int, int]:
 
 
 class SampleStore:
-    """Named series plus the sample period P and the visibility delay (§9.1).
+    """Named series plus the sample period P and the visibility delay
+    (docs/language.md#the-sample-model).
 
-    Keys are canonicalised (``pendingtasks`` → ``$PendingTasks``); an unknown
-    name or two spellings of one series raise ValueError. A series with no
-    entry has no samples (§9.1: "A series with no data has no samples at all").
-    Times are int ticks (100 ns since 0001-01-01 UTC).
+    Keys are canonicalised (``pendingtasks`` → ``$PendingTasks``); an unknown name or two spellings
+    of one series raise ValueError. A series with no entry has no samples
+    (docs/language.md#the-sample-model: "A series with no data has no samples at all"). Times are
+    int ticks (100 ns since 0001-01-01 UTC).
     """
 
     __slots__ = ("_series", "_arrays", "_period", "_delay")
@@ -119,7 +121,8 @@ class SampleStore:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Canonical names of the series that were given, in §6.1 order."""
+        """Canonical names of the series that were given, in docs/language.md#series-variables
+        order."""
         return tuple(n for n in SERIES_VARIABLES if n in self._series)
 
     def __contains__(self, name: object) -> bool:
@@ -158,7 +161,8 @@ class SampleStore:
     # -- queries (the evaluator's hot path) -----------------------------------
 
     def window(self, name: str, lo: int, hi: int, now: int) -> Window:
-        """§9.3 steps 2–5 for the window (lo, hi] as seen by a run at *now*.
+        """docs/language.md#window-arithmetic steps 2–5 for the window (lo, hi] as seen by a run at
+        *now*.
 
         The caller has already ordered the bounds (step 2), so lo > hi is a bug
         and raises ValueError. ``expected`` divides the tick counts as doubles,
@@ -171,7 +175,7 @@ class SampleStore:
         """``GetSample(n)``: the trunc(n) most recent visible samples, oldest first.
 
         n <= 0 or NaN gives an empty array and +inf gives every visible sample
-        (§9.2); a count larger than the history simply gives all of it.
+        (docs/language.md#series-methods); a count larger than the history simply gives all of it.
         """
         stamps, values = self._arrays.get(name) or self._missing(name)
         return query_latest(stamps, values, n, now - self._delay)
@@ -197,8 +201,8 @@ class SampleStore:
         period: int = DEFAULT_PERIOD,
         delay: int = 0,
     ) -> "SampleStore":
-        """A scenario's ``samples`` (§15.2): lists (None = missing) or notation strings,
-        each with its last value stamped at *end*."""
+        """A scenario's ``samples`` (docs/language.md#scenario-file): lists (None = missing) or
+        notation strings, each with its last value stamped at *end*."""
         period, delay = _check_period_delay(period, delay)
         return cls(series_from_mapping(mapping, end=end, period=period), period=period, delay=delay)
 
@@ -223,12 +227,14 @@ class SampleStore:
 
 # -- the queries, shared with metrics.recorder.SampleRecorder -----------------------------
 # Each takes a series' stamps and values (sorted, available samples only) and the visibility
-# cut-off ``cut = now - delay``; a sample stamped t is visible when t <= cut (§9.1).
+# cut-off ``cut = now - delay``; a sample stamped t is visible when t <= cut
+# (docs/language.md#the-sample-model).
 
 
 def query_window(stamps: np.ndarray, values: np.ndarray, lo: int, hi: int, cut: int,
                  period: int) -> Window:
-    """§9.3 steps 2–5 for the window (lo, hi]; lo > hi is a caller bug (ValueError)."""
+    """docs/language.md#window-arithmetic steps 2–5 for the window (lo, hi]; lo > hi is a caller bug
+    (ValueError)."""
     if hi < lo:
         raise ValueError(f"window lower bound {lo} is after its upper bound {hi}")
     top = hi if hi < cut else cut

@@ -1,10 +1,11 @@
-"""The series variables of spec §6.1 and how a user-written name maps onto one.
+"""The series variables of docs/language.md#series-variables and how a user-written name maps onto
+one.
 
-Scenario files, CSV headers and DataFrame columns name series loosely
-(``PendingTasks``, ``$pendingtasks``), while the formula checker, error details
-(§9.3: "⟨$Name⟩ is the canonical variable name") and the store all key on the
-canonical ``$Name``. Keeping the one table and the one normalisation here means
-every loader agrees on which spellings are the same series.
+Scenario files, CSV headers and DataFrame columns name series loosely (``PendingTasks``,
+``$pendingtasks``), while the formula checker, error details (docs/language.md#window-arithmetic:
+"⟨$Name⟩ is the canonical variable name") and the store all key on the canonical ``$Name``. Keeping
+the one table and the one normalisation here means every loader agrees on which spellings are the
+same series.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Mapping
 
 __all__ = ["SERIES_VARIABLES", "canonical_series_name", "is_series_variable"]
 
-#: Canonical names, in the order of the §6.1 table.
+#: Canonical names, in the order of the docs/language.md#series-variables table.
 SERIES_VARIABLES: tuple[str, ...] = (
     "$CPUPercent",
     "$WallClockSeconds",
@@ -48,10 +49,9 @@ _CANONICAL: frozenset[str] = frozenset(SERIES_VARIABLES)
 def canonical_series_name(name: str) -> str | None:
     """Return the canonical ``$Name`` for *name*, or ``None`` if it is no series.
 
-    Matching ignores case and accepts at most one leading ``$`` (§15.2: keys
-    name series "with or without the ``$``"). Surrounding whitespace is not
-    stripped: a key with stray blanks is a different key, and saying so is
-    kinder than guessing.
+    Matching ignores case and accepts at most one leading ``$`` (docs/language.md#scenario-file:
+    keys name series "with or without the ``$``"). Surrounding whitespace is not stripped: a key
+    with stray blanks is a different key, and saying so is kinder than guessing.
     """
     if name in _CANONICAL:  # the common case costs one set lookup
         return name

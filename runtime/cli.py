@@ -32,8 +32,9 @@ class Terminated(BaseException):
 
 
 def read_formula(path: str, *, keep_bom: bool = False) -> str:
-    """Formula text from a file or ``-`` (stdin), UTF-8, one leading BOM dropped (§2.1)
-    unless ``keep_bom`` (``fmt`` keeps it to notice that the file changes)."""
+    """Formula text from a file or ``-`` (stdin), UTF-8, one leading BOM dropped
+    (docs/language.md#text-lines-and-columns) unless ``keep_bom`` (``fmt`` keeps it to notice that
+    the file changes)."""
     from poolscale.metrics.inputfile import read_file, read_stream
     from poolscale.metrics.limits import FORMULA_FILE_BYTES, InputLimitError
 

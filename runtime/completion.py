@@ -3,10 +3,10 @@
 Pure (no terminal, no prompt_toolkit) so that it is tested as a function and the
 REPL's prompt_toolkit ``Completer`` stays a three-line adapter.
 
-What is offered depends on where the cursor is (spec §2.4):
+What is offered depends on where the cursor is (docs/language.md#names-and-how-they-resolve):
 
-* after ``.`` on a series variable: the series methods (§9.2); after ``.`` on
-  anything else: the timestamp members (§8.1);
+* after ``.`` on a series variable: the series methods (docs/language.md#series-methods);
+  after ``.`` on anything else: the timestamp members (docs/language.md#timestamp-members);
 * a word starting with ``$``: the service variables (series, pool scalars,
   targets) and the ``$``-user variables;
 * any other word: the functions, the ``TimeInterval_*`` constants, the
@@ -70,7 +70,8 @@ META_COMMANDS: dict[str, tuple[str, str]] = {
     ":quit": ("", "leave (also :q, :exit, Ctrl-D)"),
 }
 
-#: ``:pool`` keys: the scenario file's camelCase names (spec §15.2) -> PoolState fields
+#: ``:pool`` keys: the scenario file's camelCase names (docs/language.md#scenario-file) -> PoolState
+#: fields
 POOL_KEYS: dict[str, str] = {
     "currentDedicatedNodes": "current_dedicated",
     "currentLowPriorityNodes": "current_low_priority",
@@ -221,7 +222,8 @@ def _complete_meta(prefix: str, variables) -> list[Candidate]:
             return []  # past the series name: the notation is free text
         word = rest.lstrip()
         series = [(n, "series") for n in builtins.SERIES.values()]
-        # the name may be written without its '$', as in a scenario file (§15.2)
+        # the name may be written without its '$', as in a scenario file
+        # (docs/language.md#scenario-file)
         wanted = word if word.startswith("$") else "$" + word
         return _matching(series, wanted, _start_of(prefix, word))
     if command == ":pool":

@@ -196,8 +196,9 @@ def formula_files(directory: str) -> list[str]:
 
 
 def read_text(path: str) -> str:
-    """A file's text: UTF-8, one leading byte-order mark dropped (spec §2.1). A JSON or YAML
-    document may hold up to DOCUMENT_BYTES, any other file is a formula (docs/limits.md)."""
+    """A file's text: UTF-8, one leading byte-order mark dropped
+    (docs/language.md#text-lines-and-columns). A JSON or YAML document may hold up to
+    DOCUMENT_BYTES, any other file is a formula (docs/limits.md)."""
     suffix = os.path.splitext(path)[1].lower()
     if suffix in JSON_SUFFIXES or suffix in YAML_SUFFIXES:
         limit, kind = DOCUMENT_BYTES, "a JSON or YAML document"

@@ -4,9 +4,10 @@ Registered under the ``pygments.lexers`` entry point, so any Pygments user
 (Sphinx, MkDocs, ``pygmentize``, the REPL's highlighting) finds it by the alias
 ``autoscale`` or ``batch-autoscale`` or the ``*.formula`` file name.
 
-It follows the tokens of spec §2.3 and the name resolution of §2.4:
+It follows the tokens of docs/language.md#tokens and the name resolution of
+docs/language.md#names-and-how-they-resolve:
 
-* ``$``-names that are service variables (§6) are ``Name.Builtin``; other
+* ``$``-names that are service variables (docs/language.md#variables) are ``Name.Builtin``; other
   ``$``-names and bare names are user variables, ``Name.Variable``;
 * a known function name followed by ``(`` is ``Name.Function``, as is a name
   after ``.`` followed by ``(`` (a series method); a name after ``.`` without a
@@ -39,7 +40,8 @@ __all__ = ["AutoscaleLexer"]
 
 _NAME = r"[A-Za-z][A-Za-z0-9_]*"
 _END = r"(?![A-Za-z0-9_])"            # a whole name, not the prefix of a longer one
-_CALL = r"(?=[ \t\r\n]*\()"           # followed by "(": call position (§2.4 rule 1)
+# followed by "(": call position (docs/language.md#names-and-how-they-resolve rule 1)
+_CALL = r"(?=[ \t\r\n]*\()"
 
 
 def _alternatives(names) -> str:
@@ -59,7 +61,7 @@ def _functions() -> list[str]:
 
 
 class AutoscaleLexer(RegexLexer):
-    """Azure Batch autoscale formulas (the poolscale language, spec §2)."""
+    """Azure Batch autoscale formulas (the poolscale language, docs/language.md#lexical-rules)."""
 
     name = "autoscale"
     aliases = ["autoscale", "batch-autoscale"]

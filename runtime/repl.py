@@ -152,8 +152,8 @@ class ReplSession:
         return self.scenario.time if self.scenario.time is not None else self.clock()
 
     def _seed(self) -> int:
-        # Without a scenario seed, one fresh seed per evaluation (rand() is "seeded from
-        # system entropy", §7), shared by the two runs below so that they agree.
+        # Without a scenario seed, one fresh seed per evaluation (rand() is "seeded from system
+        # entropy", docs/language.md#functions), shared by the two runs below so that they agree.
         return self.scenario.seed if self.scenario.seed is not None else secrets.randbits(64)
 
     # -- one input -----------------------------------------------------------------------------

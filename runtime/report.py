@@ -1,10 +1,9 @@
 """Findings and the report formats: text, json, github, sarif.
 
-Pure functions from findings to strings, shared by ``poolscale check`` and
-``poolscale test``. Positions are 1-based; columns count code points (spec §2.1),
-so a tab is one column and SARIF is told ``columnKind: unicodeCodePoints``.
-``end_column`` is exclusive (the column just after the range), as SARIF defines
-it; a range never spans lines.
+Pure functions from findings to strings, shared by ``poolscale check`` and ``poolscale test``.
+Positions are 1-based; columns count code points (docs/language.md#text-lines-and-columns), so a tab
+is one column and SARIF is told ``columnKind: unicodeCodePoints``. ``end_column`` is exclusive (the
+column just after the range), as SARIF defines it; a range never spans lines.
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-#: short descriptions of the lint codes (spec §13); error codes use their fixed
-#: error.message (spec §12).
+#: short descriptions of the lint codes (docs/language.md#lint-warnings); error codes use their
+#: fixed error.message (docs/language.md#error-codes).
 LINT_DESCRIPTIONS: dict[str, str] = {
     "NonCanonicalCase": "A service-defined name is spelled with non-canonical case.",
     "DollarAndBareName": "The formula uses both $x and x, which are two different variables.",

@@ -1,7 +1,7 @@
 """Evaluate formula text against a scenario and package the AutoScaleRun.
 
 This is where a compile failure (limits, syntax, validation) becomes a run
-with an empty results string and the error (spec §11.1), so callers such as
+with an empty results string and the error (docs/language.md#the-run-record), so callers such as
 ``poolscale eval`` and the compliance corpus treat every phase alike.
 """
 

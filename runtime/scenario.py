@@ -1,4 +1,4 @@
-"""The scenario file of ``poolscale eval --scenario`` (spec §15.2).
+"""The scenario file of ``poolscale eval --scenario`` (docs/language.md#scenario-file).
 
 A scenario pins everything outside the formula that a run depends on: the evaluation time, the
 pool, the metric history, its period and delay, and the ``rand()`` seed. It is validated

@@ -5,9 +5,10 @@ A YAML test file names one formula and lists tests. A test is one run at ``time`
 expected error and/or the exact results string (the format is in ``docs/testing.md``).
 
 Every problem with a test file itself (bad YAML, an unknown key, a missing formula file, a bad
-series) is a :class:`TestFileError` positioned at ``file:line``, so that a misspelt key can
-never turn into a test that silently checks nothing. The pool, samples, period, delay and seed
-of a test are validated by the scenario reader (spec §15.2), whose errors are re-positioned.
+series) is a :class:`TestFileError` positioned at ``file:line``, so that a misspelt key can never
+turn into a test that silently checks nothing. The pool, samples, period, delay and seed of a test
+are validated by the scenario reader (docs/language.md#scenario-file), whose errors are
+re-positioned.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ __all__ = [
     "ErrorExpectation", "load_test_file", "format_offset", "RUN_ERROR_CODES",
 ]
 
-DEFAULT_EVERY = TimeInterval(5 * TICKS_PER_MINUTE)  # the evaluation interval's default (§14.4)
+# the evaluation interval's default (docs/language.md#evaluation-schedule)
+DEFAULT_EVERY = TimeInterval(5 * TICKS_PER_MINUTE)
 DEFAULT_SEED = 0  # a test is reproducible even when its formula calls rand()
 MAX_STEPS = 10_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -302,7 +304,8 @@ class _Reader:
         return TestCase(name, t.line, scenario, store, anchor, steps)
 
     def scenario(self, t: LineMap, time) -> Scenario:
-        """The §15.2 keys, validated by the scenario reader; its errors are re-positioned."""
+        """The docs/language.md#scenario-file keys, validated by the scenario reader; its errors are
+        re-positioned."""
         doc = {key: t[key] for key in _SCENARIO_KEYS if key in t}
         if time is not None:
             doc["time"] = time

@@ -576,10 +576,10 @@ class SimulationSettings(_Sim):
     dedicated_core_quota: Annotated[int, Field(ge=0)] | None = None
     low_priority_core_quota: Annotated[int, Field(ge=0)] | None = None
     cores_per_node: Annotated[int, Field(ge=1)] | None = None
-    #: language.md §14.2's "configured maximum": the most nodes of one kind the pool may hold
-    #: besides any core quota. An account without a quota has no upper clamp in the spec, but a
-    #: formula can compute 10**12 nodes, which no simulation can create; see
-    #: docs/simulation-model.md. At most MAX_NODES_PER_KIND (limits.py).
+    #: the "configured maximum" of docs/language.md#from-value-to-target: the most nodes of one
+    #: kind the pool may hold besides any core quota. An account without a quota has no upper
+    #: clamp in the language, but a formula can compute 10**12 nodes, which no simulation can
+    #: create; see docs/simulation-model.md. At most MAX_NODES_PER_KIND (limits.py).
     max_nodes_per_kind: Annotated[int, Field(ge=0, le=MAX_NODES_PER_KIND)] = 100_000
     allocation_time: Distribution = Field(default_factory=lambda: _const(120.0))
     boot_time: Distribution = Field(default_factory=lambda: _const(60.0))

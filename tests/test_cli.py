@@ -1,4 +1,5 @@
-"""`poolscale eval` per the evaluation contract (spec §15), through main() and as a process."""
+"""`poolscale eval` per the evaluation contract
+(docs/language.md#poolscale-eval-and-the-scenario-file), through main() and as a process."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Series notation (§15.2): every form, the errors, and the round trip."""
+"""Series notation (docs/language.md#scenario-file): every form, the errors, and the round trip."""
 
 from __future__ import annotations
 

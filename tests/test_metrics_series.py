@@ -1,4 +1,4 @@
-"""Series construction and the §6.1 variable table."""
+"""Series construction and the docs/language.md#series-variables variable table."""
 
 from __future__ import annotations
 

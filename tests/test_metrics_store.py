@@ -1,4 +1,5 @@
-"""SampleStore: the §9.4 worked example, and windows/GetSample(n) against brute force."""
+"""SampleStore: the docs/language.md#worked-window-example worked example, and windows/GetSample(n)
+against brute force."""
 
 from __future__ import annotations
 
@@ -26,13 +27,14 @@ T = ticks("2026-03-02T10:00:00Z")
 
 @pytest.fixture
 def example() -> SampleStore:
-    """§9.4: P = 30 s, delay = 60 s, $PendingTasks = 3 4 5 6 7 8 9 10 ending at T."""
+    """docs/language.md#worked-window-example: P = 30 s, delay = 60 s, $PendingTasks = 3 4 5 6 7 8 9
+    10 ending at T."""
     return SampleStore.from_mapping(
         {"$PendingTasks": "3 4 5 6 7 8 9 10"}, end=T, period=30 * SEC, delay=60 * SEC
     )
 
 
-# -- §9.4 worked example ---------------------------------------------------------
+# -- the worked window example (docs/language.md#worked-window-example) -------------
 
 
 def test_worked_example_stamps(example):

@@ -23,7 +23,7 @@ CASES = [
     # left-associative arithmetic: parentheses only on the right
     ("x = (a - b) - c; y = a - (b - c); z = a / (b * c); w = (a / b) * c;",
      "x = a - b - c;\ny = a - (b - c);\nz = a / (b * c);\nw = a / b * c;\n"),
-    # precedence removes and keeps parentheses (§16 E1)
+    # precedence removes and keeps parentheses (docs/language.md#e1-precedence)
     ("a = (2 + (3 * 4)) - (-1); b = ((1 + 2) < 4) == 1; c = (!0) + 1; f = (0 || 1) ? 10 : 20;",
      "a = 2 + 3 * 4 - -1;\nb = 1 + 2 < 4 == 1;\nc = !0 + 1;\nf = 0 || 1 ? 10 : 20;\n"),
     ("x = (a + b) * (c - d) % e;", "x = (a + b) * (c - d) % e;\n"),

@@ -1,11 +1,13 @@
 """Property tests of the whole pipeline (hypothesis).
 
 (a) Robustness: any text of up to 8192 characters and beyond gives an AutoScaleRun whose
-    error is None or one of the codes of §12, never another exception, in bounded time.
+    error is None or one of the codes of docs/language.md#error-codes, never another exception, in
+    bounded time.
 (b) Round trip of the canonical printer: parse(to_text(p)) == p, to_text is idempotent,
     it keeps no parenthesis the grammar does not need, and a printed formula evaluates
     exactly as the original does.
-(c) Window arithmetic at the formula level against a brute-force count written from §9.3.
+(c) Window arithmetic at the formula level against a brute-force count written from
+    docs/language.md#window-arithmetic.
 (d) Unchecked evaluation (compile_formula(..., strict=False)).
 
 The file is budgeted at well under a minute on two cores: example counts are set per test.
@@ -609,7 +611,7 @@ def test_typed_formulas_mostly_compile() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# (c) window arithmetic against a brute-force count (§9.3)
+# (c) window arithmetic against a brute-force count (docs/language.md#window-arithmetic)
 # ---------------------------------------------------------------------------------------------
 
 NOW = parse_time_string("2026-03-02T10:00:00Z")
@@ -653,7 +655,8 @@ def _window_args(form: str, a: int, b: int) -> tuple[str, tuple[int, int]]:
 
 
 def _brute_force(values, period, delay, back_lo, back_hi, count):
-    """§9.1 and §9.3 spelt out: the last value is stamped at T, one period apart going back."""
+    """docs/language.md#the-sample-model and docs/language.md#window-arithmetic spelt out: the last
+    value is stamped at T, one period apart going back."""
     t = NOW.ticks
     n = len(values)
     stamps = [t - (n - 1 - k) * period for k in range(n)]
@@ -692,7 +695,8 @@ def test_window_arithmetic_matches_brute_force(case) -> None:
     assert got["c"] == available
     assert list(got["l"]) == latest
 
-    # the default minimum of 70 % (§9.2), with its exact error detail (§9.3)
+    # the default minimum of 70 % (docs/language.md#series-methods), with its exact error detail
+    # (docs/language.md#window-arithmetic)
     text = f"d = $PendingTasks.GetSample({args});"
     run = compile_formula(text).evaluate(store, now=NOW)
     if percent < 70:
@@ -706,8 +710,9 @@ def test_window_arithmetic_matches_brute_force(case) -> None:
         assert list(run.values["d"]) == inside
 
 
-def test_window_examples_of_the_spec() -> None:
-    """§9.4 through the brute force, so that the brute force itself is pinned."""
+def test_worked_window_example_through_the_brute_force() -> None:
+    """docs/language.md#worked-window-example through the brute force, so that the brute force
+    itself is pinned."""
     values = [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
     p = 30 * SECOND
     assert _brute_force(values, p, 2 * p, 180 * SECOND, 0, 8) == \

@@ -1,4 +1,5 @@
-"""The scenario file of spec §15.2: validation, file formats and anchoring of the samples."""
+"""The scenario file of docs/language.md#scenario-file: validation, file formats and anchoring of
+the samples."""
 
 from __future__ import annotations
 
@@ -201,7 +202,8 @@ def test_error_key_attribute():
 
 
 def test_store_anchors_the_last_sample_at_now():
-    """§9.4: the last value is stamped at T; with delay 60 s the two newest are not visible."""
+    """docs/language.md#worked-window-example: the last value is stamped at T; with delay 60 s the
+    two newest are not visible."""
     s = scenario_from_dict({"samples": {"$PendingTasks": "3 4 5 6 7 8 9 10"}, "delay": "PT60S"})
     store = s.store(T)
     assert store.period == 30 * TICKS_PER_SECOND and store.delay == 60 * TICKS_PER_SECOND

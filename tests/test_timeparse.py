@@ -1,4 +1,5 @@
-"""time(s) strings (spec §8.2) and ISO-8601 durations (spec §15.3)."""
+"""time(s) strings (docs/language.md#time-strings) and ISO-8601 durations
+(docs/language.md#time-and-duration-formats)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,10 @@ def printed(s: str) -> str | None:
         ("2026-03-02T10:00Z", "2026-03-02T10:00:00.000Z"),
         ("2026-03-02T10:00:00Z", "2026-03-02T10:00:00.000Z"),
         ("2026-03-02T10:00:00.1234567Z", "2026-03-02T10:00:00.123Z"),
-        ("2026-03-01T05:00:00.9999+02:00", "2026-03-01T03:00:00.999Z"),  # §16 E8
-        ("2026-03-01T08:30:15.25Z", "2026-03-01T08:30:15.250Z"),  # §16 E9
+        # docs/language.md#e8-time-members-offsets-and-time-strings
+        ("2026-03-01T05:00:00.9999+02:00", "2026-03-01T03:00:00.999Z"),
+        # docs/language.md#e9-interval-arithmetic-and-printing
+        ("2026-03-01T08:30:15.25Z", "2026-03-01T08:30:15.250Z"),
         ("2026-03-01T03:30:00.1234567Z", "2026-03-01T03:30:00.123Z"),
         ("2026-03-02T10:00+14:00", "2026-03-01T20:00:00.000Z"),
         ("2026-03-02T10:00-14:00", "2026-03-03T00:00:00.000Z"),
@@ -142,7 +145,8 @@ def test_iso_matches_datetime(local, offset_minutes, frac):
 def test_rfc1123_example():
     t = parse_time_string("Mon, 06 Oct 2014 10:20:00 GMT")
     assert format_timestamp(t) == "2014-10-06T10:20:00.000Z"
-    assert timestamp_field(t, "weekday") == 1  # §16 E8
+    # docs/language.md#e8-time-members-offsets-and-time-strings
+    assert timestamp_field(t, "weekday") == 1
 
 
 @pytest.mark.parametrize(

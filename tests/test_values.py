@@ -1,4 +1,5 @@
-"""Value formatting (spec §11.3, §15.1) and the timestamp helpers (§8.1)."""
+"""Value formatting (docs/language.md#value-formatting, docs/language.md#the-eval-command) and the
+timestamp helpers (docs/language.md#timestamp-members)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ UTC = dt.timezone.utc
 
 
 def g6_reference(x: float) -> str:
-    """An independent, Decimal-only rendering of .NET G6, written from §11.3 step by step."""
+    """An independent, Decimal-only rendering of .NET G6, written from
+    docs/language.md#value-formatting step by step."""
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
@@ -121,13 +123,14 @@ def test_g6_spec_table(value, text):
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        # §16 E10 and E12, and the §9.4 percentage
+        # worked examples E10 and E12 and the percentage of the worked window example
+        # (docs/language.md#e10-printing-vectors, #e12-g6-numbers, #worked-window-example)
         (12.5, "12.5"), (50.0, "50"), (87.123456, "87.1235"), (100.0, "100"),
         (12.5 / 3, "4.16667"), (50 / 3, "16.6667"), (87.123456 / 3, "29.0412"),
         (100 / 3, "33.3333"), (12.5 * 100000, "1.25E+06"), (50.0 * 100000, "5E+06"),
         (87.123456 * 100000, "8.71235E+06"), (100.0 * 100000, "1E+07"), (5.6, "5.6"),
         (400 / 6, "66.6667"), (-0.0, "0"), (0.0, "0"), (-0.0 * 1, "0"),
-        # §7 rand() draws with seed 7
+        # docs/language.md#functions rand() draws with seed 7
         (0.32383276483316237, "0.323833"), (0.15084917392450192, "0.150849"),
         (0.6509344730398537, "0.650934"),
     ],
@@ -263,7 +266,8 @@ def test_timestamp_fields_match_datetime(d):
 
 
 def test_timestamp_field_examples():
-    # §16 E8: 2026-02-28 is a Saturday; 2014-10-06 a Monday
+    # docs/language.md#e8-time-members-offsets-and-time-strings: 2026-02-28 is a Saturday;
+    # 2014-10-06 a Monday
     assert timestamp_field(ts("2026-02-28T22:30:00+00:00"), "weekday") == 6
     assert timestamp_field(ts("2014-10-06T10:20:00+00:00"), "weekday") == 1
     assert timestamp_field(Timestamp(0), "weekday") == 1  # 0001-01-01 was a Monday

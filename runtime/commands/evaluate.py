@@ -1,4 +1,5 @@
-"""`poolscale eval`: one evaluation, exactly per the evaluation contract (spec §15)."""
+"""`poolscale eval`: one evaluation, exactly per the evaluation contract
+(docs/language.md#poolscale-eval-and-the-scenario-file)."""
 
 from __future__ import annotations
 

@@ -81,7 +81,8 @@ def _format_all(args: argparse.Namespace, files: list[tuple[str, str]],
     status = EXIT_OK
     for path, raw in files:
         name = STDIN_NAME if path == "-" else path
-        text = raw[1:] if raw.startswith("\ufeff") else raw  # spec §2.1
+        # docs/language.md#text-lines-and-columns
+        text = raw[1:] if raw.startswith("\ufeff") else raw
         try:
             formatted = format_text(text, width=width)
         except FormulaError as e:
@@ -171,6 +172,6 @@ def unified_diff(before: str, after: str, name: str) -> str:
 
 
 def _lines(text: str) -> list[str]:
-    # Only LF, CR LF and CR break lines (spec §2.1); str.splitlines would also
-    # split a comment at a form feed or U+2028.
+    # Only LF, CR LF and CR break lines (docs/language.md#text-lines-and-columns); str.splitlines
+    # would also split a comment at a form feed or U+2028.
     return _LINE.findall(text)
