@@ -1,4 +1,4 @@
-"""The compliance corpus: the spec (shared/spec/language.md) as data.
+"""The compliance corpus: the language reference (docs/language.md) as data.
 
 Every ``tests/compliance/*.yaml`` file holds a ``cases:`` list (format in
 ``tests/compliance/README.md``). Each case runs through
@@ -6,8 +6,8 @@ Every ``tests/compliance/*.yaml`` file holds a ``cases:`` list (format in
 the error code, the error message and the error detail exactly. When a case
 lists ``warnings``, ``poolscale.formula.lint`` must return exactly those, in order.
 
-The expected messages below are copied from the §12 table of the spec, not
-from the implementation, so that a wrong message in the code cannot hide.
+The expected messages below are copied from the table of docs/language.md#error-codes, not from
+the implementation, so that a wrong message in the code cannot hide.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import yaml
 CORPUS_DIR = Path(__file__).parent / "compliance"
 DEFAULT_TIME = "2026-03-02T10:00:00Z"
 
-# §12, column error.message (copied verbatim from the spec).
+# docs/language.md#error-codes, column Message (copied verbatim from the reference).
 ERROR_MESSAGES = {
     "AutoScaleFormulaTooLong": "The specified auto-scaling formula is too long.",
     "AutoScaleFormulaTooManyStatements": "The specified auto-scaling formula has too many statements.",
@@ -42,7 +42,7 @@ ERROR_MESSAGES = {
     ),
 }
 
-CASE_KEYS = {"name", "spec", "formula", "formula_repeat", "time", "scenario", "results", "error", "warnings"}
+CASE_KEYS = {"name", "doc", "formula", "formula_repeat", "time", "scenario", "results", "error", "warnings"}
 
 
 def _load_cases() -> list[tuple[str, dict]]:
@@ -82,7 +82,7 @@ def test_corpus_is_well_formed():
             problems.append(f"{name}: unknown keys {sorted(unknown)}")
         if ("formula" in case) == ("formula_repeat" in case):
             problems.append(f"{name}: exactly one of formula / formula_repeat is required")
-        for key in ("spec", "results", "error"):
+        for key in ("doc", "results", "error"):
             if key not in case:
                 problems.append(f"{name}: missing {key!r}")
         err = case.get("error")
@@ -91,15 +91,19 @@ def test_corpus_is_well_formed():
     assert not problems, "\n".join(problems)
 
 
-_E_RE = re.compile(r"§16 (E\d+)\b")
+LANGUAGE_DOC = Path(__file__).parent.parent / "docs" / "language.md"
 
 
 def test_every_worked_example_is_in_the_corpus():
+    """Each worked example of docs/language.md (a heading "### E<n>. ...") is pinned by a case
+    whose ``doc`` names its anchor."""
+    examples = re.findall(r"^### (E\d+)\. ", LANGUAGE_DOC.read_text(encoding="utf-8"), re.M)
+    assert examples, "docs/language.md has no worked examples"
     covered = set()
     for _, case in ALL_CASES:
-        covered.update(_E_RE.findall(str(case.get("spec", ""))))
-    missing = [f"E{i}" for i in range(1, 16) if f"E{i}" not in covered]
-    assert not missing, f"worked examples of §16 without a case: {missing}"
+        covered.update(e.upper() for e in re.findall(r"#(e\d+)-", str(case.get("doc", ""))))
+    missing = [e for e in examples if e not in covered]
+    assert not missing, f"worked examples of docs/language.md without a case: {missing}"
 
 
 def _ids():
