@@ -1,0 +1,269 @@
+"""The documentation stands alone: a user has only the clone.
+
+Three promises, each checked against the repository as it is:
+
+* nothing tracked refers to files outside the repository (the workspace the project was
+  written in, its ``../shared`` specification, "spec §N" section numbers a user cannot open);
+* every link to a heading (``docs/language.md#window-arithmetic`` in a comment, ``[x](#y)`` or
+  ``[x](limits.md#files)`` in a page, ``doc: "#e7-..."`` in the compliance corpus) names a
+  heading that exists, under GitHub's anchor rules, so renaming a heading cannot strand a link;
+* docs/language.md describes every name the checker knows and every error and lint code, with
+  the lists taken from the code, so adding a function or an error code without documenting it
+  fails here.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from poolscale.formula import builtins, lints, parser
+from poolscale.formula.errors import ERROR_MESSAGES
+from poolscale.formula.methods import DEFAULT_PCT
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGE = ROOT / "docs" / "language.md"
+
+# -- what a tracked file may not mention ------------------------------------------------------
+
+#: References that only make sense in the workspace the project was written in.
+OUTSIDE = re.compile(r"\.\./shared|shared/spec|\bspec §|\bworkspace\b|/work/", re.IGNORECASE)
+
+#: Pages rewritten on another branch of the same issue (the simulator's model). Strict xfail:
+#: once that branch is merged they pass, the xfail turns into a failure, and the entry goes.
+REWRITTEN_ELSEWHERE = ("docs/simulate.md", "docs/simulation-model.md")
+
+
+@functools.cache
+def tracked_files() -> tuple[str, ...]:
+    """The files a clone holds: ``git ls-files``, or the tree without build output when the
+    checkout has no git metadata (an unpacked source archive)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+        names = [n for n in out.stdout.decode("utf-8").split("\0") if n]
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".git", ".venv", "build", "dist", "__pycache__"}
+        names = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*")
+                 if p.is_file() and not skip & set(p.relative_to(ROOT).parts)
+                 and not p.name.endswith(".egg-info")]
+    return tuple(sorted(n for n in names if (ROOT / n).is_file()))
+
+
+def text_of(name: str) -> str | None:
+    try:
+        return (ROOT / name).read_text(encoding="utf-8")
+    except UnicodeDecodeError:  # a binary file
+        return None
+
+
+def outside_references(name: str) -> list[str]:
+    text = text_of(name) or ""
+    return [f"{name}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1)
+            if OUTSIDE.search(line)]
+
+
+def test_no_tracked_file_refers_outside_the_repository():
+    found = [hit for name in tracked_files() if name not in REWRITTEN_ELSEWHERE
+             and name != this_file() for hit in outside_references(name)]
+    assert found == []
+
+
+@pytest.mark.xfail(strict=True, reason="rewritten on the simulator-model branch of issue 10")
+@pytest.mark.parametrize("name", REWRITTEN_ELSEWHERE)
+def test_pages_rewritten_elsewhere_still_refer_outside(name):
+    assert outside_references(name) == []
+
+
+def this_file() -> str:
+    return Path(__file__).resolve().relative_to(ROOT).as_posix()
+
+
+def test_the_outside_pattern_catches_what_it_must():
+    """The forbidden forms, as they were written before the reference existed."""
+    for line in ("The complete semantics are in `../shared/spec/language.md`",
+                 "the error code of spec §12", "(the spec (shared/spec/language.md) as data)",
+                 "in the project workspace", "see /work/shared/spec/batch-model.md"):
+        assert OUTSIDE.search(line), line
+    for line in ("see docs/language.md#error-codes", "GITHUB_WORKSPACE", "a Batch pool spec"):
+        assert not OUTSIDE.search(line), line
+
+
+# -- anchors ------------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def github_anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link keeps its text
+    text = re.sub(r"[^\w\- ]", "", text.strip().lower())
+    return text.replace(" ", "-")
+
+
+@functools.cache
+def anchors_of(page: Path) -> frozenset[str]:
+    """Every anchor of a Markdown page; repeated headings get ``-1``, ``-2``, … as on GitHub.
+    Lines inside fenced code blocks are not headings."""
+    seen: dict[str, int] = {}
+    fenced = False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        m = None if fenced else _HEADING.match(line)
+        if m:
+            slug = github_anchor(m.group(2))
+            n = seen.get(slug, 0)
+            seen[slug] = n + 1
+            if n:
+                seen.setdefault(f"{slug}-{n}", 1)
+    return frozenset(seen)
+
+
+def test_github_anchor_rules():
+    assert github_anchor("Logic, laziness and stop()") == "logic-laziness-and-stop"
+    assert github_anchor("E7. A window below the minimum") == "e7-a-window-below-the-minimum"
+    assert github_anchor("The formula language: poolscale's reference") == (
+        "the-formula-language-poolscales-reference")
+    assert github_anchor("`poolscale check`") == "poolscale-check"
+
+
+#: ``[text](page.md#anchor)`` or ``[text](#anchor)`` in Markdown
+_MD_LINK = re.compile(r"\]\((?P<page>[^)\s#]*)#(?P<anchor>[^)\s]+)\)")
+#: a bare ``docs/page.md#anchor`` (or ``page.md#anchor``) in code, comments and YAML
+_BARE = re.compile(r"(?<!\]\()(?<![\w/.-])(?P<page>(?:docs/)?[\w-]+\.md)#(?P<anchor>[\w-]+)")
+
+
+def _target(source: str, page: str, markdown_link: bool) -> Path:
+    here = (ROOT / source).parent
+    if markdown_link:
+        return (here / page).resolve() if page else (ROOT / source)
+    if page.startswith("docs/"):
+        return ROOT / page
+    # a bare ``language.md#x`` names a page of docs/ (or a sibling when the source is in docs/)
+    return here / page if (here / page).exists() else ROOT / "docs" / page
+
+
+def anchor_links() -> list[tuple[str, int, Path, str]]:
+    """(source file, line, page, anchor) for every heading link written in the repository."""
+    links = []
+    for name in tracked_files():
+        text = text_of(name)
+        if text is None or name == this_file():
+            continue
+        for n, line in enumerate(text.splitlines(), 1):
+            for m in _MD_LINK.finditer(line):
+                links.append((name, n, _target(name, m["page"], True), m["anchor"]))
+            for m in _BARE.finditer(line):
+                links.append((name, n, _target(name, m["page"], False), m["anchor"]))
+    return links
+
+
+def corpus_doc_links() -> list[tuple[str, str, Path, str]]:
+    """``doc: "#anchor, #anchor"`` of each compliance case: sections of docs/language.md."""
+    links = []
+    for path in sorted((ROOT / "tests" / "compliance").glob("*.yaml")):
+        for case in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("cases") or []:
+            doc = str(case.get("doc", ""))
+            anchors = re.findall(r"#([\w-]+)", doc)
+            assert anchors, f"{path.name}: case {case.get('name')!r} names no section in doc"
+            links += [(path.name, case.get("name"), LANGUAGE, a) for a in anchors]
+    return links
+
+
+def test_the_repository_links_headings():
+    links = anchor_links()
+    # the reference is linked from the code, the pages and the README alike
+    sources = {name.split("/")[0] for name, _, page, _ in links if page == LANGUAGE}
+    assert {"formula", "metrics", "runtime", "docs", "tests"} <= sources
+
+
+def test_every_heading_link_names_a_heading_that_exists():
+    broken = []
+    for source, where, page, anchor in anchor_links() + corpus_doc_links():
+        if page.suffix != ".md" or not page.is_file():
+            broken.append(f"{source}:{where}: {page.relative_to(ROOT) if page.is_relative_to(ROOT) else page}"
+                          " does not exist")
+        elif anchor not in anchors_of(page):
+            broken.append(f"{source}:{where}: {page.relative_to(ROOT)}#{anchor} is no heading")
+    assert broken == []
+
+
+# -- the reference covers what the code knows ---------------------------------------------------
+
+@functools.cache
+def sections() -> dict[str, str]:
+    """docs/language.md by anchor: each heading's text up to the next heading of any level."""
+    out: dict[str, list[str]] = {}
+    current = None
+    fenced = False
+    for line in LANGUAGE.read_text(encoding="utf-8").splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        m = None if fenced else _HEADING.match(line)
+        if m:
+            current = github_anchor(m.group(2))
+            out[current] = []
+        elif current is not None:
+            out[current].append(line)
+    return {k: "\n".join(v) for k, v in out.items()}
+
+
+def documented(anchor: str) -> set[str]:
+    """The names written in code font in the first column of the section's tables."""
+    names = set()
+    for line in sections()[anchor].splitlines():
+        if line.startswith("| `"):
+            names.update(re.findall(r"`([^`]+)`", line.split("|")[1]))
+    return names
+
+
+def test_every_error_code_and_its_message_is_documented():
+    table = sections()["error-codes"]
+    rows = {m[1]: m[2] for m in re.finditer(r"^\| `(\w+)` \|[^|]*\|[^|]*\| `([^`]*)` \|", table, re.M)}
+    assert set(rows) == set(ERROR_MESSAGES)
+    assert rows == ERROR_MESSAGES
+
+
+def test_every_lint_code_is_documented():
+    assert documented("lint-warnings") == set(lints.CODES)
+
+
+def test_every_function_is_documented():
+    builtins._load()
+    assert documented("functions") == {f.canonical for f in builtins.FUNCTIONS.values()}
+
+
+def test_every_series_method_and_each_of_its_forms_is_documented():
+    builtins._load()
+    assert documented("series-methods") == {m.canonical for m in builtins.METHODS.values()}
+    forms = [row for row in sections()["series-methods"].splitlines() if row.startswith("| `GetSample` |")]
+    window_forms = len(builtins.METHODS["getsample"].forms) - 1  # all but GetSample(n)
+    # one row for the count form; one per window shape, with the percent optional ([, double pct])
+    assert len(forms) == 1 + window_forms // 2
+
+
+def test_every_variable_constant_member_and_keyword_is_documented():
+    assert documented("series-variables") == set(builtins.SERIES.values())
+    assert documented("read-only-scalars") == set(builtins.SCALARS.values())
+    targets = set()
+    for line in sections()["targets-and-the-deallocation-option"].splitlines():
+        if line.startswith("| `"):
+            targets.update(re.findall(r"`(\$\w+)`", "|".join(line.split("|")[1:3])))
+    assert targets == {t.canonical for t in builtins.TARGETS.values()}
+    assert documented("time-interval-constants") == {c for c, _ in builtins.CONSTANTS.values()}
+    assert documented("timestamp-members") == set(builtins.MEMBERS.values())
+    assert documented("deallocation-options") == {k for k, _ in builtins.KEYWORDS.values()}
+
+
+def test_the_limits_and_the_default_percent_are_the_codes():
+    limits = sections()["limits"]
+    assert f"at most {parser.MAX_LENGTH} code points" in limits
+    assert f"at most {parser.MAX_STATEMENTS} non-empty statements" in limits
+    assert f"pct is {DEFAULT_PCT:g} when it is left out" in sections()["series-methods"]
