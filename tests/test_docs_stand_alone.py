@@ -240,6 +240,22 @@ def test_every_function_is_documented():
     assert documented("functions") == {f.canonical for f in builtins.FUNCTIONS.values()}
 
 
+def _signature(form) -> re.Pattern:
+    """``(doubleVec v, double i) → double`` for a form: each parameter's type, optionally
+    followed by its name, in order; ``list`` for a doubleVecList; "no value" for stop()."""
+    params = ", ".join(rf"{re.escape(str(p))}(?: \w+)?" for p in form.params)
+    result = "no value" if str(form.result) == "none" else re.escape(str(form.result))
+    return re.compile(rf"\({params}\) → {result}\b")
+
+
+def test_every_form_of_every_function_is_documented():
+    builtins._load()
+    rows = {m[1]: m[2] for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \|", sections()["functions"], re.M)}
+    missing = [f"{fn.canonical}: {_signature(form).pattern}" for fn in builtins.FUNCTIONS.values()
+               for form in fn.forms if not _signature(form).search(rows.get(fn.canonical, ""))]
+    assert missing == []
+
+
 def test_every_series_method_and_each_of_its_forms_is_documented():
     builtins._load()
     assert documented("series-methods") == {m.canonical for m in builtins.METHODS.values()}
