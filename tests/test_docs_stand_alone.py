@@ -23,8 +23,9 @@ import pytest
 import yaml
 
 from poolscale.formula import builtins, lints, parser
+from poolscale.formula import functions  # noqa: F401  (importing it registers every function)
+from poolscale.formula import methods  # registers every series method; DEFAULT_PCT
 from poolscale.formula.errors import ERROR_MESSAGES
-from poolscale.formula.methods import DEFAULT_PCT
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGE = ROOT / "docs" / "language.md"
@@ -150,7 +151,8 @@ def _target(source: str, page: str, markdown_link: bool) -> Path:
     return here / page if (here / page).exists() else ROOT / "docs" / page
 
 
-def anchor_links() -> list[tuple[str, int, Path, str]]:
+@functools.cache
+def anchor_links() -> tuple[tuple[str, int, Path, str], ...]:
     """(source file, line, page, anchor) for every heading link written in the repository."""
     links = []
     for name in tracked_files():
@@ -162,14 +164,18 @@ def anchor_links() -> list[tuple[str, int, Path, str]]:
                 links.append((name, n, _target(name, m["page"], True), m["anchor"]))
             for m in _BARE.finditer(line):
                 links.append((name, n, _target(name, m["page"], False), m["anchor"]))
-    return links
+    return tuple(links)
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def corpus_doc_links() -> list[tuple[str, str, Path, str]]:
     """``doc: "#anchor, #anchor"`` of each compliance case: sections of docs/language.md."""
     links = []
     for path in sorted((ROOT / "tests" / "compliance").glob("*.yaml")):
-        for case in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("cases") or []:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+        for case in data.get("cases") or []:
             doc = str(case.get("doc", ""))
             anchors = re.findall(r"#([\w-]+)", doc)
             assert anchors, f"{path.name}: case {case.get('name')!r} names no section in doc"
@@ -179,19 +185,19 @@ def corpus_doc_links() -> list[tuple[str, str, Path, str]]:
 
 def test_the_repository_links_headings():
     links = anchor_links()
-    # the reference is linked from the code, the pages and the README alike
+    # not vacuous: the scan finds the links the code, the pages and the tests make
     sources = {name.split("/")[0] for name, _, page, _ in links if page == LANGUAGE}
     assert {"formula", "metrics", "runtime", "docs", "tests"} <= sources
 
 
 def test_every_heading_link_names_a_heading_that_exists():
     broken = []
-    for source, where, page, anchor in anchor_links() + corpus_doc_links():
-        if page.suffix != ".md" or not page.is_file():
-            broken.append(f"{source}:{where}: {page.relative_to(ROOT) if page.is_relative_to(ROOT) else page}"
-                          " does not exist")
+    for source, where, page, anchor in [*anchor_links(), *corpus_doc_links()]:
+        shown = page.relative_to(ROOT) if page.is_relative_to(ROOT) else page
+        if not page.is_file():
+            broken.append(f"{source}:{where}: {shown} does not exist")
         elif anchor not in anchors_of(page):
-            broken.append(f"{source}:{where}: {page.relative_to(ROOT)}#{anchor} is no heading")
+            broken.append(f"{source}:{where}: {shown}#{anchor} is no heading")
     assert broken == []
 
 
@@ -226,7 +232,8 @@ def documented(anchor: str) -> set[str]:
 
 def test_every_error_code_and_its_message_is_documented():
     table = sections()["error-codes"]
-    rows = {m[1]: m[2] for m in re.finditer(r"^\| `(\w+)` \|[^|]*\|[^|]*\| `([^`]*)` \|", table, re.M)}
+    row = re.compile(r"^\| `(\w+)` \|[^|]*\|[^|]*\| `([^`]*)` \|", re.M)
+    rows = {m[1]: m[2] for m in row.finditer(table)}
     assert set(rows) == set(ERROR_MESSAGES)
     assert rows == ERROR_MESSAGES
 
@@ -236,7 +243,6 @@ def test_every_lint_code_is_documented():
 
 
 def test_every_function_is_documented():
-    builtins._load()
     assert documented("functions") == {f.canonical for f in builtins.FUNCTIONS.values()}
 
 
@@ -249,17 +255,17 @@ def _signature(form) -> re.Pattern:
 
 
 def test_every_form_of_every_function_is_documented():
-    builtins._load()
-    rows = {m[1]: m[2] for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \|", sections()["functions"], re.M)}
+    row = re.compile(r"^\| `(\w+)` \| ([^|]*) \|", re.M)
+    rows = {m[1]: m[2] for m in row.finditer(sections()["functions"])}
     missing = [f"{fn.canonical}: {_signature(form).pattern}" for fn in builtins.FUNCTIONS.values()
                for form in fn.forms if not _signature(form).search(rows.get(fn.canonical, ""))]
     assert missing == []
 
 
 def test_every_series_method_and_each_of_its_forms_is_documented():
-    builtins._load()
     assert documented("series-methods") == {m.canonical for m in builtins.METHODS.values()}
-    forms = [row for row in sections()["series-methods"].splitlines() if row.startswith("| `GetSample` |")]
+    forms = [row for row in sections()["series-methods"].splitlines()
+             if row.startswith("| `GetSample` |")]
     window_forms = len(builtins.METHODS["getsample"].forms) - 1  # all but GetSample(n)
     # one row for the count form; one per window shape, with the percent optional ([, double pct])
     assert len(forms) == 1 + window_forms // 2
@@ -282,4 +288,4 @@ def test_the_limits_and_the_default_percent_are_the_codes():
     limits = sections()["limits"]
     assert f"at most {parser.MAX_LENGTH} code points" in limits
     assert f"at most {parser.MAX_STATEMENTS} non-empty statements" in limits
-    assert f"pct is {DEFAULT_PCT:g} when it is left out" in sections()["series-methods"]
+    assert f"pct is {methods.DEFAULT_PCT:g} when it is left out" in sections()["series-methods"]
