@@ -41,7 +41,7 @@ UNLIMITED = -1
 #: than limits.RETRIES_AT_ONE_INSTANT times, lasts at least this long (choice): a zero-length
 #: command that always fails would otherwise be retried forever (or 2^31 times) at one instant
 #: and the clock would never move. With a smaller retry count the attempts keep their length,
-#: zero included, as the spec says.
+#: zero included, as the Batch service does (docs/simulation-model.md).
 MIN_FAILED_ATTEMPT = 1.0
 
 
