@@ -188,8 +188,9 @@ def _strings(expr) -> set[str]:
             and isinstance(n.value, str)}
 
 
-def _called(name: str) -> str:
-    return name.attr if isinstance(name, ast.Attribute) else getattr(name, "id", "")
+def _called(func: ast.expr) -> str:
+    """The name a call calls: ``f`` of ``f(...)`` and of ``self.f(...)``."""
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
 
 
 def _logged() -> tuple[set[str], set[str]]:
@@ -219,8 +220,6 @@ def _logged() -> tuple[set[str], set[str]]:
         for fn_name, i in relayed:
             if name == fn_name and len(node.args) > i:
                 kinds |= _strings(node.args[i])
-    for node in calls:
-        name = _called(node.func)
         if name in ("rng", "uniform", "seed_of") and node.args:
             labels |= _strings(node.args[0])
         elif name == "_draw" and len(node.args) >= 2:
@@ -241,7 +240,8 @@ def test_every_series_and_timeline_column_is_explained(shown):
     assert _missing(set(SERIES_VARIABLES) | set(TIMELINE_COLUMNS) | {"timestamp"}, shown) == []
 
 
-def _keys(value, prefix=()) -> set[str]:
+def _keys(value) -> set[str]:
+    """Every key of a nested dict."""
     out: set[str] = set()
     if isinstance(value, dict):
         for k, v in value.items():
