@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from poolscale.formula import FormulaError, compile_formula
 
     from .. import report
+    from ..version import package_version
     from ..embedded import EmbeddedError, discover
 
     sources, notes, files = [], [], []
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "github":
         sys.stdout.write(report.format_github(findings))
     else:
-        sys.stdout.write(report.format_sarif(findings, version=_version()))
+        sys.stdout.write(report.format_sarif(findings, version=package_version()))
     failing = any(f.severity == "error" or args.strict for f in findings)
     return EXIT_FINDINGS if failing else EXIT_OK
 
@@ -94,11 +95,3 @@ def _real(path: str) -> str:
 
     return path if path == "<stdin>" else os.path.realpath(path)
 
-
-def _version() -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version("poolscale")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a plain checkout
-        return None
