@@ -10,6 +10,7 @@ so a command that writes a file (``--plot``, ``-o``) leaves the checkout clean, 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -152,3 +153,15 @@ def test_an_excerpt_shows_whole_lines_in_order():
     assert output_drift(["x", "..."], actual) is not None                  # not the first line
     assert output_drift(["head", "...", "Y", "..."], actual) == \
         "the shown lines\n  'Y'\nare not in the output (after line 1)"
+
+
+# ------------------------------------------------------------------ promises the clone keeps
+
+def test_no_page_pins_a_repository_or_release_that_does_not_exist():
+    """Before: `OWNER/poolscale@v0.1.0` (an owner to fill in, a tag nobody made) in the
+    GitHub Actions and pre-commit examples; users are told to pin their own clone instead."""
+    placeholder = re.compile(r"\bOWNER/|@v\d+\.\d+\.\d+|\brev: v\d")
+    files = [*pages(ROOT), ROOT / ".pre-commit-hooks.yaml", ROOT / "action.yml"]
+    found = [f"{f.relative_to(ROOT)}:{n}: {line.strip()}" for f in files
+             for n, line in enumerate(f.read_text("utf-8").splitlines(), 1) if placeholder.search(line)]
+    assert found == []
