@@ -52,7 +52,7 @@ def environment(tmp_path_factory) -> dict[str, str]:
     state = tmp_path_factory.mktemp("state")
     env.update(PATH=os.pathsep.join([*bins, env.get("PATH", "")]), PYTHONUNBUFFERED="1",
                PYTHONDONTWRITEBYTECODE="1", NO_COLOR="1", TERM="dumb", COLUMNS="100",
-               LC_ALL="C.UTF-8", XDG_STATE_HOME=str(state), HOME=str(state))
+               PYTHONUTF8="1", XDG_STATE_HOME=str(state), HOME=str(state))
     return env
 
 
