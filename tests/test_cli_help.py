@@ -71,6 +71,10 @@ def test_check_exits_0_on_warnings_alone_and_1_with_strict(tmp_path, capsys):
     assert main(["check", str(quick)]) == 0
     assert "1 file, 0 errors, 1 warning" in capsys.readouterr().err
     assert main(["check", "--strict", str(quick)]) == 1
+    capsys.readouterr()
+    assert main(["check", "--help"]) == 0
+    assert ("Exit status: 0 no errors (warnings alone do not fail the check), 1 an error, or a "
+            "warning with --strict, 2 usage error") in " ".join(capsys.readouterr().out.split())
 
 
 def installed_version() -> str:

@@ -21,8 +21,9 @@ def add_parser(sub) -> None:
                     " or a formula test file (a top-level 'formula' string).",
         epilog="Output (text): 'path:line:col: CODE message', the source line and a caret; a "
                "summary on standard error.\n"
-               "Exit status: 0 no errors (and no warnings with --strict), 1 findings, "
-               "2 usage error (missing or unreadable path, malformed JSON/YAML, no formula).",
+               "Exit status: 0 no errors (warnings alone do not fail the check), 1 an error, or "
+               "a warning with --strict, 2 usage error (missing or unreadable path, malformed "
+               "JSON/YAML, no formula).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="formula file, directory, JSON/YAML "
                                                             "document, or - for standard input")
