@@ -9,7 +9,8 @@ docs/testing.md, "The documentation's commands"):
   with at least one line starting with ``$ ``. Other blocks (synopses, YAML, JSON, Python) are
   not run.
 * ``$ COMMAND`` is run by ``/bin/sh`` from the repository root, with ``poolscale`` and
-  ``python`` on PATH. A here-document (``<<'EOF'`` ... ``EOF``) belongs to its command.
+  ``python`` on PATH. A line ending in a backslash continues on the next, and a here-document
+  (``<<'EOF'`` ... ``EOF``) belongs to its command.
 * The lines after it, up to the next ``$`` line or the end of the block, are what the command
   prints: standard output and standard error together, as a terminal shows them. Spaces at the
   end of a line and blank lines at the end of the output are not compared.
@@ -35,7 +36,7 @@ SHELL_LANGUAGES = frozenset({"", "console", "shell", "sh", "bash", "shell-sessio
 #: the pseudo-command showing the previous command's exit status
 EXIT_STATUS = "echo $?"
 
-_FENCE = re.compile(r"^(```+|~~~+)\s*([\w-]*)\s*$")
+_FENCE = re.compile(r"^( *)(```+|~~~+)\s*([\w-]*)\s*$")
 _SKIP = re.compile(r"^<!--\s*doctest:\s*skip\b\s*(.*?)\s*-->\s*$")
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1")
 
@@ -73,10 +74,12 @@ def transcripts(page: str, text: str) -> list[Transcript]:
         if not fence:
             i += 1
             continue
-        close = _closing_fence(lines, i + 1, fence.group(1))
-        body = lines[i + 1:close]
-        if fence.group(2).lower() in SHELL_LANGUAGES and any(b.startswith("$ ") for b in body):
-            skip = _SKIP.match(lines[i - 1]) if i > 0 else None
+        indent, opener, language = fence.groups()
+        close = _closing_fence(lines, i + 1, opener)
+        # a block inside a list item is indented with it: the indent is not part of its text
+        body = [b[len(indent):] if b.startswith(indent) else b.lstrip(" ") for b in lines[i + 1:close]]
+        if language.lower() in SHELL_LANGUAGES and any(b.startswith("$ ") for b in body):
+            skip = _SKIP.match(lines[i - 1].strip()) if i > 0 else None
             found.append(Transcript(page, i + 1, _commands(body, i + 2),
                                     skip=(skip.group(1) or "no reason given") if skip else None))
         i = close + 1
@@ -101,6 +104,9 @@ def _commands(body: list[str], first_line: int) -> list[Command]:
             j += 1              # text before the first command: a caption, not output
             continue
         text, start = line[2:], j
+        while text.endswith("\\") and j + 1 < len(body):     # a command continued on the next line
+            j += 1
+            text = f"{text}\n{body[j]}"
         heredoc = _HEREDOC.search(text)
         if heredoc:
             end = next((k for k in range(j + 1, len(body)) if body[k] == heredoc.group(2)), len(body))

@@ -135,6 +135,15 @@ def test_transcripts_are_found_with_their_commands_and_output():
     assert [(c.text, c.expected) for c in heredoc] == [("poolscale repl <<'EOF'\nx = 1;\nEOF", ["x=1"])]
 
 
+def test_a_block_in_a_list_item_and_a_continued_command_are_read_as_shown():
+    page = ("* an item:\n\n  ```\n  $ poolscale compare --pool p.json \\\n"
+            "        --formula f\n  head\n    indented\n  ```\n")
+    [found] = transcripts("page.md", page)
+    [command] = found.commands
+    assert (found.line, command.text, command.expected) == \
+        (3, "poolscale compare --pool p.json \\\n      --formula f", ["head", "  indented"])
+
+
 def test_output_must_match_exactly_but_for_line_end_spaces_and_final_blank_lines():
     assert output_drift(["a", "b", ""], ["a  ", "b"]) is None
     assert output_drift(["a", "b"], ["a", "c"]) == "line 2 differs:\n  shown:   'b'\n  printed: 'c'"
