@@ -91,7 +91,6 @@ def test_shown_command_prints_what_the_page_shows(transcript: Transcript, clone,
                         pytrace=False)
 
 
-
 # ------------------------------------------------------------------ the convention itself
 
 PAGE = """Some text.

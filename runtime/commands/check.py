@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from poolscale.formula import FormulaError, compile_formula
 
     from .. import report
-    from ..version import package_version
     from ..embedded import EmbeddedError, discover
+    from ..version import package_version
 
     sources, notes, files = [], [], []
     for path in args.paths:
