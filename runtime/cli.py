@@ -54,12 +54,36 @@ def read_formula(path: str, *, keep_bom: bool = False) -> str:
     return text[1:] if text.startswith("\ufeff") and not keep_bom else text
 
 
+class ShowVersion(argparse.Action):
+    """``--version``: print the installed version and exit. Unlike argparse's ``version``
+    action it reads the package metadata only when asked (runtime/version.py), so building the
+    parser for ``poolscale eval`` costs nothing more."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="print poolscale's version and exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .version import package_version
+
+        version = package_version()
+        if version is None:
+            parser.exit(EXIT_USAGE, "poolscale: version unknown: the package is not installed "
+                                    "(pip install -e . in the clone)\n")
+        sys.stdout.write(f"poolscale {version}\n")
+        parser.exit(EXIT_OK)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="poolscale",
-        description="Parse, check and evaluate Azure Batch autoscale formulas offline, "
-                    "byte for byte like the service.",
-        epilog="Exit status: 0 success, 1 the formula has an error, 2 usage error.")
+        description="Parse, check, evaluate and explain Azure Batch autoscale formulas offline, "
+                    "byte for byte like the service, and simulate the pools they resize. "
+                    "'poolscale COMMAND --help' explains a command and its arguments.",
+        epilog="Exit status: 0 success; 1 findings (a formula or run error, a failed test, a "
+               "lint warning with check --strict, a file fmt --check would change); 2 usage "
+               "error (a bad option, an unreadable or invalid file).")
+    parser.add_argument("--version", action=ShowVersion)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

@@ -21,8 +21,9 @@ def add_parser(sub) -> None:
                     " or a formula test file (a top-level 'formula' string).",
         epilog="Output (text): 'path:line:col: CODE message', the source line and a caret; a "
                "summary on standard error.\n"
-               "Exit status: 0 no errors (and no warnings with --strict), 1 findings, "
-               "2 usage error (missing or unreadable path, malformed JSON/YAML, no formula).",
+               "Exit status: 0 no errors (warnings alone do not fail the check), 1 an error, or "
+               "a warning with --strict, 2 usage error (missing or unreadable path, malformed "
+               "JSON/YAML, no formula).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="formula file, directory, JSON/YAML "
                                                             "document, or - for standard input")
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import report
     from ..embedded import EmbeddedError, discover
+    from ..version import package_version
 
     sources, notes, files = [], [], []
     for path in args.paths:
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "github":
         sys.stdout.write(report.format_github(findings))
     else:
-        sys.stdout.write(report.format_sarif(findings, version=_version()))
+        sys.stdout.write(report.format_sarif(findings, version=package_version()))
     failing = any(f.severity == "error" or args.strict for f in findings)
     return EXIT_FINDINGS if failing else EXIT_OK
 
@@ -94,11 +96,3 @@ def _real(path: str) -> str:
 
     return path if path == "<stdin>" else os.path.realpath(path)
 
-
-def _version() -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version("poolscale")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a plain checkout
-        return None

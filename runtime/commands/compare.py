@@ -16,10 +16,11 @@ if TYPE_CHECKING:
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "compare", help="simulate one workload under several formulas and compare them",
-        description="Simulate WORKLOAD on the pool of --pool once per --formula, with the same "
-                    "start, horizon and seed, and print the main figures of each run side by "
-                    "side. With a single --formula, the pool's own autoScaleFormula (or its "
-                    "fixed size) is the other side.",
+        description="Replay the tasks of the workload file W (--workload W) on the pool that the "
+                    "pool file P (--pool P) describes, once per formula file F (--formula F, "
+                    "repeated), with the same start, horizon and seed, and print the main "
+                    "figures of each run side by side. With a single --formula, the pool's own "
+                    "autoScaleFormula (or its fixed size) is the other side.",
         epilog="Exit status: 0 compared, 1 a formula does not compile, 2 usage error.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     from .simulate import add_input_arguments

@@ -15,11 +15,13 @@ if TYPE_CHECKING:
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "simulate", help="simulate a pool and its autoscale formula over a workload",
-        description="Run WORKLOAD on the pool of --pool, on a deterministic simulated clock: "
+        description="Replay the tasks of the workload file W (--workload W) on the pool that the "
+                    "pool file P (--pool P) describes, on a deterministic simulated clock: "
                     "nodes are allocated and booted, tasks are scheduled, samples are taken "
-                    "every 30 s and the autoscale formula is evaluated every interval and "
-                    "applied. Prints a summary of waits, node-hours, cost, utilization and "
-                    "autoscale activity; --report-json, --timeline and --plot write the details.",
+                    "every 30 s, and the pool's autoScaleFormula (or the formula file F of "
+                    "--formula F) is evaluated every autoScaleEvaluationInterval and applied. "
+                    "Prints a summary of waits, node-hours, cost, utilization and autoscale "
+                    "activity; --report-json, --timeline and --plot write the details.",
         epilog="Workloads: CSV (submit_time,duration[,slots,job,priority,exit_code,id]), SWF "
                "traces, JSON/YAML jobs and tasks, or a JSON/YAML generator spec; see "
                "docs/simulate.md.\n"
