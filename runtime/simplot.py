@@ -100,9 +100,11 @@ def _failed_spans(runs: list[tuple[float, Any]], end: float) -> list[tuple[float
             spans.append((_hours(since), _hours(t - since)))
             since = None
     if since is not None:
-        # the last stretch lasts until the evaluation that would have come next
+        # the last stretch lasts until the evaluation that would have come next, or the run's
+        # end; one failure at the very end is an evaluation interval wide
         interval = runs[1][0] - runs[0][0] if len(runs) > 1 else 0.0
-        spans.append((_hours(since), _hours(max(end, last + interval) - since)))
+        stop = min(last + interval, end) if end > since else last + interval
+        spans.append((_hours(since), _hours(stop - since)))
     return spans
 
 

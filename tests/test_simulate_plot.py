@@ -177,7 +177,16 @@ def test_a_stretch_of_failed_evaluations_is_one_band(capsys, figures, tmp_path):
     assert band.get_label() == "failed evaluations (25)"
     (path,) = band.get_paths()
     xs = sorted({round(x * 3600, 6) for x, _ in path.vertices})
-    assert xs == [0.0, 7500.0]         # from the first failure to the evaluation after the last
+    assert xs == [0.0, 7200.0]         # from the first failure to the end of the run
+
+    f.write_text("$x = $CPUPercent.GetSample(TimeInterval_Minute * 30);\n"  # 70 % of 30 min
+                 "$TargetDedicatedNodes = 1;\n", encoding="utf-8")
+    fig = plot(capsys, figures, ["simulate", "--pool", POOL, "--workload", CSV, "--horizon", "2h",
+                                 "--formula", str(f), "--plot", str(tmp_path / "p.png")])
+    (band,) = labelled(fig.axes[1], "failed evaluations")
+    assert band.get_label() == "failed evaluations (5)"       # at 0, 5, 10, 15 and 20 minutes
+    (path,) = band.get_paths()
+    assert sorted({round(x * 3600, 6) for x, _ in path.vertices}) == [0.0, 1500.0]
 
 
 def test_an_all_zero_panel_reads_0_to_1_in_whole_numbers(capsys, figures, tmp_path):
