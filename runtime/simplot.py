@@ -22,16 +22,18 @@ equal files.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from typing import IO, Any
 
-__all__ = ["plot_run", "plot_compare", "demand_line", "MOST_EVALUATION_MARKS"]
+__all__ = ["plot_run", "plot_compare", "demand_line", "MOST_EVALUATION_MARKS", "DEMAND_STEPS"]
 
 #: The most evaluations drawn one by one: on the ~1,000 pixels of the time axis they stay at
 #: least 5 pixels apart. More (a day at the 5-minute default is 288) and only the evaluations
 #: that changed the target are marked, as a solid bar of ticks says nothing.
 MOST_EVALUATION_MARKS = 200
+
+#: The most steps of the demand line drawn as they are (about two per pixel of the time axis).
+DEMAND_STEPS = 2000
 
 #: Metadata that would differ between two runs of the same input (or name a version), by type.
 _NO_VOLATILE_METADATA = {"svg": {"Date": None}, "pdf": {"CreationDate": None},
@@ -60,13 +62,26 @@ def _hours(seconds: float) -> float:
 def demand_line(workload: Any, start_ticks: int, slots: int, end: float
                 ) -> tuple[list[float], list[int]]:
     """``(hours, nodes)`` for a step line (``where="post"``) up to ``end`` seconds: the nodes the
-    workload's tasks would fill if none waited, its slots ÷ ``slots`` per node, rounded up."""
+    workload's tasks would fill if none waited, its slots ÷ ``slots`` per node, rounded up.
+
+    A workload that changes its demand more than DEMAND_STEPS times is drawn at its highest in
+    each of DEMAND_STEPS equal slices of the time axis: more steps than the axis has pixels
+    would only slow the drawing, and the highest keeps every peak in sight."""
+    import numpy as np
+
     from poolscale.scheduler.demand import demand_steps
 
     times, held = demand_steps(workload, start_ticks)
-    n = bisect_right(times, end)
-    hours = [_hours(t) for t in times[:n]] + [_hours(end)]
-    nodes = [-(-h // slots) for h in held[:n]]
+    n = int(np.searchsorted(times, end, side="right"))
+    times, held = times[:n], held[:n]
+    if n > DEMAND_STEPS and end > 0:
+        edges = np.linspace(0.0, end, DEMAND_STEPS + 1)[:-1]
+        highest = held[np.searchsorted(times, edges, side="right") - 1]  # in force at each edge
+        slice_of = np.minimum((times / end * DEMAND_STEPS).astype(np.int64), DEMAND_STEPS - 1)
+        np.maximum.at(highest, slice_of, held)
+        times, held = edges, highest
+    hours = (times / 3600.0).tolist() + [_hours(end)]
+    nodes = (-(-held // slots)).tolist()
     return hours, nodes + nodes[-1:]
 
 
@@ -186,7 +201,7 @@ def _draw_targets(ax, rows: list[dict]) -> float:
 
 def _draw_demand(ax, workload: Any, start_ticks: int, slots: int, end: float) -> float:
     hours, nodes = demand_line(workload, start_ticks, slots, end)
-    ax.step(hours, nodes, where="post", color="tab:orange", linewidth=1.0, alpha=0.9,
+    ax.step(hours, nodes, where="post", color="tab:orange", linewidth=1.0, alpha=0.9, zorder=2.5,
             label=f"demand: the workload's tasks if none waited ({slots} slots per node)")
     return max(nodes, default=0)
 

@@ -210,3 +210,39 @@ def test_equal_runs_write_equal_files(capsys, figures, tmp_path, wide, kind):
                                "--plot", str(out)])
         written.append(out.read_bytes())
     assert written[0] == written[1]
+
+
+def test_a_busy_demand_keeps_its_peaks_in_fewer_steps(capsys, figures, tmp_path):
+    from poolscale.runtime.simplot import DEMAND_STEPS
+
+    rows = [f"{2 * k + 0.25},1,1" for k in range(1500)] + ["1000.5,5,40"]   # 3,002 changes
+    busy = tmp_path / "busy.csv"
+    busy.write_text("submit_time,duration,slots\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    pool = json.loads(Path(POOL).read_text(encoding="utf-8"))
+    pool["taskSlotsPerNode"] = 8
+    (tmp_path / "pool.json").write_text(json.dumps(pool), encoding="utf-8")
+    fig = plot(capsys, figures, ["simulate", "--pool", str(tmp_path / "pool.json"), "--workload",
+                                 str(busy), "--horizon", "1h", "--plot", str(tmp_path / "p.png")])
+    (demand,) = lines(fig.axes[0], "demand")
+    assert len(demand.get_xdata()) == DEMAND_STEPS + 1
+    assert demand.get_xdata()[-1] == 1.0
+    assert sorted(set(demand.get_ydata())) == [0, 1, 6]      # the 5 s spike of 41 slots kept
+    assert list(demand.get_ydata()[:4]) == [1, 1, 1, 1]       # a 1 s task in each 1.8 s slice
+
+
+def test_demand_follows_job_creation_and_job_manager_tasks():
+    from poolscale.scheduler.demand import demand_steps
+    from poolscale.scheduler.models import load_workload
+
+    workload = load_workload({"jobs": [
+        {"id": "a", "creationTime": 100, "jobManagerTask": {"id": "jm", "duration": 30},
+         "tasks": [{"id": "t1", "submitTime": 50, "duration": 10, "requiredSlots": 2},
+                   {"id": "t2", "submitTime": 200, "duration": 0}]},
+        {"id": "b", "jobManagerTask": {"id": "jm", "duration": 5, "requiredSlots": 3},
+         "tasks": [{"id": "t", "submitTime": "2026-03-02T00:00:40Z", "duration": 20}]},
+    ]})
+    from poolscale.formula.timeparse import parse_iso_time
+
+    times, slots = demand_steps(workload, parse_iso_time("2026-03-02T00:00:00Z").ticks)
+    assert times.tolist() == [0.0, 40.0, 45.0, 60.0, 100.0, 110.0, 130.0]
+    assert slots.tolist() == [0, 4, 1, 0, 3, 1, 0]
