@@ -36,8 +36,7 @@ MOST_EVALUATION_MARKS = 200
 DEMAND_STEPS = 2000
 
 #: Metadata that would differ between two runs of the same input (or name a version), by type.
-_NO_VOLATILE_METADATA = {"svg": {"Date": None}, "pdf": {"CreationDate": None},
-                         "ps": {"CreationDate": None}, "eps": {"CreationDate": None}}
+_NO_VOLATILE_METADATA = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 _DEDICATED, _LOW_PRIORITY, _PREEMPTED = "tab:blue", "tab:cyan", "tab:red"
 #: a comparison's runs, one colour each: not the demand's orange, nor the red of preemptions
@@ -256,9 +255,32 @@ def _finish(plt, fig, axes, *, title: str, start: str, out: IO[bytes], kind: str
     for ax in axes:
         _legend(ax)
     fig.tight_layout()
-    with plt.rc_context({"svg.hashsalt": "poolscale"}):
-        fig.savefig(out, format=kind, dpi=110, metadata=_NO_VOLATILE_METADATA.get(kind))
+    _save(plt, fig, out, kind)
     plt.close(fig)
+
+
+def _save(plt, fig, out: IO[bytes], kind: str) -> None:
+    """The picture, the same bytes for the same figure: SVG ids from a fixed salt rather than a
+    random one, no creation date in SVG and PDF, PostScript dated by SOURCE_DATE_EPOCH (0 when
+    unset: it reads no other setting), and SVGZ gzipped without a time stamp."""
+    import gzip
+    import io
+    import os
+
+    with plt.rc_context({"svg.hashsalt": "poolscale"}):
+        if kind == "svgz":
+            svg = io.BytesIO()
+            fig.savefig(svg, format="svg", dpi=110, metadata=_NO_VOLATILE_METADATA["svg"])
+            out.write(gzip.compress(svg.getvalue(), mtime=0))
+            return
+        pinned = kind in ("ps", "eps") and "SOURCE_DATE_EPOCH" not in os.environ
+        if pinned:
+            os.environ["SOURCE_DATE_EPOCH"] = "0"
+        try:
+            fig.savefig(out, format=kind, dpi=110, metadata=_NO_VOLATILE_METADATA.get(kind))
+        finally:
+            if pinned:
+                del os.environ["SOURCE_DATE_EPOCH"]
 
 
 def plot_run(out: IO[bytes], result: Any, workload: Any, *, kind: str, slots: int, title: str,

@@ -201,10 +201,27 @@ def test_an_all_zero_panel_reads_0_to_1_in_whole_numbers(capsys, figures, tmp_pa
             assert [t for t in ax.get_yticks() if low <= t <= high] == [0, 1]
 
 
-@pytest.mark.parametrize("kind", ["png", "svg", "pdf"])
-def test_equal_runs_write_equal_files(capsys, figures, tmp_path, wide, kind):
+@pytest.mark.parametrize("kind", ["png", "svg", "svgz", "pdf", "eps"])
+def test_equal_runs_write_equal_files(capsys, figures, tmp_path, wide, kind, monkeypatch):
+    import datetime
+    import time
+
+    from matplotlib.backends import backend_pdf
+
     written = []
+    clock = iter([1_700_000_000.0, 1_800_000_000.0])     # the two files are written years apart
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     for name in ("a", "b"):
+        now = next(clock)
+
+        class Today(datetime.datetime):
+            @classmethod
+            def today(cls, now=now):
+                return cls.fromtimestamp(now)
+
+        monkeypatch.setattr(time, "time", lambda: now)                 # gzip
+        monkeypatch.setattr(time, "ctime", lambda *_: time.asctime(time.gmtime(now)))  # PS
+        monkeypatch.setattr(backend_pdf, "datetime", Today)            # PDF
         out = tmp_path / f"{name}.{kind}"
         plot(capsys, figures, ["simulate", "--pool", POOL, "--workload", wide, "--horizon", "1h",
                                "--plot", str(out)])
