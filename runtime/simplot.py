@@ -208,13 +208,17 @@ def _draw_demand(ax, workload: Any, start_ticks: int, slots: int, end: float) ->
 def _draw_autoscale(ax, row: int, result: Any, end: float, *, counted: bool) -> None:
     """One strip row: the evaluations (while few enough to tell apart), those that changed the
     target, and the stretches of failed ones, of one run. ``counted``: the legend says how
-    many (one run); a comparison's legend names the marks once, for every row."""
+    many (one run); a comparison's legend names each kind of mark once, for every row."""
     runs = result.runs
+    if not runs:
+        ax.annotate("no evaluations: autoscale is off (a fixed pool)", (0.01, row),
+                    xycoords=("axes fraction", "data"), va="center", fontsize=8, color="0.4")
+        return
     changes = result.target_changes
     failed = sum(1 for _, run in runs if run.error is not None)
 
     def label(text: str, n: int) -> str:
-        return f"{text} ({n})" if counted else (text if row == 0 else "_nolegend_")
+        return f"{text} ({n})" if counted else text
 
     if runs and len(runs) <= MOST_EVALUATION_MARKS:
         ax.vlines([_hours(t) for t, _ in runs], row - 0.25, row + 0.25, color="0.6",
@@ -239,9 +243,14 @@ def _strip_axis(ax, labels: list[str]) -> None:
 
 
 def _legend(ax) -> None:
+    """Beside the panel, each label once (the rows of the autoscale strip share theirs)."""
     handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
+    first: dict[str, Any] = {}
+    for handle, label in zip(handles, labels):
+        first.setdefault(label, handle)
+    if first:
+        ax.legend(list(first.values()), list(first), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  fontsize=8, borderaxespad=0)
 
 
 def _finish(plt, fig, axes, *, title: str, start: str, out: IO[bytes], kind: str) -> None:

@@ -167,6 +167,19 @@ def test_few_evaluations_are_all_marked(capsys, figures, tmp_path):
     assert marks.get_label() == "evaluation (25)"
 
 
+def test_a_fixed_pool_says_why_its_strip_is_empty(capsys, figures, tmp_path):
+    fig = plot(capsys, figures, ["compare", "--pool", str(EX / "fixed-pool.json"), "--workload",
+                                 CSV, "--horizon", "1h", "--formula", AUTOSCALE,
+                                 "--plot", str(tmp_path / "c.png")])
+    strip = fig.axes[1]
+    assert [t.get_text() for t in strip.texts] == [
+        "no evaluations: autoscale is off (a fixed pool)"]
+    assert strip.texts[0].xy[1] == 0                     # the fixed pool's row, the first
+    assert [t.get_text() for t in strip.get_yticklabels()] == ["fixed pool", "autoscale.formula"]
+    assert [t.get_text() for t in strip.get_legend().get_texts()] == [
+        "evaluation", "evaluation that changed the target"]
+
+
 def test_a_stretch_of_failed_evaluations_is_one_band(capsys, figures, tmp_path):
     f = tmp_path / "fails.formula"
     f.write_text("$x = $CPUPercent.GetSample(TimeInterval_Hour * 1000);\n"
