@@ -1,11 +1,10 @@
-"""How a simulation is shown: the summary table, the side-by-side comparison, the timeline CSV
-and the plots.
+"""How a simulation is shown: the summary table, the side-by-side comparison and the timeline
+CSV (the plots are runtime/simplot.py).
 
 Tables are built as rows ``(section, label, values...)`` and drawn with ``rich`` when it is
-installed, else as aligned plain text, so both look alike and tests can read either. matplotlib
-is imported only when a plot is asked for, with the Agg backend (no display needed). The timeline
-and the plots are written to file objects the caller opens, so that where and how a file is
-written (atomically, runtime/atomicwrite.py) is decided in one place.
+installed, else as aligned plain text, so both look alike and tests can read either. The
+timeline is written to a file object the caller opens, so that where and how a file is written
+(atomically, runtime/atomicwrite.py) is decided in one place.
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ import math
 import os
 from typing import IO, Any, Iterable
 
-__all__ = ["summary_rows", "compare_rows", "render_table", "write_timeline_csv", "plot_run",
-           "plot_compare", "picture_type", "peak_nodes"]
+__all__ = ["summary_rows", "compare_rows", "render_table", "write_timeline_csv", "picture_type",
+           "peak_nodes"]
 
 Row = tuple  # (section, label, value, value, ...)
 
@@ -232,97 +231,6 @@ def _csv_value(v: Any) -> Any:
     return v
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _series(timeline: list[dict], slots: int):
-    hours = [r["time"] / 3600.0 for r in timeline]
-    nodes = [r["dedicated"] + r["low_priority"] for r in timeline]
-    usable = [r["usable"] for r in timeline]
-    target = [r["target_dedicated"] + r["target_low_priority"] for r in timeline]
-    demand = [r["pending_tasks"] / slots for r in timeline]
-    return hours, nodes, usable, target, demand
-
-
-def _figure(plt):
-    """The frame both plots share: nodes above, tasks below, one time axis."""
-    return plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
-                        gridspec_kw={"height_ratios": [3, 1.3]})
-
-
 def picture_type(path: str) -> str:
     """The picture type a plot file gets, by its extension (``png`` for ``run.PNG``)."""
     return os.path.splitext(path)[1].lower().lstrip(".")
-
-
-def _finish(plt, fig, top, bottom, *, title: str, start: str, tasks_label: str,
-            out: IO[bytes], kind: str) -> None:
-    """Labels, legends and grids of both panels, then the file."""
-    top.set_ylabel("nodes")
-    top.set_title(title, fontsize=11)
-    top.legend(loc="upper left", fontsize=8, ncol=2)
-    top.grid(alpha=0.3)
-    bottom.set_ylabel(tasks_label)
-    bottom.set_xlabel(f"hours since {start}")
-    bottom.legend(loc="upper left", fontsize=8)
-    bottom.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out, format=kind, dpi=110)
-    plt.close(fig)
-
-
-def plot_run(out: IO[bytes], result: Any, *, kind: str, slots: int, title: str,
-             start: str) -> None:
-    """Nodes against demand over time, with the evaluation instants marked, and the queue,
-    drawn as a ``kind`` picture (:func:`picture_type`) to the binary file ``out``."""
-    plt = _pyplot()
-    hours, nodes, usable, target, demand = _series(result.timeline_rows, slots)
-    fig, (top, bottom) = _figure(plt)
-    top.fill_between(hours, demand, step="post", alpha=0.25, color="tab:orange",
-                     label=f"demand (pending tasks ÷ {slots} slots per node)")
-    top.step(hours, nodes, where="post", color="tab:blue", label="nodes present")
-    top.step(hours, usable, where="post", color="tab:green", linewidth=0.9, label="nodes usable")
-    top.step(hours, target, where="post", color="black", linestyle="--", linewidth=0.9,
-             label="target")
-    ok = [t / 3600.0 for t, run in result.runs if run.error is None]
-    failed = [t / 3600.0 for t, run in result.runs if run.error is not None]
-    ymax = max([1.0] + nodes + demand + target)
-    if ok:
-        top.plot(ok, [-0.03 * ymax] * len(ok), "|", color="grey", markersize=6,
-                 label=f"evaluations ({len(ok)})")
-    if failed:
-        top.plot(failed, [-0.03 * ymax] * len(failed), "x", color="red", markersize=5,
-                 label=f"failed evaluations ({len(failed)})")
-    top.set_ylim(-0.07 * ymax, 1.3 * ymax)  # headroom for the legend
-    bottom.step(hours, [r["active_tasks"] for r in result.timeline_rows], where="post",
-                color="tab:red", label="queued ($ActiveTasks)")
-    bottom.step(hours, [r["running_tasks"] for r in result.timeline_rows], where="post",
-                color="tab:purple", label="running ($RunningTasks)")
-    _finish(plt, fig, top, bottom, title=title, start=start, tasks_label="tasks", out=out,
-            kind=kind)
-
-
-def plot_compare(out: IO[bytes], runs: list[tuple[str, Any]], *, kind: str, slots: int,
-                 title: str, start: str) -> None:
-    """Every formula's nodes and demand on one time axis, and their queues below, drawn as
-    :func:`plot_run` draws."""
-    plt = _pyplot()
-    fig, (top, bottom) = _figure(plt)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (label, result) in enumerate(runs):
-        c = colors[i % len(colors)]
-        hours, nodes, _usable, _target, demand = _series(result.timeline_rows, slots)
-        top.step(hours, nodes, where="post", color=c, label=f"{label}: nodes")
-        top.step(hours, demand, where="post", color=c, linestyle=":", linewidth=0.9,
-                 label=f"{label}: demand")
-        bottom.step(hours, [r["active_tasks"] for r in result.timeline_rows], where="post", color=c,
-                    label=label)
-    top.set_ylim(0, 1.3 * top.get_ylim()[1])  # headroom for the legend
-    _finish(plt, fig, top, bottom, title=title, start=start, tasks_label="queued tasks",
-            out=out, kind=kind)

@@ -233,6 +233,7 @@ class PoolMixin(EngineState):
     def _on_preempt(self, node: Node, inc: int) -> None:
         if inc != node.inc or node.state is PREEMPTED or node.state is REMOVED:
             return
+        self.preemption_times.append(self.kernel.now)    # a leaving node's too: work is lost
         if not self._lose_vm(node, "node.preempt"):
             return
         node.inc += 1
@@ -482,6 +483,7 @@ class PoolMixin(EngineState):
         self.target = new
         self.option = run.option
         self.target_changes += 1
+        self.target_change_times.append(self.kernel.now)
         if self._log is not None:
             self._log((self.kernel.now, "pool.target", new[0], new[1], run.option.value))
         self._begin_resize()

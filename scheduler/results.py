@@ -32,6 +32,11 @@ class SimulationResult:
     samples: Any = None
     #: the run's start in ticks (100 ns) since 0001-01-01, for the timeline's timestamps
     start_ticks: int | None = None
+    #: the seconds at which a low-priority node was preempted, one per preemption (kept even
+    #: without the event log: the plot marks them, and 30 s samples would blur them)
+    preemptions: list[float] = field(default_factory=list)
+    #: the seconds at which an autoscale run changed the pool's target (the plot marks them)
+    target_changes: list[float] = field(default_factory=list)
 
     @cached_property
     def timeline(self):

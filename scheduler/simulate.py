@@ -208,6 +208,7 @@ class Simulation(SamplerMixin):
         self.n_leaving = [0, 0]
         self.n_billed = [0, 0]
         self.n_preempted = 0
+        self.preemption_times: list[float] = []
         self.n_usable = 0
         self.n_req_creating = 0
         self.n_removed = 0
@@ -241,6 +242,7 @@ class Simulation(SamplerMixin):
         self.eval_errors = 0
         self.error_codes: dict[str, int] = {}
         self.target_changes = 0
+        self.target_change_times: list[float] = []
 
     def _init_samples(self, sim) -> None:
         self.period_ticks = _ticks(sim.samples.period)
@@ -430,6 +432,8 @@ class Simulation(SamplerMixin):
             events=self.events,
             samples=self.recorder,
             start_ticks=self.start_ticks,
+            preemptions=self.preemption_times,
+            target_changes=self.target_change_times,
         )
 
 

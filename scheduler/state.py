@@ -56,6 +56,7 @@ class EngineState:
     n_leaving: list[int]
     n_billed: list[int]
     n_preempted: int
+    preemption_times: list[float]
     n_usable: int
     n_req_creating: int
     n_removed: int
@@ -78,6 +79,7 @@ class EngineState:
     eval_errors: int
     error_codes: dict[str, int]
     target_changes: int
+    target_change_times: list[float]
     # -- samples and the integrals behind them (Simulation._init_samples, sampler.py) --
     period_ticks: int
     recorder: SampleRecorder

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
     from ..simcli import json_text, load_formula, load_inputs, report_document, run_simulation
-    from ..simview import compare_rows, picture_type, plot_compare, render_table
+    from ..simview import compare_rows, picture_type, render_table
     from .simulate import write_output
 
     inputs = load_inputs(args)
@@ -114,9 +114,11 @@ def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
 
     if args.plot:
         title = f"{inputs.pool.id} on {inputs.workload_path} (seed {inputs.seed})"
+        from ..simplot import plot_compare
+
         write_output(outputs, args.plot, "the plot",
                      lambda f: plot_compare(f, [(c.label, r) for c, r in zip(choices, results)],
-                                            kind=picture_type(args.plot),
+                                            inputs.workload, kind=picture_type(args.plot),
                                             slots=inputs.pool.task_slots_per_node, title=title,
                                             start=inputs.start), "wb")
 

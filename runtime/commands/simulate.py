@@ -89,7 +89,7 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
     from ..simcli import (
         drain_notes, json_text, load_formula, load_inputs, report_document, run_simulation,
     )
-    from ..simview import picture_type, plot_run, render_table, summary_rows, write_timeline_csv
+    from ..simview import picture_type, render_table, summary_rows, write_timeline_csv
 
     inputs = load_inputs(args)
     choice = load_formula(args.formula, inputs)
@@ -109,8 +109,10 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
     if args.plot:
         title = (f"{inputs.pool.id}: {choice.label} on {inputs.workload_path} "
                  f"(seed {inputs.seed})")
+        from ..simplot import plot_run
+
         write_output(outputs, args.plot, "the plot",
-                     lambda f: plot_run(f, result, kind=picture_type(args.plot),
+                     lambda f: plot_run(f, result, inputs.workload, kind=picture_type(args.plot),
                                         slots=inputs.pool.task_slots_per_node, title=title,
                                         start=inputs.start), "wb")
 
