@@ -1,4 +1,4 @@
-"""poolscale.scheduler: the pool manager, task scheduler and simulator (batch-model.md).
+"""poolscale.scheduler: the pool manager, task scheduler and simulator (docs/simulation-model.md).
 
     from poolscale.scheduler import simulate
     result = simulate(pool, workload, formula, start="2026-03-02T00:00:00Z", horizon="P1D", seed=7)

@@ -1,4 +1,5 @@
-"""Task attempts: start, exit, wall clock, kills, requeues, recoveries and completion (§6.2–§6.4).
+"""Task attempts: start, exit, wall clock, kills, requeues, recoveries and completion
+(docs/simulation-model.md#attempts-exit-codes-and-retries).
 
 A mixin of :class:`~poolscale.scheduler.simulate.Simulation`. The fast branch of ``_on_exit``
 and ``SchedulerMixin._place_simple`` are inlined versions of the general paths for the common case
@@ -210,7 +211,8 @@ class AttemptsMixin(SchedulerMixin):
         self._make_ready(task)
 
     def _recover(self, task: Task) -> None:
-        """Preemption or node failure: back to active, ``recoveryCount`` + 1 (§4.4)."""
+        """Preemption or node failure: back to active, ``recoveryCount`` + 1
+        (docs/simulation-model.md#preemption-and-node-failure)."""
         if self._log is not None:
             self._log((self.kernel.now, "task.recover", task.key))
         self._send_back(task)
@@ -218,7 +220,8 @@ class AttemptsMixin(SchedulerMixin):
         self._back_to_active(task)
 
     def _requeue(self, task: Task) -> None:
-        """Removal with ``requeue``: back to active, ``requeueCount`` + 1 (§4.6)."""
+        """Removal with ``requeue``: back to active, ``requeueCount`` + 1
+        (docs/simulation-model.md#deallocation-options)."""
         if self._log is not None:
             self._log((self.kernel.now, "task.requeue", task.key))
         self._send_back(task)

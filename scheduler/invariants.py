@@ -1,4 +1,5 @@
-"""The §11 invariants as a checker over a live :class:`Simulation` (for tests and debugging).
+"""The invariants (docs/simulation-model.md#invariants) as a checker over a live :class:`Simulation`
+(for tests and debugging).
 
 ``check(sim, after_pass=...)`` recomputes every counter the engine keeps incrementally from the
 tasks and nodes themselves and raises AssertionError with a message on the first violation.
@@ -92,7 +93,8 @@ def check(sim, *, after_pass: bool = False) -> None:
 def _check_nodes(sim, on_node) -> None:
     now = sim.kernel.now
     present = [0, 0]
-    billed = [0, 0]           # §4.1: every present node but a preempted one is billed
+    billed = [0, 0]           # docs/simulation-model.md#node-states: every present node but a
+                              # preempted one is billed
     preempted = usable = leaving = 0
     cpu = 0.0
     S = sim.slots
@@ -155,7 +157,8 @@ def _check_nodes(sim, on_node) -> None:
         candidates = [n for n in sim.nodes.values() if n.kind == kind and n.state is not LEAVINGPOOL]
         want = sorted(candidates, key=removal_rank)
         if sim._choose_for_removal(kind, len(want)) != want:
-            _fail(f"{now}: scale-down choice of kind {kind} differs from the §4.5 ranking")
+            _fail(f"{now}: scale-down choice of kind {kind} differs from the ranking of "
+                  "docs/simulation-model.md#which-nodes-leave-on-scale-down")
     creating = sum(1 for n in sim.nodes.values() if n.requested)
     if creating != sim.n_req_creating:
         _fail(f"{now}: n_req_creating {sim.n_req_creating}, recount {creating}")
@@ -168,7 +171,8 @@ def _check_nodes(sim, on_node) -> None:
 
 
 def _check_order(sim) -> None:
-    """§11.10: after a pass, no candidate fits any eligible node."""
+    """Invariant 10 (docs/simulation-model.md#invariants): after a pass, no candidate fits any
+    eligible node."""
     now = sim.kernel.now
     nodes = list(sim.nodes.values())
     for job in sim.jobs:

@@ -1,4 +1,5 @@
-"""Submissions, the job lifecycle, and job preparation and release tasks (§5, §5.4).
+"""Submissions, the job lifecycle, and job preparation and release tasks
+(docs/simulation-model.md#jobs).
 
 A mixin of :class:`~poolscale.scheduler.simulate.Simulation`. Submissions are the kernel's
 stream: one event per distinct submit instant, read in order beside the heap.
@@ -24,7 +25,8 @@ class JobsMixin(PoolMixin):
     # -- submissions and jobs -------------------------------------------------------------
 
     def _on_submit(self, i: int, _=None) -> None:
-        """All submissions and job creations at this instant, in workload order (§5.1)."""
+        """All submissions and job creations at this instant, in workload order
+        (docs/simulation-model.md#job-fields)."""
         items = self.submissions
         n = len(items)
         k = self.kernel
@@ -41,7 +43,8 @@ class JobsMixin(PoolMixin):
                         created = []
                     created.append(job)
             elif job.state is JOB_ACTIVE and task.depends is None and task.gkey is not None:
-                # the common case, inlined: accept (§6.2) and queue (§7.1)
+                # the common case, inlined: accept (docs/simulation-model.md#task-states) and queue
+                # (docs/simulation-model.md#candidates)
                 task.accepted = True
                 task.state = ACTIVE
                 task.submit_time = now
@@ -92,7 +95,8 @@ class JobsMixin(PoolMixin):
                 self._submit_task(job, task)
         if created is not None:
             for job in created:
-                # §12.11: terminatejob on a job with no tasks ends it at once. Tasks submitted
+                # docs/simulation-model.md#job-states-and-termination: terminatejob on a job with no
+                # tasks ends it at once. Tasks submitted
                 # at the instant the job is created count (choice).
                 if job.terminate_on_all and job.state is JOB_ACTIVE and not job.n_submitted:
                     self._terminate(job, "AllTasksComplete")
@@ -147,7 +151,8 @@ class JobsMixin(PoolMixin):
                     if not p.dep_satisfies:
                         task.blocked = True
                 else:
-                    # §6.4: a parent that does not exist yet blocks until it completes (choice)
+                    # docs/simulation-model.md#dependencies: a parent that does not exist yet blocks
+                    # until it completes (choice)
                     task.pending += 1
                     job.waiters.setdefault(pid, []).append(task)
         if not task.pending and not task.blocked:
@@ -157,7 +162,8 @@ class JobsMixin(PoolMixin):
         self._terminate(job, "MaxWallClockTimeExpiry")
 
     def _terminate(self, job: Job, reason: str) -> None:
-        """§5.2: kill assigned tasks, leave active ones for ever, run release tasks."""
+        """docs/simulation-model.md#job-states-and-termination: kill assigned tasks, leave active
+        ones for ever, run release tasks."""
         if job.state is not JOB_ACTIVE and job.state is not JOB_DISABLED:
             return
         if job.state is JOB_ACTIVE:
@@ -212,7 +218,7 @@ class JobsMixin(PoolMixin):
                 and not self.n_running:
             self.kernel.stop_at = self.kernel.now
 
-    # -- job preparation and release (§5.4) -------------------------------------------------
+    # -- job preparation and release (docs/simulation-model.md#job-preparation-and-release-tasks)
 
     def _prepare(self, task: Task, nodes) -> None:
         job = task.job
@@ -277,14 +283,16 @@ class JobsMixin(PoolMixin):
                 node.excluded.add(job)
                 job.n_excluded += 1
                 if node.bucket >= 0:
-                    pass  # still usable for other jobs (§5.4)
+                    pass  # still usable for other jobs
+                          # (docs/simulation-model.md#job-preparation-and-release-tasks)
                 waiting, rec.waiting = rec.waiting, []
                 for task, no in waiting:
                     if task.assign_no == no and task.state is PREPARING:
                         if self._log is not None:
                             self._log((self.kernel.now, "task.unprepare", task.key, node.id))
                         self._unassign(task)
-                        self._back_to_active(task)   # no counter changes (§11.6)
+                        self._back_to_active(task)   # no counter changes (invariant 6,
+                                                     # docs/simulation-model.md#invariants)
         self._busy_changed(node)
         self.kernel.dirty = True
 

@@ -1,15 +1,18 @@
-"""A small deterministic discrete-event kernel (SimPy-style ties, batch-model.md §1).
+"""A small deterministic discrete-event kernel (SimPy-style ties,
+docs/simulation-model.md#order-of-work-within-an-instant).
 
 The heap holds ``(time, rank, seq, handler, a, b)``. ``time`` is float seconds after the run's
 start; ``rank`` orders the kinds of work that meet at one instant; ``seq`` is a global counter,
 so two entries never compare past it (handlers and their arguments are never compared) and
 events of one rank at one instant run in the order they were scheduled. Nothing depends on
-hashing or on the wall clock, so equal inputs give equal runs (§11.12).
+hashing or on the wall clock, so equal inputs give equal runs (invariant 13,
+docs/simulation-model.md#invariants).
 
-§1 puts the work of an instant in this order: state events (exits, wall-clock expiries, node
-timers, submissions), a scheduling pass, the sample, the autoscale run, another pass. The first
-four are ranks here; the sample and the run are ranks too. The scheduling pass is not an event:
-handlers set :attr:`Kernel.dirty` when they change something a pass could use, and the kernel
+The order of work within an instant (docs/simulation-model.md#order-of-work-within-an-instant)
+is: state events (exits, wall-clock expiries, node timers, submissions), a scheduling pass, the
+sample, the autoscale run, another pass. The first four are ranks here; the sample and the run
+are ranks too. The scheduling pass is not an event: handlers set :attr:`Kernel.dirty` when
+they change something a pass could use, and the kernel
 calls the pass *before* it runs anything of rank ``SAMPLE`` or above at the same instant and
 before time moves on. A pass may itself schedule work at the current instant (a zero-length
 task); it runs before the sample because its rank is lower, and another pass follows it.
@@ -47,12 +50,14 @@ __all__ = [
     "TooManyEvents",
 ]
 
-#: §1 step 1 kind ranks: exits first, then wall-clock expiries, node timers, submissions.
+#: Kind ranks of step 1 of docs/simulation-model.md#order-of-work-within-an-instant:
+#: exits first, then wall-clock expiries, node timers, submissions.
 EXIT = 0
 WALLCLOCK = 1
 NODE = 2
 SUBMIT = 3
-#: §1 steps 3 and 4: the sample at t, then the autoscale run at t.
+#: Steps 3 and 4 of docs/simulation-model.md#order-of-work-within-an-instant: the sample at t, then
+#: the autoscale run at t.
 SAMPLE = 4
 AUTOSCALE = 5
 

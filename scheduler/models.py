@@ -1,4 +1,6 @@
-"""Pydantic models of the pool, job and task files the simulator reads (batch-model.md §0–§6).
+"""Pydantic models of the pool, job and task files the simulator reads
+(docs/simulation-model.md#the-pool-file, docs/simulation-model.md#job-fields,
+docs/simulation-model.md#task-fields).
 
 Field names are the Batch REST camelCase names (aliases); Python code uses the snake_case
 attribute names, and both spellings load (``populate_by_name``). Durations are stored as float
@@ -13,8 +15,8 @@ Unknown fields (decided per section, see docs/simulation-model.md):
   as ``taskSlotPerNode`` is a file error naming the field; but every property the Batch REST
   API defines and the simulator does not model (read-only state, image, network, mounts,
   certificates, metadata, statistics, ``odata.metadata`` …) is listed in the class's ``IGNORED``
-  set and dropped before validation. So ``az batch pool show`` output loads as is (§3.1
-  "accepted and ignored").
+  set and dropped before validation. So ``az batch pool show`` output loads as is
+  (docs/simulation-model.md#ignored-rest-properties).
 * **poolscale sections** (``simulation``, distributions, profiles, the workload envelope) forbid
   unknown names outright.
 
@@ -463,7 +465,7 @@ class DependsOn(_Rest):
 class TaskConstraints(_Rest):
     max_wall_clock_time: OptionalSeconds = None
     retention_time: Seconds = 7 * 86_400.0
-    #: None means "the job's" (§6.1); -1 is unlimited.
+    #: None means "the job's" (docs/simulation-model.md#task-fields); -1 is unlimited.
     max_task_retry_count: Annotated[int, Field(ge=-1)] | None = None
 
 
@@ -483,7 +485,8 @@ class MultiInstanceSettings(_Rest):
 
 
 class Profile(_Sim):
-    """Resource use of a running task (§8.2); a missing field is 0."""
+    """Resource use of a running task; a missing field is 0
+    (docs/simulation-model.md#series-values)."""
 
     cpu_percent: Annotated[float, Field(ge=0)] | None = None
     memory_mb: Annotated[float, Field(ge=0, alias="memoryMB")] = 0.0
@@ -514,8 +517,8 @@ class StartTask(_Rest):
 
 class TaskSchedulingPolicy(_Rest):
     node_fill_type: Annotated[Literal["spread", "pack"], BeforeValidator(_lower)] = "spread"
-    #: accepted as the REST API has it; equal priorities always go by job creation (§7.2),
-    #: which is ``creationtime`` (docs/simulation-model.md)
+    #: accepted as the REST API has it; equal priorities always go by job creation,
+    #: which is ``creationtime`` (docs/simulation-model.md#queue-order-and-priorities)
     job_default_order: Annotated[Literal["none", "creationtime"], BeforeValidator(_lower)] = "none"
 
 
@@ -568,7 +571,8 @@ class Prices(_Sim):
 
 
 class SimulationSettings(_Sim):
-    """The ``simulation`` section (§2, §3.4): everything only the simulator needs."""
+    """The ``simulation`` section (docs/simulation-model.md#the-simulation-section): everything only
+    the simulator needs."""
 
     seed: int | None = None
     start: Annotated[Union[str, None], Field(description="ISO-8601 start instant")] = None
@@ -600,7 +604,8 @@ _VM_PREFIX = re.compile(r"^(standard_|basic_)", re.IGNORECASE)
 
 
 def cores_from_vm_size(vm_size: str) -> int | None:
-    """§3.2: strip ``standard_``/``basic_``; a constrained size ``E4-2s_v3`` gives 2; else the
+    """docs/simulation-model.md#cores-per-node: strip ``standard_``/``basic_``; a constrained size
+    ``E4-2s_v3`` gives 2; else the
     first run of digits (``d4s_v3`` → 4, ``NC6`` → 6). None when the name has no digits."""
     name = _VM_PREFIX.sub("", vm_size.strip())
     m = re.match(r"^[A-Za-z]*\d+-(\d+)", name)
@@ -621,7 +626,7 @@ _POOL_IGNORED = _READ_ONLY_COMMON + (
 
 
 class PoolSpec(_Rest):
-    """A pool (§3.1) plus its ``simulation`` section.
+    """A pool (docs/simulation-model.md#the-pool-file) plus its ``simulation`` section.
 
     Read-only REST properties are ignored: a simulated pool starts with no nodes.
     ``maxTasksPerNode`` / ``MaxTasksPerVM`` are taken as ``taskSlotsPerNode`` when that is absent.
@@ -712,7 +717,7 @@ _TASK_IGNORED = _READ_ONLY_COMMON + _NOT_SIMULATED_TASK
 
 
 class TaskSpec(_Rest):
-    """A task (§6.1) with its simulation fields."""
+    """A task (docs/simulation-model.md#task-fields) with its simulation fields."""
 
     IGNORED = frozenset(_TASK_IGNORED)
 
@@ -760,7 +765,8 @@ def _fold_exit_code(data: Any) -> Any:
 
 
 class JobManagerTask(_Rest):
-    """§5.3; ``killJobOnCompletion`` and ``runExclusive`` default to true."""
+    """docs/simulation-model.md#job-manager-task; ``killJobOnCompletion`` and ``runExclusive``
+    default to true."""
 
     IGNORED = frozenset(_TASK_IGNORED)
 
@@ -794,7 +800,7 @@ class JobPreparationTask(_Rest):
     wait_for_success: bool = True
     rerun_on_node_reboot_after_success: bool = True
     environment_settings: list[EnvironmentSetting] = []
-    # -- simulation fields (§5.4: both default to 0) --
+    # -- simulation fields (docs/simulation-model.md#job-preparation-and-release-tasks: both 0) --
     duration: Seconds = 0.0
     failure_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
 
@@ -804,7 +810,7 @@ class JobReleaseTask(_Rest):
 
     id: str = "jobrelease"
     command_line: str = ""
-    #: PT15M, and never more (§5.4)
+    #: PT15M, and never more (docs/simulation-model.md#job-preparation-and-release-tasks)
     max_wall_clock_time: OptionalSeconds = 900.0
     retention_time: Seconds = 7 * 86_400.0
     environment_settings: list[EnvironmentSetting] = []
@@ -828,11 +834,12 @@ _JOB_IGNORED = _READ_ONLY_COMMON + (
 
 
 class JobSpec(_Rest):
-    """A job (§5.1) and, in a workload, its tasks.
+    """A job (docs/simulation-model.md#job-fields) and, in a workload, its tasks.
 
     ``creationTime`` is when the simulated job is created (seconds after the start, or an ISO
     instant; one before the start means "at the start"). Without it, the job is created when its
-    first task is submitted (§5.1 choice). ISO instants replay at their offsets from the start;
+    first task is submitted (docs/simulation-model.md#job-fields). ISO instants replay at their
+    offsets from the start;
     without a start of its own a run begins at the workload's earliest one (so jobs taken from
     ``az batch job show`` are created in the order and at the gaps they were), and with an
     earlier-than-all start they come later.

@@ -1,4 +1,5 @@
-"""Compute nodes: their states (batch-model.md §4.1) and the free-slot index used for placement.
+"""Compute nodes: their states (docs/simulation-model.md#node-states) and the free-slot index used
+for placement.
 
 States are interned module-level strings, compared by identity in the hot paths. A node's
 ``life`` token cancels its lifecycle timers (allocation, boot, start-task attempts, recovery,
@@ -33,7 +34,8 @@ DEDICATED = 0
 LOW_PRIORITY = 1
 KIND_NAMES = ("dedicated", "lowPriority")
 
-#: §4.5 ranks of the scale-down choice by state (running nodes are ranked 5 or 6 separately).
+#: Ranks of the scale-down choice (docs/simulation-model.md#which-nodes-leave-on-scale-down)
+#: by state (running nodes are ranked 5 or 6 separately).
 _REMOVAL_RANK = {
     PREEMPTED: 1,
     UNUSABLE: 2, STARTTASKFAILED: 2,
@@ -41,11 +43,12 @@ _REMOVAL_RANK = {
     IDLE: 4,
 }
 
-# prep record states (§5.4)
+# prep record states (docs/simulation-model.md#job-preparation-and-release-tasks)
 PREP_RUNNING = "running"
 PREP_SUCCEEDED = "succeeded"
 PREP_FAILED = "failed"
-PREP_KILLED = "killed"       # stopped by its job's termination (§5.2)
+PREP_KILLED = "killed"       # stopped by its job's termination
+                             # (docs/simulation-model.md#job-states-and-termination)
 
 
 class PrepRecord:
@@ -101,7 +104,8 @@ class Node:
         self.used = 0                     # Σ requiredSlots of assigned tasks
         self.tasks = {}                   # assigned tasks (insertion ordered: deterministic)
         self.n_busy = 0                   # tasks + running preparation and release tasks
-        self.n_jm = 0                     # job managers assigned here (§4.5 rank 6)
+        self.n_jm = 0                     # job managers assigned here (rank 6 of
+                                          # docs/simulation-model.md#which-nodes-leave-on-scale-down)
         self.exclusive = False            # hosts a runExclusive job manager
         self.requested = False            # in `creating` because a resize asked for it
         self.leave_option = None
@@ -126,7 +130,8 @@ class Node:
 
 
 def removal_rank(node: Node) -> tuple[int, int, int]:
-    """§4.5 sort key: (rank, used slots for running nodes, id number)."""
+    """The sort key of docs/simulation-model.md#which-nodes-leave-on-scale-down: (rank, used slots
+    for running nodes, id number)."""
     r = _REMOVAL_RANK.get(node.state)
     if r is not None:
         return (r, 0, node.num)
@@ -149,7 +154,8 @@ class SlotIndex:
     ``count[u]`` is the exact number of indexed nodes with ``used == u``; ``heaps[u]`` holds
     their id numbers with lazy deletion (an entry is live when the node's ``bucket`` is still
     ``u``). Spread takes the lowest id of the lowest non-empty bucket that fits, pack the lowest
-    id of the highest (§7.3), so a placement costs O(S + log n) with S = taskSlotsPerNode.
+    id of the highest (docs/simulation-model.md#placement-and-fill-type), so a placement
+    costs O(S + log n) with S = taskSlotsPerNode.
 
     ``by_num`` maps the number of every node the pool holds to the node; a removed node's number
     leaves it, so the index is bounded by the pool's size (limits.MAX_POOL_NODES), not by how

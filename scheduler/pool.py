@@ -1,4 +1,5 @@
-"""The pool manager: node lifecycle, resize steps, scale-down and deallocation (batch-model.md §2–§4).
+"""The pool manager: node lifecycle, resize steps, scale-down and deallocation
+(docs/simulation-model.md#nodes, docs/simulation-model.md#allocation-and-resize).
 
 A mixin of :class:`~poolscale.scheduler.simulate.Simulation`; it shares the engine's state
 (counters on ``self``) with the task scheduler and the sampler.
@@ -29,7 +30,8 @@ STOPPING = "stopping"
 
 _QUOTA_ERROR = ("AccountCoreQuotaReached", "AccountLowPriorityCoreQuotaReached")
 _USED_THEN_ID = operator.attrgetter("used", "num")
-#: §4.5 ranks 1–4 (running nodes, ranks 5 and 6, are ordered by used slots, then id)
+#: ranks 1–4 of docs/simulation-model.md#which-nodes-leave-on-scale-down
+#: (running nodes, ranks 5 and 6, are ordered by used slots, then id)
 _RANK = {PREEMPTED: 1, UNUSABLE: 2, STARTTASKFAILED: 2, CREATING: 3, STARTING: 3,
          WAITINGFORSTARTTASK: 3, IDLE: 4}
 _HOLDS_VM_ALIVE = (CREATING, STARTING, WAITINGFORSTARTTASK, STARTTASKFAILED, IDLE, RUNNING)
@@ -84,7 +86,8 @@ class PoolMixin(EngineState):
             self._log((self.kernel.now, "node", node.id, new))
 
     def _busy_changed(self, node: Node) -> None:
-        """idle <-> running follows whether anything is on the node (§4.1 last bullet)."""
+        """idle <-> running follows whether anything is on the node
+        (docs/simulation-model.md#node-states)."""
         s = node.state
         if node.n_busy:
             if s is IDLE:
@@ -193,7 +196,8 @@ class PoolMixin(EngineState):
 
     def _wipe(self, node: Node) -> None:
         """Preemption or failure: every task returns to active (recoveryCount + 1), preparation
-        and release tasks stop, and the node's local data goes (§4.2, §4.4)."""
+        and release tasks stop, and the node's local data goes
+        (docs/simulation-model.md#preemption-and-node-failure)."""
         for task in list(node.tasks):
             self._recover(task)
         self._clear_local(node)
@@ -256,7 +260,8 @@ class PoolMixin(EngineState):
         if not self._lose_vm(node, "node.fail"):
             return
         # The incarnation (node.inc) stays: a low-priority node holding a VM keeps its
-        # preemption timer while unusable (batch-model §4.2, §4.4), so it still gets preempted.
+        # preemption timer while unusable (docs/simulation-model.md#preemption-and-node-failure), so
+        # it still gets preempted.
         self._set_state(node, UNUSABLE)
         if self.repair_time is not None:
             d = self._draw(self.repair_time, "repair", node)
@@ -272,7 +277,8 @@ class PoolMixin(EngineState):
     # -- leaving ----------------------------------------------------------------------
 
     def _deallocate(self, node: Node, option: Option) -> None:
-        """§4.6: the selected node enters leavingpool at once; its tasks follow ``option``."""
+        """docs/simulation-model.md#deallocation-options: the selected node enters leavingpool at
+        once; its tasks follow ``option``."""
         if node.state is PREEMPTED:
             self._remove(node)
             return
@@ -343,7 +349,8 @@ class PoolMixin(EngineState):
     # -- resizing ---------------------------------------------------------------------
 
     def _resize(self) -> None:
-        """The §3.3 resize step for both kinds; re-entrant calls are folded into one loop."""
+        """The resize step (docs/simulation-model.md#the-resize-step) for both kinds; re-entrant
+        calls are folded into one loop."""
         if self._in_resize:
             self._resize_again = True
             return
@@ -385,7 +392,8 @@ class PoolMixin(EngineState):
             self.kernel.dirty = True
 
     def _choose_for_removal(self, kind: int, count: int) -> list[Node]:
-        """The first ``count`` nodes of ``kind`` in the §4.5 ranking (never a leaving node).
+        """The first ``count`` nodes of ``kind`` in the ranking of
+        docs/simulation-model.md#which-nodes-leave-on-scale-down (never a leaving node).
 
         Ranks 1–4 are ordered by id, which is the order of ``self.nodes``; only running nodes
         need sorting, and only when the lower ranks do not already supply ``count`` nodes.
@@ -432,7 +440,8 @@ class PoolMixin(EngineState):
                 self.kernel.after(self.resize_timeout, NODE, self._on_resize_timeout, self.resize_gen)
 
     def _check_complete(self) -> None:
-        """§3.3 "complete": targets met (or a quota error), nothing requested still creating,
+        """When a resize is complete (docs/simulation-model.md#the-resize-step): targets met (or a
+        quota error), nothing requested still creating,
         nothing leaving."""
         if self.alloc_state is STEADY or self._in_resize:
             return
@@ -455,7 +464,8 @@ class PoolMixin(EngineState):
             self._log((self.kernel.now, "pool.state", STEADY))
 
     def _on_resize_timeout(self, gen: int, _=None) -> None:
-        """§3.3 timeout (fixed pools): drop the still-creating requested nodes, then settle."""
+        """A fixed pool's resize timeout (docs/simulation-model.md#resize-errors): drop the
+        still-creating requested nodes, then settle."""
         if gen != self.resize_gen or self.alloc_state is STEADY:
             return
         self.resize_stopped = True
@@ -469,7 +479,8 @@ class PoolMixin(EngineState):
     # -- autoscale ----------------------------------------------------------------------
 
     def _apply_run(self, run) -> None:
-        """language.md §14.2: truncate toward zero, clamp to [0, quota] (the core quota or the
+        """docs/language.md#from-value-to-target: truncate toward zero, clamp to [0, quota] (the
+        core quota or the
         configured maximum, whichever is lower); a changed target starts
         (or redirects) a resize with this run's deallocation option."""
         new = []

@@ -1,4 +1,5 @@
-"""What a simulation returns: the report (§10 measures), the timeline, the runs and the event log."""
+"""What a simulation returns: the report
+(docs/simulation-model.md#the-report), the timeline, the runs and the event log."""
 
 from __future__ import annotations
 
@@ -105,7 +106,8 @@ def build_report(sim) -> dict[str, Any]:
                     last_end = end
                 started = task.start_time
                 if started is not None:
-                    run = task.attempt_end - started      # §10: the last attempt
+                    run = task.attempt_end - started      # the last attempt
+                                                          # (docs/simulation-model.md#the-report)
                     turn = end - submitted
                     add_run(run)
                     add_turn(turn)

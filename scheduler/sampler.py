@@ -1,4 +1,5 @@
-"""Samples (batch-model.md §8) and the integrals behind them and behind the report (§10).
+"""Samples (docs/simulation-model.md#samples) and the integrals behind them and behind the
+report (docs/simulation-model.md#the-report).
 
 Every rate the series and the report integrate (usable nodes, CPU, memory, disk, I/O, billed
 nodes, assigned slots, provisioning) only changes at event instants, so the kernel's
@@ -63,7 +64,8 @@ class SamplerMixin(AttemptsMixin):
             self._next_progress = new + self._progress_step
 
     def _on_sample(self, k: int, _=None) -> None:
-        """Sample k, stamped start + k·P, covering ((k−1)·P, k·P] (§8.1)."""
+        """Sample k, stamped start + k·P, covering ((k−1)·P, k·P]
+        (docs/simulation-model.md#sample-timing-delay-and-loss)."""
         lost = self.loss_rate > 0 and self.streams.uniform("sampleloss", k) < self.loss_rate
         du = self.acc_usable - self.last_usable
         cpu = (self.acc_cpu - self.last_cpu) / du if du > 0 else 0.0
@@ -120,7 +122,8 @@ class SamplerMixin(AttemptsMixin):
             self.kernel.at(nxt, SAMPLE, self._on_sample, k + 1)
 
     def _on_evaluate(self, k: int, _=None) -> None:
-        """The k-th autoscale run (k = 0 at enable time), applied at once (§1 step 4)."""
+        """The k-th autoscale run (k = 0 at enable time), applied at once (step 4 of
+        docs/simulation-model.md#order-of-work-within-an-instant)."""
         now = self.kernel.now
         state = PoolState(
             current_dedicated=float(self.n_present[0]),

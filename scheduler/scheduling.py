@@ -1,8 +1,10 @@
-"""The task scheduler: the ready queue, the scheduling pass and placement (§7).
+"""The task scheduler: the ready queue, the scheduling pass and placement
+(docs/simulation-model.md#scheduling).
 
 A mixin of :class:`~poolscale.scheduler.simulate.Simulation`.
 
-The queue (§7.2) is a heap of *entries*, one per job with ready tasks and one per job manager
+The queue (docs/simulation-model.md#queue-order-and-priorities) is a heap of *entries*, one per job
+with ready tasks and one per job manager
 waiting to run, keyed ``(−priority, restarted-manager ? 0 : 1, creation time, job sequence,
 manager ? 0 : 1)``. Within a job, ready tasks sit in one heap per *group*: tasks of one job
 needing the same number of slots (or, for multi-instance tasks, the same number of nodes) are
@@ -33,7 +35,8 @@ class SchedulerMixin(JobsMixin):
     # -- the ready queue ----------------------------------------------------------------
 
     def _make_ready(self, task: Task) -> None:
-        """``task`` is active with its dependencies satisfied: count it and queue it (§7.1)."""
+        """``task`` is active with its dependencies satisfied: count it and queue it
+        (docs/simulation-model.md#candidates)."""
         job = task.job
         inst = task.inst
         job.n_ready_inst += inst
@@ -43,7 +46,7 @@ class SchedulerMixin(JobsMixin):
             self.active_slots += task.slots * inst
         gkey = task.gkey
         if gkey is None:
-            return  # §7.4: never placed, but counted
+            return  # never placed, but counted (docs/simulation-model.md#tasks-that-never-run)
         tok = self._qtok
         self._qtok = tok + 1
         task.qtoken = tok
@@ -63,7 +66,8 @@ class SchedulerMixin(JobsMixin):
         self.kernel.dirty = True
 
     def _schedule_pass(self) -> None:
-        """§7: greedy, in queue order, until nothing more fits anywhere."""
+        """docs/simulation-model.md#scheduling: greedy, in queue order, until nothing more fits
+        anywhere."""
         q = self.queue
         if not q or not self.n_usable:
             return
@@ -80,7 +84,8 @@ class SchedulerMixin(JobsMixin):
                 if job.state is not JOB_ACTIVE or jm.state is not ACTIVE or jm.qtoken < 0:
                     continue
                 if 0 < job.max_parallel <= job.n_assigned:
-                    # §7.1: the manager is a task of its job (§5.3), so it waits like any
+                    # docs/simulation-model.md#candidates: the manager is a task of its job
+                    # (docs/simulation-model.md#job-manager-task), so it waits like any
                     # other until fewer than maxParallelTasks of the job are assigned
                     job.jm_queued = True
                     keep.append(entry)
@@ -97,7 +102,8 @@ class SchedulerMixin(JobsMixin):
                 if job.state is not JOB_ACTIVE:
                     continue
                 if job.jm is not None and not job.jm_started:
-                    continue  # re-queued when the manager starts (§5.3)
+                    continue  # re-queued when the manager starts
+                              # (docs/simulation-model.md#job-manager-task)
                 if self._place_job(job):
                     job.in_queue = True
                     keep.append(entry)
@@ -171,7 +177,7 @@ class SchedulerMixin(JobsMixin):
             del groups[gkey]
         return bool(groups)
 
-    # -- placement (§7.3) -----------------------------------------------------------------
+    # -- placement (docs/simulation-model.md#placement-and-fill-type)
 
     def _eligible(self, node: Node, task) -> bool:
         if node.bucket < 0 or self.slots - node.used < task.slots:
@@ -205,7 +211,8 @@ class SchedulerMixin(JobsMixin):
         return self.index.find_spread(task.slots)
 
     def _find_mi(self, task: Task, excluded: int):
-        """§6.5/§7.3: the N lowest-id empty eligible nodes, or None."""
+        """docs/simulation-model.md#multi-instance-tasks: the N lowest-id empty eligible nodes, or
+        None."""
         nodes = self.index.empty_nodes()
         if excluded:
             nodes = [n for n in nodes if task.job not in n.excluded]

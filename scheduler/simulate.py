@@ -188,7 +188,7 @@ class Simulation(SamplerMixin):
         quotas = (sim.dedicated_core_quota, sim.low_priority_core_quota)
         self.quota_nodes = [None if q is None else q // self.cores for q in quotas]
         most = sim.max_nodes_per_kind
-        #: the upper clamp of an applied target (language.md §14.2), per kind
+        #: the upper clamp of an applied target (docs/language.md#from-value-to-target), per kind
         self.max_nodes = [most if q is None else min(q, most) for q in self.quota_nodes]
         self.alloc_time = sim.allocation_time
         self.boot_time = sim.boot_time
@@ -233,7 +233,8 @@ class Simulation(SamplerMixin):
         self.formula = formula
         self.autoscale = formula is not None
         if self.autoscale:
-            # §2: an autoscale pool's targets are clamped to its quota, the file's initial
+            # docs/simulation-model.md#quotas-and-the-configured-maximum: an autoscale pool's
+            # targets are clamped to its quota, the file's initial
             # ones included (a fixed pool keeps a target above quota and records the error)
             self.target = [min(t, most) for t, most in zip(self.target, self.max_nodes)]
         self.interval_ticks = _ticks(pool.auto_scale_evaluation_interval)
@@ -316,7 +317,8 @@ class Simulation(SamplerMixin):
             self.jobs.append(job)
             created = resolve_time(spec.creation_time, self.start_ticks)
             if created is None and not spec.tasks:
-                # §5.1 creates a job at its creationTime or with its first task; a job with
+                # docs/simulation-model.md#job-fields: a job is created at its creationTime or with
+                # its first task; a job with
                 # neither (a job manager that adds the work, say) is created at the start (choice)
                 created = 0.0
             job.creation_at = created
@@ -348,7 +350,8 @@ class Simulation(SamplerMixin):
         items.sort(key=itemgetter(0))   # stable: workload order within an instant
         for seq, (_, _, submitted) in enumerate(items):
             if submitted is not None:
-                submitted.seq = seq            # §7.2 component 6: submission sequence
+                submitted.seq = seq            # component 6 of
+                                               # docs/simulation-model.md#queue-order-and-priorities
         self.submissions = items
         self.n_workload_tasks = n_tasks
         profiled += [job.jm for job in self.jobs if job.jm is not None]
@@ -356,7 +359,8 @@ class Simulation(SamplerMixin):
         self.track_io = any(t.io is not None for t in profiled)
 
     def _group_key(self, task: Task, spec) -> int | None:
-        """Placement group (§7.3); None for the never-placed tasks of §7.4."""
+        """Placement group (docs/simulation-model.md#placement-and-fill-type); None for the
+        never-placed tasks of docs/simulation-model.md#tasks-that-never-run."""
         if spec.multi_instance_settings is not None:
             if self.slots == 1 and self.inter_node:
                 return -task.inst
@@ -371,7 +375,8 @@ class Simulation(SamplerMixin):
         self._ran = True
         k = self.kernel
         if self.target[0] or self.target[1]:
-            self._begin_resize()          # the initial sizing counts as a resize (§3.1)
+            self._begin_resize()          # the initial sizing counts as a resize
+                                          # (docs/simulation-model.md#allocation-states)
             self._resize()
         if self.submissions:
             k.set_stream(SUBMIT, self._on_submit, self.submissions[0][0], 0)
@@ -385,7 +390,8 @@ class Simulation(SamplerMixin):
         k.max_events = MAX_EVENTS
         with paused_gc():
             try:
-                # §8.1: sample k covers (start + (k−1)·P, start + k·P], so the start instant is
+                # docs/simulation-model.md#sample-timing-delay-and-loss: sample k covers
+                # (start + (k−1)·P, start + k·P], so the start instant is
                 # in no period: what completes at it is not counted by the first sample
                 k.run(min(0.0, self.until), on_step=on_step)
                 self.period_succeeded = self.period_failed = 0

@@ -1,4 +1,4 @@
-"""Named random streams derived from the seed (batch-model.md §3.4 "Random streams").
+"""Named random streams derived from the seed (docs/simulation-model.md#random-streams).
 
 Every random process draws from its own stream, keyed by the seed, a fixed label and the ids of
 what it is about (node number and incarnation, task, stamp, run index). Adding preemption then

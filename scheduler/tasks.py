@@ -1,8 +1,11 @@
-"""Jobs and tasks as the engine holds them (batch-model.md §5, §6).
+"""Jobs and tasks as the engine holds them
+(docs/simulation-model.md#jobs, docs/simulation-model.md#tasks).
 
 These are slotted records built once from the pydantic specs, so the hot paths read plain
-attributes. A job manager is a :class:`Task` with ``is_jm`` set (§5.3: it is a task of its job
-and counts as one). Exit options are resolved by :func:`exit_actions` (§6.4).
+attributes. A job manager is a :class:`Task` with ``is_jm`` set
+(docs/simulation-model.md#job-manager-task: it is a task of its job
+and counts as one). Exit options are resolved by :func:`exit_actions`
+(docs/simulation-model.md#exit-conditions).
 """
 
 from __future__ import annotations
@@ -175,11 +178,14 @@ class Task:
         self.always_ok = not any(codes)
         self.state = self.node = self.nodes = None   # node: the primary node while assigned
         # attempt_end: when the last attempt stopped running; end_time: the task's completion,
-        # later when it is killed while waiting or preparing again (§6.1, §10 "run")
+        # later when it is killed while waiting or preparing again
+        # (docs/simulation-model.md#attempts-exit-codes-and-retries,
+        # run_seconds in docs/simulation-model.md#the-report)
         self.submit_time = self.first_start = self.start_time = self.attempt_end = None
         self.end_time = None
         self.exit_code = self.result = self.failure = None   # failure: (category, code)
-        self.gkey = None          # placement group (engine), None: never placed (§7.4)
+        self.gkey = None          # placement group (engine), None: never placed
+                                  # (docs/simulation-model.md#tasks-that-never-run)
         self.retry_count = self.requeue_count = self.recovery_count = self.attempt = 0
         self.pending = 0          # parents not yet completed
         self.assign_no = self.prep_wait = 0
@@ -198,7 +204,8 @@ class Task:
         return self.max_retry == UNLIMITED or self.retry_count < self.max_retry
 
     def attempt_exit_code(self) -> int:
-        """The exit code of the current attempt (batch-model §6.1: ``exitCodes`` gives attempt
+        """The exit code of the current attempt
+        (docs/simulation-model.md#attempts-exit-codes-and-retries: ``exitCodes`` gives attempt
         1, 2, …; the last repeats). ``attempt`` counts the attempts that started running, so a
         task sent back while it was still preparing has used up no code."""
         codes = self.exit_codes
@@ -310,7 +317,8 @@ class Job:
         return self._ids
 
     def accepted(self, task_id: str) -> "Task | None":
-        """The accepted task ``task_id`` (dependencies, §6.3). The index is built on the first
+        """The accepted task ``task_id`` (docs/simulation-model.md#dependencies). The index is built
+        on the first
         lookup and then kept by :meth:`accept`, so jobs without dependencies never pay for it."""
         by_id = self.by_id
         if by_id is None:
@@ -334,7 +342,8 @@ class Job:
 
 
 def exit_actions(conditions: ExitConditions | None, code: int | None) -> tuple[str, str]:
-    """(jobAction, dependencyAction) for a completion with ``code`` (None: a system kill), §6.4."""
+    """(jobAction, dependencyAction) for a completion with ``code`` (None: a system kill),
+    docs/simulation-model.md#exit-conditions."""
     opts = None
     if conditions is not None:
         if code is not None:
@@ -382,8 +391,8 @@ def expand_parents(spec: TaskSpec, job_ids: Callable[[], list[int]] | None = Non
     ``job_ids()`` gives the job's integer task ids, ascending (:func:`int_ids`; the workload is
     known in advance). A range wider than :data:`EXPAND_LIMIT` becomes the job's ids inside it,
     plus — when some id of the range is no task of the job — the first such id: that parent
-    never exists, so the dependent waits for ever (§6.4, "a parent that does not exist yet
-    blocks"), as with the full list. :func:`parents_named` counts the list without making it.
+    never exists, so the dependent waits for ever (docs/simulation-model.md#dependencies),
+    as with the full list. :func:`parents_named` counts the list without making it.
     """
     d = spec.depends_on
     if d is None:

@@ -3,7 +3,8 @@
 Three promises, each checked against the repository as it is:
 
 * nothing tracked refers to files outside the repository (the workspace the project was
-  written in, its ``../shared`` specification, "spec §N" section numbers a user cannot open);
+  written in, its ``../shared`` specifications, their section numbers a user cannot open:
+  "spec §N", "batch-model.md §N", a bare "§N");
 * every link to a heading (``docs/language.md#window-arithmetic`` in a comment, ``[x](#y)`` or
   ``[x](limits.md#files)`` in a page, ``doc: "#e7-..."`` in the compliance corpus) names a
   heading that exists, under GitHub's anchor rules, so renaming a heading cannot strand a link;
@@ -19,7 +20,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from poolscale.formula import builtins, lints, parser
@@ -32,12 +32,10 @@ LANGUAGE = ROOT / "docs" / "language.md"
 
 # -- what a tracked file may not mention ------------------------------------------------------
 
-#: References that only make sense in the workspace the project was written in.
-OUTSIDE = re.compile(r"\.\./shared|shared/spec|\bspec §|\bworkspace\b|/work/", re.IGNORECASE)
-
-#: Pages rewritten on another branch of the same issue (the simulator's model). Strict xfail:
-#: once that branch is merged they pass, the xfail turns into a failure, and the entry goes.
-REWRITTEN_ELSEWHERE = ("docs/simulate.md", "docs/simulation-model.md")
+#: References that only make sense in the workspace the project was written in: its files, and
+#: the numbered sections ("§6.4") of the specifications there, which the project's docs replace.
+OUTSIDE = re.compile(r"\.\./shared|shared/spec|\bspec §|\bworkspace\b|/work/|batch-model|§\s*\d",
+                     re.IGNORECASE)
 
 
 @functools.cache
@@ -69,15 +67,9 @@ def outside_references(name: str) -> list[str]:
 
 
 def test_no_tracked_file_refers_outside_the_repository():
-    found = [hit for name in tracked_files() if name not in REWRITTEN_ELSEWHERE
-             and name != this_file() for hit in outside_references(name)]
+    found = [hit for name in tracked_files() if name != this_file()
+             for hit in outside_references(name)]
     assert found == []
-
-
-@pytest.mark.xfail(strict=True, reason="rewritten on the simulator-model branch of issue 10")
-@pytest.mark.parametrize("name", REWRITTEN_ELSEWHERE)
-def test_pages_rewritten_elsewhere_still_refer_outside(name):
-    assert outside_references(name) == []
 
 
 def this_file() -> str:
@@ -88,9 +80,12 @@ def test_the_outside_pattern_catches_what_it_must():
     """The forbidden forms, as they were written before the reference existed."""
     for line in ("The complete semantics are in `../shared/spec/language.md`",
                  "the error code of spec §12", "(the spec (shared/spec/language.md) as data)",
-                 "in the project workspace", "see /work/shared/spec/batch-model.md"):
+                 "in the project workspace", "see /work/shared/spec/batch-model.md",
+                 "(batch-model.md §2–§4)", "(batch-model §6.1: exitCodes ...)", "(§4.5 ranking)",
+                 "the §11 invariants", "language.md §14.2: truncate", "§ 7.3"):
         assert OUTSIDE.search(line), line
-    for line in ("see docs/language.md#error-codes", "GITHUB_WORKSPACE", "a Batch pool spec"):
+    for line in ("see docs/language.md#error-codes", "GITHUB_WORKSPACE", "a Batch pool spec",
+                 "(docs/simulation-model.md#which-nodes-leave-on-scale-down)", "a § sign"):
         assert not OUTSIDE.search(line), line
 
 
@@ -188,6 +183,9 @@ def test_the_repository_links_headings():
     # not vacuous: the scan finds the links the code, the pages and the tests make
     sources = {name.split("/")[0] for name, _, page, _ in links if page == LANGUAGE}
     assert {"formula", "metrics", "runtime", "docs", "tests"} <= sources
+    model = ROOT / "docs" / "simulation-model.md"
+    sources = {name.split("/")[0] for name, _, page, _ in links if page == model}
+    assert {"scheduler", "tests", "docs"} <= sources
 
 
 def test_every_heading_link_names_a_heading_that_exists():

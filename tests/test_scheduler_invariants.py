@@ -1,4 +1,5 @@
-"""Hypothesis: the §11 invariants hold after every event of random pools and workloads.
+"""Hypothesis: the invariants (docs/simulation-model.md#invariants) hold after every event of random
+pools and workloads.
 
 Each example draws the features (deallocation option, preemption, node failure, quotas, start
 tasks, preparation tasks, multi-instance tasks ...) explicitly and the details from a seeded
@@ -106,7 +107,7 @@ def run_checked(pool, workload, seed, horizon=3000):
 
     def step(after_pass):
         check(sim, after_pass=after_pass)
-        # where the kernel would run a pass if anything were dirty, §11.10 must already hold
+        # where the kernel would run a pass if anything were dirty, invariant 10 must already hold
         if not after_pass and not sim.kernel.dirty and (
                 not heap or heap[0][0] != sim.kernel.now or heap[0][1] >= SAMPLE):
             check(sim, after_pass=True)

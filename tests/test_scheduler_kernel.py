@@ -1,4 +1,5 @@
-"""The event kernel (§1 ordering), the random streams and the growing sample recorder."""
+"""The event kernel (the order of docs/simulation-model.md#order-of-work-within-an-instant), the
+random streams and the growing sample recorder."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The pydantic models of pool, job and task files (batch-model.md §0–§6)."""
+"""The pydantic models of pool, job and task files
+(docs/simulation-model.md#the-pool-file, docs/simulation-model.md#job-fields,
+docs/simulation-model.md#task-fields)."""
 
 from __future__ import annotations
 

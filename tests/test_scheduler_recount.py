@@ -9,7 +9,9 @@ the figures. Here nothing of the engine is read but its outputs: the event log
 (docs/simulation-model.md, "The event log") is replayed into task, job and node states, with the
 workload's task shapes (slots, instances, dependencies), and those states must give exactly
 the report (docs/simulate.md, "The report"), the samples the formula read (``r.samples``) and the
-timeline, by batch-model.md §4.1 (what each node state counts in), §6.6, §8 and §10.
+timeline, by what each node state counts in (docs/simulation-model.md#node-states), the task counts
+(docs/simulation-model.md#task-counts), the samples (docs/simulation-model.md#samples) and the
+report (docs/simulation-model.md#the-report).
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def stats(values: list[float]) -> dict:
 
 
 class Replay:
-    """Task, job and node states rebuilt event by event, with the time integrals of §10 and
+    """Task, job and node states rebuilt event by event, with the time integrals of
+    docs/simulation-model.md#the-report and
     one snapshot per `sample` event."""
 
     def __init__(self, shapes: dict[str, Shape], slots_per_node: int):
@@ -112,7 +115,8 @@ class Replay:
         return shape.slots * shape.instances
 
     def _in_active_tasks(self, key: str) -> bool:
-        """§8.2: `active`, in an `active` job, every parent completed and satisfying (no exit
+        """docs/simulation-model.md#series-values: `active`, in an `active` job, every parent
+        completed and satisfying (no exit
         conditions in these workloads, so a parent satisfies exactly when it succeeded)."""
         return (self.tasks[key] == "active" and self.jobs[key.split("/")[0]] == "active"
                 and all(self.result.get(p) == "success" for p in self.shapes[key].parents))
@@ -197,7 +201,8 @@ class Replay:
                 if code is None:                             # a kill or the wall clock
                     self.wasted += t - self.start[key]
             self.end[key], self.result[key] = t, result
-            if t > 0:                                        # §8.1: the start is in no period
+            # the start is in no period (docs/simulation-model.md#sample-timing-delay-and-loss)
+            if t > 0:
                 self.period[result] += 1
         elif kind in BACK_TO_ACTIVE:
             if self._move(key, kind, BACK_TO_ACTIVE[kind], "active") == "running":
@@ -211,7 +216,8 @@ class Replay:
         nodes = self._node_counts()
         states = Counter(self.tasks.values())
         outcomes = Counter(self.result.values())
-        # a multi-instance task counts N in these two series (§6.5)
+        # a multi-instance task counts N in these two series
+        # (docs/simulation-model.md#multi-instance-tasks)
         active = sum(self.shapes[key].instances for key in self.tasks
                      if self._in_active_tasks(key))
         running = sum(self.shapes[key].instances
@@ -335,7 +341,8 @@ def check_report(report: dict, expected: dict) -> None:
 
 
 def check_sample_grid(rp: Replay, period: float, autoscale: bool) -> None:
-    """§8.1: one `sample` event per stamp k·P up to the horizon; evaluations at k·I from 0."""
+    """docs/simulation-model.md#sample-timing-delay-and-loss: one `sample` event per stamp k·P up to
+    the horizon; evaluations at k·I from 0."""
     assert [(s["k"], s["time"]) for s in rp.samples] == \
            [(k, k * period) for k in range(1, int(HORIZON // period) + 1)]
     interval = 300.0                   # PT5M, the default: no pool here sets another
@@ -344,7 +351,8 @@ def check_sample_grid(rp: Replay, period: float, autoscale: bool) -> None:
 
 
 def check_series(recorder, rp: Replay, start_ticks: int, period: float) -> None:
-    """Lost stamps are missing from every series (§8.1); the others hold the replayed values."""
+    """Lost stamps are missing from every series
+    (docs/simulation-model.md#sample-timing-delay-and-loss); the others hold the replayed values."""
     kept = [s for s in rp.samples if not s["lost"]]
     stamps = [start_ticks + s["k"] * int(period * TICKS_PER_SECOND) for s in kept]
     for name in SERIES:
@@ -369,8 +377,10 @@ def start_ticks(iso: str) -> int:
 
 
 #: Edge cases of the sample periods, pinned so that every run checks them: `a` and `b` complete
-#: at the start instant (in no period, §8.1); `d` waits until the evaluation at 300 s adds a
-#: node, and then starts and ends at 300 s *after* the sample stamped 300 (§1), so it is in the
+#: at the start instant (in no period, docs/simulation-model.md#sample-timing-delay-and-loss); `d`
+#: waits until the evaluation at 300 s adds a
+#: node, and then starts and ends at 300 s *after* the sample stamped 300
+#: (docs/simulation-model.md#order-of-work-within-an-instant), so it is in the
 #: sample at 330; the evaluation at the start fails (no samples yet). Then `e` and `f` keep both
 #: nodes busy when the run at 600 s scales down, so one drains (`leavingpool`) until 900 s.
 PERIOD_EDGES = ("taskcompletion", 0, {

@@ -58,7 +58,7 @@ def tasks_of(sim, job_id="j"):
     return {t.id: t for t in next(j for j in sim.jobs if j.id == job_id).tasks}
 
 
-# -- node lifecycle (§4.1–§4.3) -------------------------------------------------------------
+# -- node lifecycle (docs/simulation-model.md#nodes) ---------------------------------------
 
 
 def test_node_lifecycle_with_a_start_task():
@@ -97,7 +97,7 @@ def test_start_task_without_wait_for_success_lets_tasks_run_at_once():
     assert starts(r) == [(0.0, "j/a")]
 
 
-# -- scheduling order (§7.2) ------------------------------------------------------------------
+# -- scheduling order (docs/simulation-model.md#queue-order-and-priorities) --------
 
 
 def test_priority_first_then_fifo_by_job_creation_then_by_submission():
@@ -129,7 +129,8 @@ def test_a_task_that_fits_nowhere_is_skipped_and_smaller_ones_use_the_slots():
     sim, r = run(p, w, horizon=300)
     assert starts(r)[:2] == [(0.0, "j/small1"), (0.0, "j/small2")]
     assert (100.0, "j/big") in starts(r)
-    # requiredSlots > taskSlotsPerNode: never placed, but counted in $ActiveTasks (§7.4)
+    # requiredSlots > taskSlotsPerNode: never placed, but counted in $ActiveTasks
+    # (docs/simulation-model.md#tasks-that-never-run)
     assert tasks_of(sim)["huge"].state == "active"
     assert r.timeline_rows[-1]["active_tasks"] == 1
 
@@ -149,7 +150,7 @@ def test_max_parallel_tasks():
     assert [t for t, _ in starts(r)] == [0.0, 0.0, 10.0]
 
 
-# -- retries and wall clocks (§6.3, §12 items 1 and 8) ---------------------------------------
+# -- retries and wall clocks (docs/simulation-model.md#attempts-exit-codes-and-retries)
 
 
 @pytest.mark.parametrize("max_retry, codes, attempts, result, retry_count", [
@@ -182,7 +183,7 @@ def test_wall_clock_equal_to_duration_succeeds_longer_fails_without_retry():
     assert r.report["wasted_work_seconds"] == 60.0
 
 
-# -- dependencies (§6.4) --------------------------------------------------------------------
+# -- dependencies (docs/simulation-model.md#dependencies) -----------------------------------------
 
 
 def test_dependencies_block_and_satisfy():
@@ -201,7 +202,8 @@ def test_dependencies_block_and_satisfy():
     assert t["after2"].state == "active" and t["after2"].blocked      # parent 2 failed: block
     assert t["later"].state == "active" and t["later"].pending == 1   # parent never submitted
     assert r.report["jobs"] == {"active": 1}                           # jobAction none kept it
-    # blocked tasks are active in the counts but not in $ActiveTasks (§12 item 5)
+    # blocked tasks are active in the counts but not in $ActiveTasks
+    # (docs/simulation-model.md#dependencies)
     assert r.timeline_rows[-1]["tasks_active"] == 2 and r.timeline_rows[-1]["active_tasks"] == 0
 
 
@@ -241,7 +243,7 @@ def test_default_job_action_terminates_the_job_with_performexitoptionsjobaction(
     assert r.report["tasks"]["rejected"] == 1 and r.report["tasks"]["submitted"] == 2
 
 
-# -- jobs (§5) ------------------------------------------------------------------------------
+# -- jobs (docs/simulation-model.md#jobs) -----------------------------------------------------
 
 
 def test_job_manager_runs_first_alone_and_ends_the_job():
@@ -313,7 +315,7 @@ def test_multi_instance_task_takes_n_empty_nodes():
     assert starts(r)[1] == (50.0, "j/x")
 
 
-# -- deallocation options (§4.6, §14.3) ------------------------------------------------------
+# -- deallocation options (docs/simulation-model.md#deallocation-options)
 
 DOWN_AT_600 = """$TargetDedicatedNodes = time() < time("2026-01-05T00:10:00Z") ? 2 : 0;
 $NodeDeallocationOption = {option};"""
@@ -389,7 +391,7 @@ def test_a_new_target_replaces_the_old_during_a_resize_and_leaving_is_final():
         {"tvm-000003", "tvm-000004"}
 
 
-# -- preemption and failures (§4.4) ----------------------------------------------------------
+# -- preemption and failures (docs/simulation-model.md#preemption-and-node-failure)
 
 
 def test_preempted_nodes_count_recover_with_their_id_and_requeue_tasks():
@@ -422,7 +424,8 @@ def test_node_failure_and_repair():
 
 
 def test_an_unusable_low_priority_node_is_still_preempted_and_comes_back():
-    # §4.2/§4.4: a low-priority node holding a VM (unusable included) keeps its preemption timer.
+    # docs/simulation-model.md#preemption-and-node-failure: a low-priority node holding a VM
+    # (unusable included) keeps its preemption timer.
     p = pool(targetLowPriorityNodes=1, simulation={
         "nodeFailure": {"meanTimeBetween": 100},
         "preemption": {"meanTimeBetween": 200, "recoveryTime": 10}})
@@ -436,7 +439,7 @@ def test_an_unusable_low_priority_node_is_still_preempted_and_comes_back():
     assert (later[0] + 10, "node", node, "creating") in r.events
 
 
-# -- quotas and fixed pools (§2) -----------------------------------------------------------------
+# -- quotas and fixed pools (docs/simulation-model.md#quotas-and-the-configured-maximum)
 
 
 def test_quota_clamps_an_autoscale_target():
@@ -462,7 +465,8 @@ def test_fixed_pool_resize_timeout():
     assert sim.n_present == [0, 0] and sim.alloc_state == "steady" and sim.target == [2, 0]
 
 
-# -- samples and the autoscale loop (§1, §8, language.md §14) -------------------------------------
+# -- samples and the autoscale loop ------------------------------------------------------------
+# (docs/simulation-model.md#samples, docs/simulation-model.md#the-autoscale-run)
 
 
 def test_first_run_has_no_samples_and_the_sample_at_t_comes_before_the_run_at_t():
@@ -482,7 +486,8 @@ def test_sample_values_at_known_instants():
                         "$FailedTasks", "$CPUPercent", "$WallClockSeconds", "$UsableNodeCount",
                         "$SampleNodeCount", "$PreemptedNodeCount", "$MemoryBytes")}
     # a, b run from 0; c arrives at 20 and waits for a's slot (45–55); b ends at 90, and the
-    # exit at 90 is a state event, so the sample stamped 90 no longer sees b (§1)
+    # exit at 90 is a state event, so the sample stamped 90 no longer sees b
+    # (docs/simulation-model.md#order-of-work-within-an-instant)
     assert got["$RunningTasks"] == [2, 1, 0, 0]
     assert got["$ActiveTasks"] == [1, 0, 0, 0]
     assert got["$PendingTasks"] == [3, 1, 0, 0]
@@ -589,7 +594,8 @@ def test_allocation_draws_do_not_depend_on_preemption():
 
 
 def test_exit_codes_are_indexed_by_attempt_requeues_included():
-    # batch-model §6.1: exitCodes gives the code of attempt 1, 2, ...; a requeued attempt is
+    # docs/simulation-model.md#attempts-exit-codes-and-retries: exitCodes gives the code of attempt
+    # 1, 2, ...; a requeued attempt is
     # an attempt, so the second attempt (after the requeue at 600 s) exits with exitCodes[1].
     f = """$TargetDedicatedNodes = (time() >= time("2026-01-05T00:10:00Z") &&
                                  time() < time("2026-01-05T00:15:00Z")) ? 0 : 1;
@@ -619,7 +625,8 @@ def test_a_failing_zero_length_attempt_with_unlimited_retries_takes_a_second():
 
 
 def test_an_exit_and_a_submission_at_one_instant_run_exit_first():
-    # §1 step 1: exits, then submissions, then the pass; the freed slot goes to the queue's
+    # step 1 of docs/simulation-model.md#order-of-work-within-an-instant: exits, then submissions,
+    # then the pass; the freed slot goes to the queue's
     # head (b, waiting since 5), not to c submitted at the exit's instant
     w = jobs(job(tasks=[task("a", 10), task("b", 10, submitTime=5), task("c", 10, submitTime=10)]))
     sim, r = run(pool(targetDedicatedNodes=1), w, horizon=40)
@@ -646,7 +653,8 @@ def test_simulate_frees_its_run_by_reference_counting():
 
 
 def test_a_preempted_node_removed_by_a_scale_down_stops_being_billed_at_its_preemption():
-    # §4.1: preempted nodes are not billed, removed nodes are not present (review finding)
+    # docs/simulation-model.md#node-states: preempted nodes are not billed, removed nodes are not
+    # present (review finding)
     f = '$TargetLowPriorityNodes = time() < time("2026-01-05T00:10:00Z") ? 1 : 0;'
     p = autoscale(f, simulation={"preemption": {"meanTimeBetween": 200, "recoveryTime": 100000}})
     sim, r = run(p, jobs(), horizon=3600, seed=1)
@@ -657,7 +665,8 @@ def test_a_preempted_node_removed_by_a_scale_down_stops_being_billed_at_its_pree
 
 
 def test_a_requeued_job_manager_respects_max_parallel_tasks():
-    # §7.1 + §5.3: the manager is one of the job's tasks; at 600 a dedicated node is back but
+    # docs/simulation-model.md#candidates and docs/simulation-model.md#job-manager-task: the manager
+    # is one of the job's tasks; at 600 a dedicated node is back but
     # a and b hold the job's two places, so the manager waits (review finding)
     t = lambda mm: f'time("2026-01-05T00:{mm:02d}:00Z")'
     f = (f"$TargetDedicatedNodes = time() < {t(5)} ? 1 : (time() < {t(10)} ? 0 : 1);\n"
@@ -672,7 +681,8 @@ def test_a_requeued_job_manager_respects_max_parallel_tasks():
 
 
 def test_run_time_is_the_last_attempts_even_when_killed_while_preparing_again():
-    # §10 "run": end − start of the last attempt. a runs 100–300 (requeued by the scale-down),
+    # run_seconds in docs/simulation-model.md#the-report: end − start of the last attempt. a runs
+    # 100–300 (requeued by the scale-down),
     # is placed again at 600 and killed at 650 while its node prepares: run 200, not 550
     t = lambda mm: f'time("2026-01-05T00:{mm:02d}:00Z")'
     f = f"$TargetDedicatedNodes = time() < {t(5)} ? 1 : (time() < {t(10)} ? 0 : 1);"
@@ -686,7 +696,8 @@ def test_run_time_is_the_last_attempts_even_when_killed_while_preparing_again():
 
 
 def test_a_task_sent_back_while_preparing_has_used_no_exit_code():
-    # §6.1: exitCodes[n] is the code of attempt n + 1; at seed 3 the node is preempted at 17.8 s,
+    # docs/simulation-model.md#attempts-exit-codes-and-retries: exitCodes[n] is the code of attempt
+    # n + 1; at seed 3 the node is preempted at 17.8 s,
     # while a is still preparing: no attempt ran, so the one that does exits 7 (review finding)
     p = pool(targetLowPriorityNodes=1,
              simulation={"preemption": {"meanTimeBetween": 60, "recoveryTime": 10}})
@@ -698,7 +709,8 @@ def test_a_task_sent_back_while_preparing_has_used_no_exit_code():
 
 
 def test_termination_stops_a_running_preparation_task_for_good():
-    # §5.2: a finished job holds no node; the preparation running at termination is stopped,
+    # docs/simulation-model.md#job-states-and-termination: a finished job holds no node; the
+    # preparation running at termination is stopped,
     # not retried, and the release runs on its node (review finding)
     w = jobs(job(tasks=[task("a", 100)], constraints={"maxWallClockTime": 15},
                  jobPreparationTask={"duration": 10, "failureProbability": 1.0,
@@ -723,7 +735,8 @@ def test_a_job_with_neither_tasks_nor_creation_time_is_created_at_the_start():
 
 
 def test_completions_at_the_start_instant_are_in_no_sample_period():
-    # §8.1: sample k covers (start + (k−1)·P, start + k·P]; 0 is in no period
+    # docs/simulation-model.md#sample-timing-delay-and-loss: sample k covers
+    # (start + (k−1)·P, start + k·P]; 0 is in no period
     w = jobs(job(tasks=[task("a", 0), task("b", 0, exitCodes=[1]), task("c", 30),
                         task("d", 45, exitCodes=[2])]))
     sim, r = run(pool(targetDedicatedNodes=2), w, horizon=60)
@@ -743,7 +756,8 @@ def test_tasks_sent_back_by_a_failed_preparation_are_logged():
 
 
 def test_an_autoscale_pools_initial_targets_are_clamped_to_its_quota():
-    # §2: autoscale targets are clamped, the file's initial ones too; every run here fails, so
+    # docs/simulation-model.md#quotas-and-the-configured-maximum: autoscale targets are clamped, the
+    # file's initial ones too; every run here fails, so
     # the pool must still settle on the 2 nodes that fit (8 cores / 4) (review finding)
     f = "$x = $CPUPercent.GetSample(TimeInterval_Minute * 60, 100); $TargetDedicatedNodes = 9;"
     p = autoscale(f, vmSize="STANDARD_D4_v3", targetDedicatedNodes=5,
