@@ -27,7 +27,7 @@ from poolscale.metrics.jsonyaml import (
 from poolscale.metrics.limits import DOCUMENT_BYTES, WORKLOAD_BYTES, InputLimitError
 
 __all__ = [
-    "InputFileError", "read_text", "parse_document", "locate", "field_path",
+    "InputFileError", "shown", "read_text", "parse_document", "locate", "field_path",
     "from_validation_error", "read_pool", "pool_from_data",
 ]
 
@@ -41,6 +41,17 @@ class InputFileError(ValueError):
         self.path, self.line, self.field, self.message = path, line, field, message
         where = path if line is None else f"{path}:{line}"
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+def shown(value: Any) -> str:
+    """A number or text from a file as a message quotes it: whole when short, and an integer of
+    hundreds of digits by its size (``str()`` of one past 4,300 digits raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        return f"a {'negative ' if value < 0 else ''}{value.bit_length() * 0.30103 + 1:.0f}-digit number"
+    if isinstance(value, float):
+        return f"{value:.15g}"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_text(path: str | os.PathLike, *, limit: int = WORKLOAD_BYTES,

@@ -12,7 +12,6 @@ import contextlib
 import datetime as _dt
 import gc
 import math
-import re
 from operator import itemgetter
 from typing import Any, Callable, Iterator
 
@@ -20,9 +19,11 @@ from poolscale.formula.values import (
     MAX_TIMESTAMP_TICKS, TICKS_PER_SECOND, Option, Timestamp, format_timestamp,
     timestamp_from_datetime,
 )
-from poolscale.formula.timeparse import parse_duration, parse_iso_time
+from poolscale.formula.timeparse import parse_iso_time
 from poolscale.metrics.recorder import SampleRecorder
 
+from .documents import shown
+from .durations import LONGEST, positive_seconds
 from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel, TooManyEvents
 from .limits import MAX_EVALUATIONS, MAX_EVENTS, MAX_SAMPLE_PERIODS, MAX_SECONDS
 from .models import (
@@ -95,47 +96,17 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-_HORIZON_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
-
-
-def horizon_seconds(text: str) -> float:
-    """Seconds from ``PT36H`` / ``P7D`` (ISO-8601), ``36h`` / ``90m`` / ``7d`` / ``2w``, or
-    ``3600``: how long to simulate, written as on the command line (``--horizon``)."""
-    s = text.strip()
-    if s[:1] in ("P", "p"):
-        ti = parse_duration(s.upper())
-        if ti is not None:
-            return ti.ticks / TICKS_PER_SECOND
-    m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*([smhdw]?)", s, re.IGNORECASE)
-    if m:
-        value = float(m.group(1)) * _HORIZON_UNITS[(m.group(2) or "s").lower()]
-        if value <= MAX_SECONDS:
-            return value
-    if m or re.fullmatch(r"P(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?",
-                         s.upper()):
-        raise ValueError(f"{text.strip()[:40]!r} is too long: the longest duration is "
-                         "P10675199DT2H48M5.4775807S (TimeSpan.MaxValue)")
-    if re.fullmatch(r"-\s*\d.*", s):
-        raise ValueError(f"must be 0 or more, got {text!r}")
-    raise ValueError(f"cannot read {text!r} (use e.g. PT36H, P7D, 36h or 7200)")
-
-
-def _seconds(value: Any, what: str) -> float | None:
-    if value is None:
-        return None
+def horizon_seconds(value: Any) -> float:
+    """How long to simulate, in seconds: a duration as every duration is read (durations.py:
+    ``PT36H``, ``36h``, ``7d``, ``7200``, ``1 day, 0:00:00``), or a ``timedelta``; more than 0
+    and at most MAX_SECONDS. ``--horizon``, ``simulation.horizon`` and ``simulate(horizon=)``
+    all read it so, and refuse the same values with the same words."""
     if isinstance(value, _dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, str):
-        try:
-            return horizon_seconds(value)
-        except ValueError as e:
-            raise ValueError(f"{what}: {e}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be seconds, a timedelta or text such as PT36H, not "
-                        f"{type(value).__name__}")
-    if not 0 <= value <= MAX_SECONDS:     # NaN included
-        raise ValueError(f"{what} must lie in [0, {MAX_SECONDS:.15g}] seconds")
-    return float(value)
+        value = value.total_seconds()
+    seconds = positive_seconds(value)
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{shown(value)} is too long: {LONGEST}")
+    return seconds
 
 
 def _ticks(seconds: float) -> int:
@@ -274,7 +245,10 @@ class Simulation(SamplerMixin):
             self._build_workload(workload)
 
     def _init_horizon(self, horizon: Any) -> None:
-        h = _seconds(horizon, "horizon")
+        try:
+            h = None if horizon is None else horizon_seconds(horizon)
+        except ValueError as e:
+            raise ValueError(f"horizon: {e}") from None
         self.stop_when_drained = h is None
         if h is None:
             last = self.submissions[-1][0] if self.submissions else 0.0

@@ -30,6 +30,7 @@ from typing import Any
 from .documents import (
     InputFileError, field_path, from_validation_error, locate, parse_document, read_text,
 )
+from .durations import bounded_seconds
 from .limits import MAX_SECONDS, MAX_TASKS
 
 __all__ = [
@@ -227,15 +228,11 @@ def _submit_time(name: str, line: int, text: str):
 
 
 def _duration(name: str, line: int, text: str) -> float:
-    from poolscale.formula.timeparse import parse_duration
-
-    if text[:1] in ("P", "p"):
-        ti = parse_duration(text.upper())
-        if ti is None:
-            raise InputFileError(name, f"{text!r} is not an ISO-8601 duration", line=line,
-                                 field="duration")
-        return ti.ticks / 10_000_000
-    return _number(name, line, "duration", text, low=0)
+    """A ``duration`` cell, read as every duration is (durations.py)."""
+    try:
+        return bounded_seconds(text)
+    except ValueError as e:
+        raise InputFileError(name, str(e), line=line, field="duration") from None
 
 
 @_gc_paused()

@@ -225,8 +225,8 @@ def test_bad_workload_and_options_are_exit_2(capsys, tmp_path):
     w = tmp_path / "w.csv"
     w.write_text("submit_time,duration\n0,60\n5,-1\n", encoding="utf-8")
     code, _, err = run(capsys, ["simulate", "--pool", POOL, "--workload", str(w)])
-    assert code == 2 and err == f"poolscale: {w}:3: duration: must be at least 0, got -1\n"
-    for extra, message in ((["--horizon", "soon"], "--horizon: cannot read 'soon'"),
+    assert code == 2 and err == f"poolscale: {w}:3: duration: a duration must be 0 or more, got '-1'\n"
+    for extra, message in ((["--horizon", "soon"], "--horizon: cannot read 'soon' as a duration"),
                            (["--start", "monday"], "--start: cannot parse 'monday'")):
         code, _, err = run(capsys, ["simulate", "--pool", POOL, "--workload", CSV] + extra)
         assert code == 2 and message in err
@@ -241,7 +241,7 @@ def test_bad_workload_and_options_are_exit_2(capsys, tmp_path):
     (["--plot", "{tmp}/noext"], "--plot: {tmp}/noext needs a picture type by its extension"),
     (["--plot", "{tmp}"], "--plot: {tmp} is a directory"),
     (["--report-json", "{tmp}/none/r.json"], "--report-json: the directory {tmp}/none does not exist"),
-    (["--horizon", "-5"], "--horizon: must be 0 or more, got '-5'"),
+    (["--horizon", "-5"], "--horizon: must be more than 0, got '-5'"),
     (["--start", "2026-03-02T00:00:00"], "--start: '2026-03-02T00:00:00' needs a time zone"),
     (["--horizon", "P3650D"], "cannot simulate: the run would last 315,360,000 s, 10,512,000 "
                               "sample periods of 30 s; at most 1,100,000"),
@@ -267,10 +267,10 @@ def test_an_empty_json_workload_is_exit_2(capsys, tmp_path, text, message):
     assert code == 2 and err == f"poolscale: {w}: {message}\n"
 
 
-def test_horizon_zero_and_notes_on_tasks_wider_than_a_node(capsys, tmp_path):
+def test_a_short_horizon_and_notes_on_tasks_wider_than_a_node(capsys, tmp_path):
     w = tmp_path / "w.csv"
-    w.write_text("submit_time,duration,slots\n0,60,5\n10,60,1\n", encoding="utf-8")
-    code, out, _ = run(capsys, ["simulate", "--pool", POOL, "--workload", str(w), "--horizon", "0"])
+    w.write_text("submit_time,duration,slots\n0,60,5\n100,60,1\n", encoding="utf-8")
+    code, out, _ = run(capsys, ["simulate", "--pool", POOL, "--workload", str(w), "--horizon", "1"])
     assert code == 0
     assert "(csv, 2 tasks)" in out     # the file's tasks, not those submitted within the horizon
     assert "note: 1 task needs more than taskSlotsPerNode (4) slots and can never run" in out
