@@ -66,6 +66,8 @@ def duration_seconds(value: Any) -> float:
     ``math.inf`` for one written in a valid form but longer than any tick count can hold
     (callers decide whether that is "unlimited" or too long). Raises ``ValueError`` with a
     message that quotes the value and says what is accepted."""
+    if type(value) is str:
+        return _text_seconds(value)
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as {DURATION_FORMS}, got {shown(value)}")
     if isinstance(value, int):
@@ -78,9 +80,19 @@ def duration_seconds(value: Any) -> float:
         if value < 0:
             raise NegativeDuration(f"a duration must be 0 or more, got {shown(value)}")
         return value
-    if not isinstance(value, str):
-        raise ValueError(f"expected a duration such as {DURATION_FORMS}, got "
-                         f"{type(value).__name__}")
+    if isinstance(value, str):
+        return _text_seconds(value)
+    raise ValueError(f"expected a duration such as {DURATION_FORMS}, got {type(value).__name__}")
+
+
+def _text_seconds(value: str) -> float:
+    try:
+        seconds = float(value)        # the common case first: a CSV file's seconds
+    except ValueError:
+        pass
+    else:
+        if 0 <= seconds < math.inf and "_" not in value:
+            return seconds + 0.0      # -0 is 0
     text = value.strip()
     if _SECONDS.fullmatch(text):
         return float(text)            # 1e999 reads as inf: too long
@@ -102,7 +114,7 @@ def duration_seconds(value: Any) -> float:
         return (int(days or 0) * 86_400 + int(h) * 3600 + int(mi) * 60) + float(sec)
     if text[:1] == "-" and text[1:].lstrip()[:1].isalnum():
         try:
-            duration_seconds(text[1:])
+            _text_seconds(text[1:])
         except ValueError:
             pass
         else:
