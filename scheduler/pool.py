@@ -411,13 +411,32 @@ class PoolMixin(EngineState):
         return chosen
 
     def _quota_error(self, kind: int) -> None:
+        """§2, a fixed pool: the quota is used up below the target and nothing leaving will
+        free more; the pool records the error and settles below its target."""
         if self.quota_error[kind]:
             return
         self.quota_error[kind] = True
-        code = _QUOTA_ERROR[kind]
-        self.resize_errors.append(code)
-        if self._log is not None:
-            self._log((self.kernel.now, "pool.resize_error", code))
+        self._record_resize_error(_QUOTA_ERROR[kind], kind=kind, asked=self.target[kind])
+
+    def _record_resize_error(self, code: str, *, kind: int | None = None,
+                             asked: int | None = None) -> None:
+        """Put ``code`` in the pool's ``resizeErrors`` (once), and count it for the report:
+        the pool's errors are overwritten by the next resize, so without the count a run whose
+        request was cut early and met later would say nothing of it. ``asked`` is the number
+        of nodes of ``kind`` the target or the formula asked for (quota errors)."""
+        now = self.kernel.now
+        seen = self.resize_error_log.get(code)
+        if seen is None:
+            seen = self.resize_error_log[code] = {"count": 0, "first": now, "kind": kind,
+                                                  "asked": asked}
+        seen["count"] += 1
+        seen["last"] = now
+        if asked is not None and asked > seen["asked"]:
+            seen["asked"] = asked
+        if code not in self.resize_errors:
+            self.resize_errors.append(code)
+            if self._log is not None:
+                self._log((now, "pool.resize_error", code))
 
     def _begin_resize(self) -> None:
         if self.alloc_state is STEADY:
@@ -458,9 +477,7 @@ class PoolMixin(EngineState):
         if gen != self.resize_gen or self.alloc_state is STEADY:
             return
         self.resize_stopped = True
-        self.resize_errors.append("AllocationTimedout")
-        if self._log is not None:
-            self._log((self.kernel.now, "pool.resize_error", "AllocationTimedout"))
+        self._record_resize_error("AllocationTimedout")
         for node in [n for n in self.nodes.values() if n.requested and n.state is CREATING]:
             self._remove(node)
         self._check_complete()
@@ -470,19 +487,33 @@ class PoolMixin(EngineState):
     def _apply_run(self, run) -> None:
         """language.md §14.2: truncate toward zero, clamp to [0, quota] (the core quota or the
         configured maximum, whichever is lower); a changed target starts
-        (or redirects) a resize with this run's deallocation option."""
+        (or redirects) a resize with this run's deallocation option.
+
+        A target the core quota cut is a resize error, as the service reports it in the
+        pool's ``resizeErrors`` (``AccountCoreQuotaReached``, ``AccountLowPriorityCoreQuota
+        Reached``): the pool holds it while the last applied run asked for more than the quota.
+        A cut by ``maxNodesPerKind`` alone is not one (the quota was never reached)."""
         new = []
+        asked = [0, 0]
         for kind, value in ((DEDICATED, run.dedicated), (LOW_PRIORITY, run.low_priority)):
             n = int(value) if value < 1e18 else 10**18
             if n < 0:
                 n = 0
+            asked[kind] = n
             new.append(min(n, self.max_nodes[kind]))
-        if new[0] == self.target[0] and new[1] == self.target[1]:
-            return
-        self.target = new
-        self.option = run.option
-        self.target_changes += 1
-        if self._log is not None:
-            self._log((self.kernel.now, "pool.target", new[0], new[1], run.option.value))
-        self._begin_resize()
-        self._resize()
+        changed = new[0] != self.target[0] or new[1] != self.target[1]
+        if changed:
+            self.target = new
+            self.option = run.option
+            self.target_changes += 1
+            if self._log is not None:
+                self._log((self.kernel.now, "pool.target", new[0], new[1], run.option.value))
+            self._begin_resize()
+        for kind in (DEDICATED, LOW_PRIORITY):
+            quota = self.quota_nodes[kind]
+            if quota is not None and asked[kind] > quota and self.max_nodes[kind] == quota:
+                self._record_resize_error(_QUOTA_ERROR[kind], kind=kind, asked=asked[kind])
+            elif _QUOTA_ERROR[kind] in self.resize_errors:
+                self.resize_errors.remove(_QUOTA_ERROR[kind])
+        if changed:
+            self._resize()

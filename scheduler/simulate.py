@@ -187,6 +187,9 @@ class Simulation(SamplerMixin):
         self.option = Option.REQUEUE
         self.alloc_state = STEADY
         self.resize_errors: list[str] = []
+        #: every resize error of the run, for the report: code -> count, first and last
+        #: instant (seconds), the kind and the most nodes asked (PoolMixin._record_resize_error)
+        self.resize_error_log: dict[str, dict] = {}
         self.quota_error = [False, False]
         self.resize_stopped = False
         self.resize_gen = 0

@@ -64,6 +64,7 @@ class EngineState:
     option: Option
     alloc_state: str
     resize_errors: list[str]
+    resize_error_log: dict[str, dict]
     quota_error: list[bool]
     resize_stopped: bool
     resize_gen: int

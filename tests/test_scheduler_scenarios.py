@@ -445,7 +445,9 @@ def test_quota_clamps_an_autoscale_target():
     sim, r = run(p, jobs(), horizon=60)
     assert sim.target == [2, 0] and sim.n_present == [2, 0]
     assert r.runs[0][1].results.startswith("$TargetDedicatedNodes=10")
-    assert r.report["pool_at_end"]["resize_errors"] == []
+    # the service reports the cut in the pool's resizeErrors, as for a fixed pool
+    assert r.report["pool_at_end"]["resize_errors"] == ["AccountCoreQuotaReached"]
+    assert log(r, "pool.resize_error") == [(0.0, "pool.resize_error", "AccountCoreQuotaReached")]
 
 
 def test_fixed_pool_above_quota_records_the_error():

@@ -114,3 +114,84 @@ def test_a_bad_csv_duration_reads_as_in_every_other_file(text, message):
     with pytest.raises(InputFileError) as e:
         read_csv(f"submit_time,duration\n0,{text}\n", "w.csv")
     assert str(e.value) == f"w.csv:2: duration: {message}"
+
+
+# --------------------------------------------------------------------------------------------
+# a target the core quota cut is a resize error, in the summary, the report and the timeline
+# --------------------------------------------------------------------------------------------
+
+#: 16 cores of 4-core nodes hold 4 nodes; the formula asks for one node per waiting task (10)
+QUOTA_POOL = {
+    "id": "quota-pool", "vmSize": "STANDARD_D4s_v3", "taskSlotsPerNode": 1,
+    "enableAutoScale": True, "autoScaleEvaluationInterval": "PT5M",
+    "autoScaleFormula": "$TargetDedicatedNodes = $PendingTasks.GetSample(1) > 0 ? 10 : 2;",
+    "simulation": {"dedicatedCoreQuota": 16, "allocationTime": 60, "bootTime": 0},
+}
+#: eight tasks of 25 minutes, on the 4 nodes from 00:06 (the 00:05 run asked for them, and
+#: they take a minute to allocate): two waves, done at 00:56, so the 01:00 run asks for 2
+QUOTA_WORK = "submit_time,duration\n" + "0,1500\n" * 8
+
+QUOTA_ERROR = {
+    "code": "AccountCoreQuotaReached",
+    "message": "11 autoscale evaluations from 2026-03-02T00:05:00.000Z to "
+               "2026-03-02T00:55:00.000Z asked for more dedicated nodes than the quota allows "
+               "(up to 10): the dedicatedCoreQuota of 16 cores holds 4 nodes of 4 cores, so each "
+               "target was cut to 4",
+    "count": 11, "first": "2026-03-02T00:05:00.000Z", "last": "2026-03-02T00:55:00.000Z",
+    "nodes_asked": 10, "quota_nodes": 4,
+}
+
+
+def test_a_target_cut_by_the_core_quota_is_a_resize_error_in_the_report():
+    r = simulate(QUOTA_POOL, read_csv(QUOTA_WORK, "w.csv"), start=T0, horizon="2h")
+    assert r.report["resize_errors"] == [QUOTA_ERROR]
+    # the pool holds the error while the last run asked for more than the quota, then not (a
+    # sample at t comes before the run at t)
+    by_time = {row["time"]: (row["target_dedicated"], row["resize_errors"])
+               for row in r.timeline_rows}
+    assert by_time[300.0] == (0, "")
+    assert by_time[330.0] == (4, "AccountCoreQuotaReached")
+    assert by_time[3600.0] == (4, "AccountCoreQuotaReached")
+    assert by_time[3630.0] == (2, "")
+    assert r.report["pool_at_end"]["resize_errors"] == []
+
+
+def test_a_cut_by_maxnodesperkind_alone_is_no_quota_error():
+    pool = {**QUOTA_POOL, "simulation": {**QUOTA_POOL["simulation"], "maxNodesPerKind": 3}}
+    r = simulate(pool, read_csv(QUOTA_WORK, "w.csv"), start=T0, horizon="1h")
+    assert r.report["resize_errors"] == []
+    assert {row["resize_errors"] for row in r.timeline_rows} == {""}
+
+
+def test_the_quota_error_in_the_summary_the_report_json_and_the_timeline(capsys, tmp_path):
+    pool = write(tmp_path, "pool.json", json.dumps(QUOTA_POOL))
+    work = write(tmp_path, "w.csv", QUOTA_WORK)
+    report, timeline = tmp_path / "r.json", tmp_path / "t.csv"
+    code, out, err = run(capsys, ["simulate", "--pool", pool, "--workload", work, "--start", T0,
+                                  "--horizon", "2h", "--report-json", str(report),
+                                  "--timeline", str(timeline), "--no-progress"])
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    head = lines[:lines.index("")]        # the lines above the table, after the notes
+    assert head[-1] == "resize error: AccountCoreQuotaReached: " + QUOTA_ERROR["message"]
+    assert [ln.split() for ln in lines if "resize errors" in ln] == [
+        ["resize", "errors", "│", "11", "(AccountCoreQuotaReached", "11)"]]
+    assert json.loads(report.read_text())["resize_errors"] == [QUOTA_ERROR]
+    rows = timeline.read_text().splitlines()
+    assert rows[0].endswith(",allocation_state,sample_lost,resize_errors")
+    assert rows[11].startswith("2026-03-02T00:05:30.000Z,330,")
+    assert rows[11].endswith(",AccountCoreQuotaReached")
+    assert rows[1].endswith(",false,")
+
+
+def test_compare_counts_the_quota_errors_of_each_formula(capsys, tmp_path):
+    pool = write(tmp_path, "pool.json", json.dumps(QUOTA_POOL))
+    work = write(tmp_path, "w.csv", QUOTA_WORK)
+    small = write(tmp_path, "small.formula", "$TargetDedicatedNodes = 3;")
+    code, out, err = run(capsys, ["compare", "--pool", pool, "--workload", work, "--start", T0,
+                                  "--horizon", "2h", "--formula", small, "--no-progress"])
+    assert (code, err) == (0, "")
+    assert ("pool formula: resize error: AccountCoreQuotaReached: " + QUOTA_ERROR["message"]
+            in out.splitlines())
+    assert [ln.split() for ln in out.splitlines() if "resize errors" in ln] == [
+        ["resize", "errors", "│", "11", "(AccountCoreQuotaReached", "11)", "│", "0"]]

@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
     from ..simcli import json_text, load_formula, load_inputs, report_document, run_simulation
-    from ..simview import compare_rows, picture_type, plot_compare, render_table
+    from ..simview import (
+        compare_rows, counted, picture_type, plot_compare, render_table, resize_error_lines,
+    )
     from .simulate import write_output
 
     inputs = load_inputs(args)
@@ -131,11 +133,15 @@ def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
         out.write(json_text({"inputs": shared, "runs": runs}))
         return EXIT_OK
     tasks = inputs.workload.task_count
-    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, {inputs.pool.task_slots_per_node} "
-              f"slots per node) · workload {inputs.workload_path} ({inputs.workload_kind}, "
-              f"{tasks:,} tasks) · start {inputs.start} · seed {inputs.seed}\n")
+    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, "
+              f"{counted(inputs.pool.task_slots_per_node, 'slot')} per node) · workload "
+              f"{inputs.workload_path} ({inputs.workload_kind}, {counted(tasks, 'task')}) · "
+              f"start {inputs.start} · seed {inputs.seed}\n")
     for note in inputs.notes:
         out.write(f"note: {note}\n")
+    for choice, result in zip(choices, results):
+        for line in resize_error_lines(result.report):
+            out.write(f"{choice.label}: {line}\n")
     out.write("\n")
     headers, legend = _headers([c.label for c in choices])
     for line in legend:

@@ -87,7 +87,10 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
     from ..simcli import (
         drain_notes, json_text, load_formula, load_inputs, report_document, run_simulation,
     )
-    from ..simview import picture_type, plot_run, render_table, summary_rows, write_timeline_csv
+    from ..simview import (
+        counted, picture_type, plot_run, render_table, resize_error_lines, summary_rows,
+        write_timeline_csv,
+    )
 
     inputs = load_inputs(args)
     choice = load_formula(args.formula, inputs)
@@ -118,14 +121,16 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
         return EXIT_OK
     report = result.report
     tasks = inputs.workload.task_count
-    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, {inputs.pool.task_slots_per_node} "
-              f"slots per node) · {choice.label}\n"
-              f"workload {inputs.workload_path} ({inputs.workload_kind}, {tasks:,} tasks) · "
-              f"start {inputs.start} · seed {inputs.seed}\n")
+    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, "
+              f"{counted(inputs.pool.task_slots_per_node, 'slot')} per node) · {choice.label}\n"
+              f"workload {inputs.workload_path} ({inputs.workload_kind}, "
+              f"{counted(tasks, 'task')}) · start {inputs.start} · seed {inputs.seed}\n")
     for note in inputs.notes + late:
         out.write(f"note: {note}\n")
     for w in choice.warnings:
         out.write(f"warning: {choice.path}:{w.line}:{w.column}: {w.code}: {w.message}\n")
+    for line in resize_error_lines(report):
+        out.write(f"{line}\n")
     out.write("\n")
     render_table(out, "Simulation report", ["figure", "value"],
                  summary_rows(report, result.timeline_rows))
