@@ -195,3 +195,23 @@ def test_compare_counts_the_quota_errors_of_each_formula(capsys, tmp_path):
             in out.splitlines())
     assert [ln.split() for ln in out.splitlines() if "resize errors" in ln] == [
         ["resize", "errors", "│", "11", "(AccountCoreQuotaReached", "11)", "│", "0"]]
+
+
+# --------------------------------------------------------------------------------------------
+# a file lacking several fields names them all
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ("{}", "p.json:1: missing required fields: id, vmSize"),
+    ('{\n "pool": {},\n "simulation": {"seed": 1}\n}', "p.json:2: missing required fields: id, vmSize"),
+    ('{\n "simulation": {"bootTime": "soon"}\n}',
+     "p.json:1: missing required fields: id, vmSize (and 1 more problem)"),
+    ('{"id": "p", "vmSize": "D2",\n "simulation": {"bootTime": {"kind": "uniform"}}}',
+     "p.json:2: simulation.bootTime: missing required fields: low, high"),
+    ('{"vmSize": "D2"}', "p.json:1: id: Field required"),
+])
+def test_every_missing_field_of_an_object_is_named(capsys, tmp_path, text, message):
+    pool = write(tmp_path, "p.json", text)
+    work = write(tmp_path, "w.csv", "submit_time,duration\n0,60\n")
+    code, out, err = run(capsys, ["simulate", "--pool", pool, "--workload", work])
+    assert (code, out, err) == (2, "", f"poolscale: {tmp_path}/{message}\n")
