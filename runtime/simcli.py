@@ -113,8 +113,27 @@ def load_inputs(args: argparse.Namespace) -> SimInputs:
     if wide:
         notes.append(f"{wide:,} task{'s' if wide > 1 else ''} need{'' if wide > 1 else 's'} more "
                      f"than taskSlotsPerNode ({slots}) slots and can never run")
+    if loaded.kind not in ("csv", "swf", "generator"):     # their tasks always have one
+        notes.extend(_no_duration_note(loaded.workload))
     return SimInputs(pool, args.pool, loaded.workload, args.workload, loaded.kind, notes,
                      start, horizon, seed)
+
+
+def _no_duration_note(workload: Any) -> list[str]:
+    """A note on the tasks (and job manager tasks) that give no ``duration``: the model runs
+    them for 0 s, which a user who forgot the field would otherwise learn only from a report
+    of instant tasks."""
+    missing = [(job.id, task.id) for job in workload.jobs
+               for task in ([job.job_manager_task] if job.job_manager_task else []) + job.tasks
+               if "duration" not in task.model_fields_set]
+    if not missing:
+        return []
+    job, task = missing[0]
+    n = len(missing)
+    which = f"job {job!r}, task {task!r}" if n == 1 else f"the first: job {job!r}, task {task!r}"
+    return [f"{n:,} task{'s have' if n > 1 else ' has'} no duration and "
+            f"run{'' if n > 1 else 's'} for 0 s ({which}); give "
+            f"{'each' if n > 1 else 'it'} a duration such as 600 or PT10M"]
 
 
 @dataclass

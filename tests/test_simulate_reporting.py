@@ -215,3 +215,34 @@ def test_every_missing_field_of_an_object_is_named(capsys, tmp_path, text, messa
     work = write(tmp_path, "w.csv", "submit_time,duration\n0,60\n")
     code, out, err = run(capsys, ["simulate", "--pool", pool, "--workload", work])
     assert (code, out, err) == (2, "", f"poolscale: {tmp_path}/{message}\n")
+
+
+# --------------------------------------------------------------------------------------------
+# a task without a duration is noted, with the duration it was given
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, text, note", [
+    ("w.json", '{"jobs": [{"id": "etl", "tasks": [{"id": "extract"}, {"id": "load", "duration": '
+               '60}, {"id": "x", "duration": null}]}]}',
+     "note: 2 tasks have no duration and run for 0 s (the first: job 'etl', task 'extract'); "
+     "give each a duration such as 600 or PT10M"),
+    ("w.yaml", "jobs:\n  - id: j\n    jobManagerTask: {id: jm}\n    tasks:\n      - {id: t, duration: 5}\n",
+     "note: 1 task has no duration and runs for 0 s (job 'j', task 'jm'); give it a duration "
+     "such as 600 or PT10M"),
+])
+def test_a_task_without_a_duration_gets_a_note(capsys, tmp_path, name, text, note):
+    pool = write(tmp_path, "p.json", json.dumps(pool_doc()))
+    work = write(tmp_path, name, text)
+    code, out, err = run(capsys, ["simulate", "--pool", pool, "--workload", work, "--horizon", "1h"])
+    assert (code, err) == (0, "")
+    assert [ln for ln in out.splitlines() if ln.startswith("note:")] == [note]
+    code, out, err = run(capsys, ["simulate", "--pool", pool, "--workload", work, "--horizon", "1h",
+                                  "--json"])
+    assert json.loads(out)["inputs"]["notes"] == [note.removeprefix("note: ")]
+
+
+def test_tasks_with_durations_get_no_note(capsys, tmp_path):
+    pool = write(tmp_path, "p.json", json.dumps(pool_doc()))
+    work = write(tmp_path, "w.json", '{"tasks": [{"id": "t", "duration": 0}]}')
+    code, out, _ = run(capsys, ["simulate", "--pool", pool, "--workload", work, "--horizon", "1h"])
+    assert code == 0 and "note:" not in out
