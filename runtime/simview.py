@@ -238,14 +238,14 @@ def _plain_table(out, title: str, headers: list[str], rows: list[Row]) -> None:
 def write_timeline_csv(out: IO[str], timeline: list[dict], start_ticks: int) -> None:
     """One row per sample instant: the engine's timeline columns after an ISO ``timestamp``.
     ``out`` is a text file opened with ``newline=""``, as the csv module wants."""
-    from poolscale.formula.values import Timestamp, format_timestamp
+    from poolscale.scheduler.results import instant_text
     from poolscale.scheduler.sampler import TIMELINE_COLUMNS
 
     w = csv.writer(out)
     w.writerow(("timestamp",) + TIMELINE_COLUMNS)
     for row in timeline:
-        stamp = format_timestamp(Timestamp(start_ticks + round(row["time"] * 10_000_000)))
-        w.writerow([stamp] + [_csv_value(row.get(c)) for c in TIMELINE_COLUMNS])
+        w.writerow([instant_text(start_ticks, row["time"])]
+                   + [_csv_value(row.get(c)) for c in TIMELINE_COLUMNS])
 
 
 def _csv_value(v: Any) -> Any:

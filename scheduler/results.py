@@ -12,7 +12,7 @@ from poolscale.formula.values import TICKS_PER_SECOND, Timestamp, format_timesta
 
 from .tasks import COMPLETED
 
-__all__ = ["SimulationResult", "build_report"]
+__all__ = ["SimulationResult", "build_report", "instant_text"]
 
 
 #: 1970-01-01 in microseconds since 0001-01-01 (the ticks' origin)
@@ -82,10 +82,14 @@ def _n(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
+def instant_text(start_ticks: int, seconds: float) -> str:
+    """The instant ``seconds`` after a run's start as an ISO timestamp, as the timeline stamps
+    its rows: what a message shows a user, never seconds or ticks since something."""
+    return format_timestamp(Timestamp(start_ticks + round(seconds * TICKS_PER_SECOND)))
+
+
 def _instant(sim, seconds: float) -> str:
-    """An instant of the run as an ISO timestamp (what a user reads in a message), never as
-    seconds or ticks since something."""
-    return format_timestamp(Timestamp(sim.start_ticks + round(seconds * TICKS_PER_SECOND)))
+    return instant_text(sim.start_ticks, seconds)
 
 
 def _resize_error_message(sim, code: str, seen: dict) -> str:

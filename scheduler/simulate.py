@@ -31,7 +31,7 @@ from .models import (
 )
 from .nodes import SlotIndex
 from .pool import STEADY, SWEEP_AFTER_REMOVALS
-from .results import SimulationResult, build_report
+from .results import SimulationResult, build_report, instant_text
 from .sampler import SamplerMixin
 from .streams import Streams
 from .tasks import Job, Task
@@ -219,7 +219,8 @@ class Simulation(SamplerMixin):
     def _init_samples(self, sim) -> None:
         self.period_ticks = _ticks(sim.samples.period)
         if self.period_ticks <= 0:
-            raise ValueError("simulation.samples.period must be at least one tick")
+            raise ValueError("simulation.samples.period must be at least 0.0000001 s "
+                             "(PT0.0000001S), the finest time a formula sees")
         self.recorder = SampleRecorder(period=self.period_ticks, delay=_ticks(sim.samples.delay))
         self.loss_rate = sim.samples.loss_rate
         self.timeline: list[dict] = []
@@ -368,8 +369,8 @@ class Simulation(SamplerMixin):
                     k.run(self.until, on_step=on_step)
             except TooManyEvents as e:
                 raise ValueError(
-                    f"the run reached {e.limit:,} events {e.at:,.0f} s into simulated time, the "
-                    "most one run may process (look for tasks retried without limit, or a "
+                    f"the run reached {e.limit:,} events at {instant_text(self.start_ticks, e.at)}"
+                    f" ({e.at:,.0f} s after the start), the most one run may process (look for tasks retried without limit, or a "
                     "formula that replaces the pool at every evaluation; or shorten the "
                     "horizon)") from None
         if not self.stop_when_drained or k.stop_at == math.inf:

@@ -197,7 +197,8 @@ def test_a_run_cut_at_its_drain_says_what_it_left_unfinished(capsys, tmp_path):
     argv = ["simulate", "--no-progress", "--pool", str(pool), "--workload", str(w), "--json"]
     code, out, _ = run(capsys, argv)
     assert code == 0 and json.loads(out)["inputs"]["notes"] == [
-        "the run stopped when the workload drained, 2 h 05 m in, while the pool was still "
+        "the run stopped when the workload drained, at 2026-01-05T02:05:00.000Z (2 h 05 m in), "
+        "while the pool was still "
         "resizing (2 nodes, target 1); node-hours and cost stop there: give --horizon to "
         "follow the pool"]
     code, out, _ = run(capsys, argv + ["--horizon", "3h"])
@@ -217,7 +218,8 @@ def test_a_run_cut_at_its_drain_says_what_it_left_unfinished(capsys, tmp_path):
     code, out, _ = run(capsys, ["simulate", "--no-progress", "--pool", str(slow), "--workload",
                                 str(w), "--json"])
     assert code == 0 and json.loads(out)["inputs"]["notes"] == [
-        "without a horizon the run stopped 7 d 00 h in, 7 days after the last submission, with "
+        "without a horizon the run stopped at 2026-01-12T00:00:00.000Z (7 d 00 h in), 7 days "
+        "after the last submission, with "
         "4 tasks still active or running: give --horizon to follow them"]
 
 

@@ -415,9 +415,10 @@ def test_a_run_stops_at_the_event_limit_with_the_figures(capsys, tmp_path, monke
     # a task retried without limit fails every second for the whole horizon
     monkeypatch.setattr(sys.modules["poolscale.scheduler.simulate"], "MAX_EVENTS", 1000)
     w = jobs(job(tasks=[task("a", 0, exitCode=1, constraints={"maxTaskRetryCount": -1})]))
-    with pytest.raises(ValueError, match=r"^the run reached 1,000 events \d+ s into simulated "
-                                         r"time, the most one run may process \(look for tasks "
-                                         "retried without limit"):
+    with pytest.raises(ValueError, match=r"^the run reached 1,000 events at "
+                                         r"2026-01-05T00:\d\d:\d\d.000Z \([\d,]+ s after the "
+                                         r"start\), the most one run may process \(look for "
+                                         "tasks retried without limit"):
         simulate(pool(targetDedicatedNodes=1), w, start=T0, horizon=86_400)
     doc = {**POOL, "simulation": {"horizon": "P1D"}}
     wl = ("w.json", {"tasks": [{"id": "a", "exitCode": 1, "constraints": {"maxTaskRetryCount": -1}}]})

@@ -246,3 +246,15 @@ def test_tasks_with_durations_get_no_note(capsys, tmp_path):
     work = write(tmp_path, "w.json", '{"tasks": [{"id": "t", "duration": 0}]}')
     code, out, _ = run(capsys, ["simulate", "--pool", pool, "--workload", work, "--horizon", "1h"])
     assert code == 0 and "note:" not in out
+
+
+# --------------------------------------------------------------------------------------------
+# instants in messages are ISO timestamps; counts take the noun's number
+# --------------------------------------------------------------------------------------------
+
+def test_a_sample_period_below_the_finest_time_is_said_in_seconds():
+    pool = pool_doc(simulation={"samples": {"period": 1e-9}})
+    with pytest.raises(ValueError) as e:
+        simulate(pool, {"tasks": [{"id": "t", "duration": 1}]}, start=T0, horizon=1)
+    assert str(e.value) == ("simulation.samples.period must be at least 0.0000001 s "
+                            "(PT0.0000001S), the finest time a formula sees")
