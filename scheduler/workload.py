@@ -744,7 +744,8 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
             loaded = LoadedWorkload(generate(spec, seed=seed, start=start), name, "generator")
         except TooManyTasks as e:
             raise _generator_error(name, text, data["generator"], e) from None
-        loaded.notes.append(f"generated {loaded.workload.task_count} tasks "
+        n = loaded.workload.task_count
+        loaded.notes.append(f"generated {n:,} task{'s' if n != 1 else ''} "
                             f"({spec.kind}, seed {spec.seed if spec.seed is not None else seed})")
         return loaded
     if data is None:

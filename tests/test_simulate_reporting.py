@@ -258,3 +258,27 @@ def test_a_sample_period_below_the_finest_time_is_said_in_seconds():
         simulate(pool, {"tasks": [{"id": "t", "duration": 1}]}, start=T0, horizon=1)
     assert str(e.value) == ("simulation.samples.period must be at least 0.0000001 s "
                             "(PT0.0000001S), the finest time a formula sees")
+
+
+def test_one_of_a_thing_is_said_in_the_singular(capsys, tmp_path):
+    pool = write(tmp_path, "p.json", json.dumps(pool_doc()))       # 1 slot, 1 node
+    work = write(tmp_path, "w.csv", "submit_time,duration\n0,60\n")
+    code, out, err = run(capsys, ["simulate", "--pool", pool, "--workload", work, "--start", T0,
+                                  "--horizon", "1h", "--no-progress"])
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "pool p (STANDARD_D2s_v3, 1 slot per node) · fixed pool"
+    assert lines[1] == f"workload {work} (csv, 1 task) · start {T0} · seed 0"
+    assert [ln.split("│")[1].strip() for ln in lines if "pool at end" in ln] == ["1 node, steady"]
+    code, out, err = run(capsys, ["compare", "--pool", pool, "--workload", work, "--start", T0,
+                                  "--horizon", "1h", "--no-progress", "--formula",
+                                  write(tmp_path, "f.formula", "$TargetDedicatedNodes = 1;")])
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (f"pool p (STANDARD_D2s_v3, 1 slot per node) · workload {work} "
+                                   f"(csv, 1 task) · start {T0} · seed 0")
+
+
+def test_a_generator_of_one_task_says_task(tmp_path):
+    gen = write(tmp_path, "g.json", json.dumps(
+        {"generator": {"kind": "poisson", "ratePerHour": 60, "count": 1, "seed": 4}}))
+    assert load_workload_file(gen).notes == ["generated 1 task (poisson, seed 4)"]
