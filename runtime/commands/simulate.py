@@ -56,8 +56,9 @@ def add_input_arguments(p: argparse.ArgumentParser) -> None:
                         "simulation.start, else the workload's first ISO time, else "
                         "2026-01-05T00:00:00Z)")
     p.add_argument("--horizon", metavar="DURATION",
-                   help="how long to simulate: PT36H, P7D, 36h, 90m, 7d or seconds (default: the "
-                        "pool's simulation.horizon, else until the workload drains)")
+                   help="how long to simulate, more than 0: 36h, 90m, 7d, PT36H, 1:30:00 or "
+                        "seconds (default: the pool's simulation.horizon, else until the "
+                        "workload drains)")
     p.add_argument("--seed", type=int, metavar="N",
                    help="random seed (default: the pool's simulation.seed, else 0)")
 
