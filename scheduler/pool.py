@@ -419,20 +419,28 @@ class PoolMixin(EngineState):
         self._record_resize_error(_QUOTA_ERROR[kind], kind=kind, asked=self.target[kind])
 
     def _record_resize_error(self, code: str, *, kind: int | None = None,
-                             asked: int | None = None) -> None:
+                             asked: int | None = None, by_run: bool = False) -> None:
         """Put ``code`` in the pool's ``resizeErrors`` (once), and count it for the report:
         the pool's errors are overwritten by the next resize, so without the count a run whose
         request was cut early and met later would say nothing of it. ``asked`` is the number
-        of nodes of ``kind`` the target or the formula asked for (quota errors)."""
+        of nodes of ``kind`` the target or the formula asked for (quota errors); ``by_run``
+        says an autoscale run asked (else the pool file's target did)."""
         now = self.kernel.now
         seen = self.resize_error_log.get(code)
         if seen is None:
             seen = self.resize_error_log[code] = {"count": 0, "first": now, "kind": kind,
-                                                  "asked": asked}
+                                                  "asked": asked, "runs": 0, "first_run": None,
+                                                  "target": None}
         seen["count"] += 1
         seen["last"] = now
         if asked is not None and asked > seen["asked"]:
             seen["asked"] = asked
+        if by_run:
+            seen["runs"] += 1
+            if seen["first_run"] is None:
+                seen["first_run"] = now
+        elif asked is not None:
+            seen["target"] = asked
         if code not in self.resize_errors:
             self.resize_errors.append(code)
             if self._log is not None:
@@ -510,10 +518,16 @@ class PoolMixin(EngineState):
                 self._log((self.kernel.now, "pool.target", new[0], new[1], run.option.value))
             self._begin_resize()
         for kind in (DEDICATED, LOW_PRIORITY):
-            quota = self.quota_nodes[kind]
-            if quota is not None and asked[kind] > quota and self.max_nodes[kind] == quota:
-                self._record_resize_error(_QUOTA_ERROR[kind], kind=kind, asked=asked[kind])
-            elif _QUOTA_ERROR[kind] in self.resize_errors:
-                self.resize_errors.remove(_QUOTA_ERROR[kind])
+            self._note_quota_cut(kind, asked[kind], by_run=True)
         if changed:
             self._resize()
+
+    def _note_quota_cut(self, kind: int, asked: int, *, by_run: bool) -> None:
+        """An autoscale pool's target of ``asked`` nodes of ``kind`` (a run's, or the pool
+        file's at the start): a quota error while the core quota cuts it, none once it fits."""
+        quota = self.quota_nodes[kind]
+        code = _QUOTA_ERROR[kind]
+        if quota is not None and asked > quota and self.max_nodes[kind] == quota:
+            self._record_resize_error(code, kind=kind, asked=asked, by_run=by_run)
+        elif code in self.resize_errors:
+            self.resize_errors.remove(code)

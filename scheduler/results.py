@@ -101,17 +101,24 @@ def _resize_error_message(sim, code: str, seen: dict) -> str:
         cores = getattr(sim.pool_spec.simulation, attr)
         holds = (f"the {field} of {_n(cores, 'core')} holds {_n(quota, 'node')} of "
                  f"{_n(sim.cores, 'core')}")
-        asked = seen["asked"]
+        asked, runs = seen["asked"], seen["runs"]
         if not sim.autoscale:
             text = (f"at {first} the pool's target of {_n(asked, kind + ' node')} is more than "
                     f"the quota allows: {holds}, so the pool stopped at {quota:,}")
             return text if count == 1 else f"{text} ({_n(count, 'resize')}, the last at {last})"
-        if count == 1:
-            return (f"the autoscale evaluation at {first} asked for {_n(asked, kind + ' node')}: "
-                    f"{holds}, so the target was cut to {quota:,}")
-        return (f"{count:,} autoscale evaluations from {first} to {last} asked for more {kind} "
+        initial = seen["target"]
+        if not runs:
+            return (f"at {first} the pool file's target of {_n(initial, kind + ' node')} is more "
+                    f"than the quota allows: {holds}, so it was cut to {quota:,}")
+        first_run = _instant(sim, seen["first_run"])
+        also = "" if initial is None else f" (and so was the pool file's target of {initial:,})"
+        if runs == 1:
+            return (f"the autoscale evaluation at {first_run} asked for "
+                    f"{_n(asked, kind + ' node')}: {holds}, so the target was cut to "
+                    f"{quota:,}{also}")
+        return (f"{runs:,} autoscale evaluations from {first_run} to {last} asked for more {kind} "
                 f"nodes than the quota allows (up to {asked:,}): {holds}, so each target was "
-                f"cut to {quota:,}")
+                f"cut to {quota:,}{also}")
     if code == "AllocationTimedout":
         text = (f"at {first} the resize had not completed within resizeTimeout "
                 f"({sim.resize_timeout:g} s): the nodes still being allocated were given up")

@@ -205,6 +205,8 @@ class Simulation(SamplerMixin):
             formula = compile_formula(formula)
         self.formula = formula
         self.autoscale = formula is not None
+        #: the pool file's targets, as written (an autoscale pool's are cut to the quota below)
+        self.file_targets = list(self.target)
         if self.autoscale:
             # §2: an autoscale pool's targets are clamped to its quota, the file's initial
             # ones included (a fixed pool keeps a target above quota and records the error)
@@ -348,6 +350,10 @@ class Simulation(SamplerMixin):
         k = self.kernel
         if self.target[0] or self.target[1]:
             self._begin_resize()          # the initial sizing counts as a resize (§3.1)
+        if self.autoscale:
+            for kind in (0, 1):           # the file's targets, cut to the quota in _init_autoscale
+                self._note_quota_cut(kind, self.file_targets[kind], by_run=False)
+        if self.target[0] or self.target[1]:
             self._resize()
         if self.submissions:
             k.set_stream(SUBMIT, self._on_submit, self.submissions[0][0], 0)

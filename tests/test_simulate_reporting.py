@@ -282,3 +282,29 @@ def test_a_generator_of_one_task_says_task(tmp_path):
     gen = write(tmp_path, "g.json", json.dumps(
         {"generator": {"kind": "poisson", "ratePerHour": 60, "count": 1, "seed": 4}}))
     assert load_workload_file(gen).notes == ["generated 1 task (poisson, seed 4)"]
+
+
+def test_an_autoscale_pool_files_own_target_cut_by_the_quota_is_reported_too():
+    # the run at the start fails (no samples yet), so the file's target, cut to 4, stands until
+    # the run at 00:05 asks for 2
+    pool = {**QUOTA_POOL, "targetDedicatedNodes": 10}
+    work = {"tasks": [{"id": "t", "duration": 60, "submitTime": 3600}]}
+    r = simulate(pool, work, start=T0, horizon="50m")
+    assert r.report["resize_errors"] == [{
+        "code": "AccountCoreQuotaReached",
+        "message": "at 2026-03-02T00:00:00.000Z the pool file's target of 10 dedicated nodes is "
+                   "more than the quota allows: the dedicatedCoreQuota of 16 cores holds 4 nodes "
+                   "of 4 cores, so it was cut to 4",
+        "count": 1, "first": "2026-03-02T00:00:00.000Z", "last": "2026-03-02T00:00:00.000Z",
+        "nodes_asked": 10, "quota_nodes": 4,
+    }]
+    by_time = {row["time"]: (row["target_dedicated"], row["resize_errors"])
+               for row in r.timeline_rows}
+    assert by_time[300.0] == (4, "AccountCoreQuotaReached")
+    assert by_time[330.0] == (2, "")
+    # the task at 01:00 makes the run at 01:00 ask for 10 again
+    r = simulate(pool, work, start=T0, horizon="1h")
+    assert [e["message"] for e in r.report["resize_errors"]] == [
+        "the autoscale evaluation at 2026-03-02T01:00:00.000Z asked for 10 dedicated nodes: the "
+        "dedicatedCoreQuota of 16 cores holds 4 nodes of 4 cores, so the target was cut to 4 "
+        "(and so was the pool file's target of 10)"]
