@@ -68,12 +68,16 @@ UNLIMITED_SECONDS = 10_000_000 * 86_400.0
 _seconds = bounded_seconds
 
 
+def _unlimited(value: Any) -> bool:
+    """None, or a word for no limit, where a duration may be left unlimited."""
+    return value is None or (isinstance(value, str)
+                             and value.strip().lower() in ("unlimited", "infinite", "none"))
+
+
 def _optional_seconds(value: Any) -> float | None:
     """As :func:`_seconds`, with None / "unlimited" / TimeSpan.MaxValue meaning no limit (and
     any longer duration too: it is no limit either)."""
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().lower() in ("unlimited", "infinite", "none"):
+    if _unlimited(value):
         return None
     v = duration_seconds(value)
     return None if v >= UNLIMITED_SECONDS else v
@@ -82,7 +86,7 @@ def _optional_seconds(value: Any) -> float | None:
 def _horizon(value: Any) -> float | None:
     """``simulation.horizon``: more than 0, as ``--horizon`` (durations.positive_seconds); none,
     "unlimited" or longer than any run means "until the workload drains"."""
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("unlimited", "none")):
+    if _unlimited(value):
         return None
     v = positive_seconds(value)
     return None if v >= UNLIMITED_SECONDS else v
