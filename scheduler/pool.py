@@ -509,18 +509,22 @@ class PoolMixin(EngineState):
                 n = 0
             asked[kind] = n
             new.append(min(n, self.max_nodes[kind]))
-        changed = new[0] != self.target[0] or new[1] != self.target[1]
-        if changed:
-            self.target = new
-            self.option = run.option
-            self.target_changes += 1
-            if self._log is not None:
-                self._log((self.kernel.now, "pool.target", new[0], new[1], run.option.value))
-            self._begin_resize()
+        if new[0] == self.target[0] and new[1] == self.target[1]:
+            self._note_quota_cuts(asked)
+            return
+        self.target = new
+        self.option = run.option
+        self.target_changes += 1
+        if self._log is not None:
+            self._log((self.kernel.now, "pool.target", new[0], new[1], run.option.value))
+        self._begin_resize()
+        self._note_quota_cuts(asked)     # after the new resize has cleared the last one's
+        self._resize()
+
+    def _note_quota_cuts(self, asked: list[int]) -> None:
+        """The quota errors of a run that asked for ``asked`` nodes of each kind."""
         for kind in (DEDICATED, LOW_PRIORITY):
             self._note_quota_cut(kind, asked[kind], by_run=True)
-        if changed:
-            self._resize()
 
     def _note_quota_cut(self, kind: int, asked: int, *, by_run: bool) -> None:
         """An autoscale pool's target of ``asked`` nodes of ``kind`` (a run's, or the pool

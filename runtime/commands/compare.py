@@ -86,9 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
     from ..simcli import json_text, load_formula, load_inputs, report_document, run_simulation
-    from ..simview import (
-        compare_rows, counted, picture_type, plot_compare, render_table, resize_error_lines,
-    )
+    from ..simview import compare_rows, picture_type, plot_compare, render_table
+    from ..simview import counted, resize_error_lines
     from .simulate import write_output
 
     inputs = load_inputs(args)

@@ -88,10 +88,8 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
     from ..simcli import (
         drain_notes, json_text, load_formula, load_inputs, report_document, run_simulation,
     )
-    from ..simview import (
-        counted, picture_type, plot_run, render_table, resize_error_lines, summary_rows,
-        write_timeline_csv,
-    )
+    from ..simview import picture_type, plot_run, render_table, summary_rows, write_timeline_csv
+    from ..simview import counted, resize_error_lines
 
     inputs = load_inputs(args)
     choice = load_formula(args.formula, inputs)
