@@ -87,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
     from ..simcli import json_text, load_formula, load_inputs, report_document, run_simulation
     from ..simview import compare_rows, picture_type, plot_compare, render_table
-    from ..simview import counted, resize_error_lines
     from .simulate import write_output
 
     inputs = load_inputs(args)
@@ -131,6 +130,8 @@ def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
         shared.pop("formula")
         out.write(json_text({"inputs": shared, "runs": runs}))
         return EXIT_OK
+    from ..simview import counted, resize_error_lines
+
     tasks = inputs.workload.task_count
     out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, "
               f"{counted(inputs.pool.task_slots_per_node, 'slot')} per node) · workload "

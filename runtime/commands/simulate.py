@@ -89,7 +89,6 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
         drain_notes, json_text, load_formula, load_inputs, report_document, run_simulation,
     )
     from ..simview import picture_type, plot_run, render_table, summary_rows, write_timeline_csv
-    from ..simview import counted, resize_error_lines
 
     inputs = load_inputs(args)
     choice = load_formula(args.formula, inputs)
@@ -118,6 +117,8 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
     if args.json:
         out.write(json_text(doc))
         return EXIT_OK
+    from ..simview import counted, resize_error_lines
+
     report = result.report
     tasks = inputs.workload.task_count
     out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, "
