@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = glue_dashed_values(sys.argv[1:] if argv is None else list(argv))
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:
@@ -121,6 +122,33 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return EXIT_OK
+
+
+#: Options whose value may start with ``-``: a negative duration (``--horizon -5h``). argparse
+#: takes such a token for an option and stops with "expected one argument"; glued to its option
+#: (``--horizon=-5h``) the value reaches the option's own check, which says what is wrong.
+VALUES_MAY_START_WITH_DASH = ("--horizon",)
+
+
+def glue_dashed_values(argv: list[str]) -> list[str]:
+    """``argv`` with each option of VALUES_MAY_START_WITH_DASH glued to a following value that
+    starts with one ``-`` (never to ``--json`` or to a lone ``-``, and not after ``--``)."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        out.append(arg)
+        if arg == "--":
+            out.extend(args)
+            break
+        if arg in VALUES_MAY_START_WITH_DASH:
+            value = next(args, None)
+            if value is None:
+                break
+            if value.startswith("-") and not value.startswith("--") and value != "-":
+                out[-1] = f"{arg}={value}"
+            else:
+                out.append(value)
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover

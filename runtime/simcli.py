@@ -113,8 +113,27 @@ def load_inputs(args: argparse.Namespace) -> SimInputs:
     if wide:
         notes.append(f"{wide:,} task{'s' if wide > 1 else ''} need{'' if wide > 1 else 's'} more "
                      f"than taskSlotsPerNode ({slots}) slots and can never run")
+    if loaded.kind not in ("csv", "swf", "generator"):     # their tasks always have one
+        notes.extend(_no_duration_note(loaded.workload))
     return SimInputs(pool, args.pool, loaded.workload, args.workload, loaded.kind, notes,
                      start, horizon, seed)
+
+
+def _no_duration_note(workload: Any) -> list[str]:
+    """A note on the tasks (and job manager tasks) that give no ``duration``: the model runs
+    them for 0 s, which a user who forgot the field would otherwise learn only from a report
+    of instant tasks."""
+    missing = [(job.id, task.id) for job in workload.jobs
+               for task in ([job.job_manager_task] if job.job_manager_task else []) + job.tasks
+               if "duration" not in task.model_fields_set]
+    if not missing:
+        return []
+    job, task = missing[0]
+    n = len(missing)
+    which = f"job {job!r}, task {task!r}" if n == 1 else f"the first: job {job!r}, task {task!r}"
+    return [f"{n:,} task{'s have' if n > 1 else ' has'} no duration and "
+            f"run{'' if n > 1 else 's'} for 0 s ({which}); give "
+            f"{'each' if n > 1 else 'it'} a duration such as 600 or PT10M"]
 
 
 @dataclass
@@ -227,27 +246,32 @@ def drain_notes(inputs: SimInputs, report: dict) -> list[str]:
     the node-hours and cost it reports stop there, while the pool was still changing."""
     if inputs.horizon is not None:
         return []
+    from poolscale.formula.timeparse import parse_iso_time
+    from poolscale.scheduler.results import instant_text
+
     from .simview import duration_text
 
     notes = []
     end = report["pool_at_end"]
-    at = duration_text(report["simulated_seconds"])
+    seconds = report["simulated_seconds"]
+    at = (f"at {instant_text(parse_iso_time(report['start']).ticks, seconds)} "
+          f"({duration_text(seconds)} in)")
     unfinished = report["tasks"]["active_at_end"] + report["tasks"]["running_at_end"]
     if unfinished:
         # not drained: the run went on to its cap, 7 days after the last submission
-        return [f"without a horizon the run stopped {at} in, 7 days after the last submission, "
+        return [f"without a horizon the run stopped {at}, 7 days after the last submission, "
                 f"with {unfinished:,} task{'s' if unfinished != 1 else ''} still active or "
                 "running: give --horizon to follow them"]
     if end["allocation_state"] != "steady":
         nodes = end["dedicated"] + end["low_priority"]
-        notes.append(f"the run stopped when the workload drained, {at} in, while the pool was "
+        notes.append(f"the run stopped when the workload drained, {at}, while the pool was "
                      f"still {end['allocation_state']} ({nodes} node{'s' if nodes != 1 else ''},"
                      f" target {end['target_dedicated'] + end['target_low_priority']}); "
                      "node-hours and cost stop there: give --horizon to follow the pool")
     terminating = report["jobs"].get("terminating", 0)
     if terminating:
         notes.append(f"{terminating} job{'s were' if terminating > 1 else ' was'} still "
-                     f"terminating (release tasks running) when the run stopped, {at} in; "
+                     f"terminating (release tasks running) when the run stopped, {at}; "
                      "give --horizon to follow them")
     return notes
 

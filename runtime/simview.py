@@ -15,7 +15,8 @@ import os
 from typing import IO, Any, Iterable
 
 __all__ = ["summary_rows", "compare_rows", "render_table", "write_timeline_csv", "picture_type",
-           "peak_nodes"]
+           "peak_nodes", "counted",
+           "resize_error_lines"]
 
 Row = tuple  # (section, label, value, value, ...)
 
@@ -37,6 +38,11 @@ def duration_text(seconds: float | None) -> str:
     if s < 86_400:
         return f"{s // 3600} h {s % 3600 // 60:02d} m"
     return f"{s // 86_400} d {s % 86_400 // 3600:02d} h"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 node``, ``2 nodes``, ``1,024 tasks``: a count and its noun, in the number it takes."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {plural or noun + 's'}"
 
 
 def _num(v: Any, digits: int = 2) -> str:
@@ -85,6 +91,7 @@ _FIGURES = [
     ("nodes", "utilization", lambda r, t: _pct(r.get("utilization"))),
     ("nodes", "under-provisioned time", lambda r, t: _pct(r.get("under_provisioned_share"))),
     ("nodes", "over-provisioned time", lambda r, t: _pct(r.get("over_provisioned_share"))),
+    ("nodes", "resize errors", lambda r, t: _resize_errors(r)),
     ("autoscale", "evaluations", lambda r, t: _num(r["autoscale"]["evaluations"])),
     ("autoscale", "errors", lambda r, t: _errors(r["autoscale"])),
     ("autoscale", "target changes", lambda r, t: _num(r["autoscale"]["target_changes"])),
@@ -99,11 +106,28 @@ def _errors(a: dict) -> str:
     return f"{a['errors']} ({codes})" if codes else str(a["errors"])
 
 
+def _resize_errors(report: dict) -> str:
+    """``12 (AccountCoreQuotaReached 12)``: how often each resize error happened in the run."""
+    errors = report.get("resize_errors") or []
+    if not errors:
+        return "0"
+    total = sum(e["count"] for e in errors)
+    return f"{total:,} (" + ", ".join(f"{e['code']} {e['count']:,}" for e in errors) + ")"
+
+
+def resize_error_lines(report: dict) -> list[str]:
+    """One ``resize error: CODE: what it did`` line per resize error of the run, for the lines
+    above a summary: the table only counts them."""
+    return [f"resize error: {e['code']}: {e['message']}" for e in report.get("resize_errors") or []]
+
+
 def summary_rows(report: dict, timeline: list[dict]) -> list[Row]:
     """The summary of one run: every comparison figure, plus what only one run shows."""
     rows: list[Row] = []
     for section, label, get in _FIGURES:
         if label == "cost" and report.get("cost") is None:
+            continue
+        if label == "resize errors" and not report.get("resize_errors"):
             continue
         if label == "node-hours low-priority" and not report["node_hours"]["low_priority"]:
             continue
@@ -117,12 +141,11 @@ def summary_rows(report: dict, timeline: list[dict]) -> list[Row]:
                                            duration_text(report["wasted_work_seconds"])))
     end = report.get("pool_at_end") or {}
     rows.append(("run", "simulated", duration_text(report.get("simulated_seconds"))))
-    nodes = f"{end.get('dedicated', 0)} nodes"
+    dedicated = end.get("dedicated", 0)
+    nodes = counted(dedicated, "node")
     if end.get("low_priority"):
-        nodes = f"{end.get('dedicated', 0)} + {end['low_priority']} low-priority nodes"
+        nodes = f"{dedicated:,} + {counted(end['low_priority'], 'low-priority node')}"
     rows.append(("run", "pool at end", f"{nodes}, {end.get('allocation_state', '?')}"))
-    if end.get("resize_errors"):
-        rows.append(("run", "resize errors", ", ".join(end["resize_errors"])))
     rows.append(("run", "events", _num(report.get("events_processed"))))
     return rows
 
@@ -141,6 +164,8 @@ def compare_rows(runs: list[tuple[dict, list[dict]]]) -> list[Row]:
                                                       for r, _ in runs):
             continue
         if label == "cost" and all(r.get("cost") is None for r, _ in runs):
+            continue
+        if label == "resize errors" and not any(r.get("resize_errors") for r, _ in runs):
             continue
         rows.append((section, label, *values))
     return rows
@@ -213,14 +238,14 @@ def _plain_table(out, title: str, headers: list[str], rows: list[Row]) -> None:
 def write_timeline_csv(out: IO[str], timeline: list[dict], start_ticks: int) -> None:
     """One row per sample instant: the engine's timeline columns after an ISO ``timestamp``.
     ``out`` is a text file opened with ``newline=""``, as the csv module wants."""
-    from poolscale.formula.values import Timestamp, format_timestamp
+    from poolscale.scheduler.results import instant_text
     from poolscale.scheduler.sampler import TIMELINE_COLUMNS
 
     w = csv.writer(out)
     w.writerow(("timestamp",) + TIMELINE_COLUMNS)
     for row in timeline:
-        stamp = format_timestamp(Timestamp(start_ticks + round(row["time"] * 10_000_000)))
-        w.writerow([stamp] + [_csv_value(row.get(c)) for c in TIMELINE_COLUMNS])
+        w.writerow([instant_text(start_ticks, row["time"])]
+                   + [_csv_value(row.get(c)) for c in TIMELINE_COLUMNS])
 
 
 def _csv_value(v: Any) -> Any:

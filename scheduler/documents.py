@@ -27,7 +27,7 @@ from poolscale.metrics.jsonyaml import (
 from poolscale.metrics.limits import DOCUMENT_BYTES, WORKLOAD_BYTES, InputLimitError
 
 __all__ = [
-    "InputFileError", "read_text", "parse_document", "locate", "field_path",
+    "InputFileError", "shown", "read_text", "parse_document", "locate", "field_path",
     "from_validation_error", "read_pool", "pool_from_data",
 ]
 
@@ -41,6 +41,17 @@ class InputFileError(ValueError):
         self.path, self.line, self.field, self.message = path, line, field, message
         where = path if line is None else f"{path}:{line}"
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+def shown(value: Any) -> str:
+    """A number or text from a file as a message quotes it: whole when short, and an integer of
+    hundreds of digits by its size (``str()`` of one past 4,300 digits raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        return f"a {'negative ' if value < 0 else ''}{value.bit_length() * 0.30103 + 1:.0f}-digit number"
+    if isinstance(value, float):
+        return f"{value:.15g}"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_text(path: str | os.PathLike, *, limit: int = WORKLOAD_BYTES,
@@ -214,15 +225,34 @@ def from_validation_error(name: str, text: str | None, data: Any, exc: Exception
         return InputFileError(name, str(exc))
     first, loc, named = _located(errors[0])
     walked = _walk(data, loc)
-    if first.get("type") == "missing" and loc and isinstance(loc[-1], str):
-        walked.append(loc[-1])     # the field the document lacks: name it
-    elif named is not None and not (walked and walked[-1] in (named, *_WRITTEN_AS.get(named, ()))):
-        walked.append(named)       # written otherwise (snake_case): still name the field
+    missing = _missing_beside(errors, loc)
+    if len(missing) > 1:
+        # every field the object lacks, named at once: fixing them one run at a time ("and 1
+        # more problem") is how a user meets a list the message could have given
+        message = "missing required fields: " + ", ".join(missing)
+        more = len(errors) - len(missing)
+    else:
+        if missing:
+            walked.append(loc[-1])     # the field the document lacks: name it
+        elif named is not None and not (walked and walked[-1] in (named, *_WRITTEN_AS.get(named, ()))):
+            walked.append(named)       # written otherwise (snake_case): still name the field
+        message = _message(first)
+        more = len(errors) - 1
     path = (prefix or []) + walked[strip:]
-    more = len(errors) - 1
-    message = _message(first) + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
-    line = locate(text, path) if text is not None and path else None
+    message += f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    line = locate(text, path) if text is not None and (path or missing) else None
     return InputFileError(name, message, line=line, field=field_path(path) or None)
+
+
+def _missing_beside(errors: list, loc: tuple) -> list[str]:
+    """When the first error is a missing field, every field missing from the same object, in
+    the order pydantic lists them (the model's field order); else nothing."""
+    if not (errors[0].get("type") == "missing" and loc and isinstance(loc[-1], str)):
+        return []
+    parent = loc[:-1]
+    return [str(err["loc"][-1]) for err in errors
+            if err.get("type") == "missing" and tuple(err.get("loc", ()))[:-1] == parent
+            and isinstance(err["loc"][-1], str)]
 
 
 # --------------------------------------------------------------------------------------------

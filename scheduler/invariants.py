@@ -166,7 +166,8 @@ def _check_nodes(sim, on_node) -> None:
         if leaving or creating:
             _fail(f"{now}: steady with {leaving} leaving and {creating} requested creating")
         for kind in (0, 1):
-            if sim.n_present[kind] != sim.target[kind] and not sim.resize_errors:
+            if (sim.n_present[kind] != sim.target[kind] and not sim.quota_error[kind]
+                    and not sim.resize_stopped):
                 _fail(f"{now}: steady with {sim.n_present} nodes for targets {sim.target}")
 
 

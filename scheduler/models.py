@@ -40,9 +40,11 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from poolscale.formula.timeparse import parse_duration, parse_iso_time
+from poolscale.formula.timeparse import parse_iso_time
 from poolscale.formula.values import TICKS_PER_SECOND
 
+from .documents import shown
+from .durations import bounded_seconds, duration_seconds, positive_seconds
 from .limits import MAX_DEPENDENCIES, MAX_NODES_PER_KIND, MAX_SECONDS, MIN_MEAN_TIME_BETWEEN
 
 __all__ = [
@@ -64,80 +66,31 @@ __all__ = [
 #: Durations at or above this many seconds are "unlimited" (.NET TimeSpan.MaxValue is ~2.9e7 days).
 UNLIMITED_SECONDS = 10_000_000 * 86_400.0
 
-_DURATION_FORMS = "a number of seconds or an ISO-8601 duration such as PT5M"
-#: What a duration longer than MAX_SECONDS is told (the REST API cannot write one either).
-_LONGEST = "the longest duration is P10675199DT2H48M5.4775807S (TimeSpan.MaxValue)"
-#: An ISO-8601 duration as ``parse_duration`` reads it, but with components of any size: what
-#: matches this and is refused by parse_duration is a duration past 2^63 - 1 ticks.
-_ISO_DURATION_SHAPE = re.compile(
-    r"P(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d{1,7})?S)?)?", re.ASCII)
+#: A duration field: at most MAX_SECONDS, read as everywhere else (durations.py).
+_seconds = bounded_seconds
 
 
-def shown(value: Any) -> str:
-    """A number or text from a file as a message quotes it: whole when short, and an integer of
-    hundreds of digits by its size (``str()`` of one past 4,300 digits raises)."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
-        return f"a {'negative ' if value < 0 else ''}{value.bit_length() * 0.30103 + 1:.0f}-digit number"
-    if isinstance(value, float):
-        return f"{value:.15g}"
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _duration_value(value: Any) -> float:
-    """A non-negative duration in seconds, infinity included: a number of seconds, an ISO-8601
-    duration, or ``0:15:00`` / ``7 days, 0:00:00`` as ``az`` prints it."""
-    if isinstance(value, bool):
-        raise ValueError(f"a duration is {_DURATION_FORMS}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"a duration must be 0 or more, got {shown(value)}")
-        return float(value) if value <= MAX_SECONDS else math.inf
-    if isinstance(value, float):
-        if math.isnan(value):
-            raise ValueError("a duration must be a number, got NaN")
-        if value < 0:
-            raise ValueError(f"a duration must be 0 or more, got {shown(value)}")
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        ti = parse_duration(text)
-        if ti is not None:
-            return ti.ticks / TICKS_PER_SECOND
-        if _ISO_DURATION_SHAPE.fullmatch(text):
-            return math.inf       # written as a duration, but past 2^63 - 1 ticks
-        m = _TIMEDELTA.fullmatch(text)
-        if m is not None:
-            days, h, mi, sec = m.groups()
-            if len(days or "") > 12:
-                return math.inf
-            return (int(days or 0) * 86_400 + int(h) * 3600 + int(mi) * 60) + float(sec)
-        raise ValueError(f"{shown(value)} is not an ISO-8601 duration (P[nD][T[nH][nM][n[.f]S]])")
-    raise ValueError(f"a duration is {_DURATION_FORMS}")
-
-
-def _seconds(value: Any) -> float:
-    """A duration: a non-negative number of seconds or an ISO-8601 duration string, at most
-    MAX_SECONDS, so that every duration converts to ticks without overflow."""
-    v = _duration_value(value)
-    if v > MAX_SECONDS:
-        raise ValueError(f"{shown(value)} is too long: {_LONGEST}")
-    return v
-
-
-#: A duration as ``az batch ... show`` prints it: Python's ``str(timedelta)``, ``0:15:00`` or
-#: ``7 days, 0:00:00`` (the SDK turns the REST ``PT15M`` into a timedelta, the CLI prints that).
-_TIMEDELTA = re.compile(r"(?:(\d+) days?, )?(\d+):([0-5]\d):([0-5]\d(?:\.\d{1,6})?)")
+def _unlimited(value: Any) -> bool:
+    """None, or a word for no limit, where a duration may be left unlimited."""
+    return value is None or (isinstance(value, str)
+                             and value.strip().lower() in ("unlimited", "infinite", "none"))
 
 
 def _optional_seconds(value: Any) -> float | None:
     """As :func:`_seconds`, with None / "unlimited" / TimeSpan.MaxValue meaning no limit (and
     any longer duration too: it is no limit either)."""
-    if value is None:
+    if _unlimited(value):
         return None
-    if isinstance(value, str) and value.strip().lower() in ("unlimited", "infinite", "none"):
+    v = duration_seconds(value)
+    return None if v >= UNLIMITED_SECONDS else v
+
+
+def _horizon(value: Any) -> float | None:
+    """``simulation.horizon``: more than 0, as ``--horizon`` (durations.positive_seconds); none,
+    "unlimited" or longer than any run means "until the workload drains"."""
+    if _unlimited(value):
         return None
-    v = _duration_value(value)
+    v = positive_seconds(value)
     return None if v >= UNLIMITED_SECONDS else v
 
 
@@ -576,7 +529,7 @@ class SimulationSettings(_Sim):
 
     seed: int | None = None
     start: Annotated[Union[str, None], Field(description="ISO-8601 start instant")] = None
-    horizon: OptionalSeconds = None
+    horizon: Annotated[Union[float, None], BeforeValidator(_horizon)] = None
     dedicated_core_quota: Annotated[int, Field(ge=0)] | None = None
     low_priority_core_quota: Annotated[int, Field(ge=0)] | None = None
     cores_per_node: Annotated[int, Field(ge=1)] | None = None

@@ -420,13 +420,41 @@ class PoolMixin(EngineState):
         return chosen
 
     def _quota_error(self, kind: int) -> None:
+        """A fixed pool (docs/simulation-model.md#quotas-and-the-configured-maximum): the quota
+        is used up below the target and nothing leaving will free more; the pool records the
+        error and settles below its target."""
         if self.quota_error[kind]:
             return
         self.quota_error[kind] = True
-        code = _QUOTA_ERROR[kind]
-        self.resize_errors.append(code)
-        if self._log is not None:
-            self._log((self.kernel.now, "pool.resize_error", code))
+        self._record_resize_error(_QUOTA_ERROR[kind], kind=kind, asked=self.target[kind])
+
+    def _record_resize_error(self, code: str, *, kind: int | None = None,
+                             asked: int | None = None, by_run: bool = False) -> None:
+        """Put ``code`` in the pool's ``resizeErrors`` (once), and count it for the report:
+        the pool's errors are overwritten by the next resize, so without the count a run whose
+        request was cut early and met later would say nothing of it. ``asked`` is the number
+        of nodes of ``kind`` the target or the formula asked for (quota errors); ``by_run``
+        says an autoscale run asked (else the pool file's target did)."""
+        now = self.kernel.now
+        seen = self.resize_error_log.get(code)
+        if seen is None:
+            seen = self.resize_error_log[code] = {"count": 0, "first": now, "kind": kind,
+                                                  "asked": asked, "runs": 0, "first_run": None,
+                                                  "target": None}
+        seen["count"] += 1
+        seen["last"] = now
+        if asked is not None and asked > seen["asked"]:
+            seen["asked"] = asked
+        if by_run:
+            seen["runs"] += 1
+            if seen["first_run"] is None:
+                seen["first_run"] = now
+        elif asked is not None:
+            seen["target"] = asked
+        if code not in self.resize_errors:
+            self.resize_errors.append(code)
+            if self._log is not None:
+                self._log((now, "pool.resize_error", code))
 
     def _begin_resize(self) -> None:
         if self.alloc_state is STEADY:
@@ -469,9 +497,7 @@ class PoolMixin(EngineState):
         if gen != self.resize_gen or self.alloc_state is STEADY:
             return
         self.resize_stopped = True
-        self.resize_errors.append("AllocationTimedout")
-        if self._log is not None:
-            self._log((self.kernel.now, "pool.resize_error", "AllocationTimedout"))
+        self._record_resize_error("AllocationTimedout")
         for node in [n for n in self.nodes.values() if n.requested and n.state is CREATING]:
             self._remove(node)
         self._check_complete()
@@ -482,14 +508,22 @@ class PoolMixin(EngineState):
         """docs/language.md#from-value-to-target: truncate toward zero, clamp to [0, quota] (the
         core quota or the
         configured maximum, whichever is lower); a changed target starts
-        (or redirects) a resize with this run's deallocation option."""
+        (or redirects) a resize with this run's deallocation option.
+
+        A target the core quota cut is a resize error, as the service reports it in the
+        pool's ``resizeErrors`` (``AccountCoreQuotaReached``, ``AccountLowPriorityCoreQuota
+        Reached``): the pool holds it while the last applied run asked for more than the quota.
+        A cut by ``maxNodesPerKind`` alone is not one (the quota was never reached)."""
         new = []
+        asked = [0, 0]
         for kind, value in ((DEDICATED, run.dedicated), (LOW_PRIORITY, run.low_priority)):
             n = int(value) if value < 1e18 else 10**18
             if n < 0:
                 n = 0
+            asked[kind] = n
             new.append(min(n, self.max_nodes[kind]))
         if new[0] == self.target[0] and new[1] == self.target[1]:
+            self._note_quota_cuts(asked)
             return
         self.target = new
         self.option = run.option
@@ -498,4 +532,20 @@ class PoolMixin(EngineState):
         if self._log is not None:
             self._log((self.kernel.now, "pool.target", new[0], new[1], run.option.value))
         self._begin_resize()
+        self._note_quota_cuts(asked)     # after the new resize has cleared the last one's
         self._resize()
+
+    def _note_quota_cuts(self, asked: list[int]) -> None:
+        """The quota errors of a run that asked for ``asked`` nodes of each kind."""
+        for kind in (DEDICATED, LOW_PRIORITY):
+            self._note_quota_cut(kind, asked[kind], by_run=True)
+
+    def _note_quota_cut(self, kind: int, asked: int, *, by_run: bool) -> None:
+        """An autoscale pool's target of ``asked`` nodes of ``kind`` (a run's, or the pool
+        file's at the start): a quota error while the core quota cuts it, none once it fits."""
+        quota = self.quota_nodes[kind]
+        code = _QUOTA_ERROR[kind]
+        if quota is not None and asked > quota and self.max_nodes[kind] == quota:
+            self._record_resize_error(code, kind=kind, asked=asked, by_run=by_run)
+        elif code in self.resize_errors:
+            self.resize_errors.remove(code)

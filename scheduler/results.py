@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from poolscale.formula.values import TICKS_PER_SECOND, Timestamp, format_timestamp
+
 from .tasks import COMPLETED
 
-__all__ = ["SimulationResult", "build_report"]
+__all__ = ["SimulationResult", "build_report", "instant_text"]
 
 
 #: 1970-01-01 in microseconds since 0001-01-01 (the ticks' origin)
@@ -72,6 +74,79 @@ def _pcts(values: list[float]) -> dict[str, float | None]:
     p50, p95, p99 = np.percentile(a, [50, 95, 99])
     return {"mean": float(a.mean()), "p50": float(p50), "p95": float(p95), "p99": float(p99),
             "max": float(a.max())}
+
+
+#: a quota error's code -> the quota's field (REST and Python names) and the kind of node
+_QUOTAS = {
+    "AccountCoreQuotaReached": ("dedicatedCoreQuota", "dedicated_core_quota", "dedicated"),
+    "AccountLowPriorityCoreQuotaReached":
+        ("lowPriorityCoreQuota", "low_priority_core_quota", "low-priority"),
+}
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def instant_text(start_ticks: int, seconds: float) -> str:
+    """The instant ``seconds`` after a run's start as an ISO timestamp, as the timeline stamps
+    its rows: what a message shows a user, never seconds or ticks since something."""
+    return format_timestamp(Timestamp(start_ticks + round(seconds * TICKS_PER_SECOND)))
+
+
+def _instant(sim, seconds: float) -> str:
+    return instant_text(sim.start_ticks, seconds)
+
+
+def _resize_error_message(sim, code: str, seen: dict) -> str:
+    """What a resize error of the run did to the user's request, with its instants."""
+    first, last, count = _instant(sim, seen["first"]), _instant(sim, seen["last"]), seen["count"]
+    if code in _QUOTAS:
+        field, attr, kind = _QUOTAS[code]
+        quota = sim.quota_nodes[seen["kind"]]
+        cores = getattr(sim.pool_spec.simulation, attr)
+        holds = (f"the {field} of {_n(cores, 'core')} holds {_n(quota, 'node')} of "
+                 f"{_n(sim.cores, 'core')}")
+        asked, runs = seen["asked"], seen["runs"]
+        if not sim.autoscale:
+            text = (f"at {first} the pool's target of {_n(asked, kind + ' node')} is more than "
+                    f"the quota allows: {holds}, so the pool stopped at {quota:,}")
+            return text if count == 1 else f"{text} ({_n(count, 'resize')}, the last at {last})"
+        initial = seen["target"]
+        if not runs:
+            return (f"at {first} the pool file's target of {_n(initial, kind + ' node')} is more "
+                    f"than the quota allows: {holds}, so it was cut to {quota:,}")
+        first_run = _instant(sim, seen["first_run"])
+        also = "" if initial is None else f" (and so was the pool file's target of {initial:,})"
+        if runs == 1:
+            return (f"the autoscale evaluation at {first_run} asked for "
+                    f"{_n(asked, kind + ' node')}: {holds}, so the target was cut to "
+                    f"{quota:,}{also}")
+        return (f"{runs:,} autoscale evaluations from {first_run} to {last} asked for more {kind} "
+                f"nodes than the quota allows (up to {asked:,}): {holds}, so each target was "
+                f"cut to {quota:,}{also}")
+    if code == "AllocationTimedout":
+        text = (f"at {first} the resize had not completed within resizeTimeout "
+                f"({sim.resize_timeout:g} s): the nodes still being allocated were given up")
+        return text if count == 1 else f"{text} ({_n(count, 'resize')}, the last at {last})"
+    return f"{_n(count, 'time')}, first at {first}, last at {last}"
+
+
+def _resize_errors(sim) -> list[dict[str, Any]]:
+    """Every resize error of the run, in the order they first happened: the pool keeps only
+    the last resize's, in ``pool_at_end``."""
+    out = []
+    for code, seen in sim.resize_error_log.items():
+        entry: dict[str, Any] = {
+            "code": code, "message": _resize_error_message(sim, code, seen),
+            "count": seen["count"], "first": _instant(sim, seen["first"]),
+            "last": _instant(sim, seen["last"]),
+        }
+        if seen["kind"] is not None:
+            entry["nodes_asked"] = seen["asked"]
+            entry["quota_nodes"] = sim.quota_nodes[seen["kind"]]
+        out.append(entry)
+    return out
 
 
 def build_report(sim) -> dict[str, Any]:
@@ -178,6 +253,7 @@ def build_report(sim) -> dict[str, Any]:
             "resize_errors": list(sim.resize_errors),
             "nodes_requested": sim.next_num - 1,
         },
+        "resize_errors": _resize_errors(sim),
         "samples": {"taken": len(sim.timeline), "recorded": len(sim.recorder)},
         "events_processed": sim.kernel.events_run,
     }

@@ -21,6 +21,7 @@ TIMELINE_COLUMNS = (
     "time", "dedicated", "low_priority", "target_dedicated", "target_low_priority", "usable",
     "preempted", "leaving", "active_tasks", "running_tasks", "pending_tasks", "tasks_active",
     "tasks_running", "succeeded", "failed", "cpu_percent", "allocation_state", "sample_lost",
+    "resize_errors",
 )
 
 
@@ -108,6 +109,8 @@ class SamplerMixin(AttemptsMixin):
             "cpu_percent": cpu,
             "allocation_state": self.alloc_state,
             "sample_lost": lost,
+            # the pool's resizeErrors at this instant, ";"-separated ("" for none)
+            "resize_errors": ";".join(self.resize_errors),
         })
         if self._log is not None:
             self._log((self.kernel.now, "sample", k, "lost" if lost else "ok"))

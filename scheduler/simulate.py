@@ -12,7 +12,6 @@ import contextlib
 import datetime as _dt
 import gc
 import math
-import re
 from operator import itemgetter
 from typing import Any, Callable, Iterator
 
@@ -20,9 +19,11 @@ from poolscale.formula.values import (
     MAX_TIMESTAMP_TICKS, TICKS_PER_SECOND, Option, Timestamp, format_timestamp,
     timestamp_from_datetime,
 )
-from poolscale.formula.timeparse import parse_duration, parse_iso_time
+from poolscale.formula.timeparse import parse_iso_time
 from poolscale.metrics.recorder import SampleRecorder
 
+from .documents import shown
+from .durations import LONGEST, positive_seconds
 from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel, TooManyEvents
 from .limits import MAX_EVALUATIONS, MAX_EVENTS, MAX_SAMPLE_PERIODS, MAX_SECONDS
 from .models import (
@@ -30,7 +31,7 @@ from .models import (
 )
 from .nodes import SlotIndex
 from .pool import STEADY, SWEEP_AFTER_REMOVALS
-from .results import SimulationResult, build_report
+from .results import SimulationResult, build_report, instant_text
 from .sampler import SamplerMixin
 from .streams import Streams
 from .tasks import Job, Task
@@ -95,47 +96,17 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-_HORIZON_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
-
-
-def horizon_seconds(text: str) -> float:
-    """Seconds from ``PT36H`` / ``P7D`` (ISO-8601), ``36h`` / ``90m`` / ``7d`` / ``2w``, or
-    ``3600``: how long to simulate, written as on the command line (``--horizon``)."""
-    s = text.strip()
-    if s[:1] in ("P", "p"):
-        ti = parse_duration(s.upper())
-        if ti is not None:
-            return ti.ticks / TICKS_PER_SECOND
-    m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*([smhdw]?)", s, re.IGNORECASE)
-    if m:
-        value = float(m.group(1)) * _HORIZON_UNITS[(m.group(2) or "s").lower()]
-        if value <= MAX_SECONDS:
-            return value
-    if m or re.fullmatch(r"P(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?",
-                         s.upper()):
-        raise ValueError(f"{text.strip()[:40]!r} is too long: the longest duration is "
-                         "P10675199DT2H48M5.4775807S (TimeSpan.MaxValue)")
-    if re.fullmatch(r"-\s*\d.*", s):
-        raise ValueError(f"must be 0 or more, got {text!r}")
-    raise ValueError(f"cannot read {text!r} (use e.g. PT36H, P7D, 36h or 7200)")
-
-
-def _seconds(value: Any, what: str) -> float | None:
-    if value is None:
-        return None
+def horizon_seconds(value: Any) -> float:
+    """How long to simulate, in seconds: a duration as every duration is read (durations.py:
+    ``PT36H``, ``36h``, ``7d``, ``7200``, ``1 day, 0:00:00``), or a ``timedelta``; more than 0
+    and at most MAX_SECONDS. ``--horizon``, ``simulation.horizon`` and ``simulate(horizon=)``
+    all read it so, and refuse the same values with the same words."""
     if isinstance(value, _dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, str):
-        try:
-            return horizon_seconds(value)
-        except ValueError as e:
-            raise ValueError(f"{what}: {e}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be seconds, a timedelta or text such as PT36H, not "
-                        f"{type(value).__name__}")
-    if not 0 <= value <= MAX_SECONDS:     # NaN included
-        raise ValueError(f"{what} must lie in [0, {MAX_SECONDS:.15g}] seconds")
-    return float(value)
+        value = value.total_seconds()
+    seconds = positive_seconds(value)
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{shown(value)} is too long: {LONGEST}")
+    return seconds
 
 
 def _ticks(seconds: float) -> int:
@@ -217,6 +188,9 @@ class Simulation(SamplerMixin):
         self.option = Option.REQUEUE
         self.alloc_state = STEADY
         self.resize_errors: list[str] = []
+        #: every resize error of the run, for the report: code -> count, first and last
+        #: instant (seconds), the kind and the most nodes asked (PoolMixin._record_resize_error)
+        self.resize_error_log: dict[str, dict] = {}
         self.quota_error = [False, False]
         self.resize_stopped = False
         self.resize_gen = 0
@@ -232,6 +206,8 @@ class Simulation(SamplerMixin):
             formula = compile_formula(formula)
         self.formula = formula
         self.autoscale = formula is not None
+        #: the pool file's targets, as written (an autoscale pool's are cut to the quota below)
+        self.file_targets = list(self.target)
         if self.autoscale:
             # docs/simulation-model.md#quotas-and-the-configured-maximum: an autoscale pool's
             # targets are clamped to its quota, the file's initial
@@ -248,7 +224,8 @@ class Simulation(SamplerMixin):
     def _init_samples(self, sim) -> None:
         self.period_ticks = _ticks(sim.samples.period)
         if self.period_ticks <= 0:
-            raise ValueError("simulation.samples.period must be at least one tick")
+            raise ValueError("simulation.samples.period must be at least 0.0000001 s "
+                             "(PT0.0000001S), the finest time a formula sees")
         self.recorder = SampleRecorder(period=self.period_ticks, delay=_ticks(sim.samples.delay))
         self.loss_rate = sim.samples.loss_rate
         self.timeline: list[dict] = []
@@ -277,7 +254,10 @@ class Simulation(SamplerMixin):
             self._build_workload(workload)
 
     def _init_horizon(self, horizon: Any) -> None:
-        h = _seconds(horizon, "horizon")
+        try:
+            h = None if horizon is None else horizon_seconds(horizon)
+        except ValueError as e:
+            raise ValueError(f"horizon: {e}") from None
         self.stop_when_drained = h is None
         if h is None:
             last = self.submissions[-1][0] if self.submissions else 0.0
@@ -377,6 +357,10 @@ class Simulation(SamplerMixin):
         if self.target[0] or self.target[1]:
             self._begin_resize()          # the initial sizing counts as a resize
                                           # (docs/simulation-model.md#allocation-states)
+        if self.autoscale:
+            for kind in (0, 1):           # the file's targets, cut to the quota in _init_autoscale
+                self._note_quota_cut(kind, self.file_targets[kind], by_run=False)
+        if self.target[0] or self.target[1]:
             self._resize()
         if self.submissions:
             k.set_stream(SUBMIT, self._on_submit, self.submissions[0][0], 0)
@@ -399,8 +383,8 @@ class Simulation(SamplerMixin):
                     k.run(self.until, on_step=on_step)
             except TooManyEvents as e:
                 raise ValueError(
-                    f"the run reached {e.limit:,} events {e.at:,.0f} s into simulated time, the "
-                    "most one run may process (look for tasks retried without limit, or a "
+                    f"the run reached {e.limit:,} events at {instant_text(self.start_ticks, e.at)}"
+                    f" ({e.at:,.0f} s after the start), the most one run may process (look for tasks retried without limit, or a "
                     "formula that replaces the pool at every evaluation; or shorten the "
                     "horizon)") from None
         if not self.stop_when_drained or k.stop_at == math.inf:

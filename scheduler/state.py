@@ -65,6 +65,8 @@ class EngineState:
     option: Option
     alloc_state: str
     resize_errors: list[str]
+    resize_error_log: dict[str, dict]
+    file_targets: list[int]
     quota_error: list[bool]
     resize_stopped: bool
     resize_gen: int

@@ -30,6 +30,7 @@ from typing import Any
 from .documents import (
     InputFileError, field_path, from_validation_error, locate, parse_document, read_text,
 )
+from .durations import bounded_seconds
 from .limits import MAX_SECONDS, MAX_TASKS
 
 __all__ = [
@@ -227,15 +228,11 @@ def _submit_time(name: str, line: int, text: str):
 
 
 def _duration(name: str, line: int, text: str) -> float:
-    from poolscale.formula.timeparse import parse_duration
-
-    if text[:1] in ("P", "p"):
-        ti = parse_duration(text.upper())
-        if ti is None:
-            raise InputFileError(name, f"{text!r} is not an ISO-8601 duration", line=line,
-                                 field="duration")
-        return ti.ticks / 10_000_000
-    return _number(name, line, "duration", text, low=0)
+    """A ``duration`` cell, read as every duration is (durations.py)."""
+    try:
+        return bounded_seconds(text)
+    except ValueError as e:
+        raise InputFileError(name, str(e), line=line, field="duration") from None
 
 
 @_gc_paused()
@@ -747,7 +744,8 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
             loaded = LoadedWorkload(generate(spec, seed=seed, start=start), name, "generator")
         except TooManyTasks as e:
             raise _generator_error(name, text, data["generator"], e) from None
-        loaded.notes.append(f"generated {loaded.workload.task_count} tasks "
+        n = loaded.workload.task_count
+        loaded.notes.append(f"generated {n:,} task{'s' if n != 1 else ''} "
                             f"({spec.kind}, seed {spec.seed if spec.seed is not None else seed})")
         return loaded
     if data is None:

@@ -86,11 +86,11 @@ def test_success_exit_zero_and_json_value_kinds(capsys, files):
     assert list(doc["values"])[3:] == ["d", "i", "n", "o", "s", "t", "v"]
 
 
-def test_validation_error_has_empty_first_line_and_empty_values(capsys, files):
+def test_validation_error_has_no_results_line_and_empty_values(capsys, files):
     f, _ = files("$TargetDedicatedNodes = 2 * $PendingTasks.GetSample(TimeInterval_Minute * 3);")
     code, out, _ = run(capsys, ["eval", f, "--time", T])
     assert code == 1
-    assert out == ("\nerror: AutoScalingFormulaValidationError: The specified auto-scaling formula is not valid.\n"
+    assert out == ("error: AutoScalingFormulaValidationError: The specified auto-scaling formula is not valid.\n"
                    "Line 1, Col 27: TypeError: operator '*' cannot be applied to (double, doubleVec)\n")
     code, out, _ = run(capsys, ["eval", f, "--time", T, "--json"])
     doc = json.loads(out)
@@ -163,7 +163,8 @@ def test_process_stdin_and_exit_codes():
     proc = subprocess.run([sys.executable, "-m", "poolscale.runtime.cli", "eval", "-", "--time", T],
                           input="x = 1\n$TargetDedicatedNodes = x;", capture_output=True, text=True)
     assert proc.returncode == 1
-    assert proc.stdout == ("\nerror: AutoScalingFormulaSyntaxError: The specified auto-scaling formula "
+    # no results string (the formula does not compile), and no blank line in its place
+    assert proc.stdout == ("error: AutoScalingFormulaSyntaxError: The specified auto-scaling formula "
                            "has a syntax error.\nLine 2, Col 1: ';' probably missing before this statement\n")
 
 

@@ -112,7 +112,7 @@ def test_durations_as_the_cli_prints_them(text, seconds):
 def test_malformed_clock_durations_are_errors(text):
     from poolscale.scheduler.models import _seconds
 
-    with pytest.raises(ValueError, match="is not an ISO-8601 duration"):
+    with pytest.raises(ValueError, match=f"^cannot read {text!r} as a duration|^a duration must be 0"):
         _seconds(text)
 
 

@@ -448,7 +448,9 @@ def test_quota_clamps_an_autoscale_target():
     sim, r = run(p, jobs(), horizon=60)
     assert sim.target == [2, 0] and sim.n_present == [2, 0]
     assert r.runs[0][1].results.startswith("$TargetDedicatedNodes=10")
-    assert r.report["pool_at_end"]["resize_errors"] == []
+    # the service reports the cut in the pool's resizeErrors, as for a fixed pool
+    assert r.report["pool_at_end"]["resize_errors"] == ["AccountCoreQuotaReached"]
+    assert log(r, "pool.resize_error") == [(0.0, "pool.resize_error", "AccountCoreQuotaReached")]
 
 
 def test_fixed_pool_above_quota_records_the_error():
@@ -809,13 +811,13 @@ def test_autoscale_pool_with_initial_targets_starts_resizing_toward_them():
 
 
 def test_an_absurd_target_without_a_quota_is_clamped_to_the_configured_maximum():
-    sim = Simulation(autoscale("$TargetDedicatedNodes = 1e12;"), jobs(), start=T0, horizon=0)
+    sim = Simulation(autoscale("$TargetDedicatedNodes = 1e12;"), jobs(), start=T0, horizon=1)
     sim.run()
     assert sim.target == [100_000, 0]
     p = autoscale("$TargetDedicatedNodes = 1e12; $TargetLowPriorityNodes = 30;",
                   vmSize="STANDARD_D2s_v3",
                   simulation={"maxNodesPerKind": 25, "lowPriorityCoreQuota": 40})
-    sim = Simulation(p, jobs(), start=T0, horizon=0)
+    sim = Simulation(p, jobs(), start=T0, horizon=1)
     sim.run()
     assert sim.target == [25, 20]   # the configured maximum; the lower core quota (40 / 2 cores)
 
@@ -881,7 +883,8 @@ def test_the_library_takes_what_the_readers_return_and_horizons_as_the_cli_write
     w = read_csv("submit_time,duration\n0,60\n", "w.csv")
     r = simulate(pool(targetDedicatedNodes=1), w, start=T0, horizon="1h")
     assert r.report["simulated_seconds"] == 3600.0 and r.report["tasks"]["succeeded"] == 1
-    with pytest.raises(ValueError, match=r"^horizon: cannot read 'soon' \(use e.g. PT36H"):
+    with pytest.raises(ValueError, match=r"^horizon: cannot read 'soon' as a duration \(use e.g. "
+                                         r"600, 90m, 36h, 7d, PT36H or 0:15:00\)$"):
         simulate(pool(targetDedicatedNodes=1), w, start=T0, horizon="soon")
 
 

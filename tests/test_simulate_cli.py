@@ -197,7 +197,8 @@ def test_a_run_cut_at_its_drain_says_what_it_left_unfinished(capsys, tmp_path):
     argv = ["simulate", "--no-progress", "--pool", str(pool), "--workload", str(w), "--json"]
     code, out, _ = run(capsys, argv)
     assert code == 0 and json.loads(out)["inputs"]["notes"] == [
-        "the run stopped when the workload drained, 2 h 05 m in, while the pool was still "
+        "the run stopped when the workload drained, at 2026-01-05T02:05:00.000Z (2 h 05 m in), "
+        "while the pool was still "
         "resizing (2 nodes, target 1); node-hours and cost stop there: give --horizon to "
         "follow the pool"]
     code, out, _ = run(capsys, argv + ["--horizon", "3h"])
@@ -217,7 +218,8 @@ def test_a_run_cut_at_its_drain_says_what_it_left_unfinished(capsys, tmp_path):
     code, out, _ = run(capsys, ["simulate", "--no-progress", "--pool", str(slow), "--workload",
                                 str(w), "--json"])
     assert code == 0 and json.loads(out)["inputs"]["notes"] == [
-        "without a horizon the run stopped 7 d 00 h in, 7 days after the last submission, with "
+        "without a horizon the run stopped at 2026-01-12T00:00:00.000Z (7 d 00 h in), 7 days "
+        "after the last submission, with "
         "4 tasks still active or running: give --horizon to follow them"]
 
 
@@ -225,8 +227,8 @@ def test_bad_workload_and_options_are_exit_2(capsys, tmp_path):
     w = tmp_path / "w.csv"
     w.write_text("submit_time,duration\n0,60\n5,-1\n", encoding="utf-8")
     code, _, err = run(capsys, ["simulate", "--pool", POOL, "--workload", str(w)])
-    assert code == 2 and err == f"poolscale: {w}:3: duration: must be at least 0, got -1\n"
-    for extra, message in ((["--horizon", "soon"], "--horizon: cannot read 'soon'"),
+    assert code == 2 and err == f"poolscale: {w}:3: duration: a duration must be 0 or more, got '-1'\n"
+    for extra, message in ((["--horizon", "soon"], "--horizon: cannot read 'soon' as a duration"),
                            (["--start", "monday"], "--start: cannot parse 'monday'")):
         code, _, err = run(capsys, ["simulate", "--pool", POOL, "--workload", CSV] + extra)
         assert code == 2 and message in err
@@ -241,7 +243,7 @@ def test_bad_workload_and_options_are_exit_2(capsys, tmp_path):
     (["--plot", "{tmp}/noext"], "--plot: {tmp}/noext needs a picture type by its extension"),
     (["--plot", "{tmp}"], "--plot: {tmp} is a directory"),
     (["--report-json", "{tmp}/none/r.json"], "--report-json: the directory {tmp}/none does not exist"),
-    (["--horizon", "-5"], "--horizon: must be 0 or more, got '-5'"),
+    (["--horizon", "-5"], "--horizon: must be more than 0, got '-5'"),
     (["--start", "2026-03-02T00:00:00"], "--start: '2026-03-02T00:00:00' needs a time zone"),
     (["--horizon", "P3650D"], "cannot simulate: the run would last 315,360,000 s, 10,512,000 "
                               "sample periods of 30 s; at most 1,100,000"),
@@ -267,10 +269,10 @@ def test_an_empty_json_workload_is_exit_2(capsys, tmp_path, text, message):
     assert code == 2 and err == f"poolscale: {w}: {message}\n"
 
 
-def test_horizon_zero_and_notes_on_tasks_wider_than_a_node(capsys, tmp_path):
+def test_a_short_horizon_and_notes_on_tasks_wider_than_a_node(capsys, tmp_path):
     w = tmp_path / "w.csv"
-    w.write_text("submit_time,duration,slots\n0,60,5\n10,60,1\n", encoding="utf-8")
-    code, out, _ = run(capsys, ["simulate", "--pool", POOL, "--workload", str(w), "--horizon", "0"])
+    w.write_text("submit_time,duration,slots\n0,60,5\n100,60,1\n", encoding="utf-8")
+    code, out, _ = run(capsys, ["simulate", "--pool", POOL, "--workload", str(w), "--horizon", "1"])
     assert code == 0
     assert "(csv, 2 tasks)" in out     # the file's tasks, not those submitted within the horizon
     assert "note: 1 task needs more than taskSlotsPerNode (4) slots and can never run" in out

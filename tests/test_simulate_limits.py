@@ -2,7 +2,7 @@
 the work, in one line naming the file, the field and the limit (exit 2), in well under a second;
 and every number or duration, however large, ends in such a line instead of a traceback.
 
-Each test here was a reproducer of issue 9: a generator or trace that grew to 12 GB, a
+Each test here was a reproducer of a hostile input: a generator or trace that grew to 12 GB, a
 nanosecond between preemptions that never let the clock move, a pool of 10^308 nodes, an
 OverflowError from a period or a log-normal of 1e308.
 """
@@ -320,7 +320,8 @@ def test_an_integer_of_5000_digits_is_a_file_error(capsys, tmp_path, digits):
 def test_a_horizon_past_the_longest_duration_is_a_usage_error(capsys, tmp_path):
     code, err, _ = simulate_cli(capsys, tmp_path, extra=["--horizon", "9" * 400 + "w"])
     assert code == 2 and err.startswith("poolscale: --horizon: '99999") and "is too long" in err
-    with pytest.raises(ValueError, match=r"^horizon must lie in \[0, 922337203685.478\] seconds"):
+    with pytest.raises(ValueError, match=r"^horizon: a 401-digit number is too long: the longest "
+                                         r"duration is P10675199DT2H48M5.4775807S"):
         simulate(POOL, {"tasks": [{"id": "a"}]}, horizon=10**400)
 
 
@@ -414,9 +415,10 @@ def test_a_run_stops_at_the_event_limit_with_the_figures(capsys, tmp_path, monke
     # a task retried without limit fails every second for the whole horizon
     monkeypatch.setattr(sys.modules["poolscale.scheduler.simulate"], "MAX_EVENTS", 1000)
     w = jobs(job(tasks=[task("a", 0, exitCode=1, constraints={"maxTaskRetryCount": -1})]))
-    with pytest.raises(ValueError, match=r"^the run reached 1,000 events \d+ s into simulated "
-                                         r"time, the most one run may process \(look for tasks "
-                                         "retried without limit"):
+    with pytest.raises(ValueError, match=r"^the run reached 1,000 events at "
+                                         r"2026-01-05T00:\d\d:\d\d.000Z \([\d,]+ s after the "
+                                         r"start\), the most one run may process \(look for "
+                                         "tasks retried without limit"):
         simulate(pool(targetDedicatedNodes=1), w, start=T0, horizon=86_400)
     doc = {**POOL, "simulation": {"horizon": "P1D"}}
     wl = ("w.json", {"tasks": [{"id": "a", "exitCode": 1, "constraints": {"maxTaskRetryCount": -1}}]})

@@ -81,7 +81,8 @@ def test_csv_comments_blank_lines_and_short_rows():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("submit_time,duration\n0,60\n10,abc\n", "w.csv:3: duration: expected a number, got 'abc'"),
+    ("submit_time,duration\n0,60\n10,abc\n", "w.csv:3: duration: cannot read 'abc' as a duration "
+     "(use e.g. 600, 90m, 36h, 7d, PT36H or 0:15:00)"),
     ("submit_time,duration\n-5,60\n", "w.csv:2: submit_time: seconds after the start must be 0 or more, got -5"),
     ("submit_time,duration\nyesterday,60\n", "w.csv:2: submit_time: 'yesterday' is neither seconds after"),
     ("submit_time,duration,slots\n0,60,0\n", "w.csv:2: slots: must be at least 1, got 0"),
@@ -96,7 +97,8 @@ def test_csv_comments_blank_lines_and_short_rows():
     ("submit_time,duration,job,priority\n0,1,a,1\n0,1,a,2\n",
      "w.csv:3: priority: job 'a' has priority 1 on line 2 but 2 here"),
     ("submit_time,duration,id\n0,1,x\n0,1,x\n", "w.csv:3: id: task id 'x' repeats in job 'job-1' (first on line 2)"),
-    ("submit_time,duration\n0,PT5X\n", "w.csv:2: duration: 'PT5X' is not an ISO-8601 duration"),
+    ("submit_time,duration\n0,PT5X\n", "w.csv:2: duration: cannot read 'PT5X' as a duration "
+     "(use e.g. 600, 90m, 36h, 7d, PT36H or 0:15:00)"),
 ])
 def test_csv_errors_name_file_line_and_field(text, expected):
     assert str(error(read_csv, text, "w.csv")).startswith(expected)
@@ -182,7 +184,7 @@ def test_json_jobs_and_yaml_tasks(tmp_path):
 
 @pytest.mark.parametrize("name, text, expected", [
     ("w.json", '{"jobs": [\n {"id": "a",\n  "tasks": [\n   {"id": "t", "duration": "x"}]}]}',
-     "w.json:4: jobs[0].tasks[0].duration: 'x' is not an ISO-8601 duration"),
+     "w.json:4: jobs[0].tasks[0].duration: cannot read 'x' as a duration (use e.g. 600, 90m, 36h, 7d, PT36H or 0:15:00)"),
     ("w.yaml", "tasks:\n  - id: a\n    requiredSlot: 2\n",
      "w.yaml:3: tasks[0].requiredSlot: unknown field"),
     ("w.yaml", "- id: a\n  priority: 5000\n", "w.yaml:2: [0].priority: Input should be less than or equal to 1000"),
@@ -292,7 +294,7 @@ def test_shipped_examples_load():
     ({"id": "p", "vmSize": "STANDARD_D2s_v3", "taskSlotPerNode": 3},
      "pool.json:4: taskSlotPerNode: unknown field"),
     ({"id": "p", "vmSize": "D2", "simulation": {"bootTime": {"kind": "uniform", "low": 5, "high": "x"}}},
-     "pool.json:8: simulation.bootTime.high: 'x' is not an ISO-8601 duration"),
+     "pool.json:8: simulation.bootTime.high: cannot read 'x' as a duration (use e.g. 600, 90m, 36h, 7d, PT36H or 0:15:00)"),
     ({"pool": {"id": "p", "vmSize": "D2", "taskSlotsPerNode": 0}, "simulation": {}},
      "pool.json:5: taskSlotsPerNode: Input should be greater than or equal to 1"),
     ({"id": "p", "vmSize": "Standard_A", "taskSlotsPerNode": 1},

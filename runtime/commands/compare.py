@@ -133,12 +133,18 @@ def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
         shared.pop("formula")
         out.write(json_text({"inputs": shared, "runs": runs}))
         return EXIT_OK
+    from ..simview import counted, resize_error_lines
+
     tasks = inputs.workload.task_count
-    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, {inputs.pool.task_slots_per_node} "
-              f"slots per node) · workload {inputs.workload_path} ({inputs.workload_kind}, "
-              f"{tasks:,} tasks) · start {inputs.start} · seed {inputs.seed}\n")
+    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, "
+              f"{counted(inputs.pool.task_slots_per_node, 'slot')} per node) · workload "
+              f"{inputs.workload_path} ({inputs.workload_kind}, {counted(tasks, 'task')}) · "
+              f"start {inputs.start} · seed {inputs.seed}\n")
     for note in inputs.notes:
         out.write(f"note: {note}\n")
+    for choice, result in zip(choices, results):
+        for line in resize_error_lines(result.report):
+            out.write(f"{choice.label}: {line}\n")
     out.write("\n")
     headers, legend = _headers([c.label for c in choices])
     for line in legend:

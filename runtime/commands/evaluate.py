@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out.write(json.dumps(run.to_dict(), allow_nan=False) + "\n")
     else:
-        out.write(run.results + "\n")
+        if run.results:       # a formula that does not compile has none: no blank line then
+            out.write(run.results + "\n")
         if run.error is not None:
             out.write(f"error: {run.error.code}: {run.error.message}\n{run.error.detail}\n")
     return EXIT_OK if run.error is None else EXIT_FINDINGS

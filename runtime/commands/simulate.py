@@ -58,8 +58,9 @@ def add_input_arguments(p: argparse.ArgumentParser) -> None:
                         "simulation.start, else the workload's first ISO time, else "
                         "2026-01-05T00:00:00Z)")
     p.add_argument("--horizon", metavar="DURATION",
-                   help="how long to simulate: PT36H, P7D, 36h, 90m, 7d or seconds (default: the "
-                        "pool's simulation.horizon, else until the workload drains)")
+                   help="how long to simulate, more than 0: 36h, 90m, 7d, PT36H, 1:30:00 or "
+                        "seconds (default: the pool's simulation.horizon, else until the "
+                        "workload drains)")
     p.add_argument("--seed", type=int, metavar="N",
                    help="random seed (default: the pool's simulation.seed, else 0)")
 
@@ -120,16 +121,20 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
     if args.json:
         out.write(json_text(doc))
         return EXIT_OK
+    from ..simview import counted, resize_error_lines
+
     report = result.report
     tasks = inputs.workload.task_count
-    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, {inputs.pool.task_slots_per_node} "
-              f"slots per node) · {choice.label}\n"
-              f"workload {inputs.workload_path} ({inputs.workload_kind}, {tasks:,} tasks) · "
-              f"start {inputs.start} · seed {inputs.seed}\n")
+    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, "
+              f"{counted(inputs.pool.task_slots_per_node, 'slot')} per node) · {choice.label}\n"
+              f"workload {inputs.workload_path} ({inputs.workload_kind}, "
+              f"{counted(tasks, 'task')}) · start {inputs.start} · seed {inputs.seed}\n")
     for note in inputs.notes + late:
         out.write(f"note: {note}\n")
     for w in choice.warnings:
         out.write(f"warning: {choice.path}:{w.line}:{w.column}: {w.code}: {w.message}\n")
+    for line in resize_error_lines(report):
+        out.write(f"{line}\n")
     out.write("\n")
     render_table(out, "Simulation report", ["figure", "value"],
                  summary_rows(report, result.timeline_rows))
