@@ -117,6 +117,25 @@ def _normalized(text: str) -> str:
     return text
 
 
+def _as_typed(base: str, typed: str, joined: str,
+              error: FormulaError) -> tuple[FormulaError, str]:
+    """The error to report for an input that failed once joined to the session formula, and
+    the input text its caret is drawn under.
+
+    Joining may supply a final ``;`` (Alt-Enter submits text without one). When the text as
+    typed fails too, its own error is the one to show: for an unfinished statement that is
+    "unexpected end of formula", where the joined text would blame a ``;`` the user never
+    typed. Only when the typed text compiles (the supplied ``;`` pushed it over the length
+    limit) is the joined text's error the real one."""
+    if joined == typed:
+        return error, joined
+    try:
+        compile_formula(base + typed)
+    except FormulaError as own:
+        return own, typed
+    return error, joined
+
+
 def _line_count(source: str) -> int:
     """Lines of the session formula (it ends with a line break, or is empty)."""
     return LineIndex(source).position(len(source))[0] - 1
@@ -178,14 +197,15 @@ class ReplSession:
         """Append the statements of ``text`` to the session formula and run it; keep
         them only if the run has no error."""
         base = self.source
+        typed = text
         if len(base) + len(text) <= MAX_LENGTH:  # else it fails the length check, unlexed
             text = _normalized(text)
-        combined = base + text
         base_lines = _line_count(base)
         try:
-            formula = compile_formula(combined)
+            formula = compile_formula(base + text)
         except FormulaError as e:
-            return self._failure(e.code, e.detail, base_lines, text)
+            e, shown = _as_typed(base, typed, text, e)
+            return self._failure(e.code, e.detail, base_lines, shown)
         when = self.now()
         try:
             store = self.scenario.store(when)
