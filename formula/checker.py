@@ -12,10 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast
-from .builtins import MEMBERS, Form, Resolved, lookup_function, lookup_method, resolve, type_list
+from .builtins import (
+    FUNCTIONS, MEMBERS, METHODS, Form, Resolved, lookup_function, lookup_method, resolve, type_list,
+    value_names,
+)
 from .depth import deep_stack
 from .diagnostics import Diagnostic, LineIndex
 from .errors import FormulaValidationError
+from .suggest import did_you_mean
 from .types import DOUBLE, INTERVAL, NONE, OPTION, SERIES, STRING, TIMESTAMP, UNKNOWN, VEC, Type
 
 VALIDATION = "AutoScalingFormulaValidationError"
@@ -41,8 +45,8 @@ _COMPARABLE = frozenset({DOUBLE, STRING, TIMESTAMP, INTERVAL})
 
 
 class _Invalid(Exception):
-    def __init__(self, offset: int, kind: str, text: str) -> None:
-        self.offset, self.kind, self.text = offset, kind, text
+    def __init__(self, offset: int, kind: str, text: str, hint: str | None = None) -> None:
+        self.offset, self.kind, self.text, self.hint = offset, kind, text, hint
 
 
 @dataclass
@@ -70,7 +74,8 @@ def check(program: ast.Program, source: str, *, strict: bool = True) -> CheckRes
                 checker.statement(stmt)
     except _Invalid as bad:
         raise FormulaValidationError(
-            [Diagnostic.at(LineIndex(source), bad.offset, VALIDATION, f"{bad.kind}: {bad.text}")],
+            [Diagnostic.at(LineIndex(source), bad.offset, VALIDATION, f"{bad.kind}: {bad.text}",
+                           hint=bad.hint)],
             source) from None
     return checker.result
 
@@ -181,7 +186,8 @@ class _Checker:
         if t is None:
             if self.strict:
                 raise _Invalid(node.span.start, "UndefinedVariable",
-                               f"{node.name} is used before it is assigned")
+                               f"{node.name} is used before it is assigned",
+                               did_you_mean(node.name, [*value_names(), *self.defined]))
             return UNKNOWN
         return t
 
@@ -195,7 +201,8 @@ class _Checker:
         types = self.args(node.args)
         fn = lookup_function(node.name)
         if fn is None:
-            raise _Invalid(node.name_offset, "UnknownFunction", f"'{node.name}' is not a function")
+            raise _Invalid(node.name_offset, "UnknownFunction", f"'{node.name}' is not a function",
+                           did_you_mean(node.name, (f.canonical for f in FUNCTIONS.values())))
         return self.overload(fn, types, node)
 
     def overload(self, fn, types, node) -> Type:
@@ -228,7 +235,10 @@ class _Checker:
         if fn is None:
             if rtype is UNKNOWN:
                 return UNKNOWN
-            raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no method '{node.name}'")
+            hint = did_you_mean(node.name, (m.canonical for m in METHODS.values())) \
+                if rtype is SERIES else None
+            raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no method '{node.name}'",
+                           hint)
         return self.overload(fn, types, node)
 
     def member(self, node: ast.Member) -> Type:
@@ -237,7 +247,9 @@ class _Checker:
             return DOUBLE
         if rtype is UNKNOWN:
             return UNKNOWN
-        raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no member '{node.name}'")
+        hint = did_you_mean(node.name, MEMBERS.values()) if rtype is TIMESTAMP else None
+        raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no member '{node.name}'",
+                       hint)
 
     def compare(self, node: ast.Compare) -> Type:
         lt, rt = self.expr(node.left), self.expr(node.right)

@@ -205,7 +205,7 @@ class ReplSession:
             formula = compile_formula(base + text)
         except FormulaError as e:
             e, shown = _as_typed(base, typed, text, e)
-            return self._failure(e.code, e.detail, base_lines, shown)
+            return self._failure(e.code, e.detail, base_lines, shown, e.hint)
         when = self.now()
         try:
             store = self.scenario.store(when)
@@ -220,7 +220,16 @@ class ReplSession:
         self._learn(formula)
         return Reply(shown)
 
-    def _failure(self, code: str, detail: str, base_lines: int, text: str) -> Reply:
+    def _failure(self, code: str, detail: str, base_lines: int, text: str,
+                 hint: str | None = None) -> Reply:
+        """The error line (positioned in the input when it lies there), the caret lines with
+        ``caret``, and a ``hint:`` line when poolscale has one (did you mean ...?)."""
+        reply = self._error_lines(code, detail, base_lines, text)
+        if hint is not None:
+            reply.lines.append(f"hint: {hint}")
+        return reply
+
+    def _error_lines(self, code: str, detail: str, base_lines: int, text: str) -> Reply:
         m = _LOCATION.match(detail)
         if m is None:
             return _error(f"{code}: {detail}")
@@ -437,7 +446,7 @@ class ReplSession:
         try:
             formula = compile_formula(base + text)
         except FormulaError as e:
-            return self._failure(e.code, e.detail, _line_count(base), text)
+            return self._failure(e.code, e.detail, _line_count(base), text, e.hint)
         last = formula.program.statements[-1]
         node = last.value if isinstance(last, ast.Assign) else last.expr
         return Reply([str(formula.facts.types[id(node)])])
