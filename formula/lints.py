@@ -14,8 +14,9 @@ from . import ast
 from .builtins import DEPRECATED, MEMBERS, lookup_function, lookup_method
 from .checker import CheckResult
 from .diagnostics import Diagnostic, LineIndex
-from .methods import is_window_form
+from .methods import DEFAULT_PCT, is_window_form
 from .types import DOUBLE
+from .values import format_double
 
 CODES = ("NonCanonicalCase", "DollarAndBareName", "ImplicitSingleSample", "DeprecatedName",
          "LatestSampleOnly", "UnguardedGetSample", "NoTargetAssigned")
@@ -217,10 +218,25 @@ def _unguarded(expr, flow: _Flow, guarded: bool):
                     and not _zero_pct(node, form)):
                 series = flow.facts.names[id(node.receiver)].canonical
                 out.append((node.lparen, "UnguardedGetSample",
-                            f"GetSample on {series} can fail with InsufficientSampleData on a new "
-                            "pool; guard it with GetSamplePercent or pass a percent"))
+                            f"GetSample on {series} fails with InsufficientSampleData while less "
+                            f"than {_minimum(node, form)} of its window has samples, as on a new "
+                            "pool; test GetSamplePercent first (in a ?: condition, or left of && "
+                            "or ||) or pass a minimum percent of 0"))
         stack += [(c, g) for c in reversed(ast.children(node))]
     return out
+
+
+def _minimum(node: ast.Method, form) -> str:
+    """How the lint names a window's minimum percent: the default, a literal, or neither.
+
+    A minimum is what makes the window fail, whatever its value above 0, so the message names
+    it rather than suggesting "a percent" as if any percent were a cure."""
+    if not form.params or form.params[-1] is not DOUBLE:
+        return f"{format_double(DEFAULT_PCT)}% (the default minimum)"
+    pct = node.args[-1]
+    if isinstance(pct, ast.Number):
+        return f"{format_double(pct.value)}%"
+    return "the given minimum percent"
 
 
 def _zero_pct(node: ast.Method, form) -> bool:

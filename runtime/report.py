@@ -20,7 +20,8 @@ LINT_DESCRIPTIONS: dict[str, str] = {
     "ImplicitSingleSample": "A doubleVec is used where one value is needed.",
     "DeprecatedName": "A deprecated service variable is used.",
     "LatestSampleOnly": "A target depends on metric data only through GetSample(1).",
-    "UnguardedGetSample": "A window GetSample can fail with InsufficientSampleData on a new pool.",
+    "UnguardedGetSample": "A window GetSample can fail with InsufficientSampleData: nothing tests "
+                          "the sample data before it runs and its minimum percent is not 0.",
     "NoTargetAssigned": "The formula assigns no target.",
 }
 
