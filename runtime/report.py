@@ -22,6 +22,8 @@ LINT_DESCRIPTIONS: dict[str, str] = {
     "LatestSampleOnly": "A target depends on metric data only through GetSample(1).",
     "UnguardedGetSample": "A window GetSample can fail with InsufficientSampleData: nothing tests "
                           "the sample data before it runs and its minimum percent is not 0.",
+    "FractionForPercent": "A fraction (between 0 and 1) is used where a percentage (0 to 100) "
+                          "is meant.",
     "NoTargetAssigned": "The formula assigns no target.",
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from poolscale.formula import lint
@@ -66,3 +68,79 @@ def test_unguarded_getsample_with_a_computed_minimum():
 def test_what_prevents_the_failure_silences_the_lint(text):
     assert fails_on_a_new_pool(text) is None
     assert warnings(text, "UnguardedGetSample") == []
+
+
+# -- FractionForPercent -----------------------------------------------------------------------
+
+#: the CPU example of the Microsoft autoscale docs, which compares percentages with 0.7 and 0.2
+DOCS_CPU_EXAMPLE = """$totalDedicatedNodes =
+    (min($CPUPercent.GetSample(TimeInterval_Minute * 10)) > 0.7) ?
+    ($CurrentDedicatedNodes * 1.1) : $CurrentDedicatedNodes;
+$totalDedicatedNodes =
+    (avg($CPUPercent.GetSample(TimeInterval_Minute * 60)) < 0.2) ?
+    ($CurrentDedicatedNodes * 0.9) : $totalDedicatedNodes;
+$TargetDedicatedNodes = min(400, $totalDedicatedNodes);
+"""
+
+
+def test_the_docs_cpu_example_compares_percentages_with_fractions():
+    assert warnings(DOCS_CPU_EXAMPLE, "FractionForPercent") == [
+        "2:61 FractionForPercent $CPUPercent is a percentage (0 to 100), compared here with the "
+        "fraction 0.7; write 70 for 70%",
+        "5:61 FractionForPercent $CPUPercent is a percentage (0 to 100), compared here with the "
+        "fraction 0.2; write 20 for 20%"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # through a variable, the literal on the left, a threshold variable
+    ("cpu = max($CPUPercent.GetSample(5)); $TargetDedicatedNodes = 0.75 <= cpu;",
+     "1:62 FractionForPercent $CPUPercent is a percentage (0 to 100), compared here with the "
+     "fraction 0.75; write 75 for 75%"),
+    ("t = 0.5; $TargetDedicatedNodes = percentile($CPUPercent.GetSample(5), 90) > t;",
+     "1:77 FractionForPercent $CPUPercent is a percentage (0 to 100), compared here with the "
+     "fraction 0.5; write 50 for 50%"),
+    ("$TargetDedicatedNodes = $ActiveTasks.GetSamplePercent(TimeInterval_Hour) < 0.9 ? 0 : 1;",
+     "1:76 FractionForPercent GetSamplePercent is a percentage (0 to 100), compared here with "
+     "the fraction 0.9; write 90 for 90%"),
+    ("$TargetDedicatedNodes = avg($ActiveTasks.GetSample(TimeInterval_Minute * 5, 0.7));",
+     "1:77 FractionForPercent GetSample() takes its minimum as a percentage (0 to 100), not the "
+     "fraction 0.7; write 70 for 70%"),
+    ("$TargetDedicatedNodes = percentile($ActiveTasks.GetSample(10), 0.95);",
+     "1:64 FractionForPercent percentile() takes p as a percentage (0 to 100), not the fraction "
+     "0.95; write 95 for 95%"),
+])
+def test_a_fraction_where_a_percentage_is_meant(text, expected):
+    assert warnings(text, "FractionForPercent") == [expected]
+
+
+@pytest.mark.parametrize("text", [
+    "$TargetDedicatedNodes = avg($CPUPercent.GetSample(5)) > 70;",         # a percentage
+    "$TargetDedicatedNodes = avg($CPUPercent.GetSample(5)) / 100 > 0.7;",  # made a fraction
+    "$TargetDedicatedNodes = avg($ActiveTasks.GetSample(5)) > 0.5;",       # a count
+    "$TargetDedicatedNodes = avg($CPUPercent.GetSample(5)) > 0;",          # 0 is 0 in any unit
+    "$TargetDedicatedNodes = avg($CPUPercent.GetSample(5)) > 1;",
+    "$TargetDedicatedNodes = percentile($ActiveTasks.GetSample(10), 95);",
+    "t = 0.5; t = 50; $TargetDedicatedNodes = avg($CPUPercent.GetSample(5)) > t;",  # latest is 50
+    "cpu = avg($CPUPercent.GetSample(5)); cpu = 3; $TargetDedicatedNodes = cpu > 0.5;",
+])
+def test_no_warning_when_the_units_agree(text):
+    assert warnings(text, "FractionForPercent") == []
+
+
+def test_check_reports_the_fraction_lint(capsys, tmp_path, monkeypatch):
+    from poolscale.runtime.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cpu.formula").write_text(
+        "$TargetDedicatedNodes = avg($CPUPercent.GetSample(5)) > 0.7;\n", encoding="utf-8")
+    assert main(["check", "cpu.formula"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ("cpu.formula:1:57: FractionForPercent $CPUPercent is a percentage (0 to 100), "
+                   "compared here with the fraction 0.7; write 70 for 70%\n"
+                   "$TargetDedicatedNodes = avg($CPUPercent.GetSample(5)) > 0.7;\n"
+                   "                                                        ^^^\n")
+    assert err == "1 file, 0 errors, 1 warning\n"
+    assert main(["check", "--strict", "--format", "sarif", "cpu.formula"]) == 1
+    rule = json.loads(capsys.readouterr().out)["runs"][0]["tool"]["driver"]["rules"][0]
+    assert rule["shortDescription"]["text"] == (
+        "A fraction (between 0 and 1) is used where a percentage (0 to 100) is meant.")
