@@ -143,3 +143,51 @@ def test_repl_prints_a_hint_line_and_knows_the_session_variables():
         "error: AutoScalingFormulaValidationError: Line 1, Col 13: UnknownMember: "
         "$CPUPercent has no method 'GetSampl'",
         "hint: did you mean 'GetSample'?"]
+
+
+# -- unit mix-ups the checker refuses: the hint says how the language writes them ----------
+
+@pytest.mark.parametrize("formula, detail, hint", [
+    ("up = time() - $ActiveTasks.HistoryBeginTime() > 10;",
+     "Line 1, Col 47: TypeError: operator '>' cannot be applied to (timeinterval, double)",
+     "a plain number has no unit: write 10 * TimeInterval_Minute (or _Second, _Hour, ...) "
+     "for a timeinterval"),
+    ("n = 3; up = n < TimeInterval_Hour;",
+     "Line 1, Col 15: TypeError: operator '<' cannot be applied to (double, timeinterval)",
+     "a plain number has no unit: write n * TimeInterval_Minute (or _Second, _Hour, ...) "
+     "for a timeinterval"),
+    ("later = time() + 300;",
+     "Line 1, Col 16: TypeError: operator '+' cannot be applied to (timestamp, double)",
+     "a plain number has no unit: write 300 * TimeInterval_Minute (or _Second, _Hour, ...) "
+     "for a timeinterval"),
+    ("earlier = time() - 300;",
+     "Line 1, Col 18: TypeError: operator '-' cannot be applied to (timestamp, double)",
+     "write t + -(300 * TimeInterval_Minute): a timestamp goes back by adding a negative "
+     "timeinterval"),
+    ("earlier = time() - TimeInterval_Hour;",
+     "Line 1, Col 18: TypeError: operator '-' cannot be applied to (timestamp, timeinterval)",
+     "write t + -(interval): a timestamp goes back by adding a negative timeinterval"),
+    ('$NodeDeallocationOption = "TaskCompletion";',
+     "Line 1, Col 1: TypeError: cannot assign string to $NodeDeallocationOption",
+     "write the keyword without quotes: taskcompletion"),
+    ('$NodeDeallocationOption = "requeu";',
+     "Line 1, Col 1: TypeError: cannot assign string to $NodeDeallocationOption",
+     "write the keyword without quotes: requeue"),
+])
+def test_a_time_or_keyword_mix_up_gets_a_hint(formula, detail, hint):
+    with pytest.raises(FormulaError) as info:
+        compile_formula(formula)
+    assert (info.value.detail, info.value.hint) == (detail, hint)
+
+
+@pytest.mark.parametrize("formula", [
+    "x = time() > 8;",       # a timestamp is no number of anything
+    "x = 300 - time();",
+    "x = 2 * $ActiveTasks.GetSample(1);",
+    '$NodeDeallocationOption = "later";',
+    "x = -time();",
+])
+def test_no_hint_for_other_type_errors(formula):
+    with pytest.raises(FormulaError) as info:
+        compile_formula(formula)
+    assert info.value.hint is None
