@@ -11,17 +11,19 @@ through "the most recent earlier assignment" of each variable or target.
 from __future__ import annotations
 
 from . import ast
-from .builtins import DEPRECATED, MEMBERS, lookup_function, lookup_method
+from .builtins import DEPRECATED, MEMBERS, TARGETS, lookup_function, lookup_method
 from .checker import CheckResult
 from .diagnostics import Diagnostic, LineIndex
 from poolscale.metrics.variables import PERCENT_SERIES
 
 from .methods import DEFAULT_PCT, is_window_form
+from .suggest import one_edit_apart
 from .types import DOUBLE
 from .values import format_double
 
 CODES = ("NonCanonicalCase", "DollarAndBareName", "ImplicitSingleSample", "DeprecatedName",
-         "LatestSampleOnly", "UnguardedGetSample", "FractionForPercent", "NoTargetAssigned")
+         "LatestSampleOnly", "UnguardedGetSample", "FractionForPercent", "MisspeltTarget",
+         "NoTargetAssigned")
 _ORDER = {code: i for i, code in enumerate(CODES)}
 _GUARD_METHODS = frozenset({"getsamplepercent", "count", "historybegintime"})
 
@@ -35,6 +37,7 @@ def lint_program(program: ast.Program, facts: CheckResult, index: LineIndex) -> 
               for at in facts.implicit]
     found += _flow(program, facts)
     found += _fractions_for_percents(program, facts)
+    found += _misspelt_targets(program, facts)
     if not any(isinstance(s, ast.Assign) and _slot(facts, s) in ("dedicated", "lowpriority")
                for s in program.statements):
         found.append((0, "NoTargetAssigned", "the formula assigns no target; the pool size will not change"))
@@ -91,6 +94,25 @@ def _names(program, facts):
             case(node.name_offset, node.name, method and method.canonical)
         elif isinstance(node, ast.Member):
             case(node.name_offset, node.name, MEMBERS.get(node.name.lower()))
+    return out
+
+
+# -- MisspeltTarget -----------------------------------------------------------------------------
+
+def _misspelt_targets(program, facts):
+    """A ``$`` user variable one letter away from a target: assigning it changes nothing."""
+    out, seen = [], set()
+    targets = sorted(t.canonical for t in TARGETS.values())
+    for stmt in program.statements:
+        if not isinstance(stmt, ast.Assign) or not stmt.name.startswith("$") \
+                or stmt.name in seen or facts.names[id(stmt)].kind != "user":
+            continue
+        seen.add(stmt.name)
+        near = [t for t in targets if one_edit_apart(stmt.name, t)]
+        if near:
+            out.append((stmt.name_offset, "MisspeltTarget",
+                        f"'{stmt.name}' is a user variable, not a target: the service ignores it; "
+                        f"did you mean '{near[0]}'?"))
     return out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 from typing import Iterable
 
-__all__ = ["CUTOFF", "closest", "did_you_mean"]
+__all__ = ["CUTOFF", "closest", "did_you_mean", "one_edit_apart"]
 
 #: similarity (difflib's ratio, 0..1) a name needs to be suggested: one slip in a name of
 #: five or more letters passes (``GetSamples`` 0.95, ``taskcompleted`` 0.81, ``rnd`` 0.86),
@@ -53,3 +53,19 @@ def did_you_mean(written: str, candidates: Iterable[str]) -> str | None:
     """``did you mean 'X'?`` for the closest candidate, or None."""
     name = closest(written, candidates)
     return None if name is None else f"did you mean '{name}'?"
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ, ignoring case, by exactly one inserted, deleted or changed
+    character. Stricter than :func:`closest`: used where the name is *valid* as written (a user
+    variable) and only a near-certain slip may be called one, so that ``$totalDedicatedNodes``
+    is not taken for ``$TargetDedicatedNodes``."""
+    a, b = a.lower(), b.lower()
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + (len(a) == len(b)):] == b[i + 1:]

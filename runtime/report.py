@@ -24,6 +24,8 @@ LINT_DESCRIPTIONS: dict[str, str] = {
                           "the sample data before it runs and its minimum percent is not 0.",
     "FractionForPercent": "A fraction (between 0 and 1) is used where a percentage (0 to 100) "
                           "is meant.",
+    "MisspeltTarget": "A user variable is one letter away from a target, so assigning it "
+                      "changes nothing.",
     "NoTargetAssigned": "The formula assigns no target.",
 }
 

@@ -144,3 +144,31 @@ def test_check_reports_the_fraction_lint(capsys, tmp_path, monkeypatch):
     rule = json.loads(capsys.readouterr().out)["runs"][0]["tool"]["driver"]["rules"][0]
     assert rule["shortDescription"]["text"] == (
         "A fraction (between 0 and 1) is used where a percentage (0 to 100) is meant.")
+
+
+# -- MisspeltTarget -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("$TargetDedicatedNode = 5;",
+     "1:1 MisspeltTarget '$TargetDedicatedNode' is a user variable, not a target: the service "
+     "ignores it; did you mean '$TargetDedicatedNodes'?"),
+    ("$TargetDedicatedNodes = 2; $NodeDeallocationOptions = taskcompletion;",
+     "1:28 MisspeltTarget '$NodeDeallocationOptions' is a user variable, not a target: the "
+     "service ignores it; did you mean '$NodeDeallocationOption'?"),
+    ("$TargetDedicatedNodes = 2; x = 1; $targetlowpriortynodes = x; $targetlowpriortynodes = 3;",
+     "1:35 MisspeltTarget '$targetlowpriortynodes' is a user variable, not a target: the "
+     "service ignores it; did you mean '$TargetLowPriorityNodes'?"),
+])
+def test_a_user_variable_one_letter_from_a_target(text, expected):
+    assert warnings(text, "MisspeltTarget") == [expected]
+
+
+@pytest.mark.parametrize("text", [
+    # the Microsoft docs' own user variables are not near misses
+    "$totalDedicatedNodes = 1; $TargetDedicatedNodes = min(400, $totalDedicatedNodes);",
+    "$TargetDedicated = 1;",                   # the legacy alias is a target
+    "TargetDedicatedNode = 1; $TargetDedicatedNodes = 1;",  # a bare name is never a target
+    "$TargetNodes = 1; $TargetDedicatedNodes = 1;",
+])
+def test_no_misspelt_target_warning(text):
+    assert warnings(text, "MisspeltTarget") == []
