@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 
 from . import ast
 from .builtins import (
-    FUNCTIONS, MEMBERS, METHODS, Form, Resolved, lookup_function, lookup_method, resolve, type_list,
-    value_names,
+    FUNCTIONS, KEYWORDS, MEMBERS, METHODS, Form, Resolved, lookup_function, lookup_method, resolve,
+    type_list, value_names,
 )
 from .depth import deep_stack
 from .diagnostics import Diagnostic, LineIndex
 from .errors import FormulaValidationError
-from .suggest import did_you_mean
+from .suggest import closest, did_you_mean
 from .types import DOUBLE, INTERVAL, NONE, OPTION, SERIES, STRING, TIMESTAMP, UNKNOWN, VEC, Type
+from .values import format_double
 
 VALIDATION = "AutoScalingFormulaValidationError"
 
@@ -42,6 +43,39 @@ _BINARY.update({
 })
 _UNARY = {("-", DOUBLE): DOUBLE, ("-", INTERVAL): INTERVAL, ("!", DOUBLE): DOUBLE}
 _COMPARABLE = frozenset({DOUBLE, STRING, TIMESTAMP, INTERVAL})
+
+
+def _unit_hint(op: str, types, operands) -> str | None:
+    """For a plain number beside a time value (``elapsed > 10``, ``time() + 300``), or a
+    timeinterval subtracted from a timestamp: the way to write it that the language has.
+    None for any other operand types."""
+    if len(types) != 2:
+        return None
+    if op == "-" and types[0] is TIMESTAMP and types[1] in (DOUBLE, INTERVAL):
+        amount = _with_unit(operands[1]) if types[1] is DOUBLE else "interval"
+        return f"write t + -({amount}): a timestamp goes back by adding a negative timeinterval"
+    if types[1] is TIMESTAMP and op != "+" or TIMESTAMP in types and op not in "+-":
+        return None
+    if DOUBLE not in types or not {INTERVAL, TIMESTAMP} & set(types):
+        return None
+    amount = _with_unit(operands[types.index(DOUBLE)])
+    return f"a plain number has no unit: write {amount} (or _Second, _Hour, ...) for a timeinterval"
+
+
+def _with_unit(number) -> str:
+    """``10 * TimeInterval_Minute`` for the literal 10; ``n * TimeInterval_Minute`` otherwise."""
+    text = (number.text or format_double(number.value)) if isinstance(number, ast.Number) else "n"
+    return f"{text} * TimeInterval_Minute"
+
+
+def _quoted_keyword_hint(value) -> str | None:
+    """For ``$NodeDeallocationOption = "taskcompletion"``: keywords are written without quotes."""
+    if not isinstance(value, ast.String):
+        return None
+    keyword = closest(value.value, (k for k, _ in KEYWORDS.values()))
+    if keyword is None and value.value.lower() in KEYWORDS:
+        keyword = KEYWORDS[value.value.lower()][0]
+    return None if keyword is None else f"write the keyword without quotes: {keyword}"
 
 
 class _Invalid(Exception):
@@ -107,7 +141,8 @@ class _Checker:
             if wanted is DOUBLE and value_type is VEC:
                 self.convert(stmt.value)
             elif value_type is not wanted and value_type is not UNKNOWN:
-                raise _Invalid(at, "TypeError", f"cannot assign {value_type} to {stmt.name}")
+                raise _Invalid(at, "TypeError", f"cannot assign {value_type} to {stmt.name}",
+                               _quoted_keyword_hint(stmt.value) if wanted is OPTION else None)
             return
         self.defined[stmt.name] = value_type
 
@@ -156,7 +191,8 @@ class _Checker:
         if UNKNOWN in operand_types:
             return UNKNOWN
         raise _Invalid(node.op_offset, "TypeError",
-                       f"operator '{node.op}' cannot be applied to {type_list(operand_types)}")
+                       f"operator '{node.op}' cannot be applied to {type_list(operand_types)}",
+                       _unit_hint(node.op, operand_types, operands))
 
     def no_none(self, node, t: Type) -> None:
         if t is NONE:
@@ -261,7 +297,8 @@ class _Checker:
         b = DOUBLE if rt is VEC else rt
         if a is not b or a not in _COMPARABLE:
             raise _Invalid(node.op_offset, "TypeError",
-                           f"operator '{node.op}' cannot be applied to {type_list((lt, rt))}")
+                           f"operator '{node.op}' cannot be applied to {type_list((lt, rt))}",
+                           _unit_hint(node.op, (a, b), (node.left, node.right)))
         if lt is VEC:
             self.convert(node.left)
         if rt is VEC:
