@@ -42,6 +42,7 @@ from poolscale.formula import ast
 from poolscale.formula.diagnostics import LineIndex, caret_lines
 from poolscale.formula.lexer import tokenize
 from poolscale.formula.parser import MAX_LENGTH
+from poolscale.formula.suggest import suggestion_suffix
 from poolscale.formula.trace import explain
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.types import SERIES, Type
@@ -54,7 +55,7 @@ from poolscale.metrics.limits import (
     FORMULA_FILE_BYTES, SCENARIO_SAMPLES, InputLimitError, size_text)
 from poolscale.metrics.notation import (
     NotationError, format_notation, notation_length, parse_notation)
-from poolscale.metrics.variables import canonical_series_name
+from poolscale.metrics.variables import SERIES_VARIABLES, canonical_series_name
 
 from .completion import META_COMMANDS, POOL_KEYS
 from .scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
@@ -325,7 +326,8 @@ class ReplSession:
         parts = rest.split(None, 1)
         name = canonical_series_name(parts[0])
         if name is None:
-            return _error(f":samples: {parts[0]!r} is not a series variable")
+            return _error(f":samples: {parts[0]!r} is not a series variable"
+                          f"{suggestion_suffix(parts[0], SERIES_VARIABLES)}")
         if len(parts) == 1:
             return Reply([_series_line(name, self.scenario.samples.get(name, []))])
         others = sum(len(v) for k, v in self.scenario.samples.items() if k != name)

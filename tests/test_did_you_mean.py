@@ -81,6 +81,8 @@ def test_closest_is_deterministic_whatever_the_order_of_the_candidates():
     assert closest("count2", ["count1", "count3"]) == closest("count2", ["count3", "count1"]) \
         == "count3"
     assert closest("a", ["a"]) is None  # the name itself is no suggestion
+    assert closest("tiem", ["time", "tide"]) == "time"  # two letters swapped
+    assert closest("xy", ["yx"]) is None
 
 
 MISSPELT = "$TargetDedicatedNodes = avg($PendingTask.GetSample(TimeInterval_Minute * 5));\n"

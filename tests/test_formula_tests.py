@@ -575,6 +575,9 @@ TEST_HEAD = f'formula: "x = 1;"\ntests:\n  - name: a\n    time: {T}\n'
      "u.yaml:6: test 'a': pool: currentDedicatedNodes: must be a finite number >= 0, got -3"),
     (TEST_HEAD + "    samples:\n      Pending: 1\n",
      "u.yaml:6: test 'a': samples: unknown series variable 'Pending'"),
+    (TEST_HEAD + "    samples:\n      PendingTask: 1\n",
+     "u.yaml:6: test 'a': samples: unknown series variable 'PendingTask'; "
+     "did you mean '$PendingTasks'?"),
     (TEST_HEAD + '    samples:\n      CPUPercent: "1 q"\n',
      "u.yaml:6: test 'a': samples: 'CPUPercent': series notation item 2 'q': expected a number, "
      "'_', 'a+bxn', 'a-bxn', 'axn' or '_xn'"),

@@ -281,6 +281,8 @@ def test_samples_pool_time_seed_period_delay():
     assert lines(s, "$PendingTasks.GetSample(10); $CPUPercent.Count();") == ["= [0,1,2,3,4]", "= 2"]
     assert lines(s, ':samples $CPUPercent ""') == ["$CPUPercent: no samples"]
     assert lines(s, ":samples $Nope 1") == ["error: :samples: '$Nope' is not a series variable"]
+    assert lines(s, ":samples cpupercnt 1") == [
+        "error: :samples: 'cpupercnt' is not a series variable; did you mean '$CPUPercent'?"]
     assert lines(s, ":samples $CPUPercent 1+x")[0].startswith("error: :samples: ")
 
     assert lines(s, ":pool currentDedicatedNodes=4 targetlowprioritynodes=2") == [
