@@ -108,6 +108,8 @@ def _misspelt_targets(program, facts):
                 or stmt.name in seen or facts.names[id(stmt)].kind != "user":
             continue
         seen.add(stmt.name)
+        if any(c.isdigit() for c in stmt.name):
+            continue  # $TargetDedicatedNode2 is a numbered variable, not a slip (targets have none)
         near = [t for t in targets if one_edit_apart(stmt.name, t)]
         if near:
             out.append((stmt.name_offset, "MisspeltTarget",

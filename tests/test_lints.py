@@ -169,6 +169,7 @@ def test_a_user_variable_one_letter_from_a_target(text, expected):
     "$TargetDedicated = 1;",                   # the legacy alias is a target
     "TargetDedicatedNode = 1; $TargetDedicatedNodes = 1;",  # a bare name is never a target
     "$TargetNodes = 1; $TargetDedicatedNodes = 1;",
+    "$TargetDedicatedNode1 = 1; $TargetDedicatedNode2 = 2; $TargetDedicatedNodes = 3;",
 ])
 def test_no_misspelt_target_warning(text):
     assert warnings(text, "MisspeltTarget") == []
