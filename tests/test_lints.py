@@ -173,3 +173,16 @@ def test_a_user_variable_one_letter_from_a_target(text, expected):
 ])
 def test_no_misspelt_target_warning(text):
     assert warnings(text, "MisspeltTarget") == []
+
+
+def test_check_reports_the_misspelt_target(capsys, tmp_path, monkeypatch):
+    from poolscale.runtime.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.formula").write_text(
+        "$TargetDedicatedNodes = 1;\n$NodeDeallocationOptions = taskcompletion;\n", encoding="utf-8")
+    assert main(["check", "--format", "github", "t.formula"]) == 0
+    assert capsys.readouterr().out == (
+        "::warning file=t.formula,line=2,col=1,endLine=2,endColumn=25,title=MisspeltTarget::"
+        "'$NodeDeallocationOptions' is a user variable, not a target: the service ignores it; "
+        "did you mean '$NodeDeallocationOption'?\n")
