@@ -62,6 +62,20 @@ def _unit_hint(op: str, types, operands) -> str | None:
     return f"a plain number has no unit: write {amount} (or _Second, _Hour, ...) for a timeinterval"
 
 
+def _window_hint(method: str, types, args) -> str | None:
+    """For ``GetSample(5, 70)`` or ``GetSamplePercent(300)``: a window written as a plain
+    number (seconds or minutes, meant), where the language wants a timeinterval."""
+    if not types or types[0] is not DOUBLE:
+        return None
+    amount = f"write {_with_unit(args[0])} (or _Second, _Hour, ...)"
+    if method == "GetSample" and len(types) == 2:
+        return ("a plain number is a count of samples, which takes no percent; a window is a "
+                f"timeinterval: {amount}")
+    if method == "GetSamplePercent" and len(types) <= 2:
+        return f"a window is a timeinterval: {amount}"
+    return None
+
+
 def _with_unit(number) -> str:
     """``10 * TimeInterval_Minute`` for the literal 10; ``n * TimeInterval_Minute`` otherwise."""
     text = (number.text or format_double(number.value)) if isinstance(number, ast.Number) else "n"
@@ -247,7 +261,8 @@ class _Checker:
         form = fn.match(types)
         if form is None:
             raise _Invalid(node.name_offset, "TypeError",
-                           f"'{node.name}' has no form taking {type_list(types)}")
+                           f"'{node.name}' has no form taking {type_list(types)}",
+                           _window_hint(fn.canonical, types, node.args))
         self.result.forms[id(node)] = form
         return form.result
 

@@ -193,3 +193,32 @@ def test_no_hint_for_other_type_errors(formula):
     with pytest.raises(FormulaError) as info:
         compile_formula(formula)
     assert info.value.hint is None
+
+
+@pytest.mark.parametrize("formula, detail, hint", [
+    ("v = $PendingTasks.GetSample(5, 70);",
+     "Line 1, Col 19: TypeError: 'GetSample' has no form taking (double, double)",
+     "a plain number is a count of samples, which takes no percent; a window is a timeinterval: "
+     "write 5 * TimeInterval_Minute (or _Second, _Hour, ...)"),
+    ("p = $PendingTasks.GetSamplePercent(300);",
+     "Line 1, Col 19: TypeError: 'GetSamplePercent' has no form taking (double)",
+     "a window is a timeinterval: write 300 * TimeInterval_Minute (or _Second, _Hour, ...)"),
+    ("n = 5; p = $PendingTasks.getsamplepercent(n, 2);",
+     "Line 1, Col 26: TypeError: 'getsamplepercent' has no form taking (double, double)",
+     "a window is a timeinterval: write n * TimeInterval_Minute (or _Second, _Hour, ...)"),
+])
+def test_a_window_written_as_a_plain_number_gets_a_hint(formula, detail, hint):
+    with pytest.raises(FormulaError) as info:
+        compile_formula(formula)
+    assert (info.value.detail, info.value.hint) == (detail, hint)
+
+
+@pytest.mark.parametrize("formula", [
+    "v = $PendingTasks.GetSample();",
+    "v = $PendingTasks.GetSample(TimeInterval_Minute, 5, 70);",
+    "v = $PendingTasks.Count(5);",
+])
+def test_no_window_hint_for_other_wrong_forms(formula):
+    with pytest.raises(FormulaError) as info:
+        compile_formula(formula)
+    assert info.value.hint is None
