@@ -183,6 +183,13 @@ def resolve(name: str) -> Resolved:
     return Resolved("user", name)
 
 
+def value_names() -> tuple[str, ...]:
+    """Every service name that can stand in value position, canonically spelt: series,
+    scalars, targets, constants and keywords (what an unknown name may have meant)."""
+    return (*SERIES.values(), *SCALARS.values(), *(t.canonical for t in TARGETS.values()),
+            *(c for c, _ in CONSTANTS.values()), *(k for k, _ in KEYWORDS.values()))
+
+
 def type_list(types) -> str:
     """``(double, doubleVec)`` as in the TypeError texts of docs/language.md#validation-errors."""
     return "(" + ", ".join(str(t) for t in types) + ")"

@@ -13,11 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast
-from .builtins import MEMBERS, Form, Resolved, lookup_function, lookup_method, resolve, type_list
+from .builtins import (
+    FUNCTIONS, KEYWORDS, MEMBERS, METHODS, Form, Resolved, lookup_function, lookup_method, resolve,
+    type_list, value_names,
+)
 from .depth import deep_stack
 from .diagnostics import Diagnostic, LineIndex
 from .errors import FormulaValidationError
+from .suggest import closest, did_you_mean
 from .types import DOUBLE, INTERVAL, NONE, OPTION, SERIES, STRING, TIMESTAMP, UNKNOWN, VEC, Type
+from .values import format_double
 
 VALIDATION = "AutoScalingFormulaValidationError"
 
@@ -41,9 +46,56 @@ _UNARY = {("-", DOUBLE): DOUBLE, ("-", INTERVAL): INTERVAL, ("!", DOUBLE): DOUBL
 _COMPARABLE = frozenset({DOUBLE, STRING, TIMESTAMP, INTERVAL})
 
 
+def _unit_hint(op: str, types, operands) -> str | None:
+    """For a plain number beside a time value (``elapsed > 10``, ``time() + 300``), or a
+    timeinterval subtracted from a timestamp: the way to write it that the language has.
+    None for any other operand types."""
+    if len(types) != 2:
+        return None
+    if op == "-" and types[0] is TIMESTAMP and types[1] in (DOUBLE, INTERVAL):
+        amount = _with_unit(operands[1]) if types[1] is DOUBLE else "interval"
+        return f"write t + -({amount}): a timestamp goes back by adding a negative timeinterval"
+    if types[1] is TIMESTAMP and op != "+" or TIMESTAMP in types and op not in "+-":
+        return None
+    if DOUBLE not in types or not {INTERVAL, TIMESTAMP} & set(types):
+        return None
+    amount = _with_unit(operands[types.index(DOUBLE)])
+    return f"a plain number has no unit: write {amount} (or _Second, _Hour, ...) for a timeinterval"
+
+
+def _window_hint(method: str, types, args) -> str | None:
+    """For ``GetSample(5, 70)`` or ``GetSamplePercent(300)``: a window written as a plain
+    number (seconds or minutes, meant), where the language wants a timeinterval."""
+    if not types or types[0] is not DOUBLE:
+        return None
+    amount = f"write {_with_unit(args[0])} (or _Second, _Hour, ...)"
+    if method == "GetSample" and len(types) == 2:
+        return ("a plain number is a count of samples, which takes no percent; a window is a "
+                f"timeinterval: {amount}")
+    if method == "GetSamplePercent" and len(types) <= 2:
+        return f"a window is a timeinterval: {amount}"
+    return None
+
+
+def _with_unit(number) -> str:
+    """``10 * TimeInterval_Minute`` for the literal 10; ``n * TimeInterval_Minute`` otherwise."""
+    text = (number.text or format_double(number.value)) if isinstance(number, ast.Number) else "n"
+    return f"{text} * TimeInterval_Minute"
+
+
+def _quoted_keyword_hint(value) -> str | None:
+    """For ``$NodeDeallocationOption = "taskcompletion"``: keywords are written without quotes."""
+    if not isinstance(value, ast.String):
+        return None
+    keyword = closest(value.value, (k for k, _ in KEYWORDS.values()))
+    if keyword is None and value.value.lower() in KEYWORDS:
+        keyword = KEYWORDS[value.value.lower()][0]
+    return None if keyword is None else f"write the keyword without quotes: {keyword}"
+
+
 class _Invalid(Exception):
-    def __init__(self, offset: int, kind: str, text: str) -> None:
-        self.offset, self.kind, self.text = offset, kind, text
+    def __init__(self, offset: int, kind: str, text: str, hint: str | None = None) -> None:
+        self.offset, self.kind, self.text, self.hint = offset, kind, text, hint
 
 
 @dataclass
@@ -71,7 +123,8 @@ def check(program: ast.Program, source: str, *, strict: bool = True) -> CheckRes
                 checker.statement(stmt)
     except _Invalid as bad:
         raise FormulaValidationError(
-            [Diagnostic.at(LineIndex(source), bad.offset, VALIDATION, f"{bad.kind}: {bad.text}")],
+            [Diagnostic.at(LineIndex(source), bad.offset, VALIDATION, f"{bad.kind}: {bad.text}",
+                           hint=bad.hint)],
             source) from None
     return checker.result
 
@@ -103,7 +156,8 @@ class _Checker:
             if wanted is DOUBLE and value_type is VEC:
                 self.convert(stmt.value)
             elif value_type is not wanted and value_type is not UNKNOWN:
-                raise _Invalid(at, "TypeError", f"cannot assign {value_type} to {stmt.name}")
+                raise _Invalid(at, "TypeError", f"cannot assign {value_type} to {stmt.name}",
+                               _quoted_keyword_hint(stmt.value) if wanted is OPTION else None)
             return
         self.defined[stmt.name] = value_type
 
@@ -152,7 +206,8 @@ class _Checker:
         if UNKNOWN in operand_types:
             return UNKNOWN
         raise _Invalid(node.op_offset, "TypeError",
-                       f"operator '{node.op}' cannot be applied to {type_list(operand_types)}")
+                       f"operator '{node.op}' cannot be applied to {type_list(operand_types)}",
+                       _unit_hint(node.op, operand_types, operands))
 
     def no_none(self, node, t: Type) -> None:
         if t is NONE:
@@ -183,7 +238,8 @@ class _Checker:
         if t is None:
             if self.strict:
                 raise _Invalid(node.span.start, "UndefinedVariable",
-                               f"{node.name} is used before it is assigned")
+                               f"{node.name} is used before it is assigned",
+                               did_you_mean(node.name, [*value_names(), *self.defined]))
             return UNKNOWN
         return t
 
@@ -197,7 +253,8 @@ class _Checker:
         types = self.args(node.args)
         fn = lookup_function(node.name)
         if fn is None:
-            raise _Invalid(node.name_offset, "UnknownFunction", f"'{node.name}' is not a function")
+            raise _Invalid(node.name_offset, "UnknownFunction", f"'{node.name}' is not a function",
+                           did_you_mean(node.name, (f.canonical for f in FUNCTIONS.values())))
         return self.overload(fn, types, node)
 
     def overload(self, fn, types, node) -> Type:
@@ -206,7 +263,8 @@ class _Checker:
         form = fn.match(types)
         if form is None:
             raise _Invalid(node.name_offset, "TypeError",
-                           f"'{node.name}' has no form taking {type_list(types)}")
+                           f"'{node.name}' has no form taking {type_list(types)}",
+                           _window_hint(fn.canonical, types, node.args))
         self.result.forms[id(node)] = form
         return form.result
 
@@ -230,7 +288,10 @@ class _Checker:
         if fn is None:
             if rtype is UNKNOWN:
                 return UNKNOWN
-            raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no method '{node.name}'")
+            hint = did_you_mean(node.name, (m.canonical for m in METHODS.values())) \
+                if rtype is SERIES else None
+            raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no method '{node.name}'",
+                           hint)
         return self.overload(fn, types, node)
 
     def member(self, node: ast.Member) -> Type:
@@ -239,7 +300,9 @@ class _Checker:
             return DOUBLE
         if rtype is UNKNOWN:
             return UNKNOWN
-        raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no member '{node.name}'")
+        hint = did_you_mean(node.name, MEMBERS.values()) if rtype is TIMESTAMP else None
+        raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no member '{node.name}'",
+                       hint)
 
     def compare(self, node: ast.Compare) -> Type:
         lt, rt = self.expr(node.left), self.expr(node.right)
@@ -251,7 +314,8 @@ class _Checker:
         b = DOUBLE if rt is VEC else rt
         if a is not b or a not in _COMPARABLE:
             raise _Invalid(node.op_offset, "TypeError",
-                           f"operator '{node.op}' cannot be applied to {type_list((lt, rt))}")
+                           f"operator '{node.op}' cannot be applied to {type_list((lt, rt))}",
+                           _unit_hint(node.op, (a, b), (node.left, node.right)))
         if lt is VEC:
             self.convert(node.left)
         if rt is VEC:

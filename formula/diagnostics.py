@@ -61,16 +61,26 @@ class Diagnostic:
     column: int
     severity: str = "error"
     end_offset: int | None = field(default=None, compare=False)
+    #: poolscale's advice beside the message, such as ``did you mean '$PendingTasks'?``
+    #: (:mod:`.suggest`). Kept apart from ``message`` because the message of an error is
+    #: the service's detail text, which an AutoScaleRun carries byte for byte.
+    hint: str | None = field(default=None, compare=False)
 
     @classmethod
     def at(cls, index: LineIndex, offset: int, code: str, message: str, *,
-           severity: str = "error", end: int | None = None) -> "Diagnostic":
+           severity: str = "error", end: int | None = None, hint: str | None = None) -> "Diagnostic":
         line, column = index.position(offset)
-        return cls(code, message, offset, line, column, severity, end)
+        return cls(code, message, offset, line, column, severity, end, hint)
 
     @property
     def detail(self) -> str:
+        """``Line L, Col C: message``: the service's detail (never the hint)."""
         return f"{location(self.line, self.column)}: {self.message}"
+
+    @property
+    def advice(self) -> str:
+        """The message and the hint, ``message; hint``: what poolscale's own reports show."""
+        return self.message if self.hint is None else f"{self.message}; {self.hint}"
 
 
 def render_caret(index: LineIndex, diagnostic: Diagnostic) -> str:

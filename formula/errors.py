@@ -60,6 +60,11 @@ class FormulaError(Exception):
         return self.diagnostic.detail
 
     @property
+    def hint(self) -> str | None:
+        """poolscale's advice (``did you mean 'X'?``), never part of the service's detail."""
+        return self.diagnostic.hint
+
+    @property
     def line(self) -> int:
         return self.diagnostic.line
 
@@ -72,7 +77,7 @@ class FormulaError(Exception):
         from .diagnostics import render_caret
 
         d = self.diagnostic
-        head = f"{path}:{d.line}:{d.column}: {d.code}: {d.message}"
+        head = f"{path}:{d.line}:{d.column}: {d.code}: {d.advice}"
         return f"{head}\n{render_caret(LineIndex(self.source), d)}" if self.source else head
 
 

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .notation import NotationError, parse_notation_array
-from .series import Series, ticks_from_datetime
+from .series import Series, ticks_from_datetime, ticks_from_instant
 from .variables import canonical_series_name
 
 __all__ = [
@@ -58,10 +58,11 @@ def canonical_keys(names: Iterable[str], *, what: str = "series") -> list[str]:
 
 
 def series_from_mapping(
-    mapping: Mapping[str, Sequence[float | None] | str | Series], *, end: int, period: int
+    mapping: Mapping[str, Sequence[float | None] | str | Series], *, end: Any, period: int
 ) -> dict[str, Series]:
     """Series from lists or notation strings, each ending at *end*
-    (docs/language.md#scenario-file)."""
+    (docs/language.md#scenario-file): ticks, a datetime (naive = UTC) or a Timestamp."""
+    end = ticks_from_instant(end)
     names = canonical_keys(mapping.keys(), what="samples key")
     out: dict[str, Series] = {}
     for canon, (key, raw) in zip(names, mapping.items()):

@@ -25,6 +25,7 @@ __all__ = [
     "TICKS_PER_SECOND",
     "Series",
     "ticks_from_datetime",
+    "ticks_from_instant",
 ]
 
 TICKS_PER_SECOND = 10_000_000
@@ -42,6 +43,34 @@ def ticks_from_datetime(dt: datetime) -> int:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"timestamp {dt.isoformat()} has no time zone")
     return (dt - _EPOCH) // _MICROSECOND * 10
+
+
+def ticks_from_instant(when: Any, what: str = "end") -> int:
+    """Ticks of an instant a caller gives: ticks (an int), a ``datetime`` or a
+    ``poolscale.formula.Timestamp``, the forms ``Formula.evaluate(now=...)`` takes.
+
+    A naive datetime is UTC here, as it is for ``evaluate``'s ``now`` and for a naive
+    DataFrame index: samples built with ``end=dt`` and a run at ``now=dt`` must name the
+    same instant whatever the machine's zone. (Text is different: an ISO time in a file
+    needs a zone, see :func:`ticks_from_datetime`.) The range is checked here so that an
+    empty mapping refuses a bad ``end`` as a full one does.
+    """
+    if isinstance(when, datetime):
+        if when.tzinfo is None or when.utcoffset() is None:
+            when = when.replace(tzinfo=timezone.utc)
+        ticks = ticks_from_datetime(when)
+    else:
+        # A Timestamp is recognised by its int ``ticks``: metrics does not import formula.
+        raw = getattr(when, "ticks", when)
+        if isinstance(raw, bool) or not isinstance(raw, (int, np.integer)):
+            raise TypeError(f"{what} must be ticks, a datetime or a Timestamp, "
+                            f"not {type(when).__name__}")
+        ticks = int(raw)
+    if ticks < 0:
+        raise ValueError(f"{what} tick {ticks} is before 0001-01-01")
+    if ticks > MAX_TICKS:
+        raise ValueError(f"{what} tick {ticks} is after 9999-12-31")
+    return ticks
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

@@ -197,12 +197,13 @@ class SampleStore:
         cls,
         mapping: Mapping[str, Sequence[float | None] | str],
         *,
-        end: int,
+        end: Any,
         period: int = DEFAULT_PERIOD,
         delay: int = 0,
     ) -> "SampleStore":
         """A scenario's ``samples`` (docs/language.md#scenario-file): lists (None = missing) or
-        notation strings, each with its last value stamped at *end*."""
+        notation strings, each with its last value stamped at *end*: ticks, a ``datetime`` (a
+        naive one is UTC, as for ``Formula.evaluate(now=...)``) or a ``Timestamp``."""
         period, delay = _check_period_delay(period, delay)
         return cls(series_from_mapping(mapping, end=end, period=period), period=period, delay=delay)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-__all__ = ["SERIES_VARIABLES", "canonical_series_name", "is_series_variable"]
+__all__ = ["PERCENT_SERIES", "SERIES_VARIABLES", "canonical_series_name", "is_series_variable"]
 
 #: Canonical names, in the order of the docs/language.md#series-variables table.
 SERIES_VARIABLES: tuple[str, ...] = (
@@ -36,6 +36,11 @@ SERIES_VARIABLES: tuple[str, ...] = (
     "$PreemptedNodeCount",
     "$UsableNodeCount",
 )
+
+#: The series whose samples are percentages, 0 to 100 (not fractions): a formula that compares
+#: them with 0.7 means 70 (the ``FractionForPercent`` lint). Every other series counts tasks,
+#: nodes, bytes, operations or seconds.
+PERCENT_SERIES: frozenset[str] = frozenset({"$CPUPercent"})
 
 # Keyed by the lower-cased name without its '$', so one dict lookup serves
 # both the '$'-prefixed and the bare spelling.

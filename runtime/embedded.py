@@ -101,14 +101,14 @@ class Source:
         severity = "warning" if d.severity == "warning" else "error"
         if self.pointer is None:
             return Finding(self.path, line, column, line, column + end - start, d.code, severity,
-                           d.message, index.line_text(line))
+                           d.advice, index.line_text(line))
         host_start, host_end = self._map(start), self._map(end)
         if host_start is not None and host_end is not None and host_start[0] == host_end[0]:
             (hl, hc), (_, hec) = host_start, host_end
-            return Finding(self.path, hl, hc, hl, hec, d.code, severity, d.message,
+            return Finding(self.path, hl, hc, hl, hec, d.code, severity, d.advice,
                            self._host.index.line_text(hl))
         return Finding(f"{self.path}#{self.pointer}", line, column, line, column + end - start,
-                       d.code, severity, d.message, index.line_text(line), anchor=self._anchor())
+                       d.code, severity, d.advice, index.line_text(line), anchor=self._anchor())
 
     def _map(self, offset: int) -> tuple[int, int] | None:
         return self._locate(offset) if self._locate is not None else None

@@ -42,6 +42,7 @@ from poolscale.formula import ast
 from poolscale.formula.diagnostics import LineIndex, caret_lines
 from poolscale.formula.lexer import tokenize
 from poolscale.formula.parser import MAX_LENGTH
+from poolscale.formula.suggest import suggestion_suffix
 from poolscale.formula.trace import explain
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.types import SERIES, Type
@@ -54,7 +55,7 @@ from poolscale.metrics.limits import (
     FORMULA_FILE_BYTES, SCENARIO_SAMPLES, InputLimitError, size_text)
 from poolscale.metrics.notation import (
     NotationError, format_notation, notation_length, parse_notation)
-from poolscale.metrics.variables import canonical_series_name
+from poolscale.metrics.variables import SERIES_VARIABLES, canonical_series_name
 
 from .completion import META_COMMANDS, POOL_KEYS
 from .scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
@@ -115,6 +116,25 @@ def _normalized(text: str) -> str:
     if not text.endswith("\n"):
         text += "\n"
     return text
+
+
+def _as_typed(base: str, typed: str, joined: str,
+              error: FormulaError) -> tuple[FormulaError, str]:
+    """The error to report for an input that failed once joined to the session formula, and
+    the input text its caret is drawn under.
+
+    Joining may supply a final ``;`` (Alt-Enter submits text without one). When the text as
+    typed fails too, its own error is the one to show: for an unfinished statement that is
+    "unexpected end of formula", where the joined text would blame a ``;`` the user never
+    typed. Only when the typed text compiles (the supplied ``;`` pushed it over the length
+    limit) is the joined text's error the real one."""
+    if joined == typed:
+        return error, joined
+    try:
+        compile_formula(base + typed)
+    except FormulaError as own:
+        return own, typed
+    return error, joined
 
 
 def _line_count(source: str) -> int:
@@ -178,14 +198,15 @@ class ReplSession:
         """Append the statements of ``text`` to the session formula and run it; keep
         them only if the run has no error."""
         base = self.source
+        typed = text
         if len(base) + len(text) <= MAX_LENGTH:  # else it fails the length check, unlexed
             text = _normalized(text)
-        combined = base + text
         base_lines = _line_count(base)
         try:
-            formula = compile_formula(combined)
+            formula = compile_formula(base + text)
         except FormulaError as e:
-            return self._failure(e.code, e.detail, base_lines, text)
+            e, shown = _as_typed(base, typed, text, e)
+            return self._failure(e.code, e.detail, base_lines, shown, e.hint)
         when = self.now()
         try:
             store = self.scenario.store(when)
@@ -200,7 +221,16 @@ class ReplSession:
         self._learn(formula)
         return Reply(shown)
 
-    def _failure(self, code: str, detail: str, base_lines: int, text: str) -> Reply:
+    def _failure(self, code: str, detail: str, base_lines: int, text: str,
+                 hint: str | None = None) -> Reply:
+        """The error line (positioned in the input when it lies there), the caret lines with
+        ``caret``, and a ``hint:`` line when poolscale has one (did you mean ...?)."""
+        reply = self._error_lines(code, detail, base_lines, text)
+        if hint is not None:
+            reply.lines.append(f"hint: {hint}")
+        return reply
+
+    def _error_lines(self, code: str, detail: str, base_lines: int, text: str) -> Reply:
         m = _LOCATION.match(detail)
         if m is None:
             return _error(f"{code}: {detail}")
@@ -296,7 +326,8 @@ class ReplSession:
         parts = rest.split(None, 1)
         name = canonical_series_name(parts[0])
         if name is None:
-            return _error(f":samples: {parts[0]!r} is not a series variable")
+            return _error(f":samples: {parts[0]!r} is not a series variable"
+                          f"{suggestion_suffix(parts[0], SERIES_VARIABLES)}")
         if len(parts) == 1:
             return Reply([_series_line(name, self.scenario.samples.get(name, []))])
         others = sum(len(v) for k, v in self.scenario.samples.items() if k != name)
@@ -417,7 +448,7 @@ class ReplSession:
         try:
             formula = compile_formula(base + text)
         except FormulaError as e:
-            return self._failure(e.code, e.detail, _line_count(base), text)
+            return self._failure(e.code, e.detail, _line_count(base), text, e.hint)
         last = formula.program.statements[-1]
         node = last.value if isinstance(last, ast.Assign) else last.expr
         return Reply([str(formula.facts.types[id(node)])])

@@ -19,7 +19,12 @@ LINT_DESCRIPTIONS: dict[str, str] = {
     "ImplicitSingleSample": "A doubleVec is used where one value is needed.",
     "DeprecatedName": "A deprecated service variable is used.",
     "LatestSampleOnly": "A target depends on metric data only through GetSample(1).",
-    "UnguardedGetSample": "A window GetSample can fail with InsufficientSampleData on a new pool.",
+    "UnguardedGetSample": "A window GetSample can fail with InsufficientSampleData: nothing tests "
+                          "the sample data before it runs and its minimum percent is not 0.",
+    "FractionForPercent": "A fraction (between 0 and 1) is used where a percentage (0 to 100) "
+                          "is meant.",
+    "MisspeltTarget": "A user variable is one letter away from a target, so assigning it "
+                      "changes nothing.",
     "NoTargetAssigned": "The formula assigns no target.",
 }
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from poolscale.formula.poolstate import PoolState
+from poolscale.formula.suggest import suggestion_suffix
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.values import TICKS_PER_SECOND, Timestamp, TimeInterval
 from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader, load_json
@@ -28,7 +29,7 @@ from poolscale.metrics.inputfile import read_file
 from poolscale.metrics.limits import DOCUMENT_BYTES, SCENARIO_SAMPLES, InputLimitError
 from poolscale.metrics.notation import NotationError, notation_length, parse_notation
 from poolscale.metrics.store import SampleStore
-from poolscale.metrics.variables import canonical_series_name
+from poolscale.metrics.variables import SERIES_VARIABLES, canonical_series_name
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_from_dict"]
 
@@ -115,7 +116,7 @@ def _as_float(value: object, path: tuple[str, ...], what: str) -> float:
 def _check_keys(d: Mapping, allowed, path: tuple[str, ...]) -> None:
     for key in d:
         if key not in allowed:
-            raise _fail(path, f"unknown key {key!r}")
+            raise _fail(path, f"unknown key {key!r}{suggestion_suffix(key, allowed)}")
 
 
 def _parse_pool(raw: object) -> PoolState:
@@ -171,7 +172,8 @@ def _parse_samples(raw: object, budget: int) -> dict[str, list[float | None]]:
     for key, value in raw.items():
         canon = canonical_series_name(key) if isinstance(key, str) else None
         if canon is None:
-            raise _fail(path, f"unknown series variable {key!r}")
+            raise _fail(path, f"unknown series variable {key!r}"
+                              f"{suggestion_suffix(key, SERIES_VARIABLES)}")
         if canon in written:
             raise _fail(path, f"{written[canon]!r} and {key!r} name the same series {canon}")
         written[canon] = key

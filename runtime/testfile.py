@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from poolscale.formula.builtins import resolve
 from poolscale.formula.diagnostics import LineIndex
 from poolscale.formula.errors import ERROR_MESSAGES
+from poolscale.formula.suggest import suggestion_suffix
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.values import (
     TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_SECOND, TimeInterval, Timestamp,
@@ -30,7 +31,7 @@ from poolscale.metrics.inputfile import read_file
 from poolscale.metrics.limits import (
     DOCUMENT_BYTES, FORMULA_FILE_BYTES, SCENARIO_SAMPLES, InputLimitError)
 from poolscale.metrics.store import SampleStore
-from poolscale.metrics.variables import canonical_series_name
+from poolscale.metrics.variables import SERIES_VARIABLES, canonical_series_name
 
 from .scenario import _POOL_FIELDS, Scenario, ScenarioError, scenario_from_dict
 from .yamllines import LineList, LineMap, YamlError, load_yaml
@@ -317,7 +318,8 @@ class _Reader:
                            else not isinstance(name, str) or canonical_series_name(name) is None)
                     if bad:
                         what = (f"unknown key {name!r}; allowed: " + ", ".join(allowed)
-                                if allowed is not None else f"unknown series variable {name!r}")
+                                if allowed is not None else f"unknown series variable {name!r}"
+                                f"{suggestion_suffix(name, SERIES_VARIABLES)}")
                         raise self.fail(sub.key_lines.get(name, sub.line), f"{key}: {what}")
         try:
             scenario = scenario_from_dict(doc, sample_budget=self.samples_left)

@@ -9,6 +9,7 @@ here.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import sys
@@ -42,18 +43,22 @@ class Failure:
     expected: str
     got: str
     step: str | None = None
+    #: poolscale's advice on the error got (``did you mean '$PendingTasks'?``), if any
+    hint: str | None = None
 
     @property
     def heading(self) -> str:
         return self.subject if self.step is None else f"{self.step}: {self.subject}"
 
     def lines(self) -> list[str]:
-        """The promtool-style block: the heading, then expected and got, indented."""
-        return [self.heading, f"  expected: {self.expected}", f"  got:      {self.got}"]
+        """The promtool-style block: the heading, then expected and got (and a hint), indented."""
+        lines = [self.heading, f"  expected: {self.expected}", f"  got:      {self.got}"]
+        return lines + ([f"  hint:     {self.hint}"] if self.hint else [])
 
     def summary(self) -> str:
         """The block on one line (a JUnit failure message)."""
-        return f"{self.heading}: expected {self.expected}, got {self.got}"
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.heading}: expected {self.expected}, got {self.got}{hint}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +250,9 @@ def run_test_file(test_file: TestFile, *, select: re.Pattern | None = None,
                 run = formula.evaluate(case.store, now=step.time, pool=scenario.pool,
                                        seed=scenario.seed)
             found = check_run(step.check, run, step.label)
+            if formula is None and error.hint is not None:
+                found = [dataclasses.replace(f, hint=error.hint) if f.subject == "error" else f
+                         for f in found]
             if found and formula is not None:
                 # The same trace `poolscale explain` shows: why the run decided what it did.
                 trace = explain(formula, case.store, now=step.time, pool=scenario.pool,

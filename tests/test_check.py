@@ -16,8 +16,10 @@ $TargetDedicatedNodes = pct < 70 ? 1 : avg($PendingTasks.GetSample(TimeInterval_
 """
 MISSING_SEMI = "x = 1;\n$TargetDedicatedNodes = x $y = 2;\n"
 UNGUARDED = "$TargetDedicatedNodes = avg($PendingTasks.GetSample(TimeInterval_Minute * 5));\n"
-UNGUARDED_MSG = ("GetSample on $PendingTasks can fail with InsufficientSampleData on a new pool; "
-                 "guard it with GetSamplePercent or pass a percent")
+UNGUARDED_MSG = ("GetSample on $PendingTasks fails with InsufficientSampleData while less than 70% "
+                 "(the default minimum) of its window has samples, as on a new pool; test "
+                 "GetSamplePercent first (in a ?: condition, or left of && or ||) or pass a minimum "
+                 "percent of 0")
 
 
 @pytest.fixture
@@ -323,7 +325,8 @@ def test_github_format_exact_lines(capsys, here):
         "TypeError: operator '%25' cannot be applied to (double, double)",
         # an unmapped embedded formula is annotated at its string in the file itself
         "::warning file=pool.json,line=1,col=22,endLine=1,endColumn=112,title=UnguardedGetSample::"
-        f"{UNGUARDED_MSG} (formula at #/autoScaleFormula, line 2, col 52)",
+        # ("%" is escaped as "%25" in workflow commands)
+        f"{UNGUARDED_MSG.replace('%', '%25')} (formula at #/autoScaleFormula, line 2, col 52)",
     ]
 
 

@@ -225,6 +225,24 @@ tests:
         "2 tests, 1 failed\n")
 
 
+def test_a_formula_with_an_unknown_name_fails_with_a_hint(capsys, workdir):
+    f = workdir("h.test.yaml", f"""formula: "$TargetDedicatedNodes = $PendingTask.Count();"
+tests:
+  - name: plain
+    time: {T}
+""")
+    code, out, _ = run(capsys, f)
+    assert code == 1
+    assert out == (
+        "FAIL h.test.yaml:3: plain\n"
+        "  error\n"
+        "    expected: (none)\n"
+        "    got:      AutoScalingFormulaValidationError: Line 1, Col 25: UndefinedVariable: "
+        "$PendingTask is used before it is assigned\n"
+        "    hint:     did you mean '$PendingTasks'?\n"
+        "1 test, 1 failed\n")
+
+
 def test_value_kinds_aliases_nan_and_printed_forms(capsys, workdir):
     f = workdir("k.test.yaml", f"""formula: >-
   $TargetDedicatedNodes = $CurrentDedicatedNodes + 1; n = 0/0; v = $CPUPercent.GetSample(2);
@@ -575,6 +593,9 @@ TEST_HEAD = f'formula: "x = 1;"\ntests:\n  - name: a\n    time: {T}\n'
      "u.yaml:6: test 'a': pool: currentDedicatedNodes: must be a finite number >= 0, got -3"),
     (TEST_HEAD + "    samples:\n      Pending: 1\n",
      "u.yaml:6: test 'a': samples: unknown series variable 'Pending'"),
+    (TEST_HEAD + "    samples:\n      PendingTask: 1\n",
+     "u.yaml:6: test 'a': samples: unknown series variable 'PendingTask'; "
+     "did you mean '$PendingTasks'?"),
     (TEST_HEAD + '    samples:\n      CPUPercent: "1 q"\n',
      "u.yaml:6: test 'a': samples: 'CPUPercent': series notation item 2 'q': expected a number, "
      "'_', 'a+bxn', 'a-bxn', 'axn' or '_xn'"),

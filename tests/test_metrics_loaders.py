@@ -229,3 +229,36 @@ def test_a_cell_past_the_csv_field_limit_is_a_value_error():
     text = "timestamp,$PendingTasks\n2026-03-02T10:00:00Z,\"1\n" + "2026-03-02T10:00:30Z,1\n" * 10_000
     with pytest.raises(ValueError, match=r"^row \d+: field larger than field limit \(131072\)$"):
         SampleStore.from_csv(io.StringIO(text))
+
+
+# -- the time a mapping ends at: ticks, datetime or Timestamp (README: "or datetime objects") --
+
+def test_from_mapping_end_may_be_a_datetime_or_a_timestamp():
+    from poolscale.formula import Timestamp
+
+    aware = datetime(2026, 3, 2, 11, 0, tzinfo=timezone(timedelta(hours=1)))  # 10:00 UTC
+    naive = datetime(2026, 3, 2, 10, 0)  # taken as UTC, as Formula.evaluate(now=...) takes it
+    for end in (aware, naive, Timestamp(T)):
+        store = SampleStore.from_mapping({"$PendingTasks": [1, 2]}, end=end)
+        assert store.series("$PendingTasks").stamps.tolist() == [T - 30 * SEC, T]
+
+
+def test_a_formula_reads_samples_ending_at_the_same_naive_datetime_as_its_now():
+    from poolscale.formula import compile_formula
+
+    when = datetime(2026, 3, 2, 10, 0)
+    store = SampleStore.from_mapping({"$PendingTasks": "0+1x9"}, end=when)
+    run = compile_formula("n = $PendingTasks.GetSample(1);").evaluate(store, now=when)
+    assert run.results.endswith("n=[9]")
+
+
+@pytest.mark.parametrize("end, error, match", [
+    ("2026-03-02T10:00:00Z", TypeError,
+     "end must be ticks, a datetime or a Timestamp, not str"),
+    (1.5, TypeError, "end must be ticks, a datetime or a Timestamp, not float"),
+    (True, TypeError, "end must be ticks, a datetime or a Timestamp, not bool"),
+    (-1, ValueError, "end tick -1 is before 0001-01-01"),
+])
+def test_from_mapping_refuses_an_end_that_is_no_instant(end, error, match):
+    with pytest.raises(error, match=match):
+        SampleStore.from_mapping({}, end=end)

@@ -153,6 +153,29 @@ def test_a_missing_final_semicolon_is_supplied():
     assert s.source == "x = 1;\nx + 1; // note\n"
 
 
+def test_an_incomplete_statement_submitted_as_is_reports_its_end_not_a_supplied_semicolon():
+    """Alt-Enter submits the text as typed; the ';' the shell supplies to join inputs is not
+    the user's, so an unfinished statement meets the end of the input, as `eval` says."""
+    s = session()
+    lines(s, "x = 1;")
+    assert lines(s, "$TargetDedicatedNodes = 1 +") == [
+        "error: AutoScalingFormulaSyntaxError: Line 1, Col 28: unexpected end of formula"]
+    assert lines(s, "y = avg(x,\n") == [
+        "error: AutoScalingFormulaSyntaxError: Line 1, Col 11: unexpected end of formula"]
+    assert lines(s, "y = (1") == [
+        "error: AutoScalingFormulaSyntaxError: Line 1, Col 7: unexpected end of formula"]
+    assert s.source == "x = 1;\n"
+    assert lines(s, "y = x + 1") == ["y=2"]  # complete without ';': still supplied
+    assert s.source == "x = 1;\ny = x + 1;\n"
+
+
+def test_terminal_alt_enter_on_an_incomplete_statement():
+    code, out, s = drive(["x = 1 +\x1b\r", "\x04"], ReplSession(time=parse_iso_time(T), caret=True))
+    assert out == ("error: AutoScalingFormulaSyntaxError: Line 1, Col 8: unexpected end of formula\n"
+                   "  x = 1 +\n"
+                   "         ^\n")
+
+
 def test_errors_are_positioned_in_the_input_and_the_input_is_not_kept():
     s = session()
     lines(s, "x = 1;\ny = 2;")
@@ -258,6 +281,8 @@ def test_samples_pool_time_seed_period_delay():
     assert lines(s, "$PendingTasks.GetSample(10); $CPUPercent.Count();") == ["= [0,1,2,3,4]", "= 2"]
     assert lines(s, ':samples $CPUPercent ""') == ["$CPUPercent: no samples"]
     assert lines(s, ":samples $Nope 1") == ["error: :samples: '$Nope' is not a series variable"]
+    assert lines(s, ":samples cpupercnt 1") == [
+        "error: :samples: 'cpupercnt' is not a series variable; did you mean '$CPUPercent'?"]
     assert lines(s, ":samples $CPUPercent 1+x")[0].startswith("error: :samples: ")
 
     assert lines(s, ":pool currentDedicatedNodes=4 targetlowprioritynodes=2") == [

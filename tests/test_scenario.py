@@ -119,18 +119,25 @@ def test_seed_accepts_any_integer():
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"tiem": "x"}, "scenario: unknown key 'tiem'"),
-        ({"Time": "2026-03-02"}, "scenario: unknown key 'Time'"),
+        ({"tiem": "x"}, "scenario: unknown key 'tiem'; did you mean 'time'?"),
+        ({"Time": "2026-03-02"}, "scenario: unknown key 'Time'; did you mean 'time'?"),
         ({"pool": {"CurrentDedicatedNodes": 1}},
-         "scenario: pool: unknown key 'CurrentDedicatedNodes'"),
-        ({"pool": {"current_dedicated": 1}}, "scenario: pool: unknown key 'current_dedicated'"),
+         "scenario: pool: unknown key 'CurrentDedicatedNodes'; "
+         "did you mean 'currentDedicatedNodes'?"),
+        ({"pool": {"current_dedicated": 1}},
+         "scenario: pool: unknown key 'current_dedicated'; did you mean 'currentDedicatedNodes'?"),
         ({"samples": {"Foo": [1]}}, "scenario: samples: unknown series variable 'Foo'"),
         ({"samples": {"$CurrentDedicatedNodes": [1]}},
          "scenario: samples: unknown series variable '$CurrentDedicatedNodes'"),
         ({"samples": {"$$PendingTasks": [1]}},
-         "scenario: samples: unknown series variable '$$PendingTasks'"),
+         "scenario: samples: unknown series variable '$$PendingTasks'; "
+         "did you mean '$PendingTasks'?"),
         ({"samples": {" PendingTasks": [1]}},
-         "scenario: samples: unknown series variable ' PendingTasks'"),
+         "scenario: samples: unknown series variable ' PendingTasks'; "
+         "did you mean '$PendingTasks'?"),
+        ({"samples": {"$PendingTask": [1]}},
+         "scenario: samples: unknown series variable '$PendingTask'; "
+         "did you mean '$PendingTasks'?"),
         ({"samples": {"PendingTasks": [1], "$pendingTasks": [2]}},
          "scenario: samples: 'PendingTasks' and '$pendingTasks' name the same series "
          "$PendingTasks"),

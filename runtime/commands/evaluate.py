@@ -41,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         run = compile_formula(text).evaluate(store, now=when, pool=scenario.pool, seed=scenario.seed)
     except FormulaError as e:
         run = failed_run(when, e)
+        hint = e.hint
+    else:
+        hint = None
     out = sys.stdout
     if args.json:
         out.write(json.dumps(run.to_dict(), allow_nan=False) + "\n")
@@ -49,4 +52,9 @@ def run(args: argparse.Namespace) -> int:
             out.write(run.results + "\n")
         if run.error is not None:
             out.write(f"error: {run.error.code}: {run.error.message}\n{run.error.detail}\n")
+    if hint is not None:
+        # On standard error, after the run: standard output is the AutoScaleRun, whose
+        # detail is the service's text byte for byte and has no room for advice.
+        out.flush()
+        sys.stderr.write(f"poolscale: hint: {hint}\n")
     return EXIT_OK if run.error is None else EXIT_FINDINGS

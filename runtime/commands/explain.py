@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             d = e.diagnostic
             sys.stdout.write(json.dumps({"run": None, "error": {
                 "code": e.code, "message": e.message, "detail": e.detail,
-                "line": d.line, "column": d.column}}) + "\n")
+                "line": d.line, "column": d.column, "hint": e.hint}}) + "\n")
         else:
             sys.stdout.write(e.render(path) + "\n")
         return EXIT_FINDINGS
