@@ -116,7 +116,7 @@ def test_check_text_json_github_sarif_carry_the_hint(capsys, misspelt):
 def test_eval_keeps_the_service_output_and_hints_on_stderr(capsys, misspelt):
     assert main(["eval", "--time", T, misspelt]) == 1
     out, err = capsys.readouterr()
-    assert out == ("\nerror: AutoScalingFormulaValidationError: The specified auto-scaling formula "
+    assert out == ("error: AutoScalingFormulaValidationError: The specified auto-scaling formula "
                    "is not valid.\nLine 1, Col 29: UndefinedVariable: $PendingTask is used before "
                    "it is assigned\n")
     assert err == f"poolscale: hint: {SUGGESTION}\n"
