@@ -112,12 +112,11 @@ def _parses(text: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("text", list(_corpus_formulas()))
+@pytest.mark.parametrize("text", [p for p in _corpus_formulas() if _parses(p.values[0])])
 def test_valid_formulas_have_no_error_tokens_and_the_formula_tokens(text):
     """Every corpus formula that gets past the syntax phase lexes without an Error
-    token, into exactly the tokens of the formula tokenizer (plus comments)."""
-    if not _parses(text):
-        pytest.skip("not a syntactically valid formula")
+    token, into exactly the tokens of the formula tokenizer (plus comments). The corpus's
+    syntax-error cases are left out when the tests are collected, not skipped one by one."""
     lexed = [(t, v) for t, v in tokens(text) if t not in Comment]
     assert not [v for t, v in lexed if t is Error]
     assert [v for _, v in lexed] == [t.text for t in tokenize(text)]
