@@ -25,7 +25,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from .documents import (
     InputFileError, field_path, from_validation_error, locate, parse_document, read_text,
@@ -33,10 +33,14 @@ from .documents import (
 from .limits import MAX_SECONDS, MAX_TASKS
 
 __all__ = [
-    "LoadedWorkload", "read_workload", "load_workload_file", "read_csv", "read_swf",
+    "Progress", "LoadedWorkload", "read_workload", "load_workload_file", "read_csv", "read_swf",
     "generate", "generator_from_data", "GeneratorSpec", "CSV_COLUMNS", "SWF_FIELDS",
     "TooManyTasks",
 ]
+
+#: ``progress(done, total)``: how many of a file's ``total`` rows, records or tasks are read;
+#: called every hundredth of them and at the end, ``done`` growing each time.
+Progress = Callable[[int, int], None]
 
 #: CSV columns and their defaults (None: required).
 CSV_COLUMNS: dict[str, Any] = {
@@ -238,21 +242,8 @@ def _duration(name: str, line: int, text: str) -> float:
     return _number(name, line, "duration", text, low=0)
 
 
-@_gc_paused()
-def read_csv(text: str, name: str = "workload.csv") -> LoadedWorkload:
-    """Tasks from CSV text with a header row.
-
-    Columns (any order, case-insensitive): ``submit_time`` (seconds after the simulation start,
-    or an ISO-8601 instant with a zone), ``duration`` (seconds, or ``PT5M``), and the optional
-    ``slots`` (1), ``job`` (``job-1``), ``priority`` (0; a job's priority, so every row of a job
-    must agree), ``exit_code`` (0) and ``id`` (``task-N``, N the row's number). Blank lines and
-    lines starting with ``#`` are skipped. Jobs are listed in the order of their first row;
-    the engine creates each when its first task is submitted. At most MAX_TASKS rows
-    (limits.py), counted before any is read.
-    """
-    _check_rows(text, name, "#", "rows", header=1)
-    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines())
-             if ln.strip() and not ln.lstrip().startswith("#")]
+def _csv_header(lines: list[tuple[int, str]], name: str) -> tuple[int, list[str]]:
+    """The header row's line and its columns, each known, once, the required ones there."""
     if not lines:
         raise InputFileError(name, "empty: expected a header row (submit_time,duration,...)")
     header_line, header_text = lines[0]
@@ -269,6 +260,54 @@ def read_csv(text: str, name: str = "workload.csv") -> LoadedWorkload:
     for col in ("submit_time", "duration"):
         if col not in header:
             raise InputFileError(name, f"missing required column {col!r}", line=header_line)
+    return header_line, header
+
+
+def _plain_seconds(text: str) -> float | None:
+    """Digits with at most one point (``3600``, ``12.5``): the seconds they say, when at most
+    MAX_SECONDS; else None, and :func:`_duration` reads the text (an ISO duration, an
+    exponent, an error)."""
+    digits = text.replace(".", "", 1)
+    if digits.isdigit() and digits.isascii():
+        seconds = float(text)
+        if seconds <= MAX_SECONDS:
+            return seconds
+    return None
+
+
+@_gc_paused()
+def read_csv(text: str, name: str = "workload.csv", *,
+             progress: Progress | None = None) -> LoadedWorkload:
+    """Tasks from CSV text with a header row.
+
+    Columns (any order, case-insensitive): ``submit_time`` (seconds after the simulation start,
+    or an ISO-8601 instant with a zone), ``duration`` (seconds, or ``PT5M``), and the optional
+    ``slots`` (1), ``job`` (``job-1``), ``priority`` (0; a job's priority, so every row of a job
+    must agree), ``exit_code`` (0) and ``id`` (``task-N``, N the row's number). Blank lines and
+    lines starting with ``#`` are skipped. Jobs are listed in the order of their first row;
+    the engine creates each when its first task is submitted. At most MAX_TASKS rows
+    (limits.py), counted before any is read. ``progress(rows read, rows)`` is told every
+    hundredth row.
+
+    A row is read in one pass of plain conversions (``int``, ``float``); a cell they do not
+    take as it is (an ISO time, ``PT5M``, a value out of range) goes to the reader that gives
+    its meaning or its error, and a row whose task the fast path cannot vouch for is
+    validated by the model (plaintasks.py), so every message is as it always was.
+    """
+    from .plaintasks import INT_HIGH, INT_LOW, plain_task, progress_step
+
+    _check_rows(text, name, "#", "rows", header=1)
+    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines())
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    header_line, header = _csv_header(lines, name)
+    width = len(header)
+    # each column's cell in a row; a column the file lacks reads the empty cell appended last
+    at = {col: header.index(col) if col in header else -1 for col in CSV_COLUMNS}
+    i_submit, i_duration, i_slots = at["submit_time"], at["duration"], at["slots"]
+    i_job, i_priority, i_exit, i_id = at["job"], at["priority"], at["exit_code"], at["id"]
+    total = len(lines) - 1
+    step = progress_step(total)
+    first_job = CSV_COLUMNS["job"]
 
     jobs: dict[str, dict] = {}
     job_lines: dict[str, int] = {}
@@ -276,42 +315,76 @@ def read_csv(text: str, name: str = "workload.csv") -> LoadedWorkload:
     ids: dict[str, dict[str, int]] = {}
     rows = csv.reader(io.StringIO("\n".join(ln for _, ln in lines[1:])))
     for n, (line, _), row in zip(range(1, len(lines)), lines[1:], rows):
-        if len(row) > len(header):  # fewer is fine: missing trailing cells take defaults
-            raise InputFileError(name, f"expected at most {len(header)} fields "
-                                       f"({','.join(header)}), got {len(row)}", line=line)
-        cell = {col: v.strip() for col, v in zip(header, row)}
-        get = lambda col: cell.get(col) or None  # noqa: E731 - an empty cell takes the default
-        for col in ("submit_time", "duration"):
-            if get(col) is None:
+        if len(row) != width:
+            if len(row) > width:  # fewer is fine: missing trailing cells take defaults
+                raise InputFileError(name, f"expected at most {width} fields "
+                                           f"({','.join(header)}), got {len(row)}", line=line)
+            row += [""] * (width - len(row))
+        row.append("")
+        # an empty cell takes the default; each value as _number and the readers check it,
+        # which are called for what the plain conversion does not take
+        submit_text, duration_text = row[i_submit].strip(), row[i_duration].strip()
+        for col, cell in (("submit_time", submit_text), ("duration", duration_text)):
+            if not cell:
                 raise InputFileError(name, "required, but empty", line=line, field=col)
-        job = get("job") or CSV_COLUMNS["job"]
-        prio = int(_number(name, line, "priority", get("priority") or "0", integer=True,
-                           low=-1000, high=1000))
-        if job not in jobs:
-            jobs[job], job_lines[job], tasks[job] = {"priority": prio}, line, []
-        elif jobs[job]["priority"] != prio:
+        job = row[i_job].strip() or first_job
+        cell = row[i_priority].strip() or "0"
+        try:
+            prio = int(cell)
+        except ValueError:
+            prio = None
+        if prio is None or not -1000 <= prio <= 1000:
+            prio = int(_number(name, line, "priority", cell, integer=True, low=-1000, high=1000))
+        known = jobs.get(job)
+        if known is None:
+            jobs[job], job_lines[job], tasks[job], ids[job] = {"priority": prio}, line, [], {}
+        elif known["priority"] != prio:
             raise InputFileError(
-                name, f"job {job!r} has priority {jobs[job]['priority']} on line "
+                name, f"job {job!r} has priority {known['priority']} on line "
                       f"{job_lines[job]} but {prio} here (priority belongs to the job)",
                 line=line, field="priority")
-        fields = {
-            "id": get("id") or f"task-{n}",
-            "submit_time": _submit_time(name, line, cell["submit_time"]),   # non-empty: above
-            "duration": _duration(name, line, cell["duration"]),
-            "required_slots": int(_number(name, line, "slots", get("slots") or "1",
-                                          integer=True, low=1)),
-            "exit_codes": [int(_number(name, line, "exit_code", get("exit_code") or "0",
-                                       integer=True))],
-        }
-        if fields["id"] in ids.setdefault(job, {}):
-            raise InputFileError(name, f"task id {fields['id']!r} repeats in job {job!r} "
-                                       f"(first on line {ids[job][fields['id']]})",
-                                 line=line, field="id")
-        ids[job][fields["id"]] = line
-        tasks[job].append(_task(name, line, fields, {"id": "id"}))
+        task_id = row[i_id].strip() or f"task-{n}"
+        try:
+            submit: Any = float(submit_text)
+        except ValueError:
+            submit = None
+        if submit is None or not 0.0 <= submit < math.inf:
+            submit = _submit_time(name, line, submit_text)
+        duration = _plain_seconds(duration_text)
+        if duration is None:
+            duration = _duration(name, line, duration_text)
+        cell = row[i_slots].strip() or "1"
+        try:
+            slots = int(cell)
+        except ValueError:
+            slots = 0
+        if slots < 1:
+            slots = int(_number(name, line, "slots", cell, integer=True, low=1))
+        cell = row[i_exit].strip() or "0"
+        try:
+            code = int(cell)
+        except ValueError:
+            code = int(_number(name, line, "exit_code", cell, integer=True))
+        seen = ids[job]
+        if task_id in seen:
+            raise InputFileError(name, f"task id {task_id!r} repeats in job {job!r} "
+                                       f"(first on line {seen[task_id]})", line=line, field="id")
+        seen[task_id] = line
+        if (duration <= MAX_SECONDS and (type(submit) is not float or submit <= MAX_SECONDS)
+                and slots <= INT_HIGH and INT_LOW <= code <= INT_HIGH):
+            task = plain_task(task_id, submit, duration, slots, [code])
+        else:       # past a bound of the model: its message
+            task = _task(name, line, {"id": task_id, "submit_time": submit, "duration": duration,
+                                      "required_slots": slots, "exit_codes": [code]},
+                         {"id": "id"})
+        tasks[job].append(task)
+        if progress is not None and n % step == 0:
+            progress(n, total)
     if not jobs:
         raise InputFileError(name, "no tasks: the file has a header row only",
                              line=header_line)
+    if progress is not None and total % step:
+        progress(total, total)
     return LoadedWorkload(_build(name, jobs, tasks), name, "csv")
 
 
@@ -334,8 +407,25 @@ def _swf_job_id(user: int, queue: int) -> str:
     return u if queue < 0 else f"{u}-queue-{queue}"
 
 
+def _swf_values(name: str, line: int, parts: list[str]) -> list[float]:
+    """The 18 numbers of a record, or the error of the first field that is not a finite one."""
+    values = []
+    for i, p in enumerate(parts):
+        try:
+            v = float(p)
+        except ValueError:
+            raise InputFileError(name, f"expected a number, got {p!r}", line=line,
+                                 field=f"field {i + 1} ({SWF_FIELDS[i]})") from None
+        if not math.isfinite(v):
+            raise InputFileError(name, f"expected a finite number, got {p!r}", line=line,
+                                 field=f"field {i + 1} ({SWF_FIELDS[i]})")
+        values.append(v)
+    return values
+
+
 @_gc_paused()
-def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = None) -> LoadedWorkload:
+def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = None,
+             progress: Progress | None = None) -> LoadedWorkload:
     """Tasks from a Standard Workload Format trace.
 
     Each record (18 whitespace-separated numbers; ``;`` starts a comment) becomes one task:
@@ -357,14 +447,24 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
       13, 14, 16, 17 and 18 are not used.
 
     At most MAX_TASKS records (limits.py; skipped ones included), counted before any is read.
+    ``progress(lines read, lines)`` is told every hundredth line. A record without a memory
+    profile, in the model's bounds, is built without the model's per-field work
+    (plaintasks.py).
     """
+    from .plaintasks import INT_HIGH, plain_task, progress_step
+
     _check_rows(text, name, ";", "records")
     jobs: dict[str, dict] = {}
     tasks: dict[str, list] = {}
     skipped = capped = 0
     widest = 0
     seen: set[str] = set()
-    for line, raw in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    step = progress_step(len(lines))
+    isfinite = math.isfinite
+    for line, raw in enumerate(lines, 1):
+        if progress is not None and line % step == 0:
+            progress(line, len(lines))
         body = raw.split(";", 1)[0].strip()
         if not body:
             continue
@@ -372,17 +472,12 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
         if len(parts) != 18:
             raise InputFileError(name, f"an SWF record has 18 fields, this one {len(parts)}",
                                  line=line)
-        values = []
-        for i, p in enumerate(parts):
-            try:
-                v = float(p)
-            except ValueError:
-                raise InputFileError(name, f"expected a number, got {p!r}", line=line,
-                                     field=f"field {i + 1} ({SWF_FIELDS[i]})") from None
-            if not math.isfinite(v):
-                raise InputFileError(name, f"expected a finite number, got {p!r}", line=line,
-                                     field=f"field {i + 1} ({SWF_FIELDS[i]})")
-            values.append(v)
+        try:
+            values = list(map(float, parts))
+        except ValueError:
+            values = None
+        if values is None or not all(map(isfinite, values)):
+            values = _swf_values(name, line, parts)     # raises: the first field that is wrong
         run_time = values[3]
         if run_time == -1:
             skipped += 1
@@ -409,14 +504,21 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
             raise InputFileError(name, f"job number {parts[0]} repeats", line=line,
                                  field="field 1 (job_number)")
         seen.add(task_id)
-        fields: dict[str, Any] = {"id": task_id, "submit_time": submit, "duration": run_time,
-                                  "required_slots": slots,
-                                  "exit_codes": [SWF_STATUS_EXIT[status]]}
-        if values[6] > 0:
-            fields["profile"] = {"memoryMB": values[6] * slots / 1024}
         if job not in jobs:
             jobs[job], tasks[job] = {}, []
-        tasks[job].append(_task(name, line, fields, _SWF_COLUMNS))
+        if (values[6] <= 0 and 1 <= slots <= INT_HIGH and submit <= MAX_SECONDS
+                and run_time <= MAX_SECONDS):
+            task = plain_task(task_id, submit, run_time, slots, [SWF_STATUS_EXIT[status]])
+        else:       # a memory profile, or past a bound of the model: the model builds it
+            fields: dict[str, Any] = {"id": task_id, "submit_time": submit, "duration": run_time,
+                                      "required_slots": slots,
+                                      "exit_codes": [SWF_STATUS_EXIT[status]]}
+            if values[6] > 0:
+                fields["profile"] = {"memoryMB": values[6] * slots / 1024}
+            task = _task(name, line, fields, _SWF_COLUMNS)
+        tasks[job].append(task)
+    if progress is not None and len(lines) % step:
+        progress(len(lines), len(lines))
     if not tasks:
         raise InputFileError(name, "no usable records (every record missing or with run time -1)")
     notes = []
@@ -721,10 +823,14 @@ def _kind(name: str) -> str:
     return kinds[ext]
 
 
+@_gc_paused()
 def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = None,
-                       max_slots: int | None = None) -> LoadedWorkload:
+                       max_slots: int | None = None,
+                       progress: Progress | None = None) -> LoadedWorkload:
     """Read any workload file (see the module doc). ``seed`` and ``start`` feed generators;
-    ``max_slots`` caps SWF records (pass the pool's ``taskSlotsPerNode``)."""
+    ``max_slots`` caps SWF records (pass the pool's ``taskSlotsPerNode``). ``progress(done,
+    total)`` hears how many of a file's rows, records or tasks are read, every hundredth of
+    them (the command line draws it; a generator's tasks are not counted)."""
     from pydantic import ValidationError
 
     from .models import load_workload
@@ -733,9 +839,9 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
     kind = _kind(name)
     text = read_text(name)
     if kind == "csv":
-        return read_csv(text, name)
+        return read_csv(text, name, progress=progress)
     if kind == "swf":
-        return read_swf(text, name, max_slots=max_slots)
+        return read_swf(text, name, max_slots=max_slots, progress=progress)
     data = parse_document(text, name)
     if isinstance(data, dict) and "generator" in data:
         extra = sorted(set(data) - {"generator"})
@@ -757,7 +863,7 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
                                    "'generator'")
     _check_task_count(data, name, text)
     try:
-        loaded = LoadedWorkload(load_workload(data), name, kind)
+        loaded = LoadedWorkload(load_workload(data, progress), name, kind)
     except ValidationError as e:
         # load_workload wraps a bare list of jobs as {"jobs": [...]} and a {"tasks": [...]} job
         # as {"jobs": [job]}; the error path is cut back to what is in the file.
