@@ -25,8 +25,7 @@ from .models import (
     validate_workload,
 )
 
-__all__ = ["plain_task", "task_from_rest", "build_workload", "progress_step", "CSV_FIELDS_SET",
-           "INT_LOW", "INT_HIGH"]
+__all__ = ["plain_task", "task_from_fields", "task_from_rest", "build_workload", "progress_step"]
 
 if TYPE_CHECKING:
     from .workload import Progress
@@ -35,8 +34,8 @@ if TYPE_CHECKING:
 #: integer of the Batch REST API is); any other goes through the model.
 INT_LOW, INT_HIGH = -(1 << 63), (1 << 63) - 1
 
-#: Fields a CSV row or an SWF record gives, as ``TaskSpec(**fields)`` records them set.
-CSV_FIELDS_SET = frozenset(("id", "submit_time", "duration", "required_slots", "exit_codes"))
+#: The fields a CSV row or an SWF record gives, as ``TaskSpec(**fields)`` records them set.
+_READER_FIELDS = frozenset(("id", "submit_time", "duration", "required_slots", "exit_codes"))
 
 _new = object.__new__
 _set = object.__setattr__
@@ -44,8 +43,7 @@ _DEFAULT_CONSTRAINTS: TaskConstraints | None = None
 
 
 def plain_task(task_id: str, submit_time: float | AbsoluteTime, duration: float, slots: int,
-               exit_codes: list[int], given: frozenset[str] = CSV_FIELDS_SET,
-               command_line: str = "") -> TaskSpec:
+               exit_codes: list[int], given: frozenset[str], command_line: str = "") -> TaskSpec:
     """The TaskSpec pydantic would build from these values, which the caller has checked by
     the model's rules: ``submit_time`` a float in [0, MAX_SECONDS] or an AbsoluteTime,
     ``duration`` a float in [0, MAX_SECONDS], ``slots`` an int in [1, 2^63), ``exit_codes`` a
@@ -69,6 +67,30 @@ def plain_task(task_id: str, submit_time: float | AbsoluteTime, duration: float,
     _set(task, "__pydantic_extra__", None)
     _set(task, "__pydantic_private__", None)
     return task
+
+
+def task_from_fields(fields: dict) -> TaskSpec | None:
+    """``TaskSpec(**fields)`` for the fields a CSV row or an SWF record gives (``id``,
+    ``submit_time``, ``duration``, ``required_slots``, ``exit_codes``; the reader has read
+    each), when each is plain and within the model's bounds; None otherwise (a profile, a
+    value past a bound), and the model builds the task or words the error."""
+    if len(fields) != 5:
+        return None
+    submit, duration = fields["submit_time"], fields["duration"]
+    slots, codes = fields["required_slots"], fields["exit_codes"]
+    if type(submit) is float:
+        if not 0.0 <= submit <= MAX_SECONDS:
+            return None
+    elif type(submit) is not AbsoluteTime:
+        return None
+    if type(duration) is not float or not 0.0 <= duration <= MAX_SECONDS:
+        return None
+    if type(slots) is not int or not 1 <= slots <= INT_HIGH or type(codes) is not list or not codes:
+        return None
+    for code in codes:
+        if type(code) is not int or not INT_LOW <= code <= INT_HIGH:
+            return None
+    return plain_task(fields["id"], submit, duration, slots, codes, _READER_FIELDS)
 
 
 def _fields_of_rest() -> dict[str, str]:

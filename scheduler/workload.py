@@ -263,16 +263,72 @@ def _csv_header(lines: list[tuple[int, str]], name: str) -> tuple[int, list[str]
     return header_line, header
 
 
-def _plain_seconds(text: str) -> float | None:
-    """Digits with at most one point (``3600``, ``12.5``): the seconds they say, when at most
-    MAX_SECONDS; else None, and :func:`_duration` reads the text (an ISO duration, an
-    exponent, an error)."""
-    digits = text.replace(".", "", 1)
-    if digits.isdigit() and digits.isascii():
-        seconds = float(text)
-        if seconds <= MAX_SECONDS:
-            return seconds
-    return None
+def _csv_fields(name: str, line: int, n: int, cells: list[str], at: dict[str, int],
+                jobs: dict[str, dict], job_lines: dict[str, int]) -> tuple[str, dict]:
+    """The job and the task fields of CSV row ``n`` (at ``line``), each cell checked in the
+    order a message names the first problem, the row's job registered in ``jobs`` (a job's
+    first row sets its priority, a later one must agree).
+
+    The exact reading of any row: every cell through the helper that says what it means or
+    what is wrong with it. Most rows take :func:`_plain_csv_row` instead."""
+    cell = {col: cells[i].strip() for col, i in at.items()}     # a missing column: ""
+    get = lambda col: cell[col] or None  # noqa: E731 - an empty cell takes the default
+    for col in ("submit_time", "duration"):
+        if get(col) is None:
+            raise InputFileError(name, "required, but empty", line=line, field=col)
+    job = get("job") or CSV_COLUMNS["job"]
+    prio = int(_number(name, line, "priority", get("priority") or "0", integer=True,
+                       low=-1000, high=1000))
+    _job_priority(name, line, job, prio, jobs, job_lines)
+    fields = {
+        "id": get("id") or f"task-{n}",
+        "submit_time": _submit_time(name, line, cell["submit_time"]),   # non-empty: above
+        "duration": _duration(name, line, cell["duration"]),
+        "required_slots": int(_number(name, line, "slots", get("slots") or "1",
+                                      integer=True, low=1)),
+        "exit_codes": [int(_number(name, line, "exit_code", get("exit_code") or "0",
+                                   integer=True))],
+    }
+    return job, fields
+
+
+def _job_priority(name: str, line: int, job: str, prio: int, jobs: dict[str, dict],
+                  job_lines: dict[str, int]) -> None:
+    """Register ``job`` at its first row; a later row must give it the same priority."""
+    known = jobs.get(job)
+    if known is None:
+        jobs[job], job_lines[job] = {"priority": prio}, line
+    elif known["priority"] != prio:
+        raise InputFileError(
+            name, f"job {job!r} has priority {known['priority']} on line {job_lines[job]} but "
+                  f"{prio} here (priority belongs to the job)", line=line, field="priority")
+
+
+def _plain_csv_row(cells: list[str], at: dict[str, int]) -> tuple | None:
+    """``(job, priority, id or None, submit_time, duration, slots, exit_code)`` of a row
+    whose every cell is plain (numbers that ``float`` and ``int`` take and that are in range,
+    empty optional cells); None for any other row, which :func:`_csv_fields` reads.
+
+    The values are those :func:`_csv_fields` gives the same row: a plain cell means what
+    ``_number`` says, a duration of digits and one point what ``_duration`` says."""
+    submit_text = cells[at["submit_time"]].strip()
+    duration_text = cells[at["duration"]].strip()
+    try:
+        submit = float(submit_text)
+        prio = int(cells[at["priority"]].strip() or "0")
+        slots = int(cells[at["slots"]].strip() or "1")
+        code = int(cells[at["exit_code"]].strip() or "0")
+    except ValueError:
+        return None
+    digits = duration_text.replace(".", "", 1)
+    if not (digits.isdigit() and digits.isascii() and 0.0 <= submit < math.inf
+            and -1000 <= prio <= 1000 and slots >= 1):
+        return None
+    duration = float(duration_text)
+    if duration == math.inf:
+        return None             # more digits than a float holds: _number's message
+    job = cells[at["job"]].strip() or CSV_COLUMNS["job"]
+    return job, prio, cells[at["id"]].strip() or None, submit, duration, slots, code
 
 
 @_gc_paused()
@@ -289,95 +345,53 @@ def read_csv(text: str, name: str = "workload.csv", *,
     (limits.py), counted before any is read. ``progress(rows read, rows)`` is told every
     hundredth row.
 
-    A row is read in one pass of plain conversions (``int``, ``float``); a cell they do not
-    take as it is (an ISO time, ``PT5M``, a value out of range) goes to the reader that gives
-    its meaning or its error, and a row whose task the fast path cannot vouch for is
-    validated by the model (plaintasks.py), so every message is as it always was.
+    A plain row (:func:`_plain_csv_row`) is read by ``int`` and ``float`` alone and its task
+    built without the model's per-field work (plaintasks.py); any other row is read cell by
+    cell (:func:`_csv_fields`) and a task past the model's bounds built by the model, so every
+    message is the one the exact reading gives.
     """
-    from .plaintasks import INT_HIGH, INT_LOW, plain_task, progress_step
+    from .plaintasks import progress_step, task_from_fields
 
     _check_rows(text, name, "#", "rows", header=1)
     lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines())
              if ln.strip() and not ln.lstrip().startswith("#")]
     header_line, header = _csv_header(lines, name)
     width = len(header)
-    # each column's cell in a row; a column the file lacks reads the empty cell appended last
-    at = {col: header.index(col) if col in header else -1 for col in CSV_COLUMNS}
-    i_submit, i_duration, i_slots = at["submit_time"], at["duration"], at["slots"]
-    i_job, i_priority, i_exit, i_id = at["job"], at["priority"], at["exit_code"], at["id"]
+    # each column's cell; a column the file lacks reads the empty cell each row gets last
+    at = {col: header.index(col) if col in header else width for col in CSV_COLUMNS}
     total = len(lines) - 1
     step = progress_step(total)
-    first_job = CSV_COLUMNS["job"]
 
     jobs: dict[str, dict] = {}
     job_lines: dict[str, int] = {}
     tasks: dict[str, list] = {}
     ids: dict[str, dict[str, int]] = {}
     rows = csv.reader(io.StringIO("\n".join(ln for _, ln in lines[1:])))
-    for n, (line, _), row in zip(range(1, len(lines)), lines[1:], rows):
+    for n, (line, _), row in zip(range(1, total + 1), lines[1:], rows):
         if len(row) != width:
             if len(row) > width:  # fewer is fine: missing trailing cells take defaults
                 raise InputFileError(name, f"expected at most {width} fields "
                                            f"({','.join(header)}), got {len(row)}", line=line)
             row += [""] * (width - len(row))
         row.append("")
-        # an empty cell takes the default; each value as _number and the readers check it,
-        # which are called for what the plain conversion does not take
-        submit_text, duration_text = row[i_submit].strip(), row[i_duration].strip()
-        for col, cell in (("submit_time", submit_text), ("duration", duration_text)):
-            if not cell:
-                raise InputFileError(name, "required, but empty", line=line, field=col)
-        job = row[i_job].strip() or first_job
-        cell = row[i_priority].strip() or "0"
-        try:
-            prio = int(cell)
-        except ValueError:
-            prio = None
-        if prio is None or not -1000 <= prio <= 1000:
-            prio = int(_number(name, line, "priority", cell, integer=True, low=-1000, high=1000))
-        known = jobs.get(job)
-        if known is None:
-            jobs[job], job_lines[job], tasks[job], ids[job] = {"priority": prio}, line, [], {}
-        elif known["priority"] != prio:
-            raise InputFileError(
-                name, f"job {job!r} has priority {known['priority']} on line "
-                      f"{job_lines[job]} but {prio} here (priority belongs to the job)",
-                line=line, field="priority")
-        task_id = row[i_id].strip() or f"task-{n}"
-        try:
-            submit: Any = float(submit_text)
-        except ValueError:
-            submit = None
-        if submit is None or not 0.0 <= submit < math.inf:
-            submit = _submit_time(name, line, submit_text)
-        duration = _plain_seconds(duration_text)
-        if duration is None:
-            duration = _duration(name, line, duration_text)
-        cell = row[i_slots].strip() or "1"
-        try:
-            slots = int(cell)
-        except ValueError:
-            slots = 0
-        if slots < 1:
-            slots = int(_number(name, line, "slots", cell, integer=True, low=1))
-        cell = row[i_exit].strip() or "0"
-        try:
-            code = int(cell)
-        except ValueError:
-            code = int(_number(name, line, "exit_code", cell, integer=True))
-        seen = ids[job]
+        plain = _plain_csv_row(row, at)
+        if plain is not None:
+            job, prio, task_id, submit, duration, slots, code = plain
+            _job_priority(name, line, job, prio, jobs, job_lines)
+            fields = {"id": task_id or f"task-{n}", "submit_time": submit, "duration": duration,
+                      "required_slots": slots, "exit_codes": [code]}
+        else:
+            job, fields = _csv_fields(name, line, n, row, at, jobs, job_lines)
+        task_id = fields["id"]
+        seen = ids.get(job)
+        if seen is None:
+            seen = ids[job] = {}
+            tasks[job] = []
         if task_id in seen:
             raise InputFileError(name, f"task id {task_id!r} repeats in job {job!r} "
                                        f"(first on line {seen[task_id]})", line=line, field="id")
         seen[task_id] = line
-        if (duration <= MAX_SECONDS and (type(submit) is not float or submit <= MAX_SECONDS)
-                and slots <= INT_HIGH and INT_LOW <= code <= INT_HIGH):
-            task = plain_task(task_id, submit, duration, slots, [code])
-        else:       # past a bound of the model: its message
-            task = _task(name, line, {"id": task_id, "submit_time": submit, "duration": duration,
-                                      "required_slots": slots, "exit_codes": [code]},
-                         {"id": "id"})
-        tasks[job].append(task)
+        tasks[job].append(task_from_fields(fields) or _task(name, line, fields, {"id": "id"}))
         if progress is not None and n % step == 0:
             progress(n, total)
     if not jobs:
@@ -451,7 +465,7 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
     profile, in the model's bounds, is built without the model's per-field work
     (plaintasks.py).
     """
-    from .plaintasks import INT_HIGH, plain_task, progress_step
+    from .plaintasks import progress_step, task_from_fields
 
     _check_rows(text, name, ";", "records")
     jobs: dict[str, dict] = {}
@@ -504,19 +518,14 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
             raise InputFileError(name, f"job number {parts[0]} repeats", line=line,
                                  field="field 1 (job_number)")
         seen.add(task_id)
+        fields: dict[str, Any] = {"id": task_id, "submit_time": submit, "duration": run_time,
+                                  "required_slots": slots,
+                                  "exit_codes": [SWF_STATUS_EXIT[status]]}
+        if values[6] > 0:
+            fields["profile"] = {"memoryMB": values[6] * slots / 1024}
         if job not in jobs:
             jobs[job], tasks[job] = {}, []
-        if (values[6] <= 0 and 1 <= slots <= INT_HIGH and submit <= MAX_SECONDS
-                and run_time <= MAX_SECONDS):
-            task = plain_task(task_id, submit, run_time, slots, [SWF_STATUS_EXIT[status]])
-        else:       # a memory profile, or past a bound of the model: the model builds it
-            fields: dict[str, Any] = {"id": task_id, "submit_time": submit, "duration": run_time,
-                                      "required_slots": slots,
-                                      "exit_codes": [SWF_STATUS_EXIT[status]]}
-            if values[6] > 0:
-                fields["profile"] = {"memoryMB": values[6] * slots / 1024}
-            task = _task(name, line, fields, _SWF_COLUMNS)
-        tasks[job].append(task)
+        tasks[job].append(task_from_fields(fields) or _task(name, line, fields, _SWF_COLUMNS))
     if progress is not None and len(lines) % step:
         progress(len(lines), len(lines))
     if not tasks:
