@@ -225,6 +225,25 @@ def test_an_swf_trace_reads_as_the_exact_reading_reads_it(records):
     same_outcome(fast, exact)
 
 
+GENERATORS = [
+    {"kind": "poisson", "rate_per_hour": 600, "count": 300, "failure_probability": 0.3,
+     "failure_exit_code": 2**70, "slots": {"values": [1, 2, 4], "weights": [3, 2, 1]},
+     "duration": {"kind": "normal", "mean": 600, "stddev": 900}},
+    {"kind": "diurnal", "rate_per_hour": 60, "horizon": 86_400, "tasks_per_job": 7,
+     "duration": {"kind": "lognormal", "mean": 5e11, "stddev": 9e11}},
+    {"kind": "bursts", "bursts": {"every": 3600, "size": 40, "width": 0.001}, "count": 200,
+     "duration": {"kind": "exponential", "mean": 60}},
+]
+
+
+@pytest.mark.parametrize("spec", GENERATORS)
+def test_a_generated_workload_is_the_models(spec):
+    fast = generate(spec, seed=3, start="2026-03-02T10:00:00Z")
+    with exact_reading():
+        exact = generate(spec, seed=3, start="2026-03-02T10:00:00Z")
+    same(fast, exact, "workload")
+
+
 # --------------------------------------------------------------------------------------------
 # progress
 # --------------------------------------------------------------------------------------------
