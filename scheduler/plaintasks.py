@@ -5,14 +5,16 @@ ignored REST properties dropped, ``exitCode`` folded, times and durations read, 
 deep-copied): about 25 µs a task, so a 100,000-task file took longer to read than to simulate.
 Almost every task of a real workload is plain: an id, perhaps a command line, a submit time, a
 duration, slots and exit codes, each a string or number in range. For such a task the readers
-check those values here, by the model's own rules (the submit time and the duration through
-the model's own validators), and build the TaskSpec directly; the tests hold the two ways
-equal, field by field, value type and fields set included.
+check those values here, by the model's own rules (a number's range inlined, a written time or
+duration through the model's own validators), and build the TaskSpec directly; the tests
+(tests/test_workload_fast.py) hold the two ways equal, field by field, value type and fields
+set included.
 
 Anything else (another field, a value of another type or out of range) is no fast path's to
-judge: :func:`load_workload` then validates that task through the model, and when anything in
+judge: :func:`build_workload` then validates that task through the model, and when anything in
 the document is wrong it validates the whole document as before, so every error, and its
-count of other problems, is the model's own, word for word.
+count of other problems, is the model's own, word for word. The CSV and SWF readers do the
+same with :func:`task_from_fields`, their own cell-by-cell reading giving their messages.
 """
 
 from __future__ import annotations
