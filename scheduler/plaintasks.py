@@ -240,7 +240,7 @@ def build_workload(data: Any, progress: Progress | None = None) -> Workload:
     built: list[JobSpec] = []
     try:
         for job in jobs:
-            tasks = []
+            tasks: list[TaskSpec] = []
             append = tasks.append
             for item in job.get("tasks", ()):
                 task = task_from_rest(item)

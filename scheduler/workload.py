@@ -790,9 +790,10 @@ def generate(spec: Any, *, seed: int = 0, start: Any = None) -> Any:
         slots = slot_values[0] if len(slot_values) == 1 else \
             rng.choices(slot_values, weights=slot_weights)[0]
         fail = spec.failure_probability > 0 and rng.random() < spec.failure_probability
-        fields = {"id": f"task-{i + 1:0{width}d}", "submit_time": _rounded(t),
-                  "duration": _rounded(spec.duration.sample(rng)), "required_slots": slots,
-                  "exit_codes": [spec.failure_exit_code if fail else 0]}
+        fields: dict[str, Any] = {
+            "id": f"task-{i + 1:0{width}d}", "submit_time": _rounded(t),
+            "duration": _rounded(spec.duration.sample(rng)), "required_slots": slots,
+            "exit_codes": [spec.failure_exit_code if fail else 0]}
         tasks[job].append(task_from_fields(fields) or TaskSpec(**fields))
     return _build("generator", jobs, tasks)
 
