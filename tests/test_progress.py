@@ -19,7 +19,8 @@ SMALL = "submit_time,duration,slots\n0,600,1\n60,600,2\n120,1200,1\n900,300,1\n"
 #: what --progress writes for SMALL over two hours, away from a terminal
 LINES = ["progress: reading {w}: 25%", "progress: reading {w}: 50%",
          "progress: reading {w}: 75%", "progress: reading {w}: 100%",
-         *(f"progress: simulating pool formula: {p}% of simulated time" for p in range(10, 101, 10))]
+         *(f"progress: simulating pool formula: {p}% of simulated time"
+           for p in range(10, 101, 10))]
 
 
 class Terminal(io.StringIO):

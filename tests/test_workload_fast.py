@@ -130,7 +130,8 @@ def test_a_plain_task_is_the_models_task(data):
 
 def test_the_common_tasks_take_the_fast_path():
     """Tasks as files write them, ``az batch task list`` output included, are built plainly."""
-    for data in ({"id": "t", "submitTime": 5.5, "duration": 60, "requiredSlots": 2, "exitCodes": [0]},
+    for data in ({"id": "t", "submitTime": 5.5, "duration": 60, "requiredSlots": 2,
+                  "exitCodes": [0]},
                  {"id": "t", "commandLine": "run", "submitTime": "2026-03-02T10:00:00Z",
                   "duration": "PT5M"},
                  {"id": "t", "url": "https://x/jobs/j/tasks/t", "state": "completed",
@@ -142,7 +143,8 @@ def test_the_common_tasks_take_the_fast_path():
 
 
 JOB = st.fixed_dictionaries({"tasks": st.lists(TASK, max_size=3)}, optional={
-    "id": st.sampled_from(["a", "b", 3]), "priority": st.one_of(st.integers(-1001, 1001), st.none()),
+    "id": st.sampled_from(["a", "b", 3]),
+    "priority": st.one_of(st.integers(-1001, 1001), st.none()),
     "usesTaskDependencies": st.booleans(), "unknownJobField": st.just(1)})
 DOCUMENT = st.one_of(
     st.lists(JOB, max_size=3), st.fixed_dictionaries({"jobs": st.lists(JOB, max_size=3)}),
