@@ -7,14 +7,16 @@ times of 55 min on average), a ``STANDARD_D2s_v3`` pool with 2 slots per node, t
 below evaluated every 5 minutes over 30 s samples, at most 500 nodes (the run peaks just under
 it), 120 s allocation and 60 s boot per node, ``taskcompletion`` scale-down.
 
-Figures (targets from the issue):
+Figures (targets from the issues):
 
 1. tasks simulated per wall second by ``simulate`` (target >= 50,000);
 2. wall time per kernel event against a bare ``heapq`` loop processing as many events of the
    kernel's shape, each handler scheduling the next (target <= 10x);
 3. the same pool and scheduler written plainly in SimPy (bench/simpy_model.py), deciding with
-   the same formula through poolscale's evaluator, against ``simulate`` (target: poolscale
-   >= 5x faster); and the SimPy model with the formula hand-written in Python, for scale.
+   the same formula through poolscale's evaluator, against ``simulate``: how many times as long
+   the SimPy model takes, reported with no target (the 5x target was withdrawn: pure Python
+   stays near 2x, see docs/simulation-model.md "Speed"); and the SimPy model with the formula
+   hand-written in Python, for scale.
 
 Building the workload (pydantic models) is timed apart and excluded from 1-3: both simulators
 get it ready-made. The runs are checked to agree (tasks done, node-hours within 2 %).
@@ -240,7 +242,7 @@ def print_result(r: dict) -> None:
     p = r["poolscale"]
     print(f"\n4. simulate: {r['tasks']:,} tasks over {r['horizon_days']:g} days, evaluation every "
           f"5 min, peak {p['peak_nodes']} nodes (best of {r['rounds']})")
-    print(f"   {'building the workload (generator, pydantic)':44s} {r['workload_build_s']:9.2f} s   (not counted)")
+    print(f"   {'building the workload (generator)':44s} {r['workload_build_s']:9.2f} s   (not counted)")
     print(f"   {'simulate: engine set-up (tasks from specs)':44s} {p['setup_s']:9.2f} s")
     print(f"   {'simulate: event loop':44s} {p['loop_s']:9.2f} s")
     print(f"   {'simulate: report':44s} {p['report_s']:9.2f} s")
@@ -255,8 +257,11 @@ def print_result(r: dict) -> None:
     print(f"   {'SimPy model, same formula (poolscale eval)':44s} {s['same_formula_s']:9.2f} s   {s['events']:,} SimPy events")
     print(f"   {'SimPy model, formula hand-written':44s} {s['hand_formula_s']:9.2f} s")
     sp = r["speedup_vs_simpy"]
-    print(f"   {'poolscale speed-up vs SimPy (target >= 5x)':44s} {sp:9.2f} x   {_verdict(sp >= 5)}")
-    print(f"   {'... vs SimPy with the hand-written formula':44s} {r['speedup_vs_simpy_hand_formula']:9.2f} x")
+    print(f"   {'SimPy model time / simulate time':44s} {sp:9.2f} x   (no target)")
+    print(f"     the SimPy model of the same pool, tasks and formula takes {sp:.2f} times as long as "
+          f"simulate{'' if sp >= 1 else ' (simulate is the slower)'}")
+    print(f"   {'... with the formula hand-written in Python':44s} "
+          f"{r['speedup_vs_simpy_hand_formula']:9.2f} x   (no target)")
     a = r["agreement"]
     print(f"   agreement (poolscale, SimPy): succeeded {a['tasks_succeeded']}, node-hours "
           f"{a['node_hours']} ({100 * a['node_hours_diff']:.2f} % apart), peak nodes {a['peak_nodes']}, "

@@ -11,8 +11,10 @@ results travel between machines better than absolute times:
    (target: at most 2.5x), with the imports that make up the start-up;
 4. ``simulate`` on 100,000 tasks over 7 days (bench_simulate.py): tasks per wall second
    (target: at least 50,000), cost per event against a bare heapq loop (target: at most
-   10x) and against the same pool written plainly in SimPy (target: at least 5x faster;
-   needs ``pip install -e '.[bench]'``, skipped without SimPy).
+   10x), and how many times as long the same pool written plainly in SimPy takes (reported,
+   no target; needs ``pip install -e '.[bench]'``, skipped without SimPy);
+5. reading that workload from a CSV and from a JSON file against simulating it
+   (bench_load.py; target: reading takes at most half the time of simulating).
 
 Prints a table and writes ``bench/results.json``. These are scripts, not tests:
 pytest collects only ``tests/`` (testpaths) and only ``test_*.py`` files.
@@ -33,6 +35,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_compile  # noqa: E402
 import bench_eval  # noqa: E402
+import bench_load  # noqa: E402
 import bench_startup  # noqa: E402
 
 
@@ -55,13 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and runs (a smoke run)")
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile evaluation and compilation and print the top functions")
-    parser.add_argument("--only", choices=("eval", "compile", "startup", "simulate"), action="append",
+    parser.add_argument("--only", choices=("eval", "compile", "startup", "simulate", "load"),
+                        action="append",
                         help="run only these benchmarks (repeatable)")
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where to write the JSON")
     args = parser.parse_args(argv)
 
     rounds, min_time, runs = (3, 0.05, 5) if args.quick else (9, 0.2, 15)
-    only = set(args.only or ("eval", "compile", "startup", "simulate"))
+    only = set(args.only or ("eval", "compile", "startup", "simulate", "load"))
     results: dict = {"when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                      "quick": args.quick, "environment": _versions()}
 
@@ -123,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             r = results["simulate"] = bench_simulate.run(quick=args.quick, profile=args.profile)
             bench_simulate.print_result(r)
 
+    if "load" in only:
+        r = results["load"] = bench_load.run(quick=args.quick)
+        bench_load.print_result(r)
+
     if args.profile:
         import bench_profile
 
@@ -148,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         summary["simulate_tasks_per_s"] = results["simulate"]["tasks_per_second"]
         summary["simulate_event_ratio"] = results["simulate"]["per_event_ratio"]
         summary["simulate_speedup_vs_simpy"] = results["simulate"]["speedup_vs_simpy"]
+    if "load" in results:
+        summary["load_csv_ratio"] = results["load"]["ratio"]["csv"]
+        summary["load_json_ratio"] = results["load"]["ratio"]["json"]
     results["summary"] = summary
     Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print("\nsummary:", ", ".join(f"{k} = {v:.2f}" for k, v in summary.items()),

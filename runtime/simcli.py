@@ -2,7 +2,8 @@
 
 Inputs are read once and every problem with them is a :class:`~.cli.UsageError` (exit 2)
 naming the file, line and field; a formula that does not compile is rendered with its caret and
-gives exit 1. This module prints nothing itself except the progress bar on standard error.
+gives exit 1. This module prints nothing itself except the progress display on standard error
+(progress.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import argparse
 import math
 import re
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -69,14 +69,17 @@ class SimInputs:
     seed: int
 
 
-def load_inputs(args: argparse.Namespace) -> SimInputs:
-    """Pool and workload files, start, horizon and seed, resolved as the engine will."""
+def load_inputs(args: argparse.Namespace, progress: str = "off") -> SimInputs:
+    """Pool and workload files, start, horizon and seed, resolved as the engine will;
+    ``progress`` is the mode of the display while the workload is read (progress.py)."""
     from poolscale.formula.timeparse import parse_iso_time
     from poolscale.formula.values import Timestamp, format_timestamp
     from poolscale.scheduler.documents import InputFileError, read_pool
     from poolscale.scheduler.models import absolute_instants
     from poolscale.scheduler.simulate import DEFAULT_START, start_text
     from poolscale.scheduler.workload import load_workload_file
+
+    from .progress import ProgressDisplay
 
     if args.start is not None and parse_iso_time(args.start.strip()) is None:
         if re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+", args.start.strip()):
@@ -90,11 +93,14 @@ def load_inputs(args: argparse.Namespace) -> SimInputs:
     sim = pool.simulation
     start = (args.start or sim.start or DEFAULT_START).strip()
     seed = args.seed if args.seed is not None else (sim.seed if sim.seed is not None else 0)
+    display = ProgressDisplay(f"reading {args.workload}", "", progress)
     try:
         loaded = load_workload_file(args.workload, seed=seed, start=start,
-                                    max_slots=pool.task_slots_per_node)
+                                    max_slots=pool.task_slots_per_node, progress=display)
     except InputFileError as e:
         raise UsageError(str(e)) from None
+    finally:
+        display.close()
     if horizon is None:
         horizon = sim.horizon
     notes = list(loaded.notes)
@@ -175,51 +181,19 @@ def load_formula(path: str | None, inputs: SimInputs) -> FormulaChoice | int:
                          warnings=list(formula.warnings))
 
 
-class _Progress:
-    """A rich progress bar on standard error, shown only when it is a terminal and only once
-    a run has taken more than half a second (short runs stay quiet)."""
-
-    def __init__(self, label: str, enabled: bool) -> None:
-        self.label, self.enabled = label, enabled
-        self.t0 = time.monotonic()
-        self.bar = None
-        self.task = None
-
-    def __call__(self, now: float, horizon: float) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            if time.monotonic() - self.t0 < 0.5:
-                return
-            try:
-                from rich.console import Console
-                from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-            except ImportError:
-                self.enabled = False
-                return
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                TextColumn("{task.percentage:>3.0f}% of simulated time"),
-                                TimeRemainingColumn(), console=Console(file=sys.stderr),
-                                transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=max(horizon, 1.0))
-        self.bar.update(self.task, completed=min(now, horizon), total=max(horizon, 1.0))
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def run_simulation(inputs: SimInputs, choice: FormulaChoice, *, progress: bool = True,
+def run_simulation(inputs: SimInputs, choice: FormulaChoice, *, progress: str = "auto",
                    log_events: bool = False):
     """Simulate; the engine's own ``ValueError`` (a setting it refuses) is a usage error.
+    ``progress`` is the display's mode (progress.py: ``auto``, ``on``, ``off``).
 
     The event log (``result.events``) is kept only when ``log_events`` is asked for: the
     commands read the report, timeline and runs, never the log, and skipping it saves a tuple
     per event."""
     from poolscale.scheduler.simulate import simulate
 
-    bar = _Progress(f"simulating {choice.label}", progress and sys.stderr.isatty())
+    from .progress import ProgressDisplay
+
+    bar = ProgressDisplay(f"simulating {choice.label}", "of simulated time", progress)
     try:
         return simulate(inputs.pool, inputs.workload, choice.formula, start=inputs.start,
                         horizon=inputs.horizon, seed=inputs.seed, progress=bar,

@@ -25,8 +25,9 @@ __all__ = [
 
 #: The most tasks a workload may hold: rows of a CSV file, records of an SWF trace (skipped
 #: ones included), tasks and job managers of a JSON or YAML file, tasks a generator makes.
-#: About 3 GB and a minute and a half from file to report (measured: 1,000,000 CSV rows, 2.9 GB
-#: peak, 46 s to read, 31 s to simulate), which fits the smaller CI machines; the largest
+#: About 3 GB and under a minute from file to report (measured: 1,000,000 CSV rows, 2.9 GB
+#: peak, 31 s to simulate; 12 s and 1.8 GB to read since plain rows skip pydantic's per-field
+#: work, 39 s and 2.5 GB before), which fits the smaller CI machines; the largest
 #: traces of the Parallel Workloads Archive hold fewer records. Readers count before they build
 #: a task: a generator from its spec (count, rate x horizon, bursts x size), a text file by
 #: its lines.

@@ -57,6 +57,7 @@ __all__ = [
     "Workload", "StartTaskSimulation", "PreemptionSettings",
     "NodeFailureSettings", "SampleSettings", "Prices", "SimulationSettings", "PoolSpec",
     "FieldError", "cores_from_vm_size", "resolve_time", "load_pool", "load_workload", "absolute_instants",
+    "validate_workload",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -930,9 +931,20 @@ def absolute_instants(workload: Workload) -> list[int]:
     return out
 
 
-def load_workload(data: Any) -> Workload:
+def load_workload(data: Any, progress: Any = None) -> Workload:
     """A workload file: ``{"jobs": [...]}``, a bare list of jobs, or ``{"tasks": [...]}``
-    (one job ``job-1``). Raises pydantic.ValidationError."""
+    (one job ``job-1``). Raises pydantic.ValidationError.
+
+    Plain tasks are built without pydantic's per-field work (plaintasks.py), the rest through
+    the models; ``progress(done, total)`` hears of the tasks built as they are."""
+    from .plaintasks import build_workload     # plaintasks builds on these models
+
+    return build_workload(data, progress)
+
+
+def validate_workload(data: Any) -> Workload:
+    """:func:`load_workload` by the models alone: every task validated by pydantic. Its
+    errors are the ones a file error reports."""
     if isinstance(data, list):
         data = {"jobs": data}
     elif isinstance(data, dict) and "tasks" in data and "jobs" not in data:

@@ -25,7 +25,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from .documents import (
     InputFileError, field_path, from_validation_error, locate, parse_document, read_text,
@@ -34,10 +34,14 @@ from .durations import bounded_seconds
 from .limits import MAX_SECONDS, MAX_TASKS
 
 __all__ = [
-    "LoadedWorkload", "read_workload", "load_workload_file", "read_csv", "read_swf",
+    "Progress", "LoadedWorkload", "read_workload", "load_workload_file", "read_csv", "read_swf",
     "generate", "generator_from_data", "GeneratorSpec", "CSV_COLUMNS", "SWF_FIELDS",
     "TooManyTasks",
 ]
+
+#: ``progress(done, total)``: how many of a file's ``total`` rows, records or tasks are read;
+#: called every hundredth of them and at the end, ``done`` growing each time.
+Progress = Callable[[int, int], None]
 
 #: CSV columns and their defaults (None: required).
 CSV_COLUMNS: dict[str, Any] = {
@@ -235,21 +239,8 @@ def _duration(name: str, line: int, text: str) -> float:
         raise InputFileError(name, str(e), line=line, field="duration") from None
 
 
-@_gc_paused()
-def read_csv(text: str, name: str = "workload.csv") -> LoadedWorkload:
-    """Tasks from CSV text with a header row.
-
-    Columns (any order, case-insensitive): ``submit_time`` (seconds after the simulation start,
-    or an ISO-8601 instant with a zone), ``duration`` (seconds, or ``PT5M``), and the optional
-    ``slots`` (1), ``job`` (``job-1``), ``priority`` (0; a job's priority, so every row of a job
-    must agree), ``exit_code`` (0) and ``id`` (``task-N``, N the row's number). Blank lines and
-    lines starting with ``#`` are skipped. Jobs are listed in the order of their first row;
-    the engine creates each when its first task is submitted. At most MAX_TASKS rows
-    (limits.py), counted before any is read.
-    """
-    _check_rows(text, name, "#", "rows", header=1)
-    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines())
-             if ln.strip() and not ln.lstrip().startswith("#")]
+def _csv_header(lines: list[tuple[int, str]], name: str) -> tuple[int, list[str]]:
+    """The header row's line and its columns, each known, once, the required ones there."""
     if not lines:
         raise InputFileError(name, "empty: expected a header row (submit_time,duration,...)")
     header_line, header_text = lines[0]
@@ -266,49 +257,145 @@ def read_csv(text: str, name: str = "workload.csv") -> LoadedWorkload:
     for col in ("submit_time", "duration"):
         if col not in header:
             raise InputFileError(name, f"missing required column {col!r}", line=header_line)
+    return header_line, header
+
+
+def _csv_fields(name: str, line: int, n: int, cells: list[str], at: dict[str, int],
+                jobs: dict[str, dict], job_lines: dict[str, int]) -> tuple[str, dict]:
+    """The job and the task fields of CSV row ``n`` (at ``line``), each cell checked in the
+    order a message names the first problem, the row's job registered in ``jobs`` (a job's
+    first row sets its priority, a later one must agree).
+
+    The exact reading of any row: every cell through the helper that says what it means or
+    what is wrong with it. Most rows take :func:`_plain_csv_row` instead."""
+    cell = {col: cells[i].strip() for col, i in at.items()}     # a missing column: ""
+    get = lambda col: cell[col] or None  # noqa: E731 - an empty cell takes the default
+    for col in ("submit_time", "duration"):
+        if get(col) is None:
+            raise InputFileError(name, "required, but empty", line=line, field=col)
+    job = get("job") or CSV_COLUMNS["job"]
+    prio = int(_number(name, line, "priority", get("priority") or "0", integer=True,
+                       low=-1000, high=1000))
+    _job_priority(name, line, job, prio, jobs, job_lines)
+    fields = {
+        "id": get("id") or f"task-{n}",
+        "submit_time": _submit_time(name, line, cell["submit_time"]),   # non-empty: above
+        "duration": _duration(name, line, cell["duration"]),
+        "required_slots": int(_number(name, line, "slots", get("slots") or "1",
+                                      integer=True, low=1)),
+        "exit_codes": [int(_number(name, line, "exit_code", get("exit_code") or "0",
+                                   integer=True))],
+    }
+    return job, fields
+
+
+def _job_priority(name: str, line: int, job: str, prio: int, jobs: dict[str, dict],
+                  job_lines: dict[str, int]) -> None:
+    """Register ``job`` at its first row; a later row must give it the same priority."""
+    known = jobs.get(job)
+    if known is None:
+        jobs[job], job_lines[job] = {"priority": prio}, line
+    elif known["priority"] != prio:
+        raise InputFileError(
+            name, f"job {job!r} has priority {known['priority']} on line {job_lines[job]} but "
+                  f"{prio} here (priority belongs to the job)", line=line, field="priority")
+
+
+def _plain_csv_row(cells: list[str], at: dict[str, int]) -> tuple | None:
+    """``(job, priority, id or None, submit_time, duration, slots, exit_code)`` of a row
+    whose every cell is plain (numbers that ``float`` and ``int`` take and that are in range,
+    empty optional cells); None for any other row, which :func:`_csv_fields` reads.
+
+    The values are those :func:`_csv_fields` gives the same row: a plain cell means what
+    ``_number`` says, a duration of digits and one point what ``_duration`` says."""
+    submit_text = cells[at["submit_time"]].strip()
+    duration_text = cells[at["duration"]].strip()
+    try:
+        submit = float(submit_text)
+        prio = int(cells[at["priority"]].strip() or "0")
+        slots = int(cells[at["slots"]].strip() or "1")
+        code = int(cells[at["exit_code"]].strip() or "0")
+    except ValueError:
+        return None
+    digits = duration_text.replace(".", "", 1)
+    if not (digits.isdigit() and digits.isascii() and 0.0 <= submit < math.inf
+            and -1000 <= prio <= 1000 and slots >= 1):
+        return None
+    duration = float(duration_text)
+    if duration == math.inf:
+        return None             # more digits than a float holds: _number's message
+    job = cells[at["job"]].strip() or CSV_COLUMNS["job"]
+    return job, prio, cells[at["id"]].strip() or None, submit, duration, slots, code
+
+
+@_gc_paused()
+def read_csv(text: str, name: str = "workload.csv", *,
+             progress: Progress | None = None) -> LoadedWorkload:
+    """Tasks from CSV text with a header row.
+
+    Columns (any order, case-insensitive): ``submit_time`` (seconds after the simulation start,
+    or an ISO-8601 instant with a zone), ``duration`` (seconds, or ``PT5M``), and the optional
+    ``slots`` (1), ``job`` (``job-1``), ``priority`` (0; a job's priority, so every row of a job
+    must agree), ``exit_code`` (0) and ``id`` (``task-N``, N the row's number). Blank lines and
+    lines starting with ``#`` are skipped. Jobs are listed in the order of their first row;
+    the engine creates each when its first task is submitted. At most MAX_TASKS rows
+    (limits.py), counted before any is read. ``progress(rows read, rows)`` is told every
+    hundredth row.
+
+    A plain row (:func:`_plain_csv_row`) is read by ``int`` and ``float`` alone and its task
+    built without the model's per-field work (plaintasks.py); any other row is read cell by
+    cell (:func:`_csv_fields`) and a task past the model's bounds built by the model, so every
+    message is the one the exact reading gives.
+    """
+    from .plaintasks import progress_step, task_from_fields
+
+    _check_rows(text, name, "#", "rows", header=1)
+    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines())
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    header_line, header = _csv_header(lines, name)
+    width = len(header)
+    # each column's cell; a column the file lacks reads the empty cell each row gets last
+    at = {col: header.index(col) if col in header else width for col in CSV_COLUMNS}
+    total = len(lines) - 1
+    step = progress_step(total)
 
     jobs: dict[str, dict] = {}
     job_lines: dict[str, int] = {}
     tasks: dict[str, list] = {}
     ids: dict[str, dict[str, int]] = {}
     rows = csv.reader(io.StringIO("\n".join(ln for _, ln in lines[1:])))
-    for n, (line, _), row in zip(range(1, len(lines)), lines[1:], rows):
-        if len(row) > len(header):  # fewer is fine: missing trailing cells take defaults
-            raise InputFileError(name, f"expected at most {len(header)} fields "
-                                       f"({','.join(header)}), got {len(row)}", line=line)
-        cell = {col: v.strip() for col, v in zip(header, row)}
-        get = lambda col: cell.get(col) or None  # noqa: E731 - an empty cell takes the default
-        for col in ("submit_time", "duration"):
-            if get(col) is None:
-                raise InputFileError(name, "required, but empty", line=line, field=col)
-        job = get("job") or CSV_COLUMNS["job"]
-        prio = int(_number(name, line, "priority", get("priority") or "0", integer=True,
-                           low=-1000, high=1000))
-        if job not in jobs:
-            jobs[job], job_lines[job], tasks[job] = {"priority": prio}, line, []
-        elif jobs[job]["priority"] != prio:
-            raise InputFileError(
-                name, f"job {job!r} has priority {jobs[job]['priority']} on line "
-                      f"{job_lines[job]} but {prio} here (priority belongs to the job)",
-                line=line, field="priority")
-        fields = {
-            "id": get("id") or f"task-{n}",
-            "submit_time": _submit_time(name, line, cell["submit_time"]),   # non-empty: above
-            "duration": _duration(name, line, cell["duration"]),
-            "required_slots": int(_number(name, line, "slots", get("slots") or "1",
-                                          integer=True, low=1)),
-            "exit_codes": [int(_number(name, line, "exit_code", get("exit_code") or "0",
-                                       integer=True))],
-        }
-        if fields["id"] in ids.setdefault(job, {}):
-            raise InputFileError(name, f"task id {fields['id']!r} repeats in job {job!r} "
-                                       f"(first on line {ids[job][fields['id']]})",
-                                 line=line, field="id")
-        ids[job][fields["id"]] = line
-        tasks[job].append(_task(name, line, fields, {"id": "id"}))
+    for n, (line, _), row in zip(range(1, total + 1), lines[1:], rows):
+        if len(row) != width:
+            if len(row) > width:  # fewer is fine: missing trailing cells take defaults
+                raise InputFileError(name, f"expected at most {width} fields "
+                                           f"({','.join(header)}), got {len(row)}", line=line)
+            row += [""] * (width - len(row))
+        row.append("")
+        plain = _plain_csv_row(row, at)
+        if plain is not None:
+            job, prio, task_id, submit, duration, slots, code = plain
+            _job_priority(name, line, job, prio, jobs, job_lines)
+            fields = {"id": task_id or f"task-{n}", "submit_time": submit, "duration": duration,
+                      "required_slots": slots, "exit_codes": [code]}
+        else:
+            job, fields = _csv_fields(name, line, n, row, at, jobs, job_lines)
+        task_id = fields["id"]
+        seen = ids.get(job)
+        if seen is None:
+            seen = ids[job] = {}
+            tasks[job] = []
+        if task_id in seen:
+            raise InputFileError(name, f"task id {task_id!r} repeats in job {job!r} "
+                                       f"(first on line {seen[task_id]})", line=line, field="id")
+        seen[task_id] = line
+        tasks[job].append(task_from_fields(fields) or _task(name, line, fields, {"id": "id"}))
+        if progress is not None and n % step == 0:
+            progress(n, total)
     if not jobs:
         raise InputFileError(name, "no tasks: the file has a header row only",
                              line=header_line)
+    if progress is not None and total % step:
+        progress(total, total)
     return LoadedWorkload(_build(name, jobs, tasks), name, "csv")
 
 
@@ -331,8 +418,25 @@ def _swf_job_id(user: int, queue: int) -> str:
     return u if queue < 0 else f"{u}-queue-{queue}"
 
 
+def _swf_values(name: str, line: int, parts: list[str]) -> list[float]:
+    """The 18 numbers of a record, or the error of the first field that is not a finite one."""
+    values = []
+    for i, p in enumerate(parts):
+        try:
+            v = float(p)
+        except ValueError:
+            raise InputFileError(name, f"expected a number, got {p!r}", line=line,
+                                 field=f"field {i + 1} ({SWF_FIELDS[i]})") from None
+        if not math.isfinite(v):
+            raise InputFileError(name, f"expected a finite number, got {p!r}", line=line,
+                                 field=f"field {i + 1} ({SWF_FIELDS[i]})")
+        values.append(v)
+    return values
+
+
 @_gc_paused()
-def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = None) -> LoadedWorkload:
+def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = None,
+             progress: Progress | None = None) -> LoadedWorkload:
     """Tasks from a Standard Workload Format trace.
 
     Each record (18 whitespace-separated numbers; ``;`` starts a comment) becomes one task:
@@ -354,14 +458,24 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
       13, 14, 16, 17 and 18 are not used.
 
     At most MAX_TASKS records (limits.py; skipped ones included), counted before any is read.
+    ``progress(lines read, lines)`` is told every hundredth line. A record without a memory
+    profile, in the model's bounds, is built without the model's per-field work
+    (plaintasks.py).
     """
+    from .plaintasks import progress_step, task_from_fields
+
     _check_rows(text, name, ";", "records")
     jobs: dict[str, dict] = {}
     tasks: dict[str, list] = {}
     skipped = capped = 0
     widest = 0
     seen: set[str] = set()
-    for line, raw in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    step = progress_step(len(lines))
+    isfinite = math.isfinite
+    for line, raw in enumerate(lines, 1):
+        if progress is not None and line % step == 0:
+            progress(line, len(lines))
         body = raw.split(";", 1)[0].strip()
         if not body:
             continue
@@ -369,17 +483,12 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
         if len(parts) != 18:
             raise InputFileError(name, f"an SWF record has 18 fields, this one {len(parts)}",
                                  line=line)
-        values = []
-        for i, p in enumerate(parts):
-            try:
-                v = float(p)
-            except ValueError:
-                raise InputFileError(name, f"expected a number, got {p!r}", line=line,
-                                     field=f"field {i + 1} ({SWF_FIELDS[i]})") from None
-            if not math.isfinite(v):
-                raise InputFileError(name, f"expected a finite number, got {p!r}", line=line,
-                                     field=f"field {i + 1} ({SWF_FIELDS[i]})")
-            values.append(v)
+        try:
+            values = list(map(float, parts))
+        except ValueError:
+            values = None
+        if values is None or not all(map(isfinite, values)):
+            values = _swf_values(name, line, parts)     # raises: the first field that is wrong
         run_time = values[3]
         if run_time == -1:
             skipped += 1
@@ -413,7 +522,9 @@ def read_swf(text: str, name: str = "workload.swf", *, max_slots: int | None = N
             fields["profile"] = {"memoryMB": values[6] * slots / 1024}
         if job not in jobs:
             jobs[job], tasks[job] = {}, []
-        tasks[job].append(_task(name, line, fields, _SWF_COLUMNS))
+        tasks[job].append(task_from_fields(fields) or _task(name, line, fields, _SWF_COLUMNS))
+    if progress is not None and len(lines) % step:
+        progress(len(lines), len(lines))
     if not tasks:
         raise InputFileError(name, "no usable records (every record missing or with run time -1)")
     notes = []
@@ -655,6 +766,7 @@ def generate(spec: Any, *, seed: int = 0, start: Any = None) -> Any:
     peakHour) / 24))``, h the UTC hour of day of the arrival.
     """
     from .models import TaskSpec
+    from .plaintasks import task_from_fields
 
     model = _generator_models()
     if not isinstance(spec, model):
@@ -675,10 +787,11 @@ def generate(spec: Any, *, seed: int = 0, start: Any = None) -> Any:
         slots = slot_values[0] if len(slot_values) == 1 else \
             rng.choices(slot_values, weights=slot_weights)[0]
         fail = spec.failure_probability > 0 and rng.random() < spec.failure_probability
-        tasks[job].append(TaskSpec(
-            id=f"task-{i + 1:0{width}d}", submit_time=_rounded(t),
-            duration=_rounded(spec.duration.sample(rng)), required_slots=slots,
-            exit_codes=[spec.failure_exit_code if fail else 0]))
+        fields: dict[str, Any] = {
+            "id": f"task-{i + 1:0{width}d}", "submit_time": _rounded(t),
+            "duration": _rounded(spec.duration.sample(rng)), "required_slots": slots,
+            "exit_codes": [spec.failure_exit_code if fail else 0]}
+        tasks[job].append(task_from_fields(fields) or TaskSpec(**fields))
     return _build("generator", jobs, tasks)
 
 
@@ -718,10 +831,14 @@ def _kind(name: str) -> str:
     return kinds[ext]
 
 
+@_gc_paused()
 def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = None,
-                       max_slots: int | None = None) -> LoadedWorkload:
+                       max_slots: int | None = None,
+                       progress: Progress | None = None) -> LoadedWorkload:
     """Read any workload file (see the module doc). ``seed`` and ``start`` feed generators;
-    ``max_slots`` caps SWF records (pass the pool's ``taskSlotsPerNode``)."""
+    ``max_slots`` caps SWF records (pass the pool's ``taskSlotsPerNode``). ``progress(done,
+    total)`` hears how many of a file's rows, records or tasks are read, every hundredth of
+    them (the command line draws it; a generator's tasks are not counted)."""
     from pydantic import ValidationError
 
     from .models import load_workload
@@ -730,9 +847,9 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
     kind = _kind(name)
     text = read_text(name)
     if kind == "csv":
-        return read_csv(text, name)
+        return read_csv(text, name, progress=progress)
     if kind == "swf":
-        return read_swf(text, name, max_slots=max_slots)
+        return read_swf(text, name, max_slots=max_slots, progress=progress)
     data = parse_document(text, name)
     if isinstance(data, dict) and "generator" in data:
         extra = sorted(set(data) - {"generator"})
@@ -755,7 +872,7 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
                                    "'generator'")
     _check_task_count(data, name, text)
     try:
-        loaded = LoadedWorkload(load_workload(data), name, kind)
+        loaded = LoadedWorkload(load_workload(data, progress), name, kind)
     except ValidationError as e:
         # load_workload wraps a bare list of jobs as {"jobs": [...]} and a {"tasks": [...]} job
         # as {"jobs": [job]}; the error path is cut back to what is in the file.

@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
                     "autoScaleFormula (or its fixed size) is the other side.",
         epilog="Exit status: 0 compared, 1 a formula does not compile, 2 usage error.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ..progress import add_progress_arguments
     from .simulate import add_input_arguments
 
     add_input_arguments(p)
@@ -32,7 +33,7 @@ def add_parser(sub) -> None:
     p.add_argument("--plot", metavar="PATH.png", help="plot every run's nodes and demand")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with every run's report")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -86,11 +87,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
+    from ..progress import progress_mode
     from ..simcli import json_text, load_formula, load_inputs, report_document, run_simulation
     from ..simview import compare_rows, picture_type, render_table
     from .simulate import write_output
 
-    inputs = load_inputs(args)
+    mode = progress_mode(args)
+    inputs = load_inputs(args, mode)
     paths: list[str | None] = list(args.formula)
     if len(paths) == 1:
         paths.insert(0, None)  # the pool's own formula, or its fixed size
@@ -105,7 +108,7 @@ def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
             choice.label = "fixed pool" if choice.formula is None else "pool formula"
         else:
             choice.label = label
-    results = [run_simulation(inputs, c, progress=not args.no_progress) for c in choices]
+    results = [run_simulation(inputs, c, progress=mode) for c in choices]
     if inputs.horizon is None and len({r.report["simulated_seconds"] for r in results}) > 1:
         inputs.notes.append("without a horizon each run stopped when its workload drained (or "
                             "7 days after the last submission), at different times, so "

@@ -7,6 +7,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Any, Callable
 
 from ..cli import EXIT_OK, UsageError
+from ..progress import add_progress_arguments
 
 if TYPE_CHECKING:
     from ..outputs import OutputFiles
@@ -40,8 +41,7 @@ def add_parser(sub) -> None:
                    help="plot nodes against demand over time, evaluations marked")
     p.add_argument("--json", action="store_true",
                    help="print the report as JSON instead of the summary table")
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (it is shown only on a terminal, for runs over 0.5 s)")
+    add_progress_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -87,16 +87,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
+    from ..progress import progress_mode
     from ..simcli import (
         drain_notes, json_text, load_formula, load_inputs, report_document, run_simulation,
     )
     from ..simview import picture_type, render_table, summary_rows, write_timeline_csv
 
-    inputs = load_inputs(args)
+    mode = progress_mode(args)
+    inputs = load_inputs(args, mode)
     choice = load_formula(args.formula, inputs)
     if isinstance(choice, int):
         return choice
-    result = run_simulation(inputs, choice, progress=not args.no_progress)
+    result = run_simulation(inputs, choice, progress=mode)
     late = drain_notes(inputs, result.report)
     doc = report_document(inputs, choice, result.report, late)
     start_ticks = _start_ticks(inputs.start)
