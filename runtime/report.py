@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from .wording import counted
+
 #: short descriptions of the lint codes (docs/language.md#lint-warnings); error codes use their
 #: fixed error.message (docs/language.md#error-codes).
 LINT_DESCRIPTIONS: dict[str, str] = {
@@ -123,14 +125,10 @@ def summary(files: int, findings, *, formulas: int | None = None) -> str:
     """``3 files, 1 error, 2 warnings`` (formulas are named when they differ from files)."""
     errors = sum(1 for f in findings if f.severity == "error")
     warnings = sum(1 for f in findings if f.severity != "error")
-    head = _count(files, "file")
+    head = counted(files, "file")
     if formulas is not None and formulas != files:
-        head += f" ({_count(formulas, 'formula')})"
-    return f"{head}, {_count(errors, 'error')}, {_count(warnings, 'warning')}"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+        head += f" ({counted(formulas, 'formula')})"
+    return f"{head}, {counted(errors, 'error')}, {counted(warnings, 'warning')}"
 
 
 def _uri(path: str) -> str:

@@ -14,6 +14,8 @@ import math
 import os
 from typing import IO, Any, Iterable
 
+from .wording import counted
+
 __all__ = ["summary_rows", "compare_rows", "render_table", "write_timeline_csv", "picture_type",
            "peak_nodes", "counted",
            "resize_error_lines"]
@@ -38,11 +40,6 @@ def duration_text(seconds: float | None) -> str:
     if s < 86_400:
         return f"{s // 3600} h {s % 3600 // 60:02d} m"
     return f"{s // 86_400} d {s % 86_400 // 3600:02d} h"
-
-
-def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """``1 node``, ``2 nodes``, ``1,024 tasks``: a count and its noun, in the number it takes."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {plural or noun + 's'}"
 
 
 def _num(v: Any, digits: int = 2) -> str:

@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from ..wording import counted
 
 if TYPE_CHECKING:
     from ..outputs import OutputFiles
@@ -57,10 +58,6 @@ def _percent(text: str) -> float:
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"expected a percentage from 0 to 100, got {text!r}")
     return value
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _report(files, out, explain: bool = True) -> None:
@@ -128,7 +125,7 @@ def _test(args: argparse.Namespace, outputs: OutputFiles) -> int:
     below = measure and _report_coverage(coverage, args.coverage_threshold, out)
     total = sum(len(f.results) for f in files)
     failed = sum(f.failed for f in files)
-    out.write(f"{_plural(total, 'test')}, {failed} failed\n")
+    out.write(f"{counted(total, 'test')}, {failed} failed\n")
     if args.junit is not None:
         from ..junit import write_junit
 
