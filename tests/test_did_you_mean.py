@@ -222,3 +222,34 @@ def test_no_window_hint_for_other_wrong_forms(formula):
     with pytest.raises(FormulaError) as info:
         compile_formula(formula)
     assert info.value.hint is None
+
+
+# -- the other places docs/check.md#did-you-mean promises the hint -----------------------------
+
+MISSPELT_SHORT = "$TargetDedicatedNodes = $PendingTask.GetSample(1);"
+HEAD = ("AutoScalingFormulaValidationError: UndefinedVariable: $PendingTask is used before it is "
+        f"assigned; {SUGGESTION}")
+CARET = f"{MISSPELT_SHORT}\n{' ' * 24}^\n"
+
+
+def test_render_appends_the_hint_to_the_head_line():
+    with pytest.raises(FormulaError) as info:
+        compile_formula(MISSPELT_SHORT)
+    assert info.value.render() == f"<formula>:1:25: {HEAD}\n{CARET}".rstrip("\n")
+
+
+def test_simulate_and_compare_end_the_formula_error_with_the_hint(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pool = {"id": "p", "vmSize": "STANDARD_D2s_v3", "taskSlotsPerNode": 1}
+    (tmp_path / "fixed.json").write_text(json.dumps({**pool, "targetDedicatedNodes": 1}))
+    (tmp_path / "auto.json").write_text(json.dumps(
+        {**pool, "enableAutoScale": True, "autoScaleFormula": MISSPELT_SHORT}))
+    (tmp_path / "w.csv").write_text("submit_time,duration\n0,60\n")
+    (tmp_path / "f.formula").write_text(MISSPELT_SHORT + "\n")
+    common = ["--workload", "w.csv", "--horizon", "1h", "--no-progress"]
+    assert main(["simulate", "--pool", "auto.json", *common]) == 1
+    assert capsys.readouterr() == ("", f"auto.json:autoScaleFormula:1:25: {HEAD}\n{CARET}")
+    assert main(["simulate", "--pool", "fixed.json", "--formula", "f.formula", *common]) == 1
+    assert capsys.readouterr() == ("", f"f.formula:1:25: {HEAD}\n{CARET}")
+    assert main(["compare", "--pool", "fixed.json", "--formula", "f.formula", *common]) == 1
+    assert capsys.readouterr() == ("", f"f.formula:1:25: {HEAD}\n{CARET}")

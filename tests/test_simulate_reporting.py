@@ -63,6 +63,18 @@ def test_every_duration_form_reads_the_same_in_every_place(tmp_path, text, secon
     assert [t.duration for t in gen.jobs[0].tasks] == [seconds, seconds]
 
 
+
+@pytest.mark.parametrize("text, seconds", FORMS)
+def test_every_duration_form_is_a_horizon_on_the_command_line(capsys, tmp_path, text, seconds):
+    """--horizon goes through the same reader as the files (not only horizon_seconds itself)."""
+    pool = write(tmp_path, "p.json", json.dumps(pool_doc()))
+    work = write(tmp_path, "w.csv", "submit_time,duration\n0,60\n")
+    code, out, err = run(capsys, ["simulate", "--pool", pool, "--workload", work, "--json",
+                                  "--no-progress", "--horizon", text])
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert (doc["inputs"]["horizon_seconds"], doc["simulated_seconds"]) == (seconds, seconds)
+
 @pytest.mark.parametrize("value, message", [
     ("-5h", "--horizon: must be more than 0, got '-5h'"),
     ("-PT5H", "--horizon: must be more than 0, got '-PT5H'"),
