@@ -58,7 +58,7 @@ from poolscale.metrics.notation import (
 from poolscale.metrics.variables import SERIES_VARIABLES, canonical_series_name
 
 from .completion import META_COMMANDS, POOL_KEYS
-from .scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
+from .scenario import Scenario, ScenarioError, interval_problem, load_scenario, scenario_from_dict
 
 __all__ = ["Reply", "ReplSession", "is_complete", "history_path", "run_lines", "run_terminal"]
 
@@ -383,10 +383,10 @@ class ReplSession:
 
     def _interval(self, key: str, rest: str, positive: bool) -> Reply:
         if rest:
+            problem = interval_problem(_unquote(rest), positive=positive)
+            if problem is not None:
+                return _error(f":{key}: {problem}")
             value = parse_duration(_unquote(rest))
-            if value is None or (positive and value.ticks <= 0):
-                return _error(f":{key}: expected an ISO-8601 duration such as 'PT30S'"
-                              f"{' greater than 0' if positive else ''}, got {rest!r}")
             self.scenario = dataclasses.replace(self.scenario, **{key: value})
         return Reply([f"{key} {format_value(getattr(self.scenario, key))}"])
 

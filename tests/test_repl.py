@@ -304,7 +304,11 @@ def test_samples_pool_time_seed_period_delay():
 
     assert lines(s, ":period PT1M") == ["period 00:01:00"]
     assert lines(s, ":delay PT2M") == ["delay 00:02:00"]
-    assert lines(s, ":period PT0S")[0].startswith("error: :period:")
+    assert lines(s, ":period PT0S") == ["error: :period: must be greater than 0, got 'PT0S'"]
+    # the same words as a scenario file's (test_scenario.py): a negative duration is named one
+    assert lines(s, ":delay -PT1M") == ["error: :delay: must not be negative, got '-PT1M'"]
+    assert lines(s, ":delay 1m") == ["error: :delay: expected an ISO-8601 duration such as "
+                                     "'PT30S', got '1m'"]
     assert lines(s, "$PendingTasks.GetSamplePeriod();") == ["= 00:01:00"]
     assert lines(s, ":scenario") == [
         "time 2026-03-01T03:30:00.000Z (set with :time)",
