@@ -313,7 +313,9 @@ class _Checker:
             return DOUBLE
         if rtype is UNKNOWN:
             return UNKNOWN
-        hint = did_you_mean(node.name, MEMBERS.values()) if rtype is TIMESTAMP else None
+        hint = (did_you_mean(node.name, MEMBERS.values())
+                or f"a timestamp's members are {', '.join(MEMBERS.values())}") \
+            if rtype is TIMESTAMP else None
         raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no member '{node.name}'",
                        hint)
 

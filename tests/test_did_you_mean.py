@@ -54,6 +54,9 @@ T = "2026-03-02T10:00:00Z"
     ("h = time().hours;",
      "Line 1, Col 12: UnknownMember: timestamp has no member 'hours'",
      "did you mean 'hour'?"),
+    ("d = time().day_of_week;",  # nothing close: the members are listed
+     "Line 1, Col 12: UnknownMember: timestamp has no member 'day_of_week'",
+     "a timestamp's members are year, month, day, weekday, hour, minute, second"),
     ("busyNodes = 1; $TargetDedicatedNodes = busynodes;",  # a user variable, wrong case
      "Line 1, Col 40: UndefinedVariable: busynodes is used before it is assigned",
      "did you mean 'busyNodes'?"),
