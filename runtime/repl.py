@@ -206,7 +206,11 @@ class ReplSession:
             formula = compile_formula(base + text)
         except FormulaError as e:
             e, shown = _as_typed(base, typed, text, e)
-            return self._failure(e.code, e.detail, base_lines, shown, e.hint)
+            hint = e.hint
+            if hint is None and e.phase == "syntax" and _swallowed_command(typed):
+                hint = ("a line starting with ':' is a command only when no statement is "
+                        "pending: end the statement before it with ';'")
+            return self._failure(e.code, e.detail, base_lines, shown, hint)
         when = self.now()
         try:
             store = self.scenario.store(when)
@@ -564,6 +568,17 @@ def _within(count: int, budget: int) -> None:
         raise ValueError(f"{count:,} samples would make {SCENARIO_SAMPLES - budget + count:,} "
                          f"in all; a scenario may hold at most {SCENARIO_SAMPLES:,} "
                          "(docs/limits.md)")
+
+
+def _swallowed_command(text: str) -> bool:
+    """Whether a line after the first of ``text`` starts with a meta-command (``:samples``):
+    the statement above lacked its ``;``, so the command became part of it (a line may
+    rightly start with the ``:`` of ``?:``, so it is not taken as a command)."""
+    for line in text.splitlines()[1:]:
+        word = line.strip().split(maxsplit=1)[0] if line.strip() else ""
+        if word in META_COMMANDS:
+            return True
+    return False
 
 
 def _series_line(name: str, values) -> str:

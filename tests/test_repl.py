@@ -391,6 +391,19 @@ def test_line_mode_exit_status_and_quit():
                             "UndefinedVariable: q is used before it is assigned\n")
 
 
+def test_a_command_swallowed_by_a_statement_without_its_semicolon_says_so():
+    """`x = 1` without `;`, then `:vars`: the command became part of the statement, and the
+    syntax error says why; a `:` that continues a `?:` is not taken for a command."""
+    out: list[str] = []
+    assert run_lines(session(), ["x = 1\n", ":vars\n", "y = 2;\n"], out.append) == 1
+    assert "".join(out) == ("error: AutoScalingFormulaSyntaxError: Line 2, Col 1: unexpected ':'\n"
+                            "hint: a line starting with ':' is a command only when no statement "
+                            "is pending: end the statement before it with ';'\n")
+    out.clear()
+    assert run_lines(session(), ["x = 1 ?\n", ": vars;\n"], out.append) == 1
+    assert "hint:" not in "".join(out)
+
+
 REPL_SCRIPT = """\
 pct = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5);
 $TargetDedicatedNodes = pct < 70 ? 1 :
