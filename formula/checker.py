@@ -63,6 +63,18 @@ def _unit_hint(op: str, types, operands) -> str | None:
     return f"a plain number has no unit: write {amount} (or _Second, _Hour, ...) for a timeinterval"
 
 
+def _method_hint(name: str) -> str | None:
+    """For a series method called as a function (``GetSample(1)``, the Microsoft samples'
+    ``$PendingTasks.GetSample(1)`` with its receiver lost): how to call it, since the message
+    alone ("not a function") does not tell a pool owner that the name is right but the form
+    is not."""
+    method = lookup_method(name)
+    canonical = method.canonical if method else closest(name, (m.canonical for m in METHODS.values()))
+    if canonical is None:
+        return None
+    return f"{canonical} is a method of a metric series: write e.g. $PendingTasks.{canonical}(...)"
+
+
 def _window_hint(method: str, types, args) -> str | None:
     """For ``GetSample(5, 70)`` or ``GetSamplePercent(300)``: a window written as a plain
     number (seconds or minutes, meant), where the language wants a timeinterval."""
@@ -254,7 +266,8 @@ class _Checker:
         fn = lookup_function(node.name)
         if fn is None:
             raise _Invalid(node.name_offset, "UnknownFunction", f"'{node.name}' is not a function",
-                           did_you_mean(node.name, (f.canonical for f in FUNCTIONS.values())))
+                           did_you_mean(node.name, (f.canonical for f in FUNCTIONS.values()))
+                           or _method_hint(node.name))
         return self.overload(fn, types, node)
 
     def overload(self, fn, types, node) -> Type:
@@ -300,7 +313,9 @@ class _Checker:
             return DOUBLE
         if rtype is UNKNOWN:
             return UNKNOWN
-        hint = did_you_mean(node.name, MEMBERS.values()) if rtype is TIMESTAMP else None
+        hint = (did_you_mean(node.name, MEMBERS.values())
+                or f"a timestamp's members are {', '.join(MEMBERS.values())}") \
+            if rtype is TIMESTAMP else None
         raise _Invalid(node.name_offset, "UnknownMember", f"{rname} has no member '{node.name}'",
                        hint)
 

@@ -58,7 +58,7 @@ from poolscale.metrics.notation import (
 from poolscale.metrics.variables import SERIES_VARIABLES, canonical_series_name
 
 from .completion import META_COMMANDS, POOL_KEYS
-from .scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
+from .scenario import Scenario, ScenarioError, interval_problem, load_scenario, scenario_from_dict
 
 __all__ = ["Reply", "ReplSession", "is_complete", "history_path", "run_lines", "run_terminal"]
 
@@ -206,7 +206,11 @@ class ReplSession:
             formula = compile_formula(base + text)
         except FormulaError as e:
             e, shown = _as_typed(base, typed, text, e)
-            return self._failure(e.code, e.detail, base_lines, shown, e.hint)
+            hint = e.hint
+            if hint is None and e.phase == "syntax" and _swallowed_command(typed):
+                hint = ("a line starting with ':' is a command only when no statement is "
+                        "pending: end the statement before it with ';'")
+            return self._failure(e.code, e.detail, base_lines, shown, hint)
         when = self.now()
         try:
             store = self.scenario.store(when)
@@ -383,10 +387,10 @@ class ReplSession:
 
     def _interval(self, key: str, rest: str, positive: bool) -> Reply:
         if rest:
+            problem = interval_problem(_unquote(rest), positive=positive)
+            if problem is not None:
+                return _error(f":{key}: {problem}")
             value = parse_duration(_unquote(rest))
-            if value is None or (positive and value.ticks <= 0):
-                return _error(f":{key}: expected an ISO-8601 duration such as 'PT30S'"
-                              f"{' greater than 0' if positive else ''}, got {rest!r}")
             self.scenario = dataclasses.replace(self.scenario, **{key: value})
         return Reply([f"{key} {format_value(getattr(self.scenario, key))}"])
 
@@ -564,6 +568,17 @@ def _within(count: int, budget: int) -> None:
         raise ValueError(f"{count:,} samples would make {SCENARIO_SAMPLES - budget + count:,} "
                          f"in all; a scenario may hold at most {SCENARIO_SAMPLES:,} "
                          "(docs/limits.md)")
+
+
+def _swallowed_command(text: str) -> bool:
+    """Whether a line after the first of ``text`` starts with a meta-command (``:samples``):
+    the statement above lacked its ``;``, so the command became part of it (a line may
+    rightly start with the ``:`` of ``?:``, so it is not taken as a command)."""
+    for line in text.splitlines()[1:]:
+        word = line.strip().split(maxsplit=1)[0] if line.strip() else ""
+        if word in META_COMMANDS:
+            return True
+    return False
 
 
 def _series_line(name: str, values) -> str:

@@ -189,13 +189,27 @@ def _within_budget(path: tuple[str, ...], count: int, budget: int) -> None:
                           f"{SCENARIO_SAMPLES:,} (docs/limits.md)")
 
 
-def _parse_interval(raw: object, key: str, default: TimeInterval) -> TimeInterval:
-    if raw is None:
-        return default
+def interval_problem(raw: object, *, positive: bool) -> str | None:
+    """What is wrong with ``raw`` as a scenario's ``period`` (``positive``) or ``delay``, or None.
+    Shared by scenario files and the REPL's ``:period`` / ``:delay`` so that both say it alike;
+    a negative duration (``-PT1M``) is named as one, not as something unreadable."""
     parsed = parse_duration(raw) if isinstance(raw, str) else None
     if parsed is None:
-        raise _fail((key,), f"expected an ISO-8601 duration such as 'PT30S', got {raw!r}")
-    return parsed
+        if isinstance(raw, str) and raw.startswith("-") and parse_duration(raw[1:]) is not None:
+            return f"must not be negative, got {raw!r}"
+        return f"expected an ISO-8601 duration such as 'PT30S', got {raw!r}"
+    if positive and parsed.ticks <= 0:
+        return f"must be greater than 0, got {raw!r}"
+    return None
+
+
+def _parse_interval(raw: object, key: str, default: TimeInterval, *, positive: bool) -> TimeInterval:
+    if raw is None:
+        return default
+    problem = interval_problem(raw, positive=positive)
+    if problem is not None:
+        raise _fail((key,), problem)
+    return parse_duration(raw)
 
 
 def _parse_time(raw: object) -> Timestamp | None:
@@ -224,11 +238,9 @@ def scenario_from_dict(d: Mapping, *, sample_budget: int | None = None) -> Scena
     if not isinstance(d, Mapping):
         raise _fail((), f"expected a mapping at the top level, got {_type_name(d)}")
     _check_keys(d, _TOP_LEVEL_KEYS, ())
-    period = _parse_interval(d.get("period"), "period", DEFAULT_PERIOD)
-    if period.ticks <= 0:
-        raise _fail(("period",), f"must be greater than 0, got {d.get('period')!r}")
+    period = _parse_interval(d.get("period"), "period", DEFAULT_PERIOD, positive=True)
     # parse_duration has no sign, so a delay is never negative.
-    delay = _parse_interval(d.get("delay"), "delay", DEFAULT_DELAY)
+    delay = _parse_interval(d.get("delay"), "delay", DEFAULT_DELAY, positive=False)
     return Scenario(
         time=_parse_time(d.get("time")),
         pool=_parse_pool(d.get("pool")),

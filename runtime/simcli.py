@@ -166,7 +166,7 @@ def load_formula(path: str | None, inputs: SimInputs) -> FormulaChoice | int:
         if not pool.enable_auto_scale:
             return FormulaChoice(label="fixed pool", path=None)
         text = pool.auto_scale_formula or ""
-        where = f"{inputs.pool_path}:autoScaleFormula"
+        where = f"{inputs.pool_path}#/autoScaleFormula"   # as check names it
         label = "pool formula"
     else:
         text = read_formula(path)

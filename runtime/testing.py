@@ -19,6 +19,7 @@ import numpy as np
 
 from poolscale.formula.trace import explain
 from poolscale.formula import FormulaError, Option, compile_formula
+from poolscale.formula.suggest import did_you_mean
 from poolscale.formula.values import TimeInterval, Timestamp, format_value
 
 from .run import failed_run
@@ -43,7 +44,8 @@ class Failure:
     expected: str
     got: str
     step: str | None = None
-    #: poolscale's advice on the error got (``did you mean '$PendingTasks'?``), if any
+    #: poolscale's advice on the error got (``did you mean '$PendingTasks'?``), or the assigned
+    #: name closest to an expected one the run never assigned, if any
     hint: str | None = None
 
     @property
@@ -210,8 +212,13 @@ def check_run(check: Check, run, step: str | None = None) -> list[Failure]:
     for exp in check.values:
         got = _actual(run, values, exp)
         if got is None or not _matches(exp.expected, got):
+            hint = None
+            if got is None and exp.slot is None and run.entries:
+                # A misspelt name in `expect` (`$TargetDedicatedNode`) is a variable the run
+                # never assigned: name the assigned one it was probably meant to be.
+                hint = did_you_mean(exp.name, values)
             failures.append(Failure(exp.name, _expected_text(exp.expected),
-                                    _got_text(exp.expected, got), step))
+                                    _got_text(exp.expected, got), step, hint))
     if check.results is not None and run.results != check.results:
         failures.append(Failure("results", check.results, run.results, step))
     return failures

@@ -42,9 +42,21 @@ T = "2026-03-02T10:00:00Z"
     ("x = percentil($CPUPercent.GetSample(1), 90);",
      "Line 1, Col 5: UnknownFunction: 'percentil' is not a function",
      "did you mean 'percentile'?"),
+    ("n = GetSample(1);",  # a series method called as a function: the receiver forgotten
+     "Line 1, Col 5: UnknownFunction: 'GetSample' is not a function",
+     "GetSample is a method of a metric series: write e.g. $PendingTasks.GetSample(...)"),
+    ("p = getsamplepercent(TimeInterval_Minute);",
+     "Line 1, Col 5: UnknownFunction: 'getsamplepercent' is not a function",
+     "GetSamplePercent is a method of a metric series: write e.g. $PendingTasks.GetSamplePercent(...)"),
+    ("n = GetSamples(1);",
+     "Line 1, Col 5: UnknownFunction: 'GetSamples' is not a function",
+     "GetSample is a method of a metric series: write e.g. $PendingTasks.GetSample(...)"),
     ("h = time().hours;",
      "Line 1, Col 12: UnknownMember: timestamp has no member 'hours'",
      "did you mean 'hour'?"),
+    ("d = time().day_of_week;",  # nothing close: the members are listed
+     "Line 1, Col 12: UnknownMember: timestamp has no member 'day_of_week'",
+     "a timestamp's members are year, month, day, weekday, hour, minute, second"),
     ("busyNodes = 1; $TargetDedicatedNodes = busynodes;",  # a user variable, wrong case
      "Line 1, Col 40: UndefinedVariable: busynodes is used before it is assigned",
      "did you mean 'busyNodes'?"),

@@ -769,3 +769,33 @@ tests:
         "    results: $TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue\n"
         "PASS y1.test.yaml:7: the last instant\n"
         "2 tests, 1 failed\n")
+
+
+def test_an_expected_name_the_run_never_assigned_gets_the_closest_assigned_one(capsys, workdir):
+    """`$TargetDedicatedNode` (one letter short) in `expect` is a user variable the formula never
+    assigned; the failure names the target it was meant to be, as check does for a formula."""
+    f = workdir("m.test.yaml", """\
+formula: |
+  busy = 3;
+  $TargetDedicatedNodes = busy;
+tests:
+  - name: misspelt
+    time: "2026-03-02T10:00:00Z"
+    expect: {$TargetDedicatedNode: 3, Busy: 3, nope: 1}
+""")
+    code, out, _ = run(capsys, f)
+    assert code == 1
+    assert out == (
+        "FAIL m.test.yaml:5: misspelt\n"
+        "  $TargetDedicatedNode\n"
+        "    expected: 3\n"
+        "    got:      (not assigned)\n"
+        "    hint:     did you mean '$TargetDedicatedNodes'?\n"
+        "  Busy\n"
+        "    expected: 3\n"
+        "    got:      (not assigned)\n"
+        "    hint:     did you mean 'busy'?\n"
+        "  nope\n"
+        "    expected: 1\n"
+        "    got:      (not assigned)\n"
+        "1 test, 1 failed\n")

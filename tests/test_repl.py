@@ -304,7 +304,11 @@ def test_samples_pool_time_seed_period_delay():
 
     assert lines(s, ":period PT1M") == ["period 00:01:00"]
     assert lines(s, ":delay PT2M") == ["delay 00:02:00"]
-    assert lines(s, ":period PT0S")[0].startswith("error: :period:")
+    assert lines(s, ":period PT0S") == ["error: :period: must be greater than 0, got 'PT0S'"]
+    # the same words as a scenario file's (test_scenario.py): a negative duration is named one
+    assert lines(s, ":delay -PT1M") == ["error: :delay: must not be negative, got '-PT1M'"]
+    assert lines(s, ":delay 1m") == ["error: :delay: expected an ISO-8601 duration such as "
+                                     "'PT30S', got '1m'"]
     assert lines(s, "$PendingTasks.GetSamplePeriod();") == ["= 00:01:00"]
     assert lines(s, ":scenario") == [
         "time 2026-03-01T03:30:00.000Z (set with :time)",
@@ -385,6 +389,19 @@ def test_line_mode_exit_status_and_quit():
     assert run_lines(session(), ["y = q;\n", ":quit\n", "z = 1;\n"], out.append) == 1
     assert "".join(out) == ("error: AutoScalingFormulaValidationError: Line 1, Col 5: "
                             "UndefinedVariable: q is used before it is assigned\n")
+
+
+def test_a_command_swallowed_by_a_statement_without_its_semicolon_says_so():
+    """`x = 1` without `;`, then `:vars`: the command became part of the statement, and the
+    syntax error says why; a `:` that continues a `?:` is not taken for a command."""
+    out: list[str] = []
+    assert run_lines(session(), ["x = 1\n", ":vars\n", "y = 2;\n"], out.append) == 1
+    assert "".join(out) == ("error: AutoScalingFormulaSyntaxError: Line 2, Col 1: unexpected ':'\n"
+                            "hint: a line starting with ':' is a command only when no statement "
+                            "is pending: end the statement before it with ';'\n")
+    out.clear()
+    assert run_lines(session(), ["x = 1 ?\n", ": vars;\n"], out.append) == 1
+    assert "hint:" not in "".join(out)
 
 
 REPL_SCRIPT = """\

@@ -173,8 +173,10 @@ def test_seed_accepts_any_integer():
                             "got '30s'"),
         ({"period": 30}, "scenario: period: expected an ISO-8601 duration such as 'PT30S', got 30"),
         ({"period": "PT0S"}, "scenario: period: must be greater than 0, got 'PT0S'"),
-        ({"delay": "-PT1S"}, "scenario: delay: expected an ISO-8601 duration such as 'PT30S', "
-                             "got '-PT1S'"),
+        ({"delay": "-PT1S"}, "scenario: delay: must not be negative, got '-PT1S'"),
+        ({"period": "-PT30S"}, "scenario: period: must not be negative, got '-PT30S'"),
+        ({"delay": "-"}, "scenario: delay: expected an ISO-8601 duration such as 'PT30S', "
+                         "got '-'"),
         ({"delay": "P1W"}, "scenario: delay: expected an ISO-8601 duration such as 'PT30S', "
                            "got 'P1W'"),
         ({"seed": 7.0}, "scenario: seed: expected an integer, got float 7.0"),

@@ -393,3 +393,17 @@ def test_readme_first_command_as_a_process():
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert "Simulation report" in proc.stdout and "389" in proc.stdout
+
+
+def test_the_pools_own_formula_is_named_as_check_names_it(capsys, tmp_path, small):
+    """A compile error in the pool's autoScaleFormula points at it with the same JSON pointer
+    that `poolscale check pool.json` prints, so both commands name the same place alike."""
+    pool = json.loads(Path(POOL).read_text(encoding="utf-8"))
+    pool["autoScaleFormula"] = "$TargetDedicatedNodes = 1\n$NodeDeallocationOption = taskcompletion;"
+    p = tmp_path / "pool.json"
+    p.write_text(json.dumps(pool), encoding="utf-8")
+    code, out, err = run(capsys, ["simulate", "--pool", str(p), "--workload", small])
+    assert (code, out) == (1, "")
+    assert err.splitlines()[0] == (f"{p}#/autoScaleFormula:2:1: AutoScalingFormulaSyntaxError: "
+                                   "';' probably missing before this statement")
+    assert run(capsys, ["check", str(p)])[1].startswith(f"{p}#/autoScaleFormula:2:1: ")
