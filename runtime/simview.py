@@ -193,9 +193,17 @@ def _rich_table(out, title: str, headers: list[str], rows: list[Row]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich's own handler exits with status 1, which says "findings"; a reader that
+            # went away (``| head``) is the command line's to handle: quietly, status 0
+            self.quiet = True
+            raise BrokenPipeError
+
     # wide enough for the figure column (33) and data columns of 20 characters, each with its
     # padding and rule (23), so no header of the compare table's width limit is folded
-    console = Console(file=out, width=max(100, 36 + 23 * (len(headers) - 1)), highlight=False)
+    console = _PipeConsole(file=out, width=max(100, 36 + 23 * (len(headers) - 1)),
+                           highlight=False)
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     table.add_column(headers[0], no_wrap=True)
     for h in headers[1:]:
