@@ -415,13 +415,15 @@ def test_the_pools_own_formula_is_named_as_check_names_it(capsys, tmp_path, smal
      "--formula", "examples/busy-pool.formula"],
 ])
 def test_a_reader_that_went_away_is_no_finding(command):
-    """``poolscale simulate ... | head -1``: the reader closes the pipe before the table is
-    written. rich's own broken-pipe handler exits with 1 ("findings") and says nothing; the
-    command ends quietly with 0, as every other command does."""
+    """``poolscale simulate ... | head -1``: the reader takes the first line (written before
+    the run) and closes the pipe while the run goes on, so the table's write fails. rich's own
+    broken-pipe handler exited with 1 ("findings") and said nothing; the command ends quietly
+    with 0, as every other command does."""
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen([sys.executable, "-m", "poolscale.runtime.cli", *command,
                              "--no-progress"], cwd=root, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
+    assert proc.stdout.readline()
     proc.stdout.close()
     err = proc.stderr.read()
     assert (proc.wait(timeout=120), err) == (0, b"")
