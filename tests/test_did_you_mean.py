@@ -260,7 +260,7 @@ def test_simulate_and_compare_end_the_formula_error_with_the_hint(capsys, tmp_pa
     (tmp_path / "f.formula").write_text(MISSPELT_SHORT + "\n")
     common = ["--workload", "w.csv", "--horizon", "1h", "--no-progress"]
     assert main(["simulate", "--pool", "auto.json", *common]) == 1
-    assert capsys.readouterr() == ("", f"auto.json:autoScaleFormula:1:25: {HEAD}\n{CARET}")
+    assert capsys.readouterr() == ("", f"auto.json#/autoScaleFormula:1:25: {HEAD}\n{CARET}")
     assert main(["simulate", "--pool", "fixed.json", "--formula", "f.formula", *common]) == 1
     assert capsys.readouterr() == ("", f"f.formula:1:25: {HEAD}\n{CARET}")
     assert main(["compare", "--pool", "fixed.json", "--formula", "f.formula", *common]) == 1
