@@ -15,7 +15,18 @@ from typing import BinaryIO
 
 from .limits import InputLimitError, size_text
 
-__all__ = ["read_file", "read_stream", "inflate"]
+__all__ = ["read_file", "read_stream", "inflate", "cannot_read", "not_utf8"]
+
+
+def cannot_read(path: str, exc: OSError) -> str:
+    """The one message for a file that cannot be opened or read, path first as in every other
+    file message: ``f.formula: cannot read: No such file or directory``."""
+    return f"{path}: cannot read: {exc.strerror or exc}"
+
+
+def not_utf8(path: str, exc: UnicodeDecodeError) -> str:
+    """The one message for a file that is not UTF-8: ``f.formula: not UTF-8 (byte 5)``."""
+    return f"{path}: not UTF-8 (byte {exc.start})"
 
 
 def read_stream(stream: BinaryIO, *, limit: int, source: str, kind: str) -> bytes:

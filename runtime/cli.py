@@ -35,7 +35,7 @@ def read_formula(path: str, *, keep_bom: bool = False) -> str:
     """Formula text from a file or ``-`` (stdin), UTF-8, one leading BOM dropped
     (docs/language.md#text-lines-and-columns) unless ``keep_bom`` (``fmt`` keeps it to notice that
     the file changes)."""
-    from poolscale.metrics.inputfile import read_file, read_stream
+    from poolscale.metrics.inputfile import cannot_read, not_utf8, read_file, read_stream
     from poolscale.metrics.limits import FORMULA_FILE_BYTES, InputLimitError
 
     try:
@@ -48,9 +48,9 @@ def read_formula(path: str, *, keep_bom: bool = False) -> str:
     except InputLimitError as e:
         raise UsageError(str(e)) from None
     except OSError as e:
-        raise UsageError(f"cannot read formula {path}: {e.strerror or e}") from None
+        raise UsageError(cannot_read(path, e)) from None
     except UnicodeDecodeError as e:
-        raise UsageError(f"cannot read formula {path}: not UTF-8 (byte {e.start})") from None
+        raise UsageError(not_utf8(path, e)) from None
     return text[1:] if text.startswith("\ufeff") and not keep_bom else text
 
 

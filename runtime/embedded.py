@@ -35,7 +35,7 @@ import sys
 from dataclasses import dataclass, field
 
 from poolscale.formula.diagnostics import Diagnostic, LineIndex
-from poolscale.metrics.inputfile import read_file, read_stream
+from poolscale.metrics.inputfile import cannot_read, not_utf8, read_file, read_stream
 from poolscale.metrics.jsonyaml import check_yaml_graph, check_yaml_nesting, load_json
 from poolscale.metrics.limits import DOCUMENT_BYTES, FORMULA_FILE_BYTES, InputLimitError
 
@@ -208,10 +208,8 @@ def read_text(path: str) -> str:
         data = read_file(path, limit=limit, kind=kind)
     except InputLimitError as e:
         raise EmbeddedError(str(e)) from None
-    except FileNotFoundError:
-        raise EmbeddedError(f"{path}: no such file or directory") from None
     except OSError as e:
-        raise EmbeddedError(f"cannot read {path}: {e.strerror or e}") from None
+        raise EmbeddedError(cannot_read(path, e)) from None
     return _decode(data, path)
 
 
@@ -219,7 +217,7 @@ def _decode(data: bytes, path: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise EmbeddedError(f"cannot read {path}: not UTF-8 (byte {e.start})") from None
+        raise EmbeddedError(not_utf8(path, e)) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 

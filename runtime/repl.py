@@ -49,7 +49,7 @@ from poolscale.formula.types import SERIES, Type
 from poolscale.formula.values import (
     Timestamp, format_double, format_timestamp, format_value, timestamp_from_datetime,
 )
-from poolscale.metrics.inputfile import read_file
+from poolscale.metrics.inputfile import cannot_read, not_utf8, read_file
 from poolscale.metrics.jsonyaml import load_json
 from poolscale.metrics.limits import (
     FORMULA_FILE_BYTES, SCENARIO_SAMPLES, InputLimitError, size_text)
@@ -493,9 +493,9 @@ class ReplSession:
         except InputLimitError as e:
             return _error(str(e))
         except OSError as e:
-            return _error(f"cannot read formula {path}: {e.strerror or e}")
+            return _error(cannot_read(path, e))
         except UnicodeDecodeError as e:
-            return _error(f"cannot read formula {path}: not UTF-8 (byte {e.start})")
+            return _error(not_utf8(path, e))
         text = text[1:] if text.startswith("\ufeff") else text
         return self.evaluate(text) if _has_statements(text) else Reply()
 

@@ -25,7 +25,7 @@ from poolscale.formula.suggest import suggestion_suffix
 from poolscale.formula.timeparse import parse_duration, parse_iso_time
 from poolscale.formula.values import TICKS_PER_SECOND, Timestamp, TimeInterval
 from poolscale.metrics.jsonyaml import DuplicateKeyError, json_like_loader, load_json
-from poolscale.metrics.inputfile import read_file
+from poolscale.metrics.inputfile import cannot_read, read_file
 from poolscale.metrics.limits import DOCUMENT_BYTES, SCENARIO_SAMPLES, InputLimitError
 from poolscale.metrics.notation import NotationError, notation_length, parse_notation
 from poolscale.metrics.store import SampleStore
@@ -308,7 +308,7 @@ def load_scenario(path: str | os.PathLike) -> Scenario:
     except InputLimitError as exc:
         raise _limit(name, exc) from None
     except OSError as exc:
-        raise _fail((), f"cannot read {name}: {exc.strerror or exc}") from None
+        raise _fail((), cannot_read(name, exc)) from None
     except UnicodeDecodeError as exc:
         raise _fail((), f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     suffix = os.path.splitext(name)[1].lower()

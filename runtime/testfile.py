@@ -27,7 +27,7 @@ from poolscale.formula.values import (
     TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_SECOND, TimeInterval, Timestamp,
     format_timestamp,
 )
-from poolscale.metrics.inputfile import read_file
+from poolscale.metrics.inputfile import cannot_read, not_utf8, read_file
 from poolscale.metrics.limits import (
     DOCUMENT_BYTES, FORMULA_FILE_BYTES, SCENARIO_SAMPLES, InputLimitError)
 from poolscale.metrics.store import SampleStore
@@ -260,9 +260,9 @@ class _Reader:
         except InputLimitError as e:
             raise self.fail(line, f"formula file {e}") from None
         except OSError as e:
-            raise self.fail(line, f"cannot read formula file {path}: {e.strerror or e}") from None
+            raise self.fail(line, "formula_file: " + cannot_read(path, e)) from None
         except UnicodeDecodeError as e:
-            raise self.fail(line, f"formula file {path} is not UTF-8 (byte {e.start})") from None
+            raise self.fail(line, "formula_file: " + not_utf8(path, e)) from None
         return (data[1:] if data.startswith("\ufeff") else data), path, None
 
     # -- one test ------------------------------------------------------------------------------

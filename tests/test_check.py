@@ -379,7 +379,7 @@ def test_sarif_with_no_findings_is_a_valid_empty_run(capsys, here):
 # --------------------------------------------------------------------------- usage errors
 
 @pytest.mark.parametrize("name, text, message", [
-    ("missing.formula", None, "poolscale: missing.formula: no such file or directory\n"),
+    ("missing.formula", None, "poolscale: missing.formula: cannot read: No such file or directory\n"),
     ("broken.json", '{"autoScaleFormula": ', "poolscale: broken.json: malformed JSON: "
                                              "Expecting value (line 1, col 22)\n"),
     ("broken.yaml", "a: [\n", "poolscale: broken.yaml: malformed YAML: "
@@ -389,7 +389,7 @@ def test_sarif_with_no_findings_is_a_valid_empty_run(capsys, here):
      "scaleSettings.autoScale.formula and a top-level formula)\n"),
     ("latin1.formula", "x = '\xe9'", None),
     ("ref.test.yaml", "formula_file: nope.formula\n",
-     "poolscale: ref.test.yaml: formula_file: nope.formula: no such file or directory\n"),
+     "poolscale: ref.test.yaml: formula_file: nope.formula: cannot read: No such file or directory\n"),
     ("empty", "", "poolscale: no *.formula files under empty\n"),
 ])
 def test_usage_errors_exit_two(capsys, here, tmp_path, name, text, message):
@@ -397,7 +397,7 @@ def test_usage_errors_exit_two(capsys, here, tmp_path, name, text, message):
         (tmp_path / name).mkdir()
     elif name == "latin1.formula":
         (tmp_path / name).write_bytes(text.encode("latin-1"))
-        message = "poolscale: cannot read latin1.formula: not UTF-8 (byte 5)\n"
+        message = "poolscale: latin1.formula: not UTF-8 (byte 5)\n"
     elif text is not None:
         here(name, text)
     assert check(capsys, name) == (2, "", message)
@@ -411,7 +411,7 @@ def test_no_path_is_a_usage_error(capsys):
 def test_one_bad_path_stops_before_any_report(capsys, here):
     here("bad.formula", MISSING_SEMI)
     code, out, err = check(capsys, "bad.formula", "nothere.json")
-    assert (code, out, err) == (2, "", "poolscale: nothere.json: no such file or directory\n")
+    assert (code, out, err) == (2, "", "poolscale: nothere.json: cannot read: No such file or directory\n")
 
 
 # --------------------------------------------------------------------------- as a process

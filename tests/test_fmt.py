@@ -254,7 +254,7 @@ def test_over_the_limit_is_reported(capsys, write):
 def test_usage_errors_write_nothing(capsys, write, tmp_path):
     f = write("a.formula", UGLY)
     code, _, err = run(capsys, ["fmt", str(f), str(tmp_path / "missing.formula")])
-    assert code == 2 and "missing.formula: no such file or directory" in err
+    assert code == 2 and "missing.formula: cannot read: No such file or directory" in err
     assert f.read_text() == UGLY
     latin = write("latin.formula", b"x = 1; // caf\xe9\n")
     code, _, err = run(capsys, ["fmt", str(f), str(latin)])

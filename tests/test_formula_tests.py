@@ -582,7 +582,7 @@ TEST_HEAD = f'formula: "x = 1;"\ntests:\n  - name: a\n    time: {T}\n'
     ('formula: "x=1;"\nformula_file: f\ntests: []\n',
      "u.yaml:1: give either 'formula' or 'formula_file', not both"),
     ("formula_file: missing.formula\ntests: []\n",
-     "u.yaml:1: cannot read formula file missing.formula: No such file or directory"),
+     "u.yaml:1: formula_file: missing.formula: cannot read: No such file or directory"),
     (TEST_HEAD + "    tiem: 1\n",
      "u.yaml:5: test 'a': unknown key 'tiem' in test; allowed: name, time, pool, samples, period, "
      "delay, seed, expect, expect_error, results"),

@@ -355,7 +355,7 @@ def test_source_save_formula_undo_reset(tmp_path):
     assert s.source == "" and s.variables == {}
     assert lines(s, ":undo") == ["nothing to undo"]
     assert lines(s, f":formula {out}") == ["x=1", "y=2"]
-    assert lines(s, f":formula {tmp_path / 'missing.formula'}")[0].startswith("error: cannot read formula")
+    assert lines(s, f":formula {tmp_path / 'missing.formula'}")[0].endswith("missing.formula: cannot read: No such file or directory")
 
 
 def test_lint_help_quit_and_unknown_commands():

@@ -14,3 +14,29 @@ def test_a_count_takes_its_noun_in_the_number_it_needs():
 
 def test_every_summary_uses_the_one_rule():
     assert report.counted is simview.counted is test_command.counted is counted
+
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from poolscale.runtime.cli import main  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("argv, prefix", [
+    (["eval", "{nx}.formula"], ""),
+    (["check", "{nx}.formula"], ""),
+    (["fmt", "{nx}.formula"], ""),
+    (["explain", "{nx}.formula"], ""),
+    (["test", "{nx}.yaml"], ""),
+    (["simulate", "--pool", "{nx}.json", "--workload", str(EXAMPLES / "workload.csv")], ""),
+    (["eval", str(EXAMPLES / "autoscale.formula"), "--scenario", "{nx}.json"], "scenario: "),
+])
+def test_every_command_says_a_missing_file_the_same_way(argv, prefix, tmp_path, capsys):
+    nx = str(tmp_path / "nothere")
+    code = main([a.format(nx=nx) for a in argv])
+    missing = next(a.format(nx=nx) for a in argv if "{nx}" in a)
+    assert (code, capsys.readouterr().err) == (
+        2, f"poolscale: {prefix}{missing}: cannot read: No such file or directory\n")

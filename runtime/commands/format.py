@@ -127,7 +127,7 @@ def _read_all(paths: list[str]) -> list[tuple[str, str]]:
                 raise UsageError(f"no *{FORMULA_SUFFIX} files under {path}")
             files += found
         elif not os.path.exists(path):
-            raise UsageError(f"{path}: no such file or directory")
+            raise UsageError(f"{path}: cannot read: No such file or directory")
         else:
             files.append(path)
     seen: set[str] = set()
