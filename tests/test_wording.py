@@ -1,8 +1,16 @@
-"""Counts read the same in every summary: check, test, simulate and compare share one rule."""
+"""Messages read the same in every command: counts (check, test, simulate and compare share
+one rule) and a file that cannot be read."""
+
+from pathlib import Path
+
+import pytest
 
 from poolscale.runtime import report, simview
+from poolscale.runtime.cli import main
 from poolscale.runtime.commands import test as test_command
 from poolscale.runtime.wording import counted
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def test_a_count_takes_its_noun_in_the_number_it_needs():
@@ -15,14 +23,6 @@ def test_a_count_takes_its_noun_in_the_number_it_needs():
 def test_every_summary_uses_the_one_rule():
     assert report.counted is simview.counted is test_command.counted is counted
 
-
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-
-from poolscale.runtime.cli import main  # noqa: E402
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.mark.parametrize("argv, prefix", [
