@@ -21,6 +21,24 @@ COMMANDS = ["evaluate", "explain", "test", "check", "repl", "simulate", "compare
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help text as written, except that a long unindented line is wrapped to the terminal: a
+    description is written as one line per paragraph, and its examples, indented, keep their
+    layout (argparse's own formatters either wrap everything or nothing)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out = []
+        for line in text.splitlines():
+            if line[:1].isspace() or len(indent + line) <= width:
+                out.append(indent + line)
+            else:
+                out.append(textwrap.fill(line, width, initial_indent=indent,
+                                         subsequent_indent=indent, break_on_hyphens=False))
+        return "\n".join(out)
+
+
 class UsageError(Exception):
     """A problem with how poolscale was called; reported on one line, exit 2."""
 

@@ -47,6 +47,16 @@ def test_a_command_help_names_the_arguments_it_talks_about(name):
         assert action.help, f"{name}: {action.option_strings or action.dest} has no help"
 
 
+@pytest.mark.parametrize("name", sorted(commands()))
+def test_a_command_help_fits_the_terminal(name, monkeypatch):
+    """Descriptions are written a paragraph a line; before, `simulate --help` printed each as
+    one line of 400 characters. Indented example lines keep their layout."""
+    monkeypatch.setenv("COLUMNS", "80")
+    text = commands()[name].format_help()
+    wide = [line for line in text.splitlines() if len(line) > 80 and not line[:1].isspace()]
+    assert wide == []
+
+
 def test_simulate_help_says_what_w_p_and_f_are(capsys):
     assert main(["simulate", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from ..cli import EXIT_FINDINGS, EXIT_OK, HelpFormatter, UsageError
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
                "Exit status: 0 no errors (warnings alone do not fail the check), 1 an error, or "
                "a warning with --strict, 2 usage error (missing or unreadable path, malformed "
                "JSON/YAML, no formula).",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="formula file, directory, JSON/YAML "
                                                             "document, or - for standard input")
     p.add_argument("--format", choices=FORMATS, default="text",

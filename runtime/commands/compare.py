@@ -7,7 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ..cli import EXIT_OK, UsageError
+from ..cli import EXIT_OK, HelpFormatter, UsageError
 
 if TYPE_CHECKING:
     from ..outputs import OutputFiles
@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
                     "figures of each run side by side. With a single --formula, the pool's own "
                     "autoScaleFormula (or its fixed size) is the other side.",
         epilog="Exit status: 0 compared, 1 a formula does not compile, 2 usage error.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=HelpFormatter)
     from ..progress import add_progress_arguments
     from .simulate import add_input_arguments
 

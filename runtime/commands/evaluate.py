@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from ..cli import EXIT_FINDINGS, EXIT_OK
+from ..cli import EXIT_FINDINGS, EXIT_OK, HelpFormatter
 from ..inputs import add_run_arguments, load_run
 
 
@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
                '   "period": "PT30S", "delay": "PT0S", "seed": 7}\n'
                "The last sample of each series is stamped at the evaluation time.\n"
                "Exit status: 0 evaluated without error, 1 the run has an error, 2 usage error.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=HelpFormatter)
     add_run_arguments(ev, json_help="print one JSON object instead of text")
     ev.set_defaults(handler=run)
 

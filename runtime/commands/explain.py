@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..cli import EXIT_FINDINGS, EXIT_OK
+from ..cli import EXIT_FINDINGS, EXIT_OK, HelpFormatter
 from ..inputs import add_run_arguments, load_run
 
 
@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
                     "method the window, the samples used, the percent available and the minimum "
                     "it had to meet; and where an error arose.",
         epilog="Exit status: 0 the run succeeded, 1 the run has an error, 2 usage error.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=HelpFormatter)
     add_run_arguments(p, json_help="print the trace as one JSON object")
     p.set_defaults(handler=run)
 

@@ -15,7 +15,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from ..cli import read_formula, EXIT_FINDINGS, EXIT_OK, UsageError
+from ..cli import EXIT_FINDINGS, EXIT_OK, HelpFormatter, UsageError, read_formula
 
 if TYPE_CHECKING:
     from ..outputs import OutputFiles
@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
         epilog="Exit status: 0 nothing to change, or every file rewritten; 1 a formula does not "
                "parse (it is left untouched) or, with --check, a file would change; "
                "2 usage error (missing or unreadable path).",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="formula file, directory, or - for standard input")
     p.add_argument("--check", action="store_true",

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError, read_formula
+from ..cli import EXIT_OK, HelpFormatter, UsageError, read_formula
 
 
 def add_parser(sub) -> None:
@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
         epilog="History: $XDG_STATE_HOME/poolscale/history (default\n"
                "~/.local/state/poolscale/history).\n"
                "Exit status: 0; in line mode 1 if any input failed; 2 usage error.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--scenario", metavar="FILE", help="pool state and metric history (JSON or YAML)")
     p.add_argument("--time", metavar="ISO8601",
                    help="evaluation time (overrides the scenario's; default: now, at each input)")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import IO, TYPE_CHECKING, Any, Callable
 
-from ..cli import EXIT_OK, UsageError
+from ..cli import EXIT_OK, HelpFormatter, UsageError
 from ..progress import add_progress_arguments
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
                "The same inputs and seed always give the same report.\n"
                "Exit status: 0 simulated, 1 the formula does not compile, 2 usage error (bad "
                "option, unreadable or invalid pool/workload file).",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=HelpFormatter)
     add_input_arguments(p)
     p.add_argument("--formula", metavar="F",
                    help="formula file (or - for standard input); overrides the pool's "

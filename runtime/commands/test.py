@@ -12,7 +12,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from ..cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from ..cli import EXIT_FINDINGS, EXIT_OK, HelpFormatter, UsageError
 from ..wording import counted
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
                "      expect: {$TargetDedicatedNodes: 12, $NodeDeallocationOption: taskcompletion}\n"
                "Exit status: 0 every test passed, 1 a test failed (or coverage is below the "
                "threshold), 2 usage error.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("files", metavar="FILE", nargs="+", help="YAML test file")
     p.add_argument("--run", metavar="REGEX",
                    help="run only the tests whose name contains a match of REGEX")
