@@ -312,6 +312,7 @@ def test_the_schema_ships_with_the_package() -> None:
             rel = init.parent.relative_to(ROOT / folder)
             name = ".".join([package, *rel.parts])
             assert name in listed, f"{name} is missing from [tool.setuptools] packages"
-    data = config["package-data"]["poolscale.runtime.service"]
-    assert "schema/*.sql" in data
+    # schema/ has no __init__.py: setuptools wants such a data folder listed as a package too
+    assert "poolscale.runtime.service.schema" in listed
+    assert "*.sql" in config["package-data"]["poolscale.runtime.service.schema"]
     assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql"]
