@@ -226,7 +226,7 @@ def test_only_one_thread_writes(db: Path) -> None:
 
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     from poolscale.runtime.service.store import Store
     store = Store.open(sys.argv[1])
     for turn in range(3):                      # three committed turns, 5 rows each
@@ -234,6 +234,8 @@ CHILD = textwrap.dedent(
             store.put("task_dirs", {"path": f"/c/{turn}/{i}", "delete_at": float(i)})
         store.commit()
     store.put("task_dirs", {"path": "/staged-only", "delete_at": 0.0})  # never committed
+    print("committed", os.path.getsize(sys.argv[1] + "-wal"), flush=True)
+    store._conn.execute("PRAGMA cache_size = 2")  # spill the open turn into the WAL file
     with store.transaction() as conn:          # a turn in progress when the kill comes
         for i in range(2000):
             conn.execute("INSERT INTO task_dirs VALUES (?, ?)", (f"/open/{i}", 1.0))
@@ -248,7 +250,10 @@ def test_killed_writer_leaves_exactly_the_committed_rows(db: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(db)], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
+        committed = int(child.stdout.readline().split()[1])
         assert child.stdout.readline() == "open\n"
+        # the uncommitted turn is partly on disk: recovery must ignore those WAL frames
+        assert os.path.getsize(f"{db}-wal") > committed
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait(5)
@@ -316,3 +321,25 @@ def test_the_schema_ships_with_the_package() -> None:
     assert "poolscale.runtime.service.schema" in listed
     assert "*.sql" in config["package-data"]["poolscale.runtime.service.schema"]
     assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql"]
+
+
+def test_migrations_apply_in_order_once_and_a_failed_one_changes_nothing(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from poolscale.runtime.service import store as store_module
+
+    shipped = store_module.migrations()
+    with Store.open(db):
+        pass  # version 1
+    add_column = "-- 002: a later release adds a column\nALTER TABLE pools ADD COLUMN note TEXT;\n"
+    broken = "CREATE TABLE later(x INT);\nTHIS IS NOT SQL;\n"
+    monkeypatch.setattr(store_module, "migrations", lambda: shipped + [(2, add_column), (3, broken)])
+    with pytest.raises(StoreError, match=r"schema migration 003 failed: .*syntax error"):
+        Store.open(db)
+    conn = sqlite3.connect(db)
+    # 002 committed on its own; 003 rolled back whole (its first statement included)
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+    assert "note" in [c[1] for c in conn.execute("PRAGMA table_info(pools)")]
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'later'").fetchone() is None
+    conn.close()
+    monkeypatch.setattr(store_module, "migrations", lambda: shipped + [(2, add_column)])
+    with Store.open(db) as store:
+        assert store.schema_version == 2 and "note" in store._columns["pools"]

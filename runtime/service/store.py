@@ -354,14 +354,13 @@ class Store:
                 cols = tuple(c for c in cols if c not in self._pk[table])
                 if not cols:
                     continue
-                params = tuple(row[c] for c in cols) + key
-                groups.setdefault((table, _UPDATE, cols), []).append(params)
+                groups.setdefault((table, _UPDATE, cols), []).append(tuple(row[c] for c in cols) + key)
             else:
                 groups.setdefault((table, _PUT, cols), []).append(tuple(row[c] for c in cols))
         conn = self._conn
         # Deletes first: a _REPLACE is a delete followed by an insert of the same key.
-        for (table, kind, cols), params in sorted(groups.items(), key=lambda g: g[0][1] != _DELETE):
-            conn.executemany(self._statement(table, kind, cols), params)
+        for (table, kind, cols), batch in sorted(groups.items(), key=lambda g: g[0][1] != _DELETE):
+            conn.executemany(self._statement(table, kind, cols), batch)
 
     def _statement(self, table: str, kind: str, cols: tuple[str, ...]) -> str:
         sql = self._sql.get((table, kind, cols))
@@ -480,8 +479,12 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 conn.execute("COMMIT")
                 return
             number, script = known[current]
-            for statement in _statements(script):
-                conn.execute(statement)
+            try:
+                for statement in _statements(script):
+                    conn.execute(statement)
+            except sqlite3.Error as exc:
+                # say which step failed rather than blaming the file
+                raise StoreError(f"{path}: schema migration {number:03d} failed: {exc}") from None
             stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
             conn.execute("INSERT INTO schema_version(version, applied_at) VALUES (?, ?)", (number, stamp))
             conn.execute("COMMIT")
