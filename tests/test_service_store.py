@@ -222,6 +222,13 @@ def test_only_one_thread_writes(db: Path) -> None:
         t.start()
         t.join(5)
         assert len(errors) == 1 and "one thread" in str(errors[0])
+        store.release_writer()  # handed over: now the other thread may write, and not this one
+        t = threading.Thread(target=lambda: (store.set_meta("b", "2"), store.commit()))
+        t.start()
+        t.join(5)
+        assert store.meta() == {"a": "1", "b": "2"}  # rows staged before the hand-over go too
+        with pytest.raises(StoreError, match="one thread"):
+            store.commit()
 
 
 CHILD = textwrap.dedent(

@@ -215,6 +215,13 @@ class Store:
         elif self._owner != me:
             raise StoreError("the store is written by one thread (the engine's); use a reader here")
 
+    def release_writer(self) -> None:
+        """Let the next thread that writes become the writer (the engine opened the store on the
+        main thread, wrote its first rows, and now hands it to its loop thread)."""
+        if self._in_tx:
+            raise StoreError("cannot hand the store over inside a transaction")
+        self._owner = None
+
     def _key(self, table: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
         try:
             return tuple(row[c] for c in self._pk[table])
@@ -291,6 +298,7 @@ class Store:
 
         Returns the number of rows written; a turn that changed nothing does not touch the file.
         """
+        self._check_owner()
         if not self._dirty:
             return 0
         n = len(self._dirty)
