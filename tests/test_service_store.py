@@ -79,7 +79,9 @@ ROWS: dict[str, dict[str, object]] = {
         "pool_id": "pool-1", "k": 0, "timestamp_ticks": 639006000000000000,
         "results": "$TargetDedicatedNodes=2;$TargetLowPriorityNodes=0", "error": None, "applied": 1,
     },
-    "samples": {"pool_id": "pool-1", "k": 41, "stamp_ticks": 639006000000000001, "sample_values": SAMPLE_BLOB},
+    "samples": {
+        "pool_id": "pool-1", "k": 41, "stamp_ticks": 639006000000000001, "sample_values": SAMPLE_BLOB,
+    },
     "task_dirs": {"path": "/tmp/x/wd", "delete_at": 604800.5},
 }
 
@@ -175,7 +177,10 @@ def test_reader_sees_last_commit_while_a_write_is_open(db: Path) -> None:
             conn.execute("INSERT INTO task_dirs(path, delete_at) VALUES ('/d', 1.0)")
             assert conn.execute("SELECT value FROM meta WHERE key='turn'").fetchone()[0] == "2"
             # another thread, its own read connection: not blocked, and sees turn 1 only
-            t = threading.Thread(target=lambda: seen.append(store.meta() | {"dirs": str(len(store.rows("task_dirs")))}))
+            def look() -> None:
+                seen.append(store.meta() | {"dirs": str(len(store.rows("task_dirs")))})
+
+            t = threading.Thread(target=look)
             t.start()
             t.join(5)
             assert seen == [{"turn": "1", "dirs": "0"}]
@@ -286,7 +291,7 @@ def test_schema_version_is_recorded_and_newer_is_refused(db: Path) -> None:
     conn.execute("INSERT INTO schema_version VALUES (?, 'later')", (SCHEMA_VERSION + 1,))
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match=r"schema version 2 is newer than this poolscale knows \(1\); upgrade"):
+    with pytest.raises(StoreError, match=r"schema version 2 is newer than this poolscale knows \(1\)"):
         Store.open(db)
 
 
@@ -330,7 +335,9 @@ def test_the_schema_ships_with_the_package() -> None:
     assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql"]
 
 
-def test_migrations_apply_in_order_once_and_a_failed_one_changes_nothing(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migrations_apply_in_order_once_and_a_failed_one_changes_nothing(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from poolscale.runtime.service import store as store_module
 
     shipped = store_module.migrations()

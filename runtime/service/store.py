@@ -25,8 +25,9 @@ is dirty; the store only guarantees that what was staged lands atomically or not
 
 ``put`` is an upsert of the columns given (a new row must give every NOT NULL column);
 ``update`` changes some columns of a row that exists (an attempt's ``pid`` after ``Popen``)
-without rewriting the rest, and does nothing if the row is gone. Foreign keys are checked at COMMIT
-(``defer_foreign_keys``), so the rows of a turn may be staged in any order.
+without rewriting the rest, and does nothing if the row is gone. Foreign keys are declared
+``DEFERRABLE INITIALLY DEFERRED`` (checked at COMMIT), so the rows of a turn may be staged in
+any order.
 
 ``durability`` maps to ``PRAGMA synchronous``:
 
@@ -324,7 +325,6 @@ class Store:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute("PRAGMA defer_foreign_keys = ON")
                 self._write(before)
                 yield conn
                 self._write(self._dirty)

@@ -3,6 +3,8 @@
 -- version in schema_version). Never edit a shipped migration: add 002.sql instead.
 -- Times (REAL) are engine seconds; *_ticks are .NET ticks (UTC) as AutoScaleRun reports them.
 -- JSON columns (spec, resize_errors, start_task_info) hold the object as the API received it.
+-- Foreign keys are checked at COMMIT (DEFERRABLE INITIALLY DEFERRED): the engine stages the rows
+-- of a turn in any order, and a per-transaction PRAGMA defer_foreign_keys would cost ~70 us a turn.
 
 -- account name, engine origin (UTC ticks), boot_id of the machine that last ran the engine
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
@@ -29,7 +31,7 @@ CREATE TABLE pools(
   modified REAL);
 
 CREATE TABLE nodes(
-  pool_id TEXT REFERENCES pools,
+  pool_id TEXT REFERENCES pools DEFERRABLE INITIALLY DEFERRED,
   num INT,
   id TEXT,                                  -- tvm-000001
   kind INT,
@@ -63,7 +65,7 @@ CREATE TABLE jobs(
   modified REAL);
 
 CREATE TABLE tasks(
-  job_id TEXT REFERENCES jobs,
+  job_id TEXT REFERENCES jobs DEFERRABLE INITIALLY DEFERRED,
   id TEXT,
   seq INT,                                  -- the task's place in the queue
   spec TEXT NOT NULL,
