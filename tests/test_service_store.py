@@ -357,3 +357,20 @@ def test_migrations_apply_in_order_once_and_a_failed_one_changes_nothing(
     monkeypatch.setattr(store_module, "migrations", lambda: shipped + [(2, add_column)])
     with Store.open(db) as store:
         assert store.schema_version == 2 and "note" in store._columns["pools"]
+
+
+def test_staging_mistakes_are_named(db: Path) -> None:
+    with Store.open(db) as store:
+        with pytest.raises(StoreError, match="no table 'pool'"):
+            store.put("pool", {"id": "p"})
+        with pytest.raises(StoreError, match="primary key column 'id'"):
+            store.put("pools", {"state": "active"})
+        store.set_meta("a", "1")
+        store.put("meta", {"key": "k", "valu": "typo"})
+        with pytest.raises(StoreError, match="meta: no column valu"):
+            store.commit()
+        store._dirty.clear()
+        store.touch("meta", ("k",), lambda: {"key": "other", "value": "v"})
+        with pytest.raises(StoreError, match=r"built for \('k',\) has primary key \('other',\)"):
+            store.commit()
+        assert store.meta() == {}

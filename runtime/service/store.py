@@ -351,13 +351,13 @@ class Store:
                 groups.setdefault((table, _DELETE, ()), []).append(key)
             if kind == _DELETE:
                 continue
-            row = payload() if callable(payload) else payload
+            if callable(payload):
+                row = payload()
+                if self._key(table, row) != key:
+                    raise StoreError(f"{table}: the row built for {key} has primary key {self._key(table, row)}")
+            else:
+                row = payload  # put/update rows carry their key by construction
             cols = tuple(row)
-            unknown = set(cols).difference(self._columns[table])
-            if unknown:
-                raise StoreError(f"{table}: no column {', '.join(sorted(unknown))}")
-            if self._key(table, row) != key:
-                raise StoreError(f"{table}: the row built for {key} has primary key {self._key(table, row)}")
             if kind == _UPDATE:
                 cols = tuple(c for c in cols if c not in self._pk[table])
                 if not cols:
@@ -373,6 +373,10 @@ class Store:
     def _statement(self, table: str, kind: str, cols: tuple[str, ...]) -> str:
         sql = self._sql.get((table, kind, cols))
         if sql is None:
+            # checked once per column set (statements are cached), not once per row
+            unknown = set(cols).difference(self._columns[table])
+            if unknown:
+                raise StoreError(f"{table}: no column {', '.join(sorted(unknown))}")
             pk = self._pk[table]
             where = " AND ".join(f'"{c}" = ?' for c in pk)
             if kind == _DELETE:
