@@ -120,6 +120,37 @@ def _resolve_program(program: str, env: Mapping[str, str], wd: Path) -> str | No
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether the process group still has a member that is not a zombie.
+
+    ``killpg(pgid, 0)`` alone counts zombies: members orphaned by the leader are reparented to
+    PID 1 (or a subreaper), and a container's PID 1 may reap them late or never, which would
+    hold a kill report for the whole drain cap. On Linux the group is read from ``/proc``.
+    """
+    if _PROC.is_dir():
+        return _proc_group_alive(pgid)
+    return _killpg_alive(pgid)
+
+
+_PROC = Path("/proc/self/stat").parent.parent
+
+
+def _proc_group_alive(pgid: int) -> bool:
+    for entry in os.scandir(_PROC):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"{entry.path}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        # fields: state ppid pgrp ...
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+def _killpg_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
