@@ -145,6 +145,13 @@ def test_not_executable_is_a_start_failure(tmp_path):
     assert result.exit_code is None and result.failure.code == "CommandProgramNotFound"
 
 
+def test_task_directory_made_if_missing(tmp_path):
+    task_dir = tmp_path / "workitems" / "j" / "job-1" / "t"
+    result = ProcessExecutor().start(AttemptSpec("/bin/sh -c 'echo ok'", task_dir, env())).wait(WAIT)
+    assert result.exit_code == 0
+    assert (task_dir / "stdout.txt").read_text() == "ok\n" and (task_dir / "wd").is_dir()
+
+
 def test_each_attempt_truncates_outputs(tmp_path):
     task_dir = make_task(tmp_path)
     ex = ProcessExecutor()

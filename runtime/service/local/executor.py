@@ -20,6 +20,9 @@ Why each choice:
   ``usererror`` / ``CommandProgramNotFound``, which the engine never retries (preprocessing
   errors are not retried in Batch).
 
+POSIX only (Linux, macOS): Windows would pass the command line whole and needs job objects
+instead of process groups; it is not supported in this version.
+
 The executor knows nothing of the engine: ``on_exit(handle, result)`` is called once per
 attempt, from a waiter thread (or from ``start`` itself for a start failure); the live engine's
 callback only posts the result to its inbox.
@@ -183,6 +186,10 @@ class ProcessExecutor:
         """Start one attempt. Each attempt truncates ``stdout.txt``/``stderr.txt`` in the task dir."""
         handle = AttemptHandle(spec)
         wd = spec.wd
+        # The node provider makes the node's tree; a task's own directory is made here, on
+        # every attempt, so that a retention sweep or a reimage between attempts cannot turn
+        # into a start failure.
+        os.makedirs(wd, exist_ok=True)
         try:
             argv = split_command_line(spec.command_line)
         except ValueError as e:
