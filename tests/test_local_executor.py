@@ -187,7 +187,8 @@ def test_on_exit_called_once_from_the_reaper(tmp_path):
     handle.wait(WAIT)
     assert len(calls) == 1
     h, r, thread = calls[0]
-    assert h is handle and r.exit_code == 5 and thread == f"reap-{handle.pid}"
+    assert h is handle and r.exit_code == 5
+    assert thread in ("poolscale-reaper", f"reap-{handle.pid}")  # pidfd reaper, or the fallback
 
 
 def test_kill_leaves_no_process(tmp_path):
@@ -306,3 +307,35 @@ def test_split_command_line():
         split_command_line("")
     with pytest.raises(ValueError):
         split_command_line("'x")
+
+
+def test_thread_per_attempt_fallback(tmp_path):
+    # macOS and kernels without pidfd_open take this path; force it here.
+    marker = f"t-{uuid.uuid4()}"
+    ex = ProcessExecutor(kill_grace=5.0)
+    ex._use_pidfd = False
+    done = ex.start(AttemptSpec("/bin/sh -c 'exit 4'", make_task(tmp_path, "a"), env()))
+    assert done.wait(WAIT).exit_code == 4
+    handle = ex.start(AttemptSpec("/bin/sh -c 'sleep 60 & sleep 60'", make_task(tmp_path, "b"), env(marker)))
+    assert wait_for(lambda: len(processes_with_marker(marker)) >= 3)
+    ex.kill(handle, reason="wallclock")
+    assert handle.wait(WAIT).exit_code == WALLCLOCK_EXIT_CODE
+    assert processes_with_marker(marker) == []
+
+
+def test_a_failing_callback_does_not_stop_later_reports(tmp_path):
+    seen = []
+
+    def on_exit(h, r):
+        seen.append(r.exit_code)
+        if r.exit_code == 1:
+            raise RuntimeError("engine bug")
+
+    ex = ProcessExecutor(on_exit=on_exit)
+    first = ex.start(AttemptSpec("/bin/sh -c 'exit 1'", make_task(tmp_path, "a"), env()))
+    first.wait(WAIT)
+    assert wait_for(lambda: seen == [1])
+    second = ex.start(AttemptSpec("/bin/sh -c 'exit 2'", make_task(tmp_path, "b"), env()))
+    assert second.wait(WAIT).exit_code == 2
+    assert wait_for(lambda: seen == [1, 2])
+    ex.close()

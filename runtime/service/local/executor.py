@@ -9,9 +9,11 @@ Why each choice:
   the whole group, so children started by the task (``sh -c 'a & b'``) die with it and no orphan
   keeps running beside a rerun. A child that calls ``setsid()`` itself leaves the group: that is
   a documented limit (a cgroup per node would close it; not in this version).
-* **One waiter thread per attempt**, not one ``waitpid(-1)`` loop: ``waitpid(-1)`` would also
-  reap children of other code in the same process (``subprocess.run`` in a library, tests), and
-  their owners would then see ``ECHILD``. A thread blocked in ``wait()`` costs ~nothing.
+* **One reaper thread over pidfds** (Linux >= 5.3: ``os.pidfd_open``; a ``selectors`` loop
+  wakes when any leader exits, then ``Popen.wait()`` reaps that one pid), so a pool of many
+  slots costs one thread. Elsewhere (macOS, old kernels) one daemon thread per attempt blocks in
+  ``wait()``. Never a ``waitpid(-1)`` loop: it would also reap children of other code in the
+  same process (``subprocess.run`` in a library, tests), whose owners would then see ``ECHILD``.
 * **Exit codes.** A normal exit is its status; a death by signal N is ``128 + N`` (what a shell
   reports); a ``maxWallClockTime`` kill is ``0xC000013A`` as the int32 Batch reports in REST JSON
   (``-1073741510``), whatever the process did on SIGTERM.
@@ -30,7 +32,9 @@ callback only posts the result to its inbox.
 
 from __future__ import annotations
 
+import logging
 import os
+import selectors
 import shlex
 import shutil
 import signal
@@ -40,6 +44,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+_log = logging.getLogger(__name__)
 
 #: ``0xC000013A`` (STATUS_CONTROL_C_EXIT) as a signed 32-bit int: Batch's exit code for a task
 #: ended by its ``maxWallClockTime``.
@@ -179,6 +185,8 @@ class ProcessExecutor:
         self.kill_grace = kill_grace
         self._live: set[AttemptHandle] = set()
         self._live_lock = threading.Lock()
+        self._reaper: _PidfdReaper | None = None
+        self._use_pidfd = hasattr(os, "pidfd_open")
 
     # -- start -------------------------------------------------------------------------------
 
@@ -208,6 +216,14 @@ class ProcessExecutor:
         handle._proc, handle.pid, handle.start_time = proc, proc.pid, start_time
         with self._live_lock:
             self._live.add(handle)
+        if self._use_pidfd:
+            try:
+                if self._reaper is None:
+                    self._reaper = _PidfdReaper(self._leader_exited)
+                self._reaper.add(handle, os.pidfd_open(proc.pid))
+                return handle
+            except OSError:  # pidfds not permitted here (seccomp, old kernel): fall back for good
+                self._use_pidfd = False
         threading.Thread(target=self._reap, args=(handle,), name=f"reap-{proc.pid}", daemon=True).start()
         return handle
 
@@ -243,9 +259,23 @@ class ProcessExecutor:
     # -- reap --------------------------------------------------------------------------------
 
     def _reap(self, handle: AttemptHandle) -> None:
+        """Fallback waiter: one thread per attempt."""
+        assert handle._proc is not None
+        handle._proc.wait()
+        self._finish(handle)
+
+    def _leader_exited(self, handle: AttemptHandle) -> None:
+        """Called on the pidfd reaper thread. A killed attempt drains on its own thread, so that
+        one slow kill (up to the grace) never delays the exit reports of the others."""
+        if handle._kill_reason is not None:
+            threading.Thread(target=self._finish, args=(handle,), name=f"drain-{handle.pid}", daemon=True).start()
+        else:
+            self._finish(handle)
+
+    def _finish(self, handle: AttemptHandle) -> None:
         proc = handle._proc
         assert proc is not None
-        rc = proc.wait()
+        rc = proc.wait()  # already exited: reaps (or returns the code) at once
         if handle._kill_reason is not None:
             # The leader is gone; members of its group (background children) may not be. Report
             # only once the group is empty, so "killed" means "nothing of it still runs".
@@ -289,3 +319,61 @@ class ProcessExecutor:
             self.kill(h)
         for h in handles:
             h.wait(timeout)
+        if self._reaper is not None:
+            self._reaper.stop()
+            self._reaper = None
+
+
+class _PidfdReaper:
+    """One thread waiting on the pidfds of every running leader (Linux)."""
+
+    def __init__(self, on_exit: Callable[[AttemptHandle], None]) -> None:
+        self._on_exit = on_exit
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._incoming: list[tuple[int, AttemptHandle]] = []
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="poolscale-reaper", daemon=True)
+        self._thread.start()
+
+    def add(self, handle: AttemptHandle, pidfd: int) -> None:
+        # Registered by the reaper thread itself (selectors are not thread-safe); a leader that
+        # exited already leaves a readable pidfd, so nothing is missed meanwhile.
+        with self._lock:
+            self._incoming.append((pidfd, handle))
+        os.write(self._wake_w, b"a")
+
+    def stop(self) -> None:
+        self._stopping = True
+        os.write(self._wake_w, b"q")
+        self._thread.join(5)
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                for key, _ in self._selector.select():
+                    if key.data is None:
+                        os.read(self._wake_r, 4096)
+                        if self._stopping:
+                            return
+                        with self._lock:
+                            incoming, self._incoming = self._incoming, []
+                        for pidfd, handle in incoming:
+                            self._selector.register(pidfd, selectors.EVENT_READ, handle)
+                    else:
+                        self._selector.unregister(key.fd)
+                        os.close(key.fd)
+                        try:
+                            self._on_exit(key.data)
+                        except Exception:  # one bad callback must not stop every later report
+                            _log.exception("exit report of pid %s failed", key.data.pid)
+        finally:
+            fds = [key.fd for key in self._selector.get_map().values()] + [fd for fd, _ in self._incoming]
+            self._selector.close()
+            for fd in fds:
+                if fd != self._wake_r:
+                    os.close(fd)
+            os.close(self._wake_r)
+            os.close(self._wake_w)
