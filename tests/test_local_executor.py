@@ -171,7 +171,19 @@ def test_own_process_group_and_session(tmp_path):
     handle = ProcessExecutor().start(AttemptSpec("/bin/sh -c 'ps -o pgid= -o sid= -p $$'", task_dir, env()))
     assert handle.wait(WAIT).exit_code == 0
     pgid, sid = (task_dir / "stdout.txt").read_text().split()
-    assert int(pgid) == int(sid) == handle.pid != os.getpgid(0)
+    assert int(pgid) == int(sid) == handle.pid == handle.pgid != os.getpgid(0)
+
+
+def test_identity_for_recovery(tmp_path):
+    # (pid, create_time) as psutil reports it for the live leader: what recovery compares.
+    marker = f"t-{uuid.uuid4()}"
+    ex = ProcessExecutor(kill_grace=5.0)
+    spec = AttemptSpec("sleep 60", make_task(tmp_path), env(marker), uid=marker)
+    handle = ex.start(spec)
+    assert handle.spec.uid == marker
+    assert handle.create_time == psutil.Process(handle.pid).create_time()
+    assert psutil.Process(handle.pid).environ()["POOLSCALE_ATTEMPT"] == marker
+    ex.close(WAIT)
 
 
 def test_on_exit_called_once_from_the_reaper(tmp_path):

@@ -86,6 +86,7 @@ class AttemptSpec:
     task_dir: Path
     env: Mapping[str, str]
     working_dir: Path | None = None  # default task_dir / "wd"
+    uid: str = ""  # attempt uid: store key; the environment carries it as POOLSCALE_ATTEMPT
 
     @property
     def wd(self) -> Path:
@@ -94,10 +95,17 @@ class AttemptSpec:
 
 @dataclass(eq=False)
 class AttemptHandle:
-    """One started (or failed-to-start) attempt. ``pid`` and ``create_time`` identify it in the store."""
+    """One started (or failed-to-start) attempt.
+
+    ``(pid, create_time)`` identify the leader in the store (a pid alone may be reused after a
+    crash; recovery compares ``psutil.Process(pid).create_time()`` with it); ``pgid`` is the
+    group a kill signals (= pid, from ``start_new_session``).
+    """
 
     spec: AttemptSpec
     pid: int | None = None
+    pgid: int | None = None
+    create_time: float | None = None
     start_time: float | None = None
     result: AttemptResult | None = None
     _proc: subprocess.Popen | None = field(default=None, repr=False)
@@ -126,6 +134,17 @@ def _resolve_program(program: str, env: Mapping[str, str], wd: Path) -> str | No
         path = Path(program) if os.path.isabs(program) else wd / program
         return str(path) if path.is_file() and os.access(path, os.X_OK) else None
     return shutil.which(program, path=env.get("PATH", os.defpath))
+
+
+def _create_time(pid: int) -> float | None:
+    """psutil's create time of our own child (not reaped yet, so it cannot be another process).
+    psutil is imported here, not at module level: the live engine's dependency only."""
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
 
 
 def _group_alive(pgid: int) -> bool:
@@ -213,7 +232,8 @@ class ProcessExecutor:
                                         stdout=out, stderr=err, start_new_session=True, close_fds=True)
             except OSError as e:  # raced away, not executable after all, wd missing
                 return self._start_failed(handle, f"cannot start {argv[0]}: {e.strerror or e}")
-        handle._proc, handle.pid, handle.start_time = proc, proc.pid, start_time
+        handle._proc, handle.pid, handle.pgid, handle.start_time = proc, proc.pid, proc.pid, start_time
+        handle.create_time = _create_time(proc.pid)
         with self._live_lock:
             self._live.add(handle)
         if self._use_pidfd:
