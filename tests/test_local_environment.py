@@ -18,6 +18,7 @@ from poolscale.runtime.service.local.environment import (
     TaskContext,
     task_environment,
 )
+from poolscale.runtime.service.local.executor import AttemptSpec, ProcessExecutor
 
 ROOT = Path("/w/pool1/tvm-000001")
 TASK_DIR = ROOT / "workitems/job1/job-1/t1"
@@ -143,8 +144,6 @@ def test_invalid_contexts(kw):
 
 
 def test_real_process_sees_exactly_the_built_environment(tmp_path):
-    from poolscale.runtime.service.local.executor import AttemptSpec, ProcessExecutor
-
     task_dir = tmp_path / "workitems/job1/job-1/t1"
     (task_dir / "wd").mkdir(parents=True)
     built = task_environment(context(kind="task", job_id="job1", task_id="t1", task_dir=task_dir,
