@@ -134,7 +134,8 @@ def test_start_failure_is_command_program_not_found(tmp_path, command_line):
     assert len(reports) == 1 and reports[0][0] is handle
     result = reports[0][1]
     assert result.exit_code is None and handle.pid is None and result.start_time is None
-    assert (result.failure.category, result.failure.code) == ("usererror", "CommandProgramNotFound")
+    assert result.failure.pair == ("usererror", "CommandProgramNotFound")
+    assert result.failure.message  # says which: not found, or the line does not split
     assert ex.kill(handle) is False
 
 

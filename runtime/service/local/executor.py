@@ -66,6 +66,11 @@ class FailureInfo:
     code: str
     message: str
 
+    @property
+    def pair(self) -> tuple[str, str]:
+        """``(category, code)``, the shape the engine's task records keep (scheduler/tasks.py)."""
+        return (self.category, self.code)
+
 
 @dataclass(frozen=True)
 class AttemptResult:
@@ -159,7 +164,7 @@ def _group_alive(pgid: int) -> bool:
     return _killpg_alive(pgid)
 
 
-_PROC = Path("/proc/self/stat").parent.parent
+_PROC = Path("/proc")
 
 
 def _proc_group_alive(pgid: int) -> bool:
