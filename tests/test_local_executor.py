@@ -352,3 +352,15 @@ def test_a_failing_callback_does_not_stop_later_reports(tmp_path):
     assert second.wait(WAIT).exit_code == 2
     assert wait_for(lambda: seen == [1, 2])
     ex.close()
+
+
+def test_wallclock_code_whatever_the_process_does_on_term(tmp_path):
+    # The task ignores SIGTERM and dies by the SIGKILL after the grace: still 0xC000013A.
+    marker = f"t-{uuid.uuid4()}"
+    ex = ProcessExecutor(kill_grace=0.3)
+    handle = ex.start(AttemptSpec("/bin/sh -c 'trap \"\" TERM; sleep 60'", make_task(tmp_path), env(marker)))
+    assert wait_for(lambda: len(processes_with_marker(marker)) == 2)
+    ex.kill(handle, reason="wallclock")
+    result = handle.wait(WAIT)
+    assert (result.exit_code, result.killed) == (WALLCLOCK_EXIT_CODE, "wallclock")
+    assert processes_with_marker(marker) == []
