@@ -1,0 +1,154 @@
+"""The simulator runs whose outputs must not move while the engine is refactored.
+
+Each case is a pool, a workload, a formula (or None), a horizon and a seed. The cases cover the
+example files and one synthetic workload that uses every feature the engine has (start task,
+job manager, preparation and release, dependencies, exit conditions, wall-clock limits,
+retries, multi-instance, priorities, required slots, preemption, node failure, sample loss,
+each deallocation option). ``digest(case)`` runs a case and hashes its event log, report,
+timeline and autoscale runs, so a change anywhere in a run shows as a changed digest.
+
+``python tests/golden_cases.py --write`` regenerates tests/golden/digests.json. Do that only
+when a change of simulator output is intended, and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+DIGESTS = ROOT / "tests" / "golden" / "digests.json"
+
+
+def _pool(name: str) -> dict:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+def _features_pool(option: str, fill: str) -> dict:
+    formula = (
+        "$pending = $PendingTasks.GetSample(1);\n"
+        "$TargetDedicatedNodes = min(6, ceil($pending / 3));\n"
+        "$TargetLowPriorityNodes = min(4, max(0, ceil($pending / 3) - 6));\n"
+        f"$NodeDeallocationOption = {option};\n")
+    return {
+        "id": f"features-{option}", "vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 3,
+        "taskSchedulingPolicy": {"nodeFillType": fill},
+        "enableAutoScale": True, "autoScaleFormula": formula,
+        "autoScaleEvaluationInterval": "PT5M",
+        "enableInterNodeCommunication": True,
+        "startTask": {"commandLine": "setup", "waitForSuccess": True, "maxTaskRetryCount": 2},
+        "simulation": {
+            "start": "2026-03-02T00:00:00Z", "seed": 5,
+            "allocationTime": {"kind": "uniform", "low": "PT1M", "high": "PT3M"},
+            "bootTime": {"kind": "exponential", "mean": "PT1M"},
+            "startTask": {"duration": "PT30S", "failureProbability": 0.2},
+            "preemption": {"meanTimeBetween": "PT2H", "recoveryTime": "PT10M"},
+            "nodeFailure": {"meanTimeBetween": "PT6H", "repairTime": "PT5M"},
+            "samples": {"lossRate": 0.05},
+            "prices": {"dedicated": 0.1, "lowPriority": 0.02},
+        },
+    }
+
+
+def _features_workload() -> dict:
+    def task(i: int, **kw) -> dict:
+        return {"id": f"t{i}", "duration": 60 + (i * 37) % 900, "submitTime": (i * 53) % 3600,
+                **kw}
+
+    plain = [task(i, requiredSlots=1 + i % 3 if i % 5 == 0 else 1,
+                  exitCodes=[1, 1, 0] if i % 7 == 0 else [0],
+                  constraints={"maxTaskRetryCount": 2, "maxWallClockTime": "PT10M"}
+                  if i % 11 == 0 else {"maxTaskRetryCount": 1})
+             for i in range(60)]
+    deps = [{"id": "d0", "duration": 120, "submitTime": 100},
+            {"id": "d1", "duration": 90, "submitTime": 100, "dependsOn": {"taskIds": ["d0"]}},
+            {"id": "5", "duration": 30, "submitTime": 100},
+            {"id": "6", "duration": 30, "submitTime": 100, "exitCodes": [3]},
+            {"id": "d2", "duration": 60, "submitTime": 200,
+             "dependsOn": {"taskIdRanges": [{"start": 5, "end": 6}]}},
+            {"id": "d3", "duration": 45, "submitTime": 200, "exitCodes": [4],
+             "exitConditions": {"exitCodes": [{"code": 4, "exitOptions": {
+                 "dependencyAction": "satisfy"}}]}},
+            {"id": "d4", "duration": 45, "submitTime": 300, "dependsOn": {"taskIds": ["d3"]}},
+            {"id": "mi", "duration": 300, "submitTime": 400,
+             "multiInstanceSettings": {"numberOfInstances": 3,
+                                       "coordinationCommandLine": "coord"}}]
+    return {"jobs": [
+        {"id": "plain", "priority": 10, "tasks": plain,
+         "constraints": {"maxTaskRetryCount": 1},
+         "jobPreparationTask": {"commandLine": "prep", "duration": 20,
+                                "failureProbability": 0.1},
+         "jobReleaseTask": {"commandLine": "release", "duration": 10}},
+        {"id": "deps", "priority": 100, "usesTaskDependencies": True, "tasks": deps,
+         "onAllTasksComplete": "terminatejob"},
+        {"id": "managed", "priority": -5, "creationTime": 900,
+         "jobManagerTask": {"id": "jm", "commandLine": "manage", "duration": 400,
+                            "killJobOnCompletion": False},
+         "tasks": [{"id": f"m{i}", "duration": 200 + i * 10, "submitTime": 950 + i * 7}
+                   for i in range(20)]},
+    ]}
+
+
+def cases() -> dict[str, dict]:
+    """name -> keyword arguments of Simulation (pool, workload, formula, horizon, seed)."""
+    csv = str(EXAMPLES / "workload.csv")
+    out = {
+        "pool-csv": dict(pool=_pool("pool.json"), workload=csv),
+        "low-priority-csv": dict(pool=_pool("low-priority-pool.json"), workload=csv, seed=3),
+        "fixed-csv": dict(pool=_pool("fixed-pool.json"), workload=csv),
+        "pool-generator": dict(pool=_pool("pool.json"), workload=str(EXAMPLES / "generator.yaml"),
+                               horizon=30 * 3600.0),
+        "pool-swf": dict(pool=_pool("pool.json"), workload=str(EXAMPLES / "workload.swf"),
+                         formula=(EXAMPLES / "autoscale.formula").read_text()),
+    }
+    for option, fill in (("requeue", "spread"), ("terminate", "pack"),
+                         ("taskcompletion", "spread"), ("retaineddata", "pack")):
+        out[f"features-{option}"] = dict(pool=_features_pool(option, fill),
+                                         workload=_features_workload(), horizon=6 * 3600.0)
+    return out
+
+
+def _load(workload):
+    if isinstance(workload, str):
+        from poolscale.scheduler.workload import read_workload
+        return read_workload(workload)
+    return workload
+
+
+def outputs(case: dict) -> dict[str, str]:
+    """The run's event log, report, timeline and autoscale runs, each as deterministic text."""
+    from poolscale.scheduler import Simulation
+
+    sim = Simulation(case["pool"], _load(case["workload"]), case.get("formula"),
+                     horizon=case.get("horizon"), seed=case.get("seed"))
+    sim.run()
+    result = sim.result()
+    return {
+        "events": "\n".join(repr(e) for e in result.events),
+        "report": json.dumps(result.report, sort_keys=True, default=repr),
+        "timeline": "\n".join(repr(sorted(row.items())) for row in result.timeline_rows),
+        "runs": "\n".join(f"{t!r} {getattr(run, 'results', run)!r}" for t, run in result.runs),
+    }
+
+
+def digest(case: dict) -> dict[str, str]:
+    return {k: hashlib.sha256(v.encode()).hexdigest() for k, v in outputs(case).items()}
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["--write"]:
+        print(__doc__)
+        return 2
+    all_digests = {name: digest(case) for name, case in sorted(cases().items())}
+    DIGESTS.parent.mkdir(parents=True, exist_ok=True)
+    DIGESTS.write_text(json.dumps(all_digests, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {len(all_digests)} cases to {DIGESTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "tests"))
+    raise SystemExit(main(sys.argv[1:]))
