@@ -14,7 +14,8 @@ from heapq import heappush
 from .kernel import EXIT, WALLCLOCK
 from .nodes import IDLE, RUNNING as NODE_RUNNING
 from .tasks import (
-    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, RUNNING, SUCCESS, Task,
+    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, RUNNING, SUCCESS,
+    WALL_CLOCK_EXIT_CODE, Task,
     exit_actions, stretches_failures,
 )
 from .scheduling import SchedulerMixin
@@ -193,9 +194,9 @@ class AttemptsMixin(SchedulerMixin):
             return
         self.wasted += self.kernel.now - task.start_time
         self._retain(task)
-        self._log_end(task, FAILURE, None)
+        self._log_end(task, FAILURE, WALL_CLOCK_EXIT_CODE)
         self._unassign(task)
-        self._complete(task, FAILURE, None, ("servererror", "TaskEnded"))
+        self._complete(task, FAILURE, WALL_CLOCK_EXIT_CODE, ("servererror", "TaskEnded"))
 
     def _retain(self, task: Task) -> None:
         until = self.kernel.now + task.retention

@@ -20,7 +20,7 @@ from .models import ExitConditions, JobSpec, TaskSpec
 __all__ = [
     "ACTIVE", "PREPARING", "RUNNING", "COMPLETED", "SUCCESS", "FAILURE",
     "JOB_PENDING", "JOB_ACTIVE", "JOB_DISABLED", "JOB_TERMINATING", "JOB_COMPLETED",
-    "MIN_FAILED_ATTEMPT", "UNLIMITED", "Task", "Job", "exit_actions", "expand_parents",
+    "MIN_FAILED_ATTEMPT", "UNLIMITED", "WALL_CLOCK_EXIT_CODE", "Task", "Job", "exit_actions", "expand_parents",
     "stretches_failures", "int_ids", "parents_named",
 ]
 
@@ -46,6 +46,11 @@ UNLIMITED = -1
 #: and the clock would never move. With a smaller retry count the attempts keep their length,
 #: zero included, as the Batch service does (docs/simulation-model.md).
 MIN_FAILED_ATTEMPT = 1.0
+
+#: The exit code of a task stopped by its ``maxWallClockTime``: 0xC000013A, the Windows
+#: STATUS_CONTROL_C_EXIT the service reports for a task it ended, as the int32 the REST API
+#: writes. Exit conditions can match it (docs/simulation-model.md#attempts-exit-codes-and-retries).
+WALL_CLOCK_EXIT_CODE = -1073741510
 
 
 def stretches_failures(max_retry: int) -> bool:

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from pytest import approx
 
 from poolscale.scheduler import simulate
+from poolscale.scheduler.tasks import WALL_CLOCK_EXIT_CODE
 from test_scheduler_invariants import scenarios
 
 HORIZON = 3000.0
@@ -198,7 +199,7 @@ class Replay:
             result, code = rest
             if self._move(key, kind, ASSIGNED, "completed") == "running":
                 self.attempt_end[key] = t
-                if code is None:                             # a kill or the wall clock
+                if code is None or code == WALL_CLOCK_EXIT_CODE:    # a kill, the wall clock
                     self.wasted += t - self.start[key]
             self.end[key], self.result[key] = t, result
             # the start is in no period (docs/simulation-model.md#sample-timing-delay-and-loss)

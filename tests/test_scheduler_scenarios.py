@@ -178,8 +178,22 @@ def test_wall_clock_equal_to_duration_succeeds_longer_fails_without_retry():
     t = tasks_of(sim)
     assert t["equal"].result == "success" and t["equal"].end_time == 60.0
     assert (t["long"].result, t["long"].failure, t["long"].exit_code) == \
-        ("failure", ("servererror", "TaskEnded"), None)
+        ("failure", ("servererror", "TaskEnded"), -1073741510)
     assert t["long"].end_time == 60.0 and t["long"].retry_count == 0
+    assert log(r, "task.end")[-1] == (60.0, "task.end", "j/long", "failure", -1073741510)
+
+
+def test_exit_conditions_match_the_wall_clock_exit_code():
+    # 0xC000013A is an exit code like any other for exitCodes: here it satisfies dependants
+    p = pool(targetDedicatedNodes=1)
+    satisfy = {"exitCodes": [{"code": -1073741510, "exitOptions": {"dependencyAction": "satisfy"}}]}
+    w = jobs(job(usesTaskDependencies=True, tasks=[
+        task("slow", 120, constraints={"maxWallClockTime": "PT1M"}, exitConditions=satisfy),
+        task("after", 10, dependsOn={"taskIds": ["slow"]})]))
+    sim, r = run(p, w, horizon=300)
+    t = tasks_of(sim)
+    assert (t["slow"].result, t["slow"].exit_code) == ("failure", -1073741510)
+    assert (t["after"].result, t["after"].start_time) == ("success", 60.0)
     assert r.report["wasted_work_seconds"] == 60.0
 
 
