@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from heapq import heappush
 
-from .kernel import EXIT, WALLCLOCK
 from .nodes import IDLE, RUNNING as NODE_RUNNING
 from .tasks import (
-    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, MIN_FAILED_ATTEMPT, RUNNING, SUCCESS,
-    WALL_CLOCK_EXIT_CODE, Task,
-    exit_actions, stretches_failures,
+    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, RUNNING, SUCCESS, WALL_CLOCK_EXIT_CODE, Task,
+    exit_actions,
 )
 from .scheduling import SchedulerMixin
 
@@ -33,35 +31,8 @@ class AttemptsMixin(SchedulerMixin):
         if task.first_start is None:
             task.first_start = now
         task.attempt += 1
-        d = task.duration
-        if d < MIN_FAILED_ATTEMPT and stretches_failures(task.max_retry) \
-                and task.attempt_exit_code() != 0:
-            d = MIN_FAILED_ATTEMPT
-        w = task.wall
-        if w is not None and w < d:
-            self.kernel.at(now + w, WALLCLOCK, self._on_wall, task, task.attempt)
-        else:
-            self.kernel.at(now + d, EXIT, self._on_exit, task, task.attempt)
-        share = task.share
-        for node in (task.nodes or (task.node,)):
-            c = node.cpu
-            node.cpu = c + share
-            s = node.state
-            usable = s is IDLE or s is NODE_RUNNING
-            if usable:
-                self.cpu_total += (100.0 if c + share > 100.0 else c + share) - \
-                                  (100.0 if c > 100.0 else c)
-            if task.mem or task.disk:
-                node.mem += task.mem
-                node.disk += task.disk
-                if usable:
-                    self.mem_total += task.mem
-                    self.disk_total += task.disk
-        if task.io is not None:
-            k = len(task.nodes) if task.nodes else 1
-            io = self.io_rates
-            for i, r in enumerate(task.io):
-                io[i] += r * k
+        self._launch_attempt(task)
+        self._start_resources(task)
         if self._log is not None:
             self._log((now, "task.start", task.key,
                        task.node.id if task.nodes is None else ",".join(n.id for n in task.nodes)))
@@ -74,28 +45,6 @@ class AttemptsMixin(SchedulerMixin):
                     job.in_queue = True
                     heappush(self.queue, (job.key, job, False))
                 self.kernel.dirty = True
-
-    def _stop_resources(self, task: Task) -> None:
-        share = task.share
-        for node in (task.nodes or (task.node,)):
-            c = node.cpu
-            node.cpu = c - share if c - share > 1e-9 else 0.0
-            s = node.state
-            usable = s is IDLE or s is NODE_RUNNING
-            if usable:
-                self.cpu_total += (100.0 if node.cpu > 100.0 else node.cpu) - \
-                                  (100.0 if c > 100.0 else c)
-            if task.mem or task.disk:
-                node.mem -= task.mem
-                node.disk -= task.disk
-                if usable:
-                    self.mem_total -= task.mem
-                    self.disk_total -= task.disk
-        if task.io is not None:
-            k = len(task.nodes) if task.nodes else 1
-            io = self.io_rates
-            for i, r in enumerate(task.io):
-                io[i] -= r * k
 
     def _on_exit(self, task: Task, attempt: int) -> None:
         if attempt != task.attempt or task.state is not RUNNING:

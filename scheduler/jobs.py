@@ -10,11 +10,11 @@ from __future__ import annotations
 from heapq import heappush
 from math import inf
 
-from .kernel import EXIT, SAMPLE, WALLCLOCK
+from .kernel import SAMPLE, WALLCLOCK
 from .nodes import PREP_FAILED, PREP_KILLED, PREP_RUNNING, PREP_SUCCEEDED, Node, PrepRecord
 from .tasks import (
     ACTIVE, COMPLETED, JOB_ACTIVE, JOB_COMPLETED, JOB_DISABLED, JOB_PENDING, JOB_TERMINATING,
-    MIN_FAILED_ATTEMPT, PREPARING, Job, Task, stretches_failures,
+    PREPARING, Job, Task,
 )
 from .pool import PoolMixin
 
@@ -238,24 +238,12 @@ class JobsMixin(PoolMixin):
             self._log((self.kernel.now, "task.prepare", task.key, ",".join(n.id for n in nodes)))
 
     def _start_prep(self, node: Node, job: Job, rec) -> None:
-        prep = job.prep
         rec.state = PREP_RUNNING
         node.n_busy += 1
         self._busy_changed(node)
         if self._log is not None:
             self._log((self.kernel.now, "prep.start", job.id, node.id))
-        d = prep.duration
-        failed = False
-        if prep.failure_probability > 0:
-            rng = self.streams.rng("preparation", job.seq, node.num, node.inc, rec.attempts)
-            failed = rng.random() < prep.failure_probability
-        wall = prep.constraints.max_wall_clock_time
-        if wall is not None and wall < d:
-            d, failed = wall, True
-        if failed and d < MIN_FAILED_ATTEMPT \
-                and stretches_failures(prep.constraints.max_task_retry_count):
-            d = MIN_FAILED_ATTEMPT
-        self.kernel.after(d, EXIT, self._on_prep_end, node, (job, rec, failed))
+        self._launch_prep(node, job, rec)
 
     def _on_prep_end(self, node: Node, arg) -> None:
         job, rec, failed = arg
@@ -303,9 +291,7 @@ class JobsMixin(PoolMixin):
         self._busy_changed(node)
         if self._log is not None:
             self._log((self.kernel.now, "release.start", job.id, node.id))
-        rel = job.release
-        self.kernel.after(min(rel.duration, rel.wall_clock_limit), EXIT,
-                          self._on_release_end, node, job)
+        self._launch_release(node, job)
 
     def _on_release_end(self, node: Node, job: Job) -> None:
         if job in node.releases:

@@ -14,7 +14,6 @@ import operator
 from poolscale.formula.values import Option
 
 from .kernel import NODE
-from .tasks import MIN_FAILED_ATTEMPT, stretches_failures
 from .nodes import (
     CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, PREEMPTED, REMOVED, RUNNING,
     PREP_KILLED, PREP_RUNNING, STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node,
@@ -133,10 +132,10 @@ class PoolMixin(EngineState):
         node.life += 1
         timer = self._node_timer
         if phase is CREATING:
-            timer(self._draw(self.alloc_time, "allocation", node), self._on_allocated, node,
-                  node.life)
+            self._launch_allocation(node)
         else:
-            timer(self._draw(self.boot_time, "boot", node), self._on_booted, node, node.life)
+            self._launch_boot(node)
+        # chaos: seeded preemption and failure timers (a rule on both clocks, see simworld.py)
         if node.kind == LOW_PRIORITY and self.preempt_mean is not None:
             u = self.streams.uniform("preemption", node.num, node.inc)
             timer(-self.preempt_mean * math.log1p(-u), self._on_preempt, node, node.inc)
@@ -151,8 +150,7 @@ class PoolMixin(EngineState):
             node.requested = False
             self.n_req_creating -= 1
         self._set_state(node, STARTING)
-        self._node_timer(self._draw(self.boot_time, "boot", node), self._on_booted, node,
-                         node.life)
+        self._launch_boot(node)
         self._check_complete()
 
     def _on_booted(self, node: Node, life: int) -> None:
@@ -162,20 +160,10 @@ class PoolMixin(EngineState):
         if st is not None and st.wait_for_success:
             self._set_state(node, WAITINGFORSTARTTASK)
             node.st_attempts = 0
-            node.st_rng = self.streams.rng("starttask", node.num, node.inc)
-            self._start_task_attempt(node)
+            self._launch_start_task(node)
         else:
             self._set_state(node, IDLE)
             self.kernel.dirty = True
-
-    def _start_task_attempt(self, node: Node) -> None:
-        rng = node.st_rng
-        d = self.st_duration.sample(rng)
-        failed = self.st_fail_p > 0 and rng.random() < self.st_fail_p
-        if failed and d < MIN_FAILED_ATTEMPT \
-                and stretches_failures(self.start_task.max_task_retry_count):
-            d = MIN_FAILED_ATTEMPT
-        self._node_timer(d, self._on_start_task_end, node, (node.life, failed))
 
     def _on_start_task_end(self, node: Node, arg) -> None:
         life, failed = arg
@@ -190,7 +178,7 @@ class PoolMixin(EngineState):
         node.st_attempts += 1
         limit = self.start_task.max_task_retry_count
         if limit == -1 or node.st_attempts <= limit:
-            self._start_task_attempt(node)
+            self._launch_start_task(node)
         else:
             self._set_state(node, STARTTASKFAILED)
 
@@ -337,7 +325,7 @@ class PoolMixin(EngineState):
         self._set_state(node, REMOVED)
         del self.nodes[node.num]
         self.index.forget(node)
-        node.st_rng = None
+        self._node_removed(node)
         self.n_removed += 1
         if self.n_removed >= self.sweep_at:
             # what the heap holds stays bounded by the pool, not by every node ever removed

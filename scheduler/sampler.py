@@ -67,20 +67,9 @@ class SamplerMixin(AttemptsMixin):
     def _on_sample(self, k: int, _=None) -> None:
         """Sample k, stamped start + k·P, covering ((k−1)·P, k·P]
         (docs/simulation-model.md#sample-timing-delay-and-loss)."""
-        lost = self.loss_rate > 0 and self.streams.uniform("sampleloss", k) < self.loss_rate
+        lost = self._sample_lost(k)
         du = self.acc_usable - self.last_usable
-        cpu = (self.acc_cpu - self.last_cpu) / du if du > 0 else 0.0
-        cpu = 0.0 if cpu < 0 else (100.0 if cpu > 100.0 else cpu)
-        if self.track_mem and du > 0:
-            mem = max(0.0, (self.acc_mem - self.last_mem) / du)
-            disk = max(0.0, (self.acc_disk - self.last_disk) / du)
-        else:
-            mem = disk = 0.0
-        if self.track_io:
-            io = [max(0.0, a - b) for a, b in zip(self.acc_io, self.last_io)]
-            self.last_io = list(self.acc_io)
-        else:
-            io = [0.0] * 6
+        cpu, mem, disk, io = self._sample_resources(du)
         present = self.n_present[0] + self.n_present[1]
         active = self.active_inst
         running = self.running_inst
@@ -115,9 +104,6 @@ class SamplerMixin(AttemptsMixin):
         if self._log is not None:
             self._log((self.kernel.now, "sample", k, "lost" if lost else "ok"))
         self.last_usable = self.acc_usable
-        self.last_cpu = self.acc_cpu
-        self.last_mem = self.acc_mem
-        self.last_disk = self.acc_disk
         self.period_succeeded = 0
         self.period_failed = 0
         nxt = (k + 1) * self.period_ticks / TICKS_PER_SECOND

@@ -33,6 +33,7 @@ from .nodes import SlotIndex
 from .pool import STEADY, SWEEP_AFTER_REMOVALS
 from .results import SimulationResult, build_report, instant_text
 from .sampler import SamplerMixin
+from .simworld import SimulatedWorld
 from .streams import Streams
 from .tasks import Job, Task
 from .workload import LoadedWorkload
@@ -113,7 +114,7 @@ def _ticks(seconds: float) -> int:
     return int(round(seconds * TICKS_PER_SECOND))
 
 
-class Simulation(SamplerMixin):
+class Simulation(SimulatedWorld, SamplerMixin):
     """One simulated pool and workload. Build it, call :meth:`run`, read :meth:`result`."""
 
     def __init__(self, pool: PoolSpec | dict, workload: Workload | LoadedWorkload | dict | list,

@@ -153,6 +153,38 @@ class EngineState:
     def _start_attempt(self, task: Task) -> None:
         raise NotImplementedError  # attempts.py
 
+    # -- launch methods: supplied by the world (scheduler/simworld.py, or the live engine) --
+
+    def _launch_allocation(self, node: Node) -> None:
+        raise NotImplementedError  # world
+
+    def _launch_boot(self, node: Node) -> None:
+        raise NotImplementedError  # world
+
+    def _launch_start_task(self, node: Node) -> None:
+        raise NotImplementedError  # world
+
+    def _node_removed(self, node: Node) -> None:
+        raise NotImplementedError  # world
+
+    def _launch_prep(self, node: Node, job: Job, rec: Any) -> None:
+        raise NotImplementedError  # world
+
+    def _launch_release(self, node: Node, job: Job) -> None:
+        raise NotImplementedError  # world
+
+    def _launch_attempt(self, task: Task) -> None:
+        raise NotImplementedError  # world
+
+    def _start_resources(self, task: Task) -> None:
+        raise NotImplementedError  # world
+
+    def _sample_lost(self, k: int) -> bool:
+        raise NotImplementedError  # world
+
+    def _sample_resources(self, du: float) -> tuple[float, float, float, list[float]]:
+        raise NotImplementedError  # world
+
     def _stop_resources(self, task: Task) -> None:
         raise NotImplementedError  # attempts.py
 
