@@ -119,7 +119,11 @@ class AttemptsMixin(SchedulerMixin):
             if self.stop_when_drained:
                 self._check_drained()
             return
-        code = task.attempt_exit_code()
+        self._attempt_ended(task, task.attempt_exit_code())
+
+    def _attempt_ended(self, task: Task, code: int) -> None:
+        """The running attempt exited with ``code``: success, a retry, or a failure. The
+        simulator comes here from its exit event, the live engine from a process's exit."""
         task.exit_code = code
         if code == 0:
             self._retain(task)

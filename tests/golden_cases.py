@@ -118,12 +118,21 @@ def _load(workload):
     return workload
 
 
-def outputs(case: dict) -> dict[str, str]:
-    """The run's event log, report, timeline and autoscale runs, each as deterministic text."""
+def outputs(case: dict, *, general_paths: bool = False) -> dict[str, str]:
+    """The run's event log, report, timeline and autoscale runs, each as deterministic text.
+    ``general_paths``: run every task through the paths the live engine takes (no direct start,
+    no inlined fast path), which must give the same run."""
     from poolscale.scheduler import Simulation
 
     sim = Simulation(case["pool"], _load(case["workload"]), case.get("formula"),
                      horizon=case.get("horizon"), seed=case.get("seed"))
+    if general_paths:
+        sim.direct_start = False
+        for job in sim.jobs:
+            for task in job.tasks:
+                task.simple = False
+            if job.jm is not None:
+                job.jm.simple = False
     sim.run()
     result = sim.result()
     return {
@@ -134,8 +143,9 @@ def outputs(case: dict) -> dict[str, str]:
     }
 
 
-def digest(case: dict) -> dict[str, str]:
-    return {k: hashlib.sha256(v.encode()).hexdigest() for k, v in outputs(case).items()}
+def digest(case: dict, *, general_paths: bool = False) -> dict[str, str]:
+    text = outputs(case, general_paths=general_paths)
+    return {k: hashlib.sha256(v.encode()).hexdigest() for k, v in text.items()}
 
 
 def main(argv: list[str]) -> int:

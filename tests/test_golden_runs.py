@@ -23,3 +23,9 @@ def test_every_case_has_a_digest():
 @pytest.mark.parametrize("name", sorted(golden_cases.cases()))
 def test_run_is_unchanged(name):
     assert golden_cases.digest(golden_cases.cases()[name]) == EXPECTED[name]
+
+
+@pytest.mark.parametrize("name", sorted(golden_cases.cases()))
+def test_general_paths_give_the_same_run(name):
+    # the live engine takes no inlined fast path; its decisions must still be these
+    assert golden_cases.digest(golden_cases.cases()[name], general_paths=True) == EXPECTED[name]
