@@ -1,46 +1,37 @@
 """``simulate(pool, workload, formula, ...)``: a Batch pool on a deterministic event clock.
 
-The engine is :class:`Simulation`, assembled from the pool manager (pool.py), submissions and
-jobs (jobs.py), the scheduling pass and placement (scheduling.py), task attempts (attempts.py)
-and the sampler (sampler.py) over one :class:`~.kernel.Kernel`. It is pure: no
+:class:`Simulation` is the Batch engine (engine.py: the pool manager, jobs, the scheduling
+pass, task attempts and the sampler) in the simulated world (simworld.py: drawn and declared
+durations, outcomes and resource readings) on a virtual clock (kernel.py), plus what only a
+simulation has: a horizon, a stop when the workload drains, and the report. It is pure: no
 printing, no wall clock, and randomness only from streams derived from the seed (streams.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import gc
 import math
-from operator import itemgetter
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from poolscale.formula.values import (
-    MAX_TIMESTAMP_TICKS, TICKS_PER_SECOND, Option, Timestamp, format_timestamp,
-    timestamp_from_datetime,
+    MAX_TIMESTAMP_TICKS, TICKS_PER_SECOND, Timestamp, format_timestamp, timestamp_from_datetime,
 )
 from poolscale.formula.timeparse import parse_iso_time
-from poolscale.metrics.recorder import SampleRecorder
 
 from .documents import shown
 from .durations import LONGEST, positive_seconds
-from .kernel import AUTOSCALE, SAMPLE, SUBMIT, Kernel, TooManyEvents
+from .engine import Engine, _ticks, paused_gc
+from .kernel import Kernel, TooManyEvents
 from .limits import MAX_EVALUATIONS, MAX_EVENTS, MAX_SAMPLE_PERIODS, MAX_SECONDS
-from .models import (
-    PoolSpec, Workload, absolute_instants, load_pool, load_workload, resolve_time,
-)
-from .nodes import SlotIndex
-from .pool import STEADY, SWEEP_AFTER_REMOVALS
+from .models import PoolSpec, Workload, absolute_instants, load_pool, load_workload
 from .results import SimulationResult, build_report, instant_text
-from .sampler import SamplerMixin
 from .simworld import SimulatedWorld
 from .streams import Streams
-from .tasks import Job, Task
 from .workload import LoadedWorkload
 
 __all__ = [
     "Simulation", "simulate", "horizon_seconds", "start_text", "DEFAULT_START", "DRAIN_CAP_SECONDS",
-    "MAX_SAMPLE_PERIODS",
+    "MAX_SAMPLE_PERIODS", "paused_gc",
 ]
 
 #: The start instant when neither the call nor the pool's simulation section gives one (choice:
@@ -78,25 +69,6 @@ def _start_ticks(start: Any) -> int:
     raise TypeError(f"start must be an ISO string, datetime, Timestamp or ticks, not {start!r}")
 
 
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a phase of a run (re-entrant).
-
-    A run builds ~10^5 long-lived tasks, then allocates millions of short-lived acyclic objects
-    (heap entries, tuples) that reference counting frees. Every collection pass would walk the
-    tasks and reclaim nothing; with the collector running, passes cost ~7 % of a week-long run
-    of the benchmark. :func:`simulate` pauses it across set-up, run and report together, so no
-    pass falls between phases; the collector is restored exactly as it was.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def horizon_seconds(value: Any) -> float:
     """How long to simulate, in seconds: a duration as every duration is read (durations.py:
     ``PT36H``, ``36h``, ``7d``, ``7200``, ``1 day, 0:00:00``), or a ``timedelta``; more than 0
@@ -110,11 +82,7 @@ def horizon_seconds(value: Any) -> float:
     return seconds
 
 
-def _ticks(seconds: float) -> int:
-    return int(round(seconds * TICKS_PER_SECOND))
-
-
-class Simulation(SimulatedWorld, SamplerMixin):
+class Simulation(SimulatedWorld, Engine):
     """One simulated pool and workload. Build it, call :meth:`run`, read :meth:`result`."""
 
     def __init__(self, pool: PoolSpec | dict, workload: Workload | LoadedWorkload | dict | list,
@@ -144,115 +112,14 @@ class Simulation(SimulatedWorld, SamplerMixin):
         self._init_pool(pool)
         self._init_autoscale(pool, formula)
         self._init_samples(sim)
-        self._init_tasks(workload)
+        self._init_counters()
+        with paused_gc():
+            self._build_workload(workload)
         if not self.track_mem and not self.track_io:
             self.kernel._advance = self._advance_plain
         self._init_horizon(horizon if horizon is not None else sim.horizon)
         self._ran = False
         self._released = False
-
-    def _init_pool(self, pool: PoolSpec) -> None:
-        sim = pool.simulation
-        self.slots = pool.task_slots_per_node
-        self.cores = pool.cores_per_node
-        self.pack = pool.node_fill_type == "pack"
-        self.inter_node = pool.enable_inter_node_communication
-        quotas = (sim.dedicated_core_quota, sim.low_priority_core_quota)
-        self.quota_nodes = [None if q is None else q // self.cores for q in quotas]
-        most = sim.max_nodes_per_kind
-        #: the upper clamp of an applied target (docs/language.md#from-value-to-target), per kind
-        self.max_nodes = [most if q is None else min(q, most) for q in self.quota_nodes]
-        self.alloc_time = sim.allocation_time
-        self.boot_time = sim.boot_time
-        self.start_task = pool.start_task
-        self.st_duration = sim.start_task.duration
-        self.st_fail_p = sim.start_task.failure_probability
-        self.preempt_mean = sim.preemption.mean_time_between
-        self.recovery_time = sim.preemption.recovery_time
-        self.fail_mean = sim.node_failure.mean_time_between
-        self.repair_time = sim.node_failure.repair_time
-        self.prices = sim.prices
-        self.resize_timeout = pool.resize_timeout
-        self.index = SlotIndex(self.slots)
-        self.nodes: dict[int, Any] = {}
-        self.next_num = 1
-        self.n_present = [0, 0]
-        self.n_leaving = [0, 0]
-        self.n_billed = [0, 0]
-        self.n_preempted = 0
-        self.preemption_times: list[float] = []
-        self.n_usable = 0
-        self.n_req_creating = 0
-        self.n_removed = 0
-        self.sweep_at = SWEEP_AFTER_REMOVALS
-        self.target = [pool.target_dedicated_nodes or 0, pool.target_low_priority_nodes or 0]
-        self.option = Option.REQUEUE
-        self.alloc_state = STEADY
-        self.resize_errors: list[str] = []
-        #: every resize error of the run, for the report: code -> count, first and last
-        #: instant (seconds), the kind and the most nodes asked (PoolMixin._record_resize_error)
-        self.resize_error_log: dict[str, dict] = {}
-        self.quota_error = [False, False]
-        self.resize_stopped = False
-        self.resize_gen = 0
-        self._in_resize = False
-        self._resize_again = False
-
-    def _init_autoscale(self, pool: PoolSpec, formula: Any) -> None:
-        if formula is None and pool.enable_auto_scale:
-            formula = pool.auto_scale_formula
-        if isinstance(formula, str):
-            from poolscale.formula import compile_formula
-
-            formula = compile_formula(formula)
-        self.formula = formula
-        self.autoscale = formula is not None
-        #: the pool file's targets, as written (an autoscale pool's are cut to the quota below)
-        self.file_targets = list(self.target)
-        if self.autoscale:
-            # docs/simulation-model.md#quotas-and-the-configured-maximum: an autoscale pool's
-            # targets are clamped to its quota, the file's initial
-            # ones included (a fixed pool keeps a target above quota and records the error)
-            self.target = [min(t, most) for t, most in zip(self.target, self.max_nodes)]
-        self.interval_ticks = _ticks(pool.auto_scale_evaluation_interval)
-        self.runs: list[Any] = []
-        self.run_times: list[float] = []
-        self.eval_errors = 0
-        self.error_codes: dict[str, int] = {}
-        self.target_changes = 0
-        self.target_change_times: list[float] = []
-
-    def _init_samples(self, sim) -> None:
-        self.period_ticks = _ticks(sim.samples.period)
-        if self.period_ticks <= 0:
-            raise ValueError("simulation.samples.period must be at least 0.0000001 s "
-                             "(PT0.0000001S), the finest time a formula sees")
-        self.recorder = SampleRecorder(period=self.period_ticks, delay=_ticks(sim.samples.delay))
-        self.loss_rate = sim.samples.loss_rate
-        self.timeline: list[dict] = []
-        self.cpu_total = self.mem_total = self.disk_total = 0.0
-        self.io_rates = [0.0] * 6
-        self.acc_usable = self.acc_cpu = self.acc_mem = self.acc_disk = 0.0
-        self.acc_io = [0.0] * 6
-        self.last_usable = self.last_cpu = self.last_mem = self.last_disk = 0.0
-        self.last_io = [0.0] * 6
-        self.acc_billed = [0.0, 0.0]
-        self.acc_assigned = self.acc_under = self.acc_over = 0.0
-        self.period_succeeded = self.period_failed = 0
-
-    def _init_tasks(self, workload: Workload) -> None:
-        self.n_submitted = self.n_active = self.n_running = 0
-        self.n_succeeded = self.n_failed = self.n_rejected = 0
-        self.active_inst = self.active_slots = self.running_inst = self.assigned_slots = 0
-        self.wasted = 0.0
-        self.queue: list = []
-        #: start a submitted task at once when the pass would (see JobsMixin._on_submit);
-        #: False takes the general path, for the equivalence tests
-        self.direct_start = True
-        self._qtok = 0
-        self.submissions_done = False
-        with paused_gc():
-            self._build_workload(workload)
 
     def _init_horizon(self, horizon: Any) -> None:
         try:
@@ -287,67 +154,6 @@ class Simulation(SimulatedWorld, SamplerMixin):
         self._progress_step = max(h / 200.0, 1.0)
         self._next_progress = 0.0
 
-    def _build_workload(self, workload: Workload) -> None:
-        slots = self.slots
-        self.jobs: list[Job] = []
-        items: list[tuple] = []
-        profiled: list[Task] = []    # tasks with a resource profile: memory, disk or I/O
-        n_tasks = 0
-        for jseq, spec in enumerate(workload.jobs):
-            job = Job(spec, jseq)
-            self.jobs.append(job)
-            created = resolve_time(spec.creation_time, self.start_ticks)
-            if created is None and not spec.tasks:
-                # docs/simulation-model.md#job-fields: a job is created at its creationTime or with
-                # its first task; a job with
-                # neither (a job manager that adds the work, say) is created at the start (choice)
-                created = 0.0
-            job.creation_at = created
-            if created is not None:
-                items.append((created, job, None))
-            if spec.job_manager_task is not None:
-                jm = Task(job, spec.job_manager_task, -1, slots_per_node=slots, is_jm=True)
-                jm.gkey = jm.slots if jm.slots <= slots else None
-                job.jm = jm
-                n_tasks += 1
-            append = items.append
-            start_ticks = self.start_ticks
-            for tspec in spec.tasks:
-                task = Task(job, tspec, 0, slots_per_node=slots)
-                at: Any = tspec.submit_time
-                if type(at) is not float:
-                    at = resolve_time(at, start_ticks)
-                if created is not None and at < created:
-                    at = created  # a task cannot reach its job before the job exists (choice)
-                task.submit_at = at
-                if tspec.multi_instance_settings is None:   # _group_key, inlined
-                    task.gkey = task.slots if task.slots <= slots else None
-                else:
-                    task.gkey = self._group_key(task, tspec)
-                if tspec.profile is not None:
-                    profiled.append(task)
-                append((at, job, task))
-            n_tasks += len(spec.tasks)
-        items.sort(key=itemgetter(0))   # stable: workload order within an instant
-        for seq, (_, _, submitted) in enumerate(items):
-            if submitted is not None:
-                submitted.seq = seq            # component 6 of
-                                               # docs/simulation-model.md#queue-order-and-priorities
-        self.submissions = items
-        self.n_workload_tasks = n_tasks
-        profiled += [job.jm for job in self.jobs if job.jm is not None]
-        self.track_mem = any(t.mem or t.disk for t in profiled)
-        self.track_io = any(t.io is not None for t in profiled)
-
-    def _group_key(self, task: Task, spec) -> int | None:
-        """Placement group (docs/simulation-model.md#placement-and-fill-type); None for the
-        never-placed tasks of docs/simulation-model.md#tasks-that-never-run."""
-        if spec.multi_instance_settings is not None:
-            if self.slots == 1 and self.inter_node:
-                return -task.inst
-            return None
-        return task.slots if task.slots <= self.slots else None
-
     # -- running --------------------------------------------------------------------------
 
     def run(self, *, on_step: Callable[[bool], None] | None = None) -> "Simulation":
@@ -355,23 +161,7 @@ class Simulation(SimulatedWorld, SamplerMixin):
             raise RuntimeError("a Simulation runs once")
         self._ran = True
         k = self.kernel
-        if self.target[0] or self.target[1]:
-            self._begin_resize()          # the initial sizing counts as a resize
-                                          # (docs/simulation-model.md#allocation-states)
-        if self.autoscale:
-            for kind in (0, 1):           # the file's targets, cut to the quota in _init_autoscale
-                self._note_quota_cut(kind, self.file_targets[kind], by_run=False)
-        if self.target[0] or self.target[1]:
-            self._resize()
-        if self.submissions:
-            k.set_stream(SUBMIT, self._on_submit, self.submissions[0][0], 0)
-        else:
-            self.submissions_done = True
-        first = self.period_ticks / TICKS_PER_SECOND
-        if first <= self.until:
-            k.at(first, SAMPLE, self._on_sample, 1)
-        if self.autoscale:
-            k.at(0.0, AUTOSCALE, self._on_evaluate, 0)
+        self._start()
         k.max_events = MAX_EVENTS
         with paused_gc():
             try:

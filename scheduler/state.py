@@ -1,13 +1,14 @@
 """The engine's shared state, declared once with its types.
 
-:class:`~.simulate.Simulation` is built in layers, one concept per module: the pool manager
+:class:`~.engine.Engine` is built in layers, one concept per module: the pool manager
 (pool.py), submissions and jobs (jobs.py), the scheduling pass (scheduling.py), task attempts
 (attempts.py) and the sampler (sampler.py). Each layer reads and writes the counters of the
 others on ``self``. Before this class they were assigned here and there in ``__init__`` helpers,
 so no checker could tell a typo from a field; now every field is declared below (assigned by
-``Simulation.__init__``) and the layers form one inheritance chain over it
+the engine's ``_init_*`` methods) and the layers form one inheritance chain over it
 (``EngineState`` → ``PoolMixin`` → ``JobsMixin`` → ``SchedulerMixin`` → ``AttemptsMixin`` →
-``SamplerMixin`` → ``Simulation``), which ``mypy`` checks (tests/test_typing.py).
+``SamplerMixin`` → ``Engine``), which ``mypy`` checks (tests/test_typing.py). A world
+(simworld.py for :class:`~.simulate.Simulation`) supplies the launch methods declared last.
 
 A layer that calls down the chain (the pool manager requeues a task, say) calls a method
 declared at the end of this class and defined by the layer that owns it.
@@ -30,7 +31,7 @@ from .tasks import Job, Task
 class EngineState:
     """Fields of a simulation (see the module docstring); none has a value at class level."""
 
-    # -- the pool's configuration (Simulation._init_pool) --
+    # -- the pool's configuration (Engine._init_pool) --
     slots: int
     cores: Any
     pack: bool
@@ -72,7 +73,7 @@ class EngineState:
     resize_gen: int
     _in_resize: bool
     _resize_again: bool
-    # -- autoscale (Simulation._init_autoscale) --
+    # -- autoscale (Engine._init_autoscale) --
     formula: Any
     autoscale: bool
     interval_ticks: int
@@ -82,7 +83,7 @@ class EngineState:
     error_codes: dict[str, int]
     target_changes: int
     target_change_times: list[float]
-    # -- samples and the integrals behind them (Simulation._init_samples, sampler.py) --
+    # -- samples and the integrals behind them (Engine._init_samples, sampler.py) --
     period_ticks: int
     recorder: SampleRecorder
     loss_rate: float
@@ -107,7 +108,7 @@ class EngineState:
     acc_over: float
     period_succeeded: int
     period_failed: int
-    # -- tasks and the ready queue (Simulation._init_tasks, jobs.py, scheduling.py) --
+    # -- tasks and the ready queue (Engine._init_counters, jobs.py, scheduling.py) --
     n_submitted: int
     n_active: int
     n_running: int
