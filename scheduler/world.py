@@ -11,7 +11,8 @@ place and never learn which world they run in.
 This module is pure, as the rest of ``poolscale.scheduler``: protocols and named tuples only, no
 threads, no wall clock, no I/O. Implementations live in ``poolscale.runtime.service`` (which this
 package never imports); the protocols are structural (``typing.Protocol``), so an implementation
-does not inherit from them.
+does not inherit from them; they are ``runtime_checkable``, so a test can assert that an
+implementation has every method.
 
 Times are *engine seconds*: seconds after the engine's origin, on the engine's own clock (the
 virtual one, or the real one divided by its scale). Only a :class:`Clock` converts to wall time.
@@ -74,6 +75,7 @@ class Promise(NamedTuple):
     handler: Handler
 
 
+@runtime_checkable
 class Inbox(Protocol):
     """How the world hands reports to the engine thread (the live kernel implements it)."""
 
@@ -97,6 +99,7 @@ class Inbox(Protocol):
         ...
 
 
+@runtime_checkable
 class NodeProvider(Protocol):
     """Allocates, boots, reimages and removes the machines of a pool. ``allocate`` and ``boot``
     report back through the inbox (``engine._on_allocated(node, token)``,
@@ -124,6 +127,7 @@ class NodeProvider(Protocol):
         ...
 
 
+@runtime_checkable
 class Executor(Protocol):
     """Starts, kills and reports attempts (task, start task, job preparation/release).
 
@@ -146,6 +150,7 @@ class Executor(Protocol):
         ...
 
 
+@runtime_checkable
 class SampleSource(Protocol):
     """The resource part of sample ``k`` (the task and node counts come from the engine, as in
     the simulator): over the period's ``du`` usable node-seconds, the pool's CPU percent, the

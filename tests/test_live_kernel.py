@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -129,7 +131,7 @@ class ChunkedKernel(Kernel):
 STEPS = st.lists(st.one_of(st.just(-1.0), st.sampled_from([0.0, 1e-9, 1.0, 7.3, 30.0, 60.0, 299.9, 300.0]),
                            st.floats(0.0, 2000.0)), min_size=1, max_size=400)
 
-CHEAP = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CHEAP = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @CHEAP
@@ -566,7 +568,7 @@ def test_an_idle_serve_uses_no_cpu():
     assert cpu < 0.05 and commits == 1, (cpu, wall, commits)
 
 
-# -- the real clock ---------------------------------------------------------------------------------
+# -- the real clock and the seams ------------------------------------------------------------------
 
 
 def test_real_clock_scales_wall_time_into_engine_time():
@@ -582,3 +584,25 @@ def test_real_clock_scales_wall_time_into_engine_time():
     for bad in (0, -1.0, math.inf, math.nan, "1"):
         with pytest.raises(ValueError, match=r"^scale must be a positive finite number of wall seconds per engine second"):
             RealClock(bad)
+
+
+def test_the_live_pieces_have_the_shape_of_the_seams():
+    from poolscale.runtime.service.local.executor import ProcessExecutor
+    from poolscale.scheduler.world import Clock, Executor, Inbox
+
+    k, _ = live_kernel(ManualClock())
+    assert isinstance(RealClock(), Clock) and isinstance(k, Inbox) and isinstance(ProcessExecutor(), Executor)
+    assert not isinstance(ManualClock(), Inbox) and not isinstance(k, Executor)
+
+
+def test_the_scheduler_and_its_seams_import_nothing_of_the_runtime():
+    # the core is pure: the protocols live in poolscale.scheduler, their implementations in
+    # poolscale.runtime.service, which the scheduler never imports
+    code = ("import importlib, pkgutil, sys\n"
+            "import poolscale.scheduler as s\n"
+            "names = [m.name for m in pkgutil.iter_modules(s.__path__)]\n"
+            "assert 'world' in names\n"
+            "for n in names: importlib.import_module('poolscale.scheduler.' + n)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('poolscale.runtime')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (out.stdout, out.returncode) == ("[]\n", 0), out.stderr
