@@ -520,8 +520,11 @@ def test_a_handler_lowering_stop_at_ends_serve_after_its_instant():
     k.at(5.0, SUBMIT, lambda a, b: setattr(k, "stop_at", k.now))   # as the drain of a run does
     k.at(5.0, SAMPLE, rec.note, "same instant")
     k.at(6.0, NODE, rec.note, "later")
+    k.promise(50.0, EXIT, rec.note)                                   # caps stop_at, not the request
+    assert k.stop_requested == math.inf and k.stop_at == math.nextafter(50.0, -math.inf)
     k.serve()
     assert rec.log == [("same instant", 5.0)] and k.now == 5.0 and rec.commits == 1
+    assert k.stop_requested == 5.0 and k.stop_at == 5.0
 
 
 def test_a_handler_exception_ends_serve_and_fails_waiting_commands():

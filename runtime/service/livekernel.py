@@ -184,6 +184,12 @@ class LiveKernel(Kernel):
         self._stop_request = value
         self._stop_eff = min(value, self._promise_cap)
 
+    @property
+    def stop_requested(self) -> float:
+        """The stop a handler asked for (``inf``: none): what the simulator's ``stop_at`` means
+        after a run (``poolscale run`` drained), without the promise cap."""
+        return self._stop_request
+
     def _update_cap(self) -> None:
         times = self._open_times
         while times and times[0][1] not in self._open:
@@ -319,8 +325,8 @@ class LiveKernel(Kernel):
     def _serve_quietly(self) -> None:
         try:
             self.serve()
-        except BaseException:  # kept in self._error for join(); not printed by threading
-            pass
+        except BaseException:  # kept in self._error for join(); logged, not printed by threading
+            _log.error("the engine thread stopped on an error", exc_info=True)
 
     # -- the engine thread's loop ----------------------------------------------------------------
 
@@ -417,15 +423,15 @@ class LiveKernel(Kernel):
             due = self.clock.wall_seconds(nxt - self.clock.now())
             if due <= 0:
                 return
-            timeout = due if timeout is None else min(timeout, due)
+            timeout = min(timeout, due)
         try:
             self._held.append(self._inbox.get(timeout=timeout))
         except queue.Empty:
             pass
 
-    def _watchdog_wait(self) -> float | None:
-        """Wall seconds until the earliest open promise is late for the watchdog (None: no
-        watchdog, or no open promise)."""
+    def _watchdog_wait(self) -> float:
+        """Wall seconds until the earliest open promise is late for the watchdog (MAX_WAIT with
+        no watchdog or no open promise)."""
         if self.promise_timeout is None or not self._open_times:
             return MAX_WAIT
         at = self._open_times[0][0]
