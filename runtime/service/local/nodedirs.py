@@ -1,0 +1,311 @@
+"""Local nodes as directory trees: the filesystem and the identity of a node, nothing else.
+
+A local node is a directory ``<work root>/<poolId>/<nodeId>`` laid out as a Batch node is
+(docs/running-locally.md#node-directories)::
+
+    startup/wd/        the start task's directory (stdout.txt, stderr.txt appear on its first run)
+    shared/            AZ_BATCH_NODE_SHARED_DIR: for every task on this node, not other nodes
+    fsmounts/          AZ_BATCH_NODE_MOUNTS_DIR: empty (no mounts)
+    applications/      reserved, empty
+    volatile/          reserved, empty
+    workitems/<jobId>/job-1/<taskId>/          a task (stdout.txt, stderr.txt, wd/)
+    workitems/<jobId>/job-1/jobpreparation/    the job preparation task
+    workitems/<jobId>/job-1/jobrelease/        the job release task
+
+Why the class owns no timer and posts no report: the engine schedules a node's allocation and
+boot on its own kernel after the configured delays, so that the same Batch rules run on both
+clocks; this layer only makes, names, wipes and deletes directories, and gives a node its IP.
+
+Safety rules, each for a reason:
+
+* **Ids are checked** by the Batch rule (:mod:`poolscale.runtime.service.ids`) before a path is
+  built from them, so an id is always one plain path component (no ``..``, no ``/``).
+* **Every computed path is resolved and must stay under the work root.** Tasks run as the user
+  who started poolscale and may plant symlinks in their directories; a path that resolves
+  outside raises :class:`PathOutsideWorkRoot` instead of being used.
+* **A delete never follows a symlink.** The entry to delete is taken from its parent's resolved
+  directory; a symlink is unlinked, never descended into (``shutil.rmtree`` does not follow
+  links inside a tree either), so a link to ``$HOME`` in a task directory costs one unlink.
+* **Removal is a rename.** ``remove`` and ``reimage`` move the node's tree into
+  ``<work root>/.trash/<uuid>`` (atomic and O(1), so the engine thread never waits for a large
+  tree to be deleted) and a background thread deletes it. Whatever a killed service left in
+  the trash is deleted when the next one starts. ``.trash`` cannot be a pool: ids have no dots.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import stat
+import sys
+import threading
+import uuid
+from collections import deque
+from pathlib import Path
+
+from poolscale.runtime.service.ids import check_id
+
+from .environment import JOB_SEGMENT
+
+__all__ = ["NodeDirectories", "PathOutsideWorkRoot", "NODE_SUBDIRS", "TRASH", "node_ip",
+           "PREPARATION_DIR", "RELEASE_DIR"]
+
+_log = logging.getLogger(__name__)
+
+#: The directories a new node has, relative to its root (parents before children).
+NODE_SUBDIRS = ("applications", "fsmounts", "shared", "startup", "startup/wd", "volatile", "workitems")
+
+#: Directory names of the job preparation and release tasks (also their AZ_BATCH_TASK_ID).
+PREPARATION_DIR = "jobpreparation"
+RELEASE_DIR = "jobrelease"
+
+#: Where removed trees wait for deletion, under the work root.
+TRASH = ".trash"
+
+#: Mode of a node's root: tasks of other users on this machine have no business in it.
+NODE_ROOT_MODE = 0o700
+
+#: Nodes per /24 block of 127.0.0.0/8: host parts 1..254 (no .0 or .255 address).
+_HOSTS_PER_BLOCK = 254
+
+
+class PathOutsideWorkRoot(ValueError):
+    """A computed path resolves outside the work root (a symlink planted in a node tree)."""
+
+    def __init__(self, path: Path, resolved: str, work_root: Path) -> None:
+        self.path = path
+        self.resolved = resolved
+        super().__init__(f"{path} resolves to {resolved}, outside the work root {work_root}; "
+                         "it is not used")
+
+
+def node_ip(num: int, platform: str = sys.platform) -> str:
+    """The IP address of node ``num`` (``tvm-<num>``, from 1), as multi-instance tasks see it.
+
+    On Linux all of 127.0.0.0/8 is loopback, so each node gets its own address and a task can
+    bind a port per node: node 1 is 127.0.0.2, node 253 is 127.0.0.254, node 254 is 127.0.1.1
+    (127.0.0.1 stays the host's; no address ends in .0 or .255). Elsewhere (macOS) only
+    127.0.0.1 is configured, so every node has it and tasks of different nodes share its ports.
+    """
+    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+        raise ValueError(f"a node number is an integer from 1, not {num!r}")
+    if not platform.startswith("linux"):
+        return "127.0.0.1"
+    block, host = divmod(num, _HOSTS_PER_BLOCK)
+    if block > 0xFFFF:
+        raise ValueError(f"node number {num} is past the last loopback address")
+    return f"127.{block >> 8}.{block & 0xFF}.{host + 1}"
+
+
+class NodeDirectories:
+    """The directory trees of the local nodes under one work root.
+
+    Every method takes ids (checked; see the module docstring) and returns absolute paths
+    built on the resolved work root. Thread-safe: the engine thread calls it; the trash thread
+    touches only ``.trash``.
+    """
+
+    def __init__(self, work_root: str | os.PathLike[str]) -> None:
+        os.makedirs(work_root, exist_ok=True)
+        self.work_root = Path(os.path.realpath(work_root))
+        self.trash = self._inside(self.work_root / TRASH)
+        os.makedirs(self.trash, exist_ok=True)
+        self._pending: deque[Path] = deque()
+        self._busy = 0  # entries queued or being deleted
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        leftovers = sorted(self.trash.iterdir())
+        if leftovers:
+            _log.info("emptying %d tree(s) left in %s by an earlier run", len(leftovers), self.trash)
+            for entry in leftovers:
+                self._enqueue(entry)
+
+    # -- paths ---------------------------------------------------------------------------------
+
+    def node_root(self, pool_id: str, node_id: str) -> Path:
+        """``<work root>/<poolId>/<nodeId>`` (``AZ_BATCH_NODE_ROOT_DIR``)."""
+        return self._inside(self.work_root / check_id(pool_id, "poolId") / check_id(node_id, "nodeId"))
+
+    def startup_dir(self, pool_id: str, node_id: str) -> Path:
+        """The start task's directory (``AZ_BATCH_NODE_STARTUP_DIR``)."""
+        return self._inside(self.node_root(pool_id, node_id) / "startup")
+
+    def job_dir(self, pool_id: str, node_id: str, job_id: str, segment: str = JOB_SEGMENT) -> Path:
+        """``workitems/<jobId>/<segment>`` on the node: the one place that decides how a job's
+        tasks are grouped. A plain job is ``<jobId>/job-1``; a job of a schedule will be
+        ``<scheduleId>/<jobId>`` (pass the schedule id as ``job_id`` and the job's name as
+        ``segment``), as the service lays them out."""
+        root = self.node_root(pool_id, node_id)
+        return self._inside(root / "workitems" / check_id(job_id, "jobId") / check_id(segment, "segment"))
+
+    def task_dir(self, pool_id: str, node_id: str, job_id: str, task_id: str,
+                 segment: str = JOB_SEGMENT) -> Path:
+        """A task's directory (``AZ_BATCH_TASK_DIR``: ``stdout.txt``, ``stderr.txt``, ``wd/``).
+        Not created here: the executor makes it on every attempt."""
+        return self._inside(self.job_dir(pool_id, node_id, job_id, segment) / check_id(task_id, "taskId"))
+
+    def prep_dir(self, pool_id: str, node_id: str, job_id: str, segment: str = JOB_SEGMENT) -> Path:
+        """The job preparation task's directory (``AZ_BATCH_JOB_PREP_DIR``)."""
+        return self._inside(self.job_dir(pool_id, node_id, job_id, segment) / PREPARATION_DIR)
+
+    def release_dir(self, pool_id: str, node_id: str, job_id: str, segment: str = JOB_SEGMENT) -> Path:
+        """The job release task's directory."""
+        return self._inside(self.job_dir(pool_id, node_id, job_id, segment) / RELEASE_DIR)
+
+    # -- node life -------------------------------------------------------------------------------
+
+    def create(self, pool_id: str, node_id: str) -> Path:
+        """Make the node's tree and return its root. Idempotent: what exists is kept (a service
+        restarted after a crash re-creates its nodes without wiping them)."""
+        root = self.node_root(pool_id, node_id)
+        os.makedirs(root.parent, exist_ok=True)
+        try:
+            os.mkdir(root, NODE_ROOT_MODE)
+        except FileExistsError:
+            pass
+        os.chmod(root, NODE_ROOT_MODE)  # mkdir's mode is filtered by the umask
+        for sub in NODE_SUBDIRS:
+            os.makedirs(self._inside(root / sub), exist_ok=True)
+        return root
+
+    def reimage(self, pool_id: str, node_id: str) -> Path:
+        """Wipe the node's tree and make a fresh one (after a preemption or a node failure the
+        node's local data is gone, as on the service). The old tree goes to the trash."""
+        self.remove(pool_id, node_id)
+        return self.create(pool_id, node_id)
+
+    def remove(self, pool_id: str, node_id: str) -> bool:
+        """Move the node's tree to the trash (deleted in the background). False if there was
+        none."""
+        return self._discard(self.node_root_entry(pool_id, node_id))
+
+    def remove_pool(self, pool_id: str) -> bool:
+        """Move a deleted pool's directory (and any node trees left in it) to the trash."""
+        return self._discard(self.work_root / check_id(pool_id, "poolId"))
+
+    def delete_task_dir(self, pool_id: str, node_id: str, job_id: str, task_id: str,
+                        segment: str = JOB_SEGMENT) -> bool:
+        """Delete a task's directory (its ``retentionTime`` has passed): it leaves the job's
+        directory at once and is deleted in the background. False if there was none. A symlink
+        in its place is unlinked, not followed."""
+        job_dir = self.job_dir(pool_id, node_id, job_id, segment)
+        return self._discard(job_dir / check_id(task_id, "taskId"))
+
+    def node_root_entry(self, pool_id: str, node_id: str) -> Path:
+        """The node root as an entry of its pool directory, *not* resolved: what a delete acts on
+        (if a task replaced the root by a symlink, the link is what goes)."""
+        pool_dir = self._inside(self.work_root / check_id(pool_id, "poolId"))
+        return pool_dir / check_id(node_id, "nodeId")
+
+    # -- trash -----------------------------------------------------------------------------------
+
+    def drain_trash(self, timeout: float | None = None) -> bool:
+        """Wait until everything moved to the trash so far is deleted. False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._busy == 0, timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the trash thread after it has emptied the queue (waits up to ``timeout``)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def __enter__(self) -> NodeDirectories:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _inside(self, path: Path) -> Path:
+        resolved = os.path.realpath(path)
+        root = str(self.work_root)
+        if resolved != root and not resolved.startswith(root + os.sep):
+            raise PathOutsideWorkRoot(path, resolved, self.work_root)
+        return path
+
+    def _discard(self, entry: Path) -> bool:
+        """Rename ``entry`` (a directory, a file or a symlink, never followed) into the trash.
+        Its parent must resolve inside the work root; the entry itself is renamed, not
+        resolved, so a symlink moves as a link."""
+        self._inside(entry.parent)
+        target = self.trash / uuid.uuid4().hex
+        try:
+            os.rename(entry, target)
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            if e.errno != errno.EXDEV:
+                raise
+            delete_entry(entry)  # a mount inside the work root: no rename across it, delete here
+            return True
+        self._enqueue(target)
+        return True
+
+    def _enqueue(self, entry: Path) -> None:
+        with self._cond:
+            self._pending.append(entry)
+            self._busy += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._empty_trash, name="poolscale-trash",
+                                                 daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _empty_trash(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closed)
+                if not self._pending:
+                    self._thread = None
+                    return
+                entry = self._pending.popleft()
+            try:
+                delete_entry(entry)
+            except OSError as e:
+                _log.warning("could not delete %s: %s", entry, e)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+
+def delete_entry(path: Path) -> None:
+    """Delete a file, a symlink (the link only) or a directory tree without following links.
+
+    A tree a task made read-only (Go's module cache is, for one) cannot be emptied as it is:
+    on a first failure the directories are made writable by their owner and the delete tried
+    once more. Symlinks are skipped by that pass too, so it changes no mode outside the tree.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(path)
+        return
+    try:
+        shutil.rmtree(path)
+        return
+    except OSError:
+        _make_writable(path)
+    shutil.rmtree(path)
+
+
+def _make_writable(top: Path) -> None:
+    os.chmod(top, stat.S_IRWXU)
+    for dirpath, dirnames, _ in os.walk(top):  # does not descend into links (followlinks=False)
+        for name in dirnames:
+            sub = os.path.join(dirpath, name)
+            if not os.path.islink(sub):
+                try:
+                    os.chmod(sub, stat.S_IRWXU)
+                except OSError:
+                    pass

@@ -1,0 +1,290 @@
+"""Local nodes as directory trees (runtime/service/local/nodedirs.py).
+
+Each test asserts the exact tree (a sorted listing), exact paths and exact refusals. Deletes
+run on a background thread; tests wait for it with ``drain_trash`` and a generous timeout, so
+a loaded machine makes a test slower, never flaky.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from poolscale.runtime.service.ids import ID_RULE, InvalidId
+from poolscale.runtime.service.local.nodedirs import (
+    NodeDirectories,
+    PathOutsideWorkRoot,
+    delete_entry,
+    node_ip,
+)
+from poolscale.scheduler.nodes import DEDICATED, Node
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="symlinks and modes are POSIX")
+
+WAIT = 15.0
+NODE = Node(1, DEDICATED).id  # the simulator's name for node 1: the provider uses the same
+
+NEW_NODE_TREE = [
+    "applications/",
+    "fsmounts/",
+    "shared/",
+    "startup/",
+    "startup/wd/",
+    "volatile/",
+    "workitems/",
+]
+
+
+def listing(root: Path) -> list[str]:
+    """Every entry under ``root``, relative, sorted; directories end with ``/``, links with
+    ``@``. Links are listed, never followed."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                out.append(rel + "@")
+            elif path.is_dir():
+                out.append(rel + "/")
+            else:
+                out.append(rel)
+    return sorted(out)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path):
+    with NodeDirectories(tmp_path / "nodes") as d:
+        yield d
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory beside the work root, with a file that must survive every delete."""
+    o = tmp_path / "outside"
+    o.mkdir()
+    (o / "precious.txt").write_text("keep me")
+    return o
+
+
+def test_node_ids_are_the_simulators():
+    assert NODE == "tvm-000001"
+
+
+def test_create_makes_the_node_tree(dirs: NodeDirectories, tmp_path: Path):
+    root = dirs.create("pool1", NODE)
+    assert root == tmp_path.resolve() / "nodes" / "pool1" / NODE
+    assert listing(root) == NEW_NODE_TREE
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+    assert listing(dirs.work_root) == [".trash/", "pool1/", f"pool1/{NODE}/",
+                                       *(f"pool1/{NODE}/{p}" for p in NEW_NODE_TREE)]
+
+
+def test_the_root_is_made_private_even_if_it_was_not(dirs: NodeDirectories):
+    root = dirs.work_root / "p" / NODE
+    root.mkdir(parents=True, mode=0o755)
+    os.chmod(root, 0o755)  # e.g. left by a copy of the data directory
+    assert dirs.create("p", NODE) == root
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+
+
+def test_create_again_keeps_what_is_there(dirs: NodeDirectories):
+    root = dirs.create("p", NODE)
+    (root / "shared" / "data.bin").write_bytes(b"x")
+    assert dirs.create("p", NODE) == root
+    assert listing(root) == sorted([*NEW_NODE_TREE, "shared/data.bin"])
+
+
+def test_paths_of_a_node(dirs: NodeDirectories):
+    root = dirs.work_root / "p" / NODE
+    assert dirs.node_root("p", NODE) == root
+    assert dirs.startup_dir("p", NODE) == root / "startup"
+    assert dirs.job_dir("p", NODE, "job1") == root / "workitems" / "job1" / "job-1"
+    assert dirs.task_dir("p", NODE, "job1", "t7") == root / "workitems" / "job1" / "job-1" / "t7"
+    assert dirs.prep_dir("p", NODE, "job1") == root / "workitems" / "job1" / "job-1" / "jobpreparation"
+    assert dirs.release_dir("p", NODE, "job1") == root / "workitems" / "job1" / "job-1" / "jobrelease"
+    # a job of a schedule: <scheduleId>/<job name>, through the same function
+    assert dirs.task_dir("p", NODE, "nightly", "t7", segment="job-3") == (
+        root / "workitems" / "nightly" / "job-3" / "t7")
+    assert not (root / "workitems" / "job1").exists()  # paths are computed, not made
+
+
+@pytest.mark.parametrize(("call", "prop", "bad"), [
+    (lambda d: d.task_dir("p", NODE, "j", ".."), "taskId", ".."),
+    (lambda d: d.task_dir("p", NODE, "j", "a/b"), "taskId", "a/b"),
+    (lambda d: d.task_dir("p", NODE, "../../x", "t"), "jobId", "../../x"),
+    (lambda d: d.task_dir("p", NODE, "j", "t", segment=".."), "segment", ".."),
+    (lambda d: d.create("..", NODE), "poolId", ".."),
+    (lambda d: d.create("p", "/etc"), "nodeId", "/etc"),
+    (lambda d: d.remove("p", "."), "nodeId", "."),
+    (lambda d: d.delete_task_dir("p", NODE, "j", ""), "taskId", ""),
+    (lambda d: d.remove_pool(".trash"), "poolId", ".trash"),
+])
+def test_an_id_that_is_not_one_plain_name_is_refused_before_the_disk(dirs: NodeDirectories, call, prop, bad):
+    before = listing(dirs.work_root)
+    with pytest.raises(InvalidId) as info:
+        call(dirs)
+    assert (info.value.code, info.value.property, info.value.value) == ("InvalidPropertyValue", prop, bad)
+    assert info.value.reason.startswith(ID_RULE)
+    assert listing(dirs.work_root) == before
+
+
+def test_a_symlinked_job_directory_cannot_lead_outside(dirs: NodeDirectories, outside: Path):
+    root = dirs.create("p", NODE)
+    (root / "workitems" / "j").symlink_to(outside)
+    with pytest.raises(PathOutsideWorkRoot) as info:
+        dirs.task_dir("p", NODE, "j", "t")
+    assert str(info.value) == (f"{root}/workitems/j/job-1 resolves to {outside}/job-1, outside the "
+                               f"work root {dirs.work_root}; it is not used")
+    (outside / "job-1" / "t").mkdir(parents=True)
+    with pytest.raises(PathOutsideWorkRoot):
+        dirs.delete_task_dir("p", NODE, "j", "t")
+    assert listing(outside) == ["job-1/", "job-1/t/", "precious.txt"]
+
+
+def test_deleting_a_task_dir_that_is_a_symlink_removes_the_link_only(dirs: NodeDirectories, outside: Path):
+    dirs.create("p", NODE)
+    job = dirs.job_dir("p", NODE, "j")
+    job.mkdir(parents=True)
+    (job / "t").symlink_to(outside)
+    assert dirs.delete_task_dir("p", NODE, "j", "t") is True
+    assert dirs.drain_trash(WAIT)
+    assert listing(job) == []
+    assert listing(outside) == ["precious.txt"]
+
+
+def test_removing_a_node_does_not_follow_links_planted_in_it(dirs: NodeDirectories, outside: Path):
+    root = dirs.create("p", NODE)
+    (root / "shared" / "home").symlink_to(outside)
+    (root / "shared" / "file-link").symlink_to(outside / "precious.txt")
+    assert dirs.remove("p", NODE) is True
+    assert dirs.drain_trash(WAIT)
+    assert listing(dirs.work_root) == [".trash/", "p/"]
+    assert listing(outside) == ["precious.txt"]
+    assert (outside / "precious.txt").read_text() == "keep me"
+
+
+def test_a_node_root_replaced_by_a_symlink_is_removed_as_a_link(dirs: NodeDirectories, outside: Path):
+    root = dirs.create("p", NODE)
+    os.rename(root, dirs.work_root / "p" / "moved")
+    root.symlink_to(outside)
+    with pytest.raises(PathOutsideWorkRoot):
+        dirs.node_root("p", NODE)
+    assert dirs.remove("p", NODE) is True
+    assert dirs.drain_trash(WAIT)
+    assert listing(outside) == ["precious.txt"]
+    assert not os.path.lexists(root)
+
+
+def test_remove_moves_the_tree_away_at_once_and_deletes_it_in_the_background(dirs: NodeDirectories):
+    root = dirs.create("p", NODE)
+    (root / "shared" / "big").mkdir()
+    for i in range(50):
+        (root / "shared" / "big" / f"f{i}").write_bytes(b"x" * 100)
+    assert dirs.remove("p", NODE) is True
+    assert not root.exists()  # gone from the pool before the delete finishes
+    assert dirs.drain_trash(WAIT)
+    assert listing(dirs.work_root) == [".trash/", "p/"]
+    assert dirs.remove("p", NODE) is False
+
+
+def test_reimage_wipes_and_recreates(dirs: NodeDirectories):
+    root = dirs.create("p", NODE)
+    (root / "shared" / "cache").write_text("old")
+    task = dirs.task_dir("p", NODE, "j", "t")
+    (task / "wd").mkdir(parents=True)
+    (task / "stdout.txt").write_text("out")
+    assert dirs.reimage("p", NODE) == root
+    assert listing(root) == NEW_NODE_TREE
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+    assert dirs.drain_trash(WAIT)
+    assert listing(dirs.trash) == []
+
+
+def test_delete_task_dir_leaves_its_siblings(dirs: NodeDirectories):
+    dirs.create("p", NODE)
+    for t in ("t1", "t2"):
+        (dirs.task_dir("p", NODE, "j", t) / "wd").mkdir(parents=True)
+        (dirs.task_dir("p", NODE, "j", t) / "stdout.txt").write_text(t)
+    assert dirs.delete_task_dir("p", NODE, "j", "t1") is True
+    assert dirs.delete_task_dir("p", NODE, "j", "t1") is False
+    assert dirs.drain_trash(WAIT)
+    assert listing(dirs.job_dir("p", NODE, "j")) == ["t2/", "t2/stdout.txt", "t2/wd/"]
+
+
+def test_remove_pool(dirs: NodeDirectories):
+    dirs.create("p", NODE)
+    dirs.create("p", "tvm-000002")
+    dirs.create("q", NODE)
+    assert dirs.remove_pool("p") is True
+    assert dirs.drain_trash(WAIT)
+    assert [e for e in listing(dirs.work_root) if e.count("/") <= 2] == [".trash/", "q/", f"q/{NODE}/"]
+
+
+def test_the_trash_left_by_an_earlier_run_is_emptied_at_start(tmp_path: Path):
+    work = tmp_path / "nodes"
+    left = work / ".trash" / "0123abcd"
+    (left / "startup" / "wd").mkdir(parents=True)
+    (left / "startup" / "stdout.txt").write_text("from a killed service")
+    with NodeDirectories(work) as d:
+        assert d.drain_trash(WAIT)
+        assert listing(work) == [".trash/"]
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root deletes read-only directories anyway")
+def test_a_read_only_tree_is_deleted(tmp_path: Path):
+    top = tmp_path / "tree"
+    (top / "ro" / "deeper").mkdir(parents=True)
+    (top / "ro" / "deeper" / "f").write_text("x")
+    os.chmod(top / "ro" / "deeper", 0o500)
+    os.chmod(top / "ro", 0o500)
+    delete_entry(top)
+    assert not os.path.lexists(top)
+
+
+def test_close_stops_the_trash_thread_after_emptying_it(tmp_path: Path):
+    d = NodeDirectories(tmp_path / "nodes")
+    d.create("p", NODE)
+    d.remove("p", NODE)
+    d.close(WAIT)
+    assert listing(d.trash) == []
+
+
+@pytest.mark.parametrize(("num", "ip"), [
+    (1, "127.0.0.2"), (2, "127.0.0.3"), (253, "127.0.0.254"), (254, "127.0.1.1"),
+    (255, "127.0.1.2"), (508, "127.0.2.1"), (254 * 256, "127.1.0.1"),
+])
+def test_node_ip_on_linux(num, ip):
+    assert node_ip(num, platform="linux") == ip
+
+
+def test_node_ip_elsewhere_is_the_one_loopback_address():
+    assert node_ip(1, platform="darwin") == "127.0.0.1"
+    assert node_ip(9000, platform="darwin") == "127.0.0.1"
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.0, "1"])
+def test_node_ip_needs_a_node_number(bad):
+    with pytest.raises(ValueError) as info:
+        node_ip(bad)
+    assert str(info.value) == f"a node number is an integer from 1, not {bad!r}"
+
+
+def test_node_ip_past_the_last_loopback_address():
+    assert node_ip(254 * 65536 - 1, platform="linux") == "127.255.255.254"
+    with pytest.raises(ValueError) as info:
+        node_ip(254 * 65536, platform="linux")
+    assert str(info.value) == f"node number {254 * 65536} is past the last loopback address"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="127/8 is all loopback on Linux only")
+def test_a_task_can_bind_its_nodes_address():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((node_ip(300), 0))
+        assert s.getsockname()[0] == "127.0.1.47"
