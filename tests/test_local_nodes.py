@@ -139,12 +139,58 @@ def test_a_symlinked_job_directory_cannot_lead_outside(dirs: NodeDirectories, ou
     (root / "workitems" / "j").symlink_to(outside)
     with pytest.raises(PathOutsideWorkRoot) as info:
         dirs.task_dir("p", NODE, "j", "t")
-    assert str(info.value) == (f"{root}/workitems/j/job-1 resolves to {outside}/job-1, outside the "
+    assert str(info.value) == (f"{root}/workitems/j/job-1/t resolves to {outside}/job-1/t, outside the "
                                f"work root {dirs.work_root}; it is not used")
     (outside / "job-1" / "t").mkdir(parents=True)
     with pytest.raises(PathOutsideWorkRoot):
         dirs.delete_task_dir("p", NODE, "j", "t")
     assert listing(outside) == ["job-1/", "job-1/t/", "precious.txt"]
+
+
+def test_a_symlink_that_stays_inside_the_work_root_is_allowed(dirs: NodeDirectories):
+    dirs.create("p", NODE)
+    other = dirs.create("p", "tvm-000002")
+    (other / "workitems" / "j").mkdir()
+    (dirs.node_root("p", NODE) / "workitems" / "j").symlink_to(other / "workitems" / "j")
+    assert dirs.task_dir("p", NODE, "j", "t") == dirs.work_root / "p" / NODE / "workitems" / "j" / "job-1" / "t"
+
+
+def test_a_relative_symlink_chain_out_of_the_work_root_is_caught(dirs: NodeDirectories, outside: Path):
+    root = dirs.create("p", NODE)
+    (root / "shared" / "hop").symlink_to("../../../../outside")  # from shared/: node, p, nodes, tmp
+    (root / "workitems" / "j").symlink_to("../shared/hop")
+    with pytest.raises(PathOutsideWorkRoot) as info:
+        dirs.prep_dir("p", NODE, "j")
+    assert info.value.resolved == f"{outside}/job-1/jobpreparation"
+
+
+def test_recreating_a_node_refuses_a_part_that_leads_outside(dirs: NodeDirectories, outside: Path):
+    root = dirs.create("p", NODE)
+    (root / "startup" / "wd").rmdir()
+    (root / "startup").rmdir()
+    (root / "startup").symlink_to(outside)
+    with pytest.raises(PathOutsideWorkRoot):
+        dirs.create("p", NODE)
+    assert listing(outside) == ["precious.txt"]
+
+
+@pytest.mark.parametrize("layout", ["plain", "missing", "file", "inner-link", "outer-link", "dangling"])
+def test_the_quick_resolution_agrees_with_realpath(dirs: NodeDirectories, outside: Path, layout: str):
+    root = dirs.create("p", NODE)
+    work = root / "workitems"
+    if layout == "plain":
+        (work / "j" / "job-1" / "t").mkdir(parents=True)
+    elif layout == "file":
+        (work / "j").write_text("not a directory")
+    elif layout == "inner-link":
+        (root / "shared" / "jobs").mkdir()
+        (work / "j").symlink_to("../shared/jobs")
+    elif layout == "outer-link":
+        (work / "j").symlink_to(outside)
+    elif layout == "dangling":
+        (work / "j").symlink_to(outside / "nowhere")
+    parts = ("p", NODE, "workitems", "j", "job-1", "t")
+    assert dirs._resolve(parts) == os.path.realpath(dirs.work_root.joinpath(*parts))
 
 
 def test_deleting_a_task_dir_that_is_a_symlink_removes_the_link_only(dirs: NodeDirectories, outside: Path):
