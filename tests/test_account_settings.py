@@ -15,6 +15,7 @@ from poolscale.runtime.service.settings import (
     default_core_quota,
     iso_duration,
 )
+from poolscale.scheduler.nodes import DEDICATED, LOW_PRIORITY
 
 
 @pytest.fixture
@@ -55,6 +56,12 @@ def test_the_default_quota_is_four_cores_per_cpu(monkeypatch, three_cpus):
 def test_explicit_quotas_are_kept(three_cpus):
     s = AccountSettings(dedicated_core_quota=0, low_priority_core_quota=1000)
     assert (s.dedicated_core_quota, s.low_priority_core_quota) == (0, 1000)
+
+
+def test_core_quotas_are_indexed_by_node_kind():
+    s = AccountSettings(dedicated_core_quota=8, low_priority_core_quota=20)
+    assert s.core_quotas[DEDICATED] == 8
+    assert s.core_quotas[LOW_PRIORITY] == 20
 
 
 def test_the_data_dir_is_made_absolute_once(tmp_path: Path, monkeypatch):

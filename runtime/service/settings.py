@@ -136,6 +136,12 @@ class AccountSettings:
             object.__setattr__(self, field, value)
 
     @property
+    def core_quotas(self) -> tuple[int, int]:
+        """``(dedicated, low_priority)`` core quotas, indexed by node kind as the engine indexes
+        them (``poolscale.scheduler.nodes.DEDICATED`` = 0, ``LOW_PRIORITY`` = 1)."""
+        return (self.dedicated_core_quota, self.low_priority_core_quota)
+
+    @property
     def work_root(self) -> Path:
         """Where the local nodes' directory trees live: ``<data_dir>/nodes``."""
         return self.data_dir / "nodes"

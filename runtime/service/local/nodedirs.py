@@ -12,6 +12,10 @@ A local node is a directory ``<work root>/<poolId>/<nodeId>`` laid out as a Batc
     workitems/<jobId>/job-1/jobpreparation/    the job preparation task
     workitems/<jobId>/job-1/jobrelease/        the job release task
 
+Node ids are the engine's: ``Node.id`` of ``poolscale.scheduler.nodes`` (``tvm-000001`` from the
+node's number), passed in; this module never makes one up, so a directory, a store row and the
+simulator's event log name a node alike. Its number gives its address (:func:`node_ip`).
+
 Why the class owns no timer and posts no report: the engine schedules a node's allocation and
 boot on its own kernel after the configured delays, so that the same Batch rules run on both
 clocks; this layer only makes, names, wipes and deletes directories, and gives a node its IP.
@@ -47,19 +51,21 @@ from pathlib import Path
 
 from poolscale.runtime.service.ids import check_id
 
-from .environment import JOB_SEGMENT
+from .environment import JOB_SEGMENT, TASK_KINDS
 
-__all__ = ["NodeDirectories", "PathOutsideWorkRoot", "NODE_SUBDIRS", "TRASH", "node_ip",
-           "PREPARATION_DIR", "RELEASE_DIR"]
+__all__ = ["NodeDirectories", "PathOutsideWorkRoot", "NODE_SUBDIRS", "NODE_ROOT_MODE", "TRASH",
+           "node_ip", "delete_entry", "PREPARATION_DIR", "RELEASE_DIR"]
 
 _log = logging.getLogger(__name__)
 
 #: The directories a new node has, relative to its root (parents before children).
 NODE_SUBDIRS = ("applications", "fsmounts", "shared", "startup", "startup/wd", "volatile", "workitems")
 
-#: Directory names of the job preparation and release tasks (also their AZ_BATCH_TASK_ID).
+#: Directory names of the job preparation and release tasks: their task kinds, which are also
+#: their AZ_BATCH_TASK_ID (runtime/service/local/environment.py).
 PREPARATION_DIR = "jobpreparation"
 RELEASE_DIR = "jobrelease"
+assert PREPARATION_DIR in TASK_KINDS and RELEASE_DIR in TASK_KINDS
 
 #: Where removed trees wait for deletion, under the work root.
 TRASH = ".trash"
