@@ -102,7 +102,8 @@ FORMS = "600, 90m, 36h, 7d, PT36H or 0:15:00"
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"name": "Pool Scale"},
      "name: an account name has 3 to 24 characters, lowercase letters and digits only, got 'Pool Scale'"),
-    ({"name": "ab"}, "name: an account name has 3 to 24 characters, lowercase letters and digits only, got 'ab'"),
+    ({"name": "ab"},
+     "name: an account name has 3 to 24 characters, lowercase letters and digits only, got 'ab'"),
     ({"data_dir": ""}, "data_dir: must be a directory path, got ''"),
     ({"data_dir": 3}, "data_dir: must be a directory path, got 3"),
     ({"account_url": "ftp://x"}, "account_url: must be an http:// or https:// URL, got 'ftp://x'"),

@@ -152,7 +152,8 @@ def test_a_symlink_that_stays_inside_the_work_root_is_allowed(dirs: NodeDirector
     other = dirs.create("p", "tvm-000002")
     (other / "workitems" / "j").mkdir()
     (dirs.node_root("p", NODE) / "workitems" / "j").symlink_to(other / "workitems" / "j")
-    assert dirs.task_dir("p", NODE, "j", "t") == dirs.work_root / "p" / NODE / "workitems" / "j" / "job-1" / "t"
+    expected = dirs.work_root / "p" / NODE / "workitems" / "j" / "job-1" / "t"
+    assert dirs.task_dir("p", NODE, "j", "t") == expected
 
 
 def test_a_relative_symlink_chain_out_of_the_work_root_is_caught(dirs: NodeDirectories, outside: Path):

@@ -130,8 +130,8 @@ class AccountSettings:
                                 f"must be at least 0.1 s, got {_shown(checked['sample_period'])}")
         checked["sample_period"] = period
         if checked["durability"] not in DURABILITY:
-            raise SettingsError("durability", checked["durability"],
-                                f"must be one of {', '.join(DURABILITY)}, got {_shown(checked['durability'])}")
+            raise SettingsError("durability", checked["durability"], f"must be one of "
+                                f"{', '.join(DURABILITY)}, got {_shown(checked['durability'])}")
         for field, value in checked.items():
             object.__setattr__(self, field, value)
 

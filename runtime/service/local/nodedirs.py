@@ -114,7 +114,8 @@ def _job_parts(pool_id: str, node_id: str, job_id: str, segment: str) -> tuple[s
     ``workitems/<jobId>/<segment>``. A plain job is ``<jobId>/job-1``; a job of a schedule will
     be ``<scheduleId>/<job name>`` (the schedule id as ``job_id``, the job's name as
     ``segment``), as the service lays them out."""
-    return (*_node_parts(pool_id, node_id), "workitems", check_id(job_id, "jobId"), check_id(segment, "segment"))
+    return (*_node_parts(pool_id, node_id), "workitems", check_id(job_id, "jobId"),
+            check_id(segment, "segment"))
 
 
 class NodeDirectories:
