@@ -335,3 +335,25 @@ def test_a_task_can_bind_its_nodes_address():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((node_ip(300), 0))
         assert s.getsockname()[0] == "127.0.1.47"
+
+
+def test_one_entry_that_cannot_be_deleted_does_not_stop_the_trash(dirs: NodeDirectories, monkeypatch):
+    from poolscale.runtime.service.local import nodedirs
+
+    real = nodedirs.delete_entry
+    failed = []
+
+    def first_fails(path):
+        if not failed:
+            failed.append(path)
+            raise RuntimeError("disk on fire")
+        real(path)
+
+    monkeypatch.setattr(nodedirs, "delete_entry", first_fails)
+    dirs.create("p", NODE)
+    dirs.create("p", "tvm-000002")
+    assert dirs.remove("p", NODE)
+    assert dirs.drain_trash(WAIT)
+    assert dirs.remove("p", "tvm-000002")
+    assert dirs.drain_trash(WAIT)
+    assert listing(dirs.trash) == [f"{failed[0].name}/", *(f"{failed[0].name}/{p}" for p in NEW_NODE_TREE)]

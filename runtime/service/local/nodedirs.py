@@ -303,7 +303,8 @@ class NodeDirectories:
                 entry = self._pending.popleft()
             try:
                 delete_entry(entry)
-            except OSError as e:
+            except Exception as e:  # noqa: BLE001 - the thread must outlive one bad entry
+                # e.g. a killed task's straggler still writing into it; the next start retries
                 _log.warning("could not delete %s: %s", entry, e)
             finally:
                 with self._cond:
