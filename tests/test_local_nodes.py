@@ -158,8 +158,8 @@ def test_a_symlink_that_stays_inside_the_work_root_is_allowed(dirs: NodeDirector
 
 def test_a_relative_symlink_chain_out_of_the_work_root_is_caught(dirs: NodeDirectories, outside: Path):
     root = dirs.create("p", NODE)
-    (root / "shared" / "hop").symlink_to("../../../../outside")  # from shared/: node, p, nodes, tmp
-    (root / "workitems" / "j").symlink_to("../shared/hop")
+    (root / "volatile" / "hop").symlink_to("../../../../outside")  # from volatile/: node, p, nodes, tmp
+    (root / "workitems" / "j").symlink_to("../volatile/hop")
     with pytest.raises(PathOutsideWorkRoot) as info:
         dirs.prep_dir("p", NODE, "j")
     assert info.value.resolved == f"{outside}/job-1/jobpreparation"
@@ -184,8 +184,8 @@ def test_the_quick_resolution_agrees_with_realpath(dirs: NodeDirectories, outsid
     elif layout == "file":
         (work / "j").write_text("not a directory")
     elif layout == "inner-link":
-        (root / "shared" / "jobs").mkdir()
-        (work / "j").symlink_to("../shared/jobs")
+        (root / "volatile" / "jobs").mkdir()
+        (work / "j").symlink_to("../volatile/jobs")
     elif layout == "outer-link":
         (work / "j").symlink_to(outside)
     elif layout == "dangling":
