@@ -17,6 +17,7 @@ import pytest
 
 from poolscale.runtime.service.ids import ID_RULE, InvalidId
 from poolscale.runtime.service.local.nodedirs import (
+    InvalidFilePath,
     NodeDirectories,
     PathOutsideWorkRoot,
     delete_entry,
@@ -192,6 +193,54 @@ def test_the_quick_resolution_agrees_with_realpath(dirs: NodeDirectories, outsid
         (work / "j").symlink_to(outside / "nowhere")
     parts = ("p", NODE, "workitems", "j", "job-1", "t")
     assert dirs._resolve(parts) == os.path.realpath(dirs.work_root.joinpath(*parts))
+
+
+def test_file_paths_of_a_node_and_of_a_task(dirs: NodeDirectories):
+    root = dirs.create("p", NODE)
+    task = dirs.task_dir("p", NODE, "j", "t")
+    assert dirs.node_file("p", NODE, "startup/stdout.txt") == root / "startup" / "stdout.txt"
+    assert dirs.node_file("p", NODE, "./shared//data/") == root / "shared" / "data"
+    assert dirs.node_file("p", NODE, "") == root
+    assert dirs.task_file("p", NODE, "j", "t", "wd/result.csv") == task / "wd" / "result.csv"
+    assert dirs.task_file("p", NODE, "j", "t", "stdout.txt") == task / "stdout.txt"
+
+
+@pytest.mark.parametrize(("file_path", "message"), [
+    ("../tvm-000002/shared/x", "file path '../tvm-000002/shared/x' climbs out with '..'"),
+    ("wd/../../t2/stdout.txt", "file path 'wd/../../t2/stdout.txt' climbs out with '..'"),
+    ("/etc/passwd", "file path '/etc/passwd' is absolute; give it relative to the directory"),
+    ("a\0b", "file path 'a\\x00b' contains a NUL character"),
+])
+def test_a_file_path_that_climbs_out_is_refused(dirs: NodeDirectories, file_path, message):
+    dirs.create("p", NODE)
+    with pytest.raises(InvalidFilePath) as info:
+        dirs.task_file("p", NODE, "j", "t", file_path)
+    assert str(info.value) == message
+
+
+def test_a_node_file_path_cannot_reach_another_node_through_a_link(dirs: NodeDirectories):
+    root = dirs.create("p", NODE)
+    other = dirs.create("p", "tvm-000002")
+    (other / "shared" / "secret").write_text("other node")
+    (root / "shared" / "peek").symlink_to(other / "shared")
+    with pytest.raises(PathOutsideWorkRoot) as info:
+        dirs.node_file("p", NODE, "shared/peek/secret")
+    assert str(info.value) == (f"{root}/shared/peek/secret resolves to {other}/shared/secret, "
+                               f"outside the node directory {root}; it is not used")
+    (root / "shared" / "mine").write_text("x")
+    (root / "shared" / "alias").symlink_to("mine")  # a link inside the node is fine
+    assert dirs.node_file("p", NODE, "shared/alias") == root / "shared" / "alias"
+
+
+def test_a_task_file_path_cannot_reach_a_sibling_task(dirs: NodeDirectories):
+    dirs.create("p", NODE)
+    t1, t2 = dirs.task_dir("p", NODE, "j", "t1"), dirs.task_dir("p", NODE, "j", "t2")
+    (t1 / "wd").mkdir(parents=True)
+    (t2 / "wd").mkdir(parents=True)
+    (t1 / "wd" / "sib").symlink_to(t2)
+    with pytest.raises(PathOutsideWorkRoot) as info:
+        dirs.task_file("p", NODE, "j", "t1", "wd/sib/stdout.txt")
+    assert str(info.value).endswith(f"outside the task directory {t1}; it is not used")
 
 
 def test_deleting_a_task_dir_that_is_a_symlink_removes_the_link_only(dirs: NodeDirectories, outside: Path):

@@ -53,7 +53,7 @@ from poolscale.runtime.service.ids import check_id
 
 from .environment import JOB_SEGMENT, TASK_KINDS
 
-__all__ = ["NodeDirectories", "PathOutsideWorkRoot", "NODE_SUBDIRS", "NODE_ROOT_MODE", "TRASH",
+__all__ = ["NodeDirectories", "PathOutsideWorkRoot", "InvalidFilePath", "NODE_SUBDIRS", "NODE_ROOT_MODE", "TRASH",
            "node_ip", "delete_entry", "PREPARATION_DIR", "RELEASE_DIR"]
 
 _log = logging.getLogger(__name__)
@@ -78,13 +78,24 @@ _HOSTS_PER_BLOCK = 254
 
 
 class PathOutsideWorkRoot(ValueError):
-    """A computed path resolves outside the work root (a symlink planted in a node tree)."""
+    """A computed path resolves outside the directory it must stay in: the work root, or for
+    a file path given by a user, the node or task directory it names a file of (a symlink
+    planted in a node tree)."""
 
-    def __init__(self, path: Path, resolved: str, work_root: Path) -> None:
+    def __init__(self, path: Path, resolved: str, base: Path, where: str = "the work root") -> None:
         self.path = path
         self.resolved = resolved
-        super().__init__(f"{path} resolves to {resolved}, outside the work root {work_root}; "
-                         "it is not used")
+        super().__init__(f"{path} resolves to {resolved}, outside {where} {base}; it is not used")
+
+
+class InvalidFilePath(ValueError):
+    """A file path, given relative to a node or task directory, that names no file under it
+    (absolute, or climbing with ``..``)."""
+
+    def __init__(self, file_path: str, reason: str) -> None:
+        self.file_path = file_path
+        self.reason = reason
+        super().__init__(f"file path {file_path!r} {reason}")
 
 
 def node_ip(num: int, platform: str = sys.platform) -> str:
@@ -116,6 +127,21 @@ def _job_parts(pool_id: str, node_id: str, job_id: str, segment: str) -> tuple[s
     ``segment``), as the service lays them out."""
     return (*_node_parts(pool_id, node_id), "workitems", check_id(job_id, "jobId"),
             check_id(segment, "segment"))
+
+
+def _file_parts(file_path: str) -> tuple[str, ...]:
+    """The components of a file path relative to a directory: ``/``-separated, empty and ``.``
+    components dropped; an absolute path, a ``..`` or a NUL character refused."""
+    if not isinstance(file_path, str):
+        raise InvalidFilePath(str(file_path), f"is a {type(file_path).__name__}, not text")
+    if file_path.startswith("/"):
+        raise InvalidFilePath(file_path, "is absolute; give it relative to the directory")
+    if "\0" in file_path:
+        raise InvalidFilePath(file_path, "contains a NUL character")
+    parts = tuple(p for p in file_path.split("/") if p not in ("", "."))
+    if ".." in parts:
+        raise InvalidFilePath(file_path, "climbs out with '..'")
+    return parts
 
 
 class NodeDirectories:
@@ -169,6 +195,20 @@ class NodeDirectories:
     def release_dir(self, pool_id: str, node_id: str, job_id: str, segment: str = JOB_SEGMENT) -> Path:
         """The job release task's directory."""
         return self._checked((*_job_parts(pool_id, node_id, job_id, segment), RELEASE_DIR))
+
+    def node_file(self, pool_id: str, node_id: str, file_path: str) -> Path:
+        """A file of a node, by its path relative to the node's root (``startup/stdout.txt``,
+        ``workitems/job1/job-1/t1/wd/result.csv``), as the node's file API names it. ``""`` is
+        the root itself. The path must stay in this node's tree."""
+        return self._file_under(_node_parts(pool_id, node_id), file_path, "the node directory")
+
+    def task_file(self, pool_id: str, node_id: str, job_id: str, task_id: str, file_path: str,
+                  segment: str = JOB_SEGMENT) -> Path:
+        """A file of a task, by its path relative to the task's directory (``stdout.txt``,
+        ``wd/result.csv``), as the task's file API names it. The path must stay in the task's
+        directory."""
+        parts = (*_job_parts(pool_id, node_id, job_id, segment), check_id(task_id, "taskId"))
+        return self._file_under(parts, file_path, "the task directory")
 
     # -- node life -------------------------------------------------------------------------------
 
@@ -244,6 +284,18 @@ class NodeDirectories:
         root = str(self.work_root)
         if resolved != root and not resolved.startswith(root + os.sep):
             raise PathOutsideWorkRoot(path, resolved, self.work_root)
+        return path
+
+    def _file_under(self, base_parts: tuple[str, ...], file_path: str, where: str) -> Path:
+        """``<base>/<file_path>``, checked to resolve inside ``<base>`` itself (not merely the
+        work root: a node's file path must not reach another node's files)."""
+        rel = _file_parts(file_path)
+        base = self._checked(base_parts)
+        base_real = self._resolve(base_parts)
+        path = base.joinpath(*rel)
+        resolved = self._resolve((*base_parts, *rel))
+        if resolved != base_real and not resolved.startswith(base_real + os.sep):
+            raise PathOutsideWorkRoot(path, resolved, base, where)
         return path
 
     def _resolve(self, parts: tuple[str, ...]) -> str:
