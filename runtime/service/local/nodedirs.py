@@ -53,8 +53,8 @@ from poolscale.runtime.service.ids import check_id
 
 from .environment import JOB_SEGMENT, TASK_KINDS
 
-__all__ = ["NodeDirectories", "PathOutsideWorkRoot", "InvalidFilePath", "NODE_SUBDIRS", "NODE_ROOT_MODE", "TRASH",
-           "node_ip", "delete_entry", "PREPARATION_DIR", "RELEASE_DIR"]
+__all__ = ["NodeDirectories", "PathOutsideWorkRoot", "InvalidFilePath", "NODE_SUBDIRS",
+           "NODE_ROOT_MODE", "TRASH", "node_ip", "delete_entry", "PREPARATION_DIR", "RELEASE_DIR"]
 
 _log = logging.getLogger(__name__)
 
