@@ -27,6 +27,10 @@ Safety rules, each for a reason:
 * **Every computed path is resolved and must stay under the work root.** Tasks run as the user
   who started poolscale and may plant symlinks in their directories; a path that resolves
   outside raises :class:`PathOutsideWorkRoot` instead of being used.
+* **A user's file path stays in its directory.** ``node_file``/``task_file`` take a path
+  relative to a node's or a task's directory (what the file APIs receive); an absolute path or
+  a ``..`` is refused (:class:`InvalidFilePath`), and the result must resolve inside that very
+  directory, so a link cannot make one node's file API read another node's files.
 * **A delete never follows a symlink.** The entry to delete is taken from its parent's resolved
   directory; a symlink is unlinked, never descended into (``shutil.rmtree`` does not follow
   links inside a tree either), so a link to ``$HOME`` in a task directory costs one unlink.
