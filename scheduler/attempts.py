@@ -121,6 +121,14 @@ class AttemptsMixin(SchedulerMixin):
             return
         self._attempt_ended(task, task.attempt_exit_code())
 
+    def _on_reported_exit(self, task: Task, report: tuple[int, int]) -> None:
+        """An attempt's process reported its exit: ``report`` is ``(attempt, exit code)``. A
+        report of an attempt the engine already ended (killed, requeued) is dropped."""
+        attempt, code = report
+        if attempt != task.attempt or task.state is not RUNNING:
+            return
+        self._attempt_ended(task, code)
+
     def _attempt_ended(self, task: Task, code: int) -> None:
         """The running attempt exited with ``code``: success, a retry, or a failure. The
         simulator comes here from its exit event, the live engine from a process's exit."""

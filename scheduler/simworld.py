@@ -31,7 +31,18 @@ if TYPE_CHECKING:       # the rules it calls back; at run time the class is a pl
 else:
     _Base = object
 
-__all__ = ["SimulatedWorld"]
+__all__ = ["SimulatedWorld", "attempt_duration"]
+
+
+def attempt_duration(task: Task) -> float:
+    """How long the current attempt of ``task`` lasts: its declared duration, or
+    MIN_FAILED_ATTEMPT for a failing attempt that may be retried without end (so the clock
+    moves; docs/simulation-model.md#attempts-exit-codes-and-retries)."""
+    d = task.duration
+    if d < MIN_FAILED_ATTEMPT and stretches_failures(task.max_retry) \
+            and task.attempt_exit_code() != 0:
+        d = MIN_FAILED_ATTEMPT
+    return d
 
 
 class SimulatedWorld(_Base):
@@ -96,10 +107,7 @@ class SimulatedWorld(_Base):
         """The attempt ``task.attempt`` starts now: ``_on_exit`` at its end, or ``_on_wall`` when
         its ``maxWallClockTime`` comes first."""
         now = self.kernel.now
-        d = task.duration
-        if d < MIN_FAILED_ATTEMPT and stretches_failures(task.max_retry) \
-                and task.attempt_exit_code() != 0:
-            d = MIN_FAILED_ATTEMPT
+        d = attempt_duration(task)
         w = task.wall
         if w is not None and w < d:
             self.kernel.at(now + w, WALLCLOCK, self._on_wall, task, task.attempt)

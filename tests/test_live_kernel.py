@@ -583,6 +583,10 @@ def test_real_clock_scales_wall_time_into_engine_time():
     resumed = RealClock(2.0, lambda: wall[0], start_at=3600.0)
     wall[0] = 1010.5
     assert resumed.now() == 3605.0 and resumed.wall_seconds(5.0) == 10.0
+    # the wall reading at which an engine time comes, for timers on the same source
+    assert resumed.wall_at(3605.0) == 1010.5 and resumed.wall_at(3700.0) == 1200.5
+    assert clock.wall_at(0.0) == 1000.0 and clock.wall_at(100.0) == 1001.0
+    assert resumed.monotonic() == 1010.5
     assert RealClock().scale == 1.0
     for bad in (0, -1.0, math.inf, math.nan, "1"):
         with pytest.raises(ValueError, match=r"^scale must be a positive finite number of wall seconds per engine second"):

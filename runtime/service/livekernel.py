@@ -93,6 +93,15 @@ class RealClock:
     def wall_seconds(self, engine_seconds: float) -> float:
         return engine_seconds * self.scale
 
+    def wall_at(self, engine_time: float) -> float:
+        """The reading of :attr:`monotonic` at which the clock shows ``engine_time``."""
+        return self._origin + (engine_time - self.start_at) * self.scale
+
+    @property
+    def monotonic(self) -> Callable[[], float]:
+        """The wall-clock source (seconds), for timers that must agree with this clock."""
+        return self._monotonic
+
 
 class PromiseNotKept(RuntimeError):
     """A promise stayed open ``promise_timeout`` wall seconds after its time."""
