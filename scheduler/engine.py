@@ -220,6 +220,18 @@ class Engine(SamplerMixin):
             return None
         return task.slots if task.slots <= self.slots else None
 
+    def use_general_paths(self) -> None:
+        """Run every task through the general paths of the rules, as the live engine does: no
+        start at submission without a pass, no inlined fast path for simple tasks. A run gives
+        the same events either way (tests/test_golden_runs.py); the fast paths exist because
+        they make a simulation faster, and they assume the simulated world."""
+        self.direct_start = False
+        for job in self.jobs:
+            for task in job.tasks:
+                task.simple = False
+            if job.jm is not None:
+                job.jm.simple = False
+
     def _start(self) -> None:
         """The pool comes up at engine time 0: the initial sizing (a resize), the stream of
         submissions, the first sample one period later and the first autoscale run at once."""

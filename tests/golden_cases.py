@@ -127,12 +127,7 @@ def outputs(case: dict, *, general_paths: bool = False) -> dict[str, str]:
     sim = Simulation(case["pool"], _load(case["workload"]), case.get("formula"),
                      horizon=case.get("horizon"), seed=case.get("seed"))
     if general_paths:
-        sim.direct_start = False
-        for job in sim.jobs:
-            for task in job.tasks:
-                task.simple = False
-            if job.jm is not None:
-                job.jm.simple = False
+        sim.use_general_paths()
     sim.run()
     result = sim.result()
     return {

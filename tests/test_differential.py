@@ -56,13 +56,7 @@ def live_run(pool, workload, formula, horizon, seed, scale):
     sim.kernel._seq = old._seq
     sim._pending = {}
     sim._declared = WallTimer(clock.monotonic)
-    # the paths the live engine takes: no direct start, no inlined fast path
-    sim.direct_start = False
-    for job in sim.jobs:
-        for task in job.tasks:
-            task.simple = False
-        if job.jm is not None:
-            job.jm.simple = False
+    sim.use_general_paths()
     try:
         sim.run()
     finally:
@@ -79,6 +73,15 @@ def outcome(sim):
                    for job in sim.jobs for t in job.tasks)
     return {"events": r.events, "runs": [(t, run.results) for t, run in r.runs],
             "report": report, "timeline": r.timeline_rows, "tasks": tasks}
+
+
+def assert_same_run(got: dict, want: dict) -> None:
+    # one assertion each, so a failure names what differs first
+    assert got["runs"] == want["runs"]
+    assert got["events"] == want["events"]
+    assert got["tasks"] == want["tasks"]
+    assert got["timeline"] == want["timeline"]
+    assert got["report"] == want["report"]
 
 
 def differential_case():
@@ -120,12 +123,7 @@ def test_the_live_engine_makes_the_simulators_decisions():
     started = time.monotonic()
     live = live_run(pool, workload, formula, horizon, seed, scale=0.004)
     elapsed = time.monotonic() - started
-    got = outcome(live)
-    assert got["runs"] == want["runs"]
-    assert got["events"] == want["events"]
-    assert got["tasks"] == want["tasks"]
-    assert got["timeline"] == want["timeline"]
-    assert got["report"] == want["report"]
+    assert_same_run(outcome(live), want)
     assert elapsed >= 1800 * 0.004 * 0.9        # it really ran on the (scaled) wall clock
 
 
@@ -144,9 +142,4 @@ def test_the_live_engine_makes_the_simulators_decisions_on_every_feature(option)
     assert kinds.count("node.preempt") >= 2 and kinds.count("task.recover") >= 5
     assert kinds.count("task.requeue" if option == "requeue" else "task.retry") >= 5
     live = live_run(pool, workload, None, horizon, None, scale=0.001)
-    got = outcome(live)
-    assert got["runs"] == want["runs"]
-    assert got["events"] == want["events"]
-    assert got["tasks"] == want["tasks"]
-    assert got["timeline"] == want["timeline"]
-    assert got["report"] == want["report"]
+    assert_same_run(outcome(live), want)

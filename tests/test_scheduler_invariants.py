@@ -219,18 +219,6 @@ def test_starting_a_task_at_its_submission_is_what_the_pass_would_do(case):
     assert a.events == b.events and a.report == b.report and a.timeline_rows == b.timeline_rows
 
 
-def general_paths_only(sim: Simulation) -> Simulation:
-    """The paths the live engine takes: no direct start at submission, and no task on the
-    inlined fast paths (SchedulerMixin._place_simple, the fast branch of _on_exit)."""
-    sim.direct_start = False
-    for job in sim.jobs:
-        for task in job.tasks:
-            task.simple = False
-        if job.jm is not None:
-            job.jm.simple = False
-    return sim
-
-
 @SETTINGS
 @given(light_load() | scenarios().map(lambda case: case[1:]))
 @example(WALL_CLOCK_AT_CREATION)
@@ -240,7 +228,8 @@ def test_the_inlined_fast_paths_are_what_the_general_paths_would_do(case):
     seed, pool, workload = case
     fast = Simulation(pool, workload, horizon=3000, seed=seed)
     fast.run()
-    general = general_paths_only(Simulation(pool, workload, horizon=3000, seed=seed))
+    general = Simulation(pool, workload, horizon=3000, seed=seed)
+    general.use_general_paths()
     general.run()
     a, b = fast.result(), general.result()
     assert a.events == b.events and a.report == b.report and a.timeline_rows == b.timeline_rows
