@@ -23,6 +23,7 @@ from .kernel import AUTOSCALE, SAMPLE, SUBMIT
 from .models import PoolSpec, Workload, resolve_time
 from .nodes import SlotIndex
 from .pool import STEADY, SWEEP_AFTER_REMOVALS
+from .quota import CoreQuota
 from .sampler import SamplerMixin
 from .tasks import Job, Task
 
@@ -57,7 +58,9 @@ class Engine(SamplerMixin):
     ``streams``, ``start_ticks``, ``_log`` and ``until`` before calling the ``_init_*``
     methods, and add a world before this class in their bases."""
 
-    def _init_pool(self, pool: PoolSpec) -> None:
+    def _init_pool(self, pool: PoolSpec, core_quota: CoreQuota | None = None) -> None:
+        """``core_quota``: the account's quota shared with other pools (the live service);
+        None: the pool's own ``simulation`` quotas, fixed for the run (the simulator)."""
         sim = pool.simulation
         self.slots = pool.task_slots_per_node
         self.cores = pool.cores_per_node
@@ -66,8 +69,10 @@ class Engine(SamplerMixin):
         quotas = (sim.dedicated_core_quota, sim.low_priority_core_quota)
         self.quota_nodes = [None if q is None else q // self.cores for q in quotas]
         most = sim.max_nodes_per_kind
+        self.most_nodes = most
         #: the upper clamp of an applied target (docs/language.md#from-value-to-target), per kind
         self.max_nodes = [most if q is None else min(q, most) for q in self.quota_nodes]
+        self.core_quota = core_quota
         self.alloc_time = sim.allocation_time
         self.boot_time = sim.boot_time
         self.start_task = pool.start_task
@@ -103,6 +108,9 @@ class Engine(SamplerMixin):
         self.resize_gen = 0
         self._in_resize = False
         self._resize_again = False
+        if core_quota is not None:
+            core_quota.pools.append(self)
+            self._read_quota()
 
     def _init_autoscale(self, pool: PoolSpec, formula: Any) -> None:
         if formula is None and pool.enable_auto_scale:

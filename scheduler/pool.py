@@ -336,9 +336,20 @@ class PoolMixin(EngineState):
 
     # -- resizing ---------------------------------------------------------------------
 
+    def _read_quota(self) -> None:
+        """A pool sharing its account's quota (the live service) reads its share again: the
+        nodes the other pools leave it, per kind, and the clamp of its targets with them."""
+        shared = self.core_quota
+        for kind in (DEDICATED, LOW_PRIORITY):
+            q = shared.nodes_for(self, kind)
+            self.quota_nodes[kind] = q
+            self.max_nodes[kind] = self.most_nodes if q is None else min(q, self.most_nodes)
+
     def _resize(self) -> None:
         """The resize step (docs/simulation-model.md#the-resize-step) for both kinds; re-entrant
         calls are folded into one loop."""
+        if self.core_quota is not None:
+            self._read_quota()
         if self._in_resize:
             self._resize_again = True
             return
@@ -502,6 +513,8 @@ class PoolMixin(EngineState):
         pool's ``resizeErrors`` (``AccountCoreQuotaReached``, ``AccountLowPriorityCoreQuota
         Reached``): the pool holds it while the last applied run asked for more than the quota.
         A cut by ``maxNodesPerKind`` alone is not one (the quota was never reached)."""
+        if self.core_quota is not None:
+            self._read_quota()
         new = []
         asked = [0, 0]
         for kind, value in ((DEDICATED, run.dedicated), (LOW_PRIORITY, run.low_priority)):

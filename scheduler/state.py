@@ -38,6 +38,8 @@ class EngineState:
     inter_node: bool
     quota_nodes: list[Any]
     max_nodes: list[int]
+    most_nodes: int
+    core_quota: Any
     alloc_time: Any
     boot_time: Any
     start_task: Any
