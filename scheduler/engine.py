@@ -129,6 +129,12 @@ class Engine(SamplerMixin):
             # ones included (a fixed pool keeps a target above quota and records the error)
             self.target = [min(t, most) for t, most in zip(self.target, self.max_nodes)]
         self.interval_ticks = _ticks(pool.auto_scale_evaluation_interval)
+        #: run k of the formula is at engine time ``autoscale_at + k · interval`` (its ``now``:
+        #: ``autoscale_ticks + k · interval_ticks``); enabling autoscale later moves both, and
+        #: ``autoscale_gen`` voids the runs of an earlier enabling
+        self.autoscale_at = 0.0
+        self.autoscale_ticks = self.start_ticks
+        self.autoscale_gen = 0
         self.runs: list[Any] = []
         self.run_times: list[float] = []
         self.eval_errors = 0

@@ -9,6 +9,8 @@ change. A sample then reads period integrals as differences of running totals.
 
 from __future__ import annotations
 
+from typing import Any
+
 from poolscale.formula.poolstate import PoolState
 from poolscale.formula.values import TICKS_PER_SECOND
 
@@ -110,9 +112,30 @@ class SamplerMixin(AttemptsMixin):
         if nxt <= self.until:
             self.kernel.at(nxt, SAMPLE, self._on_sample, k + 1)
 
-    def _on_evaluate(self, k: int, _=None) -> None:
+    def _enable_autoscale(self, formula: Any, interval_ticks: int) -> None:
+        """Autoscale is enabled (or its formula or interval changed) now: run 0 of the
+        compiled ``formula`` at once, then one every ``interval_ticks``; earlier runs stop."""
+        now = self.kernel.now
+        self.formula = formula
+        self.autoscale = True
+        self.interval_ticks = interval_ticks
+        self.autoscale_at = now
+        self.autoscale_ticks = self.start_ticks + round(now * TICKS_PER_SECOND)
+        self.autoscale_gen += 1
+        self.kernel.at(now, AUTOSCALE, self._on_evaluate, 0, self.autoscale_gen)
+
+    def _disable_autoscale(self) -> None:
+        """Autoscale is disabled now: no further run; the targets stay as the last run left
+        them."""
+        self.autoscale = False
+        self.autoscale_gen += 1
+
+    def _on_evaluate(self, k: int, gen: int | None = None) -> None:
         """The k-th autoscale run (k = 0 at enable time), applied at once (step 4 of
-        docs/simulation-model.md#order-of-work-within-an-instant)."""
+        docs/simulation-model.md#order-of-work-within-an-instant). ``gen``: the enabling it
+        belongs to (None: the pool's own, from the start)."""
+        if gen is not None and gen != self.autoscale_gen:
+            return
         now = self.kernel.now
         state = PoolState(
             current_dedicated=float(self.n_present[0]),
@@ -121,7 +144,7 @@ class SamplerMixin(AttemptsMixin):
             target_low_priority=float(self.target[1]),
             task_slots_per_node=float(self.slots),
         )
-        run = self.formula.evaluate(self.recorder, now=self.start_ticks + k * self.interval_ticks,
+        run = self.formula.evaluate(self.recorder, now=self.autoscale_ticks + k * self.interval_ticks,
                                     pool=state, seed=self.streams.seed_of("rand", k))
         self.runs.append(run)
         self.run_times.append(now)
@@ -135,5 +158,7 @@ class SamplerMixin(AttemptsMixin):
                 self._log((now, "autoscale", k, "ok"))
             self._apply_run(run)
         nxt = (k + 1) * self.interval_ticks / TICKS_PER_SECOND
+        if gen is not None:
+            nxt += self.autoscale_at
         if nxt <= self.until:
-            self.kernel.at(nxt, AUTOSCALE, self._on_evaluate, k + 1)
+            self.kernel.at(nxt, AUTOSCALE, self._on_evaluate, k + 1, gen)

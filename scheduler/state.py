@@ -39,6 +39,9 @@ class EngineState:
     quota_nodes: list[Any]
     max_nodes: list[int]
     most_nodes: int
+    autoscale_at: float
+    autoscale_ticks: int
+    autoscale_gen: int
     core_quota: Any
     alloc_time: Any
     boot_time: Any
