@@ -118,6 +118,15 @@ def _load(workload):
     return workload
 
 
+def workload_of(case: dict):
+    """The case's workload as a :class:`Workload` model."""
+    from poolscale.scheduler.models import load_workload
+
+    loaded = _load(case["workload"])
+    loaded = getattr(loaded, "workload", loaded)
+    return loaded if hasattr(loaded, "jobs") and not isinstance(loaded, dict) else load_workload(loaded)
+
+
 def outputs(case: dict, *, general_paths: bool = False) -> dict[str, str]:
     """The run's event log, report, timeline and autoscale runs, each as deterministic text.
     ``general_paths``: run every task through the paths the live engine takes (no direct start,
