@@ -19,8 +19,8 @@ from typing import Any, Iterator
 import pytest
 
 from poolscale.runtime.service.errors import (
-    ERROR_CODES, BadRequest, BatchError, Conflict, NotFound, exists, invalid_property,
-    missing_property, not_found,
+    ERROR_CODES, BadRequest, BatchError, Conflict, NotFound, exists, formula_refused,
+    invalid_property, missing_property, not_found,
 )
 from poolscale.runtime.service.ids import ID_RULE, InvalidId, check_id
 
@@ -48,7 +48,7 @@ def test_the_table_holds_the_services_list():
     for row in ERROR_CODES.values():
         by_status.setdefault(row.status, set()).add(row.code)
     assert {s: len(c) for s, c in sorted(by_status.items())} == {
-        400: 33, 403: 4, 404: 13, 405: 1, 409: 43, 411: 1, 412: 1, 413: 1, 416: 1, 500: 2, 503: 2}
+        400: 37, 403: 4, 404: 13, 405: 1, 409: 43, 411: 1, 412: 1, 413: 1, 416: 1, 500: 2, 503: 2}
     assert by_status[403] == {"AuthenticationFailed", "InsufficientAccountPermissions",
                               "AccountIsDisabled", "IOError"}
     assert by_status[503] == {"ServerBusy", "TooManyEnableAutoScaleRequests"}
@@ -68,6 +68,33 @@ def test_the_table_holds_the_services_list():
         "OperationInvalidForCurrentState": 409, "AutoScalingFormulaSyntaxError": 400,
         "InvalidAutoScalingSettings": 400, "TaskDependenciesNotSpecifiedOnJob": 400,
         "ConditionNotMet": 412, "InvalidRange": 416}
+
+
+def test_a_refused_formula_or_interval_has_the_formula_languages_code_and_message():
+    from poolscale.formula import ERROR_MESSAGES
+
+    refusals = ["AutoScaleFormulaTooLong", "AutoScaleFormulaTooManyStatements",
+                "AutoScalingFormulaSyntaxError", "AutoScalingFormulaValidationError",
+                "InvalidAutoScaleEvaluationInterval"]
+    assert {c: (ERROR_CODES[c].status, ERROR_CODES[c].message) for c in refusals} == {
+        c: (400, ERROR_MESSAGES[c]) for c in refusals}
+    # the rest of the formula's codes fail a run: they are recorded on it, never raised
+    assert (set(ERROR_MESSAGES) - set(refusals)) & set(ERROR_CODES) == set()
+
+
+@pytest.mark.parametrize("text, code, detail", [
+    ("$TargetDedicatedNodes = ;", "AutoScalingFormulaSyntaxError", "Line 1, Col 25: "),
+    ("$TargetDedicatedNodes = nosuch(1);", "AutoScalingFormulaValidationError", "Line 1, Col 25: "),
+    ("x" * 8193, "AutoScaleFormulaTooLong", "Line 1, Col 8193: "),
+])
+def test_formula_refused_carries_the_checkers_code_message_and_detail(text, code, detail):
+    from poolscale.formula import FormulaError, compile_formula
+
+    with pytest.raises(FormulaError) as info:
+        compile_formula(text)
+    e = formula_refused(info.value)
+    assert (type(e), e.code, e.status, e.message) == (BadRequest, code, 400, info.value.message)
+    assert e.values == (("Message", info.value.detail),) and info.value.detail.startswith(detail)
 
 
 def test_codes_that_are_not_http_errors_are_not_in_the_table():

@@ -20,18 +20,23 @@ plain :class:`BatchError`), so a caller may catch a whole class as the Azure SDK
 **The table** (:data:`ERROR_CODES`) holds every code of the service's published list of status
 and error codes: the common REST codes and the Batch service codes, with the status the list
 gives each; the messages are written for poolscale (one sentence, no line break, because the
-service appends its request id and time after a line break, see below). Two codes of the list
-need a word:
+service appends its request id and time after a line break, see below). After them come the
+codes of poolscale's formula language (docs/language.md) that refuse a formula or an evaluation
+interval before any run (too long, too many statements, syntax, validation, interval), all 400,
+with the formula package's messages: :func:`formula_refused` turns a ``FormulaError`` into one.
+Two codes of the list need a word:
 
 * ``ConditionNotMet`` is listed twice: 304 for a read, 412 for a write. A 304 answer has no
   body under HTTP's rules, so the table keeps 412 and the REST layer answers a read's failed
   condition with a bare 304.
 * The list spells the long-formula code ``AutoScalingFormulaTooLong``; the .NET client's
-  constant for it is ``AutoScaleFormulaTooLong``. The table follows the list.
+  constant and poolscale's formula language spell it ``AutoScaleFormulaTooLong``. The table
+  keeps both; poolscale raises the second, as its formula checker reports it.
 
 Codes that are not HTTP errors are not in the table: a pool's ``resizeErrors`` codes
 (``AccountCoreQuotaReached``, ``AccountLowPriorityCoreQuotaReached``, ``AllocationTimedout``)
-are recorded on the pool, an AutoScaleRun's error is recorded on the run, and a task's
+are recorded on the pool, an AutoScaleRun's error (a formula that fails while it runs:
+``InsufficientSampleData``, ``InvalidTargetValue``, ...) is recorded on the run, and a task's
 ``failureInfo`` codes (``FailureExitCode``, ``TaskEnded``) on the task. None of them is raised.
 
 **The body**, as the service shapes it::
@@ -62,7 +67,7 @@ from typing import Any, Iterable, Mapping, NamedTuple
 __all__ = [
     "ErrorCode", "ERROR_CODES", "ODATA_ERROR_METADATA", "MESSAGE_LANG",
     "BatchError", "BadRequest", "NotFound", "Conflict",
-    "not_found", "exists", "invalid_property", "missing_property", "shown",
+    "not_found", "exists", "invalid_property", "missing_property", "formula_refused", "shown",
 ]
 
 
@@ -120,7 +125,7 @@ _ROWS = (
     # -- Batch service error codes -------------------------------------------------------------
     ErrorCode("UnsupportedRequestVersion", 400, "The service does not support this API version."),
     ErrorCode("InvalidAutoScalingSettings", 400, "The autoscale settings are not valid."),
-    ErrorCode("AutoScalingFormulaSyntaxError", 400, "The autoscale formula has a syntax error."),
+    ErrorCode("AutoScalingFormulaSyntaxError", 400, "The specified auto-scaling formula has a syntax error."),
     ErrorCode("AutoScalingFormulaTooLong", 400, "The autoscale formula is longer than allowed."),
     ErrorCode("OSVersionNotFound", 400, "The OS version does not exist."),
     ErrorCode("OSVersionDisabled", 400, "The OS version is disabled."),
@@ -196,6 +201,14 @@ _ROWS = (
               "The task's list of task ids it depends on is too long to store; use id ranges instead."),
     ErrorCode("TaskDependencyRangesTooLong", 400,
               "The task's list of id ranges it depends on has too many ranges to store."),
+    # -- Formula errors: the codes of poolscale's formula language (docs/language.md) for a formula
+    # or an interval refused before any run, with its messages (poolscale.formula.errors) ----------
+    ErrorCode("AutoScaleFormulaTooLong", 400, "The specified auto-scaling formula is too long."),
+    ErrorCode("AutoScaleFormulaTooManyStatements", 400,
+              "The specified auto-scaling formula has too many statements."),
+    ErrorCode("AutoScalingFormulaValidationError", 400, "The specified auto-scaling formula is not valid."),
+    ErrorCode("InvalidAutoScaleEvaluationInterval", 400,
+              "The autoscale evaluation interval must be between 5 minutes and 168 hours."),
 )
 
 #: Every error code the service documents, by code.
@@ -408,3 +421,12 @@ def missing_property(name: str) -> BadRequest:
     it as ``PropertyName``."""
     return BadRequest("MissingRequiredProperty", f"{name} is required but missing.",
                       (("PropertyName", name),))
+
+
+def formula_refused(error: Any) -> BadRequest:
+    """The Batch error for a formula the formula checker refused before any run (a
+    ``poolscale.formula.FormulaError`` of the limits, syntax or validation phase): its code and
+    message, and its detail (``Line L, Col C: ...``) as the value ``Message``, the name the
+    formula's run errors give it. Taken by its attributes, so this module needs no import of the
+    formula package."""
+    return BadRequest(error.code, error.message, (("Message", error.detail),))
