@@ -359,3 +359,30 @@ def test_ids_and_errors_import_nothing_heavy():
              "or m.startswith(('poolscale.scheduler', 'poolscale.formula'))}))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout == "[]\n"
+
+
+# -- the page that documents them -----------------------------------------------------------------
+
+def _errors_section() -> str:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "running-locally.md").read_text("utf-8")
+    return page[page.index("\n## Errors\n"):]
+
+
+def test_the_documented_codes_have_the_documented_status():
+    section = _errors_section()
+    table = section[section.index("### What the account raises, and when"):section.index("**Not raised.**")]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    documented = {code: int(status) for line in rows
+                  for codes, status in [line.split(" | ")[:2]]
+                  for code in re.findall(r"`(\w+)`", codes)}
+    assert len(documented) == 23
+    assert {code: ERROR_CODES[code].status for code in documented} == documented
+
+
+def test_the_documented_body_is_the_body():
+    section = _errors_section()
+    shown_body = json.loads(section[section.index("```json\n") + 8:section.index("\n```\n", section.index("```json"))])
+    assert shown_body == exists("pool", "render").body(
+        request_id="918868f8-9869-4847-9ae6-3c0cee46f148", time=T, account_url="http://localhost:8080")
