@@ -211,7 +211,7 @@ _ROWS = (
               "The autoscale evaluation interval must be between 5 minutes and 168 hours."),
 )
 
-#: Every error code the service documents, by code.
+#: Every error code the service documents, and the formula language's refusals, by code.
 ERROR_CODES: Mapping[str, ErrorCode] = MappingProxyType({row.code: row for row in _ROWS})
 
 #: ``odata.metadata`` of an error body, after the account URL.
