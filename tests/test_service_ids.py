@@ -30,8 +30,9 @@ def test_invalid_ids_name_the_property_and_the_reason(value, tail):
     assert (e.code, e.property, e.value) == ("InvalidPropertyValue", "taskId", value)
     assert e.reason == f"{ID_RULE}; {tail}"
     shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-    assert str(e) == f"taskId {shown} is invalid: {ID_RULE}; {tail}"
-    assert e.values == {"PropertyName": "taskId", "PropertyValue": value, "Reason": e.reason}
+    assert e.message == f"taskId {shown} is invalid: {ID_RULE}; {tail}"
+    assert str(e) == f"InvalidPropertyValue: {e.message}"
+    assert e.values == (("PropertyName", "taskId"), ("PropertyValue", value), ("Reason", e.reason))
 
 
 def test_the_rule_in_words():
@@ -42,7 +43,8 @@ def test_the_rule_in_words():
 def test_a_non_string_id_is_refused_by_type():
     with pytest.raises(InvalidId) as info:
         check_id(7)
-    assert str(info.value) == "id 7 is invalid: an id is a string, not int"
+    assert info.value.message == "id 7 is invalid: an id is a string, not int"
+    assert info.value.values[1] == ("PropertyValue", "7")
 
 
 def test_ids_compare_without_case():

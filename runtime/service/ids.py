@@ -8,15 +8,18 @@ so an id such as ``..`` or ``a/b`` must be refused before it reaches the disk. T
 no dot and no separator, so a valid id is always one plain path component.
 
 The check lives here, not in ``scheduler/models.py``: simulator workloads whose ids break the
-rule (they never touch a disk) must keep loading. The REST layer reuses :func:`check_id` and
-turns :class:`InvalidId` into the service's error body through :attr:`InvalidId.code` and
-:attr:`InvalidId.values`.
+rule (they never touch a disk) must keep loading. :class:`InvalidId` is the Batch error
+``InvalidPropertyValue`` (``runtime/service/errors.py``): the account raises it as it is, and the
+REST layer turns it into the service's 400 body naming the property, like any other
+:class:`~poolscale.runtime.service.errors.BatchError`.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from poolscale.runtime.service.errors import BadRequest, invalid_property
 
 __all__ = ["MAX_ID_LENGTH", "ID_RULE", "InvalidId", "check_id", "id_key"]
 
@@ -31,34 +34,22 @@ _ALLOWED = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
 _FIRST_BAD = re.compile(r"[^A-Za-z0-9_-]", re.ASCII)
 
 
-class InvalidId(ValueError):
-    """An id that breaks the Batch rule; Batch error code ``InvalidPropertyValue``.
+class InvalidId(BadRequest, ValueError):
+    """An id that breaks the Batch rule: Batch error ``InvalidPropertyValue`` (HTTP 400).
 
     ``property`` is the REST property that held it (``id`` in a pool, job or task body,
-    ``poolInfo.poolId`` in a job, ...), ``value`` the id as given, ``reason`` what is wrong.
+    ``poolInfo.poolId`` in a job, ...), ``value`` the id as given, ``reason`` what is wrong; the
+    error's ``values`` list the three as ``PropertyName``, ``PropertyValue`` and ``Reason``, as
+    :func:`~poolscale.runtime.service.errors.invalid_property` does for any property. It stays a
+    ``ValueError`` too, for callers that check ids without caring about Batch.
     """
-
-    code = "InvalidPropertyValue"
 
     def __init__(self, property: str, value: Any, reason: str) -> None:
         self.property = property
         self.value = value
         self.reason = reason
-        super().__init__(f"{property} {_shown(value)} is invalid: {reason}")
-
-    @property
-    def values(self) -> dict[str, str]:
-        """The error's detail as the service lists it (``PropertyName``, ``PropertyValue``,
-        ``Reason``)."""
-        return {"PropertyName": self.property, "PropertyValue": str(self.value), "Reason": self.reason}
-
-
-def _shown(value: Any) -> str:
-    """The value as a message quotes it, cut at 60 characters (an id may be a whole file's
-    worth of text; ``poolscale.scheduler.documents.shown`` does the same but would load the
-    scheduler's models for a module the REST layer imports on every request)."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+        detail = invalid_property(property, value, reason)
+        super().__init__(detail.code, detail.message, detail.values)
 
 
 def check_id(value: Any, property: str = "id") -> str:
