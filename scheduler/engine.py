@@ -247,8 +247,10 @@ class Engine(SamplerMixin):
                 job.jm.simple = False
 
     def _start(self) -> None:
-        """The pool comes up at engine time 0: the initial sizing (a resize), the stream of
-        submissions, the first sample one period later and the first autoscale run at once."""
+        """The pool comes up now (engine time 0 in a simulation): the initial sizing (a resize),
+        the stream of submissions, the first sample at the next multiple of the sample period
+        (samples keep the account's grid, so pools created later sample at the same instants)
+        and the first autoscale run at once."""
         k = self.kernel
         if self.target[0] or self.target[1]:
             self._begin_resize()          # the initial sizing counts as a resize
@@ -262,8 +264,13 @@ class Engine(SamplerMixin):
             k.set_stream(SUBMIT, self._on_submit, self.submissions[0][0], 0)
         else:
             self.submissions_done = True
-        first = self.period_ticks / TICKS_PER_SECOND
+        period = self.period_ticks / TICKS_PER_SECOND
+        first_k = 1 if k.now == 0.0 else int(k.now // period) + 1
+        first = first_k * self.period_ticks / TICKS_PER_SECOND
         if first <= self.until:
-            k.at(first, SAMPLE, self._on_sample, 1)
+            k.at(first, SAMPLE, self._on_sample, first_k)
         if self.autoscale:
-            k.at(0.0, AUTOSCALE, self._on_evaluate, 0)
+            if k.now == 0.0:
+                k.at(0.0, AUTOSCALE, self._on_evaluate, 0)
+            else:
+                self._enable_autoscale(self.formula, self.interval_ticks)

@@ -1,0 +1,582 @@
+"""An Azure Batch account on this machine: pools of local nodes, jobs and tasks run for real.
+
+:class:`Account` is the library face of the live service (the REST service is a thin layer
+over it). Every pool is a :class:`~.poolengine.PoolEngine` — the simulator's Batch rules on
+local nodes — and all pools share one :class:`~.livekernel.LiveKernel`: one real clock, one
+engine thread that owns every engine object. A call from any thread becomes a *command* run on
+that thread between two turns of the engine loop; it returns (or raises a
+:class:`~.errors.BatchError` with the service's code) once the engine has taken it.
+
+What is refused is refused as the service refuses it: an id that breaks the Batch id rule
+(``InvalidPropertyValue``), a pool, job or task that exists (``PoolExists``, ``JobExists``,
+``TaskExists``) or does not (``PoolNotFound``, ``JobNotFound``, ``TaskNotFound``,
+``NodeNotFound``), a formula the checker refuses (its own code), a resize of a pool that
+autoscale sizes or that is resizing.
+
+A job may name a pool that does not exist yet, as on the service: it is accepted and its tasks
+wait, active, until a pool with that id is created.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from poolscale.formula.values import Option, timestamp_from_datetime
+from poolscale.scheduler.models import JobSpec, TaskSpec
+from poolscale.scheduler.quota import CoreQuota
+from poolscale.scheduler.tasks import COMPLETED, JOB_ACTIVE, JOB_COMPLETED, Job, Task
+
+from . import errors as E
+from .ids import check_id, id_key
+from .livekernel import LiveKernel, RealClock
+from .local.nodedirs import NodeDirectories
+from .poolengine import PoolEngine
+from .settings import AccountSettings
+from .views import job_view, node_view, pool_view, run_view, task_view
+
+__all__ = ["Account"]
+
+_OPTIONS = {o.value: o for o in Option}
+
+
+def _option(value: str | Option | None, name: str = "nodeDeallocationOption") -> Option:
+    if value is None:
+        return Option.REQUEUE
+    if isinstance(value, Option):
+        return value
+    found = _OPTIONS.get(str(value).lower())
+    if found is None:
+        raise E.invalid_property(name, value, "must be requeue, terminate, taskcompletion or "
+                                 "retaineddata")
+    return found
+
+
+def _model(cls: Any, spec: Mapping[str, Any] | Any, what: str) -> Any:
+    """A pool/job/task specification as its model, or the Batch error for the first field
+    the model refuses (the property named as the REST API names it)."""
+    if isinstance(spec, cls):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise E.BatchError("InvalidRequestBody", f"the {what} must be a JSON object")
+    from pydantic import ValidationError
+
+    try:
+        return cls.model_validate(dict(spec))
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = ".".join(str(p) for p in first.get("loc", ())) or what
+        if first.get("type") == "missing":
+            raise E.missing_property(name) from None
+        raise E.invalid_property(name, first.get("input"), first.get("msg", "invalid")) from None
+    except ValueError as e:
+        raise E.invalid_property(what, None, str(e)) from None
+
+
+class _JobEntry:
+    """A job the account knows: its model, its pool's id, and its engine object once its pool
+    exists (``job`` None: waiting for the pool, with the tasks added meanwhile)."""
+
+    __slots__ = ("spec", "pool_id", "job", "engine", "waiting", "seq")
+
+    def __init__(self, spec: JobSpec, pool_id: str, seq: int) -> None:
+        self.spec, self.pool_id, self.seq = spec, pool_id, seq
+        self.job: Job | None = None
+        self.engine: PoolEngine | None = None
+        self.waiting: list[TaskSpec] = []
+
+
+class Account:
+    """A Batch account on this machine (see the module docstring).
+
+    ``data_dir``: where node directories (and the state store) live; ``settings`` overrides
+    every account setting (``AccountSettings``); ``scale``: wall seconds per engine second (1:
+    real time; tests run faster). The engine thread starts at once; :meth:`close` stops it and
+    ends every task process.
+    """
+
+    def __init__(self, data_dir: str | Path | None = None, *,
+                 settings: AccountSettings | None = None, scale: float = 1.0,
+                 seed: int = 0, wall_clock: Callable[[], _dt.datetime] | None = None) -> None:
+        if settings is None:
+            settings = AccountSettings(data_dir=Path(data_dir) if data_dir else Path(".poolscale"))
+        self.settings = settings
+        self.seed = seed
+        now = (wall_clock or (lambda: _dt.datetime.now(_dt.timezone.utc)))()
+        #: the UTC instant of engine time 0, in ticks
+        self.start_ticks = timestamp_from_datetime(now).ticks
+        self.node_dirs = NodeDirectories(settings.work_root)
+        self.quota = CoreQuota(*settings.core_quotas)
+        self.clock = RealClock(scale)
+        self.kernel = LiveKernel(self._pass, self._advance, clock=self.clock,
+                                 promise_timeout=None)
+        self.pools: dict[str, PoolEngine] = {}
+        self.jobs: dict[str, _JobEntry] = {}
+        self._job_seq = itertools.count()
+        self._closed = False
+        self._thread = self.kernel.serve_in_thread()
+
+    # -- the engine thread ------------------------------------------------------------------
+
+    def _pass(self) -> None:
+        for pool in self.pools.values():
+            pool._schedule_pass()
+
+    def _advance(self, old: float, new: float) -> None:
+        for pool in self.pools.values():
+            pool._advance(old, new)
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the engine thread between two turns and return its result (or raise
+        its error) once the engine has taken it."""
+        if self._closed:
+            raise RuntimeError("the account is closed")
+        return self.kernel.submit(fn).result()
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Stop the engine and end every task process (their tasks are requeued at the next
+        start, as after a node reboot)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.kernel.stop()
+        self.kernel.join(timeout)
+        for pool in self.pools.values():
+            pool._close_local_world(timeout)
+        self.node_dirs.close(timeout)
+
+    def __enter__(self) -> Account:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- lookups (engine thread) --------------------------------------------------------------
+
+    def _pool(self, pool_id: str) -> PoolEngine:
+        pool = self.pools.get(id_key(pool_id))
+        if pool is None:
+            raise E.not_found("pool", pool_id)
+        return pool
+
+    def _job(self, job_id: str) -> _JobEntry:
+        entry = self.jobs.get(id_key(job_id))
+        if entry is None:
+            raise E.not_found("job", job_id)
+        return entry
+
+    def _task(self, job_id: str, task_id: str) -> tuple[_JobEntry, Task]:
+        entry = self._job(job_id)
+        if entry.job is not None:
+            for task in entry.job.tasks:
+                if id_key(task.id) == id_key(task_id):
+                    return entry, task
+            jm = entry.job.jm
+            if jm is not None and id_key(jm.id) == id_key(task_id):
+                return entry, jm
+        raise E.not_found("task", task_id)
+
+    def _node(self, pool: PoolEngine, node_id: str) -> Any:
+        for node in pool.nodes.values():
+            if node.id == node_id:
+                return node
+        raise E.not_found("node", node_id)
+
+    # -- pools ----------------------------------------------------------------------------------
+
+    def create_pool(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Add a pool (the REST ``Pool - Add`` body: ``id``, ``vmSize``, ``taskSlotsPerNode``,
+        targets or ``enableAutoScale`` with ``autoScaleFormula``, ``startTask``, ...). Its
+        nodes are allocated at once (after the account's delays)."""
+        if not isinstance(spec, Mapping):
+            raise E.BatchError("InvalidRequestBody", "the pool must be a JSON object")
+        if "id" not in spec:
+            raise E.missing_property("id")
+        check_id(spec["id"], "id")
+
+        def run() -> dict[str, Any]:
+            if id_key(spec["id"]) in self.pools:
+                raise E.exists("pool", spec["id"])
+            try:
+                pool = PoolEngine(spec, kernel=self.kernel, start_ticks=self.start_ticks,
+                                  settings=self.settings, node_dirs=self.node_dirs,
+                                  core_quota=self.quota, seed=self.seed)
+            except E.BatchError:
+                raise
+            except Exception as e:         # the model's refusal, or the formula's
+                raise self._refusal(e, "pool") from None
+            pool.created_at = self.kernel.now
+            self.pools[id_key(pool.id)] = pool
+            pool.start()
+            for entry in self.jobs.values():
+                if entry.job is None and id_key(entry.pool_id) == id_key(pool.id):
+                    self._place_job(entry, pool)
+            return pool_view(pool)
+        return self._call(run)
+
+    @staticmethod
+    def _refusal(e: Exception, what: str) -> E.BatchError:
+        code = getattr(e, "code", None)
+        if code is not None and hasattr(e, "detail") and code in E.ERROR_CODES:
+            return E.formula_refused(e)
+        from pydantic import ValidationError
+
+        if isinstance(e, ValidationError):
+            first = e.errors()[0]
+            name = ".".join(str(p) for p in first.get("loc", ())) or what
+            if first.get("type") == "missing":
+                return E.missing_property(name)
+            return E.invalid_property(name, first.get("input"), first.get("msg", "invalid"))
+        return E.invalid_property(what, None, str(e))
+
+    def get_pool(self, pool_id: str) -> dict[str, Any]:
+        return self._call(lambda: pool_view(self._pool(pool_id)))
+
+    def list_pools(self) -> list[dict[str, Any]]:
+        return self._call(lambda: [pool_view(p) for p in self.pools.values()])
+
+    def delete_pool(self, pool_id: str) -> None:
+        """Remove the pool: its nodes leave (running tasks are requeued) and it is gone."""
+        def run() -> None:
+            pool = self._pool(pool_id)
+            if pool.autoscale:
+                pool._disable_autoscale()
+            pool.resize(0, 0, Option.REQUEUE)
+            del self.pools[id_key(pool.id)]
+            self.quota.pools.remove(pool)
+        self._call(run)
+
+    def resize_pool(self, pool_id: str, dedicated: int = 0, low_priority: int = 0,
+                    option: str | Option | None = None) -> None:
+        opt = _option(option)
+
+        def run() -> None:
+            pool = self._pool(pool_id)
+            if pool.autoscale:
+                raise E.BatchError("OperationInvalidForCurrentState",
+                                   f"the pool {pool.id!r} is sized by its autoscale formula")
+            if pool.alloc_state != "steady":
+                raise E.BatchError("PoolBeingResized", f"the pool {pool.id!r} is resizing")
+            for name, n in (("targetDedicatedNodes", dedicated),
+                            ("targetLowPriorityNodes", low_priority)):
+                if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                    raise E.invalid_property(name, n, "must be a whole number >= 0")
+            pool.resize(dedicated, low_priority, opt)
+        self._call(run)
+
+    def stop_resize(self, pool_id: str) -> None:
+        self._call(lambda: self._pool(pool_id).stop_resize())
+
+    def enable_autoscale(self, pool_id: str, formula: str,
+                         interval: str | float | None = None) -> dict[str, Any]:
+        """Enable autoscale (or change its formula or interval): the first run is at once and
+        its AutoScaleRun is returned."""
+        compiled = self._compile(formula)
+        seconds = self._interval(interval)
+
+        def run() -> dict[str, Any]:
+            pool = self._pool(pool_id)
+            pool.formula_text = formula
+            ticks = round(seconds * 10_000_000) if seconds is not None else pool.interval_ticks
+            pool._enable_autoscale(compiled, ticks)
+            return pool_view(pool)
+        return self._call(run)
+
+    def disable_autoscale(self, pool_id: str) -> None:
+        self._call(lambda: self._pool(pool_id)._disable_autoscale())
+
+    def evaluate_autoscale(self, pool_id: str, formula: str) -> dict[str, Any]:
+        """Evaluate ``formula`` on the pool's samples now, without applying it: the
+        AutoScaleRun the service's ``evaluateautoscale`` returns."""
+        compiled = self._compile(formula)
+
+        def run() -> dict[str, Any]:
+            from poolscale.formula.poolstate import PoolState
+
+            pool = self._pool(pool_id)
+            state = PoolState(current_dedicated=float(pool.n_present[0]),
+                              current_low_priority=float(pool.n_present[1]),
+                              target_dedicated=float(pool.target[0]),
+                              target_low_priority=float(pool.target[1]),
+                              task_slots_per_node=float(pool.slots))
+            now = self.kernel.now
+            result = compiled.evaluate(pool.recorder, now=self.start_ticks + round(now * 10_000_000),
+                                       pool=state, seed=pool.streams.seed_of("evaluate", round(now)))
+            return run_view(pool, now, result)
+        return self._call(run)
+
+    def _compile(self, formula: str) -> Any:
+        if not isinstance(formula, str):
+            raise E.invalid_property("autoScaleFormula", formula, "must be text")
+        from poolscale.formula import FormulaError, compile_formula
+
+        try:
+            return compile_formula(formula)
+        except FormulaError as e:
+            raise E.formula_refused(e) from None
+
+    def _interval(self, interval: str | float | None) -> float | None:
+        if interval is None:
+            return None
+        from poolscale.scheduler.durations import duration_seconds
+
+        try:
+            seconds = duration_seconds(interval)
+        except (TypeError, ValueError) as e:
+            raise E.invalid_property("autoScaleEvaluationInterval", interval, str(e)) from None
+        floor = self.settings.min_evaluation_interval
+        if not floor <= seconds <= 168 * 3600.0:
+            raise E.BatchError("InvalidAutoScaleEvaluationInterval",
+                               f"the interval must lie between {floor:g} s and 168 h")
+        return seconds
+
+    # -- nodes ----------------------------------------------------------------------------------
+
+    def list_nodes(self, pool_id: str) -> list[dict[str, Any]]:
+        def run() -> list[dict[str, Any]]:
+            pool = self._pool(pool_id)
+            return [node_view(pool, n) for n in pool.nodes.values()]
+        return self._call(run)
+
+    def get_node(self, pool_id: str, node_id: str) -> dict[str, Any]:
+        def run() -> dict[str, Any]:
+            pool = self._pool(pool_id)
+            return node_view(pool, self._node(pool, node_id))
+        return self._call(run)
+
+    def remove_nodes(self, pool_id: str, node_ids: Iterable[str],
+                     option: str | Option | None = None) -> None:
+        opt = _option(option)
+        ids = list(node_ids)
+
+        def run() -> None:
+            pool = self._pool(pool_id)
+            nodes = [self._node(pool, i) for i in ids]
+            pool.remove_nodes(nodes, opt)
+        self._call(run)
+
+    def disable_scheduling(self, pool_id: str, node_id: str, option: str = "requeue") -> None:
+        if option not in ("requeue", "terminate", "taskcompletion"):
+            raise E.invalid_property("nodeDisableSchedulingOption", option,
+                                     "must be requeue, terminate or taskcompletion")
+
+        def run() -> None:
+            pool = self._pool(pool_id)
+            pool.disable_scheduling(self._node(pool, node_id), _option(option))
+        self._call(run)
+
+    def enable_scheduling(self, pool_id: str, node_id: str) -> None:
+        def run() -> None:
+            pool = self._pool(pool_id)
+            pool.enable_scheduling(self._node(pool, node_id))
+        self._call(run)
+
+    def read_node_file(self, pool_id: str, node_id: str, path: str) -> bytes:
+        def where() -> Path:
+            pool = self._pool(pool_id)
+            node = self._node(pool, node_id)
+            return self.node_dirs.node_file(pool.id, node.id, path)
+        return self._read(where)
+
+    def _read(self, where: Callable[[], Path]) -> bytes:
+        try:
+            target = self._call(where)
+        except ValueError as e:         # a path that leaves its directory
+            raise E.invalid_property("filePath", None, str(e)) from None
+        try:
+            return target.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise E.not_found("file", str(target.name)) from None
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def add_job(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Add a job (``id``, ``poolInfo.poolId``, ``priority``, ``constraints``,
+        ``jobManagerTask``, ``jobPreparationTask``, ``jobReleaseTask``,
+        ``commonEnvironmentSettings``, ``onAllTasksComplete``, ``usesTaskDependencies``)."""
+        if isinstance(spec, Mapping) and "id" in spec:
+            check_id(spec["id"], "id")
+        model = _model(JobSpec, spec, "job")
+        pool_id = model.pool_info.pool_id
+        if not pool_id:
+            raise E.missing_property("poolInfo.poolId")
+
+        def run() -> dict[str, Any]:
+            if id_key(model.id) in self.jobs:
+                raise E.exists("job", model.id)
+            entry = _JobEntry(model, pool_id, next(self._job_seq))
+            self.jobs[id_key(model.id)] = entry
+            pool = self.pools.get(id_key(pool_id))
+            if pool is not None:
+                self._place_job(entry, pool)
+            return self._job_view(entry)
+        return self._call(run)
+
+    def _place_job(self, entry: _JobEntry, pool: PoolEngine) -> None:
+        job = pool.add_job(entry.spec, entry.seq)
+        entry.job, entry.engine = job, pool
+        for spec in entry.waiting:
+            pool.add_task(job, spec)
+        entry.waiting = []
+
+    def _job_view(self, entry: _JobEntry) -> dict[str, Any]:
+        if entry.job is None:
+            return {"id": entry.spec.id, "state": "active", "priority": entry.spec.priority,
+                    "poolInfo": {"poolId": entry.pool_id}}
+        return job_view(entry.job, entry.pool_id, self.start_ticks)
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        return self._call(lambda: self._job_view(self._job(job_id)))
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        return self._call(lambda: [self._job_view(e) for e in self.jobs.values()])
+
+    def update_job(self, job_id: str, *, priority: int | None = None) -> dict[str, Any]:
+        """Change a job's priority; it takes effect in the queue at once."""
+        if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)
+                                     or not -1000 <= priority <= 1000):
+            raise E.invalid_property("priority", priority, "must be a whole number from -1000 to 1000")
+
+        def run() -> dict[str, Any]:
+            entry = self._job(job_id)
+            if priority is not None:
+                if entry.job is not None:
+                    entry.engine.set_job_priority(entry.job, priority)
+                else:
+                    entry.spec = entry.spec.model_copy(update={"priority": priority})
+            return self._job_view(entry)
+        return self._call(run)
+
+    def terminate_job(self, job_id: str, reason: str | None = None) -> None:
+        def run() -> None:
+            entry = self._job(job_id)
+            if entry.job is None:
+                raise E.BatchError("OperationInvalidForCurrentState",
+                                   f"the job {entry.spec.id!r} has not started: its pool does not exist")
+            if reason:
+                entry.engine.terminate_job(entry.job, reason)
+            else:
+                entry.engine.terminate_job(entry.job)
+        self._call(run)
+
+    def delete_job(self, job_id: str) -> None:
+        """Terminate the job if it runs, then forget it (its task directories stay until their
+        retention ends)."""
+        def run() -> None:
+            entry = self._job(job_id)
+            if entry.job is not None and entry.job.state == JOB_ACTIVE:
+                entry.engine.terminate_job(entry.job, "UserTerminate")
+            del self.jobs[id_key(entry.spec.id)]
+        self._call(run)
+
+    def wait_for_job(self, job_id: str, timeout: float | None = None,
+                     poll: float = 0.05) -> dict[str, Any]:
+        """Block until every task of the job has completed (or the job has), then return the
+        job's view; ``TimeoutError`` after ``timeout`` wall seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def done() -> bool:
+            entry = self._job(job_id)
+            job = entry.job
+            if job is None:
+                return False
+            if job.state == JOB_COMPLETED:
+                return True
+            return bool(job.tasks) and not entry.waiting and all(t.state == COMPLETED for t in job.tasks)
+
+        while not self._call(done):
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id!r} did not complete within {timeout:g} s")
+            time.sleep(poll)
+        return self.get_job(job_id)
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    def add_task(self, job_id: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Add one task (``id``, ``commandLine``, ``environmentSettings``, ``constraints``,
+        ``exitConditions``, ``dependsOn``, ``requiredSlots``, ``multiInstanceSettings``)."""
+        result = self.add_tasks(job_id, [spec])[0]
+        if "error" in result:
+            raise result["error"]
+        return result["task"]
+
+    def add_tasks(self, job_id: str, specs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Add tasks as one collection: one result per task, in order, each ``{"taskId",
+        "status": "success", "task"}`` or ``{"taskId", "status": "clientError", "error"}``
+        (the BatchError). Tasks taken are submitted at one instant, in this order."""
+        prepared: list[tuple[str, TaskSpec | None, E.BatchError | None]] = []
+        for spec in specs:
+            task_id = spec.get("id") if isinstance(spec, Mapping) else None
+            try:
+                if task_id is None:
+                    raise E.missing_property("id")
+                check_id(task_id, "id")
+                prepared.append((task_id, _model(TaskSpec, spec, "task"), None))
+            except E.BatchError as e:
+                prepared.append((str(task_id), None, e))
+
+        def run() -> list[dict[str, Any]]:
+            entry = self._job(job_id)
+            job = entry.job
+            if job is not None and job.state != JOB_ACTIVE and job.state != "disabled":
+                code = "JobCompleted" if job.state == JOB_COMPLETED else "JobBeingTerminated"
+                raise E.BatchError(code, f"the job {entry.spec.id!r} is {job.state}")
+            taken = {id_key(t.id) for t in job.tasks} if job is not None else \
+                {id_key(s.id) for s in entry.waiting}
+            out = []
+            for task_id, model, error in prepared:
+                if error is None and id_key(task_id) in taken:
+                    error = E.exists("task", task_id)
+                if error is not None:
+                    out.append({"taskId": task_id, "status": "clientError", "error": error})
+                    continue
+                taken.add(id_key(task_id))
+                if job is None:
+                    entry.waiting.append(model)
+                    out.append({"taskId": task_id, "status": "success",
+                                "task": {"id": task_id, "state": "active"}})
+                    continue
+                task = entry.engine.add_task(job, model)
+                out.append({"taskId": task_id, "status": "success",
+                            "task": task_view(task, self.start_ticks)})
+            return out
+        return self._call(run)
+
+    def get_task(self, job_id: str, task_id: str) -> dict[str, Any]:
+        def run() -> dict[str, Any]:
+            entry = self._job(job_id)
+            if entry.job is None:
+                for spec in entry.waiting:
+                    if id_key(spec.id) == id_key(task_id):
+                        return {"id": spec.id, "state": "active", "executionInfo": {
+                            "retryCount": 0, "requeueCount": 0}}
+                raise E.not_found("task", task_id)
+            return task_view(self._task(job_id, task_id)[1], self.start_ticks)
+        return self._call(run)
+
+    def list_tasks(self, job_id: str, state: str | None = None) -> list[dict[str, Any]]:
+        def run() -> list[dict[str, Any]]:
+            entry = self._job(job_id)
+            if entry.job is None:
+                views = [{"id": s.id, "state": "active"} for s in entry.waiting]
+            else:
+                views = [task_view(t, self.start_ticks) for t in entry.job.tasks]
+            return [v for v in views if state is None or v["state"] == state]
+        return self._call(run)
+
+    def read_task_file(self, job_id: str, task_id: str, path: str) -> bytes:
+        """A file of the task's directory on its node (``stdout.txt``, ``stderr.txt``,
+        ``wd/...``), from its last run."""
+        def where() -> Path:
+            entry, task = self._task(job_id, task_id)
+            nodes = task.nodes or ((task.node,) if task.node is not None else task.last_nodes)
+            if not nodes:
+                raise E.not_found("file", path)
+            return self.node_dirs.task_file(entry.engine.id, nodes[0].id, entry.job.id,
+                                            task.id, path)
+        return self._read(where)

@@ -1,0 +1,156 @@
+"""One pool of a live account: the shared Batch engine on local nodes and the real clock.
+
+:class:`PoolEngine` is :class:`~poolscale.scheduler.engine.Engine` — every Batch rule the
+simulator runs, plus the requests a user makes at any instant — in the :class:`~.liveworld.
+LocalWorld` (nodes as directories, tasks as processes). It has no workload of its own: jobs and
+tasks arrive as requests (:meth:`add_job`, ``add_task``), or, for ``poolscale run``, as the
+same sorted stream of submissions the simulator reads. Every pool of an account shares one
+:class:`~.livekernel.LiveKernel` (one clock, one engine thread) and one core quota.
+
+Differences from a simulation, each for a reason:
+
+* no horizon (``until`` is infinite) and no progress callback: the service runs until stopped;
+* samples every ``AccountSettings.sample_period`` on the account's grid, none lost;
+* an autoscale interval may be below the service's 5-minute floor only when the account's
+  ``min_evaluation_interval`` says so (a development setting, named wherever it is used);
+* the event log is a bounded ring (the live service runs for weeks), and every entry is also
+  handed to ``on_event`` (the account persists what changed from it);
+* tasks take the general paths of the rules (no inlined fast path, no direct start).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import math
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from poolscale.formula.values import TICKS_PER_SECOND
+from poolscale.scheduler.engine import Engine, _ticks
+from poolscale.scheduler.models import JobSpec, PoolSpec, load_pool
+from poolscale.scheduler.quota import CoreQuota
+from poolscale.scheduler.streams import Streams
+from poolscale.scheduler.tasks import Job
+
+from .liveworld import LocalWorld
+from .local.nodedirs import NodeDirectories
+from .settings import AccountSettings
+
+__all__ = ["PoolEngine", "EVENT_RING", "pool_seed"]
+
+#: how many event-log entries a pool keeps in memory (the store keeps the state itself)
+EVENT_RING = 100_000
+
+#: the service's floor of autoScaleEvaluationInterval, in seconds
+SERVICE_FLOOR = 300.0
+
+
+def pool_seed(account_seed: int, pool_id: str) -> int:
+    """A pool's random streams (chaos, rand() of its formula): the account's seed mixed with the
+    pool's id, so two pools of one account draw independently and every run draws the same."""
+    digest = hashlib.sha256(f"{account_seed}:{pool_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def checked_pool(spec: dict | PoolSpec, settings: AccountSettings) -> tuple[PoolSpec, float]:
+    """The pool's specification and its autoscale interval in seconds. An interval below the
+    service's floor is allowed down to ``settings.min_evaluation_interval`` (a development
+    setting); the model itself keeps the service's range, so it is read with the floor and the
+    real interval is returned beside it."""
+    if isinstance(spec, PoolSpec):
+        return spec, spec.auto_scale_evaluation_interval
+    raw = dict(spec)
+    interval = None
+    for key in ("autoScaleEvaluationInterval", "auto_scale_evaluation_interval"):
+        if key in raw:
+            interval = raw[key]
+            break
+    seconds = None
+    if interval is not None and settings.development_interval:
+        from poolscale.scheduler.durations import duration_seconds
+
+        try:
+            seconds = duration_seconds(interval)
+        except (TypeError, ValueError):
+            seconds = None
+        if seconds is not None and settings.min_evaluation_interval <= seconds < SERVICE_FLOOR:
+            raw[key] = SERVICE_FLOOR
+        else:
+            seconds = None
+    pool = load_pool(raw)
+    return pool, seconds if seconds is not None else pool.auto_scale_evaluation_interval
+
+
+class PoolEngine(LocalWorld, Engine):
+    """One live pool (see the module docstring)."""
+
+    def __init__(self, spec: dict | PoolSpec, *, kernel: Any, start_ticks: int,
+                 settings: AccountSettings, node_dirs: NodeDirectories,
+                 core_quota: CoreQuota | None = None, seed: int = 0,
+                 on_event: Callable[[tuple], None] | None = None) -> None:
+        pool, interval = checked_pool(spec, settings)
+        self.pool_spec = pool
+        self.kernel = kernel
+        self.start_ticks = start_ticks
+        self.seed = pool_seed(seed, pool.id)
+        self.streams = Streams(self.seed)
+        self.progress = None
+        self.events: collections.deque = collections.deque(maxlen=EVENT_RING)
+        ring = self.events.append
+        if on_event is None:
+            self._log = ring
+        else:
+            def log(entry: tuple) -> None:
+                ring(entry)
+                on_event(entry)
+            self._log = log
+        self._init_pool(pool, core_quota)
+        self._init_autoscale(pool, None)
+        self.interval_ticks = _ticks(interval)
+        self._init_samples(SimpleNamespace(samples=SimpleNamespace(
+            period=settings.sample_period, delay=0.0, loss_rate=0.0)))
+        self._init_counters()
+        self.jobs: list[Job] = []
+        self.submissions = []
+        self.submissions_done = True
+        self.next_seq = 0
+        self.n_workload_tasks = 0
+        self.track_mem = self.track_io = False
+        self.until = math.inf
+        self.horizon_report = math.inf
+        self.stop_when_drained = False
+        self._progress_step = math.inf
+        self._next_progress = math.inf
+        self.direct_start = False
+        #: the formula's text as the user gave it (the pool's, or the last enabling's)
+        self.formula_text = pool.auto_scale_formula if self.autoscale else None
+        self.created_at = kernel.now
+        self._init_local_world(settings, node_dirs)
+
+    @property
+    def id(self) -> str:
+        return self.pool_spec.id
+
+    def start(self) -> None:
+        """The pool comes up at the kernel's now (engine thread)."""
+        self._start()
+
+    def add_job(self, spec: JobSpec, seq: int) -> Job:
+        """A job is created now on this pool (engine thread). ``seq``: the account-wide
+        creation order, a component of the queue order."""
+        job = Job(spec, seq)
+        job.creation_at = self.kernel.now
+        self.jobs.append(job)
+        if spec.job_manager_task is not None:
+            from poolscale.scheduler.tasks import Task
+
+            jm = Task(job, spec.job_manager_task, -1, slots_per_node=self.slots, is_jm=True)
+            jm.gkey = jm.slots if jm.slots <= self.slots else None
+            jm.simple = False
+            job.jm = jm
+        self._create_job(job)
+        return job
+
+    def interval_seconds(self) -> float:
+        return self.interval_ticks / TICKS_PER_SECOND
