@@ -227,7 +227,8 @@ class Engine(RequestsMixin):
         """Run every task through the general paths of the rules, as the live engine does: no
         start at submission without a pass, no inlined fast path for simple tasks. A run gives
         the same events either way (tests/test_golden_runs.py); the fast paths exist because
-        they make a simulation faster, and they assume the simulated world."""
+        they make a simulation faster, and they assume the simulated world. Tasks added later
+        by request take the general paths too (RequestsMixin.add_task)."""
         self.direct_start = False
         for job in self.jobs:
             for task in job.tasks:

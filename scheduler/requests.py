@@ -91,8 +91,7 @@ class RequestsMixin(SamplerMixin):
         leaving, or not of this pool, are refused (ValueError) before anything changes."""
         chosen = list(dict.fromkeys(nodes))
         for node in chosen:
-            if self.nodes.get(node.num) is not node:
-                raise ValueError(f"{node.id} is not a node of this pool")
+            self._check_present(node)
             if node.state is LEAVINGPOOL:
                 raise ValueError(f"{node.id} is already leaving the pool")
         if not chosen:
@@ -121,6 +120,10 @@ class RequestsMixin(SamplerMixin):
         self.kernel.dirty = True
         self._resize()
 
+    def _check_present(self, node: Node) -> None:
+        if self.nodes.get(node.num) is not node:
+            raise ValueError(f"{node.id} is not a node of this pool")
+
     # -- a node's scheduling --------------------------------------------------------------
 
     def disable_scheduling(self, node: Node, option: Option = Option.REQUEUE) -> bool:
@@ -132,6 +135,7 @@ class RequestsMixin(SamplerMixin):
         if option not in _DISABLE_NODE_OPTIONS:
             raise ValueError(f"disabling scheduling takes requeue, terminate or taskcompletion, "
                              f"not {option.value}")
+        self._check_present(node)
         if node.disabled:
             return False
         node.disabled = True
@@ -158,6 +162,7 @@ class RequestsMixin(SamplerMixin):
     def enable_scheduling(self, node: Node) -> bool:
         """``node`` takes tasks again: an offline node becomes idle, a running one rejoins the
         slot index, and a scheduling pass follows. False when scheduling was not disabled."""
+        self._check_present(node)
         if not node.disabled:
             return False
         node.disabled = False
@@ -198,6 +203,9 @@ class RequestsMixin(SamplerMixin):
             seq = self.next_seq
         self.next_seq = max(self.next_seq, seq + 1)
         task = Task(job, spec, seq, slots_per_node=self.slots)
+        if not self.direct_start:
+            task.simple = False     # an engine on its general paths (Engine.use_general_paths,
+                                    # the live engine) keeps the tasks it adds on them too
         task.gkey = self._group_key(task, spec)
         task.submit_at = self.kernel.now
         self.n_workload_tasks += 1

@@ -142,6 +142,9 @@ def test_stop_resize_keeps_the_nodes_the_pool_has_and_the_targets():
     assert log(r, "pool.target")[0] == (400.0, "pool.target", 4, 0, "requeue")
     assert sim.n_present == [4, 0] and sim.resize_errors == []
     assert r.report["resize_errors"][0]["code"] == "ResizeStopped"
+    assert r.report["resize_errors"][0]["message"] == (
+        "at 2026-01-05T00:00:50.000Z a request stopped the resize before its targets were met: the "
+        "pool kept the nodes it had")
 
 
 def test_a_stopped_resize_stays_stopping_while_nodes_leave():
@@ -405,6 +408,12 @@ def test_disabling_twice_or_enabling_an_enabled_node_changes_nothing():
     sim = Simulation(p, jobs(), start=T0, horizon=10)
     with pytest.raises(ValueError, match="not retaineddata"):
         sim.disable_scheduling(sim._request_node(0), Option.RETAINEDDATA)
+    gone = sim._request_node(0)
+    sim._remove(gone)
+    for request in (sim.disable_scheduling, sim.enable_scheduling,
+                    lambda n: sim.remove_nodes([n])):
+        with pytest.raises(ValueError, match="tvm-000002 is not a node of this pool"):
+            request(gone)
 
 
 def test_a_run_exclusive_manager_keeps_its_node_out_of_the_index_after_enable():
@@ -473,6 +482,16 @@ def test_an_added_task_queues_after_the_workload_and_resolves_dependencies_now()
                                           (50.0, "task.submit", "j/y"),
                                           (50.0, "task.submit", "j/z")]
     assert r.report["tasks"]["submitted"] == 5 and r.report["tasks"]["not_submitted"] == 0
+
+
+@pytest.mark.parametrize("general", [False, True])
+def test_an_engine_on_its_general_paths_keeps_added_tasks_on_them(general):
+    sim = Simulation(pool(targetDedicatedNodes=1), jobs(job(tasks=[task("a")])), start=T0,
+                     horizon=10)
+    if general:
+        sim.use_general_paths()
+    added = sim.add_task(sim.jobs[0], spec("b", 10))
+    assert added.simple is not general
 
 
 def test_a_task_added_to_an_ended_job_is_rejected_and_a_pending_job_is_created():
@@ -650,10 +669,12 @@ def _request(kind, seed, counter):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios(), requests())
-def test_invariants_hold_with_random_requests_at_random_instants(case, reqs):
+@given(scenarios(), requests(), st.booleans())
+def test_invariants_hold_with_random_requests_at_random_instants(case, reqs, general):
     _, seed, p, w = case
     sim = Simulation(p, w, horizon=3000, seed=seed)
+    if general:
+        sim.use_general_paths()     # as the live engine runs
     heap = sim.kernel.heap
     counter = [0]
     for at, kind, s in reqs:
