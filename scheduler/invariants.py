@@ -11,7 +11,7 @@ from __future__ import annotations
 from .nodes import (
     CREATING, IDLE, LEAVINGPOOL, OFFLINE, PREEMPTED, RUNNING as NODE_RUNNING, removal_rank,
 )
-from .pool import STEADY
+from .pool import STEADY, STOPPING
 from .tasks import (
     ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, PREPARING, RUNNING, SUCCESS,
 )
@@ -169,6 +169,9 @@ def _check_nodes(sim, on_node) -> None:
     creating = sum(1 for n in sim.nodes.values() if n.requested)
     if creating != sim.n_req_creating:
         _fail(f"{now}: n_req_creating {sim.n_req_creating}, recount {creating}")
+    if sim.alloc_state is STOPPING and not sim._in_resize and (
+            creating or not leaving or not sim.resize_stopped):
+        _fail(f"{now}: stopping with {leaving} leaving and {creating} requested creating")
     if sim.alloc_state is STEADY and not sim._in_resize:
         if leaving or creating:
             _fail(f"{now}: steady with {leaving} leaving and {creating} requested creating")
