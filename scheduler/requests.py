@@ -225,9 +225,10 @@ class RequestsMixin(SamplerMixin):
         return task
 
     def terminate_job(self, job: Job, reason: str = USER_TERMINATE) -> bool:
-        """Terminate ``job`` as its own rules do (docs/simulation-model.md#job-states-and-
-        termination): running tasks are killed, active ones never run, release tasks run.
-        False when the job is not active or disabled."""
+        """Terminate ``job`` as its own rules do
+        (docs/simulation-model.md#job-states-and-termination): running tasks are killed,
+        active ones never run, release tasks run. False when the job is not active or
+        disabled."""
         if job.state is not JOB_ACTIVE and job.state is not JOB_DISABLED:
             return False
         self._terminate(job, reason)
