@@ -311,13 +311,15 @@ class Job:
         self.completed_at = None
 
     def int_task_ids(self) -> list[int]:
-        """The job's task ids that a ``taskIdRanges`` entry can name, the manager's included,
-        as ascending integers (:func:`int_ids`; made once)."""
+        """The job's task ids that a ``taskIdRanges`` entry can name, the manager's and those
+        of tasks added by request included, as ascending integers (:func:`int_ids`; made once,
+        then kept by RequestsMixin.add_task)."""
         if self._ids is None:
             spec = self.spec
             ids = [t.id for t in spec.tasks]
             if spec.job_manager_task is not None:
                 ids.append(spec.job_manager_task.id)
+            ids += [t.id for t in self.tasks]
             self._ids = int_ids(ids)
         return self._ids
 
