@@ -304,6 +304,51 @@ def test_a_leader_seen_before_it_ended_adds_only_its_tail(groups, tmp_path):
     assert counted >= 0.2
 
 
+BURN_THEN_WAIT = ("import os, time\nt = time.process_time()\n"
+                  "while time.process_time() - t < 0.3: pass\n"
+                  "open('ready', 'w').close()\n"
+                  "while not os.path.exists('go'): time.sleep(0.01)\n"
+                  "t = time.process_time()\n"
+                  "while time.process_time() - t < 0.2: pass\n")
+
+
+@pytest.mark.parametrize("report_first", [True, False], ids=["report-then-sample", "sample-then-report"])
+def test_an_attempt_counts_its_whole_cpu_once_across_samples(tmp_path, report_first):
+    """A real attempt (ProcessExecutor): a shell whose child burns CPU before and after a
+    sample. Over the samples, the node's CPU seconds add up to what the reap reported, whether
+    the end is reported before or after the sample that finds the attempt gone."""
+    from poolscale.runtime.service.local.executor import AttemptSpec, ProcessExecutor
+
+    task_dir = tmp_path / "task"
+    (task_dir / "wd").mkdir(parents=True)
+    (task_dir / "wd" / "burn.py").write_text(BURN_THEN_WAIT)
+    ex = ProcessExecutor()
+    handle = ex.start(AttemptSpec(f"/bin/sh -c '{PY} burn.py; true'", task_dir, {"PATH": "/usr/bin:/bin"}))
+    group = ProcessGroup(handle.pgid, handle.pid, handle.create_time)
+    nodes = Nodes(NodeProcesses("tvm-000001", None, True, [group]))
+    source = PsutilSampleSource(nodes, cores_per_node=1, network="zero")
+    total = 0.0
+    wait_for(lambda: (task_dir / "wd" / "ready").exists())
+    source.resources(1, 1.0)
+    first = source.last_nodes["tvm-000001"]
+    assert first.processes == 2 and first.cpu_seconds >= 0.3
+    total += first.cpu_seconds
+    (task_dir / "wd" / "go").touch()
+    result = handle.wait(WAIT)
+    assert result.exit_code == 0 and result.cpu_seconds >= 0.5
+    nodes.nodes = [NodeProcesses("tvm-000001", None, True, [])]  # the attempt ended
+    if report_first:
+        source.attempt_ended("tvm-000001", handle.pid, result.cpu_seconds)
+    for k in (2, 3):
+        source.resources(k, 1.0)
+        total += source.last_nodes["tvm-000001"].cpu_seconds
+        if not report_first and k == 2:
+            source.attempt_ended("tvm-000001", handle.pid, result.cpu_seconds)
+    assert total == pytest.approx(result.cpu_seconds, abs=0.02)
+    source.resources(4, 1.0)
+    assert source.last_nodes["tvm-000001"].cpu_seconds == 0.0
+
+
 def _loopback_traffic(n: int) -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

@@ -60,6 +60,9 @@ DISK_ENTRIES_PER_SAMPLE = 20_000
 
 _ZERO_IO = (0.0, 0.0, 0.0, 0.0)
 
+#: How many calls a gone leader's counted CPU waits for its end to be reported.
+_GONE_CALLS = 3
+
 
 class ProcessGroup(NamedTuple):
     """One running attempt: its process group and its leader (``pid`` and psutil's
@@ -107,6 +110,7 @@ class _Seen:
     """The last reading of one process, and the node it was counted on."""
 
     node_id: str
+    pgid: int
     reading: _Reading
 
 
@@ -227,8 +231,11 @@ class PsutilSampleSource:
         self._clock = clock
         self._last_time = clock()
         self._seen: dict[int, _Seen] = {}          # pid -> last reading
-        self._gone: dict[tuple[str, int], float] = {}  # (node, leader pid) -> CPU counted, 1 period
-        self._tails: dict[str, float] = {}         # node -> CPU of leaders after their last reading
+        # Leaders reaped by the executor: (node, pid) -> (CPU counted for them and for what they
+        # reaped, calls left to claim it) once gone; -> final CPU once their end is reported.
+        self._gone: dict[tuple[str, int], tuple[float, int]] = {}
+        self._ended: dict[tuple[str, int], float] = {}
+        self._tails: dict[str, float] = {}         # node -> CPU of ended leaders not yet counted
         self._walks: dict[str, _DiskWalk] = {}
         self._net = self._net_counters()
         self._has_io = hasattr(psutil.Process, "io_counters")
@@ -285,15 +292,22 @@ class PsutilSampleSource:
         return cpu, mem, disk, io
 
     def attempt_ended(self, node_id: str, pid: int, cpu_seconds: float) -> None:
-        """An attempt's leader was reaped with ``cpu_seconds`` of CPU (user + system, its reaped
-        children included: ``os.wait4``'s rusage). What it used after this source last read it
-        is added to the node's next sample; without this call that tail is not counted."""
-        seen = self._seen.pop(pid, None)
-        if seen is not None and seen.node_id == node_id:
-            counted = seen.reading.cpu
-        else:
-            counted = self._gone.pop((node_id, pid), 0.0)
-        tail = cpu_seconds - counted
+        """An attempt's leader was reaped with ``cpu_seconds`` of CPU: user + system of it and of
+        every process it reaped (``AttemptResult.cpu_seconds``, from ``os.wait4``). What they
+        used after this source last read them is added to the node's next sample; without this
+        call that tail is not counted.
+
+        The live world calls it on the engine thread when it handles the exit report, which may
+        come before or after the sample that finds the leader gone: either way the CPU this
+        source counted for the leader and the group members reaped under it is taken off the
+        final figure, so nothing is counted twice."""
+        key = (node_id, pid)
+        if key in self._gone:
+            self._add_tail(node_id, cpu_seconds - self._gone.pop(key)[0])
+        else:  # the next call finds it gone (or finds it never was seen: nothing counted)
+            self._ended[key] = cpu_seconds
+
+    def _add_tail(self, node_id: str, tail: float) -> None:
         if tail > 0:
             self._tails[node_id] = self._tails.get(node_id, 0.0) + tail
 
@@ -310,9 +324,10 @@ class PsutilSampleSource:
         if group_node:
             for pid in self._psutil.pids():
                 try:
-                    node_id = group_node.get(os.getpgid(pid))
+                    pgid = os.getpgid(pid)
                 except OSError:
                     continue
+                node_id = group_node.get(pgid)
                 if node_id is None:
                     continue
                 r = self._read(pid)
@@ -333,26 +348,40 @@ class PsutilSampleSource:
                     acc.io[i] += io[i] - old_io[i]
                 acc.rss += r.rss
                 acc.processes += 1
-                current[pid] = _Seen(node_id, r)
-        # A process that vanished was reaped. If its parent is one of ours, the parent's
-        # children times and I/O now hold all of it: take off what was counted already.
-        gone: dict[tuple[str, int], float] = {}
+                current[pid] = _Seen(node_id, pgid, r)
+        self._account_vanished(current, accs)
+        self._seen = current
+        return accs
+
+    def _account_vanished(self, current: dict[int, _Seen], accs: dict[str, _NodeAcc]) -> None:
+        """A process that vanished since the last call was reaped. If its parent is still one of
+        the node's processes, the parent's children times and I/O now hold all of it: what was
+        counted for it already is taken off. If it was a leader reaped by the executor (its
+        parent is this process), what was counted for it and for the group members that
+        vanished under it is kept until its end is reported (:meth:`attempt_ended`)."""
+        vanished = {pid: old for pid, old in self._seen.items()
+                    if pid not in current or current[pid].reading.start != old.reading.start}
         me = os.getpid()
-        for pid, old in self._seen.items():
-            now = current.get(pid)
-            if now is not None and now.reading.start == old.reading.start:
-                continue
+        for pid, old in vanished.items():
             parent = current.get(old.reading.ppid)
             if parent is not None and parent.node_id == old.node_id:
                 acc = accs[old.node_id]
                 acc.cpu -= old.reading.cpu
                 for i in range(4):
                     acc.io[i] -= old.reading.io[i]
-            elif old.reading.ppid == me:  # a leader the executor reaped: attempt_ended may come later
-                gone[(old.node_id, pid)] = old.reading.cpu
-        self._seen = current
-        self._gone = gone
-        return accs
+        self._gone = {k: (c, left - 1) for k, (c, left) in self._gone.items() if left > 1}
+        for pid, old in vanished.items():
+            if old.reading.ppid != me:
+                continue
+            counted = old.reading.cpu + sum(
+                v.reading.cpu for v in vanished.values()
+                if v is not old and v.pgid == old.pgid and v.reading.ppid in vanished)
+            self._gone[(old.node_id, pid)] = (counted, _GONE_CALLS)
+        for key, final in self._ended.items():
+            counted = self._gone.pop(key, (0.0, 0))[0]
+            if key[0] in accs:
+                accs[key[0]].cpu += max(0.0, final - counted)
+        self._ended = {}
 
     def _read_procfs(self, pid: int) -> _Reading | None:
         """Linux: ``/proc/<pid>/stat`` (parent, CPU times, start, RSS) and ``/proc/<pid>/io``,
