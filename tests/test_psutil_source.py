@@ -104,11 +104,17 @@ def test_bad_settings_are_refused(kwargs, message):
     assert str(e.value) == message
 
 
+def group_cpu_seconds(pid: int) -> float:
+    """The test's own count: user + system CPU of a leader and its live children."""
+    leader = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [leader, *leader.children(recursive=True)])
+
+
 @READERS
 def test_a_cpu_burning_group_makes_its_node_busy_and_a_sleeping_one_idle(groups, tmp_path, reader):
     burn = f"{PY} -c 'while True: pass'"
     # three burning processes under one shell: the group's children count, wherever they are
-    # (three, so that the group gets over half a core even when the machine is busy)
+    # (three, so that the group gets over half a CPU even when the machine is busy)
     busy = groups.start(["/bin/sh", "-c", f"{burn} & {burn} & {burn} & wait"])
     idle = groups.start(["sleep", "30"])
     wait_for(lambda: len(psutil.Process(busy.pid).children()) == 3)
@@ -116,20 +122,26 @@ def test_a_cpu_burning_group_makes_its_node_busy_and_a_sleeping_one_idle(groups,
                   NodeProcesses("tvm-000002", None, True, [idle]))
     source = PsutilSampleSource(nodes, cores_per_node=1, network="zero", reader=reader)
     source.resources(1, 2.0)
-    seen = []
+    given = []
     for k in range(2, 5):  # a second and third window only if the machine starved the first
+        before = group_cpu_seconds(busy.pid)
         time.sleep(0.7)
         cpu, mem, disk, io = source.resources(k, 2.0)
+        share = (group_cpu_seconds(busy.pid) - before) / source.last_period
         a, b = source.last_nodes["tvm-000001"], source.last_nodes["tvm-000002"]
         assert (a.processes, b.processes) == (4, 1)
+        assert a.cpu_percent == pytest.approx(min(100.0, 100 * share), abs=8.0)  # what the CPUs gave
         assert b.cpu_percent < 2.0, b
         assert cpu == (a.cpu_percent + b.cpu_percent) / 2
         assert mem == (a.memory_bytes + b.memory_bytes) / 2 / MB
         assert (disk, io[4], io[5]) == (0.0, 0.0, 0.0)
-        seen.append(a.cpu_percent)
-        if a.cpu_percent > 50.0:
-            break
-    assert seen[-1] > 50.0, seen
+        given.append(share)
+        if share >= 0.6:
+            assert a.cpu_percent > 50.0
+            return
+    # Sessions are scheduled as groups (autogroup): a machine busy with other sessions may give
+    # this one under half a CPU however many processes burn in it. The figures agreed above.
+    pytest.skip(f"the machine gave the burning group under 0.6 CPU in every window: {given}")
 
 
 def test_cpu_percent_is_of_the_nodes_cores_over_the_period_and_at_most_100(groups):
