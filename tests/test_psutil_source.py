@@ -113,21 +113,25 @@ def group_cpu_seconds(pid: int) -> float:
 @READERS
 def test_a_cpu_burning_group_makes_its_node_busy_and_a_sleeping_one_idle(groups, tmp_path, reader):
     burn = f"{PY} -c 'while True: pass'"
-    # three burning processes under one shell: the group's children count, wherever they are
-    # (three, so that the group gets over half a CPU even when the machine is busy)
-    busy = groups.start(["/bin/sh", "-c", f"{burn} & {burn} & {burn} & wait"])
+    # Three attempts burning on one node, one of them a shell whose child burns: the group's
+    # children count. Three, each its own session as the executor makes them, so that they get
+    # over half a CPU even when other sessions keep the machine busy (sessions are scheduled
+    # as groups).
+    busy = [groups.start(["/bin/sh", "-c", f"{burn} & wait"]),
+            groups.start([PY, "-c", "while True: pass"]),
+            groups.start([PY, "-c", "while True: pass"])]
     idle = groups.start(["sleep", "30"])
-    wait_for(lambda: len(psutil.Process(busy.pid).children()) == 3)
-    nodes = Nodes(NodeProcesses("tvm-000001", None, True, [busy]),
+    wait_for(lambda: len(psutil.Process(busy[0].pid).children()) == 1)
+    nodes = Nodes(NodeProcesses("tvm-000001", None, True, busy),
                   NodeProcesses("tvm-000002", None, True, [idle]))
     source = PsutilSampleSource(nodes, cores_per_node=1, network="zero", reader=reader)
     source.resources(1, 2.0)
     given = []
     for k in range(2, 5):  # a second and third window only if the machine starved the first
-        before = group_cpu_seconds(busy.pid)
+        before = sum(group_cpu_seconds(g.pid) for g in busy)
         time.sleep(0.7)
         cpu, mem, disk, io = source.resources(k, 2.0)
-        share = (group_cpu_seconds(busy.pid) - before) / source.last_period
+        share = (sum(group_cpu_seconds(g.pid) for g in busy) - before) / source.last_period
         a, b = source.last_nodes["tvm-000001"], source.last_nodes["tvm-000002"]
         assert (a.processes, b.processes) == (4, 1)
         assert a.cpu_percent == pytest.approx(min(100.0, 100 * share), abs=8.0)  # what the CPUs gave
@@ -139,9 +143,9 @@ def test_a_cpu_burning_group_makes_its_node_busy_and_a_sleeping_one_idle(groups,
         if share >= 0.6:
             assert a.cpu_percent > 50.0
             return
-    # Sessions are scheduled as groups (autogroup): a machine busy with other sessions may give
-    # this one under half a CPU however many processes burn in it. The figures agreed above.
-    pytest.skip(f"the machine gave the burning group under 0.6 CPU in every window: {given}")
+    # A machine busy enough to give three sessions under 0.6 CPU together cannot show the node
+    # busy; the figures still had to agree with what it gave, above.
+    pytest.skip(f"the machine gave the burning attempts under 0.6 CPU in every window: {given}")
 
 
 def test_cpu_percent_is_of_the_nodes_cores_over_the_period_and_at_most_100(groups):
