@@ -228,6 +228,25 @@ def test_a_large_tree_is_walked_over_several_calls_within_the_budget(tmp_path):
     assert [disk() for _ in range(3)] == [2500, 2500, 2600]
 
 
+def test_the_walk_budget_is_shared_by_the_nodes_taking_turns(tmp_path):
+    small, big = tmp_path / "tvm-000001", tmp_path / "tvm-000002"
+    small.mkdir()
+    big.mkdir()
+    for i in range(3):
+        (small / f"f{i}").write_bytes(b"x" * 10)
+    for i in range(30):
+        (big / f"f{i:02}").write_bytes(b"x" * 100)
+    nodes = Nodes(NodeProcesses("tvm-000001", small, True, []), NodeProcesses("tvm-000002", big, True, []))
+    source = PsutilSampleSource(nodes, cores_per_node=1, network="zero", disk_entries=12)
+    seen = []
+    for k in range(5):
+        source.resources(k, 1.0)
+        seen.append((source.last_nodes["tvm-000001"].disk_bytes, source.last_nodes["tvm-000002"].disk_bytes))
+    # 12 entries a call: first the small node (6, uses 3) then the big one (the 9 left); next
+    # call the big one goes first (6 of 12), and so on
+    assert seen == [(30, 900), (30, 1500), (30, 2400), (30, 3000), (30, 3000)]
+
+
 def test_a_reimaged_node_is_walked_afresh(tmp_path):
     root = tmp_path / "tvm-000001"
     root.mkdir()
