@@ -2,7 +2,8 @@
 
 In the simulator a sample's CPU, memory, disk and I/O values are integrated from the tasks'
 declared profiles. On the real clock the same series are *measured*: the processes of the
-attempts running on each local node are read with psutil, and the per-node values are made
+attempts running on each local node are read from ``/proc`` (Linux; with psutil elsewhere),
+the nodes' directories are walked, and the per-node values are made
 pool-wide as docs/simulation-model.md#samples defines (node-time means for ``$CPUPercent``,
 ``$MemoryBytes`` and ``$DiskBytes``, period totals for the six I/O series). The task and node
 counts of a sample are the engine's own and do not come from here.
@@ -55,8 +56,9 @@ GB = float(1 << 30)
 
 #: At most this many directory entries are examined per call, all nodes together. Each costs a
 #: ``stat``: 3.7 to 7 µs on the shared 2-CPU machine this was measured on, depending on its
-#: load, so a call spends at most 18 to 36 ms walking (and far less when the trees are small). A larger tree is walked over several calls, resuming where the last one
-#: stopped; until a walk completes the previous complete total is reported (:class:`_DiskWalk`).
+#: load, so a call spends at most 18 to 36 ms walking (far less when the trees are small). A
+#: larger tree is walked over several calls, resuming where the last one stopped; until a walk
+#: completes the previous complete total is reported (:class:`_DiskWalk`).
 DISK_ENTRIES_PER_SAMPLE = 5_000
 
 _ZERO_IO = (0.0, 0.0, 0.0, 0.0)
@@ -240,6 +242,7 @@ class PsutilSampleSource:
         self._tails: dict[str, float] = {}         # node -> CPU of ended leaders not yet counted
         self._walks: dict[str, _DiskWalk] = {}
         self._disk_turn = 0
+        self._walk_noted = False
         self._net = self._net_counters()
         self._has_io = hasattr(psutil.Process, "io_counters")
         if reader == "auto":
@@ -461,6 +464,10 @@ class PsutilSampleSource:
                 walk = self._walks[n.node_id] = _DiskWalk(n.root)  # type: ignore[arg-type]
             out[n.node_id], used = walk.measure(left // (len(rooted) - i))
             left -= used
+            if walk.total is None and not self._walk_noted:
+                self._walk_noted = True
+                _log.info("the nodes' directories hold more than the %d entries a sample walks: "
+                          "a node's disk figure may be some samples old", self.disk_entries)
         return out
 
     def _net_counters(self) -> tuple[float, float] | None:
