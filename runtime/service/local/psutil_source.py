@@ -212,6 +212,9 @@ class PsutilSampleSource:
     ``clock`` (monotonic seconds) measures the period; the first period starts at construction.
     ``reader`` is how a process is read: ``"procfs"`` (Linux, two file reads per process),
     ``"psutil"`` (anywhere psutil runs) or ``"auto"`` (the first that works here).
+
+    Not thread-safe, and it need not be: :meth:`resources` and :meth:`attempt_ended` are both
+    called on the engine thread (the sample event, the handling of an exit report).
     """
 
     def __init__(self, nodes: Callable[[], Iterable[NodeProcesses]], cores_per_node: int, *,
