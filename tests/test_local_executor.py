@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -134,6 +135,7 @@ def test_start_failure_is_command_program_not_found(tmp_path, command_line):
     assert len(reports) == 1 and reports[0][0] is handle
     result = reports[0][1]
     assert result.exit_code is None and handle.pid is None and result.start_time is None
+    assert result.cpu_seconds is None
     assert result.failure.pair == ("usererror", "CommandProgramNotFound")
     assert result.failure.message  # says which: not found, or the line does not split
     assert ex.kill(handle) is False
@@ -334,6 +336,22 @@ def test_thread_per_attempt_fallback(tmp_path):
     ex.kill(handle, reason="wallclock")
     assert handle.wait(WAIT).exit_code == WALLCLOCK_EXIT_CODE
     assert processes_with_marker(marker) == []
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "thread"])
+def test_cpu_seconds_of_the_attempt_to_its_end_children_included(tmp_path, pidfd):
+    # The leader is a shell; the CPU is burnt by a child it waits for. Nobody can read the
+    # attempt's processes once they are reaped: the reap itself reports what they used.
+    task_dir = make_task(tmp_path)
+    (task_dir / "wd" / "burn.py").write_text(
+        "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n")
+    ex = ProcessExecutor()
+    ex._use_pidfd = pidfd and ex._use_pidfd
+    handle = ex.start(AttemptSpec(f"/bin/sh -c '{sys.executable} burn.py; exit 3'", task_dir, env()))
+    result = handle.wait(WAIT)
+    assert result.exit_code == 3
+    assert 0.3 <= result.cpu_seconds < 5.0
+    assert handle._proc.wait() == 3  # Popen keeps the code it would have read itself
 
 
 def test_a_failing_callback_does_not_stop_later_reports(tmp_path):

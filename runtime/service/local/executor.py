@@ -10,8 +10,8 @@ Why each choice:
   keeps running beside a rerun. A child that calls ``setsid()`` itself leaves the group: that is
   a documented limit (a cgroup per node would close it; not in this version).
 * **One reaper thread over pidfds** (Linux >= 5.3: ``os.pidfd_open``; a ``selectors`` loop
-  wakes when any leader exits, then ``Popen.wait()`` reaps that one pid), so a pool of many
-  slots costs one thread. Elsewhere (macOS, old kernels) one daemon thread per attempt blocks in
+  wakes when any leader exits, then ``os.wait4`` reaps that one pid and returns the CPU time
+  it and its reaped children used, to its end), so a pool of many slots costs one thread. Elsewhere (macOS, old kernels) one daemon thread per attempt blocks in
   ``wait()``. Never a ``waitpid(-1)`` loop: it would also reap children of other code in the
   same process (``subprocess.run`` in a library, tests), whose owners would then see ``ECHILD``.
 * **Exit codes.** A normal exit is its status; a death by signal N is ``128 + N`` (what a shell
@@ -81,6 +81,10 @@ class AttemptResult:
     killed: str | None = None  # None, "kill" or "wallclock"
     start_time: float | None = None  # time.time() of the start (None if it never started)
     end_time: float = 0.0
+    #: CPU seconds (user + system) of the leader and of every process it reaped, from the
+    #: kernel's account at the reap (``os.wait4``): what the attempt used to its last instant,
+    #: which no sampler can read once it is gone. None if it never started.
+    cpu_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,21 @@ def _create_time(pid: int) -> float | None:
         return float(psutil.Process(pid).create_time())
     except psutil.Error:
         return None
+
+
+def _reap_with_usage(proc: subprocess.Popen) -> tuple[int, float | None]:
+    """Wait for the leader and reap it with ``os.wait4``, which also returns its resource usage
+    (its own CPU time and that of every child it reaped); ``Popen.wait`` would throw that away.
+    The code goes into ``proc.returncode`` as ``Popen`` would put it (-N for signal N), so a
+    later ``proc.wait()`` returns it without waiting again."""
+    if proc.returncode is None and hasattr(os, "wait4"):
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except ChildProcessError:  # reaped already (it cannot be by us: nothing else waits)
+            return proc.wait(), None
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        return proc.returncode, usage.ru_utime + usage.ru_stime
+    return proc.wait(), None
 
 
 def _group_alive(pgid: int) -> bool:
@@ -286,8 +305,7 @@ class ProcessExecutor:
     def _reap(self, handle: AttemptHandle) -> None:
         """Fallback waiter: one thread per attempt."""
         assert handle._proc is not None
-        handle._proc.wait()
-        self._finish(handle)
+        self._finish(handle)  # blocks until the leader exits
 
     def _leader_exited(self, handle: AttemptHandle) -> None:
         """Called on the pidfd reaper thread. A killed attempt drains on its own thread, so that
@@ -300,7 +318,7 @@ class ProcessExecutor:
     def _finish(self, handle: AttemptHandle) -> None:
         proc = handle._proc
         assert proc is not None
-        rc = proc.wait()  # already exited: reaps (or returns the code) at once
+        rc, cpu_seconds = _reap_with_usage(proc)
         if handle._kill_reason is not None:
             # The leader is gone; members of its group (background children) may not be. Report
             # only once the group is empty, so "killed" means "nothing of it still runs".
@@ -308,7 +326,8 @@ class ProcessExecutor:
         exit_code = 128 - rc if rc < 0 else rc
         if handle._kill_reason == "wallclock":
             exit_code = WALLCLOCK_EXIT_CODE
-        self._report(handle, AttemptResult(exit_code, None, handle._kill_reason, handle.start_time, time.time()))
+        self._report(handle, AttemptResult(exit_code, None, handle._kill_reason, handle.start_time, time.time(),
+                                           cpu_seconds))
 
     def _drain(self, pgid: int) -> None:
         deadline = time.monotonic() + self.kill_grace
