@@ -244,6 +244,11 @@ class Engine(RequestsMixin):
         they make a simulation faster, and they assume the simulated world. Tasks added later
         by request take the general paths too (RequestsMixin.add_task)."""
         self.direct_start = False
+        # a workload's tasks wait in the submission stream until accepted (job.tasks holds
+        # accepted ones only), so both are walked
+        for _at, _job, task in self.submissions:
+            if task is not None:
+                task.simple = False
         for job in self.jobs:
             for task in job.tasks:
                 task.simple = False
