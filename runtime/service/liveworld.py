@@ -1,0 +1,357 @@
+"""Local nodes and real processes: the launch methods of the live engine on this machine.
+
+The Batch rules (``poolscale.scheduler``) decide; where a rule *launches* something it calls a
+launch method of its world (scheduler/simworld.py lists them). :class:`LocalWorld` supplies them
+for real, on a :class:`~.livekernel.LiveKernel`:
+
+* **Nodes are directories** (:class:`~.local.nodedirs.NodeDirectories`): a node's tree is made
+  when its allocation starts; allocation and boot end after the account's
+  ``allocation_delay`` / ``boot_delay`` (engine seconds; 0: at once) through ordinary kernel
+  timers, with the node's incarnation (``node.life``) as token, exactly as the simulator's
+  drawn times do, so a node removed meanwhile drops its stale timer the same way. A removed
+  node's processes are killed and its tree goes to the trash.
+* **Attempts are process groups** (:class:`~.local.executor.ProcessExecutor`): a task attempt,
+  a start task, a job preparation or release task runs its command line (no shell) in its
+  directory with the environment Batch gives it (:func:`~.local.environment.task_environment`).
+  The executor reports an exit from its own thread; the report is only *posted* to the kernel's
+  inbox and the rule runs on the engine thread, with the attempt number (tasks) or the process
+  uid (node processes) as token, so an exit that comes after the engine ended the attempt some
+  other way (requeue, wall clock, job termination) changes nothing.
+* **Ending an attempt kills it.** Every way a task attempt ends goes through the rule
+  ``_unassign`` → :meth:`LocalWorld._stop_resources`, which kills the attempt's process group if
+  it still runs (requeue, terminate, wall clock, job termination). The exit code is the rule's:
+  a wall-clock kill is ``-1073741510`` (0xC000013A) whatever signal ended the process.
+* **maxWallClockTime** is the engine's own WALLCLOCK timer (the shared ``_on_wall`` rule); a
+  job preparation or release task's limit is a timer here that kills the process and reports
+  the end as a failure (preparation) or as the release's end.
+* **Start failures** (a command line that does not split, a program not found) are no exit: the
+  task completes as a failure with no exit code and failureInfo ``usererror`` /
+  ``CommandProgramNotFound``, never retried; a start task or preparation task that cannot start
+  counts as a failed attempt of it.
+* **Resources read zero** for now: ``$CPUPercent``, ``$MemoryBytes``, ``$DiskBytes`` and the I/O
+  series are 0 in every sample (measuring node process trees with psutil is a later step), and
+  no sample is lost. The task counts of the samples are the engine's, as in the simulator.
+
+Why a subclass of :class:`~poolscale.scheduler.simworld.SimulatedWorld`: what is not overridden
+here stays the simulator's (chaos draws, the start task's stream cleanup), and the rules see one
+world either way. The live engine's tasks take the rules' general paths only (no inlined fast
+path, no direct start at submission): :meth:`LocalWorld._init_local_world` sets that up.
+
+Not yet here (docs/running-locally.md): multi-instance coordination commands, a start task with
+``waitForSuccess`` false, killing a preparation or release task when its job ends or its node is
+preempted (the rules have no hook for it yet), task directory retention, resource sampling.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from poolscale.scheduler.kernel import EXIT, WALLCLOCK
+from poolscale.scheduler.nodes import DEDICATED, Node
+from poolscale.scheduler.simworld import SimulatedWorld
+from poolscale.scheduler.tasks import FAILURE, RUNNING, Job, Task
+from poolscale.scheduler.world import Report
+
+from .local.environment import TaskContext, task_environment
+from .local.executor import AttemptHandle, AttemptResult, AttemptSpec, FailureInfo, ProcessExecutor
+from .local.nodedirs import NodeDirectories, node_ip
+from .settings import AccountSettings
+
+__all__ = ["LocalWorld"]
+
+#: What a started process's end becomes: called with its result on the executor's thread, it
+#: posts the matching handler to the kernel's inbox.
+_Route = Callable[[AttemptResult], None]
+
+
+def _settings_env(settings: Any) -> dict[str, str]:
+    """``[{name, value}, ...]`` (EnvironmentSetting models) as a mapping, later names win."""
+    return {s.name: s.value for s in settings or ()}
+
+
+class LocalWorld(SimulatedWorld):
+    """The live engine's launch methods on local nodes (see the module docstring).
+
+    The engine class puts it first in its bases (``class E(LocalWorld, Engine)``), builds its
+    state, sets ``kernel`` to a :class:`~.livekernel.LiveKernel`, then calls
+    :meth:`_init_local_world` before the pool starts.
+    """
+
+    local_settings: AccountSettings
+    node_dirs: NodeDirectories
+    executor: ProcessExecutor
+    pool_id: str
+    #: the running task attempts: task -> (attempt number, handle)
+    _attempts: dict[Task, tuple[int, AttemptHandle]]
+    #: the running start, preparation and release tasks of each node: uid -> handle
+    _node_procs: dict[Node, dict[str, AttemptHandle]]
+    #: what each started process's exit becomes, by uid (read and popped on executor threads)
+    _routes: dict[str, _Route]
+    #: the task specifications of each job, by task id (for command lines and environments)
+    _task_specs: dict[Job, dict[str, Any]]
+    _base_env: dict[str, str]
+
+    def _init_local_world(self, settings: AccountSettings, node_dirs: NodeDirectories, *,
+                          base_env: Mapping[str, str] | None = None) -> None:
+        """Attach the world to this engine: its settings, its nodes' directories, and a
+        :class:`ProcessExecutor` reporting to the kernel. ``base_env`` is the environment tasks
+        inherit (default: this process's, as it is now)."""
+        self.local_settings = settings
+        self.node_dirs = node_dirs
+        self.pool_id = self.pool_spec.id
+        self.executor = ProcessExecutor(self._on_process_exit, kill_grace=settings.kill_grace)
+        self._base_env = dict(os.environ if base_env is None else base_env)
+        self._attempts = {}
+        self._node_procs = {}
+        self._routes = {}
+        self._task_specs = {}
+        # the rules' general paths: what the inlined simulator-only paths stand for
+        # (a workload's tasks are in the submission stream: job.tasks holds accepted ones only)
+        self.direct_start = False
+        for _at, job, task in self.submissions:
+            if task is not None:
+                task.simple = False
+            if job.jm is not None:
+                job.jm.simple = False
+
+    def _close_local_world(self, timeout: float | None = None) -> None:
+        """Kill every process still running and wait for the reports (engine stop, tests)."""
+        self.executor.close(timeout)
+
+    # -- processes ------------------------------------------------------------------------
+
+    def _spawn(self, command_line: str, task_dir: Path, context: TaskContext,
+               route: _Route) -> AttemptHandle:
+        """Start one process; ``route(result)`` runs on the executor's thread when it ends
+        (also at once, from here, when it cannot start)."""
+        env = task_environment(context).env
+        self._routes[context.attempt_uid] = route
+        return self.executor.start(AttemptSpec(command_line, task_dir, env,
+                                               uid=context.attempt_uid))
+
+    def _on_process_exit(self, handle: AttemptHandle, result: AttemptResult) -> None:
+        """The executor's callback (any thread): hand the end to its route, which posts it."""
+        route = self._routes.pop(handle.spec.uid, None)
+        if route is not None:
+            route(result)
+
+    def _post(self, handler: Callable[[Any, Any], None], a: Any, b: Any) -> None:
+        """Any thread: run ``handler(a, b)`` on the engine thread, stamped when observed."""
+        self.kernel.post(Report(None, EXIT, handler, a, b))  # type: ignore[attr-defined]
+
+    def _context(self, node: Node, task_dir: Path, kind: str, *, job: Job | None = None,
+                 task_id: str | None = None, env: Mapping[str, str] | None = None,
+                 hosts: tuple[str, ...] = (), is_master: bool = False) -> TaskContext:
+        s = self.local_settings
+        prep_dir = None
+        if job is not None and job.prep is not None:
+            prep_dir = self.node_dirs.prep_dir(self.pool_id, node.id, job.id)
+        return TaskContext(
+            pool_id=self.pool_id, node_id=node.id, is_dedicated=node.kind == DEDICATED,
+            node_root=self.node_dirs.node_root(self.pool_id, node.id), task_dir=task_dir,
+            attempt_uid=uuid.uuid4().hex, kind=kind,
+            job_id=None if job is None else job.id, task_id=task_id,
+            account_name=s.name, account_url=s.account_url, job_prep_dir=prep_dir,
+            hosts=hosts, is_master=is_master, base_env=self._base_env,
+            common_env=({} if job is None
+                        else _settings_env(job.spec.common_environment_settings)),
+            task_env=env or {})
+
+    # -- nodes ------------------------------------------------------------------------------
+
+    def _launch_allocation(self, node: Node) -> None:
+        """The node's directory tree is made now (a fresh one for a node that lost its VM);
+        ``_on_allocated`` after the account's allocation delay."""
+        if node.inc > 1:
+            self.node_dirs.reimage(self.pool_id, node.id)
+        else:
+            self.node_dirs.create(self.pool_id, node.id)
+        self._node_timer(self.local_settings.allocation_delay, self._on_allocated, node, node.life)
+
+    def _launch_boot(self, node: Node) -> None:
+        """``_on_booted`` after the account's boot delay."""
+        self._node_timer(self.local_settings.boot_delay, self._on_booted, node, node.life)
+
+    def _launch_start_task(self, node: Node) -> None:
+        """One attempt of the pool's start task, in the node's ``startup`` directory; its end
+        (exit code 0 or not) goes to ``_on_start_task_end``."""
+        st = self.start_task
+        startup = self.node_dirs.startup_dir(self.pool_id, node.id)
+        ctx = self._context(node, startup, "starttask", env=_settings_env(st.environment_settings))
+        self._spawn_on_node(node, st.command_line, startup, ctx, self._on_start_task_exit,
+                            (ctx.attempt_uid, node.life))
+
+    def _on_start_task_exit(self, node: Node,
+                            report: tuple[tuple[str, int], AttemptResult]) -> None:
+        (uid, life), result = report
+        if self._forget_node_proc(node, uid):
+            self._on_start_task_end(node, (life, result.exit_code != 0))
+
+    def _node_removed(self, node: Node) -> None:
+        """The node left the pool: what still runs on it (start, preparation, release tasks)
+        is killed, and its tree goes to the trash."""
+        super()._node_removed(node)
+        for handle in self._node_procs.pop(node, {}).values():
+            self._routes.pop(handle.spec.uid, None)
+            self.executor.kill(handle)
+        self.node_dirs.remove(self.pool_id, node.id)
+
+    def _spawn_on_node(self, node: Node, command_line: str, task_dir: Path, ctx: TaskContext,
+                       handler: Callable[[Node, Any], None], token: tuple) -> None:
+        """Start a start, preparation or release task on ``node``; at its end
+        ``handler(node, (token, result))`` runs on the engine thread. ``token[0]`` is the
+        process's uid, by which the node's running processes are kept."""
+        route = functools.partial(self._route_node_exit, handler, node, token)
+        self._node_procs.setdefault(node, {})[token[0]] = self._spawn(command_line, task_dir, ctx,
+                                                                      route)
+
+    def _route_node_exit(self, handler: Callable[[Node, Any], None], node: Node, token: Any,
+                         result: AttemptResult) -> None:
+        """Executor thread: a node process ended; ``handler(node, (token, result))`` runs on the
+        engine thread."""
+        self._post(handler, node, (token, result))
+
+    def _forget_node_proc(self, node: Node, uid: str) -> bool:
+        """Engine thread: whether ``uid`` was still a running process of ``node`` (it is not
+        from now on). False for the end of a process the engine gave up already."""
+        procs = self._node_procs.get(node)
+        return procs is not None and procs.pop(uid, None) is not None
+
+    def _kill_node_proc(self, node: Node, uid: str, reason: str = "kill") -> bool:
+        procs = self._node_procs.get(node)
+        handle = None if procs is None else procs.pop(uid, None)
+        if handle is None:
+            return False
+        self._routes.pop(uid, None)
+        self.executor.kill(handle, reason)
+        return True
+
+    # -- job preparation and release ----------------------------------------------------------
+
+    def _launch_prep(self, node: Node, job: Job, rec: Any) -> None:
+        """One attempt of the job's preparation task in its ``jobpreparation`` directory, ended
+        by its exit or by its ``maxWallClockTime`` (a failure); then ``_on_prep_end``."""
+        prep = job.prep
+        prep_dir = self.node_dirs.prep_dir(self.pool_id, node.id, job.id)
+        ctx = self._context(node, prep_dir, "jobpreparation", job=job,
+                            env=_settings_env(prep.environment_settings))
+        token = (ctx.attempt_uid, job, rec)
+        self._spawn_on_node(node, prep.command_line, prep_dir, ctx, self._on_prep_exit, token)
+        wall = prep.constraints.max_wall_clock_time
+        if wall is not None:
+            self.kernel.at(self.kernel.now + wall, WALLCLOCK, self._on_prep_wall, node, token)
+
+    def _on_prep_exit(self, node: Node, report: tuple[tuple[str, Job, Any], AttemptResult]) -> None:
+        (uid, job, rec), result = report
+        if self._forget_node_proc(node, uid):
+            self._on_prep_end(node, (job, rec, result.exit_code != 0))
+
+    def _on_prep_wall(self, node: Node, token: tuple[str, Job, Any]) -> None:
+        uid, job, rec = token
+        if self._kill_node_proc(node, uid, "wallclock"):
+            self._on_prep_end(node, (job, rec, True))
+
+    def _launch_release(self, node: Node, job: Job) -> None:
+        """The job's release task in its ``jobrelease`` directory, ended by its exit or by its
+        wall-clock limit (at most PT15M); then ``_on_release_end``."""
+        rel = job.release
+        rel_dir = self.node_dirs.release_dir(self.pool_id, node.id, job.id)
+        ctx = self._context(node, rel_dir, "jobrelease", job=job,
+                            env=_settings_env(rel.environment_settings))
+        token = (ctx.attempt_uid, job)
+        self._spawn_on_node(node, rel.command_line, rel_dir, ctx, self._on_release_exit, token)
+        self.kernel.at(self.kernel.now + rel.wall_clock_limit, WALLCLOCK, self._on_release_wall,
+                       node, token)
+
+    def _on_release_exit(self, node: Node, report: tuple[tuple[str, Job], AttemptResult]) -> None:
+        (uid, job), _result = report
+        if self._forget_node_proc(node, uid):
+            self._on_release_end(node, job)
+
+    def _on_release_wall(self, node: Node, token: tuple[str, Job]) -> None:
+        uid, job = token
+        if self._kill_node_proc(node, uid, "wallclock"):
+            self._on_release_end(node, job)
+
+    # -- task attempts --------------------------------------------------------------------------
+
+    def _task_spec(self, task: Task) -> Any:
+        """The specification a task was built from (its command line, its environment)."""
+        if task.is_jm:
+            return task.jm_spec
+        job = task.job
+        specs = self._task_specs.get(job)
+        if specs is None:
+            specs = self._task_specs[job] = {t.id: t for t in job.spec.tasks}
+        return specs[task.id]
+
+    def _launch_attempt(self, task: Task) -> None:
+        """The attempt ``task.attempt`` starts its process now; its exit goes to
+        ``_on_reported_exit``, and its ``maxWallClockTime`` is the engine's WALLCLOCK timer.
+
+        A multi-instance task runs its command line on its primary node only, with the
+        multi-instance environment; coordination command lines are not run yet."""
+        spec = self._task_spec(task)
+        job = task.job
+        node = task.node
+        hosts: tuple[str, ...] = ()
+        if task.nodes is not None:
+            hosts = tuple(node_ip(n.num) for n in task.nodes)
+        task_dir = self.node_dirs.task_dir(self.pool_id, node.id, job.id, task.id)
+        ctx = self._context(node, task_dir, "jobmanager" if task.is_jm else "task", job=job,
+                            task_id=task.id, env=_settings_env(spec.environment_settings),
+                            hosts=hosts, is_master=bool(hosts))
+        attempt = task.attempt
+        route = functools.partial(self._route_task_exit, task, attempt)
+        handle = self._spawn(spec.command_line, task_dir, ctx, route)
+        self._attempts[task] = (attempt, handle)
+        w = task.wall
+        if w is not None:
+            k = self.kernel
+            k.at(k.now + w, WALLCLOCK, self._on_wall, task, attempt)
+
+    def _route_task_exit(self, task: Task, attempt: int, result: AttemptResult) -> None:
+        """Executor thread: the attempt's process ended (or never started)."""
+        if result.exit_code is None:
+            self._post(self._on_start_failure, task, (attempt, result.failure))
+        else:
+            self._post(self._on_reported_exit, task, (attempt, result.exit_code))
+
+    def _on_start_failure(self, task: Task, report: tuple[int, FailureInfo | None]) -> None:
+        """The attempt's process could not start: the task completes as a failure with no exit
+        code, never retried (preprocessing errors are not retried)."""
+        attempt, failure = report
+        if attempt != task.attempt or task.state is not RUNNING:
+            return
+        pair = failure.pair if failure is not None else ("usererror", "CommandProgramNotFound")
+        self._retain(task)
+        self._log_end(task, FAILURE, None)
+        self._unassign(task)
+        self._complete(task, FAILURE, None, pair)
+
+    def _start_resources(self, task: Task) -> None:
+        """Nothing to add: resources are not measured yet (every reading is 0)."""
+
+    def _stop_resources(self, task: Task) -> None:
+        """The attempt ended, whichever way: if its process group still runs (requeue,
+        terminate, wall clock, job termination), it is killed. Its exit report, if any comes
+        later, is dropped by the rule's attempt check."""
+        entry = self._attempts.pop(task, None)
+        if entry is not None:
+            self.executor.kill(entry[1])
+
+    # -- samples --------------------------------------------------------------------------------
+
+    def _sample_lost(self, k: int) -> bool:
+        """No sample is lost on a live pool."""
+        return False
+
+    def _sample_resources(self, du: float) -> tuple[float, float, float, list[float]]:
+        """CPU, memory, disk and the six I/O counters: all 0 until the psutil sample source
+        measures node process trees (a later step); the count series are the engine's."""
+        return 0.0, 0.0, 0.0, [0.0] * 6

@@ -1,0 +1,343 @@
+"""Local nodes and real processes under the shared Batch rules (runtime/service/liveworld.py).
+
+Each test runs a small pool for real: the engine on the live kernel and a scaled real clock,
+nodes as directories under a temporary work root, tasks as process groups. What is asserted is
+what Batch shows: exit codes, ``stdout.txt``, task states and counters, node states, and that no
+process of an ended attempt is left (scanned with psutil, by the attempt marker every process
+carries and the node directory it was given).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from poolscale.runtime.service.livekernel import LiveKernel, RealClock
+from poolscale.runtime.service.liveworld import LocalWorld
+from poolscale.runtime.service.local.environment import ATTEMPT_MARKER
+from poolscale.runtime.service.local.nodedirs import NODE_SUBDIRS, NodeDirectories
+from poolscale.runtime.service.settings import AccountSettings
+from poolscale.scheduler import Simulation
+
+WALL_CLOCK_EXIT_CODE = -1073741510
+
+#: after everything else at the horizon (ranks 0..5), the live run ends
+_END_RANK = 6
+
+
+class LocalRun(LocalWorld, Simulation):
+    """A simulation's set-up and workload stream, run on local nodes and the real clock (the
+    live engine with its own set-up comes later)."""
+
+
+class ServingKernel(LiveKernel):
+    """``Simulation.run``'s ``run(until)`` becomes the live loop up to the horizon."""
+
+    def run(self, until, *, on_step=None):
+        if until > 0 and not self._serving:
+            self.at(until, _END_RANK, self._end)
+            self.serve()
+        else:
+            super().run(until, on_step=on_step)
+
+    def _end(self, _a, _b) -> None:
+        self.stop_at = self.now
+
+
+def pool(**extra):
+    return {"id": "pool1", "vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 2,
+            "targetDedicatedNodes": 1, **extra}
+
+
+@pytest.fixture
+def run_local(tmp_path):
+    """``run_local(pool, workload, horizon=None, scale=0.01, timeout=8.0, **settings)``: run to
+    the horizon (or until the workload drains) on a scaled real clock, within ``timeout`` wall
+    seconds. Processes still running are killed when the test ends, not before: what a test
+    asserts about processes is the engine's doing."""
+    runs = []
+
+    def run(pool_spec, workload, *, horizon=None, scale=0.01, timeout=8.0, **settings):
+        sim = LocalRun(pool_spec, workload, horizon=horizon)
+        old = sim.kernel
+        assert not old.heap
+        sim.kernel = ServingKernel(old._pass, old._advance, clock=RealClock(scale),
+                                   promise_timeout=None)
+        sim.kernel._seq = old._seq
+        sim._init_local_world(AccountSettings(data_dir=tmp_path / "data", **settings),
+                              NodeDirectories(tmp_path / "data" / "nodes"))
+        runs.append(sim)
+        errors = []
+
+        def serve():
+            try:
+                sim.run()
+            except BaseException as e:  # noqa: BLE001 - re-raised on the test's thread
+                errors.append(e)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        started = time.monotonic()
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            sim.kernel.stop()
+            thread.join(5)
+            pytest.fail(f"the live run did not end within {timeout} s")
+        if errors:
+            raise errors[0]
+        sim.wall_seconds = time.monotonic() - started
+        sim.node_dirs.drain_trash(5)
+        return sim
+
+    yield run
+    for sim in runs:
+        sim._close_local_world(5)
+        sim.node_dirs.close(5)
+
+
+def task(sim, job_id, task_id):
+    for job in sim.jobs:
+        if job.id == job_id:
+            for t in job.tasks:
+                if t.id == task_id:
+                    return t
+    raise KeyError((job_id, task_id))
+
+
+def node_root(tmp_path, node_id="tvm-000001"):
+    return tmp_path / "data" / "nodes" / "pool1" / node_id
+
+
+def task_dir(tmp_path, job_id, task_id, node_id="tvm-000001"):
+    return node_root(tmp_path, node_id) / "workitems" / job_id / "job-1" / task_id
+
+
+def marked_processes(tmp_path):
+    """Live processes started by this test's engine: they carry the attempt marker and a node
+    root under this test's work root (other tests may run beside this one)."""
+    root = str(tmp_path)
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+        except psutil.Error:
+            continue
+        if ATTEMPT_MARKER in env and env.get("AZ_BATCH_NODE_ROOT_DIR", "").startswith(root):
+            found.append(proc)
+    return found
+
+
+def no_marked_process_within(tmp_path, seconds=3.0):
+    deadline = time.monotonic() + seconds
+    while marked_processes(tmp_path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def node_events(sim, kind):
+    return [e[2:] for e in sim.events if e[1] == kind]
+
+
+# -- task attempts ---------------------------------------------------------------------------------
+
+
+def test_a_task_is_a_process_with_its_exit_code_output_environment_and_retries(tmp_path, run_local):
+    workload = {"jobs": [{
+        "id": "job1", "commonEnvironmentSettings": [{"name": "GREETING", "value": "hello"},
+                                                    {"name": "WHO", "value": "job"}],
+        "tasks": [
+            {"id": "fails", "commandLine": "sh -c 'echo hi; echo oops >&2; exit 3'",
+             "constraints": {"maxTaskRetryCount": 1}},
+            {"id": "greets",
+             "commandLine": "sh -c 'echo \"$GREETING $WHO $AZ_BATCH_TASK_ID $AZ_BATCH_JOB_ID\"; pwd'",
+             "environmentSettings": [{"name": "WHO", "value": "task"}]},
+        ]}]}
+    sim = run_local(pool(), workload)
+
+    fails = task(sim, "job1", "fails")
+    assert (fails.state, fails.result, fails.exit_code, fails.failure) == \
+        ("completed", "failure", 3, ("usererror", "FailureExitCode"))
+    assert (fails.attempt, fails.retry_count, fails.requeue_count) == (2, 1, 0)
+    assert [e[3] for e in sim.events if e[1] == "task.retry"] == [3]
+    fails_dir = task_dir(tmp_path, "job1", "fails")
+    assert (fails_dir / "stdout.txt").read_text() == "hi\n"       # the second attempt's own
+    assert (fails_dir / "stderr.txt").read_text() == "oops\n"
+
+    greets = task(sim, "job1", "greets")
+    assert (greets.state, greets.result, greets.exit_code, greets.failure) == \
+        ("completed", "success", 0, None)
+    greets_dir = task_dir(tmp_path, "job1", "greets")
+    assert (greets_dir / "stdout.txt").read_text() == \
+        f"hello task greets job1\n{os.path.realpath(greets_dir / 'wd')}\n"
+
+    node = sim.nodes[1]
+    assert node.state == "idle"
+    root = node_root(tmp_path)
+    assert sorted(p.relative_to(root).as_posix() for p in root.iterdir()) == \
+        sorted(d for d in NODE_SUBDIRS if "/" not in d)
+    assert sim.wall_seconds < 3
+
+
+def test_a_program_that_cannot_start_fails_the_task_without_retries(tmp_path, run_local):
+    workload = {"jobs": [{"id": "job1", "tasks": [
+        {"id": "missing", "commandLine": "no-such-program-poolscale --flag",
+         "constraints": {"maxTaskRetryCount": 3}}]}]}
+    sim = run_local(pool(), workload)
+
+    t = task(sim, "job1", "missing")
+    assert (t.state, t.result, t.exit_code, t.failure) == \
+        ("completed", "failure", None, ("usererror", "CommandProgramNotFound"))
+    assert (t.attempt, t.retry_count) == (1, 0)
+    assert [e for e in sim.events if e[1] == "task.end"][0][3:] == ("failure", None)
+
+
+def test_the_wall_clock_kills_the_whole_process_group_with_batchs_exit_code(tmp_path, run_local):
+    # 10 engine seconds = 0.1 wall seconds at scale 0.01; the process would sleep 30 s
+    workload = {"jobs": [{"id": "job1", "tasks": [
+        {"id": "slow", "commandLine": "sh -c 'echo started; sleep 30; echo never'",
+         "constraints": {"maxWallClockTime": "PT10S", "maxTaskRetryCount": 2}}]}]}
+    sim = run_local(pool(), workload)
+
+    t = task(sim, "job1", "slow")
+    assert (t.state, t.result, t.exit_code, t.failure) == \
+        ("completed", "failure", WALL_CLOCK_EXIT_CODE, ("servererror", "TaskEnded"))
+    assert (t.attempt, t.retry_count) == (1, 0)
+    assert t.end_time - t.start_time == pytest.approx(10.0)     # engine time, the timer's
+    assert (task_dir(tmp_path, "job1", "slow") / "stdout.txt").read_text() == "started\n"
+    assert no_marked_process_within(tmp_path)
+    assert sim.wall_seconds < 3
+
+
+# -- start task ------------------------------------------------------------------------------------
+
+_FAILS_ONCE = ("sh -c 'if [ -e \"$AZ_BATCH_NODE_SHARED_DIR/tried\" ]; then echo second; exit 0; fi; "
+               "touch \"$AZ_BATCH_NODE_SHARED_DIR/tried\"; echo first; exit 1'")
+
+
+def test_a_start_task_that_fails_once_succeeds_on_its_retry_and_the_node_becomes_idle(tmp_path, run_local):
+    spec = pool(startTask={"commandLine": _FAILS_ONCE, "waitForSuccess": True,
+                           "maxTaskRetryCount": 1})
+    workload = {"jobs": [{"id": "job1", "tasks": [
+        {"id": "after", "commandLine": "sh -c 'cat \"$AZ_BATCH_NODE_STARTUP_DIR/stdout.txt\"'"}]}]}
+    sim = run_local(spec, workload)
+
+    assert node_events(sim, "starttask") == [("tvm-000001", "failure"), ("tvm-000001", "success")]
+    states = [e[3] for e in sim.events if e[1] == "node"]
+    assert states[:4] == ["creating", "starting", "waitingforstarttask", "idle"]
+    assert (node_root(tmp_path) / "startup" / "stdout.txt").read_text() == "second\n"
+    t = task(sim, "job1", "after")
+    assert (t.state, t.exit_code) == ("completed", 0)
+    assert (task_dir(tmp_path, "job1", "after") / "stdout.txt").read_text() == "second\n"
+    assert sim.nodes[1].state == "idle"
+
+
+def test_a_start_task_that_keeps_failing_leaves_the_node_starttaskfailed(tmp_path, run_local):
+    spec = pool(startTask={"commandLine": "sh -c 'exit 7'", "waitForSuccess": True,
+                           "maxTaskRetryCount": 2})
+    workload = {"jobs": [{"id": "job1", "tasks": [{"id": "waits", "commandLine": "true"}]}]}
+    sim = run_local(spec, workload, horizon=60)     # 0.6 wall seconds
+
+    assert node_events(sim, "starttask") == [("tvm-000001", "failure")] * 3
+    assert sim.nodes[1].state == "starttaskfailed"
+    t = task(sim, "job1", "waits")
+    assert (t.state, t.attempt) == ("active", 0)
+
+
+# -- job preparation and release ----------------------------------------------------------------------
+
+
+def test_preparation_runs_before_the_task_and_release_after_the_job(tmp_path, run_local):
+    workload = {"jobs": [{
+        "id": "job1", "onAllTasksComplete": "terminatejob",
+        "jobPreparationTask": {"commandLine": "sh -c 'echo prepared > prep.txt'"},
+        "jobReleaseTask": {"commandLine": "sh -c 'echo \"released $AZ_BATCH_TASK_ID\" "
+                                          "> \"$AZ_BATCH_NODE_SHARED_DIR/released.txt\"'"},
+        "tasks": [{"id": "uses", "commandLine": "sh -c 'cat \"$AZ_BATCH_JOB_PREP_WORKING_DIR/prep.txt\"'"}],
+    }]}
+    sim = run_local(pool(), workload, horizon=100)  # 1 wall second
+
+    kinds = [e[1] for e in sim.events if e[1] in ("prep.start", "prep.end", "task.start",
+                                                  "release.start", "release.end")]
+    assert kinds == ["prep.start", "prep.end", "task.start", "release.start", "release.end"]
+    assert node_events(sim, "prep.end") == [("job1", "tvm-000001", "success")]
+    assert (task_dir(tmp_path, "job1", "uses") / "stdout.txt").read_text() == "prepared\n"
+    assert (node_root(tmp_path) / "shared" / "released.txt").read_text() == "released jobrelease\n"
+    assert sim.jobs[0].state == "completed"
+    assert sim.nodes[1].state == "idle"
+
+
+def test_a_preparation_task_past_its_wall_clock_is_killed_and_fails(tmp_path, run_local):
+    workload = {"jobs": [{
+        "id": "job1",
+        "jobPreparationTask": {"commandLine": "sh -c 'echo preparing; sleep 30'",
+                               "constraints": {"maxWallClockTime": "PT5S"}},
+        "tasks": [{"id": "never", "commandLine": "true"}],
+    }]}
+    sim = run_local(pool(), workload, horizon=60)   # 0.6 wall seconds
+
+    ends = [e for e in sim.events if e[1] == "prep.end"]
+    assert [e[2:] for e in ends] == [("job1", "tvm-000001", "failure")]
+    starts = [e for e in sim.events if e[1] == "prep.start"]
+    assert ends[0][0] - starts[0][0] == pytest.approx(5.0)
+    prep = node_root(tmp_path) / "workitems" / "job1" / "job-1" / "jobpreparation"
+    assert (prep / "stdout.txt").read_text() == "preparing\n"
+    t = task(sim, "job1", "never")
+    assert (t.state, t.attempt) == ("active", 0)       # the node is excluded for this job
+    assert no_marked_process_within(tmp_path)
+
+
+# -- scale-down ------------------------------------------------------------------------------------
+
+
+def scaled_down_pool(option="requeue", **extra):
+    """An autoscale pool with one node from the first evaluation (at 0: no samples yet, so
+    ``Count()`` is 0) and none from the second (5 minutes later, when samples exist: 1.2 wall
+    seconds at scale 0.004)."""
+    formula = ("$TargetDedicatedNodes = $RunningTasks.Count() > 0 ? 0 : 1;\n"
+               f"$NodeDeallocationOption = {option};\n")
+    return {"id": "pool1", "vmSize": "STANDARD_D2_v3", "enableAutoScale": True,
+            "autoScaleFormula": formula, "autoScaleEvaluationInterval": "PT5M", **extra}
+
+
+def test_a_requeue_on_scale_down_kills_the_running_process_and_requeues_the_task(tmp_path, run_local):
+    spec = scaled_down_pool()
+    pid_file = tmp_path / "pid"
+    workload = {"jobs": [{"id": "job1", "tasks": [
+        {"id": "long", "commandLine": f"sh -c 'echo $$ > {pid_file}; exec sleep 30'"}]}]}
+    sim = run_local(spec, workload, horizon=400, scale=0.004)
+
+    t = task(sim, "job1", "long")
+    assert (t.state, t.requeue_count, t.retry_count, t.attempt) == ("active", 1, 0, 1)
+    assert [e[1:] for e in sim.events if e[1] in ("node.deallocate", "task.requeue")] == \
+        [("node.deallocate", "tvm-000001", "requeue"), ("task.requeue", t.key)]
+    assert [e[3] for e in sim.events if e[1] == "node"][-2:] == ["leavingpool", "removed"]
+    assert sim.nodes == {}
+    pid = int(pid_file.read_text())
+    assert no_marked_process_within(tmp_path)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not node_root(tmp_path).exists()                    # the node's tree is gone
+    assert sim.wall_seconds < 3
+
+
+def test_a_node_removed_while_its_start_task_runs_kills_the_start_task(tmp_path, run_local):
+    pid_file = tmp_path / "pid"
+    spec = scaled_down_pool(startTask={"commandLine": f"sh -c 'echo $$ > {pid_file}; exec sleep 30'",
+                                       "waitForSuccess": True})
+    sim = run_local(spec, {"jobs": []}, horizon=400, scale=0.004)
+
+    assert [e[3] for e in sim.events if e[1] == "node"] == \
+        ["creating", "starting", "waitingforstarttask", "leavingpool", "removed"]
+    assert node_events(sim, "starttask") == []
+    pid = int(pid_file.read_text())
+    assert no_marked_process_within(tmp_path)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not node_root(tmp_path).exists()
