@@ -341,3 +341,125 @@ def test_a_node_removed_while_its_start_task_runs_kills_the_start_task(tmp_path,
     assert no_marked_process_within(tmp_path)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not node_root(tmp_path).exists()
+
+
+def test_a_terminate_on_scale_down_kills_the_running_process_and_fails_the_task(tmp_path, run_local):
+    pid_file = tmp_path / "pid"
+    workload = {"jobs": [{"id": "job1", "tasks": [
+        {"id": "long", "commandLine": f"sh -c 'echo $$ > {pid_file}; exec sleep 30'",
+         "constraints": {"maxTaskRetryCount": 3}}]}]}
+    sim = run_local(scaled_down_pool("terminate"), workload, horizon=400, scale=0.004)
+
+    t = task(sim, "job1", "long")
+    assert (t.state, t.result, t.exit_code, t.failure) == \
+        ("completed", "failure", None, ("usererror", "TaskEnded"))
+    assert (t.requeue_count, t.retry_count, t.attempt) == (0, 0, 1)
+    assert t.end_time == 300.0
+    pid = int(pid_file.read_text())
+    assert no_marked_process_within(tmp_path)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_taskcompletion_on_scale_down_lets_the_task_finish_before_the_node_leaves(tmp_path, run_local):
+    # the task sleeps 1.2 wall seconds (400 engine seconds at scale 0.003); the scale-down comes
+    # at 300; the run ends when the workload has drained
+    out = tmp_path / "out.txt"
+    workload = {"jobs": [{"id": "job1", "tasks": [
+        {"id": "finishes", "commandLine": f"sh -c 'sleep 1.2; echo finished > {out}'"}]}]}
+    sim = run_local(scaled_down_pool("taskcompletion"), workload, scale=0.003)
+
+    t = task(sim, "job1", "finishes")
+    assert (t.state, t.result, t.exit_code, t.requeue_count) == ("completed", "success", 0, 0)
+    assert out.read_text() == "finished\n"
+    deallocated = [e for e in sim.events if e[1] == "node.deallocate"]
+    assert [(e[0], e[2:]) for e in deallocated] == [(300.0, ("tvm-000001", "taskcompletion"))]
+    removed = [e[0] for e in sim.events if e[1] == "node" and e[3] == "removed"]
+    assert removed == [t.end_time] and t.end_time > 300.0
+    assert not node_root(tmp_path).exists()
+
+
+def test_a_job_ended_by_its_wall_clock_kills_its_running_task(tmp_path, run_local):
+    workload = {"jobs": [{"id": "job1", "constraints": {"maxWallClockTime": "PT10S"}, "tasks": [
+        {"id": "long", "commandLine": "sh -c 'echo started; sleep 30'"}]}]}
+    sim = run_local(pool(), workload)
+
+    job = sim.jobs[0]
+    assert (job.state, job.reason) == ("completed", "MaxWallClockTimeExpiry")
+    t = task(sim, "job1", "long")
+    assert (t.state, t.result, t.exit_code, t.failure, t.end_time) == \
+        ("completed", "failure", None, ("usererror", "TaskEnded"), 10.0)
+    assert (task_dir(tmp_path, "job1", "long") / "stdout.txt").read_text() == "started\n"
+    assert no_marked_process_within(tmp_path)
+    assert sim.wall_seconds < 3
+
+
+def test_the_job_manager_runs_first_in_its_own_directory_and_ends_its_job(tmp_path, run_local):
+    workload = {"jobs": [{
+        "id": "job1",
+        "jobManagerTask": {"id": "manager", "commandLine": "sh -c 'echo \"$AZ_BATCH_TASK_ID\"'"},
+        "tasks": [{"id": "worker", "commandLine": "true"}]}]}
+    sim = run_local(pool(), workload, horizon=60)     # 0.6 wall seconds
+
+    jm = sim.jobs[0].jm
+    assert (jm.state, jm.result, jm.exit_code) == ("completed", "success", 0)
+    assert (task_dir(tmp_path, "job1", "manager") / "stdout.txt").read_text() == "manager\n"
+    job = sim.jobs[0]
+    assert (job.state, job.reason) == ("completed", "JMComplete")
+    # the manager runs exclusively (runExclusive defaults to true), and its end ends the job:
+    # the worker never runs and stays active, as in Batch
+    assert [e[2] for e in sim.events if e[1] == "task.start"] == ["job1/manager"]
+    worker = task(sim, "job1", "worker")
+    assert (worker.state, worker.attempt) == ("active", 0)
+
+
+# -- environment and nodes -------------------------------------------------------------------------
+
+
+def test_a_task_sees_the_batch_environment_of_its_node_job_and_account(tmp_path, run_local):
+    workload = {"jobs": [{
+        "id": "job1",
+        "commonEnvironmentSettings": [{"name": "FROM_JOB", "value": "j"},
+                                      {"name": "BOTH", "value": "job"}],
+        "jobPreparationTask": {"commandLine": "true"},
+        "tasks": [{"id": "envtask", "commandLine": "env",
+                   "environmentSettings": [{"name": "BOTH", "value": "task"},
+                                           {"name": "AZ_BATCH_NODE_ID", "value": "mine"}]}]}]}
+    sim = run_local(pool(), workload, account_url="https://acct.example.test")
+
+    t = task(sim, "job1", "envtask")
+    assert (t.state, t.exit_code) == ("completed", 0)
+    lines = (task_dir(tmp_path, "job1", "envtask") / "stdout.txt").read_text().splitlines()
+    env = dict(line.split("=", 1) for line in lines if "=" in line)
+    root = os.path.realpath(node_root(tmp_path))
+    tdir = f"{root}/workitems/job1/job-1/envtask"
+    prep = f"{root}/workitems/job1/job-1/jobpreparation"
+    batch = {k: v for k, v in env.items() if k.startswith(("AZ_BATCH_", "WATASK_"))}
+    assert batch == {
+        "AZ_BATCH_ACCOUNT_NAME": "poolscale", "AZ_BATCH_ACCOUNT_URL": "https://acct.example.test",
+        "AZ_BATCH_POOL_ID": "pool1", "AZ_BATCH_NODE_ID": "tvm-000001",
+        "AZ_BATCH_NODE_IS_DEDICATED": "true", "AZ_BATCH_NODE_ROOT_DIR": root,
+        "AZ_BATCH_NODE_SHARED_DIR": f"{root}/shared", "AZ_BATCH_NODE_STARTUP_DIR": f"{root}/startup",
+        "AZ_BATCH_NODE_MOUNTS_DIR": f"{root}/fsmounts", "AZ_BATCH_TASK_DIR": tdir,
+        "AZ_BATCH_TASK_WORKING_DIR": f"{tdir}/wd", "AZ_BATCH_JOB_ID": "job1",
+        "AZ_BATCH_TASK_ID": "envtask", "AZ_BATCH_JOB_PREP_DIR": prep,
+        "AZ_BATCH_JOB_PREP_WORKING_DIR": f"{prep}/wd",
+        "WATASK_ACCOUNT_NAME": "poolscale", "WATASK_POOL_NAME": "pool1",
+        "WATASK_TVM_NAME": "tvm-000001", "WATASK_TVM_ROOT_DIR": root,
+        "WATASK_WORKITEM_NAME": "job1", "WATASK_JOB_NAME": "job-1", "WATASK_TASK_NAME": "envtask",
+    }
+    assert (env["FROM_JOB"], env["BOTH"]) == ("j", "task")
+    assert len(env[ATTEMPT_MARKER]) == 32
+    assert env["PATH"] == os.environ["PATH"]
+
+
+def test_nodes_are_allocated_and_booted_after_the_accounts_delays(tmp_path, run_local):
+    workload = {"jobs": [{"id": "job1", "tasks": [{"id": "t", "commandLine": "true"}]}]}
+    sim = run_local(pool(), workload, allocation_delay="PT10S", boot_delay="PT20S")
+
+    states = [(e[0], e[3]) for e in sim.events if e[1] == "node"]
+    assert states[:3] == [(0.0, "creating"), (10.0, "starting"), (30.0, "idle")]
+    t = task(sim, "job1", "t")
+    assert (t.state, t.exit_code, t.start_time) == ("completed", 0, 30.0)
+    # the tree exists from the allocation's start
+    assert sorted(p.name for p in node_root(tmp_path).iterdir()) == \
+        sorted(d for d in NODE_SUBDIRS if "/" not in d)
