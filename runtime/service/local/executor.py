@@ -281,6 +281,31 @@ class ProcessExecutor:
         if handle.result is None and _group_alive(pgid):
             _signal_group(pgid, signal.SIGKILL)
 
+    def end_group(self, handle: AttemptHandle) -> bool:
+        """End what is left of an attempt's process group after its leader was reported: the
+        background services a multi-instance coordination command starts and leaves running
+        until the task ends. SIGTERM now, SIGKILL after ``kill_grace`` to those still there. An
+        attempt still running is killed (:meth:`kill`). Returns whether anything was signalled.
+
+        Safe against pid reuse: the group id is the leader's pid, which Linux does not hand out
+        again while a process of that group lives, and a group with no live member is left
+        alone."""
+        if handle.result is None:
+            return self.kill(handle)
+        pgid = handle.pgid
+        if pgid is None or not _group_alive(pgid):
+            return False
+        _signal_group(pgid, signal.SIGTERM)
+        timer = threading.Timer(self.kill_grace, self._escalate_group, args=(pgid,))
+        timer.daemon = True
+        timer.start()
+        return True
+
+    @staticmethod
+    def _escalate_group(pgid: int) -> None:
+        if _group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+
     # -- reap --------------------------------------------------------------------------------
 
     def _reap(self, handle: AttemptHandle) -> None:
