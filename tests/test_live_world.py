@@ -463,3 +463,64 @@ def test_nodes_are_allocated_and_booted_after_the_accounts_delays(tmp_path, run_
     # the tree exists from the allocation's start
     assert sorted(p.name for p in node_root(tmp_path).iterdir()) == \
         sorted(d for d in NODE_SUBDIRS if "/" not in d)
+
+
+# -- multi-instance tasks --------------------------------------------------------------------------
+
+
+def mi_pool():
+    return pool(taskSlotsPerNode=1, targetDedicatedNodes=2, enableInterNodeCommunication=True)
+
+
+def test_a_multi_instance_task_coordinates_on_every_node_then_runs_on_the_primary(tmp_path, run_local):
+    # every instance writes what it sees and leaves a service running in the background (the
+    # subtask's coordination is the slower); the primary's command line reads what its
+    # coordination wrote, once both are done; the services end with the task
+    log = tmp_path / "order.log"
+    coordination = ("sh -c 'echo \"$AZ_BATCH_IS_CURRENT_NODE_MASTER $AZ_BATCH_HOST_LIST "
+                    "$AZ_BATCH_NODE_LIST\" > \"$AZ_BATCH_TASK_SHARED_DIR/seen.txt\"; "
+                    "[ \"$AZ_BATCH_IS_CURRENT_NODE_MASTER\" = true ] || sleep 0.3; "
+                    f"echo \"coordination $AZ_BATCH_NODE_ID\" >> {log}; "
+                    "sleep 30 & echo coordinated'")
+    workload = {"jobs": [{"id": "job1", "tasks": [{
+        "id": "mpi", "commandLine": "sh -c 'cat \"$AZ_BATCH_TASK_SHARED_DIR/seen.txt\"; "
+                                   f"echo \"$AZ_BATCH_MASTER_NODE\"; echo command >> {log}'",
+        "multiInstanceSettings": {"numberOfInstances": 2,
+                                  "coordinationCommandLine": coordination}}]}]}
+    sim = run_local(mi_pool(), workload)
+
+    t = task(sim, "job1", "mpi")
+    assert (t.state, t.result, t.exit_code, t.retry_count) == ("completed", "success", 0, 0)
+    primary = task_dir(tmp_path, "job1", "mpi", "tvm-000001")
+    sub = task_dir(tmp_path, "job1", "mpi", "tvm-000002")
+    hosts = "127.0.0.2,127.0.0.3 127.0.0.2;127.0.0.3"
+    assert (primary / "stdout.txt").read_text() == f"true {hosts}\n127.0.0.2:6000\n"
+    assert (sub / "seen.txt").read_text() == f"false {hosts}\n"
+    for d in (primary, sub):
+        assert (d / "coordination" / "stdout.txt").read_text() == "coordinated\n"
+    assert not (sub / "stdout.txt").exists()          # the command line runs on the primary only
+    *coordinated, last = log.read_text().splitlines()
+    assert (sorted(coordinated), last) == (["coordination tvm-000001", "coordination tvm-000002"],
+                                           "command")
+    assert no_marked_process_within(tmp_path)
+
+
+def test_a_failing_coordination_command_fails_the_whole_attempt_which_is_retried(tmp_path, run_local):
+    # the subtask's coordination fails (exit 4), the primary's would run for 30 s: each attempt
+    # fails with the subtask's code and the primary's coordination is killed
+    coordination = ("sh -c 'if [ \"$AZ_BATCH_IS_CURRENT_NODE_MASTER\" = true ]; then exec sleep 30; "
+                    "fi; exit 4'")
+    workload = {"jobs": [{"id": "job1", "tasks": [{
+        "id": "mpi", "commandLine": "sh -c 'echo never'",
+        "constraints": {"maxTaskRetryCount": 1},
+        "multiInstanceSettings": {"numberOfInstances": 2,
+                                  "coordinationCommandLine": coordination}}]}]}
+    sim = run_local(mi_pool(), workload)
+
+    t = task(sim, "job1", "mpi")
+    assert (t.state, t.result, t.exit_code, t.failure) == \
+        ("completed", "failure", 4, ("usererror", "FailureExitCode"))
+    assert (t.attempt, t.retry_count) == (2, 1)
+    assert not (task_dir(tmp_path, "job1", "mpi", "tvm-000001") / "stdout.txt").exists()
+    assert no_marked_process_within(tmp_path)
+    assert sim.wall_seconds < 3

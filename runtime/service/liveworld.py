@@ -21,6 +21,9 @@ for real, on a :class:`~.livekernel.LiveKernel`:
   ``_unassign`` → :meth:`LocalWorld._stop_resources`, which kills the attempt's process group if
   it still runs (requeue, terminate, wall clock, job termination). The exit code is the rule's:
   a wall-clock kill is ``-1073741510`` (0xC000013A) whatever signal ended the process.
+* **Multi-instance tasks** run their coordination command line on every instance's node, then,
+  once all exited 0, their command line on the primary; the task's exit is the primary's, and
+  its end ends the background services the coordination commands left in their process groups.
 * **maxWallClockTime** is the engine's own WALLCLOCK timer (the shared ``_on_wall`` rule); a
   job preparation or release task's limit is a timer here that kills the process and reports
   the end as a failure (preparation) or as the release's end.
@@ -37,9 +40,9 @@ here stays the simulator's (chaos draws, the start task's stream cleanup), and t
 world either way. The live engine's tasks take the rules' general paths only (no inlined fast
 path, no direct start at submission): :meth:`LocalWorld._init_local_world` sets that up.
 
-Not yet here (docs/running-locally.md): multi-instance coordination commands, a start task with
-``waitForSuccess`` false, killing a preparation or release task when its job ends or its node is
-preempted (the rules have no hook for it yet), task directory retention, resource sampling.
+Not yet here (docs/running-locally.md): a start task with ``waitForSuccess`` false, killing a
+preparation or release task when its job ends or its node is preempted (the rules have no hook
+for it yet), task directory retention, resource sampling.
 """
 
 from __future__ import annotations
@@ -62,7 +65,11 @@ from .local.executor import AttemptHandle, AttemptResult, AttemptSpec, FailureIn
 from .local.nodedirs import NodeDirectories, node_ip
 from .settings import AccountSettings
 
-__all__ = ["LocalWorld"]
+__all__ = ["LocalWorld", "COORDINATION_DIR"]
+
+#: Where, in a multi-instance task's directory on each node, the coordination command's
+#: ``stdout.txt`` and ``stderr.txt`` go.
+COORDINATION_DIR = "coordination"
 
 #: What a started process's end becomes: called with its result on the executor's thread, it
 #: posts the matching handler to the kernel's inbox.
@@ -72,6 +79,20 @@ _Route = Callable[[AttemptResult], None]
 def _settings_env(settings: Any) -> dict[str, str]:
     """``[{name, value}, ...]`` (EnvironmentSetting models) as a mapping, later names win."""
     return {s.name: s.value for s in settings or ()}
+
+
+class _RunningAttempt:
+    """The processes of one running task attempt: its command line's (``handle``, None until it
+    starts), and for a multi-instance task the coordination commands of its instances, of which
+    ``waiting`` have not yet exited 0."""
+
+    __slots__ = ("number", "handle", "coordination", "waiting")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.handle: AttemptHandle | None = None
+        self.coordination: list[AttemptHandle] = []
+        self.waiting = 0
 
 
 class LocalWorld(SimulatedWorld):
@@ -86,8 +107,8 @@ class LocalWorld(SimulatedWorld):
     node_dirs: NodeDirectories
     executor: ProcessExecutor
     pool_id: str
-    #: the running task attempts: task -> (attempt number, handle)
-    _attempts: dict[Task, tuple[int, AttemptHandle]]
+    #: the running task attempts and their processes
+    _attempts: dict[Task, _RunningAttempt]
     #: the running start, preparation and release tasks of each node: uid -> handle
     _node_procs: dict[Node, dict[str, AttemptHandle]]
     #: what each started process's exit becomes, by uid (read and popped on executor threads)
@@ -125,14 +146,16 @@ class LocalWorld(SimulatedWorld):
 
     # -- processes ------------------------------------------------------------------------
 
-    def _spawn(self, command_line: str, task_dir: Path, context: TaskContext,
-               route: _Route) -> AttemptHandle:
-        """Start one process; ``route(result)`` runs on the executor's thread when it ends
-        (also at once, from here, when it cannot start)."""
+    def _spawn(self, command_line: str, task_dir: Path, context: TaskContext, route: _Route, *,
+               output_dir: Path | None = None) -> AttemptHandle:
+        """Start one process in ``task_dir/wd`` with its ``stdout.txt`` and ``stderr.txt`` in
+        ``output_dir`` (default ``task_dir``); ``route(result)`` runs on the executor's thread
+        when it ends (also at once, from here, when it cannot start)."""
         env = task_environment(context).env
         self._routes[context.attempt_uid] = route
-        return self.executor.start(AttemptSpec(command_line, task_dir, env,
-                                               uid=context.attempt_uid))
+        return self.executor.start(AttemptSpec(
+            command_line, task_dir if output_dir is None else output_dir, env,
+            working_dir=task_dir / "wd", uid=context.attempt_uid))
 
     def _on_process_exit(self, handle: AttemptHandle, result: AttemptResult) -> None:
         """The executor's callback (any thread): hand the end to its route, which posts it."""
@@ -291,29 +314,79 @@ class LocalWorld(SimulatedWorld):
         return specs[task.id]
 
     def _launch_attempt(self, task: Task) -> None:
-        """The attempt ``task.attempt`` starts its process now; its exit goes to
-        ``_on_reported_exit``, and its ``maxWallClockTime`` is the engine's WALLCLOCK timer.
+        """The attempt ``task.attempt`` starts now: its command line's process, whose exit goes
+        to ``_on_reported_exit``; its ``maxWallClockTime`` is the engine's WALLCLOCK timer.
 
-        A multi-instance task runs its command line on its primary node only, with the
-        multi-instance environment; coordination command lines are not run yet."""
-        spec = self._task_spec(task)
-        job = task.job
-        node = task.node
-        hosts: tuple[str, ...] = ()
-        if task.nodes is not None:
-            hosts = tuple(node_ip(n.num) for n in task.nodes)
-        task_dir = self.node_dirs.task_dir(self.pool_id, node.id, job.id, task.id)
-        ctx = self._context(node, task_dir, "jobmanager" if task.is_jm else "task", job=job,
-                            task_id=task.id, env=_settings_env(spec.environment_settings),
-                            hosts=hosts, is_master=bool(hosts))
+        A multi-instance task first runs its coordination command line on every instance's
+        node (blocking, as in Batch: each is expected to start its background services and
+        return); the command line starts on the primary when all of them exited 0, and a
+        coordination command that fails fails the whole attempt with its exit code. Without a
+        coordination command line the primary starts at once."""
         attempt = task.attempt
-        route = functools.partial(self._route_task_exit, task, attempt)
-        handle = self._spawn(spec.command_line, task_dir, ctx, route)
-        self._attempts[task] = (attempt, handle)
+        run = self._attempts[task] = _RunningAttempt(attempt)
         w = task.wall
         if w is not None:
             k = self.kernel
             k.at(k.now + w, WALLCLOCK, self._on_wall, task, attempt)
+        if task.nodes is not None:
+            coordination = self._task_spec(task).multi_instance_settings.coordination_command_line
+            if coordination:
+                self._launch_coordination(task, run, coordination)
+                return
+        self._launch_command(task, run)
+
+    def _instance_context(self, task: Task, node: Node, instance: int) -> TaskContext:
+        """The environment of one instance (0: the primary) of the attempt of ``task``."""
+        spec = self._task_spec(task)
+        job = task.job
+        hosts: tuple[str, ...] = ()
+        if task.nodes is not None:
+            hosts = tuple(node_ip(n.num) for n in task.nodes)
+        task_dir = self.node_dirs.task_dir(self.pool_id, node.id, job.id, task.id)
+        return self._context(node, task_dir, "jobmanager" if task.is_jm else "task", job=job,
+                             task_id=task.id, env=_settings_env(spec.environment_settings),
+                             hosts=hosts, is_master=bool(hosts) and instance == 0)
+
+    def _launch_command(self, task: Task, run: _RunningAttempt) -> None:
+        """The task's command line on its (primary) node."""
+        ctx = self._instance_context(task, task.node, 0)
+        route = functools.partial(self._route_task_exit, task, run.number)
+        run.handle = self._spawn(self._task_spec(task).command_line, ctx.task_dir, ctx, route)
+
+    def _launch_coordination(self, task: Task, run: _RunningAttempt, command_line: str) -> None:
+        """The coordination command line on every instance's node; its ``stdout.txt`` and
+        ``stderr.txt`` go to ``coordination/`` in that node's task directory (the primary's own
+        are its command line's)."""
+        nodes = task.nodes
+        run.waiting = len(nodes)
+        for i, node in enumerate(nodes):
+            ctx = self._instance_context(task, node, i)
+            out = ctx.task_dir / COORDINATION_DIR
+            os.makedirs(out, exist_ok=True)
+            route = functools.partial(self._route_coordination_exit, task, (run.number, i))
+            run.coordination.append(self._spawn(command_line, ctx.task_dir, ctx, route,
+                                                output_dir=out))
+
+    def _route_coordination_exit(self, task: Task, token: tuple[int, int],
+                                 result: AttemptResult) -> None:
+        """Executor thread: one instance's coordination command ended."""
+        self._post(self._on_coordination_exit, task, (token, result))
+
+    def _on_coordination_exit(self, task: Task,
+                              report: tuple[tuple[int, int], AttemptResult]) -> None:
+        (attempt, _instance), result = report
+        run = self._attempts.get(task)
+        if run is None or run.number != attempt or task.attempt != attempt \
+                or task.state is not RUNNING:
+            return                      # the attempt ended meanwhile
+        if result.exit_code is None:
+            self._on_start_failure(task, (attempt, result.failure))
+        elif result.exit_code != 0:
+            self._on_reported_exit(task, (attempt, result.exit_code))
+        else:
+            run.waiting -= 1
+            if not run.waiting:
+                self._launch_command(task, run)
 
     def _route_task_exit(self, task: Task, attempt: int, result: AttemptResult) -> None:
         """Executor thread: the attempt's process ended (or never started)."""
@@ -339,11 +412,16 @@ class LocalWorld(SimulatedWorld):
 
     def _stop_resources(self, task: Task) -> None:
         """The attempt ended, whichever way: if its process group still runs (requeue,
-        terminate, wall clock, job termination), it is killed. Its exit report, if any comes
-        later, is dropped by the rule's attempt check."""
-        entry = self._attempts.pop(task, None)
-        if entry is not None:
-            self.executor.kill(entry[1])
+        terminate, wall clock, job termination), it is killed, and so is whatever the
+        coordination commands of a multi-instance task left running. An exit report that comes
+        later is dropped by the rule's attempt check."""
+        run = self._attempts.pop(task, None)
+        if run is None:
+            return
+        if run.handle is not None:
+            self.executor.kill(run.handle)
+        for handle in run.coordination:
+            self.executor.end_group(handle)
 
     # -- samples --------------------------------------------------------------------------------
 
