@@ -524,3 +524,30 @@ def test_a_failing_coordination_command_fails_the_whole_attempt_which_is_retried
     assert not (task_dir(tmp_path, "job1", "mpi", "tvm-000001") / "stdout.txt").exists()
     assert no_marked_process_within(tmp_path)
     assert sim.wall_seconds < 3
+
+
+def test_a_release_task_past_its_wall_clock_is_killed_and_the_job_completes(tmp_path, run_local):
+    workload = {"jobs": [{
+        "id": "job1", "onAllTasksComplete": "terminatejob",
+        "jobPreparationTask": {"commandLine": "true"},
+        "jobReleaseTask": {"commandLine": "sh -c 'echo releasing; sleep 30'",
+                           "maxWallClockTime": "PT5S"},
+        "tasks": [{"id": "quick", "commandLine": "true"}]}]}
+    sim = run_local(pool(), workload, horizon=60)     # 0.6 wall seconds
+
+    started = [e[0] for e in sim.events if e[1] == "release.start"]
+    ended = [e[0] for e in sim.events if e[1] == "release.end"]
+    assert len(started) == len(ended) == 1 and ended[0] - started[0] == pytest.approx(5.0)
+    job = sim.jobs[0]
+    assert (job.state, job.reason, job.completed_at) == ("completed", "AllTasksComplete", ended[0])
+    release = node_root(tmp_path) / "workitems" / "job1" / "job-1" / "jobrelease"
+    assert (release / "stdout.txt").read_text() == "releasing\n"
+    assert no_marked_process_within(tmp_path)
+
+
+def test_a_start_task_that_cannot_start_counts_as_failed_attempts(tmp_path, run_local):
+    spec = pool(startTask={"commandLine": "no-such-program-poolscale", "maxTaskRetryCount": 1})
+    sim = run_local(spec, {"jobs": []}, horizon=30)    # 0.3 wall seconds
+
+    assert node_events(sim, "starttask") == [("tvm-000001", "failure")] * 2
+    assert sim.nodes[1].state == "starttaskfailed"

@@ -40,7 +40,7 @@ here stays the simulator's (chaos draws, the start task's stream cleanup), and t
 world either way. The live engine's tasks take the rules' general paths only (no inlined fast
 path, no direct start at submission): :meth:`LocalWorld._init_local_world` sets that up.
 
-Not yet here (docs/running-locally.md): a start task with ``waitForSuccess`` false, killing a
+Not yet here (docs/running-locally.md#tasks-and-processes): a start task with ``waitForSuccess`` false, killing a
 preparation or release task when its job ends or its node is preempted (the rules have no hook
 for it yet), task directory retention, resource sampling.
 """
