@@ -551,3 +551,42 @@ def test_a_start_task_that_cannot_start_counts_as_failed_attempts(tmp_path, run_
 
     assert node_events(sim, "starttask") == [("tvm-000001", "failure")] * 2
     assert sim.nodes[1].state == "starttaskfailed"
+
+
+# -- chaos -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chaos", ["preemption", "failure"])
+def test_a_node_that_loses_its_vm_loses_its_processes_and_comes_back_on_a_fresh_tree(
+        tmp_path, run_local, chaos):
+    # seed 1: the low-priority node is preempted at 52.7 s and recovered 10 s later (allocated
+    # again); the dedicated node fails at 37.6 s and is repaired 10 s later (booted again). The
+    # task running on it is killed, recovered (recoveryCount + 1) and started again there
+    pids = tmp_path / "pids.txt"
+    if chaos == "preemption":
+        spec = {"targetLowPriorityNodes": 1, "simulation": {"seed": 1, "preemption": {
+            "meanTimeBetween": "PT1M", "recoveryTime": "PT10S"}}}
+        event, lost_at = "node.preempt", 52.705316608292264
+    else:
+        spec = {"targetDedicatedNodes": 1, "simulation": {"seed": 1, "nodeFailure": {
+            "meanTimeBetween": "PT1M", "repairTime": "PT10S"}}}
+        event, lost_at = "node.fail", 37.587340719408814
+    spec.update(id="pool1", vmSize="STANDARD_D2_v3", startTask={
+        "commandLine": "sh -c 'echo boot >> \"$AZ_BATCH_NODE_SHARED_DIR/boots.txt\"'"})
+    workload = {"jobs": [{"id": "job1", "tasks": [
+        {"id": "long", "commandLine": f"sh -c 'echo $$ >> {pids}; exec sleep 30'"}]}]}
+    sim = run_local(spec, workload, horizon=100)      # 1 wall second
+
+    assert [e[0] for e in sim.events if e[1] in ("node.preempt", "node.fail")] == \
+        [e[0] for e in sim.events if e[1] == event] == [pytest.approx(lost_at)]
+    assert [e[1:] for e in sim.events if e[1] == "task.recover"] == [("task.recover", "job1/long")]
+    t = task(sim, "job1", "long")
+    assert (t.state, t.recovery_count, t.requeue_count, t.retry_count, t.attempt) == \
+        ("running", 1, 0, 0, 2)
+    assert t.start_time > lost_at + 10
+    first, second = (int(line) for line in pids.read_text().split())
+    assert not psutil.pid_exists(first) or psutil.Process(first).status() == psutil.STATUS_ZOMBIE
+    assert psutil.Process(second).environ()["AZ_BATCH_NODE_ID"] == "tvm-000001"
+    # the tree was made again: the start task's file shows one boot, not two
+    assert (node_root(tmp_path) / "shared" / "boots.txt").read_text() == "boot\n"
+    assert sim.nodes[1].state == "running"

@@ -116,6 +116,8 @@ class LocalWorld(SimulatedWorld):
     #: the task specifications of each job, by task id (for command lines and environments)
     _task_specs: dict[Job, dict[str, Any]]
     _base_env: dict[str, str]
+    #: the VM (``node.inc``) each present node's directory tree was made for
+    _tree_inc: dict[Node, int]
 
     def _init_local_world(self, settings: AccountSettings, node_dirs: NodeDirectories, *,
                           base_env: Mapping[str, str] | None = None) -> None:
@@ -131,6 +133,7 @@ class LocalWorld(SimulatedWorld):
         self._node_procs = {}
         self._routes = {}
         self._task_specs = {}
+        self._tree_inc = {}
         # the rules' general paths: what the inlined simulator-only paths stand for
         # (a workload's tasks are in the submission stream: job.tasks holds accepted ones only)
         self.direct_start = False
@@ -188,17 +191,29 @@ class LocalWorld(SimulatedWorld):
     # -- nodes ------------------------------------------------------------------------------
 
     def _launch_allocation(self, node: Node) -> None:
-        """The node's directory tree is made now (a fresh one for a node that lost its VM);
-        ``_on_allocated`` after the account's allocation delay."""
-        if node.inc > 1:
-            self.node_dirs.reimage(self.pool_id, node.id)
-        else:
-            self.node_dirs.create(self.pool_id, node.id)
+        """The node's directory tree is made now; ``_on_allocated`` after the account's
+        allocation delay."""
+        self._fresh_tree(node)
         self._node_timer(self.local_settings.allocation_delay, self._on_allocated, node, node.life)
 
     def _launch_boot(self, node: Node) -> None:
-        """``_on_booted`` after the account's boot delay."""
+        """``_on_booted`` after the account's boot delay (on a fresh tree if the node was
+        repaired after a failure: its local data is gone)."""
+        self._fresh_tree(node)
         self._node_timer(self.local_settings.boot_delay, self._on_booted, node, node.life)
+
+    def _fresh_tree(self, node: Node) -> None:
+        """The node's tree for its current VM (``node.inc``): made at its first allocation,
+        wiped and made again when the node comes back on another VM (recovered after a
+        preemption, repaired after a failure), kept while the VM is the same."""
+        made = self._tree_inc.get(node)
+        if made == node.inc:
+            return
+        if made is None:
+            self.node_dirs.create(self.pool_id, node.id)
+        else:
+            self.node_dirs.reimage(self.pool_id, node.id)
+        self._tree_inc[node] = node.inc
 
     def _launch_start_task(self, node: Node) -> None:
         """One attempt of the pool's start task, in the node's ``startup`` directory; its end
@@ -219,6 +234,7 @@ class LocalWorld(SimulatedWorld):
         """The node left the pool: what still runs on it (start, preparation, release tasks)
         is killed, and its tree goes to the trash."""
         super()._node_removed(node)
+        self._tree_inc.pop(node, None)
         for handle in self._node_procs.pop(node, {}).values():
             self._routes.pop(handle.spec.uid, None)
             self.executor.kill(handle)
