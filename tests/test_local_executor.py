@@ -153,6 +153,24 @@ def test_task_directory_made_if_missing(tmp_path):
     assert (task_dir / "stdout.txt").read_text() == "ok\n" and (task_dir / "wd").is_dir()
 
 
+def test_a_task_directory_that_cannot_be_made_is_a_start_failure(tmp_path):
+    task_dir = tmp_path / "t"
+    task_dir.mkdir()
+    (task_dir / "wd").write_text("a file where the working directory goes")
+    result = ProcessExecutor().start(AttemptSpec("/bin/true", task_dir, env())).wait(WAIT)
+    assert (result.exit_code, result.failure.pair) == (None, ("usererror", "CommandProgramNotFound"))
+    assert result.failure.message == f"cannot make the task directory: File exists: {task_dir / 'wd'}"
+
+
+def test_an_output_file_that_cannot_be_opened_is_a_start_failure(tmp_path):
+    task_dir = make_task(tmp_path)
+    (task_dir / "stderr.txt").mkdir()
+    result = ProcessExecutor().start(AttemptSpec("/bin/true", task_dir, env())).wait(WAIT)
+    assert (result.exit_code, result.failure.pair) == (None, ("usererror", "CommandProgramNotFound"))
+    assert result.failure.message == \
+        f"cannot open the output files: Is a directory: {task_dir / 'stderr.txt'}"
+
+
 def test_each_attempt_truncates_outputs(tmp_path):
     task_dir = make_task(tmp_path)
     ex = ProcessExecutor()

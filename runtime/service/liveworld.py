@@ -378,7 +378,6 @@ class LocalWorld(SimulatedWorld):
         for i, node in enumerate(nodes):
             ctx = self._instance_context(task, node, i)
             out = ctx.task_dir / COORDINATION_DIR
-            os.makedirs(out, exist_ok=True)
             route = functools.partial(self._route_coordination_exit, task, (run.number, i))
             run.coordination.append(self._spawn(command_line, ctx.task_dir, ctx, route,
                                                 output_dir=out))
