@@ -164,6 +164,7 @@ class AttemptsMixin(SchedulerMixin):
         for node in (task.nodes or (task.node,)):
             if until > node.retain_until:
                 node.retain_until = until
+        self._task_retained(task, until)
 
     def _back_to_active(self, task: Task) -> None:
         task.state = ACTIVE

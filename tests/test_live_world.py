@@ -590,3 +590,81 @@ def test_a_node_that_loses_its_vm_loses_its_processes_and_comes_back_on_a_fresh_
     # the tree was made again: the start task's file shows one boot, not two
     assert (node_root(tmp_path) / "shared" / "boots.txt").read_text() == "boot\n"
     assert sim.nodes[1].state == "running"
+
+
+# -- retention, background start tasks, ended preparations ------------------------------------------
+
+
+def test_a_task_directory_is_deleted_when_its_retention_time_has_passed(tmp_path, run_local):
+    workload = {"jobs": [{"id": "job1", "tasks": [
+        {"id": "brief", "commandLine": "sh -c 'echo kept > out.txt'",
+         "constraints": {"retentionTime": "PT10S"}},
+        {"id": "default", "commandLine": "sh -c 'echo kept > out.txt'"}]}]}
+    sim = run_local(pool(), workload, horizon=30)     # 0.3 wall seconds
+
+    assert [task(sim, "job1", t).state for t in ("brief", "default")] == ["completed"] * 2
+    assert not task_dir(tmp_path, "job1", "brief").exists()
+    assert (task_dir(tmp_path, "job1", "default") / "wd" / "out.txt").read_text() == "kept\n"
+
+
+def test_a_start_task_not_waited_for_runs_beside_the_tasks(tmp_path, run_local):
+    spec = pool(startTask={"commandLine": "sh -c 'sleep 0.2; echo started'",
+                           "waitForSuccess": False})
+    workload = {"jobs": [{"id": "job1", "tasks": [{"id": "first", "commandLine": "true"}]}]}
+    sim = run_local(spec, workload, horizon=60)        # 0.6 wall seconds
+
+    t = task(sim, "job1", "first")
+    assert (t.state, t.exit_code, t.start_time) == ("completed", 0, 0.0)
+    ended = [(e[0], e[2:]) for e in sim.events if e[1] == "starttask"]
+    assert [e[1] for e in ended] == [("tvm-000001", "success")] and ended[0][0] > t.end_time
+    assert (node_root(tmp_path) / "startup" / "stdout.txt").read_text() == "started\n"
+    assert "waitingforstarttask" not in [e[3] for e in sim.events if e[1] == "node"]
+
+
+def test_a_failing_start_task_not_waited_for_is_retried_and_the_node_stays_usable(tmp_path, run_local):
+    spec = pool(startTask={"commandLine": "sh -c 'exit 1'", "waitForSuccess": False,
+                           "maxTaskRetryCount": 2})
+    sim = run_local(spec, {"jobs": []}, horizon=30)    # 0.3 wall seconds
+
+    assert node_events(sim, "starttask") == [("tvm-000001", "failure")] * 3
+    assert sim.nodes[1].state == "idle"
+
+
+def test_a_preparation_task_still_running_when_its_job_ends_is_killed(tmp_path, run_local):
+    pid_file = tmp_path / "pid"
+    workload = {"jobs": [{
+        "id": "job1", "constraints": {"maxWallClockTime": "PT10S"},
+        "jobPreparationTask": {"commandLine": f"sh -c 'echo $$ > {pid_file}; exec sleep 30'"},
+        "tasks": [{"id": "waits", "commandLine": "true"}]}]}
+    sim = run_local(pool(), workload, horizon=30)     # 0.3 wall seconds
+
+    assert [(e[0], e[2:]) for e in sim.events if e[1] == "prep.end"] == \
+        [(10.0, ("job1", "tvm-000001", "killed"))]
+    job = sim.jobs[0]
+    assert (job.state, job.reason) == ("completed", "MaxWallClockTimeExpiry")
+    t = task(sim, "job1", "waits")
+    assert (t.state, t.failure, t.attempt) == ("completed", ("usererror", "TaskEnded"), 0)
+    pid = int(pid_file.read_text())
+    assert no_marked_process_within(tmp_path)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_preemption_kills_a_running_preparation_task(tmp_path, run_local):
+    # seed 1: the node is preempted at 52.7 s and recovered at 62.7 s; the preparation task
+    # (which never ends by itself) is killed with the VM and runs again on the new one
+    pids = tmp_path / "pids.txt"
+    spec = {"id": "pool1", "vmSize": "STANDARD_D2_v3", "targetLowPriorityNodes": 1,
+            "simulation": {"seed": 1, "preemption": {"meanTimeBetween": "PT1M",
+                                                     "recoveryTime": "PT10S"}}}
+    workload = {"jobs": [{
+        "id": "job1",
+        "jobPreparationTask": {"commandLine": f"sh -c 'echo $$ >> {pids}; exec sleep 30'"},
+        "tasks": [{"id": "waits", "commandLine": "true"}]}]}
+    sim = run_local(spec, workload, horizon=100)      # 1 wall second
+
+    assert [(e[0], e[2:]) for e in sim.events if e[1] == "prep.end"] == \
+        [(pytest.approx(52.705316608292264), ("job1", "tvm-000001", "killed"))]
+    assert len([e for e in sim.events if e[1] == "prep.start"]) == 2
+    first, second = (int(line) for line in pids.read_text().split())
+    assert not psutil.pid_exists(first) or psutil.Process(first).status() == psutil.STATUS_ZOMBIE
+    assert psutil.Process(second).environ()["AZ_BATCH_TASK_ID"] == "jobpreparation"

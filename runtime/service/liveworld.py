@@ -8,8 +8,10 @@ for real, on a :class:`~.livekernel.LiveKernel`:
   when its allocation starts; allocation and boot end after the account's
   ``allocation_delay`` / ``boot_delay`` (engine seconds; 0: at once) through ordinary kernel
   timers, with the node's incarnation (``node.life``) as token, exactly as the simulator's
-  drawn times do, so a node removed meanwhile drops its stale timer the same way. A removed
-  node's processes are killed and its tree goes to the trash.
+  drawn times do, so a node removed meanwhile drops its stale timer the same way. A node back
+  on another VM (preemption, failure) gets a fresh tree. When a node loses its VM or leaves,
+  its start, preparation and release tasks are killed (the rules' hooks ``_node_local_cleared``
+  and ``_node_removed``), and a removed node's tree goes to the trash.
 * **Attempts are process groups** (:class:`~.local.executor.ProcessExecutor`): a task attempt,
   a start task, a job preparation or release task runs its command line (no shell) in its
   directory with the environment Batch gives it (:func:`~.local.environment.task_environment`).
@@ -21,16 +23,21 @@ for real, on a :class:`~.livekernel.LiveKernel`:
   ``_unassign`` → :meth:`LocalWorld._stop_resources`, which kills the attempt's process group if
   it still runs (requeue, terminate, wall clock, job termination). The exit code is the rule's:
   a wall-clock kill is ``-1073741510`` (0xC000013A) whatever signal ended the process.
+* **The start task** runs in ``startup/``; one the node does not wait for
+  (``waitForSuccess`` false) runs beside its tasks (``_launch_background_start_task``).
+* **A preparation task still running when its job ends** is killed (``_prep_stopped``).
+* **A completed task's directory** is deleted on its nodes when its ``retentionTime`` has
+  passed (``_task_retained``: a NODE timer, void if the node left or lost its VM meanwhile).
 * **Multi-instance tasks** run their coordination command line on every instance's node, then,
   once all exited 0, their command line on the primary; the task's exit is the primary's, and
   its end ends the background services the coordination commands left in their process groups.
 * **maxWallClockTime** is the engine's own WALLCLOCK timer (the shared ``_on_wall`` rule); a
   job preparation or release task's limit is a timer here that kills the process and reports
   the end as a failure (preparation) or as the release's end.
-* **Start failures** (a command line that does not split, a program not found) are no exit: the
-  task completes as a failure with no exit code and failureInfo ``usererror`` /
-  ``CommandProgramNotFound``, never retried; a start task or preparation task that cannot start
-  counts as a failed attempt of it.
+* **Start failures** (a command line that does not split, a program not found, a task
+  directory that cannot be made) are no exit: the task completes as a failure with no exit
+  code and failureInfo ``usererror`` / ``CommandProgramNotFound``, never retried; a start task
+  or preparation task that cannot start counts as a failed attempt of it.
 * **Resources read zero** for now: ``$CPUPercent``, ``$MemoryBytes``, ``$DiskBytes`` and the I/O
   series are 0 in every sample (measuring node process trees with psutil is a later step), and
   no sample is lost. The task counts of the samples are the engine's, as in the simulator.
@@ -40,9 +47,7 @@ here stays the simulator's (chaos draws, the start task's stream cleanup), and t
 world either way. The live engine's tasks take the rules' general paths only (no inlined fast
 path, no direct start at submission): :meth:`LocalWorld._init_local_world` sets that up.
 
-Not yet here (docs/running-locally.md#tasks-and-processes): a start task with ``waitForSuccess`` false, killing a
-preparation or release task when its job ends or its node is preempted (the rules have no hook
-for it yet), task directory retention, resource sampling.
+Not yet here (docs/running-locally.md#tasks-and-processes): resource sampling.
 """
 
 from __future__ import annotations
@@ -52,10 +57,10 @@ import os
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from poolscale.scheduler.kernel import EXIT, WALLCLOCK
-from poolscale.scheduler.nodes import DEDICATED, Node
+from poolscale.scheduler.kernel import EXIT, NODE, WALLCLOCK
+from poolscale.scheduler.nodes import DEDICATED, REMOVED, Node
 from poolscale.scheduler.simworld import SimulatedWorld
 from poolscale.scheduler.tasks import FAILURE, RUNNING, Job, Task
 from poolscale.scheduler.world import Report
@@ -79,6 +84,15 @@ _Route = Callable[[AttemptResult], None]
 def _settings_env(settings: Any) -> dict[str, str]:
     """``[{name, value}, ...]`` (EnvironmentSetting models) as a mapping, later names win."""
     return {s.name: s.value for s in settings or ()}
+
+
+class _NodeProcess(NamedTuple):
+    """A running start, preparation or release task (``kind`` as the environment names it;
+    ``job`` None for the start task)."""
+
+    handle: AttemptHandle
+    kind: str
+    job: Job | None
 
 
 class _RunningAttempt:
@@ -109,8 +123,8 @@ class LocalWorld(SimulatedWorld):
     pool_id: str
     #: the running task attempts and their processes
     _attempts: dict[Task, _RunningAttempt]
-    #: the running start, preparation and release tasks of each node: uid -> handle
-    _node_procs: dict[Node, dict[str, AttemptHandle]]
+    #: the running start, preparation and release tasks of each node, by uid
+    _node_procs: dict[Node, dict[str, _NodeProcess]]
     #: what each started process's exit becomes, by uid (read and popped on executor threads)
     _routes: dict[str, _Route]
     #: the task specifications of each job, by task id (for command lines and environments)
@@ -218,36 +232,58 @@ class LocalWorld(SimulatedWorld):
     def _launch_start_task(self, node: Node) -> None:
         """One attempt of the pool's start task, in the node's ``startup`` directory; its end
         (exit code 0 or not) goes to ``_on_start_task_end``."""
+        self._start_task_process(node, self._on_start_task_end)
+
+    def _launch_background_start_task(self, node: Node) -> None:
+        """The same for a start task the node does not wait for (``waitForSuccess`` false):
+        it runs beside the node's tasks; its end goes to ``_on_background_start_task_end``."""
+        self._start_task_process(node, self._on_background_start_task_end)
+
+    def _start_task_process(self, node: Node, rule: Callable[[Node, Any], None]) -> None:
         st = self.start_task
         startup = self.node_dirs.startup_dir(self.pool_id, node.id)
         ctx = self._context(node, startup, "starttask", env=_settings_env(st.environment_settings))
         self._spawn_on_node(node, st.command_line, startup, ctx, self._on_start_task_exit,
-                            (ctx.attempt_uid, node.life))
+                            (ctx.attempt_uid, node.life, rule), "starttask")
 
-    def _on_start_task_exit(self, node: Node,
-                            report: tuple[tuple[str, int], AttemptResult]) -> None:
-        (uid, life), result = report
+    def _on_start_task_exit(self, node: Node, report: tuple[tuple, AttemptResult]) -> None:
+        (uid, life, rule), result = report
         if self._forget_node_proc(node, uid):
-            self._on_start_task_end(node, (life, result.exit_code != 0))
+            rule(node, (life, result.exit_code != 0))
 
     def _node_removed(self, node: Node) -> None:
         """The node left the pool: what still runs on it (start, preparation, release tasks)
         is killed, and its tree goes to the trash."""
         super()._node_removed(node)
         self._tree_inc.pop(node, None)
-        for handle in self._node_procs.pop(node, {}).values():
-            self._routes.pop(handle.spec.uid, None)
-            self.executor.kill(handle)
+        self._kill_node_procs(node)
+        self._node_procs.pop(node, None)
         self.node_dirs.remove(self.pool_id, node.id)
 
+    def _node_local_cleared(self, node: Node) -> None:
+        """The node lost its VM (preemption, failure) or leaves at once (requeue, terminate):
+        its start, preparation and release tasks are killed with it (its tasks were ended by
+        the rules already). The tree is made again when the node comes back."""
+        self._kill_node_procs(node)
+
+    def _kill_node_procs(self, node: Node) -> None:
+        procs = self._node_procs.get(node)
+        if not procs:
+            return
+        for uid, proc in list(procs.items()):
+            del procs[uid]
+            self._routes.pop(uid, None)
+            self.executor.kill(proc.handle)
+
     def _spawn_on_node(self, node: Node, command_line: str, task_dir: Path, ctx: TaskContext,
-                       handler: Callable[[Node, Any], None], token: tuple) -> None:
+                       handler: Callable[[Node, Any], None], token: tuple, kind: str,
+                       job: Job | None = None) -> None:
         """Start a start, preparation or release task on ``node``; at its end
         ``handler(node, (token, result))`` runs on the engine thread. ``token[0]`` is the
         process's uid, by which the node's running processes are kept."""
         route = functools.partial(self._route_node_exit, handler, node, token)
-        self._node_procs.setdefault(node, {})[token[0]] = self._spawn(command_line, task_dir, ctx,
-                                                                      route)
+        handle = self._spawn(command_line, task_dir, ctx, route)
+        self._node_procs.setdefault(node, {})[token[0]] = _NodeProcess(handle, kind, job)
 
     def _route_node_exit(self, handler: Callable[[Node, Any], None], node: Node, token: Any,
                          result: AttemptResult) -> None:
@@ -263,11 +299,11 @@ class LocalWorld(SimulatedWorld):
 
     def _kill_node_proc(self, node: Node, uid: str, reason: str = "kill") -> bool:
         procs = self._node_procs.get(node)
-        handle = None if procs is None else procs.pop(uid, None)
-        if handle is None:
+        proc = None if procs is None else procs.pop(uid, None)
+        if proc is None:
             return False
         self._routes.pop(uid, None)
-        self.executor.kill(handle, reason)
+        self.executor.kill(proc.handle, reason)
         return True
 
     # -- job preparation and release ----------------------------------------------------------
@@ -280,7 +316,8 @@ class LocalWorld(SimulatedWorld):
         ctx = self._context(node, prep_dir, "jobpreparation", job=job,
                             env=_settings_env(prep.environment_settings))
         token = (ctx.attempt_uid, job, rec)
-        self._spawn_on_node(node, prep.command_line, prep_dir, ctx, self._on_prep_exit, token)
+        self._spawn_on_node(node, prep.command_line, prep_dir, ctx, self._on_prep_exit, token,
+                            "jobpreparation", job)
         wall = prep.constraints.max_wall_clock_time
         if wall is not None:
             self.kernel.at(self.kernel.now + wall, WALLCLOCK, self._on_prep_wall, node, token)
@@ -295,6 +332,13 @@ class LocalWorld(SimulatedWorld):
         if self._kill_node_proc(node, uid, "wallclock"):
             self._on_prep_end(node, (job, rec, True))
 
+    def _prep_stopped(self, node: Node, job: Job) -> None:
+        """The job ended while its preparation task ran on ``node``: the process is killed."""
+        procs = self._node_procs.get(node, {})
+        for uid in [uid for uid, p in procs.items()
+                    if p.kind == "jobpreparation" and p.job is job]:
+            self._kill_node_proc(node, uid)
+
     def _launch_release(self, node: Node, job: Job) -> None:
         """The job's release task in its ``jobrelease`` directory, ended by its exit or by its
         wall-clock limit (at most PT15M); then ``_on_release_end``."""
@@ -303,7 +347,8 @@ class LocalWorld(SimulatedWorld):
         ctx = self._context(node, rel_dir, "jobrelease", job=job,
                             env=_settings_env(rel.environment_settings))
         token = (ctx.attempt_uid, job)
-        self._spawn_on_node(node, rel.command_line, rel_dir, ctx, self._on_release_exit, token)
+        self._spawn_on_node(node, rel.command_line, rel_dir, ctx, self._on_release_exit, token,
+                            "jobrelease", job)
         self.kernel.at(self.kernel.now + rel.wall_clock_limit, WALLCLOCK, self._on_release_wall,
                        node, token)
 
@@ -421,6 +466,20 @@ class LocalWorld(SimulatedWorld):
         self._log_end(task, FAILURE, None)
         self._unassign(task)
         self._complete(task, FAILURE, None, pair)
+
+    def _task_retained(self, task: Task, until: float) -> None:
+        """The task completed: its directory on each of its nodes is deleted at ``until``, its
+        ``retentionTime`` later, unless the node left or lost its VM meanwhile (the directory
+        went with its tree)."""
+        if until > self.until:
+            return                      # after the end of the run: never
+        for node in (task.nodes or (task.node,)):
+            self.kernel.at(until, NODE, self._on_retention_over, node, (node.inc, task))
+
+    def _on_retention_over(self, node: Node, token: tuple[int, Task]) -> None:
+        inc, task = token
+        if node.state is not REMOVED and node.inc == inc:
+            self.node_dirs.delete_task_dir(self.pool_id, node.id, task.job.id, task.id)
 
     def _start_resources(self, task: Task) -> None:
         """Nothing to add: resources are not measured yet (every reading is 0)."""
