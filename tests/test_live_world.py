@@ -201,17 +201,17 @@ def test_a_program_that_cannot_start_fails_the_task_without_retries(tmp_path, ru
 
 
 def test_the_wall_clock_kills_the_whole_process_group_with_batchs_exit_code(tmp_path, run_local):
-    # 10 engine seconds = 0.1 wall seconds at scale 0.01; the process would sleep 30 s
+    # 50 engine seconds = 0.5 wall seconds at scale 0.01; the process would sleep 30 s
     workload = {"jobs": [{"id": "job1", "tasks": [
         {"id": "slow", "commandLine": "sh -c 'echo started; sleep 30; echo never'",
-         "constraints": {"maxWallClockTime": "PT10S", "maxTaskRetryCount": 2}}]}]}
+         "constraints": {"maxWallClockTime": "PT50S", "maxTaskRetryCount": 2}}]}]}
     sim = run_local(pool(), workload)
 
     t = task(sim, "job1", "slow")
     assert (t.state, t.result, t.exit_code, t.failure) == \
         ("completed", "failure", WALL_CLOCK_EXIT_CODE, ("servererror", "TaskEnded"))
     assert (t.attempt, t.retry_count) == (1, 0)
-    assert t.end_time - t.start_time == pytest.approx(10.0)     # engine time, the timer's
+    assert t.end_time - t.start_time == pytest.approx(50.0)     # engine time, the timer's
     assert (task_dir(tmp_path, "job1", "slow") / "stdout.txt").read_text() == "started\n"
     assert no_marked_process_within(tmp_path)
     assert sim.wall_seconds < 3
@@ -279,15 +279,15 @@ def test_a_preparation_task_past_its_wall_clock_is_killed_and_fails(tmp_path, ru
     workload = {"jobs": [{
         "id": "job1",
         "jobPreparationTask": {"commandLine": "sh -c 'echo preparing; sleep 30'",
-                               "constraints": {"maxWallClockTime": "PT5S"}},
+                               "constraints": {"maxWallClockTime": "PT50S"}},
         "tasks": [{"id": "never", "commandLine": "true"}],
     }]}
-    sim = run_local(pool(), workload, horizon=60)   # 0.6 wall seconds
+    sim = run_local(pool(), workload, horizon=100)  # 1 wall second
 
     ends = [e for e in sim.events if e[1] == "prep.end"]
     assert [e[2:] for e in ends] == [("job1", "tvm-000001", "failure")]
     starts = [e for e in sim.events if e[1] == "prep.start"]
-    assert ends[0][0] - starts[0][0] == pytest.approx(5.0)
+    assert ends[0][0] - starts[0][0] == pytest.approx(50.0)
     prep = node_root(tmp_path) / "workitems" / "job1" / "job-1" / "jobpreparation"
     assert (prep / "stdout.txt").read_text() == "preparing\n"
     t = task(sim, "job1", "never")
@@ -300,8 +300,8 @@ def test_a_preparation_task_past_its_wall_clock_is_killed_and_fails(tmp_path, ru
 
 def scaled_down_pool(option="requeue", **extra):
     """An autoscale pool with one node from the first evaluation (at 0: no samples yet, so
-    ``Count()`` is 0) and none from the second (5 minutes later, when samples exist: 1.2 wall
-    seconds at scale 0.004)."""
+    ``Count()`` is 0) and none from the second (5 minutes later, when samples exist: 0.9 wall
+    seconds at scale 0.003)."""
     formula = ("$TargetDedicatedNodes = $RunningTasks.Count() > 0 ? 0 : 1;\n"
                f"$NodeDeallocationOption = {option};\n")
     return {"id": "pool1", "vmSize": "STANDARD_D2_v3", "enableAutoScale": True,
@@ -313,7 +313,7 @@ def test_a_requeue_on_scale_down_kills_the_running_process_and_requeues_the_task
     pid_file = tmp_path / "pid"
     workload = {"jobs": [{"id": "job1", "tasks": [
         {"id": "long", "commandLine": f"sh -c 'echo $$ > {pid_file}; exec sleep 30'"}]}]}
-    sim = run_local(spec, workload, horizon=400, scale=0.004)
+    sim = run_local(spec, workload, horizon=400, scale=0.003)
 
     t = task(sim, "job1", "long")
     assert (t.state, t.requeue_count, t.retry_count, t.attempt) == ("active", 1, 0, 1)
@@ -332,7 +332,7 @@ def test_a_node_removed_while_its_start_task_runs_kills_the_start_task(tmp_path,
     pid_file = tmp_path / "pid"
     spec = scaled_down_pool(startTask={"commandLine": f"sh -c 'echo $$ > {pid_file}; exec sleep 30'",
                                        "waitForSuccess": True})
-    sim = run_local(spec, {"jobs": []}, horizon=400, scale=0.004)
+    sim = run_local(spec, {"jobs": []}, horizon=400, scale=0.003)
 
     assert [e[3] for e in sim.events if e[1] == "node"] == \
         ["creating", "starting", "waitingforstarttask", "leavingpool", "removed"]
@@ -348,7 +348,7 @@ def test_a_terminate_on_scale_down_kills_the_running_process_and_fails_the_task(
     workload = {"jobs": [{"id": "job1", "tasks": [
         {"id": "long", "commandLine": f"sh -c 'echo $$ > {pid_file}; exec sleep 30'",
          "constraints": {"maxTaskRetryCount": 3}}]}]}
-    sim = run_local(scaled_down_pool("terminate"), workload, horizon=400, scale=0.004)
+    sim = run_local(scaled_down_pool("terminate"), workload, horizon=400, scale=0.003)
 
     t = task(sim, "job1", "long")
     assert (t.state, t.result, t.exit_code, t.failure) == \
@@ -379,7 +379,7 @@ def test_taskcompletion_on_scale_down_lets_the_task_finish_before_the_node_leave
 
 
 def test_a_job_ended_by_its_wall_clock_kills_its_running_task(tmp_path, run_local):
-    workload = {"jobs": [{"id": "job1", "constraints": {"maxWallClockTime": "PT10S"}, "tasks": [
+    workload = {"jobs": [{"id": "job1", "constraints": {"maxWallClockTime": "PT50S"}, "tasks": [
         {"id": "long", "commandLine": "sh -c 'echo started; sleep 30'"}]}]}
     sim = run_local(pool(), workload)
 
@@ -387,7 +387,7 @@ def test_a_job_ended_by_its_wall_clock_kills_its_running_task(tmp_path, run_loca
     assert (job.state, job.reason) == ("completed", "MaxWallClockTimeExpiry")
     t = task(sim, "job1", "long")
     assert (t.state, t.result, t.exit_code, t.failure, t.end_time) == \
-        ("completed", "failure", None, ("usererror", "TaskEnded"), 10.0)
+        ("completed", "failure", None, ("usererror", "TaskEnded"), 50.0)
     assert (task_dir(tmp_path, "job1", "long") / "stdout.txt").read_text() == "started\n"
     assert no_marked_process_within(tmp_path)
     assert sim.wall_seconds < 3
@@ -531,13 +531,13 @@ def test_a_release_task_past_its_wall_clock_is_killed_and_the_job_completes(tmp_
         "id": "job1", "onAllTasksComplete": "terminatejob",
         "jobPreparationTask": {"commandLine": "true"},
         "jobReleaseTask": {"commandLine": "sh -c 'echo releasing; sleep 30'",
-                           "maxWallClockTime": "PT5S"},
+                           "maxWallClockTime": "PT50S"},
         "tasks": [{"id": "quick", "commandLine": "true"}]}]}
-    sim = run_local(pool(), workload, horizon=60)     # 0.6 wall seconds
+    sim = run_local(pool(), workload, horizon=100)    # 1 wall second
 
     started = [e[0] for e in sim.events if e[1] == "release.start"]
     ended = [e[0] for e in sim.events if e[1] == "release.end"]
-    assert len(started) == len(ended) == 1 and ended[0] - started[0] == pytest.approx(5.0)
+    assert len(started) == len(ended) == 1 and ended[0] - started[0] == pytest.approx(50.0)
     job = sim.jobs[0]
     assert (job.state, job.reason, job.completed_at) == ("completed", "AllTasksComplete", ended[0])
     release = node_root(tmp_path) / "workitems" / "job1" / "job-1" / "jobrelease"
@@ -600,7 +600,7 @@ def test_a_task_directory_is_deleted_when_its_retention_time_has_passed(tmp_path
         {"id": "brief", "commandLine": "sh -c 'echo kept > out.txt'",
          "constraints": {"retentionTime": "PT10S"}},
         {"id": "default", "commandLine": "sh -c 'echo kept > out.txt'"}]}]}
-    sim = run_local(pool(), workload, horizon=30)     # 0.3 wall seconds
+    sim = run_local(pool(), workload, horizon=100)    # 1 wall second
 
     assert [task(sim, "job1", t).state for t in ("brief", "default")] == ["completed"] * 2
     assert not task_dir(tmp_path, "job1", "brief").exists()
@@ -608,10 +608,10 @@ def test_a_task_directory_is_deleted_when_its_retention_time_has_passed(tmp_path
 
 
 def test_a_start_task_not_waited_for_runs_beside_the_tasks(tmp_path, run_local):
-    spec = pool(startTask={"commandLine": "sh -c 'sleep 0.2; echo started'",
+    spec = pool(startTask={"commandLine": "sh -c 'sleep 0.4; echo started'",
                            "waitForSuccess": False})
     workload = {"jobs": [{"id": "job1", "tasks": [{"id": "first", "commandLine": "true"}]}]}
-    sim = run_local(spec, workload, horizon=60)        # 0.6 wall seconds
+    sim = run_local(spec, workload, horizon=100)       # 1 wall second
 
     t = task(sim, "job1", "first")
     assert (t.state, t.exit_code, t.start_time) == ("completed", 0, 0.0)
@@ -624,7 +624,7 @@ def test_a_start_task_not_waited_for_runs_beside_the_tasks(tmp_path, run_local):
 def test_a_failing_start_task_not_waited_for_is_retried_and_the_node_stays_usable(tmp_path, run_local):
     spec = pool(startTask={"commandLine": "sh -c 'exit 1'", "waitForSuccess": False,
                            "maxTaskRetryCount": 2})
-    sim = run_local(spec, {"jobs": []}, horizon=30)    # 0.3 wall seconds
+    sim = run_local(spec, {"jobs": []}, horizon=60)    # 0.6 wall seconds
 
     assert node_events(sim, "starttask") == [("tvm-000001", "failure")] * 3
     assert sim.nodes[1].state == "idle"
@@ -633,13 +633,13 @@ def test_a_failing_start_task_not_waited_for_is_retried_and_the_node_stays_usabl
 def test_a_preparation_task_still_running_when_its_job_ends_is_killed(tmp_path, run_local):
     pid_file = tmp_path / "pid"
     workload = {"jobs": [{
-        "id": "job1", "constraints": {"maxWallClockTime": "PT10S"},
+        "id": "job1", "constraints": {"maxWallClockTime": "PT50S"},
         "jobPreparationTask": {"commandLine": f"sh -c 'echo $$ > {pid_file}; exec sleep 30'"},
         "tasks": [{"id": "waits", "commandLine": "true"}]}]}
-    sim = run_local(pool(), workload, horizon=30)     # 0.3 wall seconds
+    sim = run_local(pool(), workload, horizon=100)    # 1 wall second
 
     assert [(e[0], e[2:]) for e in sim.events if e[1] == "prep.end"] == \
-        [(10.0, ("job1", "tvm-000001", "killed"))]
+        [(50.0, ("job1", "tvm-000001", "killed"))]
     job = sim.jobs[0]
     assert (job.state, job.reason) == ("completed", "MaxWallClockTimeExpiry")
     t = task(sim, "job1", "waits")
