@@ -668,3 +668,25 @@ def test_a_preemption_kills_a_running_preparation_task(tmp_path, run_local):
     first, second = (int(line) for line in pids.read_text().split())
     assert not psutil.pid_exists(first) or psutil.Process(first).status() == psutil.STATUS_ZOMBIE
     assert psutil.Process(second).environ()["AZ_BATCH_TASK_ID"] == "jobpreparation"
+
+
+def test_a_task_that_cannot_start_applies_its_preprocessing_error_options(tmp_path, run_local):
+    # default would block the dependent; preProcessingError satisfies it
+    workload = {"jobs": [{"id": "job1", "usesTaskDependencies": True, "tasks": [
+        {"id": "missing", "commandLine": "no-such-program-poolscale",
+         "exitConditions": {"preProcessingError": {"dependencyAction": "satisfy"},
+                            "default": {"dependencyAction": "block"}}},
+        {"id": "exits2", "commandLine": "sh -c 'exit 2'",
+         "exitConditions": {"preProcessingError": {"dependencyAction": "satisfy"},
+                            "default": {"dependencyAction": "block"}}},
+        {"id": "after", "commandLine": "true", "dependsOn": {"taskIds": ["missing"]}},
+        {"id": "blocked", "commandLine": "true", "dependsOn": {"taskIds": ["exits2"]}}]}]}
+    sim = run_local(pool(), workload, horizon=30)     # 0.3 wall seconds
+
+    missing, exits2 = task(sim, "job1", "missing"), task(sim, "job1", "exits2")
+    assert (missing.state, missing.exit_code, missing.failure, missing.dep_satisfies) == \
+        ("completed", None, ("usererror", "CommandProgramNotFound"), True)
+    assert (exits2.state, exits2.exit_code, exits2.dep_satisfies) == ("completed", 2, False)
+    after, blocked = task(sim, "job1", "after"), task(sim, "job1", "blocked")
+    assert (after.state, after.exit_code) == ("completed", 0)
+    assert (blocked.state, blocked.blocked, blocked.attempt) == ("active", True, 0)

@@ -62,11 +62,11 @@ from typing import Any, NamedTuple
 from poolscale.scheduler.kernel import EXIT, NODE, WALLCLOCK
 from poolscale.scheduler.nodes import DEDICATED, REMOVED, Node
 from poolscale.scheduler.simworld import SimulatedWorld
-from poolscale.scheduler.tasks import FAILURE, RUNNING, Job, Task
+from poolscale.scheduler.tasks import RUNNING, Job, Task
 from poolscale.scheduler.world import Report
 
 from .local.environment import TaskContext, task_environment
-from .local.executor import AttemptHandle, AttemptResult, AttemptSpec, FailureInfo, ProcessExecutor
+from .local.executor import AttemptHandle, AttemptResult, AttemptSpec, ProcessExecutor
 from .local.nodedirs import NodeDirectories, node_ip
 from .settings import AccountSettings
 
@@ -79,6 +79,12 @@ COORDINATION_DIR = "coordination"
 #: What a started process's end becomes: called with its result on the executor's thread, it
 #: posts the matching handler to the kernel's inbox.
 _Route = Callable[[AttemptResult], None]
+
+
+def _failure_pair(result: AttemptResult) -> tuple[str, str]:
+    """The ``(category, code)`` of an attempt that could not start."""
+    failure = result.failure
+    return failure.pair if failure is not None else ("usererror", "CommandProgramNotFound")
 
 
 def _settings_env(settings: Any) -> dict[str, str]:
@@ -440,7 +446,7 @@ class LocalWorld(SimulatedWorld):
                 or task.state is not RUNNING:
             return                      # the attempt ended meanwhile
         if result.exit_code is None:
-            self._on_start_failure(task, (attempt, result.failure))
+            self._on_start_failure(task, (attempt, _failure_pair(result)))
         elif result.exit_code != 0:
             self._on_reported_exit(task, (attempt, result.exit_code))
         else:
@@ -449,23 +455,12 @@ class LocalWorld(SimulatedWorld):
                 self._launch_command(task, run)
 
     def _route_task_exit(self, task: Task, attempt: int, result: AttemptResult) -> None:
-        """Executor thread: the attempt's process ended (or never started)."""
+        """Executor thread: the attempt's process ended (or never started: the rule
+        ``_on_start_failure``)."""
         if result.exit_code is None:
-            self._post(self._on_start_failure, task, (attempt, result.failure))
+            self._post(self._on_start_failure, task, (attempt, _failure_pair(result)))
         else:
             self._post(self._on_reported_exit, task, (attempt, result.exit_code))
-
-    def _on_start_failure(self, task: Task, report: tuple[int, FailureInfo | None]) -> None:
-        """The attempt's process could not start: the task completes as a failure with no exit
-        code, never retried (preprocessing errors are not retried)."""
-        attempt, failure = report
-        if attempt != task.attempt or task.state is not RUNNING:
-            return
-        pair = failure.pair if failure is not None else ("usererror", "CommandProgramNotFound")
-        self._retain(task)
-        self._log_end(task, FAILURE, None)
-        self._unassign(task)
-        self._complete(task, FAILURE, None, pair)
 
     def _task_retained(self, task: Task, until: float) -> None:
         """The task completed: its directory on each of its nodes is deleted at ``until``, its
