@@ -690,3 +690,49 @@ def test_a_task_that_cannot_start_applies_its_preprocessing_error_options(tmp_pa
     after, blocked = task(sim, "job1", "after"), task(sim, "job1", "blocked")
     assert (after.state, after.exit_code) == ("completed", 0)
     assert (blocked.state, blocked.blocked, blocked.attempt) == ("active", True, 0)
+
+
+# -- the simulator's decisions with real processes ---------------------------------------------------
+
+
+def test_processes_lasting_the_declared_durations_make_the_simulators_decisions(tmp_path, run_local):
+    # the same jobs as simulated tasks (declared durations and exit codes) and as processes
+    # that sleep those durations and exit with those codes: with events at least 10 engine
+    # seconds (0.1 wall seconds) apart, the live run places, retries and kills as the simulator
+    # does, never earlier and only as much later as starting processes takes
+    scale = 0.01
+    declared = [("t0", 30, [0], None), ("t1", 65, [0], None), ("t2", 12, [3, 0], None),
+                ("t3", 55, [0], None), ("t4", 80, [0], "PT30S"), ("t5", 30, [5], None)]
+    sim_tasks, live_tasks = [], []
+    for tid, duration, codes, wall in declared:
+        constraints = {"maxTaskRetryCount": 1, **({"maxWallClockTime": wall} if wall else {})}
+        sim_tasks.append({"id": tid, "duration": duration, "exitCodes": codes,
+                          "constraints": constraints})
+        # the code of attempt n is codes[n - 1] (the last one repeats), counted in a file
+        count = tmp_path / f"{tid}.attempts"
+        script = (f"echo x >> {count}; n=$(wc -l < {count}); sleep {duration * scale}; "
+                  + "".join(f"[ $n -le {i + 1} ] && exit {c}; " for i, c in enumerate(codes))
+                  + f"exit {codes[-1]}")
+        live_tasks.append({"id": tid, "commandLine": f"sh -c '{script}'",
+                           "constraints": constraints})
+    spec = pool(taskSlotsPerNode=1, targetDedicatedNodes=2,
+                simulation={"allocationTime": "PT0S", "bootTime": "PT0S"})
+    simulated = Simulation(spec, {"jobs": [{"id": "job1", "tasks": sim_tasks}]}).run()
+    live = run_local(spec, {"jobs": [{"id": "job1", "tasks": live_tasks}]}, scale=scale)
+
+    def starts(run):
+        return [(e[0], e[2], e[3]) for e in run.events if e[1] == "task.start"]
+
+    def final(run):
+        return [(t.id, t.state, t.result, t.exit_code, t.retry_count, t.failure)
+                for t in sorted(run.jobs[0].tasks, key=lambda t: t.id)]
+
+    want, got = starts(simulated), starts(live)
+    assert [s[1:] for s in got] == [s[1:] for s in want]          # order and nodes
+    assert len(want) == 8 and ("job1/t5", "tvm-000001") == want[-1][1:]
+    for (at, _, _), (want_at, _, _) in zip(got, want):
+        assert want_at - 1e-9 <= at <= want_at + 8.0
+    assert final(live) == final(simulated)
+    assert final(simulated)[4] == ("t4", "completed", "failure", WALL_CLOCK_EXIT_CODE, 0,
+                                   ("servererror", "TaskEnded"))
+    assert live.wall_seconds < 3
