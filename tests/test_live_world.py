@@ -736,3 +736,38 @@ def test_processes_lasting_the_declared_durations_make_the_simulators_decisions(
     assert final(simulated)[4] == ("t4", "completed", "failure", WALL_CLOCK_EXIT_CODE, 0,
                                    ("servererror", "TaskEnded"))
     assert live.wall_seconds < 3
+
+
+def test_links_planted_by_tasks_never_make_the_engine_use_or_delete_a_path_outside(
+        tmp_path, run_local, caplog):
+    # one task links a sibling's directory to outside the work root; another replaces a job's
+    # directory by such a link before a retention deletion is due there. The sibling fails to
+    # start, the deletion is refused and logged, nothing outside is touched, and the engine
+    # goes on to run the next task
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = '"$AZ_BATCH_NODE_ROOT_DIR/workitems'
+    workload = {"jobs": [
+        {"id": "job1", "tasks": [
+            {"id": "planter",
+             "commandLine": f"sh -c 'ln -s {outside} \"$AZ_BATCH_TASK_DIR/../victim\"'"},
+            {"id": "victim", "commandLine": "sh -c 'echo ran'", "submitTime": 10},
+            {"id": "after", "commandLine": "sh -c 'echo fine'", "submitTime": 40}]},
+        {"id": "job2", "tasks": [
+            {"id": "kept", "commandLine": "true", "constraints": {"retentionTime": "PT20S"}}]},
+        {"id": "job3", "tasks": [
+            {"id": "vandal", "submitTime": 10, "commandLine":
+             f"sh -c 'mv {root}/job2\" {root}/moved\"; ln -s {outside} {root}/job2\"'"}]}]}
+    sim = run_local(pool(), workload, horizon=60)     # 0.6 wall seconds
+
+    victim = task(sim, "job1", "victim")
+    assert (victim.state, victim.exit_code, victim.failure) == \
+        ("completed", None, ("usererror", "CommandProgramNotFound"))
+    after = task(sim, "job1", "after")
+    assert (after.state, after.exit_code) == ("completed", 0)
+    assert (task_dir(tmp_path, "job1", "after") / "stdout.txt").read_text() == "fine\n"
+    assert task(sim, "job3", "vandal").exit_code == 0
+    assert list(outside.iterdir()) == []
+    assert (node_root(tmp_path) / "workitems" / "moved" / "job-1" / "kept" / "wd").is_dir()
+    refused = [r.getMessage() for r in caplog.records if "not deleted" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].startswith("task directory of job2/kept on tvm-000001")

@@ -53,7 +53,9 @@ Not yet here (docs/running-locally.md#tasks-and-processes): resource sampling.
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -66,15 +68,23 @@ from poolscale.scheduler.tasks import RUNNING, Job, Task
 from poolscale.scheduler.world import Report
 
 from .local.environment import TaskContext, task_environment
-from .local.executor import AttemptHandle, AttemptResult, AttemptSpec, ProcessExecutor
-from .local.nodedirs import NodeDirectories, node_ip
+from .local.executor import (
+    AttemptHandle, AttemptResult, AttemptSpec, FailureInfo, ProcessExecutor,
+)
+from .local.nodedirs import NodeDirectories, PathOutsideWorkRoot, node_ip
 from .settings import AccountSettings
 
 __all__ = ["LocalWorld", "COORDINATION_DIR"]
 
+_log = logging.getLogger(__name__)
+
 #: Where, in a multi-instance task's directory on each node, the coordination command's
 #: ``stdout.txt`` and ``stderr.txt`` go.
 COORDINATION_DIR = "coordination"
+
+#: Where a process runs: its context (task directory included) and its output directory
+#: (None: the task directory), computed when it starts (see LocalWorld._spawn).
+_Where = Callable[[], "tuple[TaskContext, Path | None]"]
 
 #: What a started process's end becomes: called with its result on the executor's thread, it
 #: posts the matching handler to the kernel's inbox.
@@ -169,16 +179,34 @@ class LocalWorld(SimulatedWorld):
 
     # -- processes ------------------------------------------------------------------------
 
-    def _spawn(self, command_line: str, task_dir: Path, context: TaskContext, route: _Route, *,
-               output_dir: Path | None = None) -> AttemptHandle:
-        """Start one process in ``task_dir/wd`` with its ``stdout.txt`` and ``stderr.txt`` in
-        ``output_dir`` (default ``task_dir``); ``route(result)`` runs on the executor's thread
-        when it ends (also at once, from here, when it cannot start)."""
+    def _spawn(self, command_line: str, uid: str, where: _Where, route: _Route) -> AttemptHandle:
+        """Start the process ``uid``. ``where()`` gives its context, whose task directory it
+        runs in (``wd/``), and the directory of its ``stdout.txt`` and ``stderr.txt`` (None: the
+        task directory); ``route(result)`` runs on the executor's thread when it ends (also at
+        once, from here, when it cannot start).
+
+        A directory that resolves outside the work root (a task replaced a directory by a
+        symbolic link) is not used: the process fails to start, as when its directory cannot
+        be made, and the engine goes on."""
+        self._routes[uid] = route
+        try:
+            context, output_dir = where()
+        except PathOutsideWorkRoot as e:
+            return self._not_started(command_line, uid, str(e))
         env = task_environment(context).env
-        self._routes[context.attempt_uid] = route
+        task_dir = context.task_dir
         return self.executor.start(AttemptSpec(
             command_line, task_dir if output_dir is None else output_dir, env,
-            working_dir=task_dir / "wd", uid=context.attempt_uid))
+            working_dir=task_dir / "wd", uid=uid))
+
+    def _not_started(self, command_line: str, uid: str, message: str) -> AttemptHandle:
+        """A process refused before the executor saw it, reported as the executor reports a
+        start failure."""
+        handle = AttemptHandle(AttemptSpec(command_line, Path(), {}, uid=uid))
+        handle.result = AttemptResult(None, FailureInfo("usererror", "CommandProgramNotFound",
+                                                        message), end_time=time.time())
+        self._on_process_exit(handle, handle.result)
+        return handle
 
     def _on_process_exit(self, handle: AttemptHandle, result: AttemptResult) -> None:
         """The executor's callback (any thread): hand the end to its route, which posts it."""
@@ -190,9 +218,10 @@ class LocalWorld(SimulatedWorld):
         """Any thread: run ``handler(a, b)`` on the engine thread, stamped when observed."""
         self.kernel.post(Report(None, EXIT, handler, a, b))  # type: ignore[attr-defined]
 
-    def _context(self, node: Node, task_dir: Path, kind: str, *, job: Job | None = None,
-                 task_id: str | None = None, env: Mapping[str, str] | None = None,
-                 hosts: tuple[str, ...] = (), is_master: bool = False) -> TaskContext:
+    def _context(self, node: Node, task_dir: Path, kind: str, uid: str, *,
+                 job: Job | None = None, task_id: str | None = None,
+                 env: Mapping[str, str] | None = None, hosts: tuple[str, ...] = (),
+                 is_master: bool = False) -> TaskContext:
         s = self.local_settings
         prep_dir = None
         if job is not None and job.prep is not None:
@@ -200,7 +229,7 @@ class LocalWorld(SimulatedWorld):
         return TaskContext(
             pool_id=self.pool_id, node_id=node.id, is_dedicated=node.kind == DEDICATED,
             node_root=self.node_dirs.node_root(self.pool_id, node.id), task_dir=task_dir,
-            attempt_uid=uuid.uuid4().hex, kind=kind,
+            attempt_uid=uid, kind=kind,
             job_id=None if job is None else job.id, task_id=task_id,
             account_name=s.name, account_url=s.account_url, job_prep_dir=prep_dir,
             hosts=hosts, is_master=is_master, base_env=self._base_env,
@@ -247,10 +276,15 @@ class LocalWorld(SimulatedWorld):
 
     def _start_task_process(self, node: Node, rule: Callable[[Node, Any], None]) -> None:
         st = self.start_task
-        startup = self.node_dirs.startup_dir(self.pool_id, node.id)
-        ctx = self._context(node, startup, "starttask", env=_settings_env(st.environment_settings))
-        self._spawn_on_node(node, st.command_line, startup, ctx, self._on_start_task_exit,
-                            (ctx.attempt_uid, node.life, rule), "starttask")
+        uid = uuid.uuid4().hex
+
+        def where() -> tuple[TaskContext, None]:
+            startup = self.node_dirs.startup_dir(self.pool_id, node.id)
+            return self._context(node, startup, "starttask", uid,
+                                 env=_settings_env(st.environment_settings)), None
+
+        self._spawn_on_node(node, st.command_line, uid, where, self._on_start_task_exit,
+                            (uid, node.life, rule), "starttask")
 
     def _on_start_task_exit(self, node: Node, report: tuple[tuple, AttemptResult]) -> None:
         (uid, life, rule), result = report
@@ -281,15 +315,15 @@ class LocalWorld(SimulatedWorld):
             self._routes.pop(uid, None)
             self.executor.kill(proc.handle)
 
-    def _spawn_on_node(self, node: Node, command_line: str, task_dir: Path, ctx: TaskContext,
+    def _spawn_on_node(self, node: Node, command_line: str, uid: str, where: _Where,
                        handler: Callable[[Node, Any], None], token: tuple, kind: str,
                        job: Job | None = None) -> None:
         """Start a start, preparation or release task on ``node``; at its end
-        ``handler(node, (token, result))`` runs on the engine thread. ``token[0]`` is the
-        process's uid, by which the node's running processes are kept."""
+        ``handler(node, (token, result))`` runs on the engine thread. ``token[0]`` is ``uid``,
+        by which the node's running processes are kept."""
         route = functools.partial(self._route_node_exit, handler, node, token)
-        handle = self._spawn(command_line, task_dir, ctx, route)
-        self._node_procs.setdefault(node, {})[token[0]] = _NodeProcess(handle, kind, job)
+        handle = self._spawn(command_line, uid, where, route)
+        self._node_procs.setdefault(node, {})[uid] = _NodeProcess(handle, kind, job)
 
     def _route_node_exit(self, handler: Callable[[Node, Any], None], node: Node, token: Any,
                          result: AttemptResult) -> None:
@@ -318,11 +352,15 @@ class LocalWorld(SimulatedWorld):
         """One attempt of the job's preparation task in its ``jobpreparation`` directory, ended
         by its exit or by its ``maxWallClockTime`` (a failure); then ``_on_prep_end``."""
         prep = job.prep
-        prep_dir = self.node_dirs.prep_dir(self.pool_id, node.id, job.id)
-        ctx = self._context(node, prep_dir, "jobpreparation", job=job,
-                            env=_settings_env(prep.environment_settings))
-        token = (ctx.attempt_uid, job, rec)
-        self._spawn_on_node(node, prep.command_line, prep_dir, ctx, self._on_prep_exit, token,
+        uid = uuid.uuid4().hex
+
+        def where() -> tuple[TaskContext, None]:
+            prep_dir = self.node_dirs.prep_dir(self.pool_id, node.id, job.id)
+            return self._context(node, prep_dir, "jobpreparation", uid, job=job,
+                                 env=_settings_env(prep.environment_settings)), None
+
+        token = (uid, job, rec)
+        self._spawn_on_node(node, prep.command_line, uid, where, self._on_prep_exit, token,
                             "jobpreparation", job)
         wall = prep.constraints.max_wall_clock_time
         if wall is not None:
@@ -349,11 +387,15 @@ class LocalWorld(SimulatedWorld):
         """The job's release task in its ``jobrelease`` directory, ended by its exit or by its
         wall-clock limit (at most PT15M); then ``_on_release_end``."""
         rel = job.release
-        rel_dir = self.node_dirs.release_dir(self.pool_id, node.id, job.id)
-        ctx = self._context(node, rel_dir, "jobrelease", job=job,
-                            env=_settings_env(rel.environment_settings))
-        token = (ctx.attempt_uid, job)
-        self._spawn_on_node(node, rel.command_line, rel_dir, ctx, self._on_release_exit, token,
+        uid = uuid.uuid4().hex
+
+        def where() -> tuple[TaskContext, None]:
+            rel_dir = self.node_dirs.release_dir(self.pool_id, node.id, job.id)
+            return self._context(node, rel_dir, "jobrelease", uid, job=job,
+                                 env=_settings_env(rel.environment_settings)), None
+
+        token = (uid, job)
+        self._spawn_on_node(node, rel.command_line, uid, where, self._on_release_exit, token,
                             "jobrelease", job)
         self.kernel.at(self.kernel.now + rel.wall_clock_limit, WALLCLOCK, self._on_release_wall,
                        node, token)
@@ -402,7 +444,8 @@ class LocalWorld(SimulatedWorld):
                 return
         self._launch_command(task, run)
 
-    def _instance_context(self, task: Task, node: Node, instance: int) -> TaskContext:
+    def _instance_context(self, task: Task, node: Node, instance: int,
+                          uid: str) -> TaskContext:
         """The environment of one instance (0: the primary) of the attempt of ``task``."""
         spec = self._task_spec(task)
         job = task.job
@@ -410,15 +453,18 @@ class LocalWorld(SimulatedWorld):
         if task.nodes is not None:
             hosts = tuple(node_ip(n.num) for n in task.nodes)
         task_dir = self.node_dirs.task_dir(self.pool_id, node.id, job.id, task.id)
-        return self._context(node, task_dir, "jobmanager" if task.is_jm else "task", job=job,
-                             task_id=task.id, env=_settings_env(spec.environment_settings),
-                             hosts=hosts, is_master=bool(hosts) and instance == 0)
+        return self._context(node, task_dir, "jobmanager" if task.is_jm else "task", uid,
+                             job=job, task_id=task.id,
+                             env=_settings_env(spec.environment_settings), hosts=hosts,
+                             is_master=bool(hosts) and instance == 0)
 
     def _launch_command(self, task: Task, run: _RunningAttempt) -> None:
         """The task's command line on its (primary) node."""
-        ctx = self._instance_context(task, task.node, 0)
+        uid = uuid.uuid4().hex
         route = functools.partial(self._route_task_exit, task, run.number)
-        run.handle = self._spawn(self._task_spec(task).command_line, ctx.task_dir, ctx, route)
+        run.handle = self._spawn(self._task_spec(task).command_line, uid,
+                                 lambda: (self._instance_context(task, task.node, 0, uid), None),
+                                 route)
 
     def _launch_coordination(self, task: Task, run: _RunningAttempt, command_line: str) -> None:
         """The coordination command line on every instance's node; its ``stdout.txt`` and
@@ -427,11 +473,15 @@ class LocalWorld(SimulatedWorld):
         nodes = task.nodes
         run.waiting = len(nodes)
         for i, node in enumerate(nodes):
-            ctx = self._instance_context(task, node, i)
-            out = ctx.task_dir / COORDINATION_DIR
+            uid = uuid.uuid4().hex
             route = functools.partial(self._route_coordination_exit, task, (run.number, i))
-            run.coordination.append(self._spawn(command_line, ctx.task_dir, ctx, route,
-                                                output_dir=out))
+            where = functools.partial(self._coordination_where, task, node, i, uid)
+            run.coordination.append(self._spawn(command_line, uid, where, route))
+
+    def _coordination_where(self, task: Task, node: Node, instance: int,
+                            uid: str) -> tuple[TaskContext, Path]:
+        ctx = self._instance_context(task, node, instance, uid)
+        return ctx, ctx.task_dir / COORDINATION_DIR
 
     def _route_coordination_exit(self, task: Task, token: tuple[int, int],
                                  result: AttemptResult) -> None:
@@ -474,7 +524,11 @@ class LocalWorld(SimulatedWorld):
     def _on_retention_over(self, node: Node, token: tuple[int, Task]) -> None:
         inc, task = token
         if node.state is not REMOVED and node.inc == inc:
-            self.node_dirs.delete_task_dir(self.pool_id, node.id, task.job.id, task.id)
+            try:
+                self.node_dirs.delete_task_dir(self.pool_id, node.id, task.job.id, task.id)
+            except PathOutsideWorkRoot as e:    # a task replaced the job's directory by a link
+                _log.warning("task directory of %s/%s on %s not deleted: %s", task.job.id,
+                             task.id, node.id, e)
 
     def _start_resources(self, task: Task) -> None:
         """Nothing to add: resources are not measured yet (every reading is 0)."""
