@@ -771,3 +771,49 @@ def test_links_planted_by_tasks_never_make_the_engine_use_or_delete_a_path_outsi
     assert (node_root(tmp_path) / "workitems" / "moved" / "job-1" / "kept" / "wd").is_dir()
     refused = [r.getMessage() for r in caplog.records if "not deleted" in r.getMessage()]
     assert len(refused) == 1 and refused[0].startswith("task directory of job2/kept on tvm-000001")
+
+
+def test_a_pool_directory_replaced_by_a_link_is_neither_removed_nor_followed(
+        tmp_path, run_local, caplog):
+    # the task moves its pool's directory away and puts a link to outside in its place; when
+    # the scale-down removes the node, its directory is not looked for through the link
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    pool_dir = tmp_path / "data" / "nodes" / "pool1"
+    moved = tmp_path / "moved-pool"
+    workload = {"jobs": [{"id": "job1", "tasks": [{"id": "vandal", "commandLine":
+        f"sh -c 'mv {pool_dir} {moved}; ln -s {outside} {pool_dir}; exec sleep 30'"}]}]}
+    sim = run_local(scaled_down_pool(), workload, horizon=400, scale=0.003)
+
+    t = task(sim, "job1", "vandal")
+    assert (t.state, t.requeue_count) == ("active", 1)
+    assert sim.nodes == {}
+    assert list(outside.iterdir()) == []
+    assert (moved / "tvm-000001" / "workitems" / "job1" / "job-1" / "vandal" / "wd").is_dir()
+    refused = [r.getMessage() for r in caplog.records if "not removed" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].startswith("directory of tvm-000001 not removed")
+    assert no_marked_process_within(tmp_path)
+
+
+def test_a_node_coming_back_under_a_pool_directory_replaced_by_a_link_gets_no_tree(
+        tmp_path, run_local, caplog):
+    # seed 1: preempted at 52.7 s, recovered at 62.7 s. Meanwhile the pool's directory is a
+    # link to outside: the node's new tree is not made through it, and the recovered task,
+    # started again there, fails to start instead of running outside the work root
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    pool_dir = tmp_path / "data" / "nodes" / "pool1"
+    spec = {"id": "pool1", "vmSize": "STANDARD_D2_v3", "targetLowPriorityNodes": 1,
+            "simulation": {"seed": 1, "preemption": {"meanTimeBetween": "PT1M",
+                                                     "recoveryTime": "PT10S"}}}
+    workload = {"jobs": [{"id": "job1", "tasks": [{"id": "vandal", "commandLine":
+        f"sh -c 'mv {pool_dir} {tmp_path / 'moved'}; ln -s {outside} {pool_dir}; "
+        "exec sleep 30'"}]}]}
+    sim = run_local(spec, workload, horizon=100)      # 1 wall second
+
+    t = task(sim, "job1", "vandal")
+    assert (t.state, t.recovery_count, t.exit_code, t.failure) == \
+        ("completed", 1, None, ("usererror", "CommandProgramNotFound"))
+    assert list(outside.iterdir()) == []
+    refused = [r.getMessage() for r in caplog.records if "not made" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].startswith("directory of tvm-000001 not made")

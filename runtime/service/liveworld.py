@@ -258,11 +258,16 @@ class LocalWorld(SimulatedWorld):
         made = self._tree_inc.get(node)
         if made == node.inc:
             return
-        if made is None:
-            self.node_dirs.create(self.pool_id, node.id)
-        else:
-            self.node_dirs.reimage(self.pool_id, node.id)
         self._tree_inc[node] = node.inc
+        try:
+            if made is None:
+                self.node_dirs.create(self.pool_id, node.id)
+            else:
+                self.node_dirs.reimage(self.pool_id, node.id)
+        except PathOutsideWorkRoot as e:
+            # a task replaced the pool's directory by a link: the node has no tree, and what
+            # would run on it fails to start (LocalWorld._spawn)
+            _log.warning("directory of %s not made: %s", node.id, e)
 
     def _launch_start_task(self, node: Node) -> None:
         """One attempt of the pool's start task, in the node's ``startup`` directory; its end
@@ -298,7 +303,10 @@ class LocalWorld(SimulatedWorld):
         self._tree_inc.pop(node, None)
         self._kill_node_procs(node)
         self._node_procs.pop(node, None)
-        self.node_dirs.remove(self.pool_id, node.id)
+        try:
+            self.node_dirs.remove(self.pool_id, node.id)
+        except PathOutsideWorkRoot as e:    # a task replaced the pool's directory by a link
+            _log.warning("directory of %s not removed: %s", node.id, e)
 
     def _node_local_cleared(self, node: Node) -> None:
         """The node lost its VM (preemption, failure) or leaves at once (requeue, terminate):
