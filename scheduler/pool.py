@@ -174,6 +174,23 @@ class PoolMixin(EngineState):
         else:
             self._set_state(node, IDLE)
             self.kernel.dirty = True
+            if st is not None:
+                node.st_attempts = 0
+                self._launch_background_start_task(node)
+
+    def _on_background_start_task_end(self, node: Node, arg) -> None:
+        """A start task the node did not wait for (``waitForSuccess`` false) ended: a failure is
+        retried up to ``maxTaskRetryCount``; the node stays usable either way."""
+        life, failed = arg
+        if life != node.life:
+            return
+        if self._log is not None:
+            self._log((self.kernel.now, "starttask", node.id, "failure" if failed else "success"))
+        if failed:
+            node.st_attempts += 1
+            limit = self.start_task.max_task_retry_count
+            if limit == -1 or node.st_attempts <= limit:
+                self._launch_background_start_task(node)
 
     def _on_start_task_end(self, node: Node, arg) -> None:
         life, failed = arg
@@ -214,6 +231,7 @@ class PoolMixin(EngineState):
         for job in list(node.releases):
             self._end_release(node, job, skipped=True)
         node.retain_until = 0.0
+        self._node_local_cleared(node)
 
     def _lose_vm(self, node: Node, event: str) -> bool:
         """What preemption and failure share: the node's tasks are wiped, a leaving node is

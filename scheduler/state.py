@@ -177,6 +177,18 @@ class EngineState:
     def _node_removed(self, node: Node) -> None:
         raise NotImplementedError  # world
 
+    def _launch_background_start_task(self, node: Node) -> None:
+        raise NotImplementedError  # world
+
+    def _node_local_cleared(self, node: Node) -> None:
+        raise NotImplementedError  # world
+
+    def _prep_stopped(self, node: Node, job: Job) -> None:
+        raise NotImplementedError  # world
+
+    def _task_retained(self, task: Task, until: float) -> None:
+        raise NotImplementedError  # world
+
     def _launch_prep(self, node: Node, job: Job, rec: Any) -> None:
         raise NotImplementedError  # world
 

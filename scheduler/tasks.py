@@ -348,12 +348,16 @@ class Job:
         return f"Job({self.id}, {self.state})"
 
 
-def exit_actions(conditions: ExitConditions | None, code: int | None) -> tuple[str, str]:
-    """(jobAction, dependencyAction) for a completion with ``code`` (None: a system kill),
-    docs/simulation-model.md#exit-conditions."""
+def exit_actions(conditions: ExitConditions | None, code: int | None, *,
+                 preprocessing: bool = False) -> tuple[str, str]:
+    """(jobAction, dependencyAction) for a completion with ``code`` (None: a system kill, or
+    with ``preprocessing`` a task that could not start: its ``preProcessingError`` options, else
+    ``default``), docs/simulation-model.md#exit-conditions."""
     opts = None
     if conditions is not None:
-        if code is not None:
+        if preprocessing and conditions.pre_processing_error is not None:
+            opts = conditions.pre_processing_error
+        elif code is not None:
             for m in conditions.exit_codes:
                 if m.code == code:
                     opts = m.exit_options

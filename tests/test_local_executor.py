@@ -155,6 +155,24 @@ def test_task_directory_made_if_missing(tmp_path):
     assert (task_dir / "stdout.txt").read_text() == "ok\n" and (task_dir / "wd").is_dir()
 
 
+def test_a_task_directory_that_cannot_be_made_is_a_start_failure(tmp_path):
+    task_dir = tmp_path / "t"
+    task_dir.mkdir()
+    (task_dir / "wd").write_text("a file where the working directory goes")
+    result = ProcessExecutor().start(AttemptSpec("/bin/true", task_dir, env())).wait(WAIT)
+    assert (result.exit_code, result.failure.pair) == (None, ("usererror", "CommandProgramNotFound"))
+    assert result.failure.message == f"cannot make the task directory: File exists: {task_dir / 'wd'}"
+
+
+def test_an_output_file_that_cannot_be_opened_is_a_start_failure(tmp_path):
+    task_dir = make_task(tmp_path)
+    (task_dir / "stderr.txt").mkdir()
+    result = ProcessExecutor().start(AttemptSpec("/bin/true", task_dir, env())).wait(WAIT)
+    assert (result.exit_code, result.failure.pair) == (None, ("usererror", "CommandProgramNotFound"))
+    assert result.failure.message == \
+        f"cannot open the output files: Is a directory: {task_dir / 'stderr.txt'}"
+
+
 def test_each_attempt_truncates_outputs(tmp_path):
     task_dir = make_task(tmp_path)
     ex = ProcessExecutor()
@@ -270,6 +288,32 @@ def test_kill_after_exit_is_a_no_op(tmp_path):
     assert handle.wait(WAIT).exit_code == 0
     assert ex.kill(handle) is False
     assert handle.result.exit_code == 0 and handle.result.killed is None
+
+
+def test_end_group_ends_members_left_behind_by_a_leader_that_exited(tmp_path):
+    # A coordination command starts a service in the background and exits 0; the service stays
+    # in the attempt's process group until end_group, even when it ignores SIGTERM.
+    marker = f"t-{uuid.uuid4()}"
+    ex = ProcessExecutor(kill_grace=0.3)
+    handle = ex.start(AttemptSpec("/bin/sh -c '(trap \"\" TERM; sleep 60) & sleep 60 & exit 0'",
+                                  make_task(tmp_path), env(marker)))
+    assert handle.wait(WAIT).exit_code == 0
+    assert wait_for(lambda: len(processes_with_marker(marker)) >= 2)
+    assert ex.kill(handle) is False                     # the attempt itself has ended
+    assert ex.end_group(handle) is True
+    assert wait_for(lambda: processes_with_marker(marker) == [])
+    assert ex.end_group(handle) is False                # nothing left to signal
+
+
+def test_end_group_of_a_running_attempt_kills_it(tmp_path):
+    marker = f"t-{uuid.uuid4()}"
+    ex = ProcessExecutor(kill_grace=5.0)
+    handle = ex.start(AttemptSpec("sleep 60", make_task(tmp_path), env(marker)))
+    assert wait_for(lambda: len(processes_with_marker(marker)) == 1)
+    assert ex.end_group(handle) is True
+    result = handle.wait(WAIT)
+    assert result.killed == "kill" and result.exit_code == 128 + signal.SIGTERM
+    assert processes_with_marker(marker) == []
 
 
 def test_kill_twice_reports_once(tmp_path):

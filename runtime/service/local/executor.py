@@ -18,9 +18,10 @@ Why each choice:
   reports); a ``maxWallClockTime`` kill is ``0xC000013A`` as the int32 Batch reports in REST JSON
   (``-1073741510``), whatever the process did on SIGTERM.
 * **Start failures** (a command line that does not split, a program not found or not
-  executable) are not process exits: the attempt ends with no exit code and failureInfo
-  ``usererror`` / ``CommandProgramNotFound``, which the engine never retries (preprocessing
-  errors are not retried in Batch).
+  executable, a task directory or output file that cannot be made) are not process exits:
+  the attempt ends with no exit code and failureInfo ``usererror`` /
+  ``CommandProgramNotFound``, which the engine never retries (preprocessing errors are not
+  retried in Batch).
 
 POSIX only (Linux, macOS): Windows would pass the command line whole and needs job objects
 instead of process groups; it is not supported in this version.
@@ -32,6 +33,7 @@ callback only posts the result to its inbox.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import selectors
@@ -145,6 +147,11 @@ def _resolve_program(program: str, env: Mapping[str, str], wd: Path) -> str | No
     return shutil.which(program, path=env.get("PATH", os.defpath))
 
 
+def _os_error(e: OSError) -> str:
+    """``<reason>: <path>`` of a failed file operation."""
+    return f"{e.strerror or e}: {e.filename}" if e.filename else str(e.strerror or e)
+
+
 def _create_time(pid: int) -> float | None:
     """psutil's create time of our own child (not reaped yet, so it cannot be another process).
     psutil is imported here, not at module level: the live engine's dependency only."""
@@ -239,8 +246,13 @@ class ProcessExecutor:
         wd = spec.wd
         # The node provider makes the node's tree; a task's own directory is made here, on
         # every attempt, so that a retention sweep or a reimage between attempts cannot turn
-        # into a start failure.
-        os.makedirs(wd, exist_ok=True)
+        # into a start failure. One that cannot be made (a task left a file where a directory
+        # goes) is a start failure of this attempt, never an error of the caller.
+        try:
+            os.makedirs(wd, exist_ok=True)
+            os.makedirs(spec.task_dir, exist_ok=True)
+        except OSError as e:
+            return self._start_failed(handle, f"cannot make the task directory: {_os_error(e)}")
         try:
             argv = split_command_line(spec.command_line)
         except ValueError as e:
@@ -250,7 +262,12 @@ class ProcessExecutor:
             return self._start_failed(handle, f"program not found or not executable: {argv[0]}")
         argv[0] = program
         start_time = time.time()
-        with open(spec.task_dir / "stdout.txt", "wb") as out, open(spec.task_dir / "stderr.txt", "wb") as err:
+        with contextlib.ExitStack() as files:
+            try:
+                out = files.enter_context(open(spec.task_dir / "stdout.txt", "wb"))
+                err = files.enter_context(open(spec.task_dir / "stderr.txt", "wb"))
+            except OSError as e:  # a task left a directory where an output file goes
+                return self._start_failed(handle, f"cannot open the output files: {_os_error(e)}")
             try:
                 proc = subprocess.Popen(argv, cwd=wd, env=dict(spec.env), stdin=subprocess.DEVNULL,
                                         stdout=out, stderr=err, start_new_session=True, close_fds=True)
@@ -298,6 +315,31 @@ class ProcessExecutor:
     @staticmethod
     def _escalate(pgid: int, handle: AttemptHandle) -> None:
         if handle.result is None and _group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+
+    def end_group(self, handle: AttemptHandle) -> bool:
+        """End what is left of an attempt's process group after its leader was reported: the
+        background services a multi-instance coordination command starts and leaves running
+        until the task ends. SIGTERM now, SIGKILL after ``kill_grace`` to those still there. An
+        attempt still running is killed (:meth:`kill`). Returns whether anything was signalled.
+
+        Safe against pid reuse: the group id is the leader's pid, which Linux does not hand out
+        again while a process of that group lives, and a group with no live member is left
+        alone."""
+        if handle.result is None:
+            return self.kill(handle)
+        pgid = handle.pgid
+        if pgid is None or not _group_alive(pgid):
+            return False
+        _signal_group(pgid, signal.SIGTERM)
+        timer = threading.Timer(self.kill_grace, self._escalate_group, args=(pgid,))
+        timer.daemon = True
+        timer.start()
+        return True
+
+    @staticmethod
+    def _escalate_group(pgid: int) -> None:
+        if _group_alive(pgid):
             _signal_group(pgid, signal.SIGKILL)
 
     # -- reap --------------------------------------------------------------------------------
