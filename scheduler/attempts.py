@@ -150,6 +150,19 @@ class AttemptsMixin(SchedulerMixin):
             self._unassign(task)
             self._complete(task, FAILURE, code, ("usererror", "FailureExitCode"))
 
+    def _on_start_failure(self, task: Task, report: tuple[int, tuple[str, str]]) -> None:
+        """The attempt's process could not start (``report`` is ``(attempt, (category,
+        code))`` of its failureInfo): the task completes as a failure with no exit code, never
+        retried, and its ``preProcessingError`` exit options apply. Only the live engine has
+        such attempts; a report of an attempt the engine already ended is dropped."""
+        attempt, failure = report
+        if attempt != task.attempt or task.state is not RUNNING:
+            return
+        self._retain(task)
+        self._log_end(task, FAILURE, None)
+        self._unassign(task)
+        self._complete(task, FAILURE, None, failure, preprocessing=True)
+
     def _on_wall(self, task: Task, attempt: int) -> None:
         if attempt != task.attempt or task.state is not RUNNING:
             return
@@ -164,6 +177,7 @@ class AttemptsMixin(SchedulerMixin):
         for node in (task.nodes or (task.node,)):
             if until > node.retain_until:
                 node.retain_until = until
+        self._task_retained(task, until)
 
     def _back_to_active(self, task: Task) -> None:
         task.state = ACTIVE
@@ -210,7 +224,8 @@ class AttemptsMixin(SchedulerMixin):
             self._log((self.kernel.now, "task.end", task.key, result, code))
 
     def _complete(self, task: Task, result: str, code: int | None,
-                  failure: tuple[str, str] | None, *, by_job: bool = False) -> None:
+                  failure: tuple[str, str] | None, *, by_job: bool = False,
+                  preprocessing: bool = False) -> None:
         now = self.kernel.now
         job = task.job
         task.state = COMPLETED
@@ -231,7 +246,8 @@ class AttemptsMixin(SchedulerMixin):
             job_action = "none" if ok else "terminate"
             dep_ok = ok
         else:
-            job_action, dep_action = exit_actions(task.exit_conditions, code)
+            job_action, dep_action = exit_actions(task.exit_conditions, code,
+                                                  preprocessing=preprocessing)
             dep_ok = result is SUCCESS or dep_action == "satisfy"
         task.dep_satisfies = dep_ok
         waiters = job.waiters.pop(task.id, None)

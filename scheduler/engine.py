@@ -1,8 +1,8 @@
 """The Batch engine both clocks share: one pool's manager, scheduler, attempts and sampler.
 
 :class:`Engine` stacks the rule layers (pool.py, jobs.py, scheduling.py, attempts.py,
-sampler.py) and builds their state from a pool specification and jobs. It launches nothing by
-itself: a world supplies the launch methods (scheduler/simworld.py for the simulator; the live
+sampler.py, and requests.py for what a user asks at any instant) and builds their state from
+a pool specification and jobs. It launches nothing by itself: a world supplies the launch methods (scheduler/simworld.py for the simulator; the live
 engine in ``poolscale.runtime.service`` supplies real nodes and processes), and the clock is
 its :class:`~.kernel.Kernel`, run on virtual time by :class:`~.simulate.Simulation` or on the
 real clock by the live service. What is only the simulator's — the horizon, stopping when the
@@ -24,7 +24,7 @@ from .models import PoolSpec, Workload, resolve_time
 from .nodes import SlotIndex
 from .pool import STEADY, SWEEP_AFTER_REMOVALS
 from .quota import CoreQuota
-from .sampler import SamplerMixin
+from .requests import RequestsMixin
 from .tasks import Job, Task
 
 __all__ = ["Engine", "paused_gc"]
@@ -53,7 +53,7 @@ def _ticks(seconds: float) -> int:
     return int(round(seconds * TICKS_PER_SECOND))
 
 
-class Engine(SamplerMixin):
+class Engine(RequestsMixin):
     """One pool's Batch rules and state (see the module docstring). Subclasses set ``kernel``,
     ``streams``, ``start_ticks``, ``_log`` and ``until`` before calling the ``_init_*``
     methods, and add a world before this class in their bases."""
@@ -171,6 +171,8 @@ class Engine(SamplerMixin):
         #: False takes the general path, for the equivalence tests
         self.direct_start = True
         self._qtok = 0
+        #: component 6 of the queue order for the next task numbered (RequestsMixin.add_task)
+        self.next_seq = 0
         self.submissions_done = False
 
     def _build_workload(self, workload: Workload) -> None:
@@ -220,6 +222,7 @@ class Engine(SamplerMixin):
                 submitted.seq = seq            # component 6 of
                                                # docs/simulation-model.md#queue-order-and-priorities
         self.submissions = items
+        self.next_seq = len(items)
         self.n_workload_tasks = n_tasks
         profiled += [job.jm for job in self.jobs if job.jm is not None]
         self.track_mem = any(t.mem or t.disk for t in profiled)
@@ -238,8 +241,14 @@ class Engine(SamplerMixin):
         """Run every task through the general paths of the rules, as the live engine does: no
         start at submission without a pass, no inlined fast path for simple tasks. A run gives
         the same events either way (tests/test_golden_runs.py); the fast paths exist because
-        they make a simulation faster, and they assume the simulated world."""
+        they make a simulation faster, and they assume the simulated world. Tasks added later
+        by request take the general paths too (RequestsMixin.add_task)."""
         self.direct_start = False
+        # a workload's tasks wait in the submission stream until accepted (job.tasks holds
+        # accepted ones only), so both are walked
+        for _at, _job, task in self.submissions:
+            if task is not None:
+                task.simple = False
         for job in self.jobs:
             for task in job.tasks:
                 task.simple = False

@@ -8,8 +8,10 @@ It is O(tasks + nodes), so use it on small scenarios.
 
 from __future__ import annotations
 
-from .nodes import CREATING, IDLE, LEAVINGPOOL, PREEMPTED, RUNNING as NODE_RUNNING, removal_rank
-from .pool import STEADY
+from .nodes import (
+    CREATING, IDLE, LEAVINGPOOL, OFFLINE, PREEMPTED, RUNNING as NODE_RUNNING, removal_rank,
+)
+from .pool import STEADY, STOPPING
 from .tasks import (
     ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, PREPARING, RUNNING, SUCCESS,
 )
@@ -121,11 +123,16 @@ def _check_nodes(sim, on_node) -> None:
             cpu += min(100.0, c)
             if (s is NODE_RUNNING) != bool(node.n_busy):
                 _fail(f"{now}: {node.id} is {s} with n_busy={node.n_busy}")
-            want = -1 if node.exclusive or node.used >= S else node.used
+            want = -1 if node.exclusive or node.disabled or node.used >= S else node.used
             if node.bucket != want:
                 _fail(f"{now}: {node.id} indexed in bucket {node.bucket}, expected {want}")
         elif s is LEAVINGPOOL:
             leaving += 1
+        elif s is OFFLINE and (not node.disabled or node.n_busy):
+            _fail(f"{now}: {node.id} is offline with scheduling "
+                  f"{'disabled' if node.disabled else 'enabled'} and n_busy={node.n_busy}")
+        if node.disabled and s is IDLE:
+            _fail(f"{now}: {node.id} has scheduling disabled but is idle, not offline")
         if s is not IDLE and s is not NODE_RUNNING and node.bucket != -1:
             _fail(f"{now}: {node.id} in {s} is in the slot index")
         if node.requested and s is not CREATING:
@@ -162,6 +169,9 @@ def _check_nodes(sim, on_node) -> None:
     creating = sum(1 for n in sim.nodes.values() if n.requested)
     if creating != sim.n_req_creating:
         _fail(f"{now}: n_req_creating {sim.n_req_creating}, recount {creating}")
+    if sim.alloc_state is STOPPING and not sim._in_resize and (
+            creating or not leaving or not sim.resize_stopped):
+        _fail(f"{now}: stopping with {leaving} leaving and {creating} requested creating")
     if sim.alloc_state is STEADY and not sim._in_resize:
         if leaving or creating:
             _fail(f"{now}: steady with {leaving} leaving and {creating} requested creating")

@@ -191,6 +191,7 @@ class JobsMixin(PoolMixin):
                     node.n_busy -= 1
                     if self._log is not None:
                         self._log((now, "prep.end", job.id, node.id, PREP_KILLED))
+                    self._prep_stopped(node, job)
                 if job.release is not None:
                     self._start_release(node, job)
                 if stopped:

@@ -15,7 +15,7 @@ from heapq import heappop, heappush
 
 __all__ = [
     "CREATING", "STARTING", "WAITINGFORSTARTTASK", "STARTTASKFAILED", "IDLE", "RUNNING",
-    "LEAVINGPOOL", "PREEMPTED", "UNUSABLE", "REMOVED", "DEDICATED", "LOW_PRIORITY", "KIND_NAMES",
+    "LEAVINGPOOL", "OFFLINE", "PREEMPTED", "UNUSABLE", "REMOVED", "DEDICATED", "LOW_PRIORITY", "KIND_NAMES",
     "Node", "PrepRecord", "SlotIndex", "removal_rank",
 ]
 
@@ -26,6 +26,9 @@ STARTTASKFAILED = "starttaskfailed"
 IDLE = "idle"
 RUNNING = "running"
 LEAVINGPOOL = "leavingpool"
+#: scheduling disabled by a request and nothing left on the node
+#: (docs/simulation-model.md#requests-at-any-instant); never reached by a simulation's own rules
+OFFLINE = "offline"
 PREEMPTED = "preempted"
 UNUSABLE = "unusable"
 REMOVED = "removed"
@@ -40,7 +43,7 @@ _REMOVAL_RANK = {
     PREEMPTED: 1,
     UNUSABLE: 2, STARTTASKFAILED: 2,
     CREATING: 3, STARTING: 3, WAITINGFORSTARTTASK: 3,
-    IDLE: 4,
+    IDLE: 4, OFFLINE: 4,
 }
 
 # prep record states (docs/simulation-model.md#job-preparation-and-release-tasks)
@@ -65,7 +68,7 @@ class PrepRecord:
 class Node:
     __slots__ = (
         "num", "id", "kind", "state", "life", "inc", "used", "tasks", "n_busy", "n_jm",
-        "exclusive", "requested", "leave_option", "prep", "excluded", "releases", "retain_until",
+        "exclusive", "disabled", "requested", "leave_option", "prep", "excluded", "releases", "retain_until",
         "retention_timer", "bucket", "cpu", "mem", "disk", "st_rng", "st_attempts",
     )
 
@@ -80,6 +83,7 @@ class Node:
     n_busy: int
     n_jm: int
     exclusive: bool
+    disabled: bool
     requested: bool
     leave_option: Any
     prep: Any                       # dict: job -> PrepRecord
@@ -107,6 +111,8 @@ class Node:
         self.n_jm = 0                     # job managers assigned here (rank 6 of
                                           # docs/simulation-model.md#which-nodes-leave-on-scale-down)
         self.exclusive = False            # hosts a runExclusive job manager
+        self.disabled = False             # scheduling disabled by a request: out of the slot
+                                          # index, `offline` instead of `idle`
         self.requested = False            # in `creating` because a resize asked for it
         self.leave_option = None
         self.prep = {}                    # job -> PrepRecord
@@ -149,7 +155,8 @@ _FORGOTTEN: Any = _Forgotten()
 
 
 class SlotIndex:
-    """Usable, non-exclusive nodes with a free slot, bucketed by used slots.
+    """Usable, non-exclusive nodes with scheduling enabled and a free slot, bucketed by used
+    slots.
 
     ``count[u]`` is the exact number of indexed nodes with ``used == u``; ``heaps[u]`` holds
     their id numbers with lazy deletion (an entry is live when the node's ``bucket`` is still

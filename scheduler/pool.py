@@ -15,8 +15,9 @@ from poolscale.formula.values import Option
 
 from .kernel import NODE
 from .nodes import (
-    CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, PREEMPTED, REMOVED, RUNNING,
-    PREP_KILLED, PREP_RUNNING, STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK, Node,
+    CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, OFFLINE, PREEMPTED, REMOVED,
+    RUNNING, PREP_KILLED, PREP_RUNNING, STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK,
+    Node,
 )
 from .state import EngineState
 
@@ -32,8 +33,9 @@ _USED_THEN_ID = operator.attrgetter("used", "num")
 #: ranks 1–4 of docs/simulation-model.md#which-nodes-leave-on-scale-down
 #: (running nodes, ranks 5 and 6, are ordered by used slots, then id)
 _RANK = {PREEMPTED: 1, UNUSABLE: 2, STARTTASKFAILED: 2, CREATING: 3, STARTING: 3,
-         WAITINGFORSTARTTASK: 3, IDLE: 4}
-_HOLDS_VM_ALIVE = (CREATING, STARTING, WAITINGFORSTARTTASK, STARTTASKFAILED, IDLE, RUNNING)
+         WAITINGFORSTARTTASK: 3, IDLE: 4, OFFLINE: 4}
+_HOLDS_VM_ALIVE = (CREATING, STARTING, WAITINGFORSTARTTASK, STARTTASKFAILED, IDLE, RUNNING,
+                   OFFLINE)
 #: Removed nodes between two sweeps of their stale timers out of the kernel's heap (at least;
 #: see PoolMixin._remove): a sweep costs O(heap), so this keeps it O(1) per removed node.
 SWEEP_AFTER_REMOVALS = 100_000
@@ -49,7 +51,14 @@ class PoolMixin(EngineState):
     # -- state changes ------------------------------------------------------------------
 
     def _set_state(self, node: Node, new: str) -> None:
-        """Move ``node`` to ``new``, keeping every node counter and the slot index in step."""
+        """Move ``node`` to ``new``, keeping every node counter and the slot index in step.
+
+        A node whose scheduling a request disabled is ``offline`` where it would be ``idle``
+        (docs/simulation-model.md#requests-at-any-instant), so every rule that makes a node
+        idle (a boot, a start task, its last task ending) makes a disabled one offline; and it
+        stays out of the slot index while it is usable (its tasks still running)."""
+        if new is IDLE and node.disabled:
+            new = OFFLINE
         old = node.state
         if old is new:
             return
@@ -65,7 +74,7 @@ class PoolMixin(EngineState):
                 self.disk_total -= node.disk
         elif is_usable and not was_usable:
             self.n_usable += 1
-            if not node.exclusive:
+            if not node.exclusive and not node.disabled:
                 self.index.put(node)
             if node.cpu:
                 self.cpu_total += min(100.0, node.cpu)
@@ -85,11 +94,12 @@ class PoolMixin(EngineState):
             self._log((self.kernel.now, "node", node.id, new))
 
     def _busy_changed(self, node: Node) -> None:
-        """idle <-> running follows whether anything is on the node
-        (docs/simulation-model.md#node-states)."""
+        """idle (or offline) <-> running follows whether anything is on the node
+        (docs/simulation-model.md#node-states): a release task starting on an offline node
+        makes it running again, and ending leaves it offline."""
         s = node.state
         if node.n_busy:
-            if s is IDLE:
+            if s is IDLE or s is OFFLINE:
                 self._set_state(node, RUNNING)
         elif s is RUNNING:
             self._set_state(node, IDLE)
@@ -164,6 +174,23 @@ class PoolMixin(EngineState):
         else:
             self._set_state(node, IDLE)
             self.kernel.dirty = True
+            if st is not None:
+                node.st_attempts = 0
+                self._launch_background_start_task(node)
+
+    def _on_background_start_task_end(self, node: Node, arg) -> None:
+        """A start task the node did not wait for (``waitForSuccess`` false) ended: a failure is
+        retried up to ``maxTaskRetryCount``; the node stays usable either way."""
+        life, failed = arg
+        if life != node.life:
+            return
+        if self._log is not None:
+            self._log((self.kernel.now, "starttask", node.id, "failure" if failed else "success"))
+        if failed:
+            node.st_attempts += 1
+            limit = self.start_task.max_task_retry_count
+            if limit == -1 or node.st_attempts <= limit:
+                self._launch_background_start_task(node)
 
     def _on_start_task_end(self, node: Node, arg) -> None:
         life, failed = arg
@@ -204,6 +231,7 @@ class PoolMixin(EngineState):
         for job in list(node.releases):
             self._end_release(node, job, skipped=True)
         node.retain_until = 0.0
+        self._node_local_cleared(node)
 
     def _lose_vm(self, node: Node, event: str) -> bool:
         """What preemption and failure share: the node's tasks are wiped, a leaving node is

@@ -129,6 +129,10 @@ def _resize_error_message(sim, code: str, seen: dict) -> str:
         text = (f"at {first} the resize had not completed within resizeTimeout "
                 f"({sim.resize_timeout:g} s): the nodes still being allocated were given up")
         return text if count == 1 else f"{text} ({_n(count, 'resize')}, the last at {last})"
+    if code == "ResizeStopped":
+        text = (f"at {first} a request stopped the resize before its targets were met: the pool "
+                "kept the nodes it had")
+        return text if count == 1 else f"{text} ({_n(count, 'resize')}, the last at {last})"
     return f"{_n(count, 'time')}, first at {first}, last at {last}"
 
 

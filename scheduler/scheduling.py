@@ -334,7 +334,7 @@ class SchedulerMixin(JobsMixin):
                 if node.exclusive and task.jm_spec.run_exclusive:
                     node.exclusive = False
             s = node.state
-            if (s is IDLE or s is NODE_RUNNING) and not node.exclusive:
+            if (s is IDLE or s is NODE_RUNNING) and not node.exclusive and not node.disabled:
                 index.put(node)
             self._busy_changed(node)
         del job.assigned[task]

@@ -77,6 +77,22 @@ class SimulatedWorld(_Base):
         """The node left the pool: its start task's stream is no longer needed."""
         node.st_rng = None
 
+    def _launch_background_start_task(self, node: Node) -> None:
+        """A start task the node does not wait for (``waitForSuccess`` false) is not simulated:
+        it holds no slot and decides nothing (docs/simulation-model.md#start-task). The live
+        engine runs it."""
+
+    def _node_local_cleared(self, node: Node) -> None:
+        """The node's local work was ended by the rules (preemption, failure, removal): nothing
+        of a simulated node runs on beyond what the rules track."""
+
+    def _prep_stopped(self, node: Node, job: Job) -> None:
+        """The job ended while its preparation task ran on ``node``: the rules dropped it."""
+
+    def _task_retained(self, task: Task, until: float) -> None:
+        """A completed task's directory is kept until ``until``: a simulated node has none (the
+        retention that matters, ``retaineddata``, is the rules' ``node.retain_until``)."""
+
     # -- job preparation and release --------------------------------------------------
 
     def _launch_prep(self, node: Node, job: Job, rec) -> None:

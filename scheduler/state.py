@@ -7,7 +7,7 @@ others on ``self``. Before this class they were assigned here and there in ``__i
 so no checker could tell a typo from a field; now every field is declared below (assigned by
 the engine's ``_init_*`` methods) and the layers form one inheritance chain over it
 (``EngineState`` → ``PoolMixin`` → ``JobsMixin`` → ``SchedulerMixin`` → ``AttemptsMixin`` →
-``SamplerMixin`` → ``Engine``), which ``mypy`` checks (tests/test_typing.py). A world
+``SamplerMixin`` → ``RequestsMixin`` → ``Engine``), which ``mypy`` checks (tests/test_typing.py). A world
 (simworld.py for :class:`~.simulate.Simulation`) supplies the launch methods declared last.
 
 A layer that calls down the chain (the pool manager requeues a task, say) calls a method
@@ -128,6 +128,7 @@ class EngineState:
     queue: list[Any]
     direct_start: bool
     _qtok: int
+    next_seq: int
     submissions_done: bool
     # -- the run's extent and progress (Simulation._init_horizon) --
     stop_when_drained: bool
@@ -159,6 +160,9 @@ class EngineState:
     def _start_attempt(self, task: Task) -> None:
         raise NotImplementedError  # attempts.py
 
+    def _group_key(self, task: Task, spec: Any) -> int | None:
+        raise NotImplementedError  # engine.py
+
     # -- launch methods: supplied by the world (scheduler/simworld.py, or the live engine) --
 
     def _launch_allocation(self, node: Node) -> None:
@@ -171,6 +175,18 @@ class EngineState:
         raise NotImplementedError  # world
 
     def _node_removed(self, node: Node) -> None:
+        raise NotImplementedError  # world
+
+    def _launch_background_start_task(self, node: Node) -> None:
+        raise NotImplementedError  # world
+
+    def _node_local_cleared(self, node: Node) -> None:
+        raise NotImplementedError  # world
+
+    def _prep_stopped(self, node: Node, job: Job) -> None:
+        raise NotImplementedError  # world
+
+    def _task_retained(self, task: Task, until: float) -> None:
         raise NotImplementedError  # world
 
     def _launch_prep(self, node: Node, job: Job, rec: Any) -> None:

@@ -311,13 +311,15 @@ class Job:
         self.completed_at = None
 
     def int_task_ids(self) -> list[int]:
-        """The job's task ids that a ``taskIdRanges`` entry can name, the manager's included,
-        as ascending integers (:func:`int_ids`; made once)."""
+        """The job's task ids that a ``taskIdRanges`` entry can name, the manager's and those
+        of tasks added by request included, as ascending integers (:func:`int_ids`; made once,
+        then kept by RequestsMixin.add_task)."""
         if self._ids is None:
             spec = self.spec
             ids = [t.id for t in spec.tasks]
             if spec.job_manager_task is not None:
                 ids.append(spec.job_manager_task.id)
+            ids += [t.id for t in self.tasks]
             self._ids = int_ids(ids)
         return self._ids
 
@@ -346,12 +348,16 @@ class Job:
         return f"Job({self.id}, {self.state})"
 
 
-def exit_actions(conditions: ExitConditions | None, code: int | None) -> tuple[str, str]:
-    """(jobAction, dependencyAction) for a completion with ``code`` (None: a system kill),
-    docs/simulation-model.md#exit-conditions."""
+def exit_actions(conditions: ExitConditions | None, code: int | None, *,
+                 preprocessing: bool = False) -> tuple[str, str]:
+    """(jobAction, dependencyAction) for a completion with ``code`` (None: a system kill, or
+    with ``preprocessing`` a task that could not start: its ``preProcessingError`` options, else
+    ``default``), docs/simulation-model.md#exit-conditions."""
     opts = None
     if conditions is not None:
-        if code is not None:
+        if preprocessing and conditions.pre_processing_error is not None:
+            opts = conditions.pre_processing_error
+        elif code is not None:
             for m in conditions.exit_codes:
                 if m.code == code:
                     opts = m.exit_options

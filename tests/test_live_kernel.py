@@ -374,6 +374,20 @@ def test_cancelling_a_kept_promise_before_its_time_leaves_an_empty_event():
     assert rec.log == [] and k.events_run == 1 and k.now == 10.0
 
 
+def test_cancelling_an_open_promise_leaves_an_empty_event_too():
+    # as the simulator's stale exit timer: the clock stops at the promised instant, so the
+    # integrals behind the samples add up in the same steps on both clocks
+    k, rec = live_kernel(ManualClock())
+    steps = []
+    k._advance = lambda old, new: steps.append((old, new))
+    p = k.promise(10.0, EXIT, rec.note)
+    assert k.cancel(p) is True
+    k.at(15.0, NODE, rec.note, "node")
+    k.run(20.0)
+    assert rec.log == [("node", 15.0)] and k.events_run == 2
+    assert steps == [(0.0, 10.0), (10.0, 15.0)]
+
+
 def test_promise_and_cancel_belong_to_the_engine_thread():
     k, _ = live_kernel(ManualClock(5.0))
     k.at(5.0, NODE, print)

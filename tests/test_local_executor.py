@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -134,6 +135,7 @@ def test_start_failure_is_command_program_not_found(tmp_path, command_line):
     assert len(reports) == 1 and reports[0][0] is handle
     result = reports[0][1]
     assert result.exit_code is None and handle.pid is None and result.start_time is None
+    assert result.cpu_seconds is None
     assert result.failure.pair == ("usererror", "CommandProgramNotFound")
     assert result.failure.message  # says which: not found, or the line does not split
     assert ex.kill(handle) is False
@@ -151,6 +153,24 @@ def test_task_directory_made_if_missing(tmp_path):
     result = ProcessExecutor().start(AttemptSpec("/bin/sh -c 'echo ok'", task_dir, env())).wait(WAIT)
     assert result.exit_code == 0
     assert (task_dir / "stdout.txt").read_text() == "ok\n" and (task_dir / "wd").is_dir()
+
+
+def test_a_task_directory_that_cannot_be_made_is_a_start_failure(tmp_path):
+    task_dir = tmp_path / "t"
+    task_dir.mkdir()
+    (task_dir / "wd").write_text("a file where the working directory goes")
+    result = ProcessExecutor().start(AttemptSpec("/bin/true", task_dir, env())).wait(WAIT)
+    assert (result.exit_code, result.failure.pair) == (None, ("usererror", "CommandProgramNotFound"))
+    assert result.failure.message == f"cannot make the task directory: File exists: {task_dir / 'wd'}"
+
+
+def test_an_output_file_that_cannot_be_opened_is_a_start_failure(tmp_path):
+    task_dir = make_task(tmp_path)
+    (task_dir / "stderr.txt").mkdir()
+    result = ProcessExecutor().start(AttemptSpec("/bin/true", task_dir, env())).wait(WAIT)
+    assert (result.exit_code, result.failure.pair) == (None, ("usererror", "CommandProgramNotFound"))
+    assert result.failure.message == \
+        f"cannot open the output files: Is a directory: {task_dir / 'stderr.txt'}"
 
 
 def test_each_attempt_truncates_outputs(tmp_path):
@@ -270,6 +290,32 @@ def test_kill_after_exit_is_a_no_op(tmp_path):
     assert handle.result.exit_code == 0 and handle.result.killed is None
 
 
+def test_end_group_ends_members_left_behind_by_a_leader_that_exited(tmp_path):
+    # A coordination command starts a service in the background and exits 0; the service stays
+    # in the attempt's process group until end_group, even when it ignores SIGTERM.
+    marker = f"t-{uuid.uuid4()}"
+    ex = ProcessExecutor(kill_grace=0.3)
+    handle = ex.start(AttemptSpec("/bin/sh -c '(trap \"\" TERM; sleep 60) & sleep 60 & exit 0'",
+                                  make_task(tmp_path), env(marker)))
+    assert handle.wait(WAIT).exit_code == 0
+    assert wait_for(lambda: len(processes_with_marker(marker)) >= 2)
+    assert ex.kill(handle) is False                     # the attempt itself has ended
+    assert ex.end_group(handle) is True
+    assert wait_for(lambda: processes_with_marker(marker) == [])
+    assert ex.end_group(handle) is False                # nothing left to signal
+
+
+def test_end_group_of_a_running_attempt_kills_it(tmp_path):
+    marker = f"t-{uuid.uuid4()}"
+    ex = ProcessExecutor(kill_grace=5.0)
+    handle = ex.start(AttemptSpec("sleep 60", make_task(tmp_path), env(marker)))
+    assert wait_for(lambda: len(processes_with_marker(marker)) == 1)
+    assert ex.end_group(handle) is True
+    result = handle.wait(WAIT)
+    assert result.killed == "kill" and result.exit_code == 128 + signal.SIGTERM
+    assert processes_with_marker(marker) == []
+
+
 def test_kill_twice_reports_once(tmp_path):
     calls = []
     # SIGTERM is ignored (and the ignore inherited by sleep), so the attempt is surely still
@@ -334,6 +380,22 @@ def test_thread_per_attempt_fallback(tmp_path):
     ex.kill(handle, reason="wallclock")
     assert handle.wait(WAIT).exit_code == WALLCLOCK_EXIT_CODE
     assert processes_with_marker(marker) == []
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "thread"])
+def test_cpu_seconds_of_the_attempt_to_its_end_children_included(tmp_path, pidfd):
+    # The leader is a shell; the CPU is burnt by a child it waits for. Nobody can read the
+    # attempt's processes once they are reaped: the reap itself reports what they used.
+    task_dir = make_task(tmp_path)
+    (task_dir / "wd" / "burn.py").write_text(
+        "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n")
+    ex = ProcessExecutor()
+    ex._use_pidfd = pidfd and ex._use_pidfd
+    handle = ex.start(AttemptSpec(f"/bin/sh -c '{sys.executable} burn.py; exit 3'", task_dir, env()))
+    result = handle.wait(WAIT)
+    assert result.exit_code == 3
+    assert 0.3 <= result.cpu_seconds < 5.0
+    assert handle._proc.wait() == 3  # Popen keeps the code it would have read itself
 
 
 def test_a_failing_callback_does_not_stop_later_reports(tmp_path):

@@ -243,6 +243,11 @@ class LiveKernel(Kernel):
         self._check_owner("cancel")
         seq = promise.seq
         if self._open.pop(seq, None) is not None:
+            if seq not in self._gated and promise.at >= self.now:
+                # the simulator leaves a cancelled timer in its heap, where it runs as an empty
+                # event; so does this, so the clock stops at the same instants on both clocks
+                # (the integrals behind samples add up in the same steps, bit for bit)
+                heapq.heappush(self.heap, (promise.at, promise.rank, seq, self._fire, promise, None))
             self._update_cap()
             return True
         # kept, entry not run yet: it stays in the heap and runs as an empty event

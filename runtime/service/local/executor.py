@@ -10,17 +10,18 @@ Why each choice:
   keeps running beside a rerun. A child that calls ``setsid()`` itself leaves the group: that is
   a documented limit (a cgroup per node would close it; not in this version).
 * **One reaper thread over pidfds** (Linux >= 5.3: ``os.pidfd_open``; a ``selectors`` loop
-  wakes when any leader exits, then ``Popen.wait()`` reaps that one pid), so a pool of many
-  slots costs one thread. Elsewhere (macOS, old kernels) one daemon thread per attempt blocks in
+  wakes when any leader exits, then ``os.wait4`` reaps that one pid and returns the CPU time
+  it and its reaped children used, to its end), so a pool of many slots costs one thread. Elsewhere (macOS, old kernels) one daemon thread per attempt blocks in
   ``wait()``. Never a ``waitpid(-1)`` loop: it would also reap children of other code in the
   same process (``subprocess.run`` in a library, tests), whose owners would then see ``ECHILD``.
 * **Exit codes.** A normal exit is its status; a death by signal N is ``128 + N`` (what a shell
   reports); a ``maxWallClockTime`` kill is ``0xC000013A`` as the int32 Batch reports in REST JSON
   (``-1073741510``), whatever the process did on SIGTERM.
 * **Start failures** (a command line that does not split, a program not found or not
-  executable) are not process exits: the attempt ends with no exit code and failureInfo
-  ``usererror`` / ``CommandProgramNotFound``, which the engine never retries (preprocessing
-  errors are not retried in Batch).
+  executable, a task directory or output file that cannot be made) are not process exits:
+  the attempt ends with no exit code and failureInfo ``usererror`` /
+  ``CommandProgramNotFound``, which the engine never retries (preprocessing errors are not
+  retried in Batch).
 
 POSIX only (Linux, macOS): Windows would pass the command line whole and needs job objects
 instead of process groups; it is not supported in this version.
@@ -32,6 +33,7 @@ callback only posts the result to its inbox.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import selectors
@@ -81,6 +83,10 @@ class AttemptResult:
     killed: str | None = None  # None, "kill" or "wallclock"
     start_time: float | None = None  # time.time() of the start (None if it never started)
     end_time: float = 0.0
+    #: CPU seconds (user + system) of the leader and of every process it reaped, from the
+    #: kernel's account at the reap (``os.wait4``): what the attempt used to its last instant,
+    #: which no sampler can read once it is gone. None if it never started.
+    cpu_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,11 @@ def _resolve_program(program: str, env: Mapping[str, str], wd: Path) -> str | No
     return shutil.which(program, path=env.get("PATH", os.defpath))
 
 
+def _os_error(e: OSError) -> str:
+    """``<reason>: <path>`` of a failed file operation."""
+    return f"{e.strerror or e}: {e.filename}" if e.filename else str(e.strerror or e)
+
+
 def _create_time(pid: int) -> float | None:
     """psutil's create time of our own child (not reaped yet, so it cannot be another process).
     psutil is imported here, not at module level: the live engine's dependency only."""
@@ -150,6 +161,21 @@ def _create_time(pid: int) -> float | None:
         return float(psutil.Process(pid).create_time())
     except psutil.Error:
         return None
+
+
+def _reap_with_usage(proc: subprocess.Popen) -> tuple[int, float | None]:
+    """Wait for the leader and reap it with ``os.wait4``, which also returns its resource usage
+    (its own CPU time and that of every child it reaped); ``Popen.wait`` would throw that away.
+    The code goes into ``proc.returncode`` as ``Popen`` would put it (-N for signal N), so a
+    later ``proc.wait()`` returns it without waiting again."""
+    if proc.returncode is None and hasattr(os, "wait4"):
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except ChildProcessError:  # reaped already (it cannot be by us: nothing else waits)
+            return proc.wait(), None
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        return proc.returncode, usage.ru_utime + usage.ru_stime
+    return proc.wait(), None
 
 
 def _group_alive(pgid: int) -> bool:
@@ -220,8 +246,13 @@ class ProcessExecutor:
         wd = spec.wd
         # The node provider makes the node's tree; a task's own directory is made here, on
         # every attempt, so that a retention sweep or a reimage between attempts cannot turn
-        # into a start failure.
-        os.makedirs(wd, exist_ok=True)
+        # into a start failure. One that cannot be made (a task left a file where a directory
+        # goes) is a start failure of this attempt, never an error of the caller.
+        try:
+            os.makedirs(wd, exist_ok=True)
+            os.makedirs(spec.task_dir, exist_ok=True)
+        except OSError as e:
+            return self._start_failed(handle, f"cannot make the task directory: {_os_error(e)}")
         try:
             argv = split_command_line(spec.command_line)
         except ValueError as e:
@@ -231,7 +262,12 @@ class ProcessExecutor:
             return self._start_failed(handle, f"program not found or not executable: {argv[0]}")
         argv[0] = program
         start_time = time.time()
-        with open(spec.task_dir / "stdout.txt", "wb") as out, open(spec.task_dir / "stderr.txt", "wb") as err:
+        with contextlib.ExitStack() as files:
+            try:
+                out = files.enter_context(open(spec.task_dir / "stdout.txt", "wb"))
+                err = files.enter_context(open(spec.task_dir / "stderr.txt", "wb"))
+            except OSError as e:  # a task left a directory where an output file goes
+                return self._start_failed(handle, f"cannot open the output files: {_os_error(e)}")
             try:
                 proc = subprocess.Popen(argv, cwd=wd, env=dict(spec.env), stdin=subprocess.DEVNULL,
                                         stdout=out, stderr=err, start_new_session=True, close_fds=True)
@@ -281,13 +317,37 @@ class ProcessExecutor:
         if handle.result is None and _group_alive(pgid):
             _signal_group(pgid, signal.SIGKILL)
 
+    def end_group(self, handle: AttemptHandle) -> bool:
+        """End what is left of an attempt's process group after its leader was reported: the
+        background services a multi-instance coordination command starts and leaves running
+        until the task ends. SIGTERM now, SIGKILL after ``kill_grace`` to those still there. An
+        attempt still running is killed (:meth:`kill`). Returns whether anything was signalled.
+
+        Safe against pid reuse: the group id is the leader's pid, which Linux does not hand out
+        again while a process of that group lives, and a group with no live member is left
+        alone."""
+        if handle.result is None:
+            return self.kill(handle)
+        pgid = handle.pgid
+        if pgid is None or not _group_alive(pgid):
+            return False
+        _signal_group(pgid, signal.SIGTERM)
+        timer = threading.Timer(self.kill_grace, self._escalate_group, args=(pgid,))
+        timer.daemon = True
+        timer.start()
+        return True
+
+    @staticmethod
+    def _escalate_group(pgid: int) -> None:
+        if _group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+
     # -- reap --------------------------------------------------------------------------------
 
     def _reap(self, handle: AttemptHandle) -> None:
         """Fallback waiter: one thread per attempt."""
         assert handle._proc is not None
-        handle._proc.wait()
-        self._finish(handle)
+        self._finish(handle)  # blocks until the leader exits
 
     def _leader_exited(self, handle: AttemptHandle) -> None:
         """Called on the pidfd reaper thread. A killed attempt drains on its own thread, so that
@@ -300,7 +360,7 @@ class ProcessExecutor:
     def _finish(self, handle: AttemptHandle) -> None:
         proc = handle._proc
         assert proc is not None
-        rc = proc.wait()  # already exited: reaps (or returns the code) at once
+        rc, cpu_seconds = _reap_with_usage(proc)
         if handle._kill_reason is not None:
             # The leader is gone; members of its group (background children) may not be. Report
             # only once the group is empty, so "killed" means "nothing of it still runs".
@@ -308,7 +368,8 @@ class ProcessExecutor:
         exit_code = 128 - rc if rc < 0 else rc
         if handle._kill_reason == "wallclock":
             exit_code = WALLCLOCK_EXIT_CODE
-        self._report(handle, AttemptResult(exit_code, None, handle._kill_reason, handle.start_time, time.time()))
+        self._report(handle, AttemptResult(exit_code, None, handle._kill_reason, handle.start_time, time.time(),
+                                           cpu_seconds))
 
     def _drain(self, pgid: int) -> None:
         deadline = time.monotonic() + self.kill_grace
