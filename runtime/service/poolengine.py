@@ -149,8 +149,18 @@ class PoolEngine(LocalWorld, Engine):
             jm.gkey = jm.slots if jm.slots <= self.slots else None
             jm.simple = False
             job.jm = jm
+        self._task_specs[job] = {t.id: t for t in spec.tasks}
         self._create_job(job)
+        if job.terminate_on_all and job.state == "active" and not job.n_submitted:
+            # onAllTasksComplete: terminatejob on a job created without tasks ends it at once,
+            # as on the service (set it once the tasks are added)
+            self._terminate(job, "AllTasksComplete")
         return job
+
+    def add_task(self, job: Job, spec: Any, *, seq: int | None = None) -> Any:
+        """``RequestsMixin.add_task``, with the specification kept for the task's process."""
+        self._task_specs.setdefault(job, {})[spec.id] = spec
+        return super().add_task(job, spec, seq=seq)
 
     def interval_seconds(self) -> float:
         return self.interval_ticks / TICKS_PER_SECOND
