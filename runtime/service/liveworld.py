@@ -139,6 +139,8 @@ class LocalWorld(SimulatedWorld):
     pool_id: str
     #: the running task attempts and their processes
     _attempts: dict[Task, _RunningAttempt]
+    #: measures the resource series of each sample (None: they read 0)
+    sample_source: Any
     #: the running start, preparation and release tasks of each node, by uid
     _node_procs: dict[Node, dict[str, _NodeProcess]]
     #: what each started process's exit becomes, by uid (read and popped on executor threads)
@@ -160,6 +162,8 @@ class LocalWorld(SimulatedWorld):
         self.executor = ProcessExecutor(self._on_process_exit, kill_grace=settings.kill_grace)
         self._base_env = dict(os.environ if base_env is None else base_env)
         self._attempts = {}
+        #: measures the resource series (PoolEngine attaches one; None: they read 0)
+        self.sample_source = None
         self._node_procs = {}
         self._routes = {}
         self._task_specs = {}
@@ -518,7 +522,8 @@ class LocalWorld(SimulatedWorld):
         if result.exit_code is None:
             self._post(self._on_start_failure, task, (attempt, _failure_pair(result)))
         else:
-            self._post(self._on_reported_exit, task, (attempt, result.exit_code))
+            self._post(self._on_task_process_exit, task,
+                       (attempt, result.exit_code, getattr(result, "cpu_seconds", None)))
 
     def _task_retained(self, task: Task, until: float) -> None:
         """The task completed: its directory on each of its nodes is deleted at ``until``, its
@@ -561,6 +566,54 @@ class LocalWorld(SimulatedWorld):
         return False
 
     def _sample_resources(self, du: float) -> tuple[float, float, float, list[float]]:
-        """CPU, memory, disk and the six I/O counters: all 0 until the psutil sample source
-        measures node process trees (a later step); the count series are the engine's."""
-        return 0.0, 0.0, 0.0, [0.0] * 6
+        """CPU, memory, disk and the six I/O counters of the period, measured by the sample
+        source over the nodes' process groups and directories (docs/running-locally.md#measured-samples);
+        all 0 without a source. The count series are the engine's, as in the simulator."""
+        source = self.sample_source
+        if source is None:
+            return 0.0, 0.0, 0.0, [0.0] * 6
+        cpu, mem, disk, io = source.resources(len(self.timeline), du)
+        return cpu, mem, disk, list(io)
+
+    def _node_processes(self) -> list[Any]:
+        """What the sample source measures: each present node's directory, whether it is usable,
+        and the process groups of the attempts running there (task attempts, coordination
+        commands, start, preparation and release tasks)."""
+        from .local.psutil_source import NodeProcesses, ProcessGroup
+
+        groups: dict[Node, list[Any]] = {}
+
+        def add(node: Node, handle: AttemptHandle | None) -> None:
+            if handle is not None and handle.pid is not None:
+                groups.setdefault(node, []).append(
+                    ProcessGroup(handle.pgid or handle.pid, handle.pid, handle.create_time))
+
+        for task, run in self._attempts.items():
+            nodes = task.nodes or ((task.node,) if task.node is not None else ())
+            if nodes:
+                add(nodes[0], run.handle)
+            for node, handle in zip(nodes, run.coordination):
+                add(node, handle)
+        for node, procs in self._node_procs.items():
+            for proc in procs.values():
+                add(node, proc.handle)
+        out = []
+        for node in self.nodes.values():
+            usable = (node.state == "idle" or node.state == "running") \
+                and not getattr(node, "disabled", False)
+            out.append(NodeProcesses(node.id, self.node_dirs.node_root(self.pool_id, node.id),
+                                     usable, tuple(groups.get(node, ()))))
+        return out
+
+    def _on_task_process_exit(self, task: Task, report: tuple[int, int, float | None]) -> None:
+        """Engine thread: a task attempt's process exited. Its CPU to the end goes to the sample
+        source (a sample may not have read its last part), then the rule takes the exit."""
+        attempt, code, cpu = report
+        run = self._attempts.get(task)
+        source = self.sample_source
+        if source is not None and cpu is not None and run is not None \
+                and run.number == attempt and run.handle is not None and run.handle.pid:
+            nodes = task.nodes or ((task.node,) if task.node is not None else ())
+            if nodes:
+                source.attempt_ended(nodes[0].id, run.handle.pid, cpu)
+        self._on_reported_exit(task, (attempt, code))

@@ -127,6 +127,9 @@ class PoolEngine(LocalWorld, Engine):
         self.formula_text = pool.auto_scale_formula if self.autoscale else None
         self.created_at = kernel.now
         self._init_local_world(settings, node_dirs)
+        from .local.psutil_source import PsutilSampleSource
+
+        self.sample_source = PsutilSampleSource(self._node_processes, self.cores or 1)
 
     @property
     def id(self) -> str:
