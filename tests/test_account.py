@@ -222,7 +222,8 @@ def test_a_busy_task_shows_in_the_formulas_cpu_samples(account):
     # one-core node, 1 s samples: a task burning CPU for a few seconds makes $CPUPercent high,
     # measured over the node's process group, and the formula reads it
     acct = account(sample_period=1.0)
-    acct.create_pool({"id": "cpu", "vmSize": "STANDARD_D1_v2", "targetDedicatedNodes": 1})
+    acct.create_pool({"id": "cpu", "vmSize": "STANDARD_D1_v2", "enableAutoScale": True,
+                      "autoScaleFormula": "$TargetDedicatedNodes = 1;"})
     acct.add_job({"id": "j", "poolInfo": {"poolId": "cpu"}})
     burn = "python3 -c 'import time\nend = time.time() + 4\nwhile time.time() < end: pass'"
     acct.add_task("j", {"id": "burn", "commandLine": burn})
@@ -234,3 +235,40 @@ def test_a_busy_task_shows_in_the_formulas_cpu_samples(account):
     assert cpu > 20.0, run["results"]
     idle = acct.evaluate_autoscale("cpu", "$TargetDedicatedNodes = 1;")
     assert idle["results"].startswith("$TargetDedicatedNodes=1;")
+
+
+def test_more_refusals_and_a_pool_deleted(account):
+    acct = account()
+    acct.create_pool(fixed_pool(nodes=1))
+    acct.add_job({"id": "j", "poolInfo": {"poolId": "p1"}})
+    e = error_of(lambda: acct.add_task("j", {"id": "t"}))
+    assert (e.code, dict(e.values)) == ("MissingRequiredProperty", {"PropertyName": "commandLine"})
+    e = error_of(lambda: acct.add_task("j", {"id": "t", "commandLine": "/bin/true",
+                                             "dependsOn": {"taskIds": ["x"]}}))
+    assert (e.code, e.status) == ("TaskDependenciesNotSpecifiedOnJob", 400)
+    e = error_of(lambda: acct.evaluate_autoscale("p1", "$TargetDedicatedNodes = 1;"))
+    assert (e.code, e.status) == ("OperationInvalidForCurrentState", 409)
+    acct.add_task("j", {"id": "t", "commandLine": "/bin/true"})
+    acct.wait_for_job("j", timeout=WAIT)
+    e = error_of(lambda: acct.read_task_file("j", "t", "wd/none.txt"))
+    assert (e.code, e.status) == ("FileNotFound", 404)
+    e = error_of(lambda: acct.read_task_file("j", "t", "../../../../etc/passwd"))
+    assert e.code == "InvalidPropertyValue"
+    acct.delete_pool("p1")
+    poll(lambda: not acct.list_pools(), "the deleted pool to go")
+    e = error_of(lambda: acct.get_pool("p1"))
+    assert e.code == "PoolNotFound"
+
+
+def test_dependencies_through_the_account(account):
+    acct = account()
+    acct.create_pool(fixed_pool(nodes=1, slots=2))
+    acct.add_job({"id": "j", "poolInfo": {"poolId": "p1"}, "usesTaskDependencies": True})
+    acct.add_tasks("j", [
+        {"id": "first", "commandLine": "/bin/sh -c 'sleep 0.3; echo 1 > ../../shared-first'"},
+        {"id": "second", "commandLine": "/bin/sh -c 'echo 2'", "dependsOn": {"taskIds": ["first"]}},
+    ])
+    acct.wait_for_job("j", timeout=WAIT)
+    first, second = acct.get_task("j", "first"), acct.get_task("j", "second")
+    assert first["executionInfo"]["endTime"] <= second["executionInfo"]["startTime"]
+    assert acct.read_task_file("j", "second", "stdout.txt") == b"2\n"

@@ -158,11 +158,22 @@ class Account:
 
     # -- lookups (engine thread) --------------------------------------------------------------
 
-    def _pool(self, pool_id: str) -> PoolEngine:
+    def _pool(self, pool_id: str, *, change: bool = False) -> PoolEngine:
+        """The pool; ``change``: the call would change it, which a pool being deleted refuses."""
+        self._forget_deleted()
         pool = self.pools.get(id_key(pool_id))
         if pool is None:
             raise E.not_found("pool", pool_id)
+        if change and pool.deleting:
+            raise E.BatchError("PoolBeingDeleted", f"the pool {pool.id!r} is being deleted")
         return pool
+
+    def _forget_deleted(self) -> None:
+        """A pool being deleted is gone once its last node has left."""
+        for key, pool in list(self.pools.items()):
+            if pool.deleting and not pool.nodes:
+                del self.pools[key]
+                self.quota.pools.remove(pool)
 
     def _job(self, job_id: str) -> _JobEntry:
         entry = self.jobs.get(id_key(job_id))
@@ -200,7 +211,12 @@ class Account:
         check_id(spec["id"], "id")
 
         def run() -> dict[str, Any]:
-            if id_key(spec["id"]) in self.pools:
+            self._forget_deleted()
+            existing = self.pools.get(id_key(spec["id"]))
+            if existing is not None:
+                if existing.deleting:
+                    raise E.BatchError("PoolBeingDeleted",
+                                       f"the pool {existing.id!r} is being deleted")
                 raise E.exists("pool", spec["id"])
             try:
                 pool = PoolEngine(spec, kernel=self.kernel, start_ticks=self.start_ticks,
@@ -235,20 +251,28 @@ class Account:
         return E.invalid_property(what, None, str(e))
 
     def get_pool(self, pool_id: str) -> dict[str, Any]:
-        return self._call(lambda: pool_view(self._pool(pool_id)))
+        def run() -> dict[str, Any]:
+            pool = self._pool(pool_id)
+            return pool_view(pool, state="deleting" if pool.deleting else "active")
+        return self._call(run)
 
     def list_pools(self) -> list[dict[str, Any]]:
-        return self._call(lambda: [pool_view(p) for p in self.pools.values()])
+        def run() -> list[dict[str, Any]]:
+            self._forget_deleted()
+            return [pool_view(p, state="deleting" if p.deleting else "active")
+                    for p in self.pools.values()]
+        return self._call(run)
 
     def delete_pool(self, pool_id: str) -> None:
-        """Remove the pool: its nodes leave (running tasks are requeued) and it is gone."""
+        """Delete the pool: it is ``deleting`` while its nodes leave (running tasks are
+        requeued, as the service does), then gone."""
         def run() -> None:
-            pool = self._pool(pool_id)
+            pool = self._pool(pool_id, change=True)
             if pool.autoscale:
                 pool._disable_autoscale()
+            pool.deleting = True
             pool.resize(0, 0, Option.REQUEUE)
-            del self.pools[id_key(pool.id)]
-            self.quota.pools.remove(pool)
+            self._forget_deleted()
         self._call(run)
 
     def resize_pool(self, pool_id: str, dedicated: int = 0, low_priority: int = 0,
@@ -256,7 +280,7 @@ class Account:
         opt = _option(option)
 
         def run() -> None:
-            pool = self._pool(pool_id)
+            pool = self._pool(pool_id, change=True)
             if pool.autoscale:
                 raise E.BatchError("OperationInvalidForCurrentState",
                                    f"the pool {pool.id!r} is sized by its autoscale formula")
@@ -270,7 +294,13 @@ class Account:
         self._call(run)
 
     def stop_resize(self, pool_id: str) -> None:
-        self._call(lambda: self._pool(pool_id).stop_resize())
+        def run() -> None:
+            pool = self._pool(pool_id, change=True)
+            if pool.autoscale:
+                raise E.BatchError("OperationInvalidForCurrentState",
+                                   f"the pool {pool.id!r} is sized by its autoscale formula")
+            pool.stop_resize()
+        self._call(run)
 
     def enable_autoscale(self, pool_id: str, formula: str,
                          interval: str | float | None = None) -> dict[str, Any]:
@@ -280,7 +310,9 @@ class Account:
         seconds = self._interval(interval)
 
         def run() -> dict[str, Any]:
-            pool = self._pool(pool_id)
+            pool = self._pool(pool_id, change=True)
+            if pool.alloc_state != "steady" and not pool.autoscale:
+                raise E.BatchError("PoolBeingResized", f"the pool {pool.id!r} is resizing")
             pool.formula_text = formula
             ticks = round(seconds * 10_000_000) if seconds is not None else pool.interval_ticks
             pool._enable_autoscale(compiled, ticks)
@@ -288,7 +320,7 @@ class Account:
         return self._call(run)
 
     def disable_autoscale(self, pool_id: str) -> None:
-        self._call(lambda: self._pool(pool_id)._disable_autoscale())
+        self._call(lambda: self._pool(pool_id, change=True)._disable_autoscale())
 
     def evaluate_autoscale(self, pool_id: str, formula: str) -> dict[str, Any]:
         """Evaluate ``formula`` on the pool's samples now, without applying it: the
@@ -299,6 +331,9 @@ class Account:
             from poolscale.formula.poolstate import PoolState
 
             pool = self._pool(pool_id)
+            if not pool.autoscale:
+                raise E.BatchError("OperationInvalidForCurrentState",
+                                   f"the pool {pool.id!r} does not autoscale")
             state = PoolState(current_dedicated=float(pool.n_present[0]),
                               current_low_priority=float(pool.n_present[1]),
                               target_dedicated=float(pool.target[0]),
@@ -355,7 +390,7 @@ class Account:
         ids = list(node_ids)
 
         def run() -> None:
-            pool = self._pool(pool_id)
+            pool = self._pool(pool_id, change=True)
             nodes = [self._node(pool, i) for i in ids]
             pool.remove_nodes(nodes, opt)
         self._call(run)
@@ -516,6 +551,8 @@ class Account:
                 if task_id is None:
                     raise E.missing_property("id")
                 check_id(task_id, "id")
+                if not spec.get("commandLine"):
+                    raise E.missing_property("commandLine")
                 prepared.append((task_id, _model(TaskSpec, spec, "task"), None))
             except E.BatchError as e:
                 prepared.append((str(task_id), None, e))
@@ -532,6 +569,10 @@ class Account:
             for task_id, model, error in prepared:
                 if error is None and id_key(task_id) in taken:
                     error = E.exists("task", task_id)
+                if error is None and model.depends_on is not None \
+                        and not entry.spec.uses_task_dependencies:
+                    error = E.BatchError("TaskDependenciesNotSpecifiedOnJob",
+                                         f"the job {entry.spec.id!r} does not set usesTaskDependencies")
                 if error is not None:
                     out.append({"taskId": task_id, "status": "clientError", "error": error})
                     continue

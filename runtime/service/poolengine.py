@@ -126,6 +126,8 @@ class PoolEngine(LocalWorld, Engine):
         #: the formula's text as the user gave it (the pool's, or the last enabling's)
         self.formula_text = pool.auto_scale_formula if self.autoscale else None
         self.created_at = kernel.now
+        #: the pool is being deleted: its nodes leave, then the account forgets it
+        self.deleting = False
         self._init_local_world(settings, node_dirs)
         from .local.psutil_source import PsutilSampleSource
 
