@@ -88,6 +88,7 @@ def test_tasks_run_as_processes_and_report_what_batch_reports(account):
 
 def test_refusals_carry_the_service_codes(account):
     acct = account()
+    assert acct.notes == []
     acct.create_pool(fixed_pool())
     e = error_of(lambda: acct.create_pool(fixed_pool()))
     assert (e.code, e.status) == ("PoolExists", 409)
@@ -141,6 +142,7 @@ def test_a_job_waits_for_its_pool(account):
 def test_autoscale_on_the_real_clock_with_a_development_interval(account):
     # 5 s evaluations (a development setting) on a clock 10x faster than the wall: a run every 0.5 s
     acct = account(scale=0.1, min_evaluation_interval=5.0, sample_period=5.0)
+    assert acct.notes == ["autoscale evaluation interval floor lowered to PT5S (development setting)"]
     formula = "$TargetDedicatedNodes = 2; $NodeDeallocationOption = taskcompletion;"
     acct.create_pool({"id": "auto", "vmSize": "STANDARD_D2_v3", "enableAutoScale": True,
                       "autoScaleFormula": formula, "autoScaleEvaluationInterval": "PT5S"})

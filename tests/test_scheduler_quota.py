@@ -78,3 +78,26 @@ def test_nodes_for_counts_every_other_pools_nodes():
 def test_a_quota_is_a_whole_number(bad):
     with pytest.raises(ValueError, match=r"^dedicated core quota must be a whole number >= 0 or None, not "):
         CoreQuota(bad, None)
+
+
+def test_a_node_limit_counts_every_pools_nodes_of_both_kinds():
+    class P:
+        def __init__(self, present, cores):
+            self.n_present, self.cores = present, cores
+
+    quota = CoreQuota(None, 100, max_nodes=10)
+    a, b = P([3, 2], 4), P([1, 1], 2)
+    quota.pools = [a, b]
+    assert quota.nodes_for(b, 0) == 4        # 10 - (3 + 2) - b's 1 low-priority node
+    assert quota.nodes_for(b, 1) == 4        # the cores allow 50; the node limit 10 - 5 - 1
+    assert quota.nodes_for(a, 0) == 6        # 10 - 2 - 2
+    with pytest.raises(ValueError, match=r"^max_nodes must be a whole number >= 0 or None, not -1$"):
+        CoreQuota(None, None, max_nodes=-1)
+
+
+def test_an_autoscale_pool_is_clamped_to_the_node_limit():
+    quota = CoreQuota(None, None, max_nodes=3)
+    formula = "$TargetDedicatedNodes = 1000;"
+    sim = sharing(quota)(pool("a", enableAutoScale=True, autoScaleFormula=formula),
+                         {"jobs": []}, start=T0, horizon=600).run()
+    assert sim.target == [3, 0] and sim.n_present == [3, 0]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import logging
 import math
 import threading
 import time
@@ -111,7 +112,7 @@ class Account:
         #: the UTC instant of engine time 0, in ticks
         self.start_ticks = timestamp_from_datetime(now).ticks
         self.node_dirs = NodeDirectories(settings.work_root)
-        self.quota = CoreQuota(*settings.core_quotas)
+        self.quota = CoreQuota(*settings.core_quotas, max_nodes=settings.max_local_nodes)
         self.clock = RealClock(scale)
         self.kernel = LiveKernel(self._pass, self._advance, clock=self.clock,
                                  promise_timeout=None)
@@ -119,6 +120,12 @@ class Account:
         self.jobs: dict[str, _JobEntry] = {}
         self._job_seq = itertools.count()
         self._closed = False
+        #: what a user of this account must know about how it differs from the service
+        #: (a lowered evaluation floor); also logged once at creation
+        self.notes: list[str] = []
+        if settings.development_interval:
+            self.notes.append(settings.interval_note)
+            logging.getLogger("poolscale.account").warning(settings.interval_note)
         self._thread = self.kernel.serve_in_thread()
 
     # -- the engine thread ------------------------------------------------------------------
