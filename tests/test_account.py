@@ -274,3 +274,24 @@ def test_dependencies_through_the_account(account):
     first, second = acct.get_task("j", "first"), acct.get_task("j", "second")
     assert first["executionInfo"]["endTime"] <= second["executionInfo"]["startTime"]
     assert acct.read_task_file("j", "second", "stdout.txt") == b"2\n"
+
+
+def test_spot_preemption_on_purpose(account):
+    # a low-priority pool with seeded preemption (the pool's simulation.preemption): seed 0 of
+    # this account preempts node 1 64.7 s of engine time after it was requested, while its task runs; the task's
+    # process is killed, the task returns to the queue and runs again once the node is back
+    acct = account(scale=0.02)
+    acct.create_pool({"id": "spot", "vmSize": "STANDARD_D2_v3", "targetLowPriorityNodes": 1,
+                      "simulation": {"preemption": {"meanTimeBetween": "PT1M",
+                                                    "recoveryTime": "PT10S"}}})
+    acct.add_job({"id": "j", "poolInfo": {"poolId": "spot"}})
+    acct.add_task("j", {"id": "t", "commandLine": "/bin/sh -c 'sleep 2; echo survived'"})
+    acct.wait_for_job("j", timeout=WAIT)
+    events = acct._call(lambda: list(acct.pools["spot"].events))
+    preempted = [e for e in events if e[1] == "node.preempt"]
+    created = next(e[0] for e in events if e[1] == "node" and e[3] == "creating")
+    assert preempted and preempted[0][0] - created == pytest.approx(64.68991965094965)
+    starts = [e for e in events if e[1] == "task.start"]
+    assert len(starts) >= 2 and ("task.recover" in [e[1] for e in events])
+    assert acct.read_task_file("j", "t", "stdout.txt") == b"survived\n"
+    assert acct.get_task("j", "t")["executionInfo"]["result"] == "success"
