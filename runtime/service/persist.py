@@ -92,8 +92,12 @@ class Persister:
         self._node_nums: dict[str, set[int]] = {}
         #: AutoScaleRuns written per pool
         self._runs_written: dict[str, int] = {}
+        #: samples written per pool
+        self._samples_written: dict[str, int] = {}
         #: jobs deleted this turn: their tasks' rows go too
         self._gone_jobs: list[str] = []
+        #: pools deleted this turn: their samples and AutoScaleRuns go too
+        self._gone_pools: list[str] = []
 
     # -- the change feed (engine thread) ----------------------------------------------------
 
@@ -216,14 +220,20 @@ class Persister:
         store.set_meta(META_WALL_NOW, repr(time.time()))
         store.set_meta(META_START_TICKS, str(account.start_ticks))
         gone, self._gone_jobs = self._gone_jobs, []
+        gone_pools, self._gone_pools = self._gone_pools, []
         with store.transaction() as conn:
             for key in gone:
                 conn.execute("DELETE FROM tasks WHERE job_id = ?", (key,))
+            for key in gone_pools:
+                conn.execute("DELETE FROM samples WHERE pool_id = ?", (key,))
+                conn.execute("DELETE FROM autoscale_runs WHERE pool_id = ?", (key,))
 
     def _delete_pool(self, key: str) -> None:
         self.store.delete("pools", (key,))
         self.pool_specs.pop(key, None)
         self._runs_written.pop(key, None)
+        self._samples_written.pop(key, None)
+        self._gone_pools.append(key)
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -279,15 +289,21 @@ class Persister:
         self._node_nums[key] = now
 
     def _write_sample(self, pool: Any) -> None:
+        """Every sample recorded since the last commit (a slow turn may hold several)."""
+        key = id_key(pool.id)
         rec = pool.recorder
-        n = len(rec)
-        if not n:
-            return
-        # the recorder's last column: one sample a period, read where the recorder keeps it
-        stamp = int(rec._stamps[n - 1])
-        k = (stamp - pool.start_ticks) // pool.period_ticks
-        self.store.put("samples", {"pool_id": id_key(pool.id), "k": int(k), "stamp_ticks": stamp,
-                                   "sample_values": pack_values(rec._values[:, n - 1].tolist())})
+        # read where the recorder keeps them: a column per sample, once a period
+        stamps, values = rec._stamps, rec._values
+        for i in range(self._samples_written.get(key, 0), len(rec)):
+            stamp = int(stamps[i])
+            self.store.put("samples", {
+                "pool_id": key, "k": (stamp - pool.start_ticks) // pool.period_ticks,
+                "stamp_ticks": stamp, "sample_values": pack_values(values[:, i].tolist())})
+        self._samples_written[key] = len(rec)
+
+    def samples_restored(self, pool_id: str, n: int) -> None:
+        """``n`` samples of the pool came from the store."""
+        self._samples_written[id_key(pool_id)] = n
 
     def job_row(self, entry: Any) -> dict[str, Any]:
         job = entry.job

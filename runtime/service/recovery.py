@@ -266,6 +266,7 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
             pool.runs.append(SimpleNamespace(results=run["results"], error=error))
             pool.run_times.append((run["timestamp_ticks"] - account.start_ticks) / 10_000_000)
         persister.runs_restored(pool.id, len(pool.runs))
+        persister.samples_restored(pool.id, len(pool.recorder))
         nums: dict[int, list[int]] = {}
         for node in store.rows("nodes", "pool_id = ?", (key,)):
             nums.setdefault(node["kind"], []).append(node["num"])
