@@ -3,8 +3,9 @@
 A child process runs an :class:`Account` with a pool and a job of tasks; each task is a Python
 process that sleeps a seeded time in short steps, writing a line per step to its own log file
 (outside the node trees, so reruns append to it) and exits with a seeded code. The parent
-SIGKILLs the child at seeded random instants and starts it again on the same data directory,
-until the child says the job is done. Then it checks what the issue promises:
+SIGKILLs the child at seeded random instants, or makes it kill itself right before or after a
+seeded commit, and starts it again on the same data directory, until the child says the job is
+done. Then it checks what the issue promises:
 
 * every task completed exactly once in the store, with the exit code it declares, and its
   ``stdout.txt`` on its node;
@@ -47,8 +48,23 @@ sys.exit(int(sys.argv[3]))
 """
 
 CHILD = r"""
-import json, sys
+import json, os, signal, sys
 from pathlib import Path
+from poolscale.runtime.service import persist
+
+if os.environ.get("CRASH_AT"):      # "n:before" / "n:after": die at the n-th commit
+    n, when = os.environ["CRASH_AT"].split(":")
+    commit, calls = persist.Persister.commit, [0]
+
+    def crashing_commit(self):
+        calls[0] += 1
+        if calls[0] == int(n) and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        commit(self)
+        if calls[0] == int(n) and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    persist.Persister.commit = crashing_commit
 from poolscale.runtime.service.account import Account
 from poolscale.runtime.service.settings import AccountSettings
 
@@ -126,23 +142,29 @@ def _run_with_kills(tmp_path: Path, seed: int, n_tasks: int, kills: int, budget:
     rounds = 0
     while not done:
         assert time.monotonic() < deadline, f"not done after {rounds} rounds"
-        proc = subprocess.Popen([sys.executable, str(child), str(data), str(spec)],
+        env = dict(os.environ)
+        env.pop("CRASH_AT", None)
+        at_commit = rounds < kills and rounds % 2 == 1
+        if at_commit:
+            # the child kills itself right before or after its n-th commit (the first is the
+            # recovery's own, before the engine serves)
+            env["CRASH_AT"] = f"{rng.randint(1, 40)}:{rng.choice(('before', 'after'))}"
+        proc = subprocess.Popen([sys.executable, str(child), str(data), str(spec)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if rounds < kills:
-            # the first kill may land while the account is still starting; later ones in the run
+        if rounds < kills and not at_commit:
+            # at a random instant: the first may land while the account is still starting
             time.sleep(rng.uniform(0.2, 2.5))
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-                for run in _running_in_store(db) - counted:
-                    crashes_through[run[0]] += 1
-                    counted.add(run)
-                rounds += 1
-                continue
         out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        rounds += 1
+        if proc.returncode == -signal.SIGKILL:
+            for run in _running_in_store(db) - counted:
+                crashes_through[run[0]] += 1
+                counted.add(run)
+            continue
         assert proc.returncode == 0, err[-3000:]
         done = "done" in out.split()
-        rounds += 1
 
     conn = sqlite3.connect(db)
     try:
@@ -166,7 +188,7 @@ def _run_with_kills(tmp_path: Path, seed: int, n_tasks: int, kills: int, budget:
 
 
 def test_kill9_at_random_instants_loses_and_duplicates_nothing(tmp_path):
-    _run_with_kills(tmp_path, seed=11, n_tasks=40, kills=5, budget=55.0)
+    _run_with_kills(tmp_path, seed=11, n_tasks=40, kills=6, budget=55.0)
 
 
 @pytest.mark.slow
