@@ -254,3 +254,28 @@ def test_a_deleted_pool_is_gone_after_a_restart_with_its_nodes_samples_and_runs(
     finally:
         conn.close()
     assert counts == [0, 0, 0]
+
+
+def test_dependencies_are_rebuilt_a_waiting_task_runs_when_its_requeued_parent_completes(tmp_path):
+    settings = _settings(tmp_path)
+    flag = tmp_path / "go"
+    waits = _py(f"import os, sys, time; time.sleep(0 if os.path.exists(r'{flag}') else 60)")
+    with Account(settings=settings) as a:
+        a.create_pool(POOL)
+        a.add_job({"id": "j", "poolInfo": {"poolId": "p"}, "usesTaskDependencies": True})
+        a.add_task("j", {"id": "first", "commandLine": _py("print(1)")})
+        a.add_task("j", {"id": "slow", "commandLine": waits})
+        a.add_task("j", {"id": "last", "commandLine": _py("print(3)"),
+                         "dependsOn": {"taskIds": ["first", "slow"]}})
+        _until(lambda: a.get_task("j", "slow")["state"] == "running"
+               and a.get_task("j", "first")["state"] == "completed")
+        assert a.get_task("j", "last")["state"] == "active"
+    flag.write_text("")
+    with Account(settings=settings) as b:
+        b.wait_for_job("j", timeout=8)
+        tasks = {t["id"]: t for t in b.list_tasks("j")}
+        assert b.read_task_file("j", "last", "stdout.txt") == b"3\n"
+    assert {k: (t["state"], t["executionInfo"]["requeueCount"], t["executionInfo"]["exitCode"])
+            for k, t in tasks.items()} == {"first": ("completed", 0, 0),
+                                           "slow": ("completed", 1, 0),
+                                           "last": ("completed", 0, 0)}
