@@ -279,3 +279,33 @@ def test_dependencies_are_rebuilt_a_waiting_task_runs_when_its_requeued_parent_c
             for k, t in tasks.items()} == {"first": ("completed", 0, 0),
                                            "slow": ("completed", 1, 0),
                                            "last": ("completed", 0, 0)}
+
+
+def test_a_job_deleted_and_added_again_in_one_turn_keeps_only_its_new_tasks(tmp_path):
+    settings = _settings(tmp_path)
+    with Account(settings=settings) as a:
+        a.create_pool({**POOL, "targetDedicatedNodes": 0})
+        a.add_job({"id": "j", "poolInfo": {"poolId": "p"}})
+        a.add_tasks("j", [{"id": "old1", "commandLine": "true"},
+                          {"id": "both", "commandLine": "true"}])
+
+        # delete and add again on the engine thread in one command: one turn, one commit
+        def turn():
+            from poolscale.runtime.service.account import _JobEntry
+            from poolscale.scheduler.models import JobSpec, TaskSpec
+
+            entry = a._job("j")
+            entry.engine.terminate_job(entry.job, "UserTerminate")
+            del a.jobs["j"]
+            a._note("forget_job", "j")
+            spec = JobSpec.model_validate({"id": "j", "poolInfo": {"poolId": "p"}})
+            new = _JobEntry(spec, "p", next(a._job_seq))
+            a.jobs["j"] = new
+            a._note("note_job", "j")
+            a._place_job(new, a.pools["p"])
+            new.engine.add_task(new.job, TaskSpec.model_validate(
+                {"id": "both", "commandLine": "echo new"}))
+        a._call(turn)
+    with Account(settings=settings) as b:
+        assert [t["id"] for t in b.list_tasks("j")] == ["both"]
+        assert b.get_task("j", "both")["executionInfo"]["requeueCount"] == 0

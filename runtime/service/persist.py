@@ -94,10 +94,6 @@ class Persister:
         self._runs_written: dict[str, int] = {}
         #: samples written per pool
         self._samples_written: dict[str, int] = {}
-        #: jobs deleted this turn: their tasks' rows go too
-        self._gone_jobs: list[str] = []
-        #: pools deleted this turn: their samples and AutoScaleRuns go too
-        self._gone_pools: list[str] = []
 
     # -- the change feed (engine thread) ----------------------------------------------------
 
@@ -142,15 +138,32 @@ class Persister:
         self._tasks.add((id_key(job_id), task_id))
 
     def forget_pool(self, pool_id: str) -> None:
-        """The pool is gone: its row and its nodes' rows go in this turn's commit."""
+        """The pool was deleted (engine thread): its row and the rows of its nodes, samples
+        and AutoScaleRuns are staged for deletion now, so that a pool created again with its
+        id in the same turn is written over them."""
         key = id_key(pool_id)
-        self._pools.add(key)
-        self._nodes.add(key)
+        store = self.store
+        store.delete("pools", (key,))
+        for num in self._node_nums.pop(key, set()):
+            store.delete("nodes", (key, num))
+        for table in ("samples", "autoscale_runs"):
+            for row in store.query(f"SELECT k FROM {table} WHERE pool_id = ?", (key,)):
+                store.delete(table, (key, row["k"]))
+        for written in (self.pool_specs, self._runs_written, self._samples_written):
+            written.pop(key, None)
+        for changed in (self._pools, self._nodes, self._samples):
+            changed.discard(key)
 
     def forget_job(self, job_id: str) -> None:
-        """The job was deleted: its row and its tasks' rows go in this turn's commit."""
-        self._jobs.add(id_key(job_id))
-        self._gone_jobs.append(id_key(job_id))
+        """The job was deleted (engine thread): its row and its tasks' rows are staged for
+        deletion now (a job added again with its id in the same turn is written over them)."""
+        key = id_key(job_id)
+        store = self.store
+        store.delete("jobs", (key,))
+        for row in store.query("SELECT id FROM tasks WHERE job_id = ?", (key,)):
+            store.delete("tasks", (key, row["id"]))
+        self._jobs.discard(key)
+        self._tasks = {t for t in self._tasks if t[0] != key}
 
     # -- processes --------------------------------------------------------------------------
 
@@ -167,15 +180,13 @@ class Persister:
     def commit(self) -> None:
         """Stage every row the turn changed and write them in one transaction."""
         if not (self._tasks or self._jobs or self._pools or self._nodes or self._samples
-                or self._started or self._ended):
+                or self._started or self._ended or self.store.dirty):
             return
         account = self.account
         store = self.store
         for key in self._pools:
             pool = account.pools.get(key)
             if pool is None:
-                if key in self.pool_specs:
-                    self._delete_pool(key)
                 continue
             store.put("pools", self.pool_row(pool))
             self._write_runs(pool)
@@ -219,21 +230,7 @@ class Persister:
         store.set_meta(META_ENGINE_NOW, repr(account.kernel.now))
         store.set_meta(META_WALL_NOW, repr(time.time()))
         store.set_meta(META_START_TICKS, str(account.start_ticks))
-        gone, self._gone_jobs = self._gone_jobs, []
-        gone_pools, self._gone_pools = self._gone_pools, []
-        with store.transaction() as conn:
-            for key in gone:
-                conn.execute("DELETE FROM tasks WHERE job_id = ?", (key,))
-            for key in gone_pools:
-                conn.execute("DELETE FROM samples WHERE pool_id = ?", (key,))
-                conn.execute("DELETE FROM autoscale_runs WHERE pool_id = ?", (key,))
-
-    def _delete_pool(self, key: str) -> None:
-        self.store.delete("pools", (key,))
-        self.pool_specs.pop(key, None)
-        self._runs_written.pop(key, None)
-        self._samples_written.pop(key, None)
-        self._gone_pools.append(key)
+        store.commit()
 
     # -- rows ---------------------------------------------------------------------------------
 
