@@ -309,3 +309,23 @@ def test_a_job_deleted_and_added_again_in_one_turn_keeps_only_its_new_tasks(tmp_
     with Account(settings=settings) as b:
         assert [t["id"] for t in b.list_tasks("j")] == ["both"]
         assert b.get_task("j", "both")["executionInfo"]["requeueCount"] == 0
+
+
+def test_a_pool_stored_as_deleting_is_gone_after_a_restart(tmp_path):
+    settings = _settings(tmp_path)
+    with Account(settings=settings) as a:
+        a.create_pool({**POOL, "id": "going", "targetDedicatedNodes": 1})
+        a.create_pool({**POOL, "id": "kept", "targetDedicatedNodes": 0})
+        _until(lambda: len(a.list_nodes("going")) == 1)
+    store = Store.open(settings.store_path)     # as a crash in the middle of a deletion leaves it
+    store.update("pools", ("going",), state="deleting")
+    store.commit()
+    store.close()
+    with Account(settings=settings) as b:
+        assert [p["id"] for p in b.list_pools()] == ["kept"]
+    conn = sqlite3.connect(settings.store_path)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM nodes WHERE pool_id = 'going'").fetchone() == (0,)
+        assert conn.execute("SELECT id FROM pools").fetchall() == [("kept",)]
+    finally:
+        conn.close()

@@ -144,7 +144,9 @@ class Persister:
         key = id_key(pool_id)
         store = self.store
         store.delete("pools", (key,))
-        for num in self._node_nums.pop(key, set()):
+        nums = self._node_nums.pop(key, set())
+        nums.update(r["num"] for r in store.query("SELECT num FROM nodes WHERE pool_id = ?", (key,)))
+        for num in nums:
             store.delete("nodes", (key, num))
         for table in ("samples", "autoscale_runs"):
             for row in store.query(f"SELECT k FROM {table} WHERE pool_id = ?", (key,)):
@@ -237,7 +239,8 @@ class Persister:
     def pool_row(self, pool: Any) -> dict[str, Any]:
         key = id_key(pool.id)
         return {
-            "id": key, "spec": self.pool_specs[key], "state": "active",
+            "id": key, "spec": self.pool_specs[key],
+            "state": "deleting" if getattr(pool, "deleting", False) else "active",
             "allocation_state": pool.alloc_state,
             "target_dedicated": pool.target[0], "target_low_priority": pool.target[1],
             "enable_auto_scale": int(bool(pool.autoscale)),

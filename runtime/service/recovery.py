@@ -248,6 +248,10 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
     account.kernel.now = now
 
     for row in store.rows("pools"):
+        if row["state"] == "deleting":
+            # its nodes were leaving: after the restart they are gone, and so is the pool
+            persister.forget_pool(row["id"])
+            continue
         raw = _pool_spec(row)
         pool = PoolEngine(raw, kernel=account.kernel, start_ticks=account.start_ticks,
                           settings=account.settings, node_dirs=account.node_dirs,
