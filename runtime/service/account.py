@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import json
 import logging
 import math
 import threading
@@ -126,6 +127,11 @@ class Account:
         if settings.development_interval:
             self.notes.append(settings.interval_note)
             logging.getLogger("poolscale.account").warning(settings.interval_note)
+        # durable state (runtime/service/persist.py, recovery.py): open the store, end what a
+        # killed run left running, rebuild from the rows; the kernel commits every turn
+        from .recovery import open_state
+
+        self._persist = open_state(self)
         self._thread = self.kernel.serve_in_thread()
 
     # -- the engine thread ------------------------------------------------------------------
@@ -137,6 +143,11 @@ class Account:
     def _advance(self, old: float, new: float) -> None:
         for pool in self.pools.values():
             pool._advance(old, new)
+
+    def _note(self, what: str, *ids: str) -> None:
+        """Tell the store's writer what a command changed that no rule logs (persist.py)."""
+        if self._persist is not None:
+            getattr(self._persist, what)(*ids)
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the engine thread between two turns and return its result (or raise
@@ -156,6 +167,8 @@ class Account:
         for pool in self.pools.values():
             pool._close_local_world(timeout)
         self.node_dirs.close(timeout)
+        if self._persist is not None:
+            self._persist.close()
 
     def __enter__(self) -> Account:
         return self
@@ -181,6 +194,7 @@ class Account:
             if pool.deleting and not pool.nodes:
                 del self.pools[key]
                 self.quota.pools.remove(pool)
+                self._note("forget_pool", pool.id)
 
     def _job(self, job_id: str) -> _JobEntry:
         entry = self.jobs.get(id_key(job_id))
@@ -228,13 +242,17 @@ class Account:
             try:
                 pool = PoolEngine(spec, kernel=self.kernel, start_ticks=self.start_ticks,
                                   settings=self.settings, node_dirs=self.node_dirs,
-                                  core_quota=self.quota, seed=self.seed)
+                                  core_quota=self.quota, seed=self.seed,
+                                  on_event=None if self._persist is None
+                                  else self._persist.event_hook(spec["id"]))
             except E.BatchError:
                 raise
             except Exception as e:         # the model's refusal, or the formula's
                 raise self._refusal(e, "pool") from None
             pool.created_at = self.kernel.now
             self.pools[id_key(pool.id)] = pool
+            if self._persist is not None:
+                self._persist.watch(pool, json.dumps(dict(spec), default=str))
             pool.start()
             for entry in self.jobs.values():
                 if entry.job is None and id_key(entry.pool_id) == id_key(pool.id):
@@ -323,11 +341,16 @@ class Account:
             pool.formula_text = formula
             ticks = round(seconds * 10_000_000) if seconds is not None else pool.interval_ticks
             pool._enable_autoscale(compiled, ticks)
+            self._note("note_pool", pool.id)
             return pool_view(pool)
         return self._call(run)
 
     def disable_autoscale(self, pool_id: str) -> None:
-        self._call(lambda: self._pool(pool_id, change=True)._disable_autoscale())
+        def run() -> None:
+            pool = self._pool(pool_id, change=True)
+            pool._disable_autoscale()
+            self._note("note_pool", pool.id)
+        self._call(run)
 
     def evaluate_autoscale(self, pool_id: str, formula: str) -> dict[str, Any]:
         """Evaluate ``formula`` on the pool's samples now, without applying it: the
@@ -453,6 +476,7 @@ class Account:
                 raise E.exists("job", model.id)
             entry = _JobEntry(model, pool_id, next(self._job_seq))
             self.jobs[id_key(model.id)] = entry
+            self._note("note_job", model.id)
             pool = self.pools.get(id_key(pool_id))
             if pool is not None:
                 self._place_job(entry, pool)
@@ -491,6 +515,7 @@ class Account:
                     entry.engine.set_job_priority(entry.job, priority)
                 else:
                     entry.spec = entry.spec.model_copy(update={"priority": priority})
+                    self._note("note_job", entry.spec.id)
             return self._job_view(entry)
         return self._call(run)
 
@@ -514,6 +539,7 @@ class Account:
             if entry.job is not None and entry.job.state == JOB_ACTIVE:
                 entry.engine.terminate_job(entry.job, "UserTerminate")
             del self.jobs[id_key(entry.spec.id)]
+            self._note("forget_job", entry.spec.id)
         self._call(run)
 
     def wait_for_job(self, job_id: str, timeout: float | None = None,
@@ -586,6 +612,7 @@ class Account:
                 taken.add(id_key(task_id))
                 if job is None:
                     entry.waiting.append(model)
+                    self._note("note_job", entry.spec.id)
                     out.append({"taskId": task_id, "status": "success",
                                 "task": {"id": task_id, "state": "active"}})
                     continue

@@ -150,6 +150,11 @@ class LocalWorld(SimulatedWorld):
     _base_env: dict[str, str]
     #: the VM (``node.inc``) each present node's directory tree was made for
     _tree_inc: dict[Node, int]
+    #: the account's store hooks (runtime/service/persist.py): ``(engine, uid, context,
+    #: handle)`` on the engine thread right after a process started, ``(uid, exit code)`` on
+    #: any thread when it ended; None: nothing recorded
+    on_process_started: Callable[[Any, str, TaskContext, AttemptHandle], None] | None = None
+    on_process_ended: Callable[[str, int | None], None] | None = None
 
     def _init_local_world(self, settings: AccountSettings, node_dirs: NodeDirectories, *,
                           base_env: Mapping[str, str] | None = None) -> None:
@@ -199,9 +204,12 @@ class LocalWorld(SimulatedWorld):
             return self._not_started(command_line, uid, str(e))
         env = task_environment(context).env
         task_dir = context.task_dir
-        return self.executor.start(AttemptSpec(
+        handle = self.executor.start(AttemptSpec(
             command_line, task_dir if output_dir is None else output_dir, env,
             working_dir=task_dir / "wd", uid=uid))
+        if self.on_process_started is not None:
+            self.on_process_started(self, uid, context, handle)
+        return handle
 
     def _not_started(self, command_line: str, uid: str, message: str) -> AttemptHandle:
         """A process refused before the executor saw it, reported as the executor reports a
@@ -214,6 +222,8 @@ class LocalWorld(SimulatedWorld):
 
     def _on_process_exit(self, handle: AttemptHandle, result: AttemptResult) -> None:
         """The executor's callback (any thread): hand the end to its route, which posts it."""
+        if self.on_process_ended is not None:
+            self.on_process_ended(handle.spec.uid, result.exit_code)
         route = self._routes.pop(handle.spec.uid, None)
         if route is not None:
             route(result)

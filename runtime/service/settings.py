@@ -25,7 +25,8 @@ Defaults, and why:
 * ``allocation_delay``, ``boot_delay`` (0): a local node is allocated and booted at once; a
   delay shows the ``creating`` and ``starting`` states in demos and tests.
 * ``durability`` ("normal"): the store's ``PRAGMA synchronous`` choice
-  (``runtime/service/store.py``): survives ``kill -9``; "full" also survives power loss.
+  (``runtime/service/store.py``): survives ``kill -9``; "full" also survives power loss;
+  "off" keeps no store at all (the account lives in memory: benchmarks, throwaway runs).
 * ``kill_grace``: seconds between SIGTERM and SIGKILL when a task is killed (the executor's
   default).
 """
