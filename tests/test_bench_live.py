@@ -114,3 +114,16 @@ def test_a_ratio_at_target_is_ok_and_a_slow_start_is_over(bench_live, monkeypatc
     out = capsys.readouterr().out.splitlines()
     assert "   ratio engine / bare (target >= 0.5x)              0.50 x   ok" in out
     assert "   p50 add -> started (target <= 20 ms)             20.50 ms  OVER TARGET" in out
+
+
+def test_the_profile_is_of_the_engine_thread_and_names_where_starts_go(bench_live, tmp_path):
+    r = bench_live.engine_throughput(tmp_path / "data", 10, profile=True)
+    p = r["profile"]
+    parts = p["parts_s"]
+    assert list(parts) == [label for label, _f, _n in bench_live.PARTS]
+    # the profiler was enabled on the engine thread: it saw every process start
+    assert 0 < parts["    subprocess.Popen"] <= parts["  ProcessExecutor.start"] \
+        <= parts["LocalWorld._spawn (environment + start)"] <= p["busy_s"]
+    assert len(p["top"]) == 15
+    assert [row["tottime_s"] for row in p["top"]] == \
+        sorted((row["tottime_s"] for row in p["top"]), reverse=True)
