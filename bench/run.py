@@ -14,7 +14,11 @@ results travel between machines better than absolute times:
    10x), and how many times as long the same pool written plainly in SimPy takes (reported,
    no target; needs ``pip install -e '.[bench]'``, skipped without SimPy);
 5. reading that workload from a CSV and from a JSON file against simulating it
-   (bench_load.py; target: reading takes at most half the time of simulating).
+   (bench_load.py; target: reading takes at most half the time of simulating);
+6. the live engine running 2,000 tasks ``/bin/true`` as real processes on one node of 8
+   slots (bench_live.py): tasks per second against a bare loop of 8 threads doing the same
+   per-task work (target: at least 0.5x), latency from ``add_task`` to the process started
+   (target: p50 at most 20 ms), and the cost of the store's durability (no target).
 
 Prints a table and writes ``bench/results.json``. These are scripts, not tests:
 pytest collects only ``tests/`` (testpaths) and only ``test_*.py`` files.
@@ -58,14 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and runs (a smoke run)")
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile evaluation and compilation and print the top functions")
-    parser.add_argument("--only", choices=("eval", "compile", "startup", "simulate", "load"),
+    parser.add_argument("--only",
+                        choices=("eval", "compile", "startup", "simulate", "load", "live"),
                         action="append",
                         help="run only these benchmarks (repeatable)")
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where to write the JSON")
     args = parser.parse_args(argv)
 
     rounds, min_time, runs = (3, 0.05, 5) if args.quick else (9, 0.2, 15)
-    only = set(args.only or ("eval", "compile", "startup", "simulate", "load"))
+    only = set(args.only or ("eval", "compile", "startup", "simulate", "load", "live"))
     results: dict = {"when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                      "quick": args.quick, "environment": _versions()}
 
@@ -131,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         r = results["load"] = bench_load.run(quick=args.quick)
         bench_load.print_result(r)
 
+    if "live" in only:
+        import bench_live
+
+        r = results["live"] = bench_live.run(quick=args.quick, profile=args.profile)
+        bench_live.print_result(r)
+
     if args.profile:
         import bench_profile
 
@@ -159,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     if "load" in results:
         summary["load_csv_ratio"] = results["load"]["ratio"]["csv"]
         summary["load_json_ratio"] = results["load"]["ratio"]["json"]
+    if "live" in results:
+        summary["live_throughput_ratio"] = results["live"]["ratio"]
+        summary["live_latency_p50_ms"] = results["live"]["latency"]["to_started_ms"]["p50"]
+        if results["live"]["durability"]["store_wired"]:
+            summary["live_durability_normal_over_off"] = \
+                results["live"]["durability"]["normal_over_off"]
     results["summary"] = summary
     Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print("\nsummary:", ", ".join(f"{k} = {v:.2f}" for k, v in summary.items()),
