@@ -426,3 +426,20 @@ def test_wallclock_code_whatever_the_process_does_on_term(tmp_path):
     result = handle.wait(WAIT)
     assert (result.exit_code, result.killed) == (WALLCLOCK_EXIT_CODE, "wallclock")
     assert processes_with_marker(marker) == []
+
+
+def test_the_create_time_is_psutils(tmp_path):
+    # recovery compares the stored create time with psutil's: the fast reading must equal it
+    import psutil
+
+    from poolscale.runtime.service.local.executor import _create_time
+
+    task_dir = make_task(tmp_path)
+    ex = ProcessExecutor()
+    handle = ex.start(AttemptSpec("/bin/sh -c 'sleep 5'", task_dir, env(f"t-{uuid.uuid4()}")))
+    try:
+        assert handle.create_time == pytest.approx(psutil.Process(handle.pid).create_time(), abs=1e-6)
+        assert _create_time(handle.pid) == handle.create_time
+    finally:
+        ex.kill(handle)
+        handle.wait(WAIT)
