@@ -242,3 +242,40 @@ def test_ctrl_c_stops_the_run_kills_its_processes_and_prints_the_partial_report(
             break
         assert time.monotonic() < deadline, "the task's process outlived the run"
         time.sleep(0.05)
+
+
+def test_progress_lines_count_the_tasks_ended(capsys, tmp_path, pool):
+    jobs = jobs_file(tmp_path, sleeper("a", 0.1), sleeper("b", 0.1))
+    code, _, err = run(capsys, ["run", "--pool", pool, "--jobs", jobs, "--json", "--progress"])
+    assert code == 0, err
+    assert err.splitlines()[-1] == f"progress: running {jobs}: 100% of tasks ended"
+
+
+def test_the_prediction_uses_the_local_accounts_delays_and_no_horizon(capsys, tmp_path):
+    """The pool file's simulation section describes the cloud (10-minute allocations, a
+    one-hour horizon); local nodes are ready at once and the run ends when its tasks do, so the
+    prediction must say the same or its error is the cloud's, not the model's."""
+    pool = write(tmp_path / "pool.json", {**POOL, "simulation": {
+        "allocationTime": "PT10M", "bootTime": "PT5M", "horizon": "PT1H"}})
+    jobs = jobs_file(tmp_path, sleeper("a", 0.2))
+    code, out, err = run(capsys, ["run", "--pool", pool, "--jobs", jobs, "--json"])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["predicted"]["simulated_seconds"] < 5.0
+    assert abs(doc["error"]["makespan_seconds"]["error"]) < 0.05
+    assert abs(doc["error"]["node_hours"]["error"]) < 0.05
+
+
+def test_formula_turns_autoscale_on_for_the_run_and_the_prediction(capsys, tmp_path, pool):
+    formula = tmp_path / "two.formula"
+    formula.write_text("$TargetDedicatedNodes = 2;\n", encoding="utf-8")
+    jobs = jobs_file(tmp_path, sleeper("a", 0.1), sleeper("b", 0.1), sleeper("c", 0.1))
+    code, out, err = run(capsys, ["run", "--pool", pool, "--jobs", jobs, "--json",
+                                  "--formula", str(formula)])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["inputs"]["formula"] == str(formula)
+    for report in (doc["measured"], doc["predicted"]):
+        assert report["autoscale"]["enabled"] is True
+        assert report["autoscale"]["evaluations"] == 1
+        assert report["pool_at_end"]["target_dedicated"] == 2

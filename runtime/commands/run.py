@@ -120,6 +120,7 @@ def _run_in(args, outputs, inputs, choice, notes, data, mode) -> int:
     bar = ProgressDisplay(f"running {inputs.workload_path}", "of tasks ended", mode)
     try:
         live.run(lambda r: bar(r.tasks_done, r.n_workload_tasks))
+        bar(live.tasks_done, live.n_workload_tasks)     # where it ended (100 % when drained)
     finally:
         bar.close()
     measured = live.report()
