@@ -175,12 +175,25 @@ def test_a_csv_workload_has_no_command_lines(capsys, tmp_path, pool):
                    "or YAML file of jobs whose tasks have a commandLine\n")
 
 
-def test_scale_must_be_positive(capsys, tmp_path, pool):
+@pytest.mark.parametrize("scale", ["0", "-1", "nan", "inf", "1e-300", "0.0009", "1001"])
+def test_scale_must_be_in_its_range(capsys, tmp_path, pool, scale):
     jobs = jobs_file(tmp_path, sleeper("a"))
-    code, _, err = run(capsys, ["run", "--pool", pool, "--jobs", jobs, "--scale", "0"])
-    assert code == 2
-    assert err == ("poolscale: --scale: must be a positive number of wall seconds per engine "
-                   "second, got 0\n")
+    code, out, err = run(capsys, ["run", "--pool", pool, "--jobs", jobs, "--scale", scale])
+    assert (code, out) == (2, "")
+    assert err == ("poolscale: --scale: must be from 0.001 to 1000 wall seconds per engine "
+                   f"second, got {float(scale):g}\n")
+
+
+def test_data_that_cannot_be_a_directory_is_a_usage_error(capsys, tmp_path, pool):
+    jobs = jobs_file(tmp_path, sleeper("a"))
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    code, out, err = run(capsys, ["run", "--pool", pool, "--jobs", jobs, "--data", str(a_file)])
+    assert (code, out, err) == (2, "", f"poolscale: --data: {a_file} is not a directory\n")
+    under = a_file / "data"
+    code, out, err = run(capsys, ["run", "--pool", pool, "--jobs", jobs, "--data", str(under)])
+    assert (code, out) == (2, "")
+    assert err == f"poolscale: --data: cannot make the directory {under}: Not a directory\n"
 
 
 def test_scale_measures_engine_seconds(capsys, tmp_path, pool):
@@ -198,7 +211,7 @@ def test_help_explains_the_command(capsys):
     assert main(["run", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     for text in ("--pool P", "--jobs J", "--data DIR", "--report-json PATH", "--scale X",
-                 "development setting", "commandLine", "node-hours, makespan and wait p95",
+                 "development setting", "0.001 to 1000", "commandLine", "node-hours, makespan and wait p95",
                  "Exit status: 0 every task succeeded; 1 a task failed or could never run, or "
                  "the formula does not compile; 2 usage error", "130 interrupted",
                  "docs/running-locally.md"):

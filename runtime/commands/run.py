@@ -10,6 +10,10 @@ from ..progress import add_progress_arguments
 
 #: the exit status of a run Ctrl-C stopped (128 + SIGINT, as the shell reports it)
 EXIT_INTERRUPTED = 130
+#: the range of --scale: below it the engine would have more samples to take per wall second
+#: than it can (at 0.001, 33 per second with the default 30 s period); above it nothing is
+#: gained (an engine second would last over 16 wall minutes)
+SCALE_RANGE = (0.001, 1000.0)
 
 
 def add_parser(sub) -> None:
@@ -51,8 +55,8 @@ def add_parser(sub) -> None:
                    help="random seed of the pool's draws and of the prediction (default: the "
                         "pool's simulation.seed, else 0)")
     p.add_argument("--scale", type=float, default=1.0, metavar="X",
-                   help="development setting: wall seconds per engine second (default 1, real "
-                        "time). 0.01 runs the pool's clock 100 times faster: a 5-minute "
+                   help="development setting: wall seconds per engine second, from 0.001 to "
+                        "1000 (default 1, real time). 0.01 runs the pool's clock 100 times faster: a 5-minute "
                         "autoscale interval passes in 3 s, and a task's measured time is its "
                         "wall time x 100")
     add_progress_arguments(p)
@@ -63,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from ..outputs import OutputFiles
     from ..simcli import check_outputs
 
-    if not (args.scale > 0 and args.scale < float("inf")):
-        raise UsageError(f"--scale: must be a positive number of wall seconds per engine "
+    low, high = SCALE_RANGE
+    if not low <= args.scale <= high:      # NaN too
+        raise UsageError(f"--scale: must be from {low:g} to {high:g} wall seconds per engine "
                          f"second, got {args.scale:g}")
     check_outputs(report_json=args.report_json)
     outputs = OutputFiles([args.report_json])
@@ -88,12 +93,27 @@ def _run(args: argparse.Namespace, outputs) -> int:
     choice = load_formula(args.formula, inputs)
     if isinstance(choice, int):
         return choice
+    if args.data:
+        _make_data_dir(args.data)
     data = args.data or tempfile.mkdtemp(prefix="poolscale-run-")
     try:
         return _run_in(args, outputs, inputs, choice, notes, data, mode)
     finally:
         if not args.data:
             shutil.rmtree(data, ignore_errors=True)
+
+
+def _make_data_dir(path: str) -> None:
+    """--data exists as a directory, or is made: before anything runs, a path that cannot be
+    one is a usage error, not a traceback from the first node's directory."""
+    import os
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"--data: {path} is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--data: cannot make the directory {path}: {e.strerror or e}") from None
 
 
 def _run_in(args, outputs, inputs, choice, notes, data, mode) -> int:
