@@ -25,26 +25,23 @@ SIMULATOR_ONLY_FIELDS = (("duration", "duration"), ("exit_codes", "exitCodes"),
                          ("profile", "profile"))
 
 
-def _task_paths(data: Any) -> list[tuple[int, int, list]]:
-    """(job index, task index, path in the document) of every task, in the workload's order
-    (a bare list of jobs, ``{"jobs": [...]}``, or ``{"tasks": [...]}``: one job)."""
+def _job_path(data: Any, j: int) -> list:
+    """The path of job ``j`` in the jobs document (a ``{"tasks": [...]}`` file is one job: its
+    root)."""
     if isinstance(data, list):
-        jobs, prefix = data, []
-    elif isinstance(data, dict) and "jobs" in data:
-        jobs, prefix = data["jobs"], ["jobs"]
-    else:
-        return [(0, t, ["tasks", t]) for t in range(len((data or {}).get("tasks") or []))]
-    return [(j, t, [*prefix, j, "tasks", t])
-            for j, job in enumerate(jobs or []) if isinstance(job, dict)
-            for t in range(len(job.get("tasks") or []))]
+        return [j]
+    if isinstance(data, dict) and "jobs" in data:
+        return ["jobs", j]
+    return []
 
 
 def runnable_notes(inputs: SimInputs) -> list[str]:
     """Refuse (exit 2) a workload that cannot run for real: one with no command lines (CSV,
-    SWF, a generator), or a task without ``commandLine`` (named by ``file:line``). Returns a
+    SWF, a generator), an id that breaks the Batch rule, or a task without ``commandLine``
+    (named by ``file:line``). Returns a
     note when tasks give fields only the simulator reads, and drops ``load_inputs``'s note on
     tasks without a duration (a real task needs none)."""
-    from poolscale.scheduler.documents import field_path, locate, parse_document, read_text
+    from poolscale.scheduler.documents import parse_document, read_text
 
     from .simcli import _no_duration_note
 
@@ -55,6 +52,7 @@ def runnable_notes(inputs: SimInputs) -> list[str]:
     if inputs.workload_kind in ("csv", "swf", "generator"):
         raise UsageError(f"{path}: a {inputs.workload_kind} workload has no command lines to "
                          "run: give a JSON or YAML file of jobs whose tasks have a commandLine")
+    _check_ids(inputs)
     jobs = inputs.workload.jobs
     missing = [(j, t) for j, job in enumerate(jobs) for t, task in enumerate(job.tasks)
                if not task.command_line.strip()]
@@ -66,17 +64,12 @@ def runnable_notes(inputs: SimInputs) -> list[str]:
         data = parse_document(text, path)
         if missing:
             j, t = missing[0]
-            doc = next((p for jj, tt, p in _task_paths(data) if (jj, tt) == (j, t)),
-                       ["jobs", j, "tasks", t])
+            doc = _job_path(data, j) + ["tasks", t]
         else:
-            j = missing_jm[0]
-            doc = ([j] if isinstance(data, list) else ["jobs", j]) + ["jobManagerTask"]
-        line = locate(text, doc)
-        where = path if line is None else f"{path}:{line}"
+            doc = _job_path(data, missing_jm[0]) + ["jobManagerTask"]
         more = len(missing) + len(missing_jm) - 1
         also = f" (and {more:,} more task{'s' if more > 1 else ''})" if more else ""
-        raise UsageError(f"{where}: {field_path(doc)}: commandLine is required to run a "
-                         f"task for real{also}")
+        raise _refusal(path, text, doc, f"commandLine is required to run a task for real{also}")
     given = sorted({shown for job in jobs for task in job.tasks
                     for attr, shown in SIMULATOR_ONLY_FIELDS
                     if attr in task.model_fields_set})
@@ -84,6 +77,73 @@ def runnable_notes(inputs: SimInputs) -> list[str]:
         return []
     return [f"{', '.join(given)} of the tasks {'is' if len(given) == 1 else 'are'} for the "
             "simulator only: a real run measures what each process does"]
+
+
+def _refusal(path: str, text: str, doc: list, message: str) -> UsageError:
+    """``file:line: field: message`` for the value at ``doc`` in the file's ``text``."""
+    from poolscale.scheduler.documents import field_path, locate
+
+    line = locate(text, doc)
+    where = path if line is None else f"{path}:{line}"
+    field = field_path(doc)
+    return UsageError(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+def _check_ids(inputs: SimInputs) -> None:
+    """The pool's, jobs' and tasks' ids by the Batch rule: they name the nodes' directories
+    (the simulator, which touches no disk, takes any id). The first that breaks it is a usage
+    error at its line."""
+    from poolscale.scheduler.documents import parse_document, read_text
+
+    from .service.ids import InvalidId, check_id
+
+    try:
+        check_id(inputs.pool.id)
+    except InvalidId as e:
+        text = read_text(inputs.pool_path)
+        data = parse_document(text, inputs.pool_path)
+        doc = ["pool", "id"] if isinstance(data, dict) and "pool" in data else ["id"]
+        raise _refusal(inputs.pool_path, text, doc, e.reason) from None
+    for j, job in enumerate(inputs.workload.jobs):
+        tasks = ([("jobManagerTask", job.job_manager_task)] if job.job_manager_task else []) \
+            + list(enumerate(job.tasks))
+        for where, item in [(None, job), *tasks]:
+            try:
+                check_id(item.id)
+            except InvalidId as e:
+                text = read_text(inputs.workload_path)
+                data = parse_document(text, inputs.workload_path)
+                doc = _job_path(data, j)
+                if where is not None:
+                    doc = doc + (["jobManagerTask"] if where == "jobManagerTask"
+                                 else ["tasks", where])
+                raise _refusal(inputs.workload_path, text, doc + ["id"], e.reason) from None
+
+
+def refuse_never_placed(inputs: SimInputs, tasks: list) -> None:
+    """A usage error at the first task of ``tasks`` (``WorkloadRun.never_placed``): no node
+    of the pool can hold it, so a real run would never end."""
+    if not tasks:
+        return
+    from poolscale.scheduler.documents import parse_document, read_text
+
+    first = tasks[0]
+    j = next(i for i, job in enumerate(inputs.workload.jobs) if job.id == first.job.id)
+    job = inputs.workload.jobs[j]
+    path = inputs.workload_path
+    text = read_text(path)
+    doc = _job_path(parse_document(text, path), j)
+    if first.is_jm:
+        doc = doc + ["jobManagerTask"]
+    else:
+        doc = doc + ["tasks", next(i for i, t in enumerate(job.tasks) if t.id == first.id)]
+    slots = inputs.pool.task_slots_per_node
+    more = len(tasks) - 1
+    also = f" (and {more:,} more task{'s' if more > 1 else ''})" if more else ""
+    why = (f"requiredSlots {first.slots} is more than the pool's taskSlotsPerNode ({slots})"
+           if first.slots > slots else "a multi-instance task this pool cannot host")
+    raise _refusal(path, text, doc, f"{why}: no node can ever run it, and the run would never "
+                   f"end{also}")
 
 
 def run_pool(inputs: SimInputs, choice: FormulaChoice) -> Any:

@@ -155,6 +155,39 @@ def test_a_task_without_a_command_line_is_a_usage_error_with_its_line(capsys, tm
                    "task for real\n")
 
 
+def test_an_id_that_breaks_the_batch_rule_is_a_usage_error_with_its_line(capsys, tmp_path, pool):
+    """The simulator takes any id; a real run makes directories of them."""
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("jobs:\n  - id: job1\n    tasks:\n      - id: a\n        commandLine: /bin/true\n"
+                    "      - id: ../b\n        commandLine: /bin/true\n", encoding="utf-8")
+    code, out, err = run(capsys, ["run", "--pool", pool, "--jobs", str(jobs)])
+    assert (code, out) == (2, "")
+    assert err == (f"poolscale: {jobs}:6: jobs[0].tasks[1].id: an id has 1 to 64 characters, each "
+                   "an ASCII letter, a digit, a hyphen (-) or an underscore (_); this one contains "
+                   "'.'\n")
+    empty_job = write(tmp_path / "empty.json", {"jobs": [{"id": "", "tasks": [sleeper("a")]}]})
+    code, _, err = run(capsys, ["run", "--pool", pool, "--jobs", empty_job])
+    assert code == 2
+    assert err.startswith(f"poolscale: {empty_job}:4: jobs[0].id: an id has 1 to 64 characters")
+    assert err.endswith("; this one is empty\n")
+    bad_pool = write(tmp_path / "bad-pool.json", {**POOL, "id": "my pool"})
+    jobs_ok = jobs_file(tmp_path, sleeper("a"))
+    code, _, err = run(capsys, ["run", "--pool", bad_pool, "--jobs", jobs_ok])
+    assert code == 2
+    assert err.startswith(f"poolscale: {bad_pool}:2: id: an id has 1 to 64 characters")
+    assert err.endswith("; this one contains ' '\n")
+
+
+def test_a_task_no_node_can_hold_is_a_usage_error_not_a_run_without_end(capsys, tmp_path, pool):
+    jobs = jobs_file(tmp_path, sleeper("a"), sleeper("wide", requiredSlots=3),
+                     sleeper("wider", requiredSlots=4))
+    code, out, err = run(capsys, ["run", "--pool", pool, "--jobs", jobs])
+    assert (code, out) == (2, "")
+    assert err == (f"poolscale: {jobs}:10: jobs[0].tasks[1]: requiredSlots 3 is more than the "
+                   "pool's taskSlotsPerNode (2): no node can ever run it, and the run would never "
+                   "end (and 1 more task)\n")
+
+
 def test_a_bad_pool_file_is_a_usage_error_with_its_line(capsys, tmp_path):
     bad = tmp_path / "pool.json"
     bad.write_text('{\n  "id": "local",\n  "vmSize": "STANDARD_D2_v3",\n'

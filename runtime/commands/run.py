@@ -120,7 +120,9 @@ def _run_in(args, outputs, inputs, choice, notes, data, mode) -> int:
     from poolscale.formula.timeparse import parse_iso_time
     from poolscale.scheduler.measured import prediction_error
 
-    from ..livecli import predict, prediction_rows, run_document, run_pool
+    from ..livecli import (
+        predict, prediction_rows, refuse_never_placed, run_document, run_pool,
+    )
     from ..progress import ProgressDisplay
     from ..service.settings import AccountSettings, SettingsError
     from ..service.workloadrun import WorkloadRun
@@ -137,6 +139,11 @@ def _run_in(args, outputs, inputs, choice, notes, data, mode) -> int:
                            settings=settings, scale=args.scale, seed=inputs.seed)
     except ValueError as e:
         raise UsageError(f"cannot run: {e}") from None
+    try:
+        refuse_never_placed(inputs, live.never_placed())
+    except UsageError:
+        live.close()
+        raise
     bar = ProgressDisplay(f"running {inputs.workload_path}", "of tasks ended", mode)
     try:
         live.run(lambda r: bar(r.tasks_done, r.n_workload_tasks))

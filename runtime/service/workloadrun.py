@@ -94,6 +94,13 @@ class WorkloadRun(PoolEngine):
             self.start_ticks = real
         self.submissions_done = not self.submissions   # the stream sets it at its end
 
+    def never_placed(self) -> list[Any]:
+        """The workload's tasks no node of this pool can ever hold (``requiredSlots`` above
+        ``taskSlotsPerNode``, a multi-instance task the pool cannot host): a simulation counts
+        them active until its cap, a real run would wait for them for ever."""
+        tasks = [t for _at, _job, t in self.submissions if t is not None and t.gkey is None]
+        return tasks + [job.jm for job in self.jobs if job.jm is not None and job.jm.gkey is None]
+
     @property
     def tasks_done(self) -> int:
         """Tasks completed so far, succeeded or failed (read from any thread, for a display)."""
