@@ -427,9 +427,97 @@ def compare_case(draw) -> Case:
     return Case(argv, files)
 
 
+#: the pool of the run cases that reach the engine: no start task (a seed pool's start task is
+#: a real command line, e.g. ``sudo apt-get``), one node of two slots
+_RUN_POOL = {"id": "fuzz", "vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 2,
+             "targetDedicatedNodes": 1}
+#: command lines a run case's tasks may run: harmless ones, and odd ones the split, the
+#: executor and the report must survive (quotes, a missing program, a NUL, a huge argument)
+_RUN_COMMANDS = ["/bin/true", "/bin/false", "/bin/sh -c 'exit 3'", "/bin/sh -c 'kill -9 $$'",
+                 "/bin/echo \u00e9 \U0001F600", "'unbalanced", "\\", '"', "/nonexistent/program",
+                 "true", "/bin/true\x00x", "/bin/true " + "x" * 5000, "", "   "]
+#: field values of a run case's tasks, valid ones first; never a far submit time, an unlimited
+#: retry count or a dependency, which make a real run wait as long as asked (by design, not a
+#: finding)
+_RUN_FIELDS = {
+    "submitTime": ([0, 0.05, "PT0.1S", "2026-01-05T00:00:00Z"], [-1, "x", None]),
+    "requiredSlots": ([1, 2, 3], [0, -1, "x"]),
+    "duration": ([600], ["x"]),
+    "exitCodes": ([[1, 0]], ["x"]),
+    "constraints": ([{"maxTaskRetryCount": 1}, {"maxWallClockTime": "PT0.1S"}],
+                    [{"maxTaskRetryCount": "x"}, {"maxWallClockTime": "x"}]),
+}
+
+
+@st.composite
+def _run_jobs(draw) -> bytes:
+    """A jobs file whose tasks run harmless command lines; one case in three breaks a field."""
+    broken = draw(st.integers(0, 2)) == 0
+    tasks = []
+    for i in range(draw(st.integers(0, 4))):
+        ids = [f"t{i}"] * 6 + (["", "a b", "t0", "x" * 70] if broken else [])
+        task: dict[str, Any] = {"id": draw(st.sampled_from(ids))}
+        if not broken or draw(st.integers(0, 7)):
+            task["commandLine"] = draw(st.sampled_from(_RUN_COMMANDS))
+        for name, (valid, invalid) in _RUN_FIELDS.items():
+            if draw(st.integers(0, 3)) == 0:
+                task[name] = draw(st.sampled_from(valid + (invalid if broken else [])))
+        tasks.append(task)
+    job_ids = ["job"] + (["", "j" * 70] if broken else [])
+    doc: Any = {"jobs": [{"id": draw(st.sampled_from(job_ids)), "tasks": tasks}]}
+    if draw(st.integers(0, 5)) == 0:
+        doc = {"tasks": tasks}
+    return json.dumps(doc).encode()
+
+
+@st.composite
+def run_case(draw) -> Case:
+    """``run`` executes its tasks: only the jobs of :func:`_run_jobs` (harmless command lines)
+    on :data:`_RUN_POOL` may reach the engine. A hostile pool, or a jobs file from the
+    simulator's fuzzing (whose tasks have no command line, so it is refused before anything
+    runs), is the focus of the other cases."""
+    focus = draw(st.sampled_from(["pool", "jobs", "jobs", "options", "options"]))
+    files: dict[str, bytes] = {}
+    argv = ["run"]
+    if focus == "pool":
+        content = st.one_of(structured_pool_bytes(), pool_bytes())
+        argv += ["--pool", draw(_document_arg("pool", content, files))]
+        name, data = draw(mild_workload_file())
+        files[name] = data
+        argv += ["--jobs", "@" + name]
+    else:
+        argv += ["--pool", _mild_path("pool.json", json.dumps(_RUN_POOL).encode(), files)]
+        if focus == "jobs" and draw(st.integers(0, 3)) == 0:
+            name, data = draw(workload_file())
+            files[name] = data
+            argv += ["--jobs", draw(st.sampled_from(["@" + name] * 10 + _SPECIAL_PATHS))]
+        else:
+            argv += ["--jobs", draw(_document_arg("jobs", _run_jobs(), files))]
+    if focus == "options":
+        if draw(st.booleans()):
+            argv += ["--scale", draw(st.sampled_from(
+                ["0", "-1", "nan", "inf", "1e-300", "0.001", "1000", "x", "", "0.01"]))]
+        if draw(st.booleans()):
+            argv += ["--data", draw(st.sampled_from(["@@", "/dev/null", "@missing/dir",
+                                                     "@pool.json", "/nonexistent/dir/file"]))]
+        if draw(st.booleans()):
+            argv += ["--report-json", draw(st.sampled_from(["@@", "@out/r.json", "/nonexistent/"]))]
+        if draw(st.booleans()):
+            argv += ["--formula", draw(_path_arg("f.formula", formula_bytes(), files))]
+        if draw(st.booleans()):
+            argv += ["--seed", draw(st.sampled_from(["-1", "9" * 40, "x", "0"]))]
+    if draw(st.booleans()):
+        argv.append("--json")
+    argv.append("--no-progress")
+    if any(a.startswith("@out/") for a in argv):
+        files["out/.keep"] = b""
+    return Case(argv, files)
+
+
 CLI_CASES: dict[str, Callable[[], st.SearchStrategy[Case]]] = {
     "eval": eval_case, "explain": explain_case, "check": check_case, "test": test_case,
     "fmt": fmt_case, "repl": repl_case, "simulate": simulate_case, "compare": compare_case,
+    "run": run_case,
 }
 
 

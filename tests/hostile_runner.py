@@ -125,7 +125,7 @@ def _vm_size() -> int:
 
 
 def timeout_for(command: str) -> float:
-    return SIM_TIMEOUT if command in ("simulate", "compare", "lib:sim") else TIMEOUT
+    return SIM_TIMEOUT if command in ("simulate", "compare", "run", "lib:sim") else TIMEOUT
 
 
 def _materialize(files: dict[str, bytes], root: str) -> None:

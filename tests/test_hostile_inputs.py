@@ -40,7 +40,7 @@ SCALE = float(os.environ.get("POOLSCALE_FUZZ_SCALE", "40" if MODE == "long" else
 #: a case of a formula command takes a few ms, of a simulation up to a second)
 BUDGET = {
     "eval": 220, "explain": 150, "check": 150, "test": 120, "fmt": 150, "repl": 90,
-    "simulate": 60, "compare": 20,
+    "simulate": 60, "compare": 20, "run": 40,
     "lib:formula": 150, "lib:store": 150, "lib:scenario": 150, "lib:testfile": 90, "lib:sim": 60,
 }
 PROCESS_CASES = 8
@@ -95,6 +95,7 @@ test_fmt_survives_hostile_input = _target_test("fmt", cases.fmt_case)
 test_repl_survives_hostile_input = _target_test("repl", cases.repl_case)
 test_simulate_survives_hostile_input = _target_test("simulate", cases.simulate_case)
 test_compare_survives_hostile_input = _target_test("compare", cases.compare_case)
+test_run_survives_hostile_input = _target_test("run", cases.run_case)
 test_library_formula_survives_hostile_input = _target_test("lib:formula", cases.lib_formula_case)
 test_library_store_survives_hostile_input = _target_test("lib:store", cases.lib_store_case)
 test_library_scenario_survives_hostile_input = _target_test("lib:scenario", cases.lib_scenario_case)
