@@ -12,7 +12,6 @@ final state of every task.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -20,31 +19,16 @@ from pathlib import Path
 import pytest
 
 from poolscale.runtime.service.declared import DeclaredDurationWorld, WallTimer
-from poolscale.runtime.service.livekernel import LiveKernel, RealClock
+from poolscale.runtime.service.livekernel import RealClock
 from poolscale.scheduler import Simulation
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from live_testing import ServingKernel
 
-#: after everything else at the horizon (ranks 0..5), the live run ends
-_END_RANK = 6
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 class LiveDifferential(DeclaredDurationWorld, Simulation):
     """A simulation whose kernel serves on the real clock and whose task attempts are live."""
-
-
-class ServingKernel(LiveKernel):
-    """``Simulation.run``'s ``run(until)`` becomes the live loop up to the horizon."""
-
-    def run(self, until, *, on_step=None):
-        if until > 0 and not self._serving:
-            self.at(until, _END_RANK, self._end)
-            self.serve()
-        else:
-            super().run(until, on_step=on_step)
-
-    def _end(self, _a, _b) -> None:
-        self.stop_at = self.now
 
 
 def live_run(pool, workload, formula, horizon, seed, scale):

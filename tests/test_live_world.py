@@ -12,41 +12,26 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 
-from poolscale.runtime.service.livekernel import LiveKernel, RealClock
+from poolscale.runtime.service import recovery
+from poolscale.runtime.service.livekernel import RealClock
 from poolscale.runtime.service.liveworld import LocalWorld
 from poolscale.runtime.service.local.environment import ATTEMPT_MARKER
 from poolscale.runtime.service.local.nodedirs import NODE_SUBDIRS, NodeDirectories
 from poolscale.runtime.service.settings import AccountSettings
 from poolscale.scheduler import Simulation
 
-WALL_CLOCK_EXIT_CODE = -1073741510
+from live_testing import ServingKernel
 
-#: after everything else at the horizon (ranks 0..5), the live run ends
-_END_RANK = 6
+WALL_CLOCK_EXIT_CODE = -1073741510
 
 
 class LocalRun(LocalWorld, Simulation):
     """A simulation's set-up and workload stream, run on local nodes and the real clock (the
     live engine with its own set-up comes later)."""
-
-
-class ServingKernel(LiveKernel):
-    """``Simulation.run``'s ``run(until)`` becomes the live loop up to the horizon."""
-
-    def run(self, until, *, on_step=None):
-        if until > 0 and not self._serving:
-            self.at(until, _END_RANK, self._end)
-            self.serve()
-        else:
-            super().run(until, on_step=on_step)
-
-    def _end(self, _a, _b) -> None:
-        self.stop_at = self.now
 
 
 def pool(**extra):
@@ -119,19 +104,9 @@ def task_dir(tmp_path, job_id, task_id, node_id="tvm-000001"):
 
 def marked_processes(tmp_path):
     """Live processes started by this test's engine: they carry the attempt marker and a node
-    root under this test's work root (other tests may run beside this one)."""
-    root = str(tmp_path)
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            env = proc.environ()
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-        except psutil.Error:
-            continue
-        if ATTEMPT_MARKER in env and env.get("AZ_BATCH_NODE_ROOT_DIR", "").startswith(root):
-            found.append(proc)
-    return found
+    root under this test's work root (other tests may run beside this one); recovery finds a
+    killed run's processes the same way."""
+    return recovery.marked_processes(tmp_path)
 
 
 def no_marked_process_within(tmp_path, seconds=3.0):

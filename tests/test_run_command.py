@@ -20,6 +20,7 @@ import pytest
 
 from poolscale.runtime.cli import main
 
+ROOT = Path(__file__).resolve().parent.parent
 POOL = {"id": "local", "vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 2,
         "targetDedicatedNodes": 1}
 
@@ -325,3 +326,20 @@ def test_formula_turns_autoscale_on_for_the_run_and_the_prediction(capsys, tmp_p
         assert report["autoscale"]["enabled"] is True
         assert report["autoscale"]["evaluations"] == 1
         assert report["pool_at_end"]["target_dedicated"] == 2
+
+
+def test_readme_first_command_as_a_process():
+    """The README's main job, as a user runs it (the console script's module): the shipped
+    example runs for real and prints the measured report and the prediction."""
+    first = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[2]
+    install, command = (part.strip() for part in first.split("&&"))
+    assert install == "pip install -e ." and command.startswith("poolscale run ")
+    env = {**os.environ, "COLUMNS": "100"}
+    proc = subprocess.run([sys.executable, "-m", "poolscale.runtime.cli", *command.split()[1:]],
+                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "Run report (measured)" in proc.stdout
+    assert "Prediction: simulate with the measured task times" in proc.stdout
+    succeeded = [line for line in proc.stdout.splitlines() if "succeeded" in line]
+    assert succeeded[0].split()[-1] == "12"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -380,19 +379,6 @@ def test_plain_text_table_without_rich():
                               "          failed       0    1\n"
                               "\n"
                               "wait      p50        1 s  2 s\n")
-
-
-def test_readme_first_command_as_a_process():
-    """The README's main job, as a user runs it (the console script's module)."""
-    first = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[2]
-    install, command = (part.strip() for part in first.split("&&"))
-    assert install == "pip install -e ." and command.startswith("poolscale simulate ")
-    env = {**os.environ, "COLUMNS": "100"}
-    proc = subprocess.run([sys.executable, "-m", "poolscale.runtime.cli", *command.split()[1:]],
-                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    assert "Simulation report" in proc.stdout and "389" in proc.stdout
 
 
 def test_the_pools_own_formula_is_named_as_check_names_it(capsys, tmp_path, small):

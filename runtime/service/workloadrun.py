@@ -69,7 +69,9 @@ class WorkloadRun(PoolEngine):
                             promise_timeout=None)
         super().__init__(pool, kernel=kernel, start_ticks=start_ticks, settings=settings,
                          node_dirs=NodeDirectories(settings.work_root),
-                         core_quota=CoreQuota(*settings.core_quotas), seed=seed)
+                         core_quota=CoreQuota(*settings.core_quotas,
+                                              max_nodes=settings.max_local_nodes),
+                         seed=seed)
         self.seed = seed
         self.start_iso = start_text(start_ticks)
         self.events: list[tuple] = []          # type: ignore[assignment]
