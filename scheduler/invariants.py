@@ -16,11 +16,27 @@ from .tasks import (
     ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, PREPARING, RUNNING, SUCCESS,
 )
 
-__all__ = ["check"]
+__all__ = ["check", "checking_steps"]
 
 
 def _fail(msg: str) -> None:
     raise AssertionError(msg)
+
+
+def checking_steps(sim):
+    """An ``on_step`` for ``Simulation.run`` that checks every invariant after every handler and
+    pass, and, where the kernel would run a pass if anything were dirty (nothing dirty, and time
+    about to move or a sample or autoscale run next), the after-pass invariants too."""
+    from .kernel import SAMPLE
+
+    heap = sim.kernel.heap
+
+    def step(after_pass: bool) -> None:
+        check(sim, after_pass=after_pass)
+        if not after_pass and not sim.kernel.dirty and (
+                not heap or heap[0][0] != sim.kernel.now or heap[0][1] >= SAMPLE):
+            check(sim, after_pass=True)
+    return step
 
 
 def check(sim, *, after_pass: bool = False) -> None:

@@ -14,8 +14,7 @@ import random
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from poolscale.scheduler import Simulation, simulate
-from poolscale.scheduler.invariants import check
-from poolscale.scheduler.kernel import SAMPLE
+from poolscale.scheduler.invariants import checking_steps
 
 OPTIONS = ("requeue", "terminate", "taskcompletion", "retaineddata")
 
@@ -103,16 +102,7 @@ def scenarios(draw, option=None):
 
 def run_checked(pool, workload, seed, horizon=3000):
     sim = Simulation(pool, workload, horizon=horizon, seed=seed)
-    heap = sim.kernel.heap
-
-    def step(after_pass):
-        check(sim, after_pass=after_pass)
-        # where the kernel would run a pass if anything were dirty, invariant 10 must already hold
-        if not after_pass and not sim.kernel.dirty and (
-                not heap or heap[0][0] != sim.kernel.now or heap[0][1] >= SAMPLE):
-            check(sim, after_pass=True)
-
-    sim.run(on_step=step)
+    sim.run(on_step=checking_steps(sim))
     return sim, sim.result()
 
 

@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from poolscale.formula.values import Option
 from poolscale.scheduler import Simulation
-from poolscale.scheduler.invariants import check
-from poolscale.scheduler.kernel import SAMPLE, SUBMIT
+from poolscale.scheduler.invariants import check, checking_steps
+from poolscale.scheduler.kernel import SUBMIT
 from poolscale.scheduler.models import TaskSpec
 from poolscale.scheduler.nodes import LEAVINGPOOL
 from test_scheduler_invariants import scenarios
-from test_scheduler_scenarios import T0, autoscale, job, jobs, pool, task
+from test_scheduler_scenarios import T0, job, jobs, pool, task
 
 REQUEUE, TERMINATE, TASKCOMPLETION = Option.REQUEUE, Option.TERMINATE, Option.TASKCOMPLETION
 
@@ -675,17 +675,10 @@ def test_invariants_hold_with_random_requests_at_random_instants(case, reqs, gen
     sim = Simulation(p, w, horizon=3000, seed=seed)
     if general:
         sim.use_general_paths()     # as the live engine runs
-    heap = sim.kernel.heap
     counter = [0]
     for at, kind, s in reqs:
         sim.kernel.at(at, SUBMIT, lambda f, _: f(sim), _request(kind, s, counter))
 
-    def step(after_pass):
-        check(sim, after_pass=after_pass)
-        if not after_pass and not sim.kernel.dirty and (
-                not heap or heap[0][0] != sim.kernel.now or heap[0][1] >= SAMPLE):
-            check(sim, after_pass=True)
-
-    sim.run(on_step=step)
+    sim.run(on_step=checking_steps(sim))
     t = sim.result().report["tasks"]
     assert t["submitted"] == t["succeeded"] + t["failed"] + t["active_at_end"] + t["running_at_end"]
