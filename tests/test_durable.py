@@ -329,3 +329,16 @@ def test_a_pool_stored_as_deleting_is_gone_after_a_restart(tmp_path):
         assert conn.execute("SELECT id FROM pools").fetchall() == [("kept",)]
     finally:
         conn.close()
+
+
+def test_tasks_added_in_several_calls_to_a_waiting_job_all_survive(tmp_path):
+    # each call writes only the tasks it added (writing the job's whole waiting list at every
+    # call cost n² rows); every one of them must still be stored
+    settings = _settings(tmp_path)
+    with Account(settings=settings) as a:
+        a.add_job({"id": "waits", "poolInfo": {"poolId": "later"}})
+        for c in range(3):
+            a.add_tasks("waits", [{"id": f"t{c}-{i}", "commandLine": "true"} for i in range(4)])
+    with Account(settings=settings) as b:
+        assert sorted(t["id"] for t in b.list_tasks("waits")) == sorted(
+            f"t{c}-{i}" for c in range(3) for i in range(4))

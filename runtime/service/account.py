@@ -23,8 +23,6 @@ import datetime as _dt
 import itertools
 import json
 import logging
-import math
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -612,7 +610,7 @@ class Account:
                 taken.add(id_key(task_id))
                 if job is None:
                     entry.waiting.append(model)
-                    self._note("note_job", entry.spec.id)
+                    self._note("note_waiting_task", entry.spec.id, model)
                     out.append({"taskId": task_id, "status": "success",
                                 "task": {"id": task_id, "state": "active"}})
                     continue

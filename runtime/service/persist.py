@@ -80,6 +80,8 @@ class Persister:
         #: per turn: what changed
         self._tasks: set[tuple[str, str]] = set()      # (job id key, task id)
         self._jobs: set[str] = set()                   # job id keys
+        #: tasks added this turn to jobs that wait for their pool: (job id key, spec)
+        self._waiting: list[tuple[str, Any]] = []
         self._pools: set[str] = set()                  # pool id keys
         self._nodes: set[str] = set()                  # pool id keys whose node rows change
         self._samples: set[str] = set()
@@ -134,6 +136,12 @@ class Persister:
     def note_job(self, job_id: str) -> None:
         self._jobs.add(id_key(job_id))
 
+    def note_waiting_task(self, job_id: str, spec: Any) -> None:
+        """A task was added to a job that waits for its pool: its row alone is written (the
+        job's other waiting tasks are already stored; writing them all again at every add
+        made adding n tasks cost n² rows)."""
+        self._waiting.append((id_key(job_id), spec))
+
     def note_task(self, job_id: str, task_id: str) -> None:
         self._tasks.add((id_key(job_id), task_id))
 
@@ -181,8 +189,8 @@ class Persister:
 
     def commit(self) -> None:
         """Stage every row the turn changed and write them in one transaction."""
-        if not (self._tasks or self._jobs or self._pools or self._nodes or self._samples
-                or self._started or self._ended or self.store.dirty):
+        if not (self._tasks or self._jobs or self._waiting or self._pools or self._nodes
+                or self._samples or self._started or self._ended or self.store.dirty):
             return
         account = self.account
         store = self.store
@@ -205,9 +213,10 @@ class Persister:
                 store.delete("jobs", (key,))
                 continue
             store.put("jobs", self.job_row(entry))
-            if entry.job is None:
-                for spec in entry.waiting:
-                    store.put("tasks", waiting_task_row(entry, spec))
+        for job_key, spec in self._waiting:
+            entry = account.jobs.get(job_key)
+            if entry is not None and entry.job is None:
+                store.put("tasks", waiting_task_row(entry, spec))
         for job_key, task_id in self._tasks:
             entry = account.jobs.get(job_key)
             task = None
@@ -225,6 +234,7 @@ class Persister:
                          ended_at=time.time())
         self._tasks.clear()
         self._jobs.clear()
+        self._waiting.clear()
         self._pools.clear()
         self._nodes.clear()
         self._samples.clear()
