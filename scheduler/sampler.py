@@ -112,6 +112,18 @@ class SamplerMixin(AttemptsMixin):
         if nxt <= self.until:
             self.kernel.at(nxt, SAMPLE, self._on_sample, k + 1)
 
+    def pool_state(self) -> PoolState:
+        """What a formula reads of the pool now: present nodes of each kind (preempted and
+        leaving ones included), the targets, the slots per node. The autoscale run and the
+        service's evaluateautoscale read the same."""
+        return PoolState(
+            current_dedicated=float(self.n_present[0]),
+            current_low_priority=float(self.n_present[1]),
+            target_dedicated=float(self.target[0]),
+            target_low_priority=float(self.target[1]),
+            task_slots_per_node=float(self.slots),
+        )
+
     def _enable_autoscale(self, formula: Any, interval_ticks: int) -> None:
         """Autoscale is enabled (or its formula or interval changed) now: run 0 of the
         compiled ``formula`` at once, then one every ``interval_ticks``; earlier runs stop."""
@@ -137,13 +149,7 @@ class SamplerMixin(AttemptsMixin):
         if gen is not None and gen != self.autoscale_gen:
             return
         now = self.kernel.now
-        state = PoolState(
-            current_dedicated=float(self.n_present[0]),
-            current_low_priority=float(self.n_present[1]),
-            target_dedicated=float(self.target[0]),
-            target_low_priority=float(self.target[1]),
-            task_slots_per_node=float(self.slots),
-        )
+        state = self.pool_state()
         run = self.formula.evaluate(self.recorder, now=self.autoscale_ticks + k * self.interval_ticks,
                                     pool=state, seed=self.streams.seed_of("rand", k))
         self.runs.append(run)

@@ -64,18 +64,27 @@ def _model(cls: Any, spec: Mapping[str, Any] | Any, what: str) -> Any:
         return spec
     if not isinstance(spec, Mapping):
         raise E.BatchError("InvalidRequestBody", f"the {what} must be a JSON object")
-    from pydantic import ValidationError
-
     try:
         return cls.model_validate(dict(spec))
-    except ValidationError as e:
+    except ValueError as e:         # pydantic's ValidationError is a ValueError
+        raise _refusal(e, what) from None
+
+
+def _refusal(e: Exception, what: str) -> E.BatchError:
+    """The Batch error for a specification the model (or the formula checker) refused: the
+    formula's own code, or the first refused field named as the REST API names it."""
+    code = getattr(e, "code", None)
+    if code is not None and hasattr(e, "detail") and code in E.ERROR_CODES:
+        return E.formula_refused(e)
+    from pydantic import ValidationError
+
+    if isinstance(e, ValidationError):
         first = e.errors()[0]
         name = ".".join(str(p) for p in first.get("loc", ())) or what
         if first.get("type") == "missing":
-            raise E.missing_property(name) from None
-        raise E.invalid_property(name, first.get("input"), first.get("msg", "invalid")) from None
-    except ValueError as e:
-        raise E.invalid_property(what, None, str(e)) from None
+            return E.missing_property(name)
+        return E.invalid_property(name, first.get("input"), first.get("msg", "invalid"))
+    return E.invalid_property(what, None, str(e))
 
 
 class _JobEntry:
@@ -246,7 +255,7 @@ class Account:
             except E.BatchError:
                 raise
             except Exception as e:         # the model's refusal, or the formula's
-                raise self._refusal(e, "pool") from None
+                raise _refusal(e, "pool") from None
             pool.created_at = self.kernel.now
             self.pools[id_key(pool.id)] = pool
             if self._persist is not None:
@@ -257,21 +266,6 @@ class Account:
                     self._place_job(entry, pool)
             return pool_view(pool)
         return self._call(run)
-
-    @staticmethod
-    def _refusal(e: Exception, what: str) -> E.BatchError:
-        code = getattr(e, "code", None)
-        if code is not None and hasattr(e, "detail") and code in E.ERROR_CODES:
-            return E.formula_refused(e)
-        from pydantic import ValidationError
-
-        if isinstance(e, ValidationError):
-            first = e.errors()[0]
-            name = ".".join(str(p) for p in first.get("loc", ())) or what
-            if first.get("type") == "missing":
-                return E.missing_property(name)
-            return E.invalid_property(name, first.get("input"), first.get("msg", "invalid"))
-        return E.invalid_property(what, None, str(e))
 
     def get_pool(self, pool_id: str) -> dict[str, Any]:
         def run() -> dict[str, Any]:
@@ -356,17 +350,11 @@ class Account:
         compiled = self._compile(formula)
 
         def run() -> dict[str, Any]:
-            from poolscale.formula.poolstate import PoolState
-
             pool = self._pool(pool_id)
             if not pool.autoscale:
                 raise E.BatchError("OperationInvalidForCurrentState",
                                    f"the pool {pool.id!r} does not autoscale")
-            state = PoolState(current_dedicated=float(pool.n_present[0]),
-                              current_low_priority=float(pool.n_present[1]),
-                              target_dedicated=float(pool.target[0]),
-                              target_low_priority=float(pool.target[1]),
-                              task_slots_per_node=float(pool.slots))
+            state = pool.pool_state()
             now = self.kernel.now
             result = compiled.evaluate(pool.recorder, now=self.start_ticks + round(now * 10_000_000),
                                        pool=state, seed=pool.streams.seed_of("evaluate", round(now)))

@@ -202,11 +202,11 @@ def _pool_spec(row: dict[str, Any]) -> dict[str, Any]:
         for name in names:
             raw.pop(name, None)
     if row["enable_auto_scale"]:
-        from .views import _iso_duration
+        from .settings import iso_duration
 
         raw["enableAutoScale"] = True
         raw["autoScaleFormula"] = row["auto_scale_formula"]
-        raw["autoScaleEvaluationInterval"] = _iso_duration(row["eval_interval_s"])
+        raw["autoScaleEvaluationInterval"] = iso_duration(row["eval_interval_s"])
     else:
         raw["targetDedicatedNodes"] = row["target_dedicated"]
         raw["targetLowPriorityNodes"] = row["target_low_priority"]

@@ -14,6 +14,7 @@ from poolscale.formula.values import TICKS_PER_SECOND, Timestamp, format_timesta
 from poolscale.scheduler.nodes import DEDICATED, KIND_NAMES
 
 from .local.nodedirs import node_ip
+from .settings import iso_duration
 
 __all__ = ["iso", "pool_view", "node_view", "job_view", "task_view", "run_view"]
 
@@ -57,22 +58,11 @@ def pool_view(pool: Any, *, state: str = "active") -> dict[str, Any]:
     }
     if pool.autoscale:
         view["autoScaleFormula"] = pool.formula_text
-        view["autoScaleEvaluationInterval"] = _iso_duration(pool.interval_seconds())
+        view["autoScaleEvaluationInterval"] = iso_duration(pool.interval_seconds())
     if pool.runs:
         view["autoScaleRun"] = run_view(pool, pool.run_times[-1], pool.runs[-1])
     view["creationTime"] = iso(st, pool.created_at)
     return view
-
-
-def _iso_duration(seconds: float) -> str:
-    whole = int(seconds)
-    frac = seconds - whole
-    h, rest = divmod(whole, 3600)
-    m, s = divmod(rest, 60)
-    text = "PT" + (f"{h}H" if h else "") + (f"{m}M" if m else "")
-    if s or frac or text == "PT":
-        text += f"{s + frac:g}S"
-    return text
 
 
 def node_view(pool: Any, node: Any) -> dict[str, Any]:
