@@ -33,6 +33,8 @@ from poolscale.scheduler.quota import CoreQuota
 from poolscale.scheduler.tasks import COMPLETED, JOB_ACTIVE, JOB_COMPLETED, Job, Task
 
 from . import errors as E
+from .account_jobs import JobOperations
+from .account_pools import PoolOperations
 from .ids import check_id, id_key
 from .livekernel import LiveKernel, RealClock
 from .local.nodedirs import NodeDirectories
@@ -100,7 +102,7 @@ class _JobEntry:
         self.waiting: list[TaskSpec] = []
 
 
-class Account:
+class Account(PoolOperations, JobOperations):
     """A Batch account on this machine (see the module docstring).
 
     ``data_dir``: where node directories (and the state store) live; ``settings`` overrides
