@@ -233,8 +233,11 @@ class _Tokens:
                                  "ISO-8601 instant")
                 self.items.append(("literal", value, start))
             elif match.group("int") is not None:
-                number = int(match.group("int"))
-                if abs(number) >= 2 ** 63:
+                digits = match.group("int")
+                # a 64-bit integer has at most 19 digits; longer text is not turned into a
+                # number at all (int() refuses more than 4,300 digits with a ValueError)
+                number = int(digits) if len(digits.lstrip("-").lstrip("0")) <= 19 else None
+                if number is None or abs(number) >= 2 ** 63:
                     raise refuse(f"the number at position {start + 1} is out of range")
                 self.items.append(("literal", number, start))
             elif match.group("name") is not None:
