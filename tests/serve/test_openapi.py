@@ -217,19 +217,34 @@ def test_schemathesis_loads_it_and_generates_requests_for_every_operation(doc):
         assert "simulation" not in body
 
 
-def test_handler_serves_the_document_of_the_requests_version(monkeypatch):
-    monkeypatch.setattr(openapi, "_served", lambda: (OPS, NOT_SERVED))
-    openapi._document_for.cache_clear()
-
+def _call(version: str, scope: dict) -> SimpleNamespace:
     async def run(fn, *args):
         return fn(*args)
+    return SimpleNamespace(api_version=version, run=run, query={},
+                           request=SimpleNamespace(scope=scope))
 
-    call = SimpleNamespace(api_version="2024-02-01.19.0", run=run, query={})
-    try:
-        response = asyncio.run(openapi.openapi_handler(call))
-    finally:
-        openapi._document_for.cache_clear()
+
+def test_handler_serves_the_document_of_the_apps_operations_under_the_requests_version():
+    app = SimpleNamespace(operations=OPS, not_served=NOT_SERVED)
+    response = asyncio.run(openapi.openapi_handler(_call("2024-02-01.19.0", {"app": app})))
     assert response.status_code == 200
     assert response.media_type == "application/json"
-    body = json.loads(response.body)
-    assert body == openapi_document(OPS, NOT_SERVED, "2024-02-01.19.0")
+    assert json.loads(response.body) == openapi_document(OPS, NOT_SERVED, "2024-02-01.19.0")
+
+
+def test_handler_without_the_app_in_scope_reads_the_default_modules(monkeypatch):
+    import sys
+    import types
+
+    module = types.ModuleType("poolscale.runtime.service.rest.routes_fake_for_openapi")
+    module.OPERATIONS = OPS[:2]
+    module.NOT_SERVED = NOT_SERVED
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    fake_app = types.ModuleType("poolscale.runtime.service.rest.app")
+    fake_app.MODULES = ("routes_fake_for_openapi",)
+    import poolscale.runtime.service.rest as rest
+    monkeypatch.setitem(sys.modules, "poolscale.runtime.service.rest.app", fake_app)
+    monkeypatch.setattr(rest, "app", fake_app, raising=False)
+    response = asyncio.run(openapi.openapi_handler(_call("2025-06-01", {})))
+    assert json.loads(response.body) == openapi_document(OPS[:2], NOT_SERVED, "2025-06-01")
+    assert sorted(json.loads(response.body)["paths"]) == ["/pools"]
