@@ -232,19 +232,30 @@ def test_handler_serves_the_document_of_the_apps_operations_under_the_requests_v
     assert json.loads(response.body) == openapi_document(OPS, NOT_SERVED, "2024-02-01.19.0")
 
 
-def test_handler_without_the_app_in_scope_reads_the_default_modules(monkeypatch):
-    import sys
-    import types
+def test_the_app_serves_it_at_openapi_json_signed_like_every_request():
+    """Through the real gate: the default modules (app.MODULES, which lists this module), a
+    shared-key signed GET, and the document of every operation the app loads."""
+    import datetime as _dt
+    from email.utils import format_datetime
 
-    module = types.ModuleType("poolscale.runtime.service.rest.routes_fake_for_openapi")
-    module.OPERATIONS = OPS[:2]
-    module.NOT_SERVED = NOT_SERVED
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    fake_app = types.ModuleType("poolscale.runtime.service.rest.app")
-    fake_app.MODULES = ("routes_fake_for_openapi",)
-    import poolscale.runtime.service.rest as rest
-    monkeypatch.setitem(sys.modules, "poolscale.runtime.service.rest.app", fake_app)
-    monkeypatch.setattr(rest, "app", fake_app, raising=False)
-    response = asyncio.run(openapi.openapi_handler(_call("2025-06-01", {})))
-    assert json.loads(response.body) == openapi_document(OPS[:2], NOT_SERVED, "2025-06-01")
-    assert sorted(json.loads(response.body)["paths"]) == ["/pools"]
+    from starlette.testclient import TestClient
+
+    from poolscale.runtime.commands.serve import DEV_ACCOUNT, DEV_KEY
+    from poolscale.runtime.service.rest import app as app_module
+    from poolscale.runtime.service.rest.auth import decode_key, sign, string_to_sign
+
+    assert "openapi" in app_module.MODULES
+    app = app_module.build_app(None, account_name=DEV_ACCOUNT, key=decode_key(DEV_KEY))
+    query = "api-version=2024-02-01.19.0"
+    headers = {"ocp-date": format_datetime(_dt.datetime.now(_dt.timezone.utc), usegmt=True)}
+    text = string_to_sign("GET", "/openapi.json", query, headers, DEV_ACCOUNT)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        unsigned = client.get(f"/openapi.json?{query}", headers=headers)
+        headers["authorization"] = f"SharedKey {DEV_ACCOUNT}:{sign(decode_key(DEV_KEY), text)}"
+        response = client.get(f"/openapi.json?{query}", headers=headers)
+    assert unsigned.status_code == 401
+    assert response.status_code == 200
+    operations, not_served = app_module._load(app_module.MODULES)
+    assert response.json() == openapi_document(operations, not_served, "2024-02-01.19.0")
+    assert response.json()["paths"]["/openapi.json"]["get"]["operationId"] == "get_openapi_document"
+    assert app.internal_errors == 0

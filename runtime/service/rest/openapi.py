@@ -31,10 +31,10 @@ from typing import Any, Iterable, Mapping
 
 from poolscale.runtime.service.rest.bodies import SIMULATOR_FIELDS
 from poolscale.runtime.service.rest.odata import DEFAULT_MAX_RESULTS
+from poolscale.runtime.service.rest.operations import AZ_VERSION, Operation
 
-__all__ = ["openapi_document", "openapi_handler", "success_status", "body_schema_name"]
-
-_AZ_VERSION = "2024-02-01.19.0"     # the api-version ``az batch`` sends (no job ``force`` there)
+__all__ = ["OPERATIONS", "NOT_SERVED", "openapi_document", "openapi_handler", "success_status",
+           "body_schema_name"]
 
 #: The statuses the azure-batch 15.x SDK accepts for the operations whose answer is not the
 #: plain 200 of a read (``_operations.py``'s ``status_code not in [...]``); every ``begin_``
@@ -325,7 +325,7 @@ def _parameters(op: Any, version: str) -> list[dict]:
                              "stats (accepted; poolscale keeps no statistics)"))
     if "file" in name and (name.startswith("list_") or op.method == "DELETE"):
         params.append(_query("recursive", {"type": "boolean"}, "whether to include subfolders"))
-    if version != _AZ_VERSION and name in ("begin_delete_job", "begin_terminate_job"):
+    if version != AZ_VERSION and name in ("begin_delete_job", "begin_terminate_job"):
         params.append(_query("force", {"type": "boolean"},
                              "whether to act even if nodes have not run the job release task"))
     params.append({"name": "client-request-id", "in": "header", "required": False,
@@ -458,3 +458,8 @@ async def openapi_handler(call: Any) -> Any:
     operations, not_served = _served(call)
     document = await call.run(openapi_document, operations, not_served, call.api_version)
     return JSONResponse(document)
+
+
+#: ``GET /openapi.json``, served under every api-version (``app.MODULES`` lists this module)
+OPERATIONS = (Operation("GET", "/openapi.json", openapi_handler, "get_openapi_document"),)
+NOT_SERVED: tuple[tuple[str, str, str], ...] = ()
