@@ -304,3 +304,28 @@ def test_any_filter_text_gives_a_result_or_a_400(text):
     else:
         assert all(view in TASKS for view in views)
     assert time.perf_counter() - began < 1.0
+
+
+def test_select_entity_projects_one_view_and_checks_expand():
+    view = {"id": "p", "state": "active", "vmSize": "d2", "eTag": "0x1"}
+    assert odata.select_entity(call("/pools/p", S_select="id,eTag"), view) == {"id": "p", "eTag": "0x1"}
+    assert odata.select_entity(call("/pools/p"), view) == view
+    error = error_of(odata.select_entity, call("/pools/p", S_expand="nodes"), view)
+    assert error.values[0] == ("QueryParameterName", "$expand")
+
+
+def test_the_docs_list_every_filterable_property():
+    """docs/serve.md's table of filterable properties is the allow-list's."""
+    from pathlib import Path
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text()
+    rows = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"\| (pools|nodes|jobs|tasks|certificates|pool node counts) \| (.*) \|", line)
+        if match:
+            rows[match.group(1)] = set(re.findall(r"`([^`]+)`", match.group(2)))
+    assert rows == {"pools": set(odata.FILTERABLE["pools"]), "nodes": set(odata.FILTERABLE["nodes"]),
+                    "jobs": set(odata.FILTERABLE["jobs"]), "tasks": set(odata.FILTERABLE["tasks"]),
+                    "certificates": set(odata.FILTERABLE["certificates"]),
+                    "pool node counts": set(odata.FILTERABLE["nodecounts"])}

@@ -61,7 +61,8 @@ from poolscale.runtime.service.errors import BatchError
 
 __all__ = [
     "FILTERABLE", "KINDS", "DEFAULT_MAX_RESULTS", "MAX_DEPTH",
-    "select_page", "compile_filter", "project", "check_expand", "max_results",
+    "select_page", "select_entity", "compile_filter", "project", "select_names", "check_expand",
+    "max_results", "next_link",
     "order_key", "encode_token", "decode_token",
 ]
 
@@ -507,6 +508,13 @@ def next_link(call: Any, token: str) -> str:
     params.append(("$skiptoken", token))
     return (call.base_url.rstrip("/") + call.request.url.path + "?"
             + urlencode(params, quote_via=quote, safe="$"))
+
+
+def select_entity(call: Any, view: Mapping[str, Any]) -> dict[str, Any]:
+    """One item as a get (``get_pool``, ``get_task``, ...) returns it: ``$expand`` checked,
+    ``$select`` applied."""
+    check_expand(call.query)
+    return project(view, select_names(call.query))
 
 
 def select_page(call: Any, views: list[dict], kind: str) -> tuple[list[dict], str | None]:
