@@ -101,14 +101,23 @@ def test_parameters_where_they_apply(doc):
     assert listing[("query", "$expand")]["schema"] == {"type": "string", "enum": ["stats"]}
     assert set(params(doc, "/pools/{poolId}", "get")) == {
         ("path", "poolId"), ("query", "api-version"), ("query", "timeOut"), ("query", "$select"),
-        ("query", "$expand"), ("header", "client-request-id")}
+        ("query", "$expand"), ("header", "If-Match"), ("header", "If-None-Match"),
+        ("header", "If-Modified-Since"), ("header", "If-Unmodified-Since"),
+        ("header", "client-request-id")}
     assert set(params(doc, "/pools", "post")) == {
         ("query", "api-version"), ("query", "timeOut"), ("header", "client-request-id")}
     assert set(params(doc, "/jobs/{jobId}/tasks/{taskId}/files", "get")) == {
         ("path", "jobId"), ("path", "taskId"), ("query", "api-version"), ("query", "timeOut"),
         ("query", "maxresults"), ("query", "$filter"), ("query", "recursive"),
         ("header", "client-request-id")}
+    assert set(params(doc, "/pools/{poolId}", "delete")) == {
+        ("path", "poolId"), ("query", "api-version"), ("query", "timeOut"),
+        ("header", "If-Match"), ("header", "If-None-Match"), ("header", "If-Modified-Since"),
+        ("header", "If-Unmodified-Since"), ("header", "client-request-id")}
     file = params(doc, "/jobs/{jobId}/tasks/{taskId}/files/{filePath}", "get")
+    assert {key for key in file if key[0] == "header"} == {
+        ("header", "If-Modified-Since"), ("header", "If-Unmodified-Since"), ("header", "ocp-range"),
+        ("header", "client-request-id")}
     assert file[("path", "filePath")] == {"name": "filePath", "in": "path", "required": True,
                                           "schema": {"type": "string"}}
     assert ("query", "force") in params(doc, "/jobs/{jobId}", "delete")
@@ -129,16 +138,33 @@ def test_success_statuses_are_the_sdks(doc):
     assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BatchError"}
 
 
-def _property_names(node: Any, out: set[str]) -> set[str]:
-    if isinstance(node, dict):
-        for name, value in node.get("properties", {}).items():
-            out.add(name)
-        for value in node.values():
-            _property_names(value, out)
-    elif isinstance(node, list):
-        for value in node:
-            _property_names(value, out)
-    return out
+def test_success_status_of_every_sdk_method_is_the_one_the_sdk_accepts():
+    """Read from the SDK's generated operations: ``if response.status_code not in [...]``."""
+    import os
+    import re
+
+    import azure.batch
+
+    source = open(os.path.join(os.path.dirname(azure.batch.__file__), "_operations",
+                               "_operations.py")).read()
+    checked = {}
+    for match in re.finditer(r"\n    def (\w+)\(.*?(?=\n    def |\n    @|\Z)", source, re.S):
+        name, body = match.groups()[0], match.group(0)
+        accepted = re.search(r"status_code not in \[([^\]]*)\]", body)
+        if accepted is None:
+            continue
+        if name.startswith("_") and name.endswith("_internal"):   # behind a begin_ poller
+            name = name[1:-len("_internal")]
+            name = name if name.endswith("_properties") else "begin_" + name
+        method = ("GET" if name.startswith(("list_", "get_", "download_")) and
+                  not name.endswith("_properties") else
+                  "HEAD" if name.endswith(("_exists", "_properties")) else "POST")
+        checked[name] = (openapi.success_status(name, method),
+                         accepted.group(1).split(",")[0].strip())
+    assert len(checked) > 60
+    assert {name: pair for name, pair in checked.items() if pair[0] != pair[1]} == {}
+    assert checked["begin_delete_pool"] == ("202", "202")
+    assert checked["replace_pool_properties"] == ("204", "204")
 
 
 def test_bodies_have_no_simulator_field(doc):

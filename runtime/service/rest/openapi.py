@@ -43,7 +43,7 @@ _STATUS = {
     "create_pool": "201", "create_job": "201", "create_task": "201", "create_job_schedule": "201",
     "create_node_user": "201", "create_task_collection": "200",
     "replace_pool_properties": "204", "terminate_task": "204", "reactivate_task": "204",
-    "disable_job_schedule": "204", "enable_job_schedule": "204",
+    "disable_job_schedule": "204", "enable_job_schedule": "204", "upload_node_logs": "200",
 }
 
 
@@ -301,6 +301,42 @@ _EXPANDABLE = ("list_pools", "list_jobs", "list_tasks", "list_jobs_from_schedule
                "get_pool", "get_job", "get_task", "get_job_schedule")
 
 
+#: the operations that take the conditional headers (the 15.x SDK's request builders; its
+#: ``etag``/``match_condition`` give If-Match / If-None-Match on the same ones)
+_CONDITIONAL = frozenset((
+    "begin_delete_pool", "pool_exists", "get_pool", "update_pool", "enable_pool_auto_scale",
+    "begin_resize_pool", "begin_stop_pool_resize", "begin_remove_nodes", "begin_delete_job",
+    "get_job", "update_job", "replace_job", "begin_disable_job", "begin_enable_job",
+    "begin_terminate_job", "delete_task", "get_task", "replace_task", "terminate_task",
+    "reactivate_task",
+))
+#: the file operations, which take only the time conditions (and downloads a range)
+_FILE_CONDITIONAL = frozenset(("download_task_file", "download_node_file",
+                               "get_task_file_properties", "get_node_file_properties"))
+
+
+def _header(name: str, description: str) -> dict:
+    return {"name": name, "in": "header", "required": False, "schema": {"type": "string"},
+            "description": description}
+
+
+def _condition_headers(name: str) -> list[dict]:
+    out = []
+    if name in _CONDITIONAL:
+        out += [_header("If-Match", "answer only if the resource's ETag is this one (else 412)"),
+                _header("If-None-Match", "answer only if the resource's ETag is not this one "
+                                         "(else 304 for a read, 412 for a change)")]
+    if name in _CONDITIONAL or name in _FILE_CONDITIONAL:
+        out += [_header("If-Modified-Since", "an RFC 1123 date: answer only if the resource "
+                                             "changed since"),
+                _header("If-Unmodified-Since", "an RFC 1123 date: answer only if the resource "
+                                               "has not changed since")]
+    if name.startswith("download_"):
+        out.append(_header("ocp-range", "bytes=first-last: that part of the file (answered "
+                                        "with 200, as the SDK expects)"))
+    return out
+
+
 def _parameters(op: Any, version: str) -> list[dict]:
     params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
               for name in _PATH_PARAM.findall(op.template)]
@@ -328,6 +364,7 @@ def _parameters(op: Any, version: str) -> list[dict]:
     if version != AZ_VERSION and name in ("begin_delete_job", "begin_terminate_job"):
         params.append(_query("force", {"type": "boolean"},
                              "whether to act even if nodes have not run the job release task"))
+    params.extend(_condition_headers(name))
     params.append({"name": "client-request-id", "in": "header", "required": False,
                    "schema": {"type": "string", "format": "uuid"},
                    "description": "the caller's request id, echoed when asked"})
