@@ -228,7 +228,7 @@ def test_schemathesis_loads_it_and_generates_requests_for_every_operation(doc):
         labels.append(operation.label)
         seen: list = []
 
-        @settings(max_examples=5, deadline=None, database=None,
+        @settings(max_examples=2, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(operation.as_strategy())
         def draw(case):

@@ -58,6 +58,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from poolscale.runtime.service.errors import BatchError
+from poolscale.runtime.service.ids import id_key
 
 __all__ = [
     "FILTERABLE", "KINDS", "DEFAULT_MAX_RESULTS", "MAX_DEPTH",
@@ -127,15 +128,15 @@ def order_key(view: Mapping[str, Any], kind: str) -> tuple:
     if kind in ("nodefiles", "taskfiles"):
         return (_text(view, "name"),)
     if kind == "nodecounts":
-        return (_text(view, "poolId").lower(),)
+        return (id_key(_text(view, "poolId")),)
     if kind == "certificates":
         return (_text(view, "thumbprintAlgorithm").lower(), _text(view, "thumbprint").lower())
     if kind == "prepreleasestatus":
-        return (_text(view, "poolId").lower(), _text(view, "nodeId").lower())
+        return (id_key(_text(view, "poolId")), id_key(_text(view, "nodeId")))
     if kind == "subtasks":
         number = view.get("id")
         return (number if isinstance(number, int) and not isinstance(number, bool) else -1,)
-    return (_text(view, "id").lower(),)
+    return (id_key(_text(view, "id")),)
 
 
 def encode_token(kind: str, key: tuple) -> str:
