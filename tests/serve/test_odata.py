@@ -3,6 +3,7 @@ $expand, maxresults and $skiptoken paging, tested on a stand-in call (no server 
 
 from __future__ import annotations
 
+import base64
 import time
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -201,8 +202,11 @@ def test_maxresults_refused(value, code, reason):
                             ("Reason", reason))
 
 
+_DEEP = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")     # 2,000 characters
+
+
 @pytest.mark.parametrize("token", ["x=", "!!", "bm90IGpzb24", odata.encode_token("pools", ("a",)),
-                                   odata.encode_token("tasks", (5,)), ""])
+                                   odata.encode_token("tasks", (5,)), "", _DEEP, "A" * 2049])
 def test_malformed_skiptoken_refused(token):
     error = error_of(select_page, call(S_skiptoken=token), TASKS, "tasks")
     assert error.code == "InvalidQueryParameterValue"
@@ -329,3 +333,16 @@ def test_the_docs_list_every_filterable_property():
                     "jobs": set(odata.FILTERABLE["jobs"]), "tasks": set(odata.FILTERABLE["tasks"]),
                     "certificates": set(odata.FILTERABLE["certificates"]),
                     "pool node counts": set(odata.FILTERABLE["nodecounts"])}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300), st.text(max_size=20), st.text(max_size=40), st.text(max_size=40))
+def test_any_token_maxresults_select_or_expand_gives_a_page_or_a_400(token, limit, select, expand):
+    try:
+        views, _ = select_page(call(S_skiptoken=token, maxresults=limit, S_select=select,
+                                    S_expand=expand), TASKS, "tasks")
+    except BatchError as error:
+        assert error.status == 400
+        assert error.code in ("InvalidQueryParameterValue", "OutOfRangeQueryParameterValue")
+    else:
+        assert len(views) <= len(TASKS)

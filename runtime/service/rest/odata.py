@@ -151,12 +151,15 @@ def decode_token(token: str, kind: str) -> tuple:
     def bad(reason: str) -> BatchError:
         return _refused("$skiptoken", token, reason)
 
-    if not token or len(token) > 4096 or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+    # a token this module makes holds a kind and at most two ids or file names: well under
+    # 2,048 characters; a longer one is not ours (and JSON nested thousands deep would exhaust
+    # the decoder's recursion)
+    if not token or len(token) > 2048 or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
         raise bad("the token is not one a previous page of this list returned")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw.decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise bad("the token is not one a previous page of this list returned") from None
     sample = order_key({}, kind)
     if (not isinstance(data, list) or len(data) != len(sample) + 1 or data[0] != kind
