@@ -194,6 +194,8 @@ def values_of(error: BatchError) -> dict[str, str]:
     ("-5", "OutOfRangeQueryParameterValue", "maxresults must lie between 1 and 1000"),
     ("ten", "InvalidQueryParameterValue", "maxresults is a whole number"),
     ("", "InvalidQueryParameterValue", "maxresults is a whole number"),
+    ("0\x1f", "InvalidQueryParameterValue", "maxresults is a whole number"),
+    ("\u0665", "InvalidQueryParameterValue", "maxresults is a whole number"),
 ])
 def test_maxresults_refused(value, code, reason):
     error = error_of(select_page, call(maxresults=value), TASKS, "tasks")

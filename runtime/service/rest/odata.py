@@ -491,9 +491,10 @@ def max_results(query: Mapping[str, str]) -> int:
     text = query.get("maxresults")
     if text is None:
         return DEFAULT_MAX_RESULTS
-    if not re.fullmatch(r"\s*[+-]?\d{1,12}\s*", text):
+    digits = text.strip(" ")
+    if not re.fullmatch(r"[+-]?[0-9]{1,12}", digits):
         raise _refused("maxresults", text, "maxresults is a whole number")
-    number = int(text)
+    number = int(digits)
     if not 1 <= number <= DEFAULT_MAX_RESULTS:
         raise _refused("maxresults", text,
                        f"maxresults must lie between 1 and {DEFAULT_MAX_RESULTS}",
