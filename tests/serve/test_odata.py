@@ -212,7 +212,8 @@ _DEEP = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")     # 2,000 c
 def test_malformed_skiptoken_refused(token):
     error = error_of(select_page, call(S_skiptoken=token), TASKS, "tasks")
     assert error.code == "InvalidQueryParameterValue"
-    assert error.values == (("QueryParameterName", "$skiptoken"), ("QueryParameterValue", token),
+    quoted = token if len(token) <= 2048 else token[:2045] + "..."
+    assert error.values == (("QueryParameterName", "$skiptoken"), ("QueryParameterValue", quoted),
                             ("Reason", "the token is not one a previous page of this list returned"))
 
 
@@ -249,7 +250,8 @@ def test_expand_other_than_stats_refused():
 def test_filter_refused_with_the_parameter_named(text, reason):
     error = error_of(select_page, call(S_filter=text), TASKS, "tasks")
     assert error.code == "InvalidQueryParameterValue" and error.status == 400
-    assert error.values == (("QueryParameterName", "$filter"), ("QueryParameterValue", text),
+    quoted = text if len(text) <= 2048 else text[:2045] + "..."
+    assert error.values == (("QueryParameterName", "$filter"), ("QueryParameterValue", quoted),
                             ("Reason", reason))
 
 
@@ -348,3 +350,9 @@ def test_any_token_maxresults_select_or_expand_gives_a_page_or_a_400(token, limi
         assert error.code in ("InvalidQueryParameterValue", "OutOfRangeQueryParameterValue")
     else:
         assert len(views) <= len(TASKS)
+
+
+def test_a_long_value_is_quoted_cut_at_2048_characters():
+    text = "id eq '" + "a" * 3000
+    error = error_of(select_page, call(S_filter=text), TASKS, "tasks")
+    assert dict(error.values)["QueryParameterValue"] == text[:2045] + "..."

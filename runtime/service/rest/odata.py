@@ -108,7 +108,14 @@ FILTERABLE: Mapping[str, frozenset[str]] = {
 KINDS = tuple(FILTERABLE)
 
 
-def _refused(name: str, value: str, reason: str, code: str = "InvalidQueryParameterValue") -> BatchError:
+#: the longest parameter value an error quotes whole (a filter may be as long as the URL)
+_QUOTED = 2048
+
+
+def _refused(name: str, value: str, reason: str,
+             code: str = "InvalidQueryParameterValue") -> BatchError:
+    if len(value) > _QUOTED:
+        value = value[:_QUOTED - 3] + "..."
     return BatchError(code, values=(("QueryParameterName", name), ("QueryParameterValue", value),
                                     ("Reason", reason)))
 
