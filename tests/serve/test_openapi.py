@@ -232,19 +232,11 @@ def test_handler_serves_the_document_of_the_apps_operations_under_the_requests_v
     assert json.loads(response.body) == openapi_document(OPS, NOT_SERVED, "2024-02-01.19.0")
 
 
-def test_handler_without_the_app_in_scope_reads_the_default_modules(monkeypatch):
-    import sys
-    import types
-
-    module = types.ModuleType("poolscale.runtime.service.rest.routes_fake_for_openapi")
-    module.OPERATIONS = OPS[:2]
-    module.NOT_SERVED = NOT_SERVED
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    fake_app = types.ModuleType("poolscale.runtime.service.rest.app")
-    fake_app.MODULES = ("routes_fake_for_openapi",)
-    import poolscale.runtime.service.rest as rest
-    monkeypatch.setitem(sys.modules, "poolscale.runtime.service.rest.app", fake_app)
-    monkeypatch.setattr(rest, "app", fake_app, raising=False)
-    response = asyncio.run(openapi.openapi_handler(_call("2025-06-01", {})))
-    assert json.loads(response.body) == openapi_document(OPS[:2], NOT_SERVED, "2025-06-01")
-    assert sorted(json.loads(response.body)["paths"]) == ["/pools"]
+def test_the_server_publishes_its_document_at_openapi_json(server):
+    response = server.request("GET", "/openapi.json", api_version="2024-02-01.19.0")
+    assert response.status == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.0")
+    assert "/openapi.json" in document["paths"]
+    unsigned = server.request("GET", "/openapi.json", headers={"authorization": ""})
+    assert unsigned.status == 401
