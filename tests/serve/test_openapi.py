@@ -259,8 +259,8 @@ def test_handler_serves_the_document_of_the_apps_operations_under_the_requests_v
 
 
 def test_the_app_serves_it_at_openapi_json_signed_like_every_request():
-    """Through the real gate: the default modules (app.MODULES, which lists this module), a
-    shared-key signed GET, and the document of every operation the app loads."""
+    """Through the real gate (in process): a shared-key signed GET, and the document of every
+    operation the app answers, /openapi.json itself included."""
     import datetime as _dt
     from email.utils import format_datetime
 
@@ -270,7 +270,6 @@ def test_the_app_serves_it_at_openapi_json_signed_like_every_request():
     from poolscale.runtime.service.rest import app as app_module
     from poolscale.runtime.service.rest.auth import decode_key, sign, string_to_sign
 
-    assert "openapi" in app_module.MODULES
     app = app_module.build_app(None, account_name=DEV_ACCOUNT, key=decode_key(DEV_KEY))
     query = "api-version=2024-02-01.19.0"
     headers = {"ocp-date": format_datetime(_dt.datetime.now(_dt.timezone.utc), usegmt=True)}
@@ -281,7 +280,16 @@ def test_the_app_serves_it_at_openapi_json_signed_like_every_request():
         response = client.get(f"/openapi.json?{query}", headers=headers)
     assert unsigned.status_code == 401
     assert response.status_code == 200
-    operations, not_served = app_module._load(app_module.MODULES)
-    assert response.json() == openapi_document(operations, not_served, "2024-02-01.19.0")
-    assert response.json()["paths"]["/openapi.json"]["get"]["operationId"] == "get_openapi_document"
+    assert response.json() == openapi_document(app.operations, app.not_served, "2024-02-01.19.0")
+    assert response.json()["paths"]["/openapi.json"]["get"]["operationId"] == "openapi"
     assert app.internal_errors == 0
+
+
+def test_the_server_publishes_its_document_at_openapi_json(server):
+    response = server.request("GET", "/openapi.json", api_version="2024-02-01.19.0")
+    assert response.status == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.0")
+    assert "/openapi.json" in document["paths"]
+    unsigned = server.request("GET", "/openapi.json", headers={"authorization": ""})
+    assert unsigned.status == 401

@@ -31,10 +31,9 @@ from typing import Any, Iterable, Mapping
 
 from poolscale.runtime.service.rest.bodies import SIMULATOR_FIELDS
 from poolscale.runtime.service.rest.odata import DEFAULT_MAX_RESULTS
-from poolscale.runtime.service.rest.operations import AZ_VERSION, Operation
+from poolscale.runtime.service.rest.operations import AZ_VERSION
 
-__all__ = ["OPERATIONS", "NOT_SERVED", "openapi_document", "openapi_handler", "success_status",
-           "body_schema_name"]
+__all__ = ["openapi_document", "openapi_handler", "success_status", "body_schema_name"]
 
 #: The statuses the azure-batch 15.x SDK accepts for the operations whose answer is not the
 #: plain 200 of a read (``_operations.py``'s ``status_code not in [...]``); every ``begin_``
@@ -466,24 +465,10 @@ def openapi_document(operations: Iterable[Any], not_served: Iterable[tuple[str, 
 # --------------------------------------------------------------------------------------------
 
 def _served(call: Any) -> tuple[list[Any], list[tuple[str, str, str]]]:
-    """The operations and not-served rows of the app that answers ``call``: the app's own
-    lists when the request's scope names the app (``scope["app"]``), else those of the route
-    modules the app loads by default (``app.MODULES``)."""
-    import importlib
-
-    scope = getattr(call.request, "scope", None) or {}
-    app = scope.get("app")
-    if app is not None and hasattr(app, "operations"):
-        return list(app.operations), list(getattr(app, "not_served", ()))
-    from poolscale.runtime.service.rest import app as app_module
-
-    operations: list[Any] = []
-    not_served: list[tuple[str, str, str]] = []
-    for name in app_module.MODULES:
-        module = importlib.import_module(f"poolscale.runtime.service.rest.{name}")
-        operations.extend(module.OPERATIONS)
-        not_served.extend(getattr(module, "NOT_SERVED", ()))
-    return operations, not_served
+    """The operations and not-served rows of the app that answers ``call`` (the app puts itself
+    in the request's scope as ``app``, as Starlette does)."""
+    app = call.request.scope["app"]
+    return list(app.operations), list(app.not_served)
 
 
 async def openapi_handler(call: Any) -> Any:
@@ -496,7 +481,3 @@ async def openapi_handler(call: Any) -> Any:
     document = await call.run(openapi_document, operations, not_served, call.api_version)
     return JSONResponse(document)
 
-
-#: ``GET /openapi.json``, served under every api-version (``app.MODULES`` lists this module)
-OPERATIONS = (Operation("GET", "/openapi.json", openapi_handler, "get_openapi_document"),)
-NOT_SERVED: tuple[tuple[str, str, str], ...] = ()
