@@ -167,6 +167,34 @@ def test_success_status_of_every_sdk_method_is_the_one_the_sdk_accepts():
     assert checked["replace_pool_properties"] == ("204", "204")
 
 
+def test_an_operation_has_a_body_exactly_when_the_sdk_sends_one():
+    """Read from the SDK's request builders: a change sends a body when its builder sets a
+    content type."""
+    import os
+    import re
+
+    import azure.batch
+
+    source = open(os.path.join(os.path.dirname(azure.batch.__file__), "_operations",
+                               "_operations.py")).read()
+    builders = re.finditer(r"\ndef build_batch_(\w+)_request\((.*?)\) -> HttpRequest:(.*?)"
+                           r"return HttpRequest\(method=\"(\w+)\"", source, re.S)
+    schemas = openapi._model_schemas()
+    wrong, count = {}, 0
+    for builder in builders:
+        name, code, method = builder.group(1), builder.group(3), builder.group(4)
+        if method in ("GET", "HEAD", "DELETE"):
+            continue
+        if name.endswith("_internal"):
+            name = "begin_" + name[:-len("_internal")]
+        count += 1
+        has_body = openapi._request_body(name, method, schemas) is not None
+        if has_body != ("content_type" in code):
+            wrong[name] = has_body
+    assert count > 30
+    assert wrong == {}
+
+
 def test_bodies_have_no_simulator_field(doc):
     schemas = doc["components"]["schemas"]
     for section, model in (("pool", "PoolSpec"), ("job", "JobSpec"), ("task", "TaskSpec"),

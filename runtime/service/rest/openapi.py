@@ -239,6 +239,14 @@ _ACTION_BODIES: dict[str, dict] = {
 }
 
 
+#: the changes that take no body (the 15.x SDK's request builders that set no content type)
+_BODILESS = frozenset((
+    "disable_pool_auto_scale", "begin_stop_pool_resize", "begin_enable_job", "disable_job_schedule",
+    "enable_job_schedule", "begin_terminate_job_schedule", "terminate_task", "reactivate_task",
+    "begin_start_node", "enable_node_scheduling",
+))
+
+
 def body_schema_name(name: str) -> str | None:
     """Which model schema an operation's body is (``PoolSpec``, ``JobSpec``, ``TaskSpec``), by
     its SDK method name; None for the other bodies."""
@@ -263,12 +271,7 @@ def _request_body(name: str, method: str, schemas: Mapping[str, dict]) -> dict |
                                  "items": {"$ref": "#/components/schemas/TaskSpec"}}}, ["value"])
     elif name in _ACTION_BODIES:
         schema = _ACTION_BODIES[name]
-    elif method in ("POST", "PUT", "PATCH") and not name.startswith(("terminate_", "reactivate_",
-                                                                    "enable_", "begin_enable_",
-                                                                    "begin_stop_", "begin_delete",
-                                                                    "begin_start_", "disable_pool",
-                                                                    "begin_deallocate_",
-                                                                    "begin_reimage_")):
+    elif method in ("POST", "PUT", "PATCH") and name not in _BODILESS:
         schema = {"type": "object"}
     else:
         return None
