@@ -195,6 +195,29 @@ def test_an_operation_has_a_body_exactly_when_the_sdk_sends_one():
     assert wrong == {}
 
 
+@pytest.mark.parametrize("name, model", [
+    ("begin_resize_pool", "BatchPoolResizeOptions"),
+    ("enable_pool_auto_scale", "BatchPoolEnableAutoScaleOptions"),
+    ("evaluate_pool_auto_scale", "BatchPoolEvaluateAutoScaleOptions"),
+    ("begin_remove_nodes", "BatchNodeRemoveOptions"),
+    ("begin_disable_job", "BatchJobDisableOptions"),
+    ("begin_terminate_job", "BatchJobTerminateOptions"),
+    ("begin_reboot_node", "BatchNodeRebootOptions"),
+    ("begin_reimage_node", "BatchNodeReimageOptions"),
+    ("begin_deallocate_node", "BatchNodeDeallocateOptions"),
+    ("disable_node_scheduling", "BatchNodeDisableSchedulingOptions"),
+])
+def test_action_bodies_have_the_sdks_properties(name, model):
+    from azure.batch.models import _models
+
+    names = set()
+    for klass in getattr(_models, model).__mro__:
+        for attr, field in vars(klass).items():
+            if type(field).__name__ == "_RestField":
+                names.add(field._rest_name_input or attr)
+    assert set(openapi._ACTION_BODIES[name]["properties"]) == names
+
+
 def test_bodies_have_no_simulator_field(doc):
     schemas = doc["components"]["schemas"]
     for section, model in (("pool", "PoolSpec"), ("job", "JobSpec"), ("task", "TaskSpec"),

@@ -233,7 +233,9 @@ _ACTION_BODIES: dict[str, dict] = {
                               ["disableTasks"]),
     "begin_terminate_job": _obj({"terminateReason": {"type": "string"}}),
     "replace_task": _obj({"constraints": {"$ref": "#/components/schemas/TaskConstraints"}}),
-    "begin_reboot_node": _obj({"nodeRebootKind": _NODE_OPTION, "nodeRebootOption": _NODE_OPTION}),
+    "begin_reboot_node": _obj({"nodeRebootOption": _NODE_OPTION}),
+    "begin_reimage_node": _obj({"nodeReimageOption": _NODE_OPTION}),
+    "begin_deallocate_node": _obj({"nodeDeallocateOption": _NODE_OPTION}),
     "disable_node_scheduling": _obj({"nodeDisableSchedulingOption": {
         "type": "string", "enum": ["requeue", "terminate", "taskcompletion"]}}),
 }
