@@ -346,13 +346,27 @@ def test_start_preparation_and_release_tasks_download_theirs(azurite, tmp_path):
                                         "resourceFiles": file}})
         acct.add_job({"id": "j", "poolInfo": {"poolId": "p"},
                       "jobPreparationTask": {"commandLine": sh("cat setup.txt"),
-                                             "resourceFiles": file}})
-        acct.add_task("j", {"id": "t", "commandLine": sh("cat $AZ_BATCH_JOB_PREP_WORKING_DIR/setup.txt")})
+                                             "resourceFiles": file},
+                      "jobReleaseTask": {"commandLine": sh("cat setup.txt > seen.txt"),
+                                         "resourceFiles": file}})
+        acct.add_task("j", {"id": "t",
+                            "commandLine": sh("cat $AZ_BATCH_JOB_PREP_WORKING_DIR/setup.txt")})
         acct.wait_for_job("j", timeout=WAIT)
         node = acct.list_nodes("p")[0]["id"]
         assert acct.read_node_file("p", node, "startup/wd/seen.txt") == b"ready\n"
         assert acct.read_task_file("j", "t", "stdout.txt") == b"ready\n"
         assert acct.get_task("j", "t")["executionInfo"]["result"] == "success"
+        acct.terminate_job("j")             # the release task runs on the node
+        released = "workitems/j/job-1/jobrelease/wd/seen.txt"
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                if acct.read_node_file("p", node, released) == b"ready\n":
+                    break
+            except BatchError:
+                pass
+            assert time.monotonic() < deadline, "the release task did not run"
+            time.sleep(0.05)
     finally:
         acct.close()
 
@@ -495,3 +509,60 @@ def test_a_bad_connection_string_is_refused_without_showing_it():
     assert str(info.value) == ("auto_storage: a storage connection string needs AccountName "
                                "and AccountKey")
     assert "SECRET" not in repr(info.value.value)
+
+
+def test_a_task_with_files_survives_a_restart_and_downloads_then(azurite, tmp_path):
+    """The task's files are part of its stored specification: a task added while its job
+    waits for a pool, kept across a restart, downloads its file once the pool exists."""
+    name = fresh("keep")
+    azurite.container(name).upload_blob("in.txt", b"kept\n")
+    settings = AccountSettings(data_dir=tmp_path / "data")
+    with Account(settings=settings) as acct:
+        acct.add_job({"id": "j", "poolInfo": {"poolId": "p"}})
+        acct.add_task("j", {"id": "t", "commandLine": "cat in.txt", "resourceFiles": [
+            {"storageContainerUrl": azurite.sas_url(name)}]})
+    with Account(settings=settings) as acct:
+        acct.create_pool({"id": "p", "vmSize": "STANDARD_D2_v3", "targetDedicatedNodes": 1})
+        acct.wait_for_job("j", timeout=WAIT)
+        assert outcome(acct.get_task("j", "t")) == ("completed", "success", 0, None, 0)
+        assert acct.read_task_file("j", "t", "stdout.txt") == b"kept\n"
+
+
+def test_a_failed_upload_applies_the_exit_conditions_and_blocks_dependents(azurite, tmp_path):
+    """An upload failure with exit code 0 is a failure for the exit conditions: a dependent task
+    stays blocked, ``fileUploadError`` gives the job action (here: terminate the job), and an
+    ``exitCodes`` entry for the code wins over it."""
+    name = fresh("exit")
+    azurite.container(name)
+    read_only = azurite.sas_url(name, write=False)
+    acct = Account(settings=AccountSettings(data_dir=tmp_path / "data", durability="off"))
+    try:
+        acct.create_pool({"id": "p", "vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 4,
+                          "targetDedicatedNodes": 1})
+        acct.add_job({"id": "j", "poolInfo": {"poolId": "p"}, "usesTaskDependencies": True,
+                      "onTaskFailure": "performExitOptionsJobAction"})
+        upload = {"commandLine": sh("echo r > r.txt"),
+                  "outputFiles": [output("r.txt", read_only, "taskSuccess")]}
+        acct.add_tasks("j", [
+            {"id": "kept", **upload, "exitConditions": {
+                "exitCodes": [{"code": 0, "exitOptions": {"jobAction": "none"}}],
+                "fileUploadError": {"jobAction": "terminate"}}},
+            {"id": "child", "commandLine": "true", "dependsOn": {"taskIds": ["kept"]}}])
+        deadline = time.monotonic() + WAIT
+        while acct.get_task("j", "kept")["state"] != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.2)
+        assert outcome(acct.get_task("j", "kept"))[1:4] == (
+            "failure", 0, {"category": "usererror", "code": "FileUploadMiscError"})
+        assert acct.get_task("j", "child")["state"] == "active"      # blocked
+        assert acct.get_job("j")["state"] == "active"                # exitCodes 0: none
+        acct.add_task("j", {"id": "ends", **upload,
+                            "exitConditions": {"fileUploadError": {"jobAction": "terminate"}}})
+        deadline = time.monotonic() + WAIT
+        while acct.get_job("j")["state"] != "completed":
+            assert time.monotonic() < deadline, acct.get_job("j")
+            time.sleep(0.02)
+        assert acct.get_job("j")["executionInfo"]["terminateReason"] == "TaskFailed"
+    finally:
+        acct.close()

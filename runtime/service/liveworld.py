@@ -731,7 +731,8 @@ class LocalWorld(SimulatedWorld):
     def _on_upload_failed(self, task: Task, report: tuple[int, int, BaseException]) -> None:
         """Engine thread: the attempt's process exited with ``code`` but its output files did
         not all upload: the task completes as a failure with the upload's failureInfo and the
-        process's exit code, and is not retried."""
+        process's exit code, is not retried, and its ``exitConditions.fileUploadError``
+        options apply (an ``exitCodes`` entry for its code first, else ``default``)."""
         attempt, code, error = report
         if attempt != task.attempt or task.state is not RUNNING:
             return
@@ -743,7 +744,7 @@ class LocalWorld(SimulatedWorld):
         self._retain(task)
         self._log_end(task, FAILURE, code)
         self._unassign(task)
-        self._complete(task, FAILURE, code, failure)
+        self._complete(task, FAILURE, code, failure, upload_failed=True)
 
     def _task_retained(self, task: Task, until: float) -> None:
         """The task completed: its directory on each of its nodes is deleted at ``until``, its
