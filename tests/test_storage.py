@@ -566,3 +566,20 @@ def test_a_failed_upload_applies_the_exit_conditions_and_blocks_dependents(azuri
         assert acct.get_job("j")["executionInfo"]["terminateReason"] == "TaskFailed"
     finally:
         acct.close()
+
+
+def test_a_download_never_writes_through_a_link_out_of_the_working_directory(tmp_path):
+    """A task (or an earlier attempt) may leave a symbolic link in its working directory; a
+    resource file is never placed through it: the download fails before any request."""
+    from poolscale.runtime.service.local.storage import TransferFailed, download_resource_files
+
+    wd, elsewhere = tmp_path / "wd", tmp_path / "elsewhere"
+    wd.mkdir()
+    elsewhere.mkdir()
+    (wd / "out").symlink_to(elsewhere)
+    with pytest.raises(TransferFailed) as info:
+        download_resource_files([ResourceFile(http_url="http://127.0.0.1:9/x",
+                                              file_path="out/sub/x")], wd)
+    assert (info.value.code, info.value.message) == (
+        "ResourceDirectoryCreateFailed", "'out/sub/x' leads outside the working directory")
+    assert list(elsewhere.iterdir()) == []

@@ -25,7 +25,7 @@ task's ``failureInfo.code``): ``BlobAccessDenied`` (403, a bad or expired SAS),
 Why plain HTTP (``urllib``) and not the Azure SDK: a SAS URL needs no signing, so downloads,
 container listings and uploads are one GET/PUT each and no Azure package is needed for them.
 Only ``autoStorageContainerName`` needs the account key, to make a SAS: that is done with
-``azure-storage-blob`` (the optional extra ``[storage]``), imported when first needed.
+``azure-storage-blob`` (an optional dependency), imported when first needed.
 
 Secrets: a SAS is a bearer credential. Every message this module makes, logs or writes goes
 through :func:`redact`, which replaces the value of ``sig=`` by ``REDACTED``.
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import glob
+import http.client
 import os
 import re
 import socket
@@ -72,6 +73,9 @@ UPLOAD_ERRORS = "fileuploaderr.txt"
 _CHUNK = 1 << 20
 _SIG = re.compile(r"(?i)(sig(?:=|%3D))[^&\s'\"<>]*")
 _WILDCARD = re.compile(r"[*?\[]")
+
+#: What a request or a read may raise besides an HTTP status: the network, a broken answer.
+_NETWORK_ERRORS = (urllib.error.URLError, OSError, ValueError, http.client.HTTPException)
 
 #: The well-known development storage account (Azurite's, as Azure's tools name it).
 _DEV_STORAGE = {
@@ -187,7 +191,7 @@ def _auto_storage_url(connection_string: str, container: str) -> str:
         from azure.storage.blob import ContainerSasPermissions, generate_container_sas
     except ImportError:
         raise TransferFailed("BlobDownloadMiscError", "autoStorageContainerName needs the "
-                             "azure-storage-blob package: pip install 'poolscale[storage]'") from None
+                             "azure-storage-blob package: pip install azure-storage-blob") from None
     parts = parse_connection_string(connection_string)
     expiry = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(hours=1)
     sas = generate_container_sas(parts["AccountName"], container, account_key=parts["AccountKey"],
@@ -243,21 +247,28 @@ def _target(root: Path, relative: str | None) -> Path:
                              f"{relative!r} is not a path inside the working directory")
     target = root.joinpath(*parts)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
+        real_root = root.resolve()
+        made = real_root
+        for part in parts[:-1]:         # each step checked before the next is made
+            made = (made / part).resolve()
+            if not made.is_relative_to(real_root):
+                raise TransferFailed("ResourceDirectoryCreateFailed",
+                                     f"{relative!r} leads outside the working directory")
+            made.mkdir(exist_ok=True)
+        if target.is_symlink():
+            target.unlink()             # replaced, never written through
     except OSError as e:
         raise TransferFailed("ResourceDirectoryCreateFailed",
-                             f"cannot make {target.parent}: {e.strerror or e}") from None
-    if not target.parent.resolve().is_relative_to(root.resolve()):
-        raise TransferFailed("ResourceDirectoryCreateFailed",
-                             f"{target.parent} leads outside the working directory")
-    return target
+                             f"cannot make the directory of {target}: {e.strerror or e}") from None
+    return made / parts[-1]
 
 
 def _fetch(url: str, target: Path, mode: int, cancelled: Callable[[], bool]) -> None:
     """GET ``url`` into ``target`` (replaced if it exists), then give it ``mode``."""
     try:
         response = _request(url)
-    except (urllib.error.URLError, OSError, ValueError) as e:
+    except _NETWORK_ERRORS as e:
         raise _download_failure(e, url) from None
     with response:
         try:
@@ -271,7 +282,7 @@ def _fetch(url: str, target: Path, mode: int, cancelled: Callable[[], bool]) -> 
                     raise Cancelled()
                 try:
                     block = response.read(_CHUNK)
-                except (OSError, ValueError) as e:
+                except _NETWORK_ERRORS as e:
                     raise _download_failure(e, url) from None
                 if not block:
                     break
@@ -304,7 +315,7 @@ def _blob_names(base: str, sas: str, prefix: str,
         try:
             with _request(url) as response:
                 body = response.read()
-        except (urllib.error.URLError, OSError, ValueError) as e:
+        except _NETWORK_ERRORS as e:
             raise _download_failure(e, url) from None
         try:
             root = ET.fromstring(body)
@@ -387,7 +398,7 @@ def upload_output_files(files: Iterable[Any], task_dir: Path, exit_code: int | N
             url = _join(base, sas, blob)
             try:
                 _put(url, path, headers)
-            except (urllib.error.URLError, OSError, ValueError) as e:
+            except _NETWORK_ERRORS as e:
                 status = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) \
                     else str(getattr(e, "reason", None) or e)
                 errors.append(f"{path}: upload to {redact(url)} failed: {status}")
