@@ -421,10 +421,13 @@ class _HeldServer:
                 held.asked.set()
                 held.release.wait(WAIT)
                 body = b"slow\n"
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass                # the client gave up (a timeout, a cancelled download)
 
             def log_message(self, *args):
                 pass
@@ -583,3 +586,37 @@ def test_a_download_never_writes_through_a_link_out_of_the_working_directory(tmp
     assert (info.value.code, info.value.message) == (
         "ResourceDirectoryCreateFailed", "'out/sub/x' leads outside the working directory")
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_storage_that_does_not_answer_is_a_timeout(monkeypatch, tmp_path):
+    from poolscale.runtime.service.local import storage
+
+    monkeypatch.setattr(storage, "REQUEST_TIMEOUT", 0.3)
+    server = _HeldServer()
+    try:
+        with pytest.raises(storage.TransferFailed) as info:
+            storage.download_resource_files(
+                [ResourceFile(http_url=server.url + "?sig=HELD", file_path="x")], tmp_path)
+        assert info.value.code == "BlobDownloadTimedOut"
+        assert info.value.message == f"GET {server.url}?sig=REDACTED: timed out"
+    finally:
+        server.close()
+
+
+def test_an_absolute_pattern_and_a_single_file_without_a_path(azurite, tmp_path):
+    """A pattern may be absolute; a file named without wildcards and without ``path`` is
+    uploaded at its own name, at the container's root."""
+    from poolscale.runtime.service.local.storage import upload_output_files
+
+    name = fresh("abs")
+    azurite.container(name)
+    url = azurite.sas_url(name, write=True)
+    task_dir = tmp_path / "task"
+    (task_dir / "wd" / "r").mkdir(parents=True)
+    (task_dir / "wd" / "r" / "one.txt").write_text("1")
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "s.log").write_text("s")
+    files = [OutputFile.model_validate(output(p, url, "taskCompletion", path)) for p, path in (
+        ("r/one.txt", None), (f"{tmp_path}/shared/*.log", "abs"))]
+    assert upload_output_files(files, task_dir, 7) == 2
+    assert azurite.blobs(name) == {"one.txt": b"1", "abs/s.log": b"s"}

@@ -71,7 +71,8 @@ UPLOAD_LOG = "fileuploadout.txt"
 UPLOAD_ERRORS = "fileuploaderr.txt"
 
 _CHUNK = 1 << 20
-_SIG = re.compile(r"(?i)(sig(?:=|%3D))[^&\s'\"<>]*")
+#: a SAS signature: ``sig=`` (or its URL-encoded form) and its base64 value, URL-encoded or not
+_SIG = re.compile(r"(?i)(sig(?:=|%3D))[A-Za-z0-9%+/=_-]*")
 _WILDCARD = re.compile(r"[*?\[]")
 
 #: What a request or a read may raise besides an HTTP status: the network, a broken answer.
