@@ -620,3 +620,26 @@ def test_an_absolute_pattern_and_a_single_file_without_a_path(azurite, tmp_path)
         ("r/one.txt", None), (f"{tmp_path}/shared/*.log", "abs"))]
     assert upload_output_files(files, task_dir, 7) == 2
     assert azurite.blobs(name) == {"one.txt": b"1", "abs/s.log": b"s"}
+
+
+def test_a_task_stopped_while_downloading_runs_again_after_a_restart(tmp_path):
+    """Stopping the account mid-download loses nothing: the task was running, so the next
+    start puts it back in the queue, and it downloads and runs then."""
+    server = _HeldServer()
+    settings = AccountSettings(data_dir=tmp_path / "data")
+    try:
+        with Account(settings=settings) as acct:
+            acct.create_pool({"id": "p", "vmSize": "STANDARD_D2_v3", "targetDedicatedNodes": 1})
+            acct.add_job({"id": "j", "poolInfo": {"poolId": "p"}})
+            acct.add_task("j", {"id": "t", "commandLine": "cat slow.txt", "resourceFiles": [
+                {"httpUrl": server.url, "filePath": "slow.txt"}]})
+            assert server.asked.wait(WAIT)
+            assert acct.get_task("j", "t")["state"] == "running"
+        server.release.set()
+        with Account(settings=settings) as acct:
+            acct.wait_for_job("j", timeout=WAIT)
+            view = acct.get_task("j", "t")
+            assert outcome(view) == ("completed", "success", 0, None, 0)
+            assert acct.read_task_file("j", "t", "stdout.txt") == b"slow\n"
+    finally:
+        server.close()
