@@ -643,3 +643,28 @@ def test_a_task_stopped_while_downloading_runs_again_after_a_restart(tmp_path):
             assert acct.read_task_file("j", "t", "stdout.txt") == b"slow\n"
     finally:
         server.close()
+
+
+def test_the_sdks_resource_and_output_files_load_as_the_models():
+    """What azure-batch 15.x sends for a task's files is what the models read (REST names,
+    the upload condition in its lower-case wire form)."""
+    m = pytest.importorskip("azure.batch.models")
+    sdk = m.BatchTaskCreateOptions(
+        id="t", command_line="x",
+        resource_files=[m.ResourceFile(storage_container_url="https://h/c?sig=1",
+                                       blob_prefix="in/", file_path="d", file_mode="0755")],
+        output_files=[m.OutputFile(
+            file_pattern="**/*.csv",
+            destination=m.OutputFileDestination(container=m.OutputFileBlobContainerDestination(
+                container_url="https://h/o?sig=2", path="res",
+                upload_headers=[m.OutputFileUploadHeader(name="x-ms-meta-a", value="b")])),
+            upload_options=m.OutputFileUploadConfiguration(
+                upload_condition=m.OutputFileUploadCondition.TASK_FAILURE))])
+    task = TaskSpec.model_validate(sdk.as_dict())
+    assert task.resource_files == [ResourceFile(storage_container_url="https://h/c?sig=1",
+                                                blob_prefix="in/", file_path="d",
+                                                file_mode="0755")]
+    (of,) = task.output_files
+    assert (of.file_pattern, of.destination.container.path, of.upload_options.upload_condition,
+            of.destination.container.upload_headers[0].value) == (
+        "**/*.csv", "res", "taskfailure", "b")
