@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
     if (args.account is None) != (args.key is None):
         raise UsageError("--account and --key go together: give both, or neither for the "
                          "development account")
-    name = args.account or DEV_ACCOUNT
-    key_text = args.key or DEV_KEY
+    name = DEV_ACCOUNT if args.account is None else args.account
+    key_text = DEV_KEY if args.key is None else args.key
     if key_text == DEV_KEY and not _loopback(args.host):
         raise UsageError(f"--host {args.host}: the development key is public; give --account "
                          "and --key to listen on an address other than loopback")
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         reason = str(e).split(": ", 1)[-1]
         raise UsageError(f"{option}: {reason}") from None
     sock = _listen(args.host, args.port)
-    return _serve(sock, settings, name, key, key_shown="(given)" if args.key else key_text)
+    return _serve(sock, settings, name, key, key_shown="(given)" if args.key is not None else key_text)
 
 
 def _listen(host: str, port: int):
@@ -151,17 +151,28 @@ def _server_class():
 
 def _serve(sock, settings, name: str, key: bytes, *, key_shown: str) -> int:
     import dataclasses
+    import sqlite3
 
     import uvicorn
 
     from poolscale.runtime.service.account import Account
+    from poolscale.runtime.service.store import StoreError
     from poolscale.runtime.service.rest.app import build_app
 
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     endpoint = f"http://{shown_host}:{port}"
     settings = dataclasses.replace(settings, account_url=endpoint)
-    account = Account(settings=settings)
+    try:
+        account = Account(settings=settings)
+    except StoreError as e:
+        sock.close()
+        raise UsageError(f"--data: {e}") from None
+    except (OSError, sqlite3.Error) as e:
+        sock.close()
+        reason = getattr(e, "strerror", None) or str(e)
+        raise UsageError(f"--data {settings.data_dir}: cannot keep the account's state there: "
+                         f"{reason}") from None
     try:
         app = build_app(account, account_name=name, key=key)
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
