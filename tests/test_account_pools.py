@@ -181,9 +181,10 @@ def test_replace_properties_requires_the_lists_and_removes_an_absent_start_task(
     e = error_of(lambda: acct.replace_pool_properties("p1", {
         "applicationPackageReferences": [], "certificateReferences": []}))
     assert (e.code, dict(e.values)) == ("MissingRequiredProperty", {"PropertyName": "metadata"})
+    acct.patch_pool("p1", {"certificateReferences": [{"thumbprint": "ab12",
+                                                      "thumbprintAlgorithm": "sha1"}]})
     view = acct.replace_pool_properties("p1", {
-        "metadata": [{"name": "n", "value": "v"}], "applicationPackageReferences": [],
-        "certificateReferences": []})
+        "metadata": [{"name": "n", "value": "v"}], "applicationPackageReferences": []})
     assert "startTask" not in view
     assert (view["metadata"], view["applicationPackageReferences"],
             view["certificateReferences"], view["targetNodeCommunicationMode"]) == (
@@ -364,7 +365,7 @@ def test_node_files_are_listed_read_and_deleted_inside_the_node(account, tmp_pat
     out = every["startup/stdout.txt"]
     assert (out["isDirectory"], out["properties"]["contentLength"],
             out["properties"]["contentType"], out["properties"]["fileMode"]) == (
-        False, 3, "application/octet-stream", "100644")
+        False, 3, "application/octet-stream", "0644")
     path, st = acct.node_file("p1", NODE, "startup/stdout.txt")
     assert (path.read_bytes(), st.st_size) == (b"hi\n", 3)
     assert acct.node_file("p1", NODE, "startup")[0].is_dir()
@@ -420,3 +421,27 @@ def test_patched_properties_and_node_counts_survive_a_restart(tmp_path):
         assert (again["allocationTime"], again["totalTasksRun"], again["recentTasks"]) == (
             node["allocationTime"], 1, node["recentTasks"])
         assert b.read_node_file("p1", NODE, "startup/stdout.txt") == b"two\n"
+
+
+# -- resize and removal ----------------------------------------------------------------------------
+
+def test_a_resize_timeout_becomes_the_pools_and_must_be_five_minutes(account):
+    acct = account()
+    acct.create_pool(pool_spec(nodes=0))
+    acct.resize_pool("p1", 1, 0, resize_timeout="PT20M")
+    assert acct.get_pool("p1")["resizeTimeout"] == "PT20M"
+    poll(lambda: acct.get_pool("p1")["allocationState"] == "steady", "steady")
+    e = error_of(lambda: acct.resize_pool("p1", 2, 0, resize_timeout="PT1M"))
+    assert (e.code, dict(e.values)) == ("InvalidPropertyValue", {
+        "PropertyName": "resizeTimeout", "PropertyValue": "PT1M",
+        "Reason": "must be at least PT5M"})
+
+
+def test_removing_a_node_that_is_leaving_is_refused(account):
+    acct = account()
+    _running_task(acct)
+    acct.remove_nodes("p1", [NODE], "taskcompletion")
+    assert node_state(acct) == "leavingpool"
+    e = error_of(lambda: acct.remove_nodes("p1", [NODE], "requeue"))
+    assert (e.code, e.status, e.message) == (
+        "OperationInvalidForCurrentState", 409, f"{NODE} is already leaving the pool")

@@ -32,8 +32,9 @@ PATCHABLE = ("startTask", "metadata", "applicationPackageReferences", "certifica
 #: Pool - Update Properties: the properties it replaces (absent ones are removed or reset)
 REPLACED = ("startTask", "metadata", "applicationPackageReferences", "certificateReferences",
             "targetNodeCommunicationMode")
-#: what Pool - Update Properties requires
-_REPLACE_REQUIRED = ("metadata", "applicationPackageReferences", "certificateReferences")
+#: what Pool - Update Properties requires (``certificateReferences`` too in 2024-02-01.19.0;
+#: 2025-06-01 has no certificates, so an absent list is an empty one)
+_REPLACE_REQUIRED = ("metadata", "applicationPackageReferences")
 #: properties of the 2025-06-01 patch the engine models but poolscale does not change on a
 #: pool that exists (the service allows it only on a pool without nodes)
 _NOT_CHANGED = ("vmSize", "taskSlotsPerNode", "taskSchedulingPolicy",
@@ -126,22 +127,17 @@ def _start_task(value: Any) -> Any:
 def _file_time(seconds: float) -> str:
     import datetime as _dt
 
-    from poolscale.formula.values import format_timestamp, timestamp_from_datetime
-
     when = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
-    stamp = timestamp_from_datetime(when)
-    return format_timestamp(type(stamp)(stamp.ticks - stamp.ticks % 10_000))
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def file_properties(st: os.stat_result) -> dict[str, Any]:
-    """A node file's ``properties`` as the service lists them (``FileProperties``)."""
-    props: dict[str, Any] = {"creationTime": _file_time(st.st_ctime),
-                             "lastModified": _file_time(st.st_mtime),
-                             "contentLength": 0 if _stat.S_ISDIR(st.st_mode) else st.st_size,
-                             "fileMode": format(st.st_mode, "o")}
-    if not _stat.S_ISDIR(st.st_mode):
-        props["contentType"] = "application/octet-stream"
-    return props
+    """A node file's ``properties`` as the service lists them (``FileProperties``); the mode
+    as octal permission bits (``0644``), as a resource file's ``fileMode`` is written."""
+    return {"creationTime": _file_time(st.st_ctime), "lastModified": _file_time(st.st_mtime),
+            "contentLength": 0 if _stat.S_ISDIR(st.st_mode) else st.st_size,
+            "contentType": "application/octet-stream",
+            "fileMode": format(_stat.S_IMODE(st.st_mode), "04o")}
 
 
 class PoolOperations:
@@ -172,9 +168,10 @@ class PoolOperations:
         return self._call(lambda: self._change_properties(pool_id, checked, start, ()))
 
     def replace_pool_properties(self, pool_id: str, props: Mapping[str, Any]) -> dict[str, Any]:
-        """Pool - Update Properties: ``metadata``, ``applicationPackageReferences`` and
-        ``certificateReferences`` are required and replace the pool's; ``startTask`` replaces
-        it, or removes it when absent; ``targetNodeCommunicationMode`` absent is ``default``.
+        """Pool - Update Properties: ``metadata`` and ``applicationPackageReferences`` are
+        required and replace the pool's, as ``certificateReferences`` does (absent: none);
+        ``startTask`` replaces it, or removes it when absent; ``targetNodeCommunicationMode``
+        absent is ``default``.
         Returns the pool's view."""
         if not isinstance(props, Mapping):
             raise E.BatchError("InvalidRequestBody", "the pool properties must be a JSON object")
@@ -186,6 +183,7 @@ class PoolOperations:
                 raise E.missing_property(name)
         checked = {k: _checked_property(k, props[k]) for k in REPLACED
                    if k != "startTask" and props.get(k) is not None}
+        checked.setdefault("certificateReferences", [])
         checked.setdefault("targetNodeCommunicationMode", "default")
         start = None
         if props.get("startTask") is not None:

@@ -85,9 +85,10 @@ def pool_view(pool: Any, *, state: str = "active") -> dict[str, Any]:
 
 #: the pool's properties a view echoes as they were given (or patched): the ones the engine
 #: does not model (accepted, shown, changing nothing; docs/serve.md), and those whose exact
-#: spelling the user chose (``startTask``, ``resizeTimeout``, ``taskSchedulingPolicy``)
+#: spelling the user chose (``startTask``, ``taskSchedulingPolicy``); ``resizeTimeout`` is the
+#: engine's (a resize changes it)
 ECHOED_POOL_PROPERTIES = (
-    "displayName", "resizeTimeout", "enableInterNodeCommunication", "taskSchedulingPolicy",
+    "displayName", "enableInterNodeCommunication", "taskSchedulingPolicy",
     "startTask", "cloudServiceConfiguration", "virtualMachineConfiguration",
     "networkConfiguration", "certificateReferences", "applicationPackageReferences",
     "applicationLicenses", "userAccounts", "metadata", "mountConfiguration", "identity",
