@@ -395,6 +395,13 @@ def test_node_files_are_listed_read_and_deleted_inside_the_node(account, tmp_pat
     assert (e.code, e.status) == ("FileNotFound", 404)
     e = error_of(lambda: acct.delete_node_file("p1", NODE, ""))
     assert (e.code, e.status) == ("InvalidPropertyValue", 400)
+    long = "startup/" + "x" * 300
+    for call in (lambda: acct.node_file("p1", NODE, long),
+                 lambda: acct.delete_node_file("p1", NODE, long)):
+        e = error_of(call)
+        assert (e.code, e.status, dict(e.values)["PropertyName"],
+                dict(e.values)["Reason"]) == (
+            "InvalidPropertyValue", 400, "filePath", "the name is too long")
     assert outside.read_text() == "secret"
 
 

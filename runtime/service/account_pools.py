@@ -140,6 +140,16 @@ def file_properties(st: os.stat_result) -> dict[str, Any]:
             "fileMode": format(_stat.S_IMODE(st.st_mode), "04o")}
 
 
+def _file_error(e: OSError, path: str) -> E.BatchError:
+    """The Batch error for a node file the system refused: missing is ``FileNotFound``, a
+    name too long ``InvalidPropertyValue`` (``filePath``), anything else ``IOError``."""
+    if isinstance(e, (FileNotFoundError, NotADirectoryError)):
+        return E.not_found("file", path)
+    if e.errno == errno.ENAMETOOLONG:
+        return E.invalid_property("filePath", path[:256], "the name is too long")
+    return E.BatchError("IOError", f"the file {path[:256]!r}: {e.strerror}")
+
+
 class PoolOperations:
     """Pool and node operations of :class:`~.account.Account` (see the module docstring)."""
 
@@ -281,12 +291,16 @@ class PoolOperations:
 
     def node_file(self, pool_id: str, node_id: str, path: str) -> tuple[Path, os.stat_result]:
         """A file (or directory) of a node and its ``stat``; ``FileNotFound`` if it does not
-        exist. The REST layer streams it, a range of it, or its properties."""
+        exist, ``IOError`` if it cannot be read. The REST layer streams it, a range of it, or
+        its properties."""
         target = self._node_path(pool_id, node_id, path)
         try:
-            return target, target.stat()
-        except (FileNotFoundError, NotADirectoryError):
-            raise E.not_found("file", path) from None
+            st = target.stat()
+            if _stat.S_ISREG(st.st_mode):   # readable: a stream must not fail after its headers
+                os.close(os.open(target, os.O_RDONLY | os.O_NONBLOCK))
+            return target, st
+        except OSError as e:
+            raise _file_error(e, path) from None
 
     def list_node_files(self, pool_id: str, node_id: str,
                         recursive: bool = False) -> list[dict[str, Any]]:
@@ -336,20 +350,15 @@ class PoolOperations:
             raise E.invalid_property("filePath", path, "the node's root directory is not deleted")
         try:
             st = os.lstat(target)
-        except (FileNotFoundError, NotADirectoryError):
-            raise E.not_found("file", path) from None
-        if not _stat.S_ISDIR(st.st_mode):
-            target.unlink(missing_ok=True)
-            return
-        if recursive:
-            delete_entry(target)
-            return
-        try:
-            os.rmdir(target)
+            if not _stat.S_ISDIR(st.st_mode):
+                target.unlink(missing_ok=True)
+            elif recursive:
+                delete_entry(target)
+            else:
+                os.rmdir(target)
         except OSError as e:
             if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
                 raise E.BatchError("OperationInvalidForCurrentState",
                                    f"the directory {path!r} is not empty; delete it with "
                                    "recursive=true", {"Reason": "DirectoryNotEmpty"}) from None
-            raise E.BatchError("IOError", f"the directory {path!r} was not deleted: "
-                               f"{e.strerror}") from None
+            raise _file_error(e, path) from None
