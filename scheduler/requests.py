@@ -215,6 +215,10 @@ class RequestsMixin(SamplerMixin):
         if node.reboot is not None:
             node.disabled = node.reboot[1]
             node.reboot = None
+        node.life += 1                  # void its boot, start-task and repair timers
+        # rebooting first, as a leaving node is leaving before its tasks go: a task sent back
+        # does not make the node idle on its way
+        self._set_state(node, REBOOTING)
         if option is Option.REQUEUE or option is Option.TERMINATE:
             for task in list(node.tasks):
                 if task not in node.tasks or task.node is None:
@@ -224,8 +228,6 @@ class RequestsMixin(SamplerMixin):
                 else:
                     self._kill(task, by_job=False)
         self._clear_local(node)
-        node.life += 1                  # void its boot, start-task and repair timers
-        self._set_state(node, REBOOTING)
         self._launch_boot(node)
 
     # -- jobs and tasks -------------------------------------------------------------------
