@@ -115,6 +115,8 @@ def test_a_pool_is_added_read_patched_replaced_and_deleted(server, client):
     assert [p.id for p in client.list_pools(max_results=1)] == ["other", "p1", "p2"]
     selected = list(client.list_pools(select=["id", "state"], filter="id eq 'p2'"))
     assert [(p.id, p.state, p.vm_size) for p in selected] == [("p2", "active", None)]
+    one = client.get_pool("p2", select=["id", "vmSize"])
+    assert (one.id, one.vm_size, one.state) == ("p2", "standard_d2s_v3", None)
 
     # errors
     with pytest.raises(ResourceExistsError) as e:
@@ -306,3 +308,36 @@ def test_the_docs_list_every_pool_and_node_operation_served_and_not_served():
         assert f"| `{op.name}` | `{op.method} {path}` |" in section, op.name
     for method, template, _reason in NOT_SERVED:
         assert f"| `{method} {template}` |" in section, (method, template)
+
+
+def test_in_process_a_node_links_its_recent_tasks_and_a_get_honours_if_none_match(tmp_path):
+    """Jobs are added through the account itself here (this module serves pools and nodes)."""
+    from test_app import request
+
+    from poolscale.runtime.commands.serve import DEV_ACCOUNT, DEV_KEY
+    from poolscale.runtime.service.account import Account
+    from poolscale.runtime.service.rest.app import build_app
+    from poolscale.runtime.service.rest.auth import decode_key
+    from poolscale.runtime.service.settings import AccountSettings
+
+    with Account(settings=AccountSettings(data_dir=tmp_path / "data")) as account:
+        app = build_app(account, account_name=DEV_ACCOUNT, key=decode_key(DEV_KEY),
+                        modules=("routes_pools",))
+        account.create_pool({"id": "p1", "vmSize": "standard_d2s_v3",
+                             "targetDedicatedNodes": 1})
+        account.add_job({"id": "j", "poolInfo": {"poolId": "p1"}})
+        account.add_task("j", {"id": "t", "commandLine": "/bin/true"})
+        account.wait_for_job("j", timeout=DEADLINE)
+        node = request(app, "GET", f"/pools/p1/nodes/{NODE}").json()
+        assert [(t["taskUrl"], t["jobId"], t["taskId"], t["taskState"]) for t in
+                node["recentTasks"]] == [("http://testserver/jobs/j/tasks/t", "j", "t",
+                                          "completed")]
+        assert (node["totalTasksRun"], node["totalTasksSucceeded"]) == (1, 1)
+        got = request(app, "GET", "/pools/p1")
+        etag = got.headers["etag"]
+        assert got.json()["eTag"] == etag
+        again = request(app, "GET", "/pools/p1", headers={"If-None-Match": etag})
+        assert (again.status_code, again.content) == (304, b"")
+        assert request(app, "HEAD", "/pools/p1", headers={"If-None-Match": etag}
+                       ).status_code == 304
+        assert app.internal_errors == 0
