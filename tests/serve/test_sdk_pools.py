@@ -61,7 +61,9 @@ def idle_nodes(client, pool_id, n):
             list(client.list_nodes(pool_id, filter="state eq 'idle'"))))
 
 
-def test_a_pool_is_added_read_patched_replaced_and_deleted(server, client):
+@pytest.mark.parametrize("api_version", ["2025-06-01", "2024-02-01.19.0"])
+def test_a_pool_is_added_read_patched_replaced_and_deleted(server, api_version):
+    client = server.client(api_version=api_version)
     client.create_pool(pool(
         metadata=[m.BatchMetadataItem(name="team", value="vfx")],
         start_task=m.BatchStartTask(command_line="/bin/sh -c 'echo one'"),
