@@ -60,6 +60,22 @@ def _option(value: str | Option | None, name: str = "nodeDeallocationOption") ->
     return found
 
 
+def _resize_timeout(value: str | float | None) -> float | None:
+    """A resize's ``resizeTimeout`` in seconds (None: the pool's stays), at least 5 minutes as
+    the service requires."""
+    if value is None:
+        return None
+    from poolscale.scheduler.durations import duration_seconds
+
+    try:
+        seconds = duration_seconds(value)
+    except (TypeError, ValueError) as e:
+        raise E.invalid_property("resizeTimeout", value, str(e)) from None
+    if seconds < 300.0:
+        raise E.invalid_property("resizeTimeout", value, "must be at least PT5M")
+    return seconds
+
+
 def _model(cls: Any, spec: Mapping[str, Any] | Any, what: str) -> Any:
     """A pool/job/task specification as its model, or the Batch error for the first field
     the model refuses (the property named as the REST API names it)."""
@@ -307,8 +323,12 @@ class Account(PoolOperations, JobOperations):
         self._call(run)
 
     def resize_pool(self, pool_id: str, dedicated: int = 0, low_priority: int = 0,
-                    option: str | Option | None = None) -> None:
+                    option: str | Option | None = None,
+                    resize_timeout: str | float | None = None) -> None:
+        """Resize a fixed pool; ``resize_timeout`` (``PT15M``, or seconds; at least 5 minutes)
+        becomes the pool's, as the service keeps the timeout of the last resize."""
         opt = _option(option)
+        timeout = _resize_timeout(resize_timeout)
 
         def run() -> None:
             pool = self._pool(pool_id, change=True)
@@ -321,7 +341,7 @@ class Account(PoolOperations, JobOperations):
                             ("targetLowPriorityNodes", low_priority)):
                 if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                     raise E.invalid_property(name, n, "must be a whole number >= 0")
-            pool.resize(dedicated, low_priority, opt)
+            pool.resize(dedicated, low_priority, opt, resize_timeout=timeout)
         self._call(run)
 
     def stop_resize(self, pool_id: str) -> None:
@@ -415,14 +435,21 @@ class Account(PoolOperations, JobOperations):
         return self._call(run)
 
     def remove_nodes(self, pool_id: str, node_ids: Iterable[str],
-                     option: str | Option | None = None) -> None:
+                     option: str | Option | None = None,
+                     resize_timeout: str | float | None = None) -> None:
+        """Remove these nodes (their tasks as ``option`` says); a node already leaving is
+        refused (``OperationInvalidForCurrentState``) before anything changes."""
         opt = _option(option)
+        timeout = _resize_timeout(resize_timeout)
         ids = list(node_ids)
 
         def run() -> None:
             pool = self._pool(pool_id, change=True)
             nodes = [self._node(pool, i) for i in ids]
-            pool.remove_nodes(nodes, opt)
+            try:
+                pool.remove_nodes(nodes, opt, resize_timeout=timeout)
+            except ValueError as e:         # a node already leaving the pool
+                raise E.BatchError("OperationInvalidForCurrentState", str(e)) from None
         self._call(run)
 
     def disable_scheduling(self, pool_id: str, node_id: str, option: str = "requeue") -> None:
