@@ -91,15 +91,47 @@ def _refusal(e: Exception, what: str) -> E.BatchError:
 
 class _JobEntry:
     """A job the account knows: its model, its pool's id, and its engine object once its pool
-    exists (``job`` None: waiting for the pool, with the tasks added meanwhile)."""
+    exists (``job`` None: waiting for the pool, with the tasks added meanwhile).
 
-    __slots__ = ("spec", "pool_id", "job", "engine", "waiting", "seq")
+    :meth:`find` is the job's task index: a task by its id compared without case, in O(1)
+    (a get, and the duplicate check of every task added, scanned every task of the job before:
+    adding n tasks cost n² id comparisons). The index follows the list it indexes, the engine
+    job's ``tasks`` (accepted tasks, appended by the engine's rules, by recovery, by a pool
+    created for a waiting job) or ``waiting``: tasks appended are indexed at the next lookup,
+    and a list replaced or shortened is indexed again from its start."""
+
+    __slots__ = ("spec", "pool_id", "job", "engine", "waiting", "seq",
+                 "_keys", "_listed", "_indexed")
 
     def __init__(self, spec: JobSpec, pool_id: str, seq: int) -> None:
         self.spec, self.pool_id, self.seq = spec, pool_id, seq
         self.job: Job | None = None
         self.engine: PoolEngine | None = None
         self.waiting: list[TaskSpec] = []
+        self._keys: dict[str, Any] = {}
+        self._listed: list | None = None
+        self._indexed = 0
+
+    def index(self) -> dict[str, Any]:
+        """id key -> the accepted :class:`Task` (a job on its pool) or the :class:`TaskSpec`
+        (a job waiting for its pool); the first of two tasks with one key wins, as a scan
+        would find it. Engine thread."""
+        listed = self.job.tasks if self.job is not None else self.waiting
+        keys = self._keys
+        if listed is not self._listed or len(listed) < self._indexed:
+            keys = self._keys = {}
+            self._listed, self._indexed = listed, 0
+        n = len(listed)
+        if n > self._indexed:
+            add = keys.setdefault
+            for task in listed[self._indexed:]:
+                add(task.id.lower(), task)      # id_key, inlined (ids are ASCII)
+            self._indexed = n
+        return keys
+
+    def find(self, task_id: str) -> Any:
+        """The task ``task_id`` (see :meth:`index`), or None."""
+        return self.index().get(id_key(task_id))
 
 
 class Account(PoolOperations, JobOperations):
@@ -214,9 +246,9 @@ class Account(PoolOperations, JobOperations):
     def _task(self, job_id: str, task_id: str) -> tuple[_JobEntry, Task]:
         entry = self._job(job_id)
         if entry.job is not None:
-            for task in entry.job.tasks:
-                if id_key(task.id) == id_key(task_id):
-                    return entry, task
+            task = entry.find(task_id)
+            if task is not None:
+                return entry, task
             jm = entry.job.jm
             if jm is not None and id_key(jm.id) == id_key(task_id):
                 return entry, jm
@@ -584,11 +616,11 @@ class Account(PoolOperations, JobOperations):
             if job is not None and job.state != JOB_ACTIVE and job.state != "disabled":
                 code = "JobCompleted" if job.state == JOB_COMPLETED else "JobBeingTerminated"
                 raise E.BatchError(code, f"the job {entry.spec.id!r} is {job.state}")
-            taken = {id_key(t.id) for t in job.tasks} if job is not None else \
-                {id_key(s.id) for s in entry.waiting}
+            index = entry.index()
+            taken = set()           # ids taken by this call (the index is of the job's list)
             out = []
             for task_id, model, error in prepared:
-                if error is None and id_key(task_id) in taken:
+                if error is None and (id_key(task_id) in index or id_key(task_id) in taken):
                     error = E.exists("task", task_id)
                 if error is None and model.depends_on is not None \
                         and not entry.spec.uses_task_dependencies:
@@ -614,11 +646,11 @@ class Account(PoolOperations, JobOperations):
         def run() -> dict[str, Any]:
             entry = self._job(job_id)
             if entry.job is None:
-                for spec in entry.waiting:
-                    if id_key(spec.id) == id_key(task_id):
-                        return {"id": spec.id, "state": "active", "executionInfo": {
-                            "retryCount": 0, "requeueCount": 0}}
-                raise E.not_found("task", task_id)
+                spec = entry.find(task_id)
+                if spec is None:
+                    raise E.not_found("task", task_id)
+                return {"id": spec.id, "state": "active", "executionInfo": {
+                    "retryCount": 0, "requeueCount": 0}}
             return task_view(self._task(job_id, task_id)[1], self.start_ticks)
         return self._call(run)
 
