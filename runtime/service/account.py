@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from poolscale.formula.values import Option, timestamp_from_datetime
 from poolscale.scheduler.models import JobSpec, TaskSpec
+from poolscale.scheduler.plaintasks import task_from_rest
 from poolscale.scheduler.quota import CoreQuota
 from poolscale.scheduler.tasks import COMPLETED, JOB_ACTIVE, JOB_COMPLETED, Job, Task
 
@@ -606,7 +607,9 @@ class Account(PoolOperations, JobOperations):
                 check_id(task_id, "id")
                 if not spec.get("commandLine"):
                     raise E.missing_property("commandLine")
-                prepared.append((task_id, _model(TaskSpec, spec, "task"), None))
+                model = task_from_rest(spec)        # None: not plain; the model decides
+                prepared.append((task_id, model if model is not None
+                                 else _model(TaskSpec, spec, "task"), None))
             except E.BatchError as e:
                 prepared.append((str(task_id), None, e))
 
