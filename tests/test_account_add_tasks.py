@@ -73,3 +73,15 @@ def test_a_task_the_fast_path_cannot_judge_gets_the_models_refusal(acct, validat
         ("PropertyName", "comandLine"), ("PropertyValue", "x"),
         ("Reason", "Extra inputs are not permitted")))
     assert validations == ["neg", "typo"]
+
+
+def test_without_views_a_success_is_its_id_and_status_alone(acct):
+    results = acct.add_tasks("j", [{"id": "a", "commandLine": "/bin/true"},
+                                   {"id": "A", "commandLine": "/bin/true"}], view=False)
+    assert results[0] == {"taskId": "a", "status": "success"}
+    assert (results[1]["status"], results[1]["error"].code) == ("clientError", "TaskExists")
+    assert acct.add_tasks("j", [{"id": "b", "commandLine": "/bin/true"}])[0]["task"] == \
+        {"id": "b", "state": "active", "executionInfo": {"retryCount": 0, "requeueCount": 0}}
+    acct.add_job({"id": "w", "poolInfo": {"poolId": "later"}})
+    assert acct.add_tasks("w", [{"id": "c", "commandLine": "/bin/true"}], view=False) == \
+        [{"taskId": "c", "status": "success"}]

@@ -23,7 +23,9 @@ import datetime as _dt
 import itertools
 import json
 import logging
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -173,6 +175,7 @@ class Account(PoolOperations, JobOperations):
         # killed run left running, rebuild from the rows; the kernel commits every turn
         from .recovery import open_state
 
+        self._thread: threading.Thread | None = None
         self._persist = open_state(self)
         self._thread = self.kernel.serve_in_thread()
 
@@ -193,10 +196,28 @@ class Account(PoolOperations, JobOperations):
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the engine thread between two turns and return its result (or raise
-        its error) once the engine has taken it."""
+        its error) once the engine has taken it. On the engine thread itself (a command
+        submitted with :meth:`submit` that calls the account), ``fn`` runs at once, in that
+        command."""
         if self._closed:
             raise RuntimeError("the account is closed")
+        if threading.current_thread() is self._thread:
+            return fn()
         return self.kernel.submit(fn).result()
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        """Run ``fn()`` on the engine thread, as every call of the account does, without
+        waiting for it: the future gets its result (or its exception) once the engine has run
+        it and committed what it changed (an acknowledged change is durable, as for a call
+        that waits). For an event loop, ``await asyncio.wrap_future(account.submit(fn))``
+        waits without holding a worker thread. ``fn`` may call the account's methods (they
+        run at once, inside it) but must not block: the engine stops while it runs. Any
+        thread; after :meth:`close` the future holds a ``RuntimeError``."""
+        if self._closed:
+            future: Future = Future()
+            future.set_exception(RuntimeError("the account is closed"))
+            return future
+        return self.kernel.submit(fn)
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop the engine and end every task process (their tasks are requeued at the next
@@ -594,11 +615,29 @@ class Account(PoolOperations, JobOperations):
             raise result["error"]
         return result["task"]
 
-    def add_tasks(self, job_id: str, specs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def add_tasks(self, job_id: str, specs: Iterable[Mapping[str, Any]], *,
+                  view: bool = True) -> list[dict[str, Any]]:
         """Add tasks as one collection: one result per task, in order, each ``{"taskId",
         "status": "success", "task"}`` or ``{"taskId", "status": "clientError", "error"}``
-        (the BatchError). Tasks taken are submitted at one instant, in this order."""
-        prepared: list[tuple[str, TaskSpec | None, E.BatchError | None]] = []
+        (the BatchError). Tasks taken are submitted at one instant, in this order.
+
+        ``view`` False: a success is ``{"taskId", "status": "success"}`` alone, for a caller
+        that answers only the status of each task (the service's ``addtaskcollection``, whose
+        results need no task view); the engine thread then builds no view per task."""
+        return self._call(self._adding(job_id, specs, view))
+
+    def submit_tasks(self, job_id: str, specs: Iterable[Mapping[str, Any]], *,
+                     view: bool = True) -> Future:
+        """:meth:`add_tasks` without waiting: the tasks are checked in the calling thread, and
+        the future gives what ``add_tasks`` returns (or raises what it raises) once the engine
+        has taken and committed them (see :meth:`submit`)."""
+        return self.submit(self._adding(job_id, specs, view))
+
+    def _adding(self, job_id: str, specs: Iterable[Mapping[str, Any]],
+                view: bool) -> Callable[[], list[dict[str, Any]]]:
+        """Check the tasks here (the calling thread: their ids, the plain ones by the fast
+        path, the others by the model) and return the engine-thread command that adds them."""
+        prepared: list[tuple[str, str, TaskSpec | None, E.BatchError | None]] = []
         for spec in specs:
             task_id = spec.get("id") if isinstance(spec, Mapping) else None
             try:
@@ -608,10 +647,10 @@ class Account(PoolOperations, JobOperations):
                 if not spec.get("commandLine"):
                     raise E.missing_property("commandLine")
                 model = task_from_rest(spec)        # None: not plain; the model decides
-                prepared.append((task_id, model if model is not None
+                prepared.append((task_id, id_key(task_id), model if model is not None
                                  else _model(TaskSpec, spec, "task"), None))
             except E.BatchError as e:
-                prepared.append((str(task_id), None, e))
+                prepared.append((str(task_id), "", None, e))
 
         def run() -> list[dict[str, Any]]:
             entry = self._job(job_id)
@@ -621,29 +660,41 @@ class Account(PoolOperations, JobOperations):
                 raise E.BatchError(code, f"the job {entry.spec.id!r} is {job.state}")
             index = entry.index()
             taken = set()           # ids taken by this call (the index is of the job's list)
+            dependencies = entry.spec.uses_task_dependencies
+            waiting = None
+            if job is None:
+                waiting = entry.waiting
+                note = self._persist.note_waiting_task if self._persist is not None else None
+            else:
+                add, start_ticks = entry.engine.add_task, self.start_ticks
             out = []
-            for task_id, model, error in prepared:
-                if error is None and (id_key(task_id) in index or id_key(task_id) in taken):
-                    error = E.exists("task", task_id)
-                if error is None and model.depends_on is not None \
-                        and not entry.spec.uses_task_dependencies:
-                    error = E.BatchError("TaskDependenciesNotSpecifiedOnJob",
-                                         f"the job {entry.spec.id!r} does not set usesTaskDependencies")
+            for task_id, key, model, error in prepared:
+                if error is None:
+                    if key in index or key in taken:
+                        error = E.exists("task", task_id)
+                    elif model.depends_on is not None and not dependencies:
+                        error = E.BatchError("TaskDependenciesNotSpecifiedOnJob",
+                                             f"the job {entry.spec.id!r} does not set "
+                                             "usesTaskDependencies")
                 if error is not None:
                     out.append({"taskId": task_id, "status": "clientError", "error": error})
                     continue
-                taken.add(id_key(task_id))
-                if job is None:
-                    entry.waiting.append(model)
-                    self._note("note_waiting_task", entry.spec.id, model)
-                    out.append({"taskId": task_id, "status": "success",
-                                "task": {"id": task_id, "state": "active"}})
-                    continue
-                task = entry.engine.add_task(job, model)
-                out.append({"taskId": task_id, "status": "success",
-                            "task": task_view(task, self.start_ticks)})
+                taken.add(key)
+                if waiting is not None:
+                    waiting.append(model)
+                    if note is not None:
+                        note(entry.spec.id, model)
+                    result = {"taskId": task_id, "status": "success"}
+                    if view:
+                        result["task"] = {"id": task_id, "state": "active"}
+                else:
+                    task = add(job, model)
+                    result = {"taskId": task_id, "status": "success"}
+                    if view:
+                        result["task"] = task_view(task, start_ticks)
+                out.append(result)
             return out
-        return self._call(run)
+        return run
 
     def get_task(self, job_id: str, task_id: str) -> dict[str, Any]:
         def run() -> dict[str, Any]:
