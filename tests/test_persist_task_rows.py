@@ -112,3 +112,28 @@ def test_task_rows_of_a_failed_commit_are_written_by_the_next(tmp_path):
         assert [r[1] for r in _rows(settings.store_path)] == ["t0", "t1", "t2"]
     finally:
         a.close()
+
+
+def test_a_just_accepted_tasks_row_is_its_full_row_and_replaces_an_older_one(tmp_path):
+    settings = AccountSettings(data_dir=tmp_path / "data")
+    with Account(settings=settings) as a:
+        a.create_pool(POOL)
+        a.add_job({"id": "j", "poolInfo": {"poolId": "p"}})
+        store = a._persist.store
+
+        def stale_row():        # a row left for t1 with every column set otherwise
+            with store.transaction() as conn:
+                conn.execute(store.put_statement("tasks", TASK_COLUMNS), (
+                    "j", "t1", 9, "{}", "completed", "failure", 3, "UserError", "X", 1, 2, 3,
+                    4, 5.0, 6.0, 7.0, 8.0, "tvm-1", 1, 1))
+        a._call(stale_row)
+        a.add_tasks("j", [{"id": f"t{i}", "commandLine": "/bin/true"} for i in range(3)])
+
+        def expected():
+            entry = a.jobs["j"]
+            return [task_values(entry, t) for t in entry.job.tasks]
+        rows = a._call(expected)
+        assert _rows(settings.store_path) == rows
+    assert rows[1][:5] == ("j", "t1", 1, '{"id":"t1","commandLine":"/bin/true"}', "active")
+    assert rows[1][5:] == (None, None, None, None, 0, 0, 0, 0, rows[1][13], None, None, None,
+                           None, 0, 0)

@@ -221,7 +221,7 @@ class Persister:
             entry = jobs.get(job_key)
             if entry is not None and entry.job is None:
                 waiting_rows.append(waiting_task_values(entry, spec))
-        task_rows = []
+        task_rows, fresh_rows = [], []
         for job_key, task_id in self._tasks:
             entry = jobs.get(job_key)
             task = None
@@ -230,7 +230,11 @@ class Persister:
                 if task is None and entry.job.jm is not None and entry.job.jm.id == task_id:
                     task = entry.job.jm
             if task is not None and task.accepted:
-                task_rows.append(task_values(entry, task))
+                values = task_values(entry, task)
+                if values[4:13] == _FRESH_MIDDLE and values[14:] == _FRESH_END:
+                    fresh_rows.append(values[:4] + values[13:14])
+                else:
+                    task_rows.append(values)
         for pool, uid, context, handle in self._started:
             store.put("attempts", self.attempt_row(pool, uid, context, handle))
         while self._ended:
@@ -247,26 +251,35 @@ class Persister:
         store.set_meta(META_ENGINE_NOW, repr(account.kernel.now))
         store.set_meta(META_WALL_NOW, repr(time.time()))
         store.set_meta(META_START_TICKS, str(account.start_ticks))
-        if waiting_rows or task_rows:
-            self._commit_with_tasks(waiting_rows, task_rows)
+        if waiting_rows or task_rows or fresh_rows:
+            self._commit_with_tasks(waiting_rows, task_rows, fresh_rows)
         else:
             store.commit()
 
-    def _commit_with_tasks(self, waiting_rows: list[tuple], task_rows: list[tuple]) -> None:
+    def _commit_with_tasks(self, waiting_rows: list[tuple], task_rows: list[tuple],
+                           fresh_rows: list[tuple] = ()) -> None:
         """Commit what is staged and the turn's task rows, these in one ``executemany`` per
         kind of row, after the staged deletions (a job deleted and added again in one turn
         keeps only its new tasks' rows). Staging a dict per task cost more than the engine's
-        whole work of accepting it. If the commit fails, the rows are staged as any row, for
-        the next commit."""
+        whole work of accepting it. ``fresh_rows``: rows of tasks just accepted, given as
+        ``(job_id, id, seq, spec, submit_time)``, the other columns being those of every task
+        just accepted (:data:`FRESH_TASK_SQL`): binding 20 values a row cost more than
+        SQLite's insert itself. If the commit fails, the rows are staged as any row, for the
+        next commit."""
         store = self.store
         try:
             with store.transaction() as conn:
                 if waiting_rows:
                     conn.executemany(store.put_statement("tasks", WAITING_TASK_COLUMNS),
                                      waiting_rows)
+                if fresh_rows:
+                    conn.executemany(FRESH_TASK_SQL, fresh_rows)
                 if task_rows:
                     conn.executemany(store.put_statement("tasks", TASK_COLUMNS), task_rows)
         except BaseException:
+            for values in fresh_rows:
+                store.put("tasks", dict(zip(TASK_COLUMNS, values[:4] + _FRESH_MIDDLE
+                                            + values[4:] + _FRESH_END)))
             for columns, rows in ((WAITING_TASK_COLUMNS, waiting_rows),
                                   (TASK_COLUMNS, task_rows)):
                 for values in rows:
@@ -385,6 +398,25 @@ WAITING_TASK_COLUMNS = ("job_id", "id", "seq", "spec", "state", "retry_count",
                         "requeue_count", "recovery_count", "attempt")
 
 
+#: The values of a task just accepted, in its row, between ``spec`` and ``submit_time``
+#: (``state`` to ``attempt``) and after it (``first_start`` to ``blocked``).
+_FRESH_MIDDLE = ("active", None, None, None, None, 0, 0, 0, 0)
+_FRESH_END = (None, None, None, None, 0, 0)
+
+
+def _fresh_task_sql() -> str:
+    """The upsert of a row whose values past ``spec`` are those of a task just accepted,
+    written as literals; only ``job_id``, ``id``, ``seq``, ``spec`` and ``submit_time`` are
+    bound. On a conflict every column is set, as the full row's upsert sets it."""
+    literal = {None: "NULL", 0: "0", "active": "'active'"}
+    values = ["?"] * 4 + [literal[v] for v in _FRESH_MIDDLE] + ["?"] + \
+        [literal[v] for v in _FRESH_END]
+    names = ", ".join(f'"{c}"' for c in TASK_COLUMNS)
+    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in TASK_COLUMNS[2:])
+    return (f'INSERT INTO "tasks" ({names}) VALUES ({", ".join(values)}) '
+            f'ON CONFLICT ("job_id", "id") DO UPDATE SET {sets}')
+
+
 def task_values(entry: Any, task: Any) -> tuple:
     """A task's row as values in :data:`TASK_COLUMNS` order: everything its view shows and
     recovery needs. A tuple, not a dict: a turn that adds a collection writes a row per task,
@@ -400,6 +432,10 @@ def task_values(entry: Any, task: Any) -> tuple:
         ",".join(n.id for n in nodes) or None if nodes else None,
         int(bool(task.dep_satisfies)), int(bool(task.blocked)),
     )
+
+
+#: The statement of :meth:`Persister._commit_with_tasks`'s ``fresh_rows``.
+FRESH_TASK_SQL = _fresh_task_sql()
 
 
 def task_row(entry: Any, task: Any) -> dict[str, Any]:
