@@ -137,3 +137,17 @@ def test_a_just_accepted_tasks_row_is_its_full_row_and_replaces_an_older_one(tmp
     assert rows[1][:5] == ("j", "t1", 1, '{"id":"t1","commandLine":"/bin/true"}', "active")
     assert rows[1][5:] == (None, None, None, None, 0, 0, 0, 0, rows[1][13], None, None, None,
                            None, 0, 0)
+
+
+def test_a_waiting_task_added_and_removed_in_one_turn_leaves_no_row(tmp_path):
+    settings = AccountSettings(data_dir=tmp_path / "data")
+    with Account(settings=settings) as a:
+        a.add_job({"id": "j", "poolInfo": {"poolId": "later"}})
+
+        def add_then_drop():            # one command, so one turn and one commit
+            a.add_tasks("j", [{"id": f"t{i}", "commandLine": "/bin/true"} for i in range(3)])
+            entry = a.jobs["j"]
+            entry.waiting = [s for s in entry.waiting if s.id != "t1"]   # as a deletion does
+            a._persist.store.delete("tasks", ("j", "t1"))
+        a.submit(add_then_drop).result(10)
+        assert [r[1] for r in _rows(settings.store_path)] == ["t0", "t2"]

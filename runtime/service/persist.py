@@ -219,7 +219,9 @@ class Persister:
         waiting_rows = []
         for job_key, spec in self._waiting:
             entry = jobs.get(job_key)
-            if entry is not None and entry.job is None:
+            # still waiting (not placed on its pool, not deleted in this turn: its row would
+            # be written again after the deletion staged for it)
+            if entry is not None and entry.job is None and entry.find(spec.id) is spec:
                 waiting_rows.append(waiting_task_values(entry, spec))
         task_rows, fresh_rows = [], []
         for job_key, task_id in self._tasks:
