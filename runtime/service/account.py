@@ -5,7 +5,9 @@ over it). Every pool is a :class:`~.poolengine.PoolEngine` — the simulator's B
 local nodes — and all pools share one :class:`~.livekernel.LiveKernel`: one real clock, one
 engine thread that owns every engine object. A call from any thread becomes a *command* run on
 that thread between two turns of the engine loop; it returns (or raises a
-:class:`~.errors.BatchError` with the service's code) once the engine has taken it.
+:class:`~.errors.BatchError` with the service's code) once the engine has taken it and
+committed it. :meth:`Account.submit` hands a command over without waiting (a future, for an
+event loop); inside a command the account's own calls run at once.
 
 What is refused is refused as the service refuses it: an id that breaks the Batch id rule
 (``InvalidPropertyValue``), a pool, job or task that exists (``PoolExists``, ``JobExists``,
