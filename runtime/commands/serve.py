@@ -55,6 +55,11 @@ def add_parser(sub) -> None:
                         "0 allocates no dedicated node, as on an account without quota")
     p.add_argument("--low-priority-core-quota", type=int, metavar="N",
                    help="the account's Spot/low-priority core quota (same default)")
+    p.add_argument("--storage-connection-string", metavar="TEXT",
+                   help="the connection string of the account's auto-storage account, from "
+                        "which autoStorageContainerName resource files are downloaded "
+                        "(default: $POOLSCALE_AUTOSTORAGE, which keeps the key out of the "
+                        "process list; without either, such tasks are refused)")
     p.add_argument("--provider", choices=["local"], default="local",
                    help="where nodes run: local (directories and processes on this machine)")
     p.set_defaults(handler=run)
@@ -70,6 +75,7 @@ def _loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from poolscale.runtime.service.local.storage import AUTOSTORAGE_ENV, auto_storage_setting
     from poolscale.runtime.service.rest.auth import decode_key
     from poolscale.runtime.service.settings import AccountSettings, SettingsError
 
@@ -95,11 +101,17 @@ def run(args: argparse.Namespace) -> int:
     for quota in ("dedicated_core_quota", "low_priority_core_quota"):
         if getattr(args, quota) is not None:
             settings_args[quota] = getattr(args, quota)
+    storage = auto_storage_setting(args.storage_connection_string)
+    if storage is not None:
+        settings_args["auto_storage"] = storage
     try:
         settings = AccountSettings(**settings_args)
     except SettingsError as e:
         option = "--" + {"name": "account", "data_dir": "data"}.get(
             e.field, e.field.replace("_", "-"))
+        if e.field == "auto_storage":
+            option = ("--storage-connection-string" if args.storage_connection_string
+                      else AUTOSTORAGE_ENV)
         reason = str(e).split(": ", 1)[-1]
         raise UsageError(f"{option}: {reason}") from None
     sock = _listen(args.host, args.port)

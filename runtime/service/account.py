@@ -43,6 +43,7 @@ from .account_pools import PoolOperations
 from .ids import check_id, id_key
 from .livekernel import LiveKernel, RealClock
 from .local.nodedirs import NodeDirectories
+from .local.storage import check_transfers, redact
 from .poolengine import PoolEngine
 from .settings import AccountSettings
 from .views import job_view, node_view, pool_view, run_view, task_view
@@ -90,7 +91,10 @@ def _refusal(e: Exception, what: str) -> E.BatchError:
         name = ".".join(str(p) for p in first.get("loc", ())) or what
         if first.get("type") == "missing":
             return E.missing_property(name)
-        return E.invalid_property(name, first.get("input"), first.get("msg", "invalid"))
+        value = first.get("input")
+        if "sig=" in repr(value).lower():   # a SAS is a secret: never echoed
+            value = redact(value)
+        return E.invalid_property(name, value, first.get("msg", "invalid"))
     return E.invalid_property(what, None, str(e))
 
 
@@ -278,6 +282,12 @@ class Account(PoolOperations, JobOperations):
                 return entry, jm
         raise E.not_found("task", task_id)
 
+    def _check_transfers(self, spec: Any, prefix: str = "") -> None:
+        """What a task asks of storage that this account cannot give is refused when it is
+        added (local/storage.py: a managed identity, auto-storage without a connection
+        string), not when it runs."""
+        check_transfers(spec, prefix, auto_storage=self.settings.auto_storage is not None)
+
     def _node(self, pool: PoolEngine, node_id: str) -> Any:
         for node in pool.nodes.values():
             if node.id == node_id:
@@ -314,6 +324,8 @@ class Account(PoolOperations, JobOperations):
                 raise
             except Exception as e:         # the model's refusal, or the formula's
                 raise _refusal(e, "pool") from None
+            if pool.pool_spec.start_task is not None:      # nothing runs before start()
+                self._check_transfers(pool.pool_spec.start_task, "startTask.")
             pool.created_at = self.kernel.now
             self.pools[id_key(pool.id)] = pool
             if self._persist is not None:
@@ -514,6 +526,11 @@ class Account(PoolOperations, JobOperations):
         pool_id = model.pool_info.pool_id
         if not pool_id:
             raise E.missing_property("poolInfo.poolId")
+        for task, prefix in ((model.job_manager_task, "jobManagerTask."),
+                             (model.job_preparation_task, "jobPreparationTask."),
+                             (model.job_release_task, "jobReleaseTask.")):
+            if task is not None:
+                self._check_transfers(task, prefix)
 
         def run() -> dict[str, Any]:
             if id_key(model.id) in self.jobs:
@@ -649,8 +666,10 @@ class Account(PoolOperations, JobOperations):
                 if not spec.get("commandLine"):
                     raise E.missing_property("commandLine")
                 model = task_from_rest(spec)        # None: not plain; the model decides
-                prepared.append((task_id, id_key(task_id), model if model is not None
-                                 else _model(TaskSpec, spec, "task"), None))
+                if model is None:                   # (a plain task moves no files)
+                    model = _model(TaskSpec, spec, "task")
+                    self._check_transfers(model)
+                prepared.append((task_id, id_key(task_id), model, None))
             except E.BatchError as e:
                 prepared.append((str(task_id), "", None, e))
 
