@@ -658,7 +658,9 @@ class Account(PoolOperations, JobOperations):
         path, the others by the model) and return the engine-thread command that adds them."""
         prepared: list[tuple[str, str, TaskSpec | None, E.BatchError | None]] = []
         for spec in specs:
-            task_id = spec.get("id") if isinstance(spec, Mapping) else None
+            # a dict first: isinstance against typing.Mapping costs more than the fast path
+            task_id = spec.get("id") if type(spec) is dict or isinstance(spec, Mapping) \
+                else None
             try:
                 if task_id is None:
                     raise E.missing_property("id")

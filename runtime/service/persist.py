@@ -217,11 +217,17 @@ class Persister:
             store.put("jobs", self.job_row(entry))
         jobs = account.jobs
         waiting_rows = []
+        indexes: dict[str, dict] = {}
         for job_key, spec in self._waiting:
             entry = jobs.get(job_key)
-            # still waiting (not placed on its pool, not deleted in this turn: its row would
-            # be written again after the deletion staged for it)
-            if entry is not None and entry.job is None and entry.find(spec.id) is spec:
+            if entry is None or entry.job is not None:
+                continue
+            index = indexes.get(job_key)
+            if index is None:
+                index = indexes[job_key] = entry.index()
+            # still waiting (not deleted in this turn: its row would be written again after
+            # the deletion staged for it)
+            if index.get(id_key(spec.id)) is spec:
                 waiting_rows.append(waiting_task_values(entry, spec))
         task_rows, fresh_rows = [], []
         for job_key, task_id in self._tasks:
