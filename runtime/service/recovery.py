@@ -295,6 +295,7 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
             continue
         _restore_job(pool, entry, row, tasks)
     account._job_seq = itertools.count(max(seqs) + 1)
+    account._restore_rest(store.rows("rest_properties"))
 
     for pool in account.pools.values():
         check(pool)
