@@ -324,6 +324,11 @@ def _restore_job(pool: Any, entry: Any, row: dict[str, Any], rows: list[dict[str
         job.ended_at = row["ended"]
     if state == JOB_COMPLETED and job.state != JOB_COMPLETED:
         pool._job_completed(job)
+    if state in (JOB_TERMINATING, JOB_COMPLETED) and row["ended"] is not None:
+        # a job that ended itself again as it was rebuilt (terminatejob with no task left)
+        # keeps when and why it ended the first time
+        job.ended_at = row["ended"]
+        job.reason = row["reason"] or job.reason
     if job.state == JOB_COMPLETED and row["completed"] is not None:
         job.completed_at = row["completed"]
     if state == JOB_DISABLED:
