@@ -16,7 +16,8 @@ import sys
 
 #: the subcommands, each a module of poolscale.runtime.commands with add_parser(subparsers);
 #: a module imports what its command needs inside its handler, so start-up stays light.
-COMMANDS = ["evaluate", "explain", "test", "check", "repl", "simulate", "compare", "format", "run"]
+COMMANDS = ["evaluate", "explain", "test", "check", "repl", "simulate", "compare", "format", "run",
+            "serve"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: upper-case words a help text may use that are not arguments: formats and the parts of an
 #: output line (``error: CODE: MESSAGE``), an environment variable, durations
 NOT_PLACEHOLDERS = {"JSON", "YAML", "CSV", "SWF", "ARM", "SARIF", "CODE", "MESSAGE",
-                    "XDG_STATE_HOME", "PT0S", "PT30S"}
+                    "XDG_STATE_HOME", "PT0S", "PT30S", "API", "REST", "SDK", "SIGTERM"}
 
 
 def commands() -> dict[str, argparse.ArgumentParser]:

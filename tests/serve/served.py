@@ -1,0 +1,142 @@
+"""A ``poolscale serve`` process for the REST tests, and raw signed requests to it.
+
+:class:`Served` starts the real command (``python -m poolscale.runtime.cli serve --port 0``) so
+the tests cover the CLI too, reads the first line for the endpoint, and can stop it (SIGINT),
+kill it (SIGKILL) and start it again on the same data directory.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json as _json
+import os
+import signal
+import subprocess
+import sys
+import time
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import http.client
+
+from poolscale.runtime.commands.serve import DEV_ACCOUNT, DEV_KEY
+from poolscale.runtime.service.rest.auth import decode_key, sign, string_to_sign
+
+__all__ = ["Served", "RawResponse", "signed_request"]
+
+START_TIMEOUT = 30.0
+
+
+class Served:
+    """A running ``poolscale serve`` (see the module docstring)."""
+
+    def __init__(self, data: Path, *extra: str, account: str = DEV_ACCOUNT,
+                 key: str = DEV_KEY) -> None:
+        self.data = Path(data)
+        self.extra = extra
+        self.account = account
+        self.key = key
+        self.proc: subprocess.Popen | None = None
+        self.endpoint = ""
+        self.start()
+
+    def command(self) -> list[str]:
+        args = [sys.executable, "-m", "poolscale.runtime.cli", "serve", "--port", "0",
+                "--data", str(self.data), *self.extra]
+        if self.account != DEV_ACCOUNT or self.key != DEV_KEY:
+            args += ["--account", self.account, "--key", self.key]
+        return args
+
+    def start(self) -> None:
+        self.log = open(self.data.parent / f"{self.data.name}-serve.log", "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=self.log,
+                                     text=True, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        line = self.proc.stdout.readline()
+        if not line.startswith("poolscale serve: endpoint="):
+            self.proc.kill()
+            raise RuntimeError(f"serve did not start: {line!r}; log: {self.log_text()[-2000:]}")
+        assert time.monotonic() < deadline
+        self.first_line = line.rstrip("\n")
+        self.endpoint = line.split("endpoint=", 1)[1].split()[0]
+
+    def log_text(self) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return (self.data.parent / f"{self.data.name}-serve.log").read_text(errors="replace")
+
+    def client(self, **kwargs: Any) -> Any:
+        from azure.batch import BatchClient
+        from azure.core.credentials import AzureNamedKeyCredential
+
+        return BatchClient(endpoint=self.endpoint,
+                           credential=AzureNamedKeyCredential(self.account, self.key), **kwargs)
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 20.0) -> int:
+        """Stop the server with ``sig`` and wait; its exit status."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.proc.stdout.close()
+            self.log.close()
+
+    def kill(self) -> None:
+        """SIGKILL the server (not its task processes: they are in sessions of their own, as
+        after a crash; the next start ends them)."""
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.start()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> "RawResponse":
+        return signed_request(self.endpoint, self.account, self.key, method, path, **kwargs)
+
+
+class RawResponse:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self) -> Any:
+        return _json.loads(self.body)
+
+
+def signed_request(endpoint: str, account: str, key: str, method: str, path: str, *,
+                   body: Any = None, headers: dict[str, str] | None = None,
+                   api_version: str | None = "2025-06-01", query: str = "",
+                   sign_as: tuple[str, str] | None = None, date: _dt.datetime | None = None,
+                   raw_body: bytes | None = None) -> RawResponse:
+    """A request signed as the SDK signs it (``sign_as``: another account/key to sign with;
+    ``date``: another ``ocp-date``). ``path`` is sent as given (percent-encode it yourself)."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    data = raw_body
+    if body is not None:
+        data = _json.dumps(body).encode()
+        headers.setdefault("content-type", "application/json; odata=minimalmetadata")
+    if data is not None:
+        headers["content-length"] = str(len(data))
+    when = date or _dt.datetime.now(_dt.timezone.utc)
+    headers.setdefault("ocp-date", format_datetime(when, usegmt=True))
+    parts = [query] if query else []
+    if api_version is not None:
+        parts.insert(0, f"api-version={api_version}")
+    qs = "&".join(parts)
+    name, secret = sign_as or (account, key)
+    if "authorization" not in headers:
+        text = string_to_sign(method, path, qs, headers, name)
+        headers["authorization"] = f"SharedKey {name}:{sign(decode_key(secret), text)}"
+    elif headers["authorization"] == "":
+        del headers["authorization"]
+    url = urlsplit(endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        conn.request(method, path + (f"?{qs}" if qs else ""), body=data, headers=headers)
+        response = conn.getresponse()
+        return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()},
+                           response.read())
+    finally:
+        conn.close()
