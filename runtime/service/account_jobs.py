@@ -617,25 +617,24 @@ class JobOperations:
             raise E.not_found("file", path) from None
 
     def list_task_files(self, job_id: str, task_id: str,
-                        recursive: bool = False) -> list[dict[str, Any]]:
-        """The task directory's entries (every level with ``recursive``) as the REST
-        ``NodeFile``: ``name`` (``/``-separated, relative to the task directory),
-        ``isDirectory``, ``properties`` (times, ``contentLength``, ``fileMode``); ``url`` is
-        the REST layer's. A task that never ran has no files (an empty list)."""
+                        recursive: bool = False) -> list[tuple[str, os.stat_result]]:
+        """The task directory's entries (every level with ``recursive``) as ``(name, stat)``,
+        by name: ``name`` is ``/``-separated and relative to the task directory (the REST
+        ``NodeFile`` is made of them, rest/files.py). A task that never ran has none."""
         try:
             root = self._resolve_file(job_id, task_id, "")
         except E.NotFound as e:
             if e.code == "FileNotFound":
                 return []
             raise
-        out: list[dict[str, Any]] = []
+        out: list[tuple[str, os.stat_result]] = []
         if not root.is_dir():
             return out
         if recursive:
-            walker = ((Path(d), names) for d, dirs, files in os.walk(root)
-                      for names in [sorted(dirs) + sorted(files)])
+            walker = [(Path(d), sorted(dirs) + sorted(files))
+                      for d, dirs, files in os.walk(root)]
         else:
-            walker = iter([(root, sorted(os.listdir(root)))])
+            walker = [(root, sorted(os.listdir(root)))]
         for folder, names in walker:
             for name in names:
                 full = folder / name
@@ -643,9 +642,8 @@ class JobOperations:
                     st = full.lstat()
                 except OSError:
                     continue                    # gone meanwhile
-                rel = full.relative_to(root).as_posix()
-                out.append(file_entry(rel, st))
-        out.sort(key=lambda f: f["name"])
+                out.append((full.relative_to(root).as_posix(), st))
+        out.sort(key=lambda f: f[0])
         return out
 
     def delete_task_file(self, job_id: str, task_id: str, path: str,
@@ -667,26 +665,6 @@ class JobOperations:
             delete_entry(target)
             return
         target.unlink()
-
-
-def file_entry(name: str, st: os.stat_result) -> dict[str, Any]:
-    """One ``NodeFile`` (without ``url``) from its ``stat``."""
-    from poolscale.formula.values import format_timestamp, timestamp_from_datetime
-
-    import datetime as _dt
-
-    def when(seconds: float) -> str:
-        instant = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
-        return format_timestamp(timestamp_from_datetime(instant.replace(
-            microsecond=instant.microsecond // 1000 * 1000)))
-
-    is_dir = _stat.S_ISDIR(st.st_mode)
-    props: dict[str, Any] = {"creationTime": when(st.st_ctime),
-                             "lastModified": when(st.st_mtime),
-                             "contentLength": 0 if is_dir else st.st_size,
-                             "contentType": "application/octet-stream",
-                             "fileMode": format(st.st_mode, "o")}
-    return {"name": name, "isDirectory": is_dir, "properties": props}
 
 
 def _prefixed(error: E.BatchError, prefix: str) -> E.BatchError:
