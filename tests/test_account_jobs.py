@@ -166,9 +166,13 @@ def test_patch_changes_only_what_it_names_and_replace_resets_the_rest(account):
     missing = error_of(lambda: acct.replace_job("k", {"priority": 1}))
     assert (missing.code, missing.values) == ("MissingRequiredProperty",
                                               (("PropertyName", "poolInfo"),))
-    unknown = error_of(lambda: acct.patch_job("k", {"displayName": "x"}))
+    unknown = error_of(lambda: acct.patch_job("k", {"colour": "x"}))
     assert (unknown.code, unknown.values) == ("UnsupportedProperty",
-                                              (("PropertyName", "displayName"),))
+                                              (("PropertyName", "colour"),))
+    # a property of the job that no update changes is ignored (a replace may send the job
+    # as a get returned it)
+    assert acct.patch_job("k", {"displayName": "x", "state": "completed"})["state"] == "active"
+    assert "displayName" not in acct.job_full_view("k")
     bad = error_of(lambda: acct.patch_job("k", {"priority": 5000}))
     assert (bad.code, dict(bad.values)["PropertyName"]) == ("InvalidPropertyValue", "priority")
     moved = error_of(lambda: acct.patch_job("k", {"poolInfo": {"poolId": "other"}}))
@@ -188,6 +192,17 @@ def test_a_job_wall_clock_limit_set_by_an_update_ends_it(account):
     poll(lambda: acct.job_full_view("j")["state"] == "completed", "the job's limit")
     assert acct.job_full_view("j")["executionInfo"]["terminateReason"] == "MaxWallClockTimeExpiry"
     checked(acct)
+
+
+def test_a_wall_clock_limit_raised_by_an_update_no_longer_ends_the_job(account):
+    acct = account()
+    acct.create_pool(pool(nodes=0))
+    acct.create_job({"id": "j", "poolInfo": {"poolId": "p1"},
+                     "constraints": {"maxWallClockTime": "PT0.3S"}})
+    acct.patch_job("j", {"constraints": {"maxWallClockTime": "PT1H"}})
+    time.sleep(0.6)
+    view = acct.job_full_view("j")
+    assert (view["state"], view["constraints"]["maxWallClockTime"]) == ("active", "PT1H")
 
 
 def test_disable_requeues_or_ends_running_tasks_and_enable_runs_them_again(account):

@@ -47,6 +47,14 @@ TASK_EXTRAS = ("displayName", "containerSettings", "resourceFiles", "outputFiles
 #: their defaults
 JOB_UPDATABLE = ("priority", "constraints", "onAllTasksComplete", "maxParallelTasks",
                  "metadata", "allowTaskPreemption", "poolInfo", "networkConfiguration")
+#: a ``BatchJob``'s other properties: a replace may send the job as a get returned it (the
+#: SDK's ``replace_job`` takes a ``BatchJob``), so they are ignored, as the service ignores
+#: read-only and fixed properties in an update
+JOB_NOT_UPDATED = ("odata.metadata", "id", "displayName", "usesTaskDependencies", "url",
+                   "eTag", "lastModified", "creationTime", "state", "stateTransitionTime",
+                   "previousState", "previousStateTransitionTime", "jobManagerTask",
+                   "jobPreparationTask", "jobReleaseTask", "commonEnvironmentSettings",
+                   "onTaskFailure", "executionInfo", "stats")
 #: the job model's properties a replace resets when the body leaves them out
 _REPLACE_RESETS = ("priority", "constraints", "onAllTasksComplete", "maxParallelTasks",
                    "allowTaskPreemption")
@@ -273,11 +281,11 @@ class JobOperations:
         if not isinstance(changes, Mapping):
             raise E.BatchError("InvalidRequestBody", "the job update must be a JSON object")
         for name in changes:
-            if name not in JOB_UPDATABLE:
+            if name not in JOB_UPDATABLE and name not in JOB_NOT_UPDATED:
                 raise E.BatchError("UnsupportedProperty",
                                    f"{name} cannot be changed by a job update",
                                    (("PropertyName", name),))
-        given = {k: v for k, v in changes.items() if v is not None}
+        given = {k: v for k, v in changes.items() if v is not None and k in JOB_UPDATABLE}
 
         def run() -> dict[str, Any]:
             entry = self._job(job_id)

@@ -168,6 +168,10 @@ def test_terminate_reactivate_delete_and_constraints(batch):
     c.replace_task("j", "sleeper", m.BatchTask(constraints=m.BatchTaskConstraints(
         max_task_retry_count=5)))
     assert c.get_task("j", "sleeper").constraints.max_task_retry_count == 5
+    whole = c.get_task("j", "sleeper")          # the task as a get returned it
+    whole.constraints.max_task_retry_count = 6
+    c.replace_task("j", "sleeper", whole)
+    assert c.get_task("j", "sleeper").constraints.max_task_retry_count == 6
     c.terminate_task("j", "sleeper")
     ended = c.get_task("j", "sleeper")
     assert (ended.state, ended.execution_info.failure_info.code) == ("completed", "TaskEnded")
@@ -202,6 +206,11 @@ def test_job_update_disable_enable_terminate_and_delete(batch):
     c.update_job("j", m.BatchJobUpdateOptions(priority=9), etag=c.get_job("j").etag,
                  match_condition=MatchConditions.IfNotModified)
     assert c.get_job("j").priority == 9
+    # a replace with the job as a get returned it: the read-only properties are ignored
+    whole = c.get_job("j")
+    whole.priority = 11
+    c.replace_job("j", whole)
+    assert (c.get_job("j").priority, c.get_job("j").state) == (11, "active")
     c.create_task("j", task("sleeper", "sleep 30"))
     poll(lambda: state(batch, "j", "sleeper") == "running", "the sleeper")
     c.begin_disable_job("j", m.BatchJobDisableOptions(disable_tasks="requeue"),

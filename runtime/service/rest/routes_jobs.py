@@ -287,9 +287,21 @@ async def get_task(call: Any) -> Response:
     return responses.entity(call, _select(call, view), metadata="tasks/@Element")
 
 
+#: a ``BatchTask``'s properties: a task update may send the task as a get returned it (the
+#: SDK's ``replace_task`` takes a ``BatchTask``); only ``constraints`` changes, the others are
+#: ignored as the service ignores them
+_TASK_PROPERTIES = frozenset((
+    "odata.metadata", "id", "displayName", "url", "eTag", "lastModified", "creationTime",
+    "exitConditions", "state", "stateTransitionTime", "previousState",
+    "previousStateTransitionTime", "commandLine", "containerSettings", "resourceFiles",
+    "outputFiles", "environmentSettings", "affinityInfo", "constraints", "requiredSlots",
+    "userIdentity", "executionInfo", "nodeInfo", "multiInstanceSettings", "stats", "dependsOn",
+    "applicationPackageReferences", "authenticationTokenSettings"))
+
+
 async def replace_task(call: Any) -> Response:
     body = await call.body()
-    unknown = [k for k in body if k != "constraints"]
+    unknown = [k for k in body if k not in _TASK_PROPERTIES]
     if unknown:
         raise E.BatchError("UnsupportedProperty", f"{unknown[0]} cannot be changed by a task "
                            "update", (("PropertyName", unknown[0]),))
