@@ -130,6 +130,10 @@ def test_250_tasks_through_create_tasks_run_and_report_their_output(batch):
             t.command_line, t.url) == (
         "completed", 2, "failure", "FailureExitCode", "tvm-000001", "p",
         "/bin/sh -c 'echo out 5; exit 2'", batch.endpoint + "/jobs/j/tasks/t005")
+    assert (t.node_info.node_url, t.node_info.task_root_directory,
+            t.node_info.task_root_directory_url) == (
+        batch.endpoint + "/pools/p/nodes/tvm-000001", "workitems/j/job-1/t005",
+        batch.endpoint + "/pools/p/nodes/tvm-000001/files/workitems%2Fj%2Fjob-1%2Ft005")
     listed = list(c.list_tasks("j"))
     assert len(listed) == 250 and {x.state for x in listed} == {"completed"}
     names = sorted(f.name for f in c.list_task_files("j", "t005"))
@@ -168,6 +172,10 @@ def test_terminate_reactivate_delete_and_constraints(batch):
     c.replace_task("j", "sleeper", m.BatchTask(constraints=m.BatchTaskConstraints(
         max_task_retry_count=5)))
     assert c.get_task("j", "sleeper").constraints.max_task_retry_count == 5
+    raw = batch.request("PUT", "/jobs/j/tasks/sleeper",
+                        body={"constraints": {"maxTaskRetryCount": 5}})
+    assert (raw.status, raw.body, raw.headers["etag"]) == (200, b"",
+                                                           c.get_task("j", "sleeper").etag)
     whole = c.get_task("j", "sleeper")          # the task as a get returned it
     whole.constraints.max_task_retry_count = 6
     c.replace_task("j", "sleeper", whole)

@@ -58,6 +58,24 @@ def _with_url(view: dict[str, Any], url: str) -> dict[str, Any]:
     return {**view, "url": url}
 
 
+def _node_url(call: Any, pool_id: str, node_id: str) -> str:
+    return f"{call.base_url}/pools/{quote(pool_id, safe='')}/nodes/{quote(node_id, safe='')}"
+
+
+def _task_rest(call: Any, job_id: str, view: dict[str, Any]) -> dict[str, Any]:
+    """A task view with its URLs: its own, its node's and its directory's on the node."""
+    out = _with_url(view, _task_url(call, job_id, view["id"]))
+    info = view.get("nodeInfo")
+    if info and info.get("poolId") and info.get("nodeId"):
+        node_url = _node_url(call, info["poolId"], info["nodeId"])
+        info = {**info, "nodeUrl": node_url}
+        if "taskRootDirectory" in info:
+            info["taskRootDirectoryUrl"] = (f"{node_url}/files/"
+                                            f"{quote(info['taskRootDirectory'], safe='')}")
+        out["nodeInfo"] = info
+    return out
+
+
 def _select(call: Any, view: dict[str, Any]) -> dict[str, Any]:
     """A single entity projected by ``$select`` (top-level names; unknown ones ignored)."""
     names = call.query.get("$select")
@@ -111,7 +129,7 @@ async def _job_view(call: Any) -> dict[str, Any]:
 async def _task_view(call: Any) -> dict[str, Any]:
     job_id, task_id = call.path["jobId"], call.path["taskId"]
     view = await call.run(call.account.task_full_view, job_id, task_id)
-    return responses.with_stamps(_with_url(view, _task_url(call, job_id, view["id"])))
+    return responses.with_stamps(_task_rest(call, job_id, view))
 
 
 # -- jobs ---------------------------------------------------------------------------------------
@@ -210,8 +228,7 @@ async def task_counts(call: Any) -> Response:
 async def prep_release_status(call: Any) -> Response:
     items = await call.run(call.account.preparation_release_status, call.path["jobId"])
     for item in items:
-        node_url = (f"{call.base_url}/pools/{quote(item['poolId'], safe='')}/nodes/"
-                    f"{quote(item['nodeId'], safe='')}")
+        node_url = _node_url(call, item["poolId"], item["nodeId"])
         item["nodeUrl"] = node_url
         for name in ("jobPreparationTaskExecutionInfo", "jobReleaseTaskExecutionInfo"):
             info = item.get(name)
@@ -232,8 +249,8 @@ async def add_task(call: Any) -> Response:
     if result.get("status") != "success":
         raise result["error"]
     view = await call.run(call.account.task_full_view, job_id, result["taskId"])
-    url = _task_url(call, job_id, view["id"])
-    return responses.empty(call, 201, view=responses.with_stamps(_with_url(view, url)), url=url)
+    stamped = responses.with_stamps(_task_rest(call, job_id, view))
+    return responses.empty(call, 201, view=stamped, url=stamped["url"])
 
 
 async def add_task_collection(call: Any) -> Response:
@@ -273,8 +290,7 @@ async def add_task_collection(call: Any) -> Response:
 async def list_tasks(call: Any) -> Response:
     job_id = call.path["jobId"]
     views = await call.run(call.account.task_views, job_id)
-    stamped = [responses.with_stamps(_with_url(v, _task_url(call, job_id, v["id"])))
-               for v in views]
+    stamped = [responses.with_stamps(_task_rest(call, job_id, v)) for v in views]
     items, next_link = _page(call, stamped, "tasks")
     return responses.listing(call, items, metadata="tasks", next_link=next_link)
 
@@ -309,8 +325,8 @@ async def replace_task(call: Any) -> Response:
     job_id = call.path["jobId"]
     view = await call.run(call.account.update_task_constraints, job_id, call.path["taskId"],
                           body.get("constraints"))
-    url = _task_url(call, job_id, view["id"])
-    return responses.empty(call, 200, view=responses.with_stamps(_with_url(view, url)), url=url)
+    stamped = responses.with_stamps(_task_rest(call, job_id, view))
+    return responses.empty(call, 200, view=stamped, url=stamped["url"])
 
 
 async def delete_task(call: Any) -> Response:
@@ -323,16 +339,16 @@ async def terminate_task(call: Any) -> Response:
     check(call, await _task_view(call), write=True)
     job_id = call.path["jobId"]
     view = await call.run(call.account.terminate_task, job_id, call.path["taskId"])
-    url = _task_url(call, job_id, view["id"])
-    return responses.empty(call, 204, view=responses.with_stamps(_with_url(view, url)), url=url)
+    stamped = responses.with_stamps(_task_rest(call, job_id, view))
+    return responses.empty(call, 204, view=stamped, url=stamped["url"])
 
 
 async def reactivate_task(call: Any) -> Response:
     check(call, await _task_view(call), write=True)
     job_id = call.path["jobId"]
     view = await call.run(call.account.reactivate_task, job_id, call.path["taskId"])
-    url = _task_url(call, job_id, view["id"])
-    return responses.empty(call, 204, view=responses.with_stamps(_with_url(view, url)), url=url)
+    stamped = responses.with_stamps(_task_rest(call, job_id, view))
+    return responses.empty(call, 204, view=stamped, url=stamped["url"])
 
 
 async def list_subtasks(call: Any) -> Response:
@@ -341,8 +357,7 @@ async def list_subtasks(call: Any) -> Response:
     for sub in subtasks:
         info = sub.get("nodeInfo")
         if info is not None:
-            node_url = (f"{call.base_url}/pools/{quote(info['poolId'], safe='')}/nodes/"
-                        f"{quote(info['nodeId'], safe='')}")
+            node_url = _node_url(call, info["poolId"], info["nodeId"])
             info["nodeUrl"] = node_url
             info["taskRootDirectoryUrl"] = (f"{node_url}/files/"
                                             f"{quote(info['taskRootDirectory'], safe='')}")
