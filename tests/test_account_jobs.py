@@ -138,6 +138,33 @@ def test_a_task_view_shows_its_properties_constraints_history_and_node(account):
     assert account().task_full_view("j", "t")["displayName"] == "three"
 
 
+def test_kept_properties_of_the_wrong_type_are_refused_naming_them(account):
+    acct = account()
+    bad = error_of(lambda: acct.create_job({"id": "j", "poolInfo": {"poolId": "p"},
+                                            "displayName": 5}))
+    assert (bad.code, dict(bad.values)["PropertyName"]) == ("InvalidPropertyValue",
+                                                           "displayName")
+    assert error_of(lambda: acct.job_full_view("j")).code == "JobNotFound"
+    acct.create_job({"id": "j", "poolInfo": {"poolId": "p"}})
+    results = acct.create_tasks("j", [
+        {"id": "a", "commandLine": "true"},
+        {"id": "b", "commandLine": "true", "resourceFiles": {"httpUrl": "x"}},
+        {"id": "c", "commandLine": "true", "userIdentity": "root"},
+        {"id": "d", "commandLine": "true", "displayName": "d"},
+    ])
+    assert [(r["taskId"], r["status"], r["error"].code if "error" in r else None,
+             dict(r["error"].values)["PropertyName"] if "error" in r else None)
+            for r in results] == [
+        ("a", "success", None, None),
+        ("b", "clientError", "InvalidPropertyValue", "resourceFiles"),
+        ("c", "clientError", "InvalidPropertyValue", "userIdentity"),
+        ("d", "success", None, None)]
+    assert [t["id"] for t in acct.task_views("j")] == ["a", "d"]
+    missing = error_of(lambda: acct.create_tasks("nope", [{"id": "b", "commandLine": "true",
+                                                           "userIdentity": "root"}]))
+    assert missing.code == "JobNotFound"
+
+
 def test_patch_changes_only_what_it_names_and_replace_resets_the_rest(account):
     acct = account()
     acct.create_pool(pool(nodes=0))
@@ -175,6 +202,14 @@ def test_patch_changes_only_what_it_names_and_replace_resets_the_rest(account):
     assert "displayName" not in acct.job_full_view("k")
     bad = error_of(lambda: acct.patch_job("k", {"priority": 5000}))
     assert (bad.code, dict(bad.values)["PropertyName"]) == ("InvalidPropertyValue", "priority")
+    for change, name in (({"priority": True}, "priority"),
+                         ({"maxParallelTasks": 2**40}, "maxParallelTasks"),
+                         ({"allowTaskPreemption": "yes"}, "allowTaskPreemption"),
+                         ({"constraints": []}, "constraints"),
+                         ({"metadata": "x"}, "metadata"),
+                         ({"metadata": [{"name": "a", "value": 1}]}, "metadata[0]")):
+        bad = error_of(lambda: acct.patch_job("k", change))
+        assert (bad.code, dict(bad.values)["PropertyName"]) == ("InvalidPropertyValue", name)
     moved = error_of(lambda: acct.patch_job("k", {"poolInfo": {"poolId": "other"}}))
     assert (moved.code, moved.status) == ("OperationInvalidForCurrentState", 409)
     assert error_of(lambda: acct.patch_job("nope", {})).code == "JobNotFound"

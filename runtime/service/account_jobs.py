@@ -36,7 +36,7 @@ from . import errors as E
 from .ids import id_key
 from .views import iso, job_view, task_view
 
-__all__ = ["JobOperations", "JOB_EXTRAS", "TASK_EXTRAS"]
+__all__ = ["JobOperations", "JOB_EXTRAS", "TASK_EXTRAS", "check_extras"]
 
 #: a job's properties that the engine does not model and a get echoes as they were added
 JOB_EXTRAS = ("displayName", "metadata", "networkConfiguration")
@@ -69,6 +69,67 @@ def _extras(spec: Any, names: Iterable[str]) -> dict[str, Any]:
     if not isinstance(spec, Mapping):
         return {}
     return {k: spec[k] for k in names if spec.get(k) is not None}
+
+
+#: the JSON type each kept property must have: the engine does not read them, so nothing else
+#: would refuse a wrong one, and a client reading it back would fail far from its cause
+_OBJECT, _LIST = "an object", "a list of objects"
+_EXTRA_TYPES = {"networkConfiguration": _OBJECT, "containerSettings": _OBJECT,
+                "userIdentity": _OBJECT, "authenticationTokenSettings": _OBJECT,
+                "resourceFiles": _LIST, "outputFiles": _LIST,
+                "applicationPackageReferences": _LIST}
+#: the longest displayName the service takes
+MAX_DISPLAY_NAME = 1024
+#: the largest int32, the REST API's integers
+_INT32 = 2**31 - 1
+
+
+def check_extras(spec: Mapping[str, Any], names: Iterable[str]) -> None:
+    """Refuse a kept property of the wrong JSON type (``InvalidPropertyValue`` naming it)."""
+    for name in names:
+        value = spec.get(name)
+        if value is None:
+            continue
+        if name == "displayName":
+            if not isinstance(value, str) or len(value) > MAX_DISPLAY_NAME:
+                raise E.invalid_property(name, value, f"must be text of at most "
+                                                      f"{MAX_DISPLAY_NAME} characters")
+        elif name == "metadata":
+            _check_metadata(value)
+        elif _EXTRA_TYPES[name] is _OBJECT:
+            if not isinstance(value, Mapping):
+                raise E.invalid_property(name, value, "must be an object")
+        elif not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise E.invalid_property(name, value, "must be a list of objects")
+
+
+def _check_metadata(value: Any) -> None:
+    if not isinstance(value, list):
+        raise E.invalid_property("metadata", value, "must be a list of name/value pairs")
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) \
+                or not isinstance(item.get("value"), str):
+            raise E.invalid_property(f"metadata[{i}]", item,
+                                     "must be an object with text name and value")
+
+
+def _check_job_update(given: Mapping[str, Any]) -> None:
+    """The updatable properties' JSON types, checked strictly (the job model would take
+    ``true`` for 1, say)."""
+    for name in ("priority", "maxParallelTasks"):
+        value = given.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or abs(value) > _INT32):
+            raise E.invalid_property(name, value, "must be a 32-bit whole number")
+    value = given.get("allowTaskPreemption")
+    if value is not None and not isinstance(value, bool):
+        raise E.invalid_property("allowTaskPreemption", value, "must be true or false")
+    for name in ("constraints", "poolInfo", "networkConfiguration"):
+        value = given.get(name)
+        if value is not None and not isinstance(value, Mapping):
+            raise E.invalid_property(name, value, "must be an object")
+    if "metadata" in given:
+        _check_metadata(given["metadata"])
 
 
 class _RestState:
@@ -202,6 +263,8 @@ class JobOperations:
     def create_job(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """``add_job``, keeping the properties the engine does not model (``displayName``,
         ``metadata``, ...) to show them back: the REST ``Job - Add``."""
+        if isinstance(spec, Mapping):
+            check_extras(spec, JOB_EXTRAS)
         view = self.add_job(spec)
         extras = _extras(spec, JOB_EXTRAS)
 
@@ -217,7 +280,22 @@ class JobOperations:
         engine does not model: the REST ``addtaskcollection`` and ``Task - Add``. They are
         kept in a second engine command, after the add: a crash between the two loses them
         (the tasks stay)."""
-        results = self.add_tasks(job_id, specs)
+        refused: dict[int, E.BatchError] = {}
+        for i, spec in enumerate(specs):
+            if isinstance(spec, Mapping):
+                try:
+                    check_extras(spec, TASK_EXTRAS)
+                except E.BatchError as e:
+                    refused[i] = e
+        taken = [spec for i, spec in enumerate(specs) if i not in refused]
+        added = iter(self.add_tasks(job_id, taken))     # [] too: the job must exist
+        results = []
+        for i, spec in enumerate(specs):
+            if i in refused:
+                results.append({"taskId": str(spec.get("id")), "status": "clientError",
+                                "error": refused[i]})
+            else:
+                results.append(next(added))
         kept = [(r["taskId"], extras) for r, spec in zip(results, specs)
                 if r.get("status") == "success" and (extras := _extras(spec, TASK_EXTRAS))]
         if kept:
@@ -286,6 +364,7 @@ class JobOperations:
                                    f"{name} cannot be changed by a job update",
                                    (("PropertyName", name),))
         given = {k: v for k, v in changes.items() if v is not None and k in JOB_UPDATABLE}
+        _check_job_update(given)
 
         def run() -> dict[str, Any]:
             entry = self._job(job_id)
