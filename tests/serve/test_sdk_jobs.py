@@ -312,3 +312,24 @@ def test_job_schedules_are_refused_with_the_reason(batch):
     assert error["values"] == [{"key": "Reason", "value": (
         "Job schedules are not available in poolscale yet (planned in issue 13); add jobs "
         "directly with POST /jobs.")}]
+
+
+def test_the_api_version_az_batch_sends_serves_jobs_and_tasks_alike(batch):
+    from azure.batch import BatchClient
+    from azure.core.credentials import AzureNamedKeyCredential
+
+    pool(batch)
+    c = BatchClient(endpoint=batch.endpoint, api_version="2024-02-01.19.0",
+                    credential=AzureNamedKeyCredential(DEV_ACCOUNT, DEV_KEY))
+    c.create_job(m.BatchJobCreateOptions(id="az", pool_info=m.BatchPoolInfo(pool_id="p")))
+    c.create_tasks("az", [task(f"t{i}", f"/bin/sh -c 'echo {i}'") for i in range(3)])
+    poll(lambda: c.get_job_task_counts("az").task_counts.succeeded == 3, "three tasks")
+    assert b"".join(c.download_task_file("az", "t2", "stdout.txt")) == b"2\n"
+    # (azure-batch 15.1 cannot send a terminate without a reason: it fails building the
+    # request, before anything is sent)
+    c.begin_terminate_job("az", BatchJobTerminateOptions(termination_reason="done"),
+                          polling_interval=0).result()
+    assert (c.get_job("az").state, c.get_job("az").execution_info.termination_reason) == (
+        "completed", "done")
+    raw = batch.request("GET", "/jobschedules", api_version="2024-02-01.19.0")
+    assert (raw.status, raw.json()["code"]) == (400, "InvalidUri")
