@@ -50,6 +50,11 @@ def add_parser(sub) -> None:
                    help="development setting: the lowest autoscale evaluation interval a pool "
                         "may ask for, from PT1S to PT5M (default PT5M, the service's floor); "
                         "e.g. PT10S or 10s")
+    p.add_argument("--dedicated-core-quota", type=int, metavar="N",
+                   help="the account's dedicated core quota (default: this machine's cores x 4); "
+                        "0 allocates no dedicated node, as on an account without quota")
+    p.add_argument("--low-priority-core-quota", type=int, metavar="N",
+                   help="the account's Spot/low-priority core quota (same default)")
     p.add_argument("--provider", choices=["local"], default="local",
                    help="where nodes run: local (directories and processes on this machine)")
     p.set_defaults(handler=run)
@@ -87,11 +92,14 @@ def run(args: argparse.Namespace) -> int:
     settings_args = {"name": name, "data_dir": args.data}
     if args.min_evaluation_interval is not None:
         settings_args["min_evaluation_interval"] = args.min_evaluation_interval
+    for quota in ("dedicated_core_quota", "low_priority_core_quota"):
+        if getattr(args, quota) is not None:
+            settings_args[quota] = getattr(args, quota)
     try:
         settings = AccountSettings(**settings_args)
     except SettingsError as e:
-        option = {"name": "--account", "data_dir": "--data",
-                  "min_evaluation_interval": "--min-evaluation-interval"}.get(e.field, e.field)
+        option = "--" + {"name": "account", "data_dir": "data"}.get(
+            e.field, e.field.replace("_", "-"))
         reason = str(e).split(": ", 1)[-1]
         raise UsageError(f"{option}: {reason}") from None
     sock = _listen(args.host, args.port)

@@ -99,6 +99,7 @@ class BatchApp:
             return
         if scope["type"] != "http":
             return
+        scope["app"] = self
         request = Request(scope, receive)
         request_id = str(uuid.uuid4())
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
@@ -203,6 +204,10 @@ def build_app(account: Any, *, account_name: str, key: bytes,
               clock: Callable[[], _dt.datetime] | None = None) -> BatchApp:
     """The application over ``account`` with the operations of ``modules`` (default
     :data:`MODULES`) and any extra ``operations`` (tests)."""
+    from .openapi import openapi_handler
+
     loaded, not_served = _load(MODULES if modules is None else modules)
+    published = Operation("GET", "/openapi.json", openapi_handler, "openapi")
     return BatchApp(account, account_name=account_name, key=key,
-                    operations=[*loaded, *operations], not_served=not_served, clock=clock)
+                    operations=[*loaded, published, *operations], not_served=not_served,
+                    clock=clock)
