@@ -47,6 +47,8 @@ def batch(tmp_path):
     import uvicorn
 
     sock = socket.socket()
+    # without it a kept-alive connection waits ~40 ms per answer (Nagle and delayed ACKs)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     endpoint = "http://127.0.0.1:%d" % sock.getsockname()[1]
@@ -304,6 +306,23 @@ def test_a_collection_of_more_than_100_tasks_is_refused_with_the_reason(batch):
     assert results[0]["eTag"].startswith("0x")
 
 
+def test_the_simulators_own_fields_are_refused(batch):
+    pool(batch, nodes=0)
+    job(batch)
+    for method, path, body, name in (
+            ("POST", "/jobs", {"id": "k", "poolInfo": {"poolId": "p"}, "tasks": []}, "tasks"),
+            ("POST", "/jobs/j/tasks", {"id": "t", "commandLine": "true", "exitCodes": [0]},
+             "exitCodes"),
+            ("POST", "/jobs/j/addtaskcollection",
+             {"value": [{"id": "a", "commandLine": "true"},
+                        {"id": "b", "commandLine": "true", "duration": 5}]}, "value[1].duration"),
+            ("PATCH", "/jobs/j", {"creationTime": 0}, "creationTime")):
+        raw = batch.request(method, path, body=body)
+        assert (raw.status, raw.json()["code"], raw.json()["values"][0]) == (
+            400, "UnsupportedProperty", {"key": "PropertyName", "value": name})
+    assert batch.account.task_views("j") == []
+
+
 def test_job_schedules_are_refused_with_the_reason(batch):
     raw = batch.request("GET", "/jobschedules")
     assert raw.status == 400
@@ -333,3 +352,20 @@ def test_the_api_version_az_batch_sends_serves_jobs_and_tasks_alike(batch):
         "completed", "done")
     raw = batch.request("GET", "/jobschedules", api_version="2024-02-01.19.0")
     assert (raw.status, raw.json()["code"]) == (400, "InvalidUri")
+
+
+def test_lists_page_and_filter(batch):
+    pool(batch, nodes=0)
+    job(batch)
+    job(batch, id="other")
+    c = batch.client
+    c.create_tasks("j", [task(f"t{i:02}", "true") for i in range(30)])
+    c.terminate_task("j", "t03")
+    ids = [t.id for t in c.list_tasks("j", max_results=7)]
+    assert ids == [f"t{i:02}" for i in range(30)]
+    assert [t.id for t in c.list_tasks("j", filter="state eq 'completed'")] == ["t03"]
+    assert [t.id for t in c.list_tasks("j", filter="startswith(id,'t2')", max_results=4,
+                                       select=["id", "state"])] == [f"t2{i}" for i in range(10)]
+    assert [j.id for j in c.list_jobs(filter="startswith(id,'ot')")] == ["other"]
+    names = [f.name for f in c.list_task_files("j", "t03")]
+    assert names == []          # it never ran

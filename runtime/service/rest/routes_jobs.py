@@ -34,6 +34,7 @@ from starlette.responses import Response
 
 from .. import errors as E
 from . import files, responses
+from .bodies import rest_body
 from .call import parse_json_object, read_limited
 from .conditions import check
 from .operations import Operation
@@ -135,7 +136,7 @@ async def _task_view(call: Any) -> dict[str, Any]:
 # -- jobs ---------------------------------------------------------------------------------------
 
 async def add_job(call: Any) -> Response:
-    body = await call.body()
+    body = rest_body(await call.body(), "job")
     view = await call.run(call.account.create_job, body)
     url = _job_url(call, view["id"])
     return responses.empty(call, 201, view=responses.with_stamps(_with_url(view, url)), url=url)
@@ -157,7 +158,7 @@ async def get_job(call: Any) -> Response:
 
 
 async def _update_job(call: Any, replace: bool) -> Response:
-    body = await call.body()
+    body = rest_body(await call.body(), "job-replace" if replace else "job-update")
     check(call, await _job_view(call), write=True)
     account = call.account
     fn = account.replace_job if replace else account.patch_job
@@ -175,7 +176,7 @@ async def replace_job(call: Any) -> Response:
 
 
 async def disable_job(call: Any) -> Response:
-    body = await call.body()
+    body = rest_body(await call.body(), "job-disable")
     if "disableTasks" not in body:
         raise E.missing_property("disableTasks")
     option = body["disableTasks"]
@@ -195,7 +196,7 @@ async def enable_job(call: Any) -> Response:
 
 
 async def terminate_job(call: Any) -> Response:
-    body = await _optional_body(call)
+    body = rest_body(await _optional_body(call), "job-terminate")
     reason = body.get("terminateReason")
     if reason is not None and not isinstance(reason, str):
         raise E.invalid_property("terminateReason", reason, "must be text")
@@ -243,7 +244,7 @@ async def prep_release_status(call: Any) -> Response:
 # -- tasks --------------------------------------------------------------------------------------
 
 async def add_task(call: Any) -> Response:
-    body = await call.body()
+    body = rest_body(await call.body(), "task")
     job_id = call.path["jobId"]
     (result,) = await call.run(call.account.create_tasks, job_id, [body])
     if result.get("status") != "success":
@@ -254,7 +255,7 @@ async def add_task(call: Any) -> Response:
 
 
 async def add_task_collection(call: Any) -> Response:
-    body = await call.body()
+    body = rest_body(await call.body(), "task-collection")
     if "value" not in body:
         raise E.missing_property("value")
     tasks = body["value"]
@@ -316,7 +317,7 @@ _TASK_PROPERTIES = frozenset((
 
 
 async def replace_task(call: Any) -> Response:
-    body = await call.body()
+    body = rest_body(await call.body(), "task-replace")
     unknown = [k for k in body if k not in _TASK_PROPERTIES]
     if unknown:
         raise E.BatchError("UnsupportedProperty", f"{unknown[0]} cannot be changed by a task "
