@@ -24,16 +24,17 @@ from typing import Iterable
 
 from poolscale.formula.values import Option
 
-from .kernel import WALLCLOCK
 from .models import TaskSpec
 from .nodes import DEDICATED, IDLE, LEAVINGPOOL, LOW_PRIORITY, OFFLINE, REMOVED, Node
 from .pool import RESIZING, STOPPING
 from .sampler import SamplerMixin
-from .tasks import (
-    ACTIVE, COMPLETED, FAILURE, JOB_ACTIVE, JOB_DISABLED, PREPARING, RUNNING, Job, Task, int_ids,
-)
+from .tasks import ACTIVE, JOB_ACTIVE, JOB_DISABLED, Job, Task, int_ids
+# a task's states by names of their own: the node's states share some of the words
+from .tasks import COMPLETED as TASK_COMPLETED, FAILURE, PREPARING as TASK_PREPARING
+from .tasks import RUNNING as TASK_RUNNING
+from .kernel import WALLCLOCK
 
-__all__ = ["RequestsMixin", "DISABLE_JOB_OPTIONS", "USER_TERMINATE", "TASK_TERMINATED"]
+__all__ = ["RequestsMixin", "DISABLE_JOB_OPTIONS", "USER_TERMINATE"]
 
 #: the termination reason of a job a user terminates without giving one (the service's default)
 USER_TERMINATE = "UserTerminate"
@@ -291,9 +292,9 @@ class RequestsMixin(SamplerMixin):
         is killed, an active one completes without running; either way it is completed, failed,
         with ``TaskEnded``, and its exit options and dependants follow as for any failure.
         False when the task has already completed."""
-        if task.state is COMPLETED:
+        if task.state is TASK_COMPLETED:
             return False
-        if task.state is RUNNING or task.state is PREPARING:
+        if task.state is TASK_RUNNING or task.state is TASK_PREPARING:
             self._kill(task, by_job=False)
             return True
         job = task.job
@@ -317,7 +318,7 @@ class RequestsMixin(SamplerMixin):
         it: eligible to run up to its ``maxTaskRetryCount`` once more (its ``retryCount`` is
         reset), its previous result, exit code and failure forgotten. Dependants it already
         blocked stay blocked (their state is their own). False when the task did not fail."""
-        if task.state is not COMPLETED or task.result is not FAILURE:
+        if task.state is not TASK_COMPLETED or task.result is not FAILURE:
             return False
         job = task.job
         job.n_failed -= 1
@@ -335,7 +336,7 @@ class RequestsMixin(SamplerMixin):
         """Forget ``task``: one not yet completed is terminated first (its process ends), then
         it leaves its job's tasks and counts, as if it had never been submitted. Its id may be
         used again."""
-        if task.state is not COMPLETED:
+        if task.state is not TASK_COMPLETED:
             self.terminate_task(task)
         job = task.job
         if task.result is FAILURE:
