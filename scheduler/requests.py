@@ -347,7 +347,9 @@ class RequestsMixin(SamplerMixin):
             self.n_succeeded -= 1
         job.n_submitted -= 1
         self.n_submitted -= 1
-        job.tasks.remove(task)
+        # a new list, not one shortened in place: an index kept beside the job's list (the
+        # account's) sees a list replaced and builds itself again
+        job.tasks = [t for t in job.tasks if t is not task]
         if job.by_id is not None:
             job.by_id.pop(task.id, None)
         if self._log is not None:

@@ -327,13 +327,17 @@ def test_terminate_reactivate_and_delete_a_task(account):
     checked(acct)       # (only while nothing runs: the live engine does not count CPU)
 
     acct.create_tasks("j", [{"id": "sleeper", "commandLine": "sleep 30"}])
+    acct.create_tasks("j", [{"id": "after", "commandLine": "true"}])
     poll(lambda: state_of(acct, "j", "sleeper") == "running", "the sleeper")
     active = error_of(lambda: acct.reactivate_task("j", "sleeper"))
     assert (active.code, active.status) == ("TaskNotCompleted", 409)
     acct.delete_task("j", "sleeper")
     checked(acct)
     assert error_of(lambda: acct.task_full_view("j", "sleeper")).code == "TaskNotFound"
+    assert error_of(lambda: acct.get_task("j", "sleeper")).code == "TaskNotFound"
     assert error_of(lambda: acct.delete_task("j", "sleeper")).code == "TaskNotFound"
+    acct.delete_task("j", "after")
+    poll(lambda: acct.task_counts("j")["taskCounts"]["running"] == 0, "nothing running")
     assert acct.task_counts("j")["taskCounts"] == {
         "active": 0, "running": 0, "completed": 3, "succeeded": 2, "failed": 1}
     # the id is free again
@@ -343,6 +347,20 @@ def test_terminate_reactivate_and_delete_a_task(account):
     acct.close()
     again = account()
     assert [t["id"] for t in again.task_views("j")] == ["long", "ok", "flaky"]
+    assert error_of(lambda: again.get_task("j", "after")).code == "TaskNotFound"
+
+
+def test_a_task_of_a_job_waiting_for_its_pool_is_deleted(account):
+    acct = account()
+    acct.create_job({"id": "j", "poolInfo": {"poolId": "later"}})
+    acct.create_tasks("j", [{"id": "a", "commandLine": "true"},
+                            {"id": "b", "commandLine": "true"}])
+    acct.delete_task("j", "a")
+    acct.create_tasks("j", [{"id": "c", "commandLine": "true"}])
+    assert error_of(lambda: acct.get_task("j", "a")).code == "TaskNotFound"
+    assert [t["id"] for t in acct.task_views("j")] == ["b", "c"]
+    acct.close()
+    assert [t["id"] for t in account().task_views("j")] == ["b", "c"]
 
 
 def test_terminating_an_active_task_completes_it_without_running(account):

@@ -628,7 +628,8 @@ class JobOperations:
             if entry.job is None:
                 for i, spec in enumerate(entry.waiting):
                     if id_key(spec.id) == id_key(task_id):
-                        del entry.waiting[i]
+                        # a new list (see RequestsMixin.delete_task)
+                        entry.waiting = entry.waiting[:i] + entry.waiting[i + 1:]
                         self._forget_task_row(entry.spec.id, spec.id)
                         return
                 raise E.not_found("task", task_id)
