@@ -105,7 +105,7 @@ def test_a_task_view_shows_its_properties_constraints_history_and_node(account):
     results = acct.create_tasks("j", [
         {"id": "t", "commandLine": "/bin/sh -c 'exit 3'", "displayName": "three",
          "environmentSettings": [{"name": "A", "value": "1"}],
-         "resourceFiles": [{"httpUrl": "http://example.invalid/x", "filePath": "x"}],
+         "userIdentity": {"autoUser": {"scope": "task", "elevationLevel": "nonadmin"}},
          "constraints": {"retentionTime": "PT1H"}},
         {"id": "t", "commandLine": "true"},
     ])
@@ -120,11 +120,11 @@ def test_a_task_view_shows_its_properties_constraints_history_and_node(account):
     assert view["stateTransitionTime"] == info["endTime"]
     assert view["previousStateTransitionTime"] == info["startTime"]
     assert {k: view[k] for k in ("id", "displayName", "commandLine", "requiredSlots",
-                                 "environmentSettings", "resourceFiles", "constraints",
+                                 "environmentSettings", "userIdentity", "constraints",
                                  "state", "nodeInfo")} == {
         "id": "t", "displayName": "three", "commandLine": "/bin/sh -c 'exit 3'",
         "requiredSlots": 1, "environmentSettings": [{"name": "A", "value": "1"}],
-        "resourceFiles": [{"httpUrl": "http://example.invalid/x", "filePath": "x"}],
+        "userIdentity": {"autoUser": {"scope": "task", "elevationLevel": "nonadmin"}},
         # the job's retry count, shown on the task as the service shows it
         "constraints": {"maxWallClockTime": UNLIMITED, "retentionTime": "PT1H",
                         "maxTaskRetryCount": 1},
