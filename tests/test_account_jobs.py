@@ -165,6 +165,26 @@ def test_kept_properties_of_the_wrong_type_are_refused_naming_them(account):
     assert missing.code == "JobNotFound"
 
 
+def test_a_job_added_again_after_a_delete_shows_nothing_of_the_old_one(account):
+    acct = account()
+    acct.create_pool(pool(nodes=0))
+    acct.create_job({"id": "j", "poolInfo": {"poolId": "p1"}, "displayName": "old",
+                     "metadata": [{"name": "a", "value": "1"}]})
+    acct.create_tasks("j", [{"id": "t", "commandLine": "true", "displayName": "old task"}])
+    acct.disable_job("j", "wait")
+    acct.delete_job("j")
+    acct.create_job({"id": "J", "poolInfo": {"poolId": "p1"}})
+    acct.create_tasks("J", [{"id": "t", "commandLine": "true"}])
+    view = acct.job_full_view("j")
+    assert ("displayName" in view, "metadata" in view, "previousState" in view) == (
+        False, False, False)
+    assert "displayName" not in acct.task_full_view("j", "t")
+    acct.close()
+    again = account()
+    assert "displayName" not in again.job_full_view("j")
+    assert "displayName" not in again.task_full_view("j", "t")
+
+
 def test_patch_changes_only_what_it_names_and_replace_resets_the_rest(account):
     acct = account()
     acct.create_pool(pool(nodes=0))
