@@ -3,6 +3,7 @@ $expand, maxresults and $skiptoken paging, tested on a stand-in call (no server 
 
 from __future__ import annotations
 
+import base64
 import time
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -193,6 +194,8 @@ def values_of(error: BatchError) -> dict[str, str]:
     ("-5", "OutOfRangeQueryParameterValue", "maxresults must lie between 1 and 1000"),
     ("ten", "InvalidQueryParameterValue", "maxresults is a whole number"),
     ("", "InvalidQueryParameterValue", "maxresults is a whole number"),
+    ("0\x1f", "InvalidQueryParameterValue", "maxresults is a whole number"),
+    ("\u0665", "InvalidQueryParameterValue", "maxresults is a whole number"),
 ])
 def test_maxresults_refused(value, code, reason):
     error = error_of(select_page, call(maxresults=value), TASKS, "tasks")
@@ -201,12 +204,16 @@ def test_maxresults_refused(value, code, reason):
                             ("Reason", reason))
 
 
+_DEEP = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")     # 2,000 characters
+
+
 @pytest.mark.parametrize("token", ["x=", "!!", "bm90IGpzb24", odata.encode_token("pools", ("a",)),
-                                   odata.encode_token("tasks", (5,)), ""])
+                                   odata.encode_token("tasks", (5,)), "", _DEEP, "A" * 2049])
 def test_malformed_skiptoken_refused(token):
     error = error_of(select_page, call(S_skiptoken=token), TASKS, "tasks")
     assert error.code == "InvalidQueryParameterValue"
-    assert error.values == (("QueryParameterName", "$skiptoken"), ("QueryParameterValue", token),
+    quoted = token if len(token) <= 2048 else token[:2045] + "..."
+    assert error.values == (("QueryParameterName", "$skiptoken"), ("QueryParameterValue", quoted),
                             ("Reason", "the token is not one a previous page of this list returned"))
 
 
@@ -243,7 +250,8 @@ def test_expand_other_than_stats_refused():
 def test_filter_refused_with_the_parameter_named(text, reason):
     error = error_of(select_page, call(S_filter=text), TASKS, "tasks")
     assert error.code == "InvalidQueryParameterValue" and error.status == 400
-    assert error.values == (("QueryParameterName", "$filter"), ("QueryParameterValue", text),
+    quoted = text if len(text) <= 2048 else text[:2045] + "..."
+    assert error.values == (("QueryParameterName", "$filter"), ("QueryParameterValue", quoted),
                             ("Reason", reason))
 
 
@@ -304,3 +312,47 @@ def test_any_filter_text_gives_a_result_or_a_400(text):
     else:
         assert all(view in TASKS for view in views)
     assert time.perf_counter() - began < 1.0
+
+
+def test_select_entity_projects_one_view_and_checks_expand():
+    view = {"id": "p", "state": "active", "vmSize": "d2", "eTag": "0x1"}
+    assert odata.select_entity(call("/pools/p", S_select="id,eTag"), view) == {"id": "p", "eTag": "0x1"}
+    assert odata.select_entity(call("/pools/p"), view) == view
+    error = error_of(odata.select_entity, call("/pools/p", S_expand="nodes"), view)
+    assert error.values[0] == ("QueryParameterName", "$expand")
+
+
+def test_the_docs_list_every_filterable_property():
+    """docs/serve.md's table of filterable properties is the allow-list's."""
+    from pathlib import Path
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text()
+    rows = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"\| (pools|nodes|jobs|tasks|certificates|pool node counts) \| (.*) \|", line)
+        if match:
+            rows[match.group(1)] = set(re.findall(r"`([^`]+)`", match.group(2)))
+    assert rows == {"pools": set(odata.FILTERABLE["pools"]), "nodes": set(odata.FILTERABLE["nodes"]),
+                    "jobs": set(odata.FILTERABLE["jobs"]), "tasks": set(odata.FILTERABLE["tasks"]),
+                    "certificates": set(odata.FILTERABLE["certificates"]),
+                    "pool node counts": set(odata.FILTERABLE["nodecounts"])}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300), st.text(max_size=20), st.text(max_size=40), st.text(max_size=40))
+def test_any_token_maxresults_select_or_expand_gives_a_page_or_a_400(token, limit, select, expand):
+    try:
+        views, _ = select_page(call(S_skiptoken=token, maxresults=limit, S_select=select,
+                                    S_expand=expand), TASKS, "tasks")
+    except BatchError as error:
+        assert error.status == 400
+        assert error.code in ("InvalidQueryParameterValue", "OutOfRangeQueryParameterValue")
+    else:
+        assert len(views) <= len(TASKS)
+
+
+def test_a_long_value_is_quoted_cut_at_2048_characters():
+    text = "id eq '" + "a" * 3000
+    error = error_of(select_page, call(S_filter=text), TASKS, "tasks")
+    assert dict(error.values)["QueryParameterValue"] == text[:2045] + "..."

@@ -58,10 +58,12 @@ from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from poolscale.runtime.service.errors import BatchError
+from poolscale.runtime.service.ids import id_key
 
 __all__ = [
     "FILTERABLE", "KINDS", "DEFAULT_MAX_RESULTS", "MAX_DEPTH",
-    "select_page", "compile_filter", "project", "check_expand", "max_results",
+    "select_page", "select_entity", "compile_filter", "project", "select_names", "check_expand",
+    "max_results", "next_link",
     "order_key", "encode_token", "decode_token",
 ]
 
@@ -106,7 +108,14 @@ FILTERABLE: Mapping[str, frozenset[str]] = {
 KINDS = tuple(FILTERABLE)
 
 
-def _refused(name: str, value: str, reason: str, code: str = "InvalidQueryParameterValue") -> BatchError:
+#: the longest parameter value an error quotes whole (a filter may be as long as the URL)
+_QUOTED = 2048
+
+
+def _refused(name: str, value: str, reason: str,
+             code: str = "InvalidQueryParameterValue") -> BatchError:
+    if len(value) > _QUOTED:
+        value = value[:_QUOTED - 3] + "..."
     return BatchError(code, values=(("QueryParameterName", name), ("QueryParameterValue", value),
                                     ("Reason", reason)))
 
@@ -126,15 +135,15 @@ def order_key(view: Mapping[str, Any], kind: str) -> tuple:
     if kind in ("nodefiles", "taskfiles"):
         return (_text(view, "name"),)
     if kind == "nodecounts":
-        return (_text(view, "poolId").lower(),)
+        return (id_key(_text(view, "poolId")),)
     if kind == "certificates":
         return (_text(view, "thumbprintAlgorithm").lower(), _text(view, "thumbprint").lower())
     if kind == "prepreleasestatus":
-        return (_text(view, "poolId").lower(), _text(view, "nodeId").lower())
+        return (id_key(_text(view, "poolId")), id_key(_text(view, "nodeId")))
     if kind == "subtasks":
         number = view.get("id")
         return (number if isinstance(number, int) and not isinstance(number, bool) else -1,)
-    return (_text(view, "id").lower(),)
+    return (id_key(_text(view, "id")),)
 
 
 def encode_token(kind: str, key: tuple) -> str:
@@ -149,12 +158,15 @@ def decode_token(token: str, kind: str) -> tuple:
     def bad(reason: str) -> BatchError:
         return _refused("$skiptoken", token, reason)
 
-    if not token or len(token) > 4096 or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+    # a token this module makes holds a kind and at most two ids or file names: well under
+    # 2,048 characters; a longer one is not ours (and JSON nested thousands deep would exhaust
+    # the decoder's recursion)
+    if not token or len(token) > 2048 or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
         raise bad("the token is not one a previous page of this list returned")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw.decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise bad("the token is not one a previous page of this list returned") from None
     sample = order_key({}, kind)
     if (not isinstance(data, list) or len(data) != len(sample) + 1 or data[0] != kind
@@ -486,9 +498,10 @@ def max_results(query: Mapping[str, str]) -> int:
     text = query.get("maxresults")
     if text is None:
         return DEFAULT_MAX_RESULTS
-    if not re.fullmatch(r"\s*[+-]?\d{1,12}\s*", text):
+    digits = text.strip(" ")
+    if not re.fullmatch(r"[+-]?[0-9]{1,12}", digits):
         raise _refused("maxresults", text, "maxresults is a whole number")
-    number = int(text)
+    number = int(digits)
     if not 1 <= number <= DEFAULT_MAX_RESULTS:
         raise _refused("maxresults", text,
                        f"maxresults must lie between 1 and {DEFAULT_MAX_RESULTS}",
@@ -507,6 +520,13 @@ def next_link(call: Any, token: str) -> str:
     params.append(("$skiptoken", token))
     return (call.base_url.rstrip("/") + call.request.url.path + "?"
             + urlencode(params, quote_via=quote, safe="$"))
+
+
+def select_entity(call: Any, view: Mapping[str, Any]) -> dict[str, Any]:
+    """One item as a get (``get_pool``, ``get_task``, ...) returns it: ``$expand`` checked,
+    ``$select`` applied."""
+    check_expand(call.query)
+    return project(view, select_names(call.query))
 
 
 def select_page(call: Any, views: list[dict], kind: str) -> tuple[list[dict], str | None]:

@@ -31,10 +31,9 @@ from typing import Any, Iterable, Mapping
 
 from poolscale.runtime.service.rest.bodies import SIMULATOR_FIELDS
 from poolscale.runtime.service.rest.odata import DEFAULT_MAX_RESULTS
+from poolscale.runtime.service.rest.operations import AZ_VERSION
 
 __all__ = ["openapi_document", "openapi_handler", "success_status", "body_schema_name"]
-
-_AZ_VERSION = "2024-02-01.19.0"     # the api-version ``az batch`` sends (no job ``force`` there)
 
 #: The statuses the azure-batch 15.x SDK accepts for the operations whose answer is not the
 #: plain 200 of a read (``_operations.py``'s ``status_code not in [...]``); every ``begin_``
@@ -43,7 +42,7 @@ _STATUS = {
     "create_pool": "201", "create_job": "201", "create_task": "201", "create_job_schedule": "201",
     "create_node_user": "201", "create_task_collection": "200",
     "replace_pool_properties": "204", "terminate_task": "204", "reactivate_task": "204",
-    "disable_job_schedule": "204", "enable_job_schedule": "204",
+    "disable_job_schedule": "204", "enable_job_schedule": "204", "upload_node_logs": "200",
 }
 
 
@@ -234,10 +233,20 @@ _ACTION_BODIES: dict[str, dict] = {
                               ["disableTasks"]),
     "begin_terminate_job": _obj({"terminateReason": {"type": "string"}}),
     "replace_task": _obj({"constraints": {"$ref": "#/components/schemas/TaskConstraints"}}),
-    "begin_reboot_node": _obj({"nodeRebootKind": _NODE_OPTION, "nodeRebootOption": _NODE_OPTION}),
+    "begin_reboot_node": _obj({"nodeRebootOption": _NODE_OPTION}),
+    "begin_reimage_node": _obj({"nodeReimageOption": _NODE_OPTION}),
+    "begin_deallocate_node": _obj({"nodeDeallocateOption": _NODE_OPTION}),
     "disable_node_scheduling": _obj({"nodeDisableSchedulingOption": {
         "type": "string", "enum": ["requeue", "terminate", "taskcompletion"]}}),
 }
+
+
+#: the changes that take no body (the 15.x SDK's request builders that set no content type)
+_BODILESS = frozenset((
+    "disable_pool_auto_scale", "begin_stop_pool_resize", "begin_enable_job", "disable_job_schedule",
+    "enable_job_schedule", "begin_terminate_job_schedule", "terminate_task", "reactivate_task",
+    "begin_start_node", "enable_node_scheduling",
+))
 
 
 def body_schema_name(name: str) -> str | None:
@@ -264,12 +273,7 @@ def _request_body(name: str, method: str, schemas: Mapping[str, dict]) -> dict |
                                  "items": {"$ref": "#/components/schemas/TaskSpec"}}}, ["value"])
     elif name in _ACTION_BODIES:
         schema = _ACTION_BODIES[name]
-    elif method in ("POST", "PUT", "PATCH") and not name.startswith(("terminate_", "reactivate_",
-                                                                    "enable_", "begin_enable_",
-                                                                    "begin_stop_", "begin_delete",
-                                                                    "begin_start_", "disable_pool",
-                                                                    "begin_deallocate_",
-                                                                    "begin_reimage_")):
+    elif method in ("POST", "PUT", "PATCH") and name not in _BODILESS:
         schema = {"type": "object"}
     else:
         return None
@@ -301,6 +305,42 @@ _EXPANDABLE = ("list_pools", "list_jobs", "list_tasks", "list_jobs_from_schedule
                "get_pool", "get_job", "get_task", "get_job_schedule")
 
 
+#: the operations that take the conditional headers (the 15.x SDK's request builders; its
+#: ``etag``/``match_condition`` give If-Match / If-None-Match on the same ones)
+_CONDITIONAL = frozenset((
+    "begin_delete_pool", "pool_exists", "get_pool", "update_pool", "enable_pool_auto_scale",
+    "begin_resize_pool", "begin_stop_pool_resize", "begin_remove_nodes", "begin_delete_job",
+    "get_job", "update_job", "replace_job", "begin_disable_job", "begin_enable_job",
+    "begin_terminate_job", "delete_task", "get_task", "replace_task", "terminate_task",
+    "reactivate_task",
+))
+#: the file operations, which take only the time conditions (and downloads a range)
+_FILE_CONDITIONAL = frozenset(("download_task_file", "download_node_file",
+                               "get_task_file_properties", "get_node_file_properties"))
+
+
+def _header(name: str, description: str) -> dict:
+    return {"name": name, "in": "header", "required": False, "schema": {"type": "string"},
+            "description": description}
+
+
+def _condition_headers(name: str) -> list[dict]:
+    out = []
+    if name in _CONDITIONAL:
+        out += [_header("If-Match", "answer only if the resource's ETag is this one (else 412)"),
+                _header("If-None-Match", "answer only if the resource's ETag is not this one "
+                                         "(else 304 for a read, 412 for a change)")]
+    if name in _CONDITIONAL or name in _FILE_CONDITIONAL:
+        out += [_header("If-Modified-Since", "an RFC 1123 date: answer only if the resource "
+                                             "changed since"),
+                _header("If-Unmodified-Since", "an RFC 1123 date: answer only if the resource "
+                                               "has not changed since")]
+    if name.startswith("download_"):
+        out.append(_header("ocp-range", "bytes=first-last: that part of the file (answered "
+                                        "with 200, as the SDK expects)"))
+    return out
+
+
 def _parameters(op: Any, version: str) -> list[dict]:
     params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
               for name in _PATH_PARAM.findall(op.template)]
@@ -325,9 +365,10 @@ def _parameters(op: Any, version: str) -> list[dict]:
                              "stats (accepted; poolscale keeps no statistics)"))
     if "file" in name and (name.startswith("list_") or op.method == "DELETE"):
         params.append(_query("recursive", {"type": "boolean"}, "whether to include subfolders"))
-    if version != _AZ_VERSION and name in ("begin_delete_job", "begin_terminate_job"):
+    if version != AZ_VERSION and name in ("begin_delete_job", "begin_terminate_job"):
         params.append(_query("force", {"type": "boolean"},
                              "whether to act even if nodes have not run the job release task"))
+    params.extend(_condition_headers(name))
     params.append({"name": "client-request-id", "in": "header", "required": False,
                    "schema": {"type": "string", "format": "uuid"},
                    "description": "the caller's request id, echoed when asked"})
@@ -444,3 +485,4 @@ async def openapi_handler(call: Any) -> Any:
     operations, not_served = _served(call)
     document = await call.run(openapi_document, operations, not_served, call.api_version)
     return JSONResponse(document)
+
