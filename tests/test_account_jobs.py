@@ -118,7 +118,8 @@ def test_a_task_view_shows_its_properties_constraints_history_and_node(account):
         3, "failure", 1, {"category": "usererror", "code": "FailureExitCode"})
     assert view["previousState"] == "running"
     assert view["stateTransitionTime"] == info["endTime"]
-    assert view["previousStateTransitionTime"] == info["startTime"]
+    assert view["previousStateTransitionTime"] == info["startTime"] == info["lastRetryTime"]
+    assert "lastRequeueTime" not in info
     assert {k: view[k] for k in ("id", "displayName", "commandLine", "requiredSlots",
                                  "environmentSettings", "userIdentity", "constraints",
                                  "state", "nodeInfo")} == {
@@ -274,6 +275,8 @@ def test_disable_requeues_or_ends_running_tasks_and_enable_runs_them_again(accou
     a = acct.task_full_view("j", "a")
     assert (a["state"], a["executionInfo"]["requeueCount"], a["previousState"]) == (
         "active", 1, "running")
+    assert a["executionInfo"]["lastRequeueTime"] == a["stateTransitionTime"]
+    assert "lastRetryTime" not in a["executionInfo"]
     again = error_of(lambda: acct.disable_job("j", "wait"))
     assert (again.code, again.status) == ("JobDisabled", 409)
     time.sleep(0.2)

@@ -188,8 +188,12 @@ def task_view(task: Any, start_ticks: int, *, spec: Any = None,
         if task.failure is not None:
             category, code = task.failure
             info["failureInfo"] = {"category": category, "code": code}
-    if task.retry_count and task.attempt_end is not None and task.state != "completed":
-        info["lastRetryTime"] = iso(start_ticks, task.attempt_end)
+    if task.retry_count and task.attempt > 1 and task.start_time is not None:
+        # the last attempt that started was a retry: when it started
+        info["lastRetryTime"] = iso(start_ticks, task.start_time)
+    if task.requeue_count and task.attempt_end is not None:
+        # when its last attempt stopped: a requeue's instant, unless an attempt ran since
+        info["lastRequeueTime"] = iso(start_ticks, task.attempt_end)
     view: dict[str, Any] = {
         "id": task.id,
         "state": task.state,
