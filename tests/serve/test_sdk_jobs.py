@@ -255,6 +255,10 @@ def test_error_paths_carry_the_service_codes(batch):
     with pytest.raises(ResourceNotFoundError) as info:
         c.get_job("nope")
     assert info.value.error.code == "JobNotFound"
+    raw = batch.request("POST", "/jobs", body={"id": "auto", "poolInfo": {
+        "autoPoolSpecification": {"poolLifetimeOption": "job"}}})
+    assert (raw.status, raw.json()["code"], raw.json()["values"]) == (
+        400, "MissingRequiredProperty", [{"key": "PropertyName", "value": "poolInfo.poolId"}])
     with pytest.raises(ResourceNotFoundError) as info:
         c.create_task("nope", task("t", "true"))
     assert info.value.error.code == "JobNotFound"
