@@ -7,12 +7,9 @@ A mixin of :class:`~.account.Account`, so that account.py stays one concept (the
 engine thread and its lookups) and each group of REST operations has a module of its own. Its
 methods use the account's engine-thread helpers (``_call``, ``_job``, ``_task``, ``_note``).
 
-What the engine does not model but a REST client reads back is kept here, beside the engine
-objects: the properties of an add that change nothing locally (``displayName``, ``metadata``,
-``resourceFiles``, ...: *extras*, echoed as given), when a user last changed a job or a task
-(``lastModified``), and when a job was disabled or enabled (the engine times only its
-creation, termination and completion). They are written to the store's ``rest_properties``
-table in the same turn as the change, and read back after a restart.
+What the engine does not model but a REST client reads back (``displayName``, ``metadata``,
+when a user last changed a job, when it was disabled, ...) is kept beside the engine objects by
+:class:`~.kept.Kept`, and survives a restart with them.
 
 Every rule that changes the engine (disable, enable, terminate, reactivate, delete, new
 limits) is a request method of the engine (``scheduler/requests.py``); this module checks what
@@ -21,7 +18,6 @@ the service refuses first, with the service's codes, and shapes what it returns.
 
 from __future__ import annotations
 
-import json
 import os
 import stat as _stat
 from pathlib import Path
@@ -34,15 +30,13 @@ from poolscale.scheduler.tasks import (
 
 from . import errors as E
 from .ids import id_key
+from .kept import (
+    JOB_EXTRAS, JOB_KEY, TASK_EXTRAS, Kept, check_extras, check_metadata, extras as given_extras,
+)
 from .views import iso, job_view, task_view
 
-__all__ = ["JobOperations", "JOB_EXTRAS", "TASK_EXTRAS", "check_extras"]
+__all__ = ["JobOperations"]
 
-#: a job's properties that the engine does not model and a get echoes as they were added
-JOB_EXTRAS = ("displayName", "metadata", "networkConfiguration")
-#: a task's properties that the engine does not model and a get echoes as they were added
-TASK_EXTRAS = ("displayName", "containerSettings", "resourceFiles", "outputFiles",
-               "userIdentity", "applicationPackageReferences", "authenticationTokenSettings")
 #: what a job update (PATCH) may change; a replace (PUT) sets all of them, the others to
 #: their defaults
 JOB_UPDATABLE = ("priority", "constraints", "onAllTasksComplete", "maxParallelTasks",
@@ -61,56 +55,8 @@ _REPLACE_RESETS = ("priority", "constraints", "onAllTasksComplete", "maxParallel
 #: where a job can be disabled from, and the code the service answers elsewhere
 _NOT_ACTIVE_CODE = {JOB_DISABLED: "JobDisabled", JOB_TERMINATING: "JobBeingTerminated",
                     JOB_COMPLETED: "JobCompleted"}
-#: the task id under which a job's own kept properties are keyed
-_JOB_KEY_ONLY = ""
-
-
-def _extras(spec: Any, names: Iterable[str]) -> dict[str, Any]:
-    if not isinstance(spec, Mapping):
-        return {}
-    return {k: spec[k] for k in names if spec.get(k) is not None}
-
-
-#: the JSON type each kept property must have: the engine does not read them, so nothing else
-#: would refuse a wrong one, and a client reading it back would fail far from its cause
-_OBJECT, _LIST = "an object", "a list of objects"
-_EXTRA_TYPES = {"networkConfiguration": _OBJECT, "containerSettings": _OBJECT,
-                "userIdentity": _OBJECT, "authenticationTokenSettings": _OBJECT,
-                "resourceFiles": _LIST, "outputFiles": _LIST,
-                "applicationPackageReferences": _LIST}
-#: the longest displayName the service takes
-MAX_DISPLAY_NAME = 1024
 #: the largest int32, the REST API's integers
 _INT32 = 2**31 - 1
-
-
-def check_extras(spec: Mapping[str, Any], names: Iterable[str]) -> None:
-    """Refuse a kept property of the wrong JSON type (``InvalidPropertyValue`` naming it)."""
-    for name in names:
-        value = spec.get(name)
-        if value is None:
-            continue
-        if name == "displayName":
-            if not isinstance(value, str) or len(value) > MAX_DISPLAY_NAME:
-                raise E.invalid_property(name, value, f"must be text of at most "
-                                                      f"{MAX_DISPLAY_NAME} characters")
-        elif name == "metadata":
-            _check_metadata(value)
-        elif _EXTRA_TYPES[name] is _OBJECT:
-            if not isinstance(value, Mapping):
-                raise E.invalid_property(name, value, "must be an object")
-        elif not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-            raise E.invalid_property(name, value, "must be a list of objects")
-
-
-def _check_metadata(value: Any) -> None:
-    if not isinstance(value, list):
-        raise E.invalid_property("metadata", value, "must be a list of name/value pairs")
-    for i, item in enumerate(value):
-        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) \
-                or not isinstance(item.get("value"), str):
-            raise E.invalid_property(f"metadata[{i}]", item,
-                                     "must be an object with text name and value")
 
 
 def _check_job_update(given: Mapping[str, Any]) -> None:
@@ -129,19 +75,7 @@ def _check_job_update(given: Mapping[str, Any]) -> None:
         if value is not None and not isinstance(value, Mapping):
             raise E.invalid_property(name, value, "must be an object")
     if "metadata" in given:
-        _check_metadata(given["metadata"])
-
-
-class _RestState:
-    """What the account keeps for the REST API beside the engine (module docstring), by
-    ``(job id key, task id or "")``."""
-
-    __slots__ = ("extras", "modified", "transitions")
-
-    def __init__(self) -> None:
-        self.extras: dict[tuple[str, str], dict[str, Any]] = {}
-        self.modified: dict[tuple[str, str], float] = {}
-        self.transitions: dict[str, list[tuple[str, float]]] = {}
+        check_metadata(given["metadata"])
 
 
 class JobOperations:
@@ -150,76 +84,32 @@ class JobOperations:
     # -- what is kept beside the engine (engine thread) ---------------------------------------
 
     @property
-    def _rest(self) -> _RestState:
-        state = self.__dict__.get("_rest_state")
-        if state is None:
-            state = self.__dict__["_rest_state"] = _RestState()
-        return state
+    def _rest(self) -> Kept:
+        kept = self.__dict__.get("_kept")
+        if kept is None:
+            kept = self.__dict__["_kept"] = Kept()
+        return kept
 
-    def _keep(self, job_id: str, task_id: str = _JOB_KEY_ONLY, *,
-              extras: Mapping[str, Any] | None = None, modified: float | None = None,
-              transition: tuple[str, float] | None = None) -> None:
-        """Remember (and stage for the store) what the engine does not hold."""
-        rest = self._rest
-        key = (id_key(job_id), task_id)
-        if extras is not None:
-            if extras:
-                rest.extras[key] = dict(extras)
-            else:
-                rest.extras.pop(key, None)
-        if modified is not None:
-            rest.modified[key] = modified
-        if transition is not None:
-            rest.transitions.setdefault(key[0], []).append(transition)
-        self._store_rest(key)
+    def _store(self) -> Any:
+        return None if self._persist is None else self._persist.store
 
-    def _store_rest(self, key: tuple[str, str]) -> None:
-        persist = self._persist
-        if persist is None:
-            return
-        rest = self._rest
-        body = {"extras": rest.extras.get(key), "modified": rest.modified.get(key)}
-        if not key[1]:
-            body["transitions"] = rest.transitions.get(key[0])
-        if not any(body.values()):
-            persist.store.delete("rest_properties", key)
-            return
-        persist.store.put("rest_properties", {"job_id": key[0], "task_id": key[1],
-                                              "body": json.dumps(body)})
+    def _keep(self, job_id: str, task_id: str = JOB_KEY, **kept: Any) -> None:
+        """Remember (and stage for the store) what the engine does not hold (Kept.keep)."""
+        self._rest.keep(self._store(), job_id, task_id, **kept)
 
     def _forget_rest(self, job_id: str, task_id: str | None = None) -> None:
         """A task (or, with no ``task_id``, a job and all its tasks) was deleted."""
-        rest = self._rest
-        jk = id_key(job_id)
-        keys = [k for k in set(rest.extras) | set(rest.modified)
-                if k[0] == jk and (task_id is None or k[1] == task_id)]
-        if task_id is None:
-            rest.transitions.pop(jk, None)
-            keys.append((jk, _JOB_KEY_ONLY))
-        for key in keys:
-            rest.extras.pop(key, None)
-            rest.modified.pop(key, None)
-            if self._persist is not None:
-                self._persist.store.delete("rest_properties", key)
+        self._rest.forget(self._store(), job_id, task_id)
 
     def _restore_rest(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Read back the ``rest_properties`` rows (recovery, before the engine serves)."""
-        rest = self._rest
-        for row in rows:
-            key = (row["job_id"], row["task_id"])
-            body = json.loads(row["body"])
-            if body.get("extras"):
-                rest.extras[key] = body["extras"]
-            if body.get("modified") is not None:
-                rest.modified[key] = body["modified"]
-            if body.get("transitions"):
-                rest.transitions[key[0]] = [tuple(t) for t in body["transitions"]]
+        self._rest.restore(rows)
 
     # -- views (engine thread) ------------------------------------------------------------------
 
     def _full_job_view(self, entry: Any) -> dict[str, Any]:
         rest = self._rest
-        key = (id_key(entry.spec.id), _JOB_KEY_ONLY)
+        key = (id_key(entry.spec.id), JOB_KEY)
         if entry.job is None:
             view = job_view(_Waiting(entry.spec), entry.pool_id, self.start_ticks,
                             spec=entry.spec, extras=rest.extras.get(key),
@@ -266,7 +156,7 @@ class JobOperations:
         if isinstance(spec, Mapping):
             check_extras(spec, JOB_EXTRAS)
         view = self.add_job(spec)
-        extras = _extras(spec, JOB_EXTRAS)
+        extras = given_extras(spec, JOB_EXTRAS)
 
         def run() -> dict[str, Any]:
             entry = self._job(view["id"])
@@ -297,7 +187,7 @@ class JobOperations:
             else:
                 results.append(next(added))
         kept = [(r["taskId"], extras) for r, spec in zip(results, specs)
-                if r.get("status") == "success" and (extras := _extras(spec, TASK_EXTRAS))]
+                if r.get("status") == "success" and (extras := given_extras(spec, TASK_EXTRAS))]
         if kept:
             def run() -> None:
                 entry = self._job(job_id)
@@ -405,7 +295,7 @@ class JobOperations:
                 job.spec = spec
             entry.spec = spec
             self._note("note_job", spec.id)
-            key = (id_key(spec.id), _JOB_KEY_ONLY)
+            key = (id_key(spec.id), JOB_KEY)
             extras = dict(self._rest.extras.get(key) or {})
             for name in ("metadata", "networkConfiguration"):
                 if name in given:
