@@ -25,7 +25,10 @@ from typing import Iterable
 from poolscale.formula.values import Option
 
 from .models import TaskSpec
-from .nodes import DEDICATED, IDLE, LEAVINGPOOL, LOW_PRIORITY, OFFLINE, REMOVED, Node
+from .nodes import (
+    DEDICATED, IDLE, LEAVINGPOOL, LOW_PRIORITY, OFFLINE, REBOOTING, REMOVED, RUNNING,
+    STARTTASKFAILED, UNUSABLE, Node,
+)
 from .pool import RESIZING, STOPPING
 from .sampler import SamplerMixin
 from .tasks import ACTIVE, JOB_ACTIVE, JOB_DISABLED, Job, Task, int_ids
@@ -34,7 +37,7 @@ from .tasks import COMPLETED as TASK_COMPLETED, FAILURE, PREPARING as TASK_PREPA
 from .tasks import RUNNING as TASK_RUNNING
 from .kernel import WALLCLOCK
 
-__all__ = ["RequestsMixin", "DISABLE_JOB_OPTIONS", "USER_TERMINATE"]
+__all__ = ["RequestsMixin", "DISABLE_JOB_OPTIONS", "USER_TERMINATE", "REBOOTABLE"]
 
 #: the termination reason of a job a user terminates without giving one (the service's default)
 USER_TERMINATE = "UserTerminate"
@@ -46,6 +49,9 @@ DISABLE_JOB_OPTIONS = ("requeue", "terminate", "wait")
 #: the options of disabling scheduling on a node (the service's
 #: ``nodeDisableSchedulingOption``): a node keeps its data, so ``retaineddata`` has no meaning
 _DISABLE_NODE_OPTIONS = (Option.REQUEUE, Option.TERMINATE, Option.TASKCOMPLETION)
+#: the states a node may be rebooted in: it holds its VM and is not already booting (a node
+#: whose start task failed, or that failed, is rebooted to try again, as on the service)
+REBOOTABLE = (IDLE, RUNNING, OFFLINE, STARTTASKFAILED, UNUSABLE)
 
 
 class RequestsMixin(SamplerMixin):
@@ -180,6 +186,55 @@ class RequestsMixin(SamplerMixin):
             self.index.put(node)
         self.kernel.dirty = True
         return True
+
+    # -- a node's reboot ---------------------------------------------------------------
+
+    def reboot_node(self, node: Node, option: Option = Option.REQUEUE) -> bool:
+        """Reboot ``node``: its tasks are requeued (``requeue``), ended as failed
+        (``terminate``), or left to complete first (``taskcompletion``, ``retaineddata``: a
+        reboot keeps the node's disk, so there is no data to wait for beyond the tasks
+        themselves); no new task goes to it meanwhile. Then it is ``rebooting``: every
+        process on it ends (start, preparation and release tasks; preparation tasks run
+        again before the next task of their job, as after any reboot), and it boots again as
+        after its allocation, running the pool's start task as it is *now*. Its VM, its
+        directory tree and its chaos timers stay. False when the node is in no state to
+        reboot (``REBOOTABLE``) or a reboot already waits for its tasks."""
+        self._check_present(node)
+        if node.state not in REBOOTABLE or node.reboot is not None:
+            return False
+        if self._log is not None:
+            self._log((self.kernel.now, "node.reboot", node.id, option.value))
+        if (option is Option.TASKCOMPLETION or option is Option.RETAINEDDATA) and node.n_busy:
+            # as a disabled node's: out of the slot index, its tasks on the general path
+            # (whose end calls _busy_changed, which reboots the node once nothing is left)
+            node.reboot = (option, node.disabled)
+            node.disabled = True
+            self.index.drop(node)
+            for task in node.tasks:
+                task.simple = False
+            return True
+        self._reboot(node, option)
+        return True
+
+    def _reboot(self, node: Node, option: Option) -> None:
+        """The reboot itself (see :meth:`reboot_node`)."""
+        if node.reboot is not None:
+            node.disabled = node.reboot[1]
+            node.reboot = None
+        node.life += 1                  # void its boot, start-task and repair timers
+        # rebooting first, as a leaving node is leaving before its tasks go: a task sent back
+        # does not make the node idle on its way
+        self._set_state(node, REBOOTING)
+        if option is Option.REQUEUE or option is Option.TERMINATE:
+            for task in list(node.tasks):
+                if task not in node.tasks or task.node is None:
+                    continue    # ended meanwhile, or a multi-instance task handled already
+                if option is Option.REQUEUE:
+                    self._requeue(task)
+                else:
+                    self._kill(task, by_job=False)
+        self._clear_local(node)
+        self._launch_boot(node)
 
     # -- jobs and tasks -------------------------------------------------------------------
 

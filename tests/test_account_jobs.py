@@ -149,7 +149,7 @@ def test_kept_properties_of_the_wrong_type_are_refused_naming_them(account):
     acct.create_job({"id": "j", "poolInfo": {"poolId": "p"}})
     results = acct.create_tasks("j", [
         {"id": "a", "commandLine": "true"},
-        {"id": "b", "commandLine": "true", "resourceFiles": {"httpUrl": "x"}},
+        {"id": "b", "commandLine": "true", "applicationPackageReferences": {"id": "x"}},
         {"id": "c", "commandLine": "true", "userIdentity": "root"},
         {"id": "d", "commandLine": "true", "displayName": "d"},
     ])
@@ -157,7 +157,7 @@ def test_kept_properties_of_the_wrong_type_are_refused_naming_them(account):
              dict(r["error"].values)["PropertyName"] if "error" in r else None)
             for r in results] == [
         ("a", "success", None, None),
-        ("b", "clientError", "InvalidPropertyValue", "resourceFiles"),
+        ("b", "clientError", "InvalidPropertyValue", "applicationPackageReferences"),
         ("c", "clientError", "InvalidPropertyValue", "userIdentity"),
         ("d", "success", None, None)]
     assert [t["id"] for t in acct.task_views("j")] == ["a", "d"]

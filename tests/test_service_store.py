@@ -50,6 +50,7 @@ ROWS: dict[str, dict[str, object]] = {
         "scheduling_enabled": 1, "life": 2, "inc": 3, "state_time": 9.75, "allocated": 1.125,
         "leave_option": None, "retain_until": 1e300, "start_task_attempts": 1,
         "start_task_info": '{"exitCode": 0}', "root": "/tmp/nodes/tvm-000001", "ip": "127.0.0.2",
+        "tasks": '{"tasksRun": 2, "tasksSucceeded": 1, "recentTasks": []}',
     },
     "jobs": {
         "id": "job-1", "seq": 0, "pool_id": "pool-1", "spec": "{}", "state": "active",
@@ -285,15 +286,15 @@ def test_killed_writer_leaves_exactly_the_committed_rows(db: Path) -> None:
 
 def test_schema_version_is_recorded_and_newer_is_refused(db: Path) -> None:
     with Store.open(db) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
-        assert [r["version"] for r in store.rows("schema_version")] == [1, 2]
+        assert store.schema_version == SCHEMA_VERSION == 3
+        assert [r["version"] for r in store.rows("schema_version")] == [1, 2, 3]
     with Store.open(db) as store:  # reopening applies nothing twice
-        assert len(store.rows("schema_version")) == 2
+        assert len(store.rows("schema_version")) == 3
     conn = sqlite3.connect(db)
     conn.execute("INSERT INTO schema_version VALUES (?, 'later')", (SCHEMA_VERSION + 1,))
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match=r"schema version 3 is newer than this poolscale knows \(2\)"):
+    with pytest.raises(StoreError, match=r"schema version 4 is newer than this poolscale knows \(3\)"):
         Store.open(db)
 
 
@@ -334,7 +335,7 @@ def test_the_schema_ships_with_the_package() -> None:
     # schema/ has no __init__.py: setuptools wants such a data folder listed as a package too
     assert "poolscale.runtime.service.schema" in listed
     assert "*.sql" in config["package-data"]["poolscale.runtime.service.schema"]
-    assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql", "002.sql"]
+    assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql", "002.sql", "003.sql"]
 
 
 def test_migrations_apply_in_order_once_and_a_failed_one_changes_nothing(
@@ -345,18 +346,18 @@ def test_migrations_apply_in_order_once_and_a_failed_one_changes_nothing(
     shipped = store_module.migrations()
     n = len(shipped)
     with Store.open(db):
-        pass  # the shipped versions
-    add_column = f"-- {n + 1:03}: a later release adds a column\nALTER TABLE pools ADD COLUMN note TEXT;\n"
+        pass  # every shipped version
+    add_column = f"-- {n + 1:03d}: a later release adds a column\nALTER TABLE pools ADD COLUMN note TEXT;\n"
     broken = "CREATE TABLE later(x INT);\nTHIS IS NOT SQL;\n"
     monkeypatch.setattr(store_module, "migrations",
                         lambda: shipped + [(n + 1, add_column), (n + 2, broken)])
-    with pytest.raises(StoreError, match=rf"schema migration {n + 2:03} failed: .*syntax error"):
+    with pytest.raises(StoreError, match=rf"schema migration {n + 2:03d} failed: .*syntax error"):
         Store.open(db)
     conn = sqlite3.connect(db)
     # the first later one committed on its own; the broken one rolled back whole (its first
     # statement included)
-    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")] \
-        == list(range(1, n + 2))
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")] == \
+        list(range(1, n + 2))
     assert "note" in [c[1] for c in conn.execute("PRAGMA table_info(pools)")]
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'later'").fetchone() is None
     conn.close()

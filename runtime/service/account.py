@@ -38,6 +38,7 @@ from .account_pools import PoolOperations
 from .ids import check_id, id_key
 from .livekernel import LiveKernel, RealClock
 from .local.nodedirs import NodeDirectories
+from .local.storage import check_transfers, redact
 from .poolengine import PoolEngine
 from .settings import AccountSettings
 from .views import job_view, node_view, pool_view, run_view, task_view
@@ -57,6 +58,22 @@ def _option(value: str | Option | None, name: str = "nodeDeallocationOption") ->
         raise E.invalid_property(name, value, "must be requeue, terminate, taskcompletion or "
                                  "retaineddata")
     return found
+
+
+def _resize_timeout(value: str | float | None) -> float | None:
+    """A resize's ``resizeTimeout`` in seconds (None: the pool's stays), at least 5 minutes as
+    the service requires."""
+    if value is None:
+        return None
+    from poolscale.scheduler.durations import duration_seconds
+
+    try:
+        seconds = duration_seconds(value)
+    except (TypeError, ValueError) as e:
+        raise E.invalid_property("resizeTimeout", value, str(e)) from None
+    if seconds < 300.0:
+        raise E.invalid_property("resizeTimeout", value, "must be at least PT5M")
+    return seconds
 
 
 def _model(cls: Any, spec: Mapping[str, Any] | Any, what: str) -> Any:
@@ -85,7 +102,10 @@ def _refusal(e: Exception, what: str) -> E.BatchError:
         name = ".".join(str(p) for p in first.get("loc", ())) or what
         if first.get("type") == "missing":
             return E.missing_property(name)
-        return E.invalid_property(name, first.get("input"), first.get("msg", "invalid"))
+        value = first.get("input")
+        if "sig=" in repr(value).lower():   # a SAS is a secret: never echoed
+            value = redact(value)
+        return E.invalid_property(name, value, first.get("msg", "invalid"))
     return E.invalid_property(what, None, str(e))
 
 
@@ -222,6 +242,12 @@ class Account(PoolOperations, JobOperations):
                 return entry, jm
         raise E.not_found("task", task_id)
 
+    def _check_transfers(self, spec: Any, prefix: str = "") -> None:
+        """What a task asks of storage that this account cannot give is refused when it is
+        added (local/storage.py: a managed identity, auto-storage without a connection
+        string), not when it runs."""
+        check_transfers(spec, prefix, auto_storage=self.settings.auto_storage is not None)
+
     def _node(self, pool: PoolEngine, node_id: str) -> Any:
         for node in pool.nodes.values():
             if node.id == node_id:
@@ -258,6 +284,8 @@ class Account(PoolOperations, JobOperations):
                 raise
             except Exception as e:         # the model's refusal, or the formula's
                 raise _refusal(e, "pool") from None
+            if pool.pool_spec.start_task is not None:      # nothing runs before start()
+                self._check_transfers(pool.pool_spec.start_task, "startTask.")
             pool.created_at = self.kernel.now
             self.pools[id_key(pool.id)] = pool
             if self._persist is not None:
@@ -295,8 +323,12 @@ class Account(PoolOperations, JobOperations):
         self._call(run)
 
     def resize_pool(self, pool_id: str, dedicated: int = 0, low_priority: int = 0,
-                    option: str | Option | None = None) -> None:
+                    option: str | Option | None = None,
+                    resize_timeout: str | float | None = None) -> None:
+        """Resize a fixed pool; ``resize_timeout`` (``PT15M``, or seconds; at least 5 minutes)
+        becomes the pool's, as the service keeps the timeout of the last resize."""
         opt = _option(option)
+        timeout = _resize_timeout(resize_timeout)
 
         def run() -> None:
             pool = self._pool(pool_id, change=True)
@@ -309,7 +341,7 @@ class Account(PoolOperations, JobOperations):
                             ("targetLowPriorityNodes", low_priority)):
                 if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                     raise E.invalid_property(name, n, "must be a whole number >= 0")
-            pool.resize(dedicated, low_priority, opt)
+            pool.resize(dedicated, low_priority, opt, resize_timeout=timeout)
         self._call(run)
 
     def stop_resize(self, pool_id: str) -> None:
@@ -403,14 +435,21 @@ class Account(PoolOperations, JobOperations):
         return self._call(run)
 
     def remove_nodes(self, pool_id: str, node_ids: Iterable[str],
-                     option: str | Option | None = None) -> None:
+                     option: str | Option | None = None,
+                     resize_timeout: str | float | None = None) -> None:
+        """Remove these nodes (their tasks as ``option`` says); a node already leaving is
+        refused (``OperationInvalidForCurrentState``) before anything changes."""
         opt = _option(option)
+        timeout = _resize_timeout(resize_timeout)
         ids = list(node_ids)
 
         def run() -> None:
             pool = self._pool(pool_id, change=True)
             nodes = [self._node(pool, i) for i in ids]
-            pool.remove_nodes(nodes, opt)
+            try:
+                pool.remove_nodes(nodes, opt, resize_timeout=timeout)
+            except ValueError as e:         # a node already leaving the pool
+                raise E.BatchError("OperationInvalidForCurrentState", str(e)) from None
         self._call(run)
 
     def disable_scheduling(self, pool_id: str, node_id: str, option: str = "requeue") -> None:
@@ -458,6 +497,11 @@ class Account(PoolOperations, JobOperations):
         pool_id = model.pool_info.pool_id
         if not pool_id:
             raise E.missing_property("poolInfo.poolId")
+        for task, prefix in ((model.job_manager_task, "jobManagerTask."),
+                             (model.job_preparation_task, "jobPreparationTask."),
+                             (model.job_release_task, "jobReleaseTask.")):
+            if task is not None:
+                self._check_transfers(task, prefix)
 
         def run() -> dict[str, Any]:
             if id_key(model.id) in self.jobs:
@@ -575,7 +619,9 @@ class Account(PoolOperations, JobOperations):
                 check_id(task_id, "id")
                 if not spec.get("commandLine"):
                     raise E.missing_property("commandLine")
-                prepared.append((task_id, _model(TaskSpec, spec, "task"), None))
+                model = _model(TaskSpec, spec, "task")
+                self._check_transfers(model)
+                prepared.append((task_id, model, None))
             except E.BatchError as e:
                 prepared.append((str(task_id), None, e))
 

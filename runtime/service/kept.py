@@ -26,8 +26,9 @@ __all__ = ["Kept", "JOB_EXTRAS", "TASK_EXTRAS", "JOB_KEY", "extras", "check_extr
 #: a job's properties that the engine does not model and a get echoes as they were added
 JOB_EXTRAS = ("displayName", "metadata", "networkConfiguration")
 #: a task's properties that the engine does not model and a get echoes as they were added
-TASK_EXTRAS = ("displayName", "containerSettings", "resourceFiles", "outputFiles",
-               "userIdentity", "applicationPackageReferences", "authenticationTokenSettings")
+#: (``resourceFiles`` and ``outputFiles`` are the task model's own: the engine transfers them)
+TASK_EXTRAS = ("displayName", "containerSettings", "userIdentity",
+               "applicationPackageReferences", "authenticationTokenSettings")
 #: the task id under which a job's own kept properties are keyed
 JOB_KEY = ""
 
@@ -43,7 +44,6 @@ def extras(spec: Any, names: Iterable[str]) -> dict[str, Any]:
 _OBJECT, _LIST = "an object", "a list of objects"
 _EXTRA_TYPES = {"networkConfiguration": _OBJECT, "containerSettings": _OBJECT,
                 "userIdentity": _OBJECT, "authenticationTokenSettings": _OBJECT,
-                "resourceFiles": _LIST, "outputFiles": _LIST,
                 "applicationPackageReferences": _LIST}
 #: the longest displayName the service takes
 MAX_DISPLAY_NAME = 1024

@@ -108,6 +108,8 @@ class Persister:
             if kind in _TASK_EVENTS:
                 job_id, _, task_id = entry[2].partition("/")
                 self._tasks.add((id_key(job_id), task_id))
+                if kind == "task.end":      # the node's task counts (records.py) changed
+                    self._nodes.add(key)
             elif kind in _JOB_EVENTS:
                 self._jobs.add(id_key(entry[2]))
             elif kind in _NODE_EVENTS or kind.startswith("node"):
@@ -132,6 +134,13 @@ class Persister:
 
     def note_pool(self, pool_id: str) -> None:
         self._pools.add(id_key(pool_id))
+
+    def note_pool_spec(self, pool: Any) -> None:
+        """The pool's properties changed (Pool - Patch, Update Properties): its specification
+        is written again, so a restart rebuilds it with them (a new start task included)."""
+        key = id_key(pool.id)
+        self.pool_specs[key] = json.dumps(pool.rest_spec)
+        self._pools.add(key)
 
     def note_job(self, job_id: str) -> None:
         self._jobs.add(id_key(job_id))
@@ -267,7 +276,7 @@ class Persister:
             "next_node_num": pool.next_num,
             "resize_errors": _json(list(pool.resize_errors)),
             "etag": repr(self.account.kernel.now), "created": pool.created_at,
-            "modified": self.account.kernel.now,
+            "modified": pool.records.modified,
         }
 
     def _write_runs(self, pool: Any) -> None:
@@ -297,13 +306,17 @@ class Persister:
         for num in before - now:
             store.delete("nodes", (key, num))
         if pool is not None:
+            records = pool.records.nodes
             for num, node in pool.nodes.items():
+                record = records.get(node.id)
                 store.put("nodes", {
                     "pool_id": key, "num": num, "id": node.id, "kind": node.kind,
                     "state": node.state, "scheduling_enabled": int(not node.disabled),
                     "life": node.life, "inc": node.inc,
                     "retain_until": node.retain_until if node.retain_until != float("-inf")
-                    else None})
+                    else None,
+                    "allocated": None if record is None else record.allocated,
+                    "tasks": None if record is None else _json(record.task_counts())})
         self._node_nums[key] = now
 
     def _write_sample(self, pool: Any) -> None:

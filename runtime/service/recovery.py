@@ -272,11 +272,20 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
         persister.runs_restored(pool.id, len(pool.runs))
         persister.samples_restored(pool.id, len(pool.recorder))
         nums: dict[int, list[int]] = {}
-        for node in store.rows("nodes", "pool_id = ?", (key,)):
+        stored_nodes = store.rows("nodes", "pool_id = ?", (key,))
+        for node in stored_nodes:
             nums.setdefault(node["kind"], []).append(node["num"])
         pool.next_num = max(pool.next_num, row["next_node_num"])
         _reuse_node_numbers(pool, nums)
         pool.start()
+        pool.state_time = row["created"]
+        if row["modified"] is not None:
+            pool.records.modified = row["modified"]
+        for node in stored_nodes:
+            record = pool.records.nodes.get(node["id"])
+            if record is not None:
+                record.restore(node["allocated"],
+                               json.loads(node["tasks"]) if node["tasks"] else None)
 
     seqs = [-1]
     for row in sorted(store.rows("jobs"), key=lambda r: r["seq"]):

@@ -8,6 +8,7 @@ them changes after they are made.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping, Sequence
 
 from poolscale.formula.values import TICKS_PER_SECOND, Timestamp, format_timestamp
@@ -44,12 +45,17 @@ def run_view(pool: Any, t: float, run: Any) -> dict[str, Any]:
 
 
 def pool_view(pool: Any, *, state: str = "active") -> dict[str, Any]:
+    """A pool as the REST ``BatchPool``: what the engine knows (state, allocation, nodes,
+    targets, autoscale), the properties it does not model echoed as they were given (so a get
+    returns what an add or a patch sent), and its times. ``url``, ``eTag`` and
+    ``odata.metadata`` are the REST layer's."""
     spec = pool.pool_spec
     st = pool.start_ticks
+    records = pool.records
     view: dict[str, Any] = {
         "id": spec.id,
         "vmSize": spec.vm_size,
-        "state": state,
+        "state": "deleting" if pool.deleting else state,
         "allocationState": pool.alloc_state,
         "currentDedicatedNodes": pool.n_present[0],
         "currentLowPriorityNodes": pool.n_present[1],
@@ -58,28 +64,102 @@ def pool_view(pool: Any, *, state: str = "active") -> dict[str, Any]:
         "taskSlotsPerNode": pool.slots,
         "enableAutoScale": pool.autoscale,
         "resizeErrors": [{"code": code} for code in pool.resize_errors],
+        "resizeTimeout": iso_duration(pool.resize_timeout),
+        "enableInterNodeCommunication": spec.enable_inter_node_communication,
+        "taskSchedulingPolicy": {"nodeFillType": spec.task_scheduling_policy.node_fill_type},
     }
+    if pool.start_task is not None:
+        view["startTask"] = pool.start_task.model_dump(by_alias=True, exclude_unset=True)
+    raw = pool.rest_spec
+    for name in ECHOED_POOL_PROPERTIES:
+        if name in raw and raw[name] is not None:
+            view[name] = raw[name]
     if pool.autoscale:
         view["autoScaleFormula"] = pool.formula_text
         view["autoScaleEvaluationInterval"] = iso_duration(pool.interval_seconds())
     if pool.runs:
         view["autoScaleRun"] = run_view(pool, pool.run_times[-1], pool.runs[-1])
     view["creationTime"] = iso(st, pool.created_at)
+    view["stateTransitionTime"] = iso(st, pool.state_time)
+    view["allocationStateTransitionTime"] = iso(st, records.allocation_state_time)
+    view["lastModified"] = iso(st, records.modified)
     return view
+
+
+#: the pool's properties a view echoes as they were given (or patched): the ones the engine
+#: does not model (accepted, shown, changing nothing; docs/serve.md), and those whose exact
+#: spelling the user chose (``startTask``, ``taskSchedulingPolicy``); ``resizeTimeout`` is the
+#: engine's (a resize changes it)
+ECHOED_POOL_PROPERTIES = (
+    "displayName", "enableInterNodeCommunication", "taskSchedulingPolicy",
+    "startTask", "cloudServiceConfiguration", "virtualMachineConfiguration",
+    "networkConfiguration", "certificateReferences", "applicationPackageReferences",
+    "applicationLicenses", "userAccounts", "metadata", "mountConfiguration", "identity",
+    "targetNodeCommunicationMode", "upgradePolicy", "resourceTags",
+)
 
 
 def node_view(pool: Any, node: Any) -> dict[str, Any]:
+    """A node as the REST ``BatchNode`` (``url`` and the recent tasks' ``taskUrl`` are the
+    REST layer's): its state and scheduling, its times, its start task's last run, the tasks
+    it ran, and the pool's start task as it is now."""
+    st = pool.start_ticks
+    record = pool.records.nodes.get(node.id)
+    disabled = node.disabled if node.reboot is None else node.reboot[1]
     view: dict[str, Any] = {
         "id": node.id,
         "state": node.state,
-        "schedulingState": "disabled" if getattr(node, "scheduling_disabled", False) else "enabled",
+        "schedulingState": "disabled" if disabled else "enabled",
         "isDedicated": node.kind == DEDICATED,
         "ipAddress": node_ip(node.num),
+        "vmSize": pool.pool_spec.vm_size,
         "runningTasksCount": len(node.tasks) if node.tasks is not None else 0,
         "runningTaskSlotsCount": node.used,
         "kind": KIND_NAMES[node.kind],
+        "totalTasksRun": 0,
+        "totalTasksSucceeded": 0,
+        "errors": [],
     }
+    if record is not None:
+        view["stateTransitionTime"] = iso(st, record.state_time)
+        view["allocationTime"] = iso(st, record.allocated)
+        if record.booted is not None:
+            view["lastBootTime"] = iso(st, record.booted)
+        view["totalTasksRun"] = record.tasks_run
+        view["totalTasksSucceeded"] = record.tasks_succeeded
+        if record.recent:
+            view["recentTasks"] = [_recent_task(st, t) for t in record.recent.values()]
+        if record.start_task is not None:
+            view["startTaskInfo"] = _timed(st, record.start_task)
+        view["nodeAgentInfo"] = {"version": poolscale_version(),
+                                 "lastUpdateTime": iso(st, record.allocated)}
+    if pool.start_task is not None:
+        view["startTask"] = pool.rest_spec.get("startTask") or pool.start_task.model_dump(
+            by_alias=True, exclude_unset=True)
     return view
+
+
+_TIMES = ("startTime", "endTime", "lastRetryTime")
+
+
+def _timed(start_ticks: int, info: dict[str, Any]) -> dict[str, Any]:
+    """A record's dict with its engine-second times as ISO-8601 instants."""
+    return {k: iso(start_ticks, v) if k in _TIMES else v for k, v in info.items()}
+
+
+def _recent_task(start_ticks: int, task: dict[str, Any]) -> dict[str, Any]:
+    return {**task, "executionInfo": _timed(start_ticks, task["executionInfo"])}
+
+
+@functools.lru_cache(maxsize=1)
+def poolscale_version() -> str:
+    """poolscale's version: what a node's agent reports (``nodeAgentInfo.version``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("poolscale")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def job_view(job: Any, pool_id: str | None, start_ticks: int, *, spec: Any = None,

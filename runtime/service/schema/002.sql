@@ -1,10 +1,5 @@
--- poolscale live store, schema version 2: what the REST API shows of jobs and tasks that the
--- engine does not model (runtime/service/account_jobs.py): the properties of an add echoed as
--- given (displayName, metadata, resourceFiles, ...), when a user last changed the job or task,
--- and a job's disable/enable instants. One row per job (task_id '') and per task that has any.
--- body: JSON {"extras": {...}, "modified": engine seconds, "transitions": [[state, seconds]]}.
-CREATE TABLE rest_properties(
-  job_id TEXT,
-  task_id TEXT,
-  body TEXT NOT NULL,
-  PRIMARY KEY(job_id, task_id));
+-- poolscale live store, schema version 2: what a node's view reports of the tasks it ran
+-- (runtime/service/records.py), so that a restart keeps it: JSON
+-- {"tasksRun", "tasksSucceeded", "recentTasks"} (recentTasks as records.py keeps them, times in
+-- engine seconds). The node's allocation time goes in the existing column nodes.allocated.
+ALTER TABLE nodes ADD COLUMN tasks TEXT;
