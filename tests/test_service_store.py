@@ -84,6 +84,8 @@ ROWS: dict[str, dict[str, object]] = {
         "pool_id": "pool-1", "k": 41, "stamp_ticks": 639006000000000001, "sample_values": SAMPLE_BLOB,
     },
     "task_dirs": {"path": "/tmp/x/wd", "delete_at": 604800.5},
+    "rest_properties": {"job_id": "job-1", "task_id": "task-ü",
+                        "body": '{"extras": {"displayName": "é"}, "modified": 7.25}'},
 }
 
 
@@ -284,15 +286,15 @@ def test_killed_writer_leaves_exactly_the_committed_rows(db: Path) -> None:
 
 def test_schema_version_is_recorded_and_newer_is_refused(db: Path) -> None:
     with Store.open(db) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
-        assert [r["version"] for r in store.rows("schema_version")] == [1, 2]
+        assert store.schema_version == SCHEMA_VERSION == 3
+        assert [r["version"] for r in store.rows("schema_version")] == [1, 2, 3]
     with Store.open(db) as store:  # reopening applies nothing twice
-        assert len(store.rows("schema_version")) == 2
+        assert len(store.rows("schema_version")) == 3
     conn = sqlite3.connect(db)
     conn.execute("INSERT INTO schema_version VALUES (?, 'later')", (SCHEMA_VERSION + 1,))
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match=r"schema version 3 is newer than this poolscale knows \(2\)"):
+    with pytest.raises(StoreError, match=r"schema version 4 is newer than this poolscale knows \(3\)"):
         Store.open(db)
 
 
@@ -333,7 +335,7 @@ def test_the_schema_ships_with_the_package() -> None:
     # schema/ has no __init__.py: setuptools wants such a data folder listed as a package too
     assert "poolscale.runtime.service.schema" in listed
     assert "*.sql" in config["package-data"]["poolscale.runtime.service.schema"]
-    assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql", "002.sql"]
+    assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql", "002.sql", "003.sql"]
 
 
 def test_migrations_apply_in_order_once_and_a_failed_one_changes_nothing(

@@ -628,6 +628,7 @@ class Account(PoolOperations, JobOperations):
                 entry.engine.terminate_job(entry.job, "UserTerminate")
             del self.jobs[id_key(entry.spec.id)]
             self._note("forget_job", entry.spec.id)
+            self._forget_rest(entry.spec.id)
         self._call(run)
 
     def wait_for_job(self, job_id: str, timeout: float | None = None,

@@ -183,8 +183,16 @@ class Persister:
         store.delete("jobs", (key,))
         for row in store.query("SELECT id FROM tasks WHERE job_id = ?", (key,)):
             store.delete("tasks", (key, row["id"]))
+        for row in store.query("SELECT task_id FROM rest_properties WHERE job_id = ?", (key,)):
+            store.delete("rest_properties", (key, row["task_id"]))
         self._jobs.discard(key)
         self._tasks = {t for t in self._tasks if t[0] != key}
+
+    def forget_task(self, job_id: str, task_id: str) -> None:
+        """The task was deleted (engine thread): its row is staged for deletion now."""
+        key = id_key(job_id)
+        self.store.delete("tasks", (key, task_id))
+        self._tasks.discard((key, task_id))
 
     # -- processes --------------------------------------------------------------------------
 

@@ -304,6 +304,7 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
             continue
         _restore_job(pool, entry, row, tasks)
     account._job_seq = itertools.count(max(seqs) + 1)
+    account._restore_rest(store.rows("rest_properties"))
 
     for pool in account.pools.values():
         check(pool)
@@ -332,6 +333,11 @@ def _restore_job(pool: Any, entry: Any, row: dict[str, Any], rows: list[dict[str
         job.ended_at = row["ended"]
     if state == JOB_COMPLETED and job.state != JOB_COMPLETED:
         pool._job_completed(job)
+    if state in (JOB_TERMINATING, JOB_COMPLETED) and row["ended"] is not None:
+        # a job that ended itself again as it was rebuilt (terminatejob with no task left)
+        # keeps when and why it ended the first time
+        job.ended_at = row["ended"]
+        job.reason = row["reason"] or job.reason
     if job.state == JOB_COMPLETED and row["completed"] is not None:
         job.completed_at = row["completed"]
     if state == JOB_DISABLED:
