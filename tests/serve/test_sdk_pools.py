@@ -298,20 +298,6 @@ def test_operations_not_served_are_invalid_uri_with_their_reason(server, client)
     assert (e.value.status_code, e.value.error.code) == (400, "InvalidUri")
 
 
-def test_the_docs_list_every_pool_and_node_operation_served_and_not_served():
-    from pathlib import Path
-
-    from poolscale.runtime.service.rest.routes_pools import NOT_SERVED, OPERATIONS
-
-    text = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text()
-    section = text[text.index("## Pools and nodes"):]
-    for op in OPERATIONS:
-        path = op.template.replace(":path}", "}")
-        assert f"| `{op.name}` | `{op.method} {path}` |" in section, op.name
-    for method, template, _reason in NOT_SERVED:
-        assert f"| `{method} {template}` |" in section, (method, template)
-
-
 def test_in_process_a_node_links_its_recent_tasks_and_a_get_honours_if_none_match(tmp_path):
     """Jobs are added through the account itself here (this module serves pools and nodes)."""
     from test_app import request
