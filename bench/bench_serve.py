@@ -1,4 +1,4 @@
-"""Benchmark 7: ``poolscale serve`` through the official SDK, against a bare endpoint, in one run.
+"""Benchmark 8: ``poolscale serve`` through the official SDK, against a bare endpoint, in one run.
 
     python bench/bench_serve.py [--quick] [--rounds N] [--tasks N] [--gets N]
                                                         (or python bench/run.py --only serve)
@@ -183,21 +183,12 @@ def latency(client, job_id: str, n: int) -> tuple[float, float]:
     return times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rounds", type=int)
-    parser.add_argument("--tasks", type=int)
-    parser.add_argument("--gets", type=int)
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.bare is not None:
-        run_bare(args.bare)
-        return 0
-    rounds = args.rounds or (1 if args.quick else 3)
-    n_tasks = args.tasks or (1000 if args.quick else 5000)
-    n_gets = args.gets or (200 if args.quick else 1000)
+def run(*, quick: bool = False, rounds: int | None = None, tasks: int | None = None,
+        gets: int | None = None) -> dict:
+    """Measure both servers (see the module docstring); the figures as a dict."""
+    rounds = rounds or (1 if quick else 3)
+    n_tasks = tasks or (1000 if quick else 5000)
+    n_gets = gets or (200 if quick else 1000)
     with tempfile.TemporaryDirectory() as tmp:
         servers = Servers(Path(tmp) / "data")
         try:
@@ -217,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             servers.close()
     best = {k: max(v) for k, v in rates.items()}
-    figures = {
-        "tasks": n_tasks, "rounds": rounds, "threads": THREADS, "chunk": CHUNK,
+    return {
+        "tasks": n_tasks, "gets": n_gets, "rounds": rounds, "threads": THREADS, "chunk": CHUNK,
         "tasks_per_s": best,
         "ratio": best["poolscale"] / best["bare"],
         "target_ratio": TARGET_RATIO,
@@ -226,18 +217,36 @@ def main(argv: list[str] | None = None) -> int:
                         for k in clients},
         "cpus": os.cpu_count(),
     }
+
+
+def print_result(figures: dict) -> None:
+    print(f"\n8. poolscale serve through the SDK: addtaskcollection ({figures['tasks']} tasks, "
+          f"{CHUNK} per call, {THREADS} threads, best of {figures['rounds']} rounds)")
+    for k, rate in figures["tasks_per_s"].items():
+        print(f"  {k:<10} {rate:>9,.0f} tasks/s")
+    print(f"  ratio poolscale/bare {figures['ratio']:.2f}x (target >= {TARGET_RATIO}x)")
+    print(f"  get_task ({figures['gets']} calls in a row, median of the rounds):")
+    for k, lat in figures["get_task_ms"].items():
+        print(f"  {k:<10} p50 {lat['p50']:.2f} ms   p99 {lat['p99']:.2f} ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--tasks", type=int)
+    parser.add_argument("--gets", type=int)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare is not None:
+        run_bare(args.bare)
+        return 0
+    figures = run(quick=args.quick, rounds=args.rounds, tasks=args.tasks, gets=args.gets)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
-        print(f"addtaskcollection through the SDK ({n_tasks} tasks, {CHUNK} per call, "
-              f"{THREADS} threads, best of {rounds}):")
-        for k in clients:
-            print(f"  {k:<10} {best[k]:>9,.0f} tasks/s")
-        print(f"  ratio poolscale/bare {figures['ratio']:.2f}x (target >= {TARGET_RATIO}x)")
-        print(f"get_task ({n_gets} calls in a row, median of {rounds} rounds):")
-        for k in clients:
-            lat = figures["get_task_ms"][k]
-            print(f"  {k:<10} p50 {lat['p50']:.2f} ms   p99 {lat['p99']:.2f} ms")
+        print_result(figures)
     return 0
 
 

@@ -19,6 +19,10 @@ results travel between machines better than absolute times:
    slots (bench_live.py): tasks per second against a bare loop of 8 threads doing the same
    per-task work (target: at least 0.5x), latency from ``add_task`` to the process started
    (target: p50 at most 20 ms), and the cost of the store's durability (no target).
+8. ``poolscale serve`` through the official SDK (bench_serve.py): tasks accepted per second by
+   ``create_tasks`` (100 per call, 4 threads) against a bare FastAPI endpoint that only parses
+   the body (target: at least 0.3x), and ``get_task`` p50/p99 against the same endpoint.
+(7, the account's own add_tasks rate, is ``python bench/bench_account.py``.)
 
 Prints a table and writes ``bench/results.json``. These are scripts, not tests:
 pytest collects only ``tests/`` (testpaths) and only ``test_*.py`` files.
@@ -63,14 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile evaluation and compilation and print the top functions")
     parser.add_argument("--only",
-                        choices=("eval", "compile", "startup", "simulate", "load", "live"),
+                        choices=("eval", "compile", "startup", "simulate", "load", "live",
+                                 "serve"),
                         action="append",
                         help="run only these benchmarks (repeatable)")
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where to write the JSON")
     args = parser.parse_args(argv)
 
     rounds, min_time, runs = (3, 0.05, 5) if args.quick else (9, 0.2, 15)
-    only = set(args.only or ("eval", "compile", "startup", "simulate", "load", "live"))
+    only = set(args.only or ("eval", "compile", "startup", "simulate", "load", "live", "serve"))
     results: dict = {"when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                      "quick": args.quick, "environment": _versions()}
 
@@ -142,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         r = results["live"] = bench_live.run(quick=args.quick, profile=args.profile)
         bench_live.print_result(r)
 
+    if "serve" in only:
+        import bench_serve
+
+        r = results["serve"] = bench_serve.run(quick=args.quick)
+        bench_serve.print_result(r)
+
     if args.profile:
         import bench_profile
 
@@ -176,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         if results["live"]["durability"]["store_wired"]:
             summary["live_durability_normal_over_off"] = \
                 results["live"]["durability"]["normal_over_off"]
+    if "serve" in results:
+        summary["serve_tasks_ratio"] = results["serve"]["ratio"]
+        summary["serve_get_task_p50_ms"] = results["serve"]["get_task_ms"]["poolscale"]["p50"]
     results["summary"] = summary
     Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print("\nsummary:", ", ".join(f"{k} = {v:.2f}" for k, v in summary.items()),
