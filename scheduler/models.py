@@ -54,7 +54,7 @@ __all__ = [
     "ExitConditions", "TaskIdRange", "DependsOn", "TaskConstraints", "JobConstraints",
     "AffinityInfo", "MultiInstanceSettings", "Profile", "StartTask", "TaskSchedulingPolicy",
     "JobManagerTask", "JobPreparationTask", "JobReleaseTask", "PoolInfo", "TaskSpec", "JobSpec",
-    "Workload", "StartTaskSimulation", "PreemptionSettings",
+    "Workload", "StartTaskSimulation", "PreemptionSettings", "CertificateReference",
     "NodeFailureSettings", "SampleSettings", "Prices", "SimulationSettings", "PoolSpec",
     "FieldError", "cores_from_vm_size", "resolve_time", "load_pool", "load_workload", "absolute_instants",
     "validate_workload",
@@ -572,11 +572,24 @@ def cores_from_vm_size(vm_size: str) -> int | None:
 _POOL_IGNORED = _READ_ONLY_COMMON + (
     "allocationState", "allocationStateTransitionTime", "resizeErrors", "currentDedicatedNodes",
     "currentLowPriorityNodes", "autoScaleRun", "cloudServiceConfiguration",
-    "virtualMachineConfiguration", "networkConfiguration", "certificateReferences",
+    "virtualMachineConfiguration", "networkConfiguration",
     "applicationPackageReferences", "applicationLicenses", "userAccounts", "mountConfiguration",
     "identity", "targetNodeCommunicationMode", "currentNodeCommunicationMode", "upgradePolicy",
     "resourceTags", "maxTasksPerNode", "MaxTasksPerVM", "maxTasksPerVM",
 )
+
+
+class CertificateReference(_Rest):
+    """A certificate of the account a pool's nodes get (the 2024-02-01.19.0 API). The simulator
+    ignores it; the live account installs it on every node (docs/serve.md#certificates).
+    ``storeLocation``, ``storeName`` (Windows stores) and ``visibility`` are kept as given."""
+
+    thumbprint: Annotated[str, Field(min_length=1, max_length=64)]
+    thumbprint_algorithm: Annotated[str, Field(min_length=1, max_length=16)]
+    store_location: Annotated[Literal["currentuser", "localmachine"], BeforeValidator(_lower)] | None = None
+    store_name: str | None = None
+    visibility: list[Annotated[Literal["starttask", "task", "remoteuser"],
+                               BeforeValidator(_lower)]] | None = None
 
 
 class PoolSpec(_Rest):
@@ -600,6 +613,7 @@ class PoolSpec(_Rest):
     resize_timeout: Seconds = 900.0
     start_task: StartTask | None = None
     enable_inter_node_communication: bool = False
+    certificate_references: list[CertificateReference] = []
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
 
     @model_validator(mode="before")
