@@ -1,0 +1,2 @@
+-- Placeholder on the certificates branch only: schema version 3 is another branch's migration.
+-- When the branches meet, that branch's 003.sql replaces this file (it has no statement).
