@@ -580,8 +580,8 @@ _POOL_IGNORED = _READ_ONLY_COMMON + (
 
 
 class CertificateReference(_Rest):
-    """A certificate of the account a pool's nodes get (the 2024-02-01.19.0 API). The simulator
-    ignores it; the live account installs it on every node (docs/serve.md#certificates).
+    """A certificate of the account a pool's nodes get (the 2024-02-01.19.0 API): installed on
+    every node of a live pool (docs/serve.md#certificates), no effect on a modelled run.
     ``storeLocation``, ``storeName`` (Windows stores) and ``visibility`` are kept as given."""
 
     thumbprint: Annotated[str, Field(min_length=1, max_length=64)]
