@@ -77,8 +77,12 @@ def bare_app():
 def run_bare(port: int) -> None:
     import uvicorn
 
+    from poolscale.runtime.commands.serve import _listen
+
+    sock = _listen("127.0.0.1", port)        # the same socket options as poolscale serve's
     print("ready", flush=True)
-    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(bare_app(), log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 # -- servers -----------------------------------------------------------------------------------

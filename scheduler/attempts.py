@@ -225,7 +225,7 @@ class AttemptsMixin(SchedulerMixin):
 
     def _complete(self, task: Task, result: str, code: int | None,
                   failure: tuple[str, str] | None, *, by_job: bool = False,
-                  preprocessing: bool = False) -> None:
+                  preprocessing: bool = False, upload_failed: bool = False) -> None:
         now = self.kernel.now
         job = task.job
         task.state = COMPLETED
@@ -242,12 +242,13 @@ class AttemptsMixin(SchedulerMixin):
             self.n_failed += 1
             self.period_failed += 1
         if task.exit_conditions is None:
-            ok = code == 0
+            ok = code == 0 and not upload_failed
             job_action = "none" if ok else "terminate"
             dep_ok = ok
         else:
             job_action, dep_action = exit_actions(task.exit_conditions, code,
-                                                  preprocessing=preprocessing)
+                                                  preprocessing=preprocessing,
+                                                  upload_failed=upload_failed)
             dep_ok = result is SUCCESS or dep_action == "satisfy"
         task.dep_satisfies = dep_ok
         waiters = job.waiters.pop(task.id, None)

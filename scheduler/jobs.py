@@ -159,6 +159,9 @@ class JobsMixin(PoolMixin):
             self._make_ready(task)
 
     def _on_job_wall(self, job: Job, _=None) -> None:
+        wall = job.wall
+        if wall is None or self.kernel.now < job.created_at + wall:
+            return      # a timer of a limit a job update changed (RequestsMixin.set_job_limits)
         self._terminate(job, "MaxWallClockTimeExpiry")
 
     def _terminate(self, job: Job, reason: str) -> None:

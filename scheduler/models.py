@@ -56,6 +56,8 @@ __all__ = [
     "JobManagerTask", "JobPreparationTask", "JobReleaseTask", "PoolInfo", "TaskSpec", "JobSpec",
     "Workload", "StartTaskSimulation", "PreemptionSettings", "CertificateReference",
     "NodeFailureSettings", "SampleSettings", "Prices", "SimulationSettings", "PoolSpec",
+    "ResourceFile", "HttpHeader", "OutputFileBlobContainerDestination", "OutputFileDestination",
+    "OutputFileUploadConfig", "OutputFile",
     "FieldError", "cores_from_vm_size", "resolve_time", "load_pool", "load_workload", "absolute_instants",
     "validate_workload",
 ]
@@ -225,7 +227,7 @@ _READ_ONLY_COMMON = (
     "displayName", "metadata",
 )
 _NOT_SIMULATED_TASK = (
-    "containerSettings", "resourceFiles", "outputFiles", "userIdentity",
+    "containerSettings", "userIdentity",
     "applicationPackageReferences", "authenticationTokenSettings", "executionInfo", "nodeInfo",
 )
 
@@ -432,10 +434,109 @@ class AffinityInfo(_Rest):
     affinity_id: str
 
 
+# -- resource files and output files (docs/simulation-model.md#ignored-rest-properties): the
+# simulator checks them and ignores them; the live engine downloads and uploads them ---------
+
+#: ``fileMode``: a Linux permission mode in octal, as ``chmod`` takes it (``0755``, ``644``)
+_FILE_MODE = re.compile(r"[0-7]{3,4}\Z")
+_HTTP_URL = re.compile(r"https?://\S+\Z", re.IGNORECASE)
+
+
+def _relative_path(value: str, field: str) -> None:
+    """A path under the task's directory: not absolute, no ``..`` part (a resource file may not
+    be placed outside the directory it is downloaded into)."""
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", value) or ".." in parts:
+        raise FieldError(field, f"{shown(value)} must be a relative path that stays inside the "
+                                "task's working directory")
+
+
+class ResourceFile(_Rest):
+    """A file (or, for a container, the blobs under ``blobPrefix``) downloaded into the task's
+    working directory before its command line runs: exactly one of the three sources.
+    ``identityReference`` is kept, not refused, so that service output loads; the live account
+    refuses it (managed identities do not exist on this machine)."""
+
+    auto_storage_container_name: str | None = None
+    storage_container_url: str | None = None
+    http_url: str | None = None
+    blob_prefix: str | None = None
+    file_path: str | None = None
+    file_mode: str | None = None
+    identity_reference: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "ResourceFile":
+        sources = [name for name, value in (
+            ("autoStorageContainerName", self.auto_storage_container_name),
+            ("storageContainerUrl", self.storage_container_url),
+            ("httpUrl", self.http_url)) if value is not None]
+        if len(sources) != 1:
+            raise FieldError(sources[1] if sources else "httpUrl",
+                             "exactly one of autoStorageContainerName, storageContainerUrl and "
+                             f"httpUrl must be given, got {len(sources)}")
+        for field, url in (("storageContainerUrl", self.storage_container_url),
+                           ("httpUrl", self.http_url)):
+            if url is not None and not _HTTP_URL.match(url):
+                raise FieldError(field, "must be an http:// or https:// URL")
+        if self.http_url is not None:
+            if not self.file_path:
+                raise FieldError("filePath", "is required with httpUrl")
+            if self.blob_prefix is not None:
+                raise FieldError("blobPrefix", "applies to a container only, not to httpUrl")
+        if self.file_path:
+            _relative_path(self.file_path, "filePath")
+        if self.file_mode is not None and not _FILE_MODE.match(self.file_mode):
+            raise FieldError("fileMode", f"{shown(self.file_mode)} is not an octal file mode "
+                                         "such as 0755")
+        return self
+
+
+class HttpHeader(_Rest):
+    name: str
+    value: str = ""
+
+
+class OutputFileBlobContainerDestination(_Rest):
+    """``containerUrl``: the container, with a SAS that allows writing; ``path``: the blob's
+    name (a pattern without wildcards) or the virtual directory under which the matched files
+    go (a pattern with wildcards)."""
+
+    container_url: str
+    path: str | None = None
+    identity_reference: dict[str, Any] | None = None
+    upload_headers: list[HttpHeader] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> "OutputFileBlobContainerDestination":
+        if not _HTTP_URL.match(self.container_url):
+            raise FieldError("containerUrl", "must be an http:// or https:// URL")
+        return self
+
+
+class OutputFileDestination(_Rest):
+    container: OutputFileBlobContainerDestination
+
+
+class OutputFileUploadConfig(_Rest):
+    upload_condition: Annotated[
+        Literal["tasksuccess", "taskfailure", "taskcompletion"], BeforeValidator(_lower)
+    ]
+
+
+class OutputFile(_Rest):
+    """Files of the task (``filePattern``, relative to its working directory; ``**`` matches
+    any number of directories) uploaded after its process exits, on ``uploadCondition``."""
+
+    file_pattern: str
+    destination: OutputFileDestination
+    upload_options: OutputFileUploadConfig
+
+
 class MultiInstanceSettings(_Rest):
-    IGNORED = frozenset(("commonResourceFiles",))
     number_of_instances: Annotated[int, Field(ge=1)] = 1
     coordination_command_line: str = ""
+    common_resource_files: list[ResourceFile] = []
 
 
 class Profile(_Sim):
@@ -462,9 +563,10 @@ ExitCodes = Annotated[list[int], Field(min_length=1)]
 
 
 class StartTask(_Rest):
-    IGNORED = frozenset(("containerSettings", "resourceFiles", "userIdentity"))
+    IGNORED = frozenset(("containerSettings", "userIdentity"))
     command_line: str = ""
     environment_settings: list[EnvironmentSetting] = []
+    resource_files: list[ResourceFile] = []
     max_task_retry_count: Annotated[int, Field(ge=-1)] = 0
     wait_for_success: bool = True
 
@@ -699,6 +801,8 @@ class TaskSpec(_Rest):
     environment_settings: list[EnvironmentSetting] = []
     multi_instance_settings: MultiInstanceSettings | None = None
     affinity_info: AffinityInfo | None = None
+    resource_files: list[ResourceFile] = []
+    output_files: list[OutputFile] = []
     # -- simulation fields --
     submit_time: SimTime = 0.0
     duration: Seconds = 0.0
@@ -746,6 +850,8 @@ class JobManagerTask(_Rest):
     allow_low_priority_node: bool = True
     constraints: TaskConstraints = Field(default_factory=TaskConstraints)
     environment_settings: list[EnvironmentSetting] = []
+    resource_files: list[ResourceFile] = []
+    output_files: list[OutputFile] = []
     # -- simulation fields --
     duration: Seconds = 0.0
     exit_codes: ExitCodes = Field(default_factory=lambda: [0])
@@ -768,6 +874,7 @@ class JobPreparationTask(_Rest):
     wait_for_success: bool = True
     rerun_on_node_reboot_after_success: bool = True
     environment_settings: list[EnvironmentSetting] = []
+    resource_files: list[ResourceFile] = []
     # -- simulation fields (docs/simulation-model.md#job-preparation-and-release-tasks: both 0) --
     duration: Seconds = 0.0
     failure_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
@@ -782,6 +889,7 @@ class JobReleaseTask(_Rest):
     max_wall_clock_time: OptionalSeconds = 900.0
     retention_time: Seconds = 7 * 86_400.0
     environment_settings: list[EnvironmentSetting] = []
+    resource_files: list[ResourceFile] = []
     duration: Seconds = 0.0
     failure_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
 

@@ -15,7 +15,8 @@ from heapq import heappop, heappush
 
 __all__ = [
     "CREATING", "STARTING", "WAITINGFORSTARTTASK", "STARTTASKFAILED", "IDLE", "RUNNING",
-    "LEAVINGPOOL", "OFFLINE", "PREEMPTED", "UNUSABLE", "REMOVED", "DEDICATED", "LOW_PRIORITY", "KIND_NAMES",
+    "LEAVINGPOOL", "OFFLINE", "PREEMPTED", "UNUSABLE", "REBOOTING", "REMOVED", "DEDICATED",
+    "LOW_PRIORITY", "KIND_NAMES",
     "Node", "PrepRecord", "SlotIndex", "removal_rank",
 ]
 
@@ -31,6 +32,10 @@ LEAVINGPOOL = "leavingpool"
 OFFLINE = "offline"
 PREEMPTED = "preempted"
 UNUSABLE = "unusable"
+#: restarting after a reboot request (docs/simulation-model.md#requests-at-any-instant): its VM
+#: and its disk stay, its processes end, then it boots and runs its start task again; never
+#: reached by a simulation's own rules
+REBOOTING = "rebooting"
 REMOVED = "removed"
 
 DEDICATED = 0
@@ -42,7 +47,7 @@ KIND_NAMES = ("dedicated", "lowPriority")
 _REMOVAL_RANK = {
     PREEMPTED: 1,
     UNUSABLE: 2, STARTTASKFAILED: 2,
-    CREATING: 3, STARTING: 3, WAITINGFORSTARTTASK: 3,
+    CREATING: 3, STARTING: 3, WAITINGFORSTARTTASK: 3, REBOOTING: 3,
     IDLE: 4, OFFLINE: 4,
 }
 
@@ -69,7 +74,7 @@ class Node:
     __slots__ = (
         "num", "id", "kind", "state", "life", "inc", "used", "tasks", "n_busy", "n_jm",
         "exclusive", "disabled", "requested", "leave_option", "prep", "excluded", "releases", "retain_until",
-        "retention_timer", "bucket", "cpu", "mem", "disk", "st_rng", "st_attempts",
+        "retention_timer", "bucket", "cpu", "mem", "disk", "st_rng", "st_attempts", "reboot",
     )
 
     num: int
@@ -97,6 +102,7 @@ class Node:
     disk: float
     st_rng: Any
     st_attempts: int
+    reboot: Any
 
     def __init__(self, num: int, kind: int) -> None:
         self.num = num
@@ -126,6 +132,8 @@ class Node:
         self.disk = 0.0
         self.st_rng = None
         self.st_attempts = 0
+        self.reboot = None                # a reboot waiting for the node's tasks to end:
+                                          # (option, scheduling disabled before it)
 
     @property
     def usable(self) -> bool:

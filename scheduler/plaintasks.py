@@ -62,7 +62,7 @@ def plain_task(task_id: str, submit_time: float | AbsoluteTime, duration: float,
         "id": task_id, "command_line": command_line, "required_slots": slots,
         "constraints": constraints, "exit_conditions": None, "depends_on": None,
         "environment_settings": [], "multi_instance_settings": None, "affinity_info": None,
-        "submit_time": submit_time, "duration": duration, "exit_codes": exit_codes,
+        "resource_files": [], "output_files": [], "submit_time": submit_time, "duration": duration, "exit_codes": exit_codes,
         "profile": None,
     })
     _set(task, "__pydantic_fields_set__", set(given))

@@ -15,8 +15,8 @@ from poolscale.formula.values import Option
 
 from .kernel import NODE
 from .nodes import (
-    CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, OFFLINE, PREEMPTED, REMOVED,
-    RUNNING, PREP_KILLED, PREP_RUNNING, STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK,
+    CREATING, DEDICATED, IDLE, KIND_NAMES, LEAVINGPOOL, LOW_PRIORITY, OFFLINE, PREEMPTED,
+    REBOOTING, REMOVED, RUNNING, PREP_KILLED, PREP_RUNNING, STARTING, STARTTASKFAILED, UNUSABLE, WAITINGFORSTARTTASK,
     Node,
 )
 from .state import EngineState
@@ -33,12 +33,18 @@ _USED_THEN_ID = operator.attrgetter("used", "num")
 #: ranks 1–4 of docs/simulation-model.md#which-nodes-leave-on-scale-down
 #: (running nodes, ranks 5 and 6, are ordered by used slots, then id)
 _RANK = {PREEMPTED: 1, UNUSABLE: 2, STARTTASKFAILED: 2, CREATING: 3, STARTING: 3,
-         WAITINGFORSTARTTASK: 3, IDLE: 4, OFFLINE: 4}
+         WAITINGFORSTARTTASK: 3, REBOOTING: 3, IDLE: 4, OFFLINE: 4}
 _HOLDS_VM_ALIVE = (CREATING, STARTING, WAITINGFORSTARTTASK, STARTTASKFAILED, IDLE, RUNNING,
-                   OFFLINE)
+                   OFFLINE, REBOOTING)
 #: Removed nodes between two sweeps of their stale timers out of the kernel's heap (at least;
 #: see PoolMixin._remove): a sweep costs O(heap), so this keeps it O(1) per removed node.
 SWEEP_AFTER_REMOVALS = 100_000
+
+
+def _retry_limit(start_task) -> int:
+    """How often a failed start task is retried: the pool's start task *now* (a request may
+    have changed or removed it while an attempt ran; without one, nothing is retried)."""
+    return 0 if start_task is None else start_task.max_task_retry_count
 
 
 def _stale_node_timer(entry: tuple) -> bool:
@@ -102,6 +108,9 @@ class PoolMixin(EngineState):
             if s is IDLE or s is OFFLINE:
                 self._set_state(node, RUNNING)
         elif s is RUNNING:
+            if node.reboot is not None:     # a reboot waited for this (RequestsMixin)
+                self._reboot(node, node.reboot[0])
+                return
             self._set_state(node, IDLE)
         elif s is LEAVINGPOOL:
             self._maybe_leave(node)
@@ -188,7 +197,7 @@ class PoolMixin(EngineState):
             self._log((self.kernel.now, "starttask", node.id, "failure" if failed else "success"))
         if failed:
             node.st_attempts += 1
-            limit = self.start_task.max_task_retry_count
+            limit = _retry_limit(self.start_task)
             if limit == -1 or node.st_attempts <= limit:
                 self._launch_background_start_task(node)
 
@@ -203,7 +212,7 @@ class PoolMixin(EngineState):
             self.kernel.dirty = True
             return
         node.st_attempts += 1
-        limit = self.start_task.max_task_retry_count
+        limit = _retry_limit(self.start_task)
         if limit == -1 or node.st_attempts <= limit:
             self._launch_start_task(node)
         else:

@@ -25,21 +25,33 @@ from typing import Iterable
 from poolscale.formula.values import Option
 
 from .models import TaskSpec
-from .nodes import DEDICATED, IDLE, LEAVINGPOOL, LOW_PRIORITY, OFFLINE, REMOVED, Node
+from .nodes import (
+    DEDICATED, IDLE, LEAVINGPOOL, LOW_PRIORITY, OFFLINE, REBOOTING, REMOVED, RUNNING,
+    STARTTASKFAILED, UNUSABLE, Node,
+)
 from .pool import RESIZING, STOPPING
 from .sampler import SamplerMixin
 from .tasks import ACTIVE, JOB_ACTIVE, JOB_DISABLED, Job, Task, int_ids
+# a task's states by names of their own: the node's states share some of the words
+from .tasks import COMPLETED as TASK_COMPLETED, FAILURE, PREPARING as TASK_PREPARING
+from .tasks import RUNNING as TASK_RUNNING
+from .kernel import WALLCLOCK
 
-__all__ = ["RequestsMixin", "DISABLE_JOB_OPTIONS", "USER_TERMINATE"]
+__all__ = ["RequestsMixin", "DISABLE_JOB_OPTIONS", "USER_TERMINATE", "REBOOTABLE"]
 
 #: the termination reason of a job a user terminates without giving one (the service's default)
 USER_TERMINATE = "UserTerminate"
+#: the failureInfo of a task a user terminates: the code the service gives a task it ended
+TASK_TERMINATED = ("usererror", "TaskEnded")
 #: what disabling a job does with its running tasks: requeue them, terminate them, or wait for
 #: them to end (the service's ``disableTasks``)
 DISABLE_JOB_OPTIONS = ("requeue", "terminate", "wait")
 #: the options of disabling scheduling on a node (the service's
 #: ``nodeDisableSchedulingOption``): a node keeps its data, so ``retaineddata`` has no meaning
 _DISABLE_NODE_OPTIONS = (Option.REQUEUE, Option.TERMINATE, Option.TASKCOMPLETION)
+#: the states a node may be rebooted in: it holds its VM and is not already booting (a node
+#: whose start task failed, or that failed, is rebooted to try again, as on the service)
+REBOOTABLE = (IDLE, RUNNING, OFFLINE, STARTTASKFAILED, UNUSABLE)
 
 
 class RequestsMixin(SamplerMixin):
@@ -175,6 +187,55 @@ class RequestsMixin(SamplerMixin):
         self.kernel.dirty = True
         return True
 
+    # -- a node's reboot ---------------------------------------------------------------
+
+    def reboot_node(self, node: Node, option: Option = Option.REQUEUE) -> bool:
+        """Reboot ``node``: its tasks are requeued (``requeue``), ended as failed
+        (``terminate``), or left to complete first (``taskcompletion``, ``retaineddata``: a
+        reboot keeps the node's disk, so there is no data to wait for beyond the tasks
+        themselves); no new task goes to it meanwhile. Then it is ``rebooting``: every
+        process on it ends (start, preparation and release tasks; preparation tasks run
+        again before the next task of their job, as after any reboot), and it boots again as
+        after its allocation, running the pool's start task as it is *now*. Its VM, its
+        directory tree and its chaos timers stay. False when the node is in no state to
+        reboot (``REBOOTABLE``) or a reboot already waits for its tasks."""
+        self._check_present(node)
+        if node.state not in REBOOTABLE or node.reboot is not None:
+            return False
+        if self._log is not None:
+            self._log((self.kernel.now, "node.reboot", node.id, option.value))
+        if (option is Option.TASKCOMPLETION or option is Option.RETAINEDDATA) and node.n_busy:
+            # as a disabled node's: out of the slot index, its tasks on the general path
+            # (whose end calls _busy_changed, which reboots the node once nothing is left)
+            node.reboot = (option, node.disabled)
+            node.disabled = True
+            self.index.drop(node)
+            for task in node.tasks:
+                task.simple = False
+            return True
+        self._reboot(node, option)
+        return True
+
+    def _reboot(self, node: Node, option: Option) -> None:
+        """The reboot itself (see :meth:`reboot_node`)."""
+        if node.reboot is not None:
+            node.disabled = node.reboot[1]
+            node.reboot = None
+        node.life += 1                  # void its boot, start-task and repair timers
+        # rebooting first, as a leaving node is leaving before its tasks go: a task sent back
+        # does not make the node idle on its way
+        self._set_state(node, REBOOTING)
+        if option is Option.REQUEUE or option is Option.TERMINATE:
+            for task in list(node.tasks):
+                if task not in node.tasks or task.node is None:
+                    continue    # ended meanwhile, or a multi-instance task handled already
+                if option is Option.REQUEUE:
+                    self._requeue(task)
+                else:
+                    self._kill(task, by_job=False)
+        self._clear_local(node)
+        self._launch_boot(node)
+
     # -- jobs and tasks -------------------------------------------------------------------
 
     def set_job_priority(self, job: Job, priority: int) -> None:
@@ -278,3 +339,109 @@ class RequestsMixin(SamplerMixin):
         if job.terminate_on_all and job.n_succeeded + job.n_failed == job.n_submitted:
             self._terminate(job, "AllTasksComplete")
         return True
+
+    # -- one task: terminate, reactivate, delete, constraints -------------------------------
+
+    def terminate_task(self, task: Task) -> bool:
+        """End ``task`` now as the service's ``terminate`` does: a running (or preparing) task
+        is killed, an active one completes without running; either way it is completed, failed,
+        with ``TaskEnded``, and its exit options and dependants follow as for any failure.
+        False when the task has already completed."""
+        if task.state is TASK_COMPLETED:
+            return False
+        if task.state is TASK_RUNNING or task.state is TASK_PREPARING:
+            self._kill(task, by_job=False)
+            return True
+        job = task.job
+        if not task.pending and not task.blocked:
+            # ready: in the counts of the queue (its heap entry is dropped by its token)
+            inst = task.inst
+            job.n_ready_inst -= inst
+            job.n_ready_slots -= task.slots * inst
+            if job.state is JOB_ACTIVE:
+                self.active_inst -= inst
+                self.active_slots -= task.slots * inst
+        task.qtoken = -1
+        job.n_active -= 1
+        self.n_active -= 1
+        self._log_end(task, FAILURE, None)
+        self._complete(task, FAILURE, None, TASK_TERMINATED)
+        return True
+
+    def reactivate_task(self, task: Task) -> bool:
+        """A completed, failed task is active again, as the service's ``reactivate`` makes
+        it: eligible to run up to its ``maxTaskRetryCount`` once more (its ``retryCount`` is
+        reset), its previous result, exit code and failure forgotten. Dependants it already
+        blocked stay blocked (their state is their own). False when the task did not fail."""
+        if task.state is not TASK_COMPLETED or task.result is not FAILURE:
+            return False
+        job = task.job
+        job.n_failed -= 1
+        self.n_failed -= 1
+        task.result = task.exit_code = task.failure = task.end_time = None
+        task.retry_count = 0
+        task.blocked = False
+        task.pending = 0
+        if self._log is not None:
+            self._log((self.kernel.now, "task.reactivate", task.key))
+        self._back_to_active(task)
+        return True
+
+    def delete_task(self, task: Task) -> None:
+        """Forget ``task``: one not yet completed is terminated first (its process ends), then
+        it leaves its job's tasks and counts, as if it had never been submitted. Its id may be
+        used again."""
+        if task.state is not TASK_COMPLETED:
+            self.terminate_task(task)
+        job = task.job
+        if task.result is FAILURE:
+            job.n_failed -= 1
+            self.n_failed -= 1
+        else:
+            job.n_succeeded -= 1
+            self.n_succeeded -= 1
+        job.n_submitted -= 1
+        self.n_submitted -= 1
+        # a new list, not one shortened in place: an index kept beside the job's list (the
+        # account's) sees a list replaced and builds itself again
+        job.tasks = [t for t in job.tasks if t is not task]
+        if job.by_id is not None:
+            job.by_id.pop(task.id, None)
+        if self._log is not None:
+            self._log((self.kernel.now, "task.delete", task.key))
+
+    def set_task_constraints(self, task: Task, *, max_retry: int, wall: float | None,
+                             retention: float) -> None:
+        """Change ``task``'s constraints. The retry limit applies at the next exit, the
+        wall-clock limit from the next attempt on (the running attempt keeps the limit it
+        started with), the retention at the task's completion."""
+        if max_retry < -1:
+            raise ValueError(f"maxTaskRetryCount must be at least -1, not {max_retry}")
+        task.max_retry = max_retry
+        task.wall = wall
+        task.retention = retention
+        if self._log is not None:
+            self._log((self.kernel.now, "task.constraints", task.key))
+
+    def set_job_limits(self, job: Job, *, max_retry: int, wall: float | None,
+                       max_parallel: int, terminate_on_all: bool) -> None:
+        """Change what a running ``job`` allows (the service's job update): the default retry
+        count of the tasks added from now on, the job's wall-clock limit (counted from its
+        creation, as the service counts it: a limit already passed ends the job now), how many
+        of its tasks may run at once (more takes effect at the next pass; fewer stops
+        nothing), and whether it ends when all its tasks have completed (at once, if they
+        have)."""
+        job.max_retry = max_retry
+        if wall != job.wall:
+            job.wall = wall
+            if wall is not None and (job.state is JOB_ACTIVE or job.state is JOB_DISABLED):
+                self.kernel.at(max(self.kernel.now, job.created_at + wall), WALLCLOCK,
+                               self._on_job_wall, job)
+        job.max_parallel = max_parallel
+        job.terminate_on_all = terminate_on_all
+        self.kernel.dirty = True
+        if self._log is not None:
+            self._log((self.kernel.now, "job.limits", job.id))
+        if terminate_on_all and job.state is JOB_ACTIVE \
+                and job.n_succeeded + job.n_failed == job.n_submitted:
+            self._terminate(job, "AllTasksComplete")

@@ -163,6 +163,9 @@ class EngineState:
     def _group_key(self, task: Task, spec: Any) -> int | None:
         raise NotImplementedError  # engine.py
 
+    def _reboot(self, node: Node, option: Any) -> None:
+        raise NotImplementedError  # requests.py
+
     # -- launch methods: supplied by the world (scheduler/simworld.py, or the live engine) --
 
     def _launch_allocation(self, node: Node) -> None:

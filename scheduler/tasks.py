@@ -349,10 +349,13 @@ class Job:
 
 
 def exit_actions(conditions: ExitConditions | None, code: int | None, *,
-                 preprocessing: bool = False) -> tuple[str, str]:
+                 preprocessing: bool = False, upload_failed: bool = False) -> tuple[str, str]:
     """(jobAction, dependencyAction) for a completion with ``code`` (None: a system kill, or
     with ``preprocessing`` a task that could not start: its ``preProcessingError`` options, else
-    ``default``), docs/simulation-model.md#exit-conditions."""
+    ``default``), docs/simulation-model.md#exit-conditions. ``upload_failed``: the process
+    exited with ``code`` but its output files did not upload (the live engine only): an
+    ``exitCodes``/``exitCodeRanges`` entry for the code still wins, else ``fileUploadError``,
+    else ``default``, and the defaults are a failure's."""
     opts = None
     if conditions is not None:
         if preprocessing and conditions.pre_processing_error is not None:
@@ -368,11 +371,13 @@ def exit_actions(conditions: ExitConditions | None, code: int | None, *,
                         opts = r.exit_options
                         break
                 else:
-                    if code != 0:
+                    if upload_failed:
+                        opts = conditions.file_upload_error or conditions.default
+                    elif code != 0:
                         opts = conditions.default
         else:
             opts = conditions.default
-    ok = code == 0
+    ok = code == 0 and not upload_failed
     job_action = "none" if ok else "terminate"
     dep_action = "satisfy" if ok else "block"
     if opts is not None:

@@ -514,10 +514,42 @@ def run_case(draw) -> Case:
     return Case(argv, files)
 
 
+#: options of ``serve`` that refuse to start (a server that starts runs until stopped, so every
+#: case carries one of these; the others around it are drawn as a user would give them)
+_SERVE_REFUSED = [
+    ["--port", "-1"], ["--port", "70000"], ["--port", "x"], ["--port", ""],
+    ["--host", "0.0.0.0"], ["--host", "203.0.113.9"], ["--host", "::"],
+    ["--account", "abc"], ["--key", "QUJD"], ["--account", "A!", "--key", "QUJD"],
+    ["--account", "abc", "--key", "not base64!"], ["--account", "abc", "--key", ""],
+    ["--account", "x" * 30, "--key", "QUJD"], ["--account", "abc", "--key", "\u00e9\u00e9"],
+    ["--min-evaluation-interval", "PT1H"], ["--min-evaluation-interval", "x"],
+    ["--min-evaluation-interval", "nan"], ["--min-evaluation-interval", "-5"],
+    ["--min-evaluation-interval", "0"], ["--min-evaluation-interval", ""],
+    ["--dedicated-core-quota", "-1"], ["--low-priority-core-quota", "x"],
+    ["--data", "/dev/null"], ["--data", "@pool.json"], ["--provider", "dask"],
+    ["--storage-connection-string", "garbage"],
+]
+_SERVE_ACCEPTED = [["--port", "0"], ["--min-evaluation-interval", "PT10S"],
+                   ["--dedicated-core-quota", "0"], ["--host", "127.0.0.1"]]
+
+
+@st.composite
+def serve_case(draw) -> Case:
+    """``serve`` with at least one option it refuses: it must exit 2 with one line, before
+    listening (or at once after, for a data directory it cannot use)."""
+    files: dict[str, bytes] = {"pool.json": json.dumps(_RUN_POOL).encode()}
+    options = draw(st.lists(st.sampled_from(_SERVE_ACCEPTED), max_size=2))
+    options.append(draw(st.sampled_from(_SERVE_REFUSED)))
+    options = draw(st.permutations(options))
+    argv = ["serve", "--data", "@data"] + [arg for option in options for arg in option]
+    files["data/.keep"] = b""
+    return Case(argv, files)
+
+
 CLI_CASES: dict[str, Callable[[], st.SearchStrategy[Case]]] = {
     "eval": eval_case, "explain": explain_case, "check": check_case, "test": test_case,
     "fmt": fmt_case, "repl": repl_case, "simulate": simulate_case, "compare": compare_case,
-    "run": run_case,
+    "run": run_case, "serve": serve_case,
 }
 
 

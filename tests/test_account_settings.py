@@ -39,6 +39,7 @@ def test_defaults(tmp_path: Path, monkeypatch, three_cpus):
         "sample_period": 30.0,
         "durability": "normal",
         "kill_grace": 2.0,
+        "auto_storage": None,
     }
     assert s.work_root == tmp_path / ".poolscale" / "nodes"
     assert s.store_path == tmp_path / ".poolscale" / "poolscale.db"

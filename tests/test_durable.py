@@ -41,10 +41,18 @@ def _py(code: str) -> str:
     return f"{sys.executable} -c \"{code}\""
 
 
+#: what a restart changes by design: the nodes boot again (their state times, boot time and
+#: start task's run are new) and the pool resizes to bring them back
+_REBOOTED = ("stateTransitionTime", "lastBootTime", "startTaskInfo")
+
+
 def _views(account):
+    pool = account.get_pool("p")
+    del pool["allocationStateTransitionTime"]
     return {
-        "pool": account.get_pool("p"),
-        "nodes": account.list_nodes("p"),
+        "pool": pool,
+        "nodes": [{k: v for k, v in n.items() if k not in _REBOOTED}
+                  for n in account.list_nodes("p")],
         "job": account.get_job("j"),
         "tasks": account.list_tasks("j"),
         "t1": account.get_task("j", "t1"),

@@ -22,7 +22,7 @@ from poolscale.scheduler import Simulation
 from poolscale.scheduler.invariants import check, checking_steps
 from poolscale.scheduler.kernel import SUBMIT
 from poolscale.scheduler.models import TaskSpec
-from poolscale.scheduler.nodes import LEAVINGPOOL
+from poolscale.scheduler.nodes import LEAVINGPOOL, Node
 from test_scheduler_invariants import scenarios
 from test_scheduler_scenarios import T0, job, jobs, pool, task
 
@@ -619,10 +619,76 @@ def test_disable_job_refuses_an_unknown_option():
         sim.disable_job(sim.jobs[0], "taskcompletion")
 
 
+# -- reboot ---------------------------------------------------------------------------------------
+
+
+def _reboot(option):
+    """One node (30 s boot) running ``a`` from 30 s, ``b`` waiting; a reboot at 50 s, and a
+    second one at 60 s that finds the node rebooting (or waiting to) and changes nothing."""
+    p = pool(targetDedicatedNodes=1, simulation={"bootTime": 30})
+    w = jobs(job(tasks=[task("a", 100), task("b", 100)]))
+    sim, r = run(p, w, [(50, lambda s: s.reboot_node(s.nodes[1], option)),
+                        (60, lambda s: s.reboot_node(s.nodes[1], option))], horizon=600)
+    events = log(r, "node", "node.reboot", "task.start", "task.end", "task.requeue")
+    return sim, events[5:]
+
+
+def test_reboot_with_requeue_sends_the_task_back_and_boots_the_node_again():
+    sim, events = _reboot(REQUEUE)
+    assert events == [
+        (50.0, "node.reboot", "tvm-000001", "requeue"),
+        (50.0, "node", "tvm-000001", "rebooting"),
+        (50.0, "task.requeue", "j/a"),
+        (80.0, "node", "tvm-000001", "idle"),
+        (80.0, "node", "tvm-000001", "running"),
+        (80.0, "task.start", "j/a", "tvm-000001"),          # a keeps its place ahead of b
+        (180.0, "task.end", "j/a", "success", 0),
+        (180.0, "node", "tvm-000001", "idle"),
+        (180.0, "node", "tvm-000001", "running"),
+        (180.0, "task.start", "j/b", "tvm-000001"),
+        (280.0, "task.end", "j/b", "success", 0),
+        (280.0, "node", "tvm-000001", "idle"),
+    ]
+    assert tasks_of(sim)["a"].requeue_count == 1
+
+
+def test_reboot_with_terminate_fails_the_task():
+    sim, events = _reboot(TERMINATE)
+    assert events[:4] == [
+        (50.0, "node.reboot", "tvm-000001", "terminate"),
+        (50.0, "node", "tvm-000001", "rebooting"),
+        (50.0, "task.end", "j/a", "failure", None),
+        (80.0, "node", "tvm-000001", "idle"),
+    ]
+    assert tasks_of(sim)["a"].failure == ("usererror", "TaskEnded")
+
+
+@pytest.mark.parametrize("option", [TASKCOMPLETION, Option.RETAINEDDATA])
+def test_reboot_after_task_completion_takes_no_new_task_meanwhile(option):
+    sim, events = _reboot(option)
+    assert events[:6] == [
+        (50.0, "node.reboot", "tvm-000001", option.value),
+        (130.0, "task.end", "j/a", "success", 0),
+        (130.0, "node", "tvm-000001", "rebooting"),         # b did not start meanwhile
+        (160.0, "node", "tvm-000001", "idle"),
+        (160.0, "node", "tvm-000001", "running"),
+        (160.0, "task.start", "j/b", "tvm-000001"),
+    ]
+    assert sim.nodes[1].disabled is False and sim.nodes[1].reboot is None
+
+
+def test_a_node_that_is_starting_is_not_rebooted():
+    p = pool(targetDedicatedNodes=1, simulation={"bootTime": 30})
+    sim, r = run(p, jobs(), [(10, lambda s: s.reboot_node(s.nodes[1]))], horizon=100)
+    assert log(r, "node.reboot") == []
+    with pytest.raises(ValueError, match="not a node of this pool"):
+        sim.reboot_node(Node(99, 0))
+
+
 # -- random requests at random instants -----------------------------------------------------------
 
 KINDS = ("resize", "stop", "remove", "disable", "enable", "priority", "add", "terminate",
-         "disable_job", "enable_job")
+         "disable_job", "enable_job", "reboot")
 
 
 @st.composite
@@ -664,6 +730,8 @@ def _request(kind, seed, counter):
             sim.disable_job(r.choice(jobs_), r.choice(["requeue", "terminate", "wait"]))
         elif kind == "enable_job":
             sim.enable_job(r.choice([j for j in jobs_ if j.state == "disabled"] or jobs_))
+        elif kind == "reboot" and nodes:
+            sim.reboot_node(r.choice(nodes), r.choice(list(Option)))
 
     return act
 

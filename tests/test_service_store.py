@@ -50,6 +50,7 @@ ROWS: dict[str, dict[str, object]] = {
         "scheduling_enabled": 1, "life": 2, "inc": 3, "state_time": 9.75, "allocated": 1.125,
         "leave_option": None, "retain_until": 1e300, "start_task_attempts": 1,
         "start_task_info": '{"exitCode": 0}', "root": "/tmp/nodes/tvm-000001", "ip": "127.0.0.2",
+        "tasks": '{"tasksRun": 2, "tasksSucceeded": 1, "recentTasks": []}',
     },
     "jobs": {
         "id": "job-1", "seq": 0, "pool_id": "pool-1", "spec": "{}", "state": "active",
@@ -90,6 +91,8 @@ ROWS: dict[str, dict[str, object]] = {
         "pool_id": "pool-1", "k": 41, "stamp_ticks": 639006000000000001, "sample_values": SAMPLE_BLOB,
     },
     "task_dirs": {"path": "/tmp/x/wd", "delete_at": 604800.5},
+    "rest_properties": {"job_id": "job-1", "task_id": "task-ü",
+                        "body": '{"extras": {"displayName": "é"}, "modified": 7.25}'},
 }
 
 

@@ -55,6 +55,11 @@ def add_parser(sub) -> None:
                         "0 allocates no dedicated node, as on an account without quota")
     p.add_argument("--low-priority-core-quota", type=int, metavar="N",
                    help="the account's Spot/low-priority core quota (same default)")
+    p.add_argument("--storage-connection-string", metavar="TEXT",
+                   help="the connection string of the account's auto-storage account, from "
+                        "which autoStorageContainerName resource files are downloaded "
+                        "(default: $POOLSCALE_AUTOSTORAGE, which keeps the key out of the "
+                        "process list; without either, such tasks are refused)")
     p.add_argument("--provider", choices=["local"], default="local",
                    help="where nodes run: local (directories and processes on this machine)")
     p.set_defaults(handler=run)
@@ -70,14 +75,15 @@ def _loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from poolscale.runtime.service.local.storage import AUTOSTORAGE_ENV, auto_storage_setting
     from poolscale.runtime.service.rest.auth import decode_key
     from poolscale.runtime.service.settings import AccountSettings, SettingsError
 
     if (args.account is None) != (args.key is None):
         raise UsageError("--account and --key go together: give both, or neither for the "
                          "development account")
-    name = args.account or DEV_ACCOUNT
-    key_text = args.key or DEV_KEY
+    name = DEV_ACCOUNT if args.account is None else args.account
+    key_text = DEV_KEY if args.key is None else args.key
     if key_text == DEV_KEY and not _loopback(args.host):
         raise UsageError(f"--host {args.host}: the development key is public; give --account "
                          "and --key to listen on an address other than loopback")
@@ -95,15 +101,21 @@ def run(args: argparse.Namespace) -> int:
     for quota in ("dedicated_core_quota", "low_priority_core_quota"):
         if getattr(args, quota) is not None:
             settings_args[quota] = getattr(args, quota)
+    storage = auto_storage_setting(args.storage_connection_string)
+    if storage is not None:
+        settings_args["auto_storage"] = storage
     try:
         settings = AccountSettings(**settings_args)
     except SettingsError as e:
         option = "--" + {"name": "account", "data_dir": "data"}.get(
             e.field, e.field.replace("_", "-"))
+        if e.field == "auto_storage":
+            option = ("--storage-connection-string" if args.storage_connection_string
+                      else AUTOSTORAGE_ENV)
         reason = str(e).split(": ", 1)[-1]
         raise UsageError(f"{option}: {reason}") from None
     sock = _listen(args.host, args.port)
-    return _serve(sock, settings, name, key, key_shown="(given)" if args.key else key_text)
+    return _serve(sock, settings, name, key, key_shown="(given)" if args.key is not None else key_text)
 
 
 def _listen(host: str, port: int):
@@ -112,6 +124,9 @@ def _listen(host: str, port: int):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # answers go out at once: without it a small answer on a kept-alive connection can wait
+    # ~40 ms for the client's delayed ACK (Nagle); accepted sockets inherit it on Linux
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as e:
@@ -139,17 +154,28 @@ def _server_class():
 
 def _serve(sock, settings, name: str, key: bytes, *, key_shown: str) -> int:
     import dataclasses
+    import sqlite3
 
     import uvicorn
 
     from poolscale.runtime.service.account import Account
+    from poolscale.runtime.service.store import StoreError
     from poolscale.runtime.service.rest.app import build_app
 
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     endpoint = f"http://{shown_host}:{port}"
     settings = dataclasses.replace(settings, account_url=endpoint)
-    account = Account(settings=settings)
+    try:
+        account = Account(settings=settings)
+    except StoreError as e:
+        sock.close()
+        raise UsageError(f"--data: {e}") from None
+    except (OSError, sqlite3.Error) as e:
+        sock.close()
+        reason = getattr(e, "strerror", None) or str(e)
+        raise UsageError(f"--data {settings.data_dir}: cannot keep the account's state there: "
+                         f"{reason}") from None
     try:
         app = build_app(account, account_name=name, key=key)
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,

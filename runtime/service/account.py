@@ -5,7 +5,9 @@ over it). Every pool is a :class:`~.poolengine.PoolEngine` — the simulator's B
 local nodes — and all pools share one :class:`~.livekernel.LiveKernel`: one real clock, one
 engine thread that owns every engine object. A call from any thread becomes a *command* run on
 that thread between two turns of the engine loop; it returns (or raises a
-:class:`~.errors.BatchError` with the service's code) once the engine has taken it.
+:class:`~.errors.BatchError` with the service's code) once the engine has taken it and
+committed it. :meth:`Account.submit` hands a command over without waiting (a future, for an
+event loop); inside a command the account's own calls run at once.
 
 What is refused is refused as the service refuses it: an id that breaks the Batch id rule
 (``InvalidPropertyValue``), a pool, job or task that exists (``PoolExists``, ``JobExists``,
@@ -23,12 +25,15 @@ import datetime as _dt
 import itertools
 import json
 import logging
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from poolscale.formula.values import Option, timestamp_from_datetime
 from poolscale.scheduler.models import JobSpec, TaskSpec
+from poolscale.scheduler.plaintasks import task_from_rest
 from poolscale.scheduler.quota import CoreQuota
 from poolscale.scheduler.tasks import COMPLETED, JOB_ACTIVE, JOB_COMPLETED, Job, Task
 
@@ -39,6 +44,7 @@ from .account_pools import PoolOperations
 from .ids import check_id, id_key
 from .livekernel import LiveKernel, RealClock
 from .local.nodedirs import NodeDirectories
+from .local.storage import check_transfers, redact
 from .poolengine import PoolEngine
 from .settings import AccountSettings
 from .views import job_view, node_view, pool_view, run_view, task_view
@@ -58,6 +64,22 @@ def _option(value: str | Option | None, name: str = "nodeDeallocationOption") ->
         raise E.invalid_property(name, value, "must be requeue, terminate, taskcompletion or "
                                  "retaineddata")
     return found
+
+
+def _resize_timeout(value: str | float | None) -> float | None:
+    """A resize's ``resizeTimeout`` in seconds (None: the pool's stays), at least 5 minutes as
+    the service requires."""
+    if value is None:
+        return None
+    from poolscale.scheduler.durations import duration_seconds
+
+    try:
+        seconds = duration_seconds(value)
+    except (TypeError, ValueError) as e:
+        raise E.invalid_property("resizeTimeout", value, str(e)) from None
+    if seconds < 300.0:
+        raise E.invalid_property("resizeTimeout", value, "must be at least PT5M")
+    return seconds
 
 
 def _model(cls: Any, spec: Mapping[str, Any] | Any, what: str) -> Any:
@@ -86,21 +108,56 @@ def _refusal(e: Exception, what: str) -> E.BatchError:
         name = ".".join(str(p) for p in first.get("loc", ())) or what
         if first.get("type") == "missing":
             return E.missing_property(name)
-        return E.invalid_property(name, first.get("input"), first.get("msg", "invalid"))
+        value = first.get("input")
+        if "sig=" in repr(value).lower():   # a SAS is a secret: never echoed
+            value = redact(value)
+        return E.invalid_property(name, value, first.get("msg", "invalid"))
     return E.invalid_property(what, None, str(e))
 
 
 class _JobEntry:
     """A job the account knows: its model, its pool's id, and its engine object once its pool
-    exists (``job`` None: waiting for the pool, with the tasks added meanwhile)."""
+    exists (``job`` None: waiting for the pool, with the tasks added meanwhile).
 
-    __slots__ = ("spec", "pool_id", "job", "engine", "waiting", "seq")
+    :meth:`find` is the job's task index: a task by its id compared without case, in O(1)
+    (a get, and the duplicate check of every task added, scanned every task of the job before:
+    adding n tasks cost n² id comparisons). The index follows the list it indexes, the engine
+    job's ``tasks`` (accepted tasks, appended by the engine's rules, by recovery, by a pool
+    created for a waiting job) or ``waiting``: tasks appended are indexed at the next lookup,
+    and a list replaced or shortened is indexed again from its start."""
+
+    __slots__ = ("spec", "pool_id", "job", "engine", "waiting", "seq",
+                 "_keys", "_listed", "_indexed")
 
     def __init__(self, spec: JobSpec, pool_id: str, seq: int) -> None:
         self.spec, self.pool_id, self.seq = spec, pool_id, seq
         self.job: Job | None = None
         self.engine: PoolEngine | None = None
         self.waiting: list[TaskSpec] = []
+        self._keys: dict[str, Any] = {}
+        self._listed: list | None = None
+        self._indexed = 0
+
+    def index(self) -> dict[str, Any]:
+        """id key -> the accepted :class:`Task` (a job on its pool) or the :class:`TaskSpec`
+        (a job waiting for its pool); the first of two tasks with one key wins, as a scan
+        would find it. Engine thread."""
+        listed = self.job.tasks if self.job is not None else self.waiting
+        keys = self._keys
+        if listed is not self._listed or len(listed) < self._indexed:
+            keys = self._keys = {}
+            self._listed, self._indexed = listed, 0
+        n = len(listed)
+        if n > self._indexed:
+            add = keys.setdefault
+            for task in listed[self._indexed:]:
+                add(task.id.lower(), task)      # id_key, inlined (ids are ASCII)
+            self._indexed = n
+        return keys
+
+    def find(self, task_id: str) -> Any:
+        """The task ``task_id`` (see :meth:`index`), or None."""
+        return self.index().get(id_key(task_id))
 
 
 class Account(PoolOperations, JobOperations, CertificateOperations):
@@ -141,6 +198,7 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
         # killed run left running, rebuild from the rows; the kernel commits every turn
         from .recovery import open_state
 
+        self._thread: threading.Thread | None = None
         self._persist = open_state(self)
         self._thread = self.kernel.serve_in_thread()
 
@@ -161,10 +219,28 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the engine thread between two turns and return its result (or raise
-        its error) once the engine has taken it."""
+        its error) once the engine has taken it. On the engine thread itself (a command
+        submitted with :meth:`submit` that calls the account), ``fn`` runs at once, in that
+        command."""
         if self._closed:
             raise RuntimeError("the account is closed")
+        if threading.current_thread() is self._thread:
+            return fn()
         return self.kernel.submit(fn).result()
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        """Run ``fn()`` on the engine thread, as every call of the account does, without
+        waiting for it: the future gets its result (or its exception) once the engine has run
+        it and committed what it changed (an acknowledged change is durable, as for a call
+        that waits). For an event loop, ``await asyncio.wrap_future(account.submit(fn))``
+        waits without holding a worker thread. ``fn`` may call the account's methods (they
+        run at once, inside it) but must not block: the engine stops while it runs. Any
+        thread; after :meth:`close` the future holds a ``RuntimeError``."""
+        if self._closed:
+            future: Future = Future()
+            future.set_exception(RuntimeError("the account is closed"))
+            return future
+        return self.kernel.submit(fn)
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop the engine and end every task process (their tasks are requeued at the next
@@ -215,13 +291,19 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
     def _task(self, job_id: str, task_id: str) -> tuple[_JobEntry, Task]:
         entry = self._job(job_id)
         if entry.job is not None:
-            for task in entry.job.tasks:
-                if id_key(task.id) == id_key(task_id):
-                    return entry, task
+            task = entry.find(task_id)
+            if task is not None:
+                return entry, task
             jm = entry.job.jm
             if jm is not None and id_key(jm.id) == id_key(task_id):
                 return entry, jm
         raise E.not_found("task", task_id)
+
+    def _check_transfers(self, spec: Any, prefix: str = "") -> None:
+        """What a task asks of storage that this account cannot give is refused when it is
+        added (local/storage.py: a managed identity, auto-storage without a connection
+        string), not when it runs."""
+        check_transfers(spec, prefix, auto_storage=self.settings.auto_storage is not None)
 
     def _node(self, pool: PoolEngine, node_id: str) -> Any:
         for node in pool.nodes.values():
@@ -260,6 +342,8 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
                 raise
             except Exception as e:         # the model's refusal, or the formula's
                 raise _refusal(e, "pool") from None
+            if pool.pool_spec.start_task is not None:      # nothing runs before start()
+                self._check_transfers(pool.pool_spec.start_task, "startTask.")
             pool.created_at = self.kernel.now
             pool.certificate_files = self.certificate_files
             self.pools[id_key(pool.id)] = pool
@@ -298,8 +382,12 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
         self._call(run)
 
     def resize_pool(self, pool_id: str, dedicated: int = 0, low_priority: int = 0,
-                    option: str | Option | None = None) -> None:
+                    option: str | Option | None = None,
+                    resize_timeout: str | float | None = None) -> None:
+        """Resize a fixed pool; ``resize_timeout`` (``PT15M``, or seconds; at least 5 minutes)
+        becomes the pool's, as the service keeps the timeout of the last resize."""
         opt = _option(option)
+        timeout = _resize_timeout(resize_timeout)
 
         def run() -> None:
             pool = self._pool(pool_id, change=True)
@@ -312,7 +400,7 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
                             ("targetLowPriorityNodes", low_priority)):
                 if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                     raise E.invalid_property(name, n, "must be a whole number >= 0")
-            pool.resize(dedicated, low_priority, opt)
+            pool.resize(dedicated, low_priority, opt, resize_timeout=timeout)
         self._call(run)
 
     def stop_resize(self, pool_id: str) -> None:
@@ -406,14 +494,21 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
         return self._call(run)
 
     def remove_nodes(self, pool_id: str, node_ids: Iterable[str],
-                     option: str | Option | None = None) -> None:
+                     option: str | Option | None = None,
+                     resize_timeout: str | float | None = None) -> None:
+        """Remove these nodes (their tasks as ``option`` says); a node already leaving is
+        refused (``OperationInvalidForCurrentState``) before anything changes."""
         opt = _option(option)
+        timeout = _resize_timeout(resize_timeout)
         ids = list(node_ids)
 
         def run() -> None:
             pool = self._pool(pool_id, change=True)
             nodes = [self._node(pool, i) for i in ids]
-            pool.remove_nodes(nodes, opt)
+            try:
+                pool.remove_nodes(nodes, opt, resize_timeout=timeout)
+            except ValueError as e:         # a node already leaving the pool
+                raise E.BatchError("OperationInvalidForCurrentState", str(e)) from None
         self._call(run)
 
     def disable_scheduling(self, pool_id: str, node_id: str, option: str = "requeue") -> None:
@@ -461,6 +556,11 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
         pool_id = model.pool_info.pool_id
         if not pool_id:
             raise E.missing_property("poolInfo.poolId")
+        for task, prefix in ((model.job_manager_task, "jobManagerTask."),
+                             (model.job_preparation_task, "jobPreparationTask."),
+                             (model.job_release_task, "jobReleaseTask.")):
+            if task is not None:
+                self._check_transfers(task, prefix)
 
         def run() -> dict[str, Any]:
             if id_key(model.id) in self.jobs:
@@ -531,6 +631,7 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
                 entry.engine.terminate_job(entry.job, "UserTerminate")
             del self.jobs[id_key(entry.spec.id)]
             self._note("forget_job", entry.spec.id)
+            self._forget_rest(entry.spec.id)
         self._call(run)
 
     def wait_for_job(self, job_id: str, timeout: float | None = None,
@@ -564,22 +665,46 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
             raise result["error"]
         return result["task"]
 
-    def add_tasks(self, job_id: str, specs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def add_tasks(self, job_id: str, specs: Iterable[Mapping[str, Any]], *,
+                  view: bool = True) -> list[dict[str, Any]]:
         """Add tasks as one collection: one result per task, in order, each ``{"taskId",
         "status": "success", "task"}`` or ``{"taskId", "status": "clientError", "error"}``
-        (the BatchError). Tasks taken are submitted at one instant, in this order."""
-        prepared: list[tuple[str, TaskSpec | None, E.BatchError | None]] = []
+        (the BatchError). Tasks taken are submitted at one instant, in this order.
+
+        ``view`` False: a success is ``{"taskId", "status": "success"}`` alone, for a caller
+        that answers only the status of each task (the service's ``addtaskcollection``, whose
+        results need no task view); the engine thread then builds no view per task."""
+        return self._call(self._adding(job_id, specs, view))
+
+    def submit_tasks(self, job_id: str, specs: Iterable[Mapping[str, Any]], *,
+                     view: bool = True) -> Future:
+        """:meth:`add_tasks` without waiting: the tasks are checked in the calling thread, and
+        the future gives what ``add_tasks`` returns (or raises what it raises) once the engine
+        has taken and committed them (see :meth:`submit`)."""
+        return self.submit(self._adding(job_id, specs, view))
+
+    def _adding(self, job_id: str, specs: Iterable[Mapping[str, Any]],
+                view: bool) -> Callable[[], list[dict[str, Any]]]:
+        """Check the tasks here (the calling thread: their ids, the plain ones by the fast
+        path, the others by the model) and return the engine-thread command that adds them."""
+        prepared: list[tuple[str, str, TaskSpec | None, E.BatchError | None]] = []
         for spec in specs:
-            task_id = spec.get("id") if isinstance(spec, Mapping) else None
+            # a dict first: isinstance against typing.Mapping costs more than the fast path
+            task_id = spec.get("id") if type(spec) is dict or isinstance(spec, Mapping) \
+                else None
             try:
                 if task_id is None:
                     raise E.missing_property("id")
                 check_id(task_id, "id")
                 if not spec.get("commandLine"):
                     raise E.missing_property("commandLine")
-                prepared.append((task_id, _model(TaskSpec, spec, "task"), None))
+                model = task_from_rest(spec)        # None: not plain; the model decides
+                if model is None:                   # (a plain task moves no files)
+                    model = _model(TaskSpec, spec, "task")
+                    self._check_transfers(model)
+                prepared.append((task_id, id_key(task_id), model, None))
             except E.BatchError as e:
-                prepared.append((str(task_id), None, e))
+                prepared.append((str(task_id), "", None, e))
 
         def run() -> list[dict[str, Any]]:
             entry = self._job(job_id)
@@ -587,41 +712,53 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
             if job is not None and job.state != JOB_ACTIVE and job.state != "disabled":
                 code = "JobCompleted" if job.state == JOB_COMPLETED else "JobBeingTerminated"
                 raise E.BatchError(code, f"the job {entry.spec.id!r} is {job.state}")
-            taken = {id_key(t.id) for t in job.tasks} if job is not None else \
-                {id_key(s.id) for s in entry.waiting}
+            index = entry.index()
+            taken = set()           # ids taken by this call (the index is of the job's list)
+            dependencies = entry.spec.uses_task_dependencies
+            waiting = None
+            if job is None:
+                waiting = entry.waiting
+                note = self._persist.note_waiting_task if self._persist is not None else None
+            else:
+                add, start_ticks = entry.engine.add_task, self.start_ticks
             out = []
-            for task_id, model, error in prepared:
-                if error is None and id_key(task_id) in taken:
-                    error = E.exists("task", task_id)
-                if error is None and model.depends_on is not None \
-                        and not entry.spec.uses_task_dependencies:
-                    error = E.BatchError("TaskDependenciesNotSpecifiedOnJob",
-                                         f"the job {entry.spec.id!r} does not set usesTaskDependencies")
+            for task_id, key, model, error in prepared:
+                if error is None:
+                    if key in index or key in taken:
+                        error = E.exists("task", task_id)
+                    elif model.depends_on is not None and not dependencies:
+                        error = E.BatchError("TaskDependenciesNotSpecifiedOnJob",
+                                             f"the job {entry.spec.id!r} does not set "
+                                             "usesTaskDependencies")
                 if error is not None:
                     out.append({"taskId": task_id, "status": "clientError", "error": error})
                     continue
-                taken.add(id_key(task_id))
-                if job is None:
-                    entry.waiting.append(model)
-                    self._note("note_waiting_task", entry.spec.id, model)
-                    out.append({"taskId": task_id, "status": "success",
-                                "task": {"id": task_id, "state": "active"}})
-                    continue
-                task = entry.engine.add_task(job, model)
-                out.append({"taskId": task_id, "status": "success",
-                            "task": task_view(task, self.start_ticks)})
+                taken.add(key)
+                if waiting is not None:
+                    waiting.append(model)
+                    if note is not None:
+                        note(entry.spec.id, model)
+                    result = {"taskId": task_id, "status": "success"}
+                    if view:
+                        result["task"] = {"id": task_id, "state": "active"}
+                else:
+                    task = add(job, model)
+                    result = {"taskId": task_id, "status": "success"}
+                    if view:
+                        result["task"] = task_view(task, start_ticks)
+                out.append(result)
             return out
-        return self._call(run)
+        return run
 
     def get_task(self, job_id: str, task_id: str) -> dict[str, Any]:
         def run() -> dict[str, Any]:
             entry = self._job(job_id)
             if entry.job is None:
-                for spec in entry.waiting:
-                    if id_key(spec.id) == id_key(task_id):
-                        return {"id": spec.id, "state": "active", "executionInfo": {
-                            "retryCount": 0, "requeueCount": 0}}
-                raise E.not_found("task", task_id)
+                spec = entry.find(task_id)
+                if spec is None:
+                    raise E.not_found("task", task_id)
+                return {"id": spec.id, "state": "active", "executionInfo": {
+                    "retryCount": 0, "requeueCount": 0}}
             return task_view(self._task(job_id, task_id)[1], self.start_ticks)
         return self._call(run)
 

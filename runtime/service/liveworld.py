@@ -38,6 +38,16 @@ for real, on a :class:`~.livekernel.LiveKernel`:
   directory that cannot be made) are no exit: the task completes as a failure with no exit
   code and failureInfo ``usererror`` / ``CommandProgramNotFound``, never retried; a start task
   or preparation task that cannot start counts as a failed attempt of it.
+* **Resource files and output files** (local/storage.py) move on transfer threads, never on
+  the engine thread: a task's resource files are downloaded after its attempt started (the
+  task is ``running``, its slots held) and before its process starts, a multi-instance task's
+  ``commonResourceFiles`` on each instance's node before its coordination commands; the end
+  of the download is posted to the inbox as a process exit is. A download that fails is a
+  start failure with the service's code (``BlobAccessDenied``, ``BlobNotFound``, ...): the
+  task fails, no retry spent. Output files are uploaded after the process exits and before
+  the exit is posted; an upload that fails completes the task as a failure with
+  ``FileUploadMiscError`` (its exit code kept, no retry). Start, preparation and release
+  tasks download theirs the same way before their processes start.
 * **Resources read zero** for now: ``$CPUPercent``, ``$MemoryBytes``, ``$DiskBytes`` and the I/O
   series are 0 in every sample (measuring node process trees with psutil is a later step), and
   no sample is lost. The task counts of the samples are the engine's, as in the simulator.
@@ -57,14 +67,15 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from poolscale.scheduler.kernel import EXIT, NODE, WALLCLOCK
 from poolscale.scheduler.nodes import DEDICATED, REMOVED, Node
 from poolscale.scheduler.simworld import SimulatedWorld
-from poolscale.scheduler.tasks import RUNNING, Job, Task
+from poolscale.scheduler.tasks import FAILURE, RUNNING, Job, Task
 from poolscale.scheduler.world import Report
 
 from .local.certificates import install_certificates
@@ -73,6 +84,9 @@ from .local.executor import (
     AttemptHandle, AttemptResult, AttemptSpec, FailureInfo, ProcessExecutor,
 )
 from .local.nodedirs import NodeDirectories, PathOutsideWorkRoot, node_ip
+from .local.storage import (
+    Cancelled, TransferFailed, download_resource_files, redact, upload_output_files,
+)
 from .settings import AccountSettings
 
 __all__ = ["LocalWorld", "COORDINATION_DIR"]
@@ -90,6 +104,13 @@ _Where = Callable[[], "tuple[TaskContext, Path | None]"]
 #: What a started process's end becomes: called with its result on the executor's thread, it
 #: posts the matching handler to the kernel's inbox.
 _Route = Callable[[AttemptResult], None]
+
+#: Threads that download resource files and upload output files, per pool: transfers wait on
+#: the network, not the CPU, and more than a few at once would only share one link.
+TRANSFER_THREADS = 4
+
+#: Downloads for one process: each a list of ResourceFile models and the directory they go to.
+_Downloads = Sequence["tuple[Sequence[Any], Path]"]
 
 
 def _failure_pair(result: AttemptResult) -> tuple[str, str]:
@@ -149,6 +170,9 @@ class LocalWorld(SimulatedWorld):
     #: the task specifications of each job, by task id (for command lines and environments)
     _task_specs: dict[Job, dict[str, Any]]
     _base_env: dict[str, str]
+    #: the transfer threads (made at the first transfer) and whether the world is closing
+    _transfer_pool: ThreadPoolExecutor | None
+    _closing: bool
     #: the VM (``node.inc``) each present node's directory tree was made for
     _tree_inc: dict[Node, int]
     #: the account's store hooks (runtime/service/persist.py): ``(engine, uid, context,
@@ -177,6 +201,8 @@ class LocalWorld(SimulatedWorld):
         self._routes = {}
         self._task_specs = {}
         self._tree_inc = {}
+        self._transfer_pool = None
+        self._closing = False
         # the rules' general paths: what the inlined simulator-only paths stand for
         # (a workload's tasks are in the submission stream: job.tasks holds accepted ones only)
         self.direct_start = False
@@ -187,7 +213,11 @@ class LocalWorld(SimulatedWorld):
                 job.jm.simple = False
 
     def _close_local_world(self, timeout: float | None = None) -> None:
-        """Kill every process still running and wait for the reports (engine stop, tests)."""
+        """Kill every process still running and wait for the reports (engine stop, tests);
+        transfers under way stop at their next block, those not begun never begin."""
+        self._closing = True
+        if self._transfer_pool is not None:
+            self._transfer_pool.shutdown(wait=False, cancel_futures=True)
         self.executor.close(timeout)
 
     # -- processes ------------------------------------------------------------------------
@@ -222,12 +252,13 @@ class LocalWorld(SimulatedWorld):
             self.on_process_started(self, uid, context, handle)
         return handle
 
-    def _not_started(self, command_line: str, uid: str, message: str) -> AttemptHandle:
+    def _not_started(self, command_line: str, uid: str, message: str,
+                     code: str = "CommandProgramNotFound") -> AttemptHandle:
         """A process refused before the executor saw it, reported as the executor reports a
-        start failure."""
+        start failure (``code``: its failureInfo code)."""
         handle = AttemptHandle(AttemptSpec(command_line, Path(), {}, uid=uid))
-        handle.result = AttemptResult(None, FailureInfo("usererror", "CommandProgramNotFound",
-                                                        message), end_time=time.time())
+        handle.result = AttemptResult(None, FailureInfo("usererror", code, message),
+                                      end_time=time.time())
         self._on_process_exit(handle, handle.result)
         return handle
 
@@ -238,6 +269,51 @@ class LocalWorld(SimulatedWorld):
         route = self._routes.pop(handle.spec.uid, None)
         if route is not None:
             route(result)
+
+    # -- transfers (resource files in, output files out) ----------------------------------------
+
+    def _transfer(self, work: Callable[[], Any],
+                  report: Callable[[BaseException | None], None]) -> None:
+        """Run ``work()`` on a transfer thread, then ``report(error)`` there (None: it
+        succeeded); ``report`` only posts to the inbox. A transfer asked for while the world
+        closes reports :class:`Cancelled` at once."""
+        def run() -> None:
+            try:
+                work()
+                error = None
+            except BaseException as e:      # reported, never lost: the engine decides
+                error = e
+            report(error)
+
+        pool = self._transfer_pool
+        if pool is None:
+            pool = self._transfer_pool = ThreadPoolExecutor(
+                TRANSFER_THREADS, thread_name_prefix=f"poolscale-files-{self.pool_id}")
+        try:
+            pool.submit(run)
+        except RuntimeError:                # shut down: the world is closing
+            report(Cancelled())
+
+    def _download(self, downloads: _Downloads, cancelled: Callable[[], bool]) -> Callable[[], None]:
+        """The work of downloading each list of resource files into its directory."""
+        auto_storage = self.local_settings.auto_storage
+
+        def work() -> None:
+            for files, directory in downloads:
+                download_resource_files(files, directory, auto_storage=auto_storage,
+                                        cancelled=cancelled)
+        return work
+
+    def _transfer_failure(self, error: BaseException, what: str) -> tuple[str, str] | None:
+        """Engine thread: the failureInfo ``(category, code)`` of a failed transfer, logged
+        (its SAS redacted); None for a transfer cancelled because its attempt ended."""
+        if isinstance(error, Cancelled):
+            return None
+        if isinstance(error, TransferFailed):
+            _log.warning("%s: %s", what, error)
+            return error.pair
+        _log.error("%s: transfer failed: %s", what, redact(repr(error)))
+        return ("usererror", "BlobDownloadMiscError")
 
     def _post(self, handler: Callable[[Any, Any], None], a: Any, b: Any) -> None:
         """Any thread: run ``handler(a, b)`` on the engine thread, stamped when observed."""
@@ -316,7 +392,7 @@ class LocalWorld(SimulatedWorld):
                                  env=_settings_env(st.environment_settings)), None
 
         self._spawn_on_node(node, st.command_line, uid, where, self._on_start_task_exit,
-                            (uid, node.life, rule), "starttask")
+                            (uid, node.life, rule), "starttask", files=st.resource_files)
 
     def _on_start_task_exit(self, node: Node, report: tuple[tuple, AttemptResult]) -> None:
         (uid, life, rule), result = report
@@ -352,13 +428,51 @@ class LocalWorld(SimulatedWorld):
 
     def _spawn_on_node(self, node: Node, command_line: str, uid: str, where: _Where,
                        handler: Callable[[Node, Any], None], token: tuple, kind: str,
-                       job: Job | None = None) -> None:
+                       job: Job | None = None, files: Sequence[Any] = ()) -> None:
         """Start a start, preparation or release task on ``node``; at its end
         ``handler(node, (token, result))`` runs on the engine thread. ``token[0]`` is ``uid``,
-        by which the node's running processes are kept."""
+        by which the node's running processes are kept.
+
+        With resource ``files``, they are downloaded into its ``wd/`` first, on a transfer
+        thread; meanwhile the process is kept with a handle that has no process (a kill then
+        only forgets it, and the download stops), and a download that fails is a start
+        failure of the process with the download's code."""
         route = functools.partial(self._route_node_exit, handler, node, token)
-        handle = self._spawn(command_line, uid, where, route)
-        self._node_procs.setdefault(node, {})[uid] = _NodeProcess(handle, kind, job)
+        procs = self._node_procs.setdefault(node, {})
+        if files:
+            try:
+                context, output_dir = where()
+            except PathOutsideWorkRoot:
+                pass                        # _spawn reports it as a start failure
+            else:
+                procs[uid] = _NodeProcess(AttemptHandle(AttemptSpec(command_line, Path(), {},
+                                                                    uid=uid)), kind, job)
+
+                def cancelled() -> bool:
+                    return self._closing or uid not in self._node_procs.get(node, {})
+
+                staged = (uid, command_line, (lambda: (context, output_dir)), route, kind, job)
+                self._transfer(self._download([(files, context.task_dir / "wd")], cancelled),
+                               lambda error: self._post(self._on_node_staged, node,
+                                                        (staged, error)))
+                return
+        procs[uid] = _NodeProcess(self._spawn(command_line, uid, where, route), kind, job)
+
+    def _on_node_staged(self, node: Node, report: tuple[tuple, BaseException | None]) -> None:
+        """Engine thread: the resource files of a start, preparation or release task are in
+        (or failed): its process starts (or fails to start), unless it was killed meanwhile."""
+        (uid, command_line, where, route, kind, job), error = report
+        procs = self._node_procs.get(node)
+        if procs is None or uid not in procs:
+            return                          # killed or forgotten meanwhile
+        if error is None:
+            procs[uid] = _NodeProcess(self._spawn(command_line, uid, where, route), kind, job)
+            return
+        failure = self._transfer_failure(error, f"{kind} on {node.id}")
+        if failure is not None:
+            self._routes[uid] = route
+            message = error.message if isinstance(error, TransferFailed) else redact(error)
+            self._not_started(command_line, uid, message, failure[1])
 
     def _route_node_exit(self, handler: Callable[[Node, Any], None], node: Node, token: Any,
                          result: AttemptResult) -> None:
@@ -396,7 +510,7 @@ class LocalWorld(SimulatedWorld):
 
         token = (uid, job, rec)
         self._spawn_on_node(node, prep.command_line, uid, where, self._on_prep_exit, token,
-                            "jobpreparation", job)
+                            "jobpreparation", job, files=prep.resource_files)
         wall = prep.constraints.max_wall_clock_time
         if wall is not None:
             self.kernel.at(self.kernel.now + wall, WALLCLOCK, self._on_prep_wall, node, token)
@@ -431,7 +545,7 @@ class LocalWorld(SimulatedWorld):
 
         token = (uid, job)
         self._spawn_on_node(node, rel.command_line, uid, where, self._on_release_exit, token,
-                            "jobrelease", job)
+                            "jobrelease", job, files=rel.resource_files)
         self.kernel.at(self.kernel.now + rel.wall_clock_limit, WALLCLOCK, self._on_release_wall,
                        node, token)
 
@@ -473,11 +587,58 @@ class LocalWorld(SimulatedWorld):
             k = self.kernel
             k.at(k.now + w, WALLCLOCK, self._on_wall, task, attempt)
         if task.nodes is not None:
+            common = self._task_spec(task).multi_instance_settings.common_resource_files
+            if common:
+                self._stage(task, run, [(common, n) for n in task.nodes], "",
+                            self._launch_instances)
+                return
+        self._launch_instances(task, run)
+
+    def _launch_instances(self, task: Task, run: _RunningAttempt) -> None:
+        """The coordination command lines of a multi-instance task, or the command line."""
+        if task.nodes is not None:
             coordination = self._task_spec(task).multi_instance_settings.coordination_command_line
             if coordination:
                 self._launch_coordination(task, run, coordination)
                 return
         self._launch_command(task, run)
+
+    def _stage(self, task: Task, run: _RunningAttempt, downloads: list[tuple[Sequence[Any], Node]],
+               under: str, then: Callable[[Task, _RunningAttempt], None]) -> None:
+        """Download each list of resource files into the task's directory on its node (``under``
+        it: ``"wd"`` or ``""``) on a transfer thread, then ``then(task, run)`` on the engine
+        thread, unless the attempt ended meanwhile (the download stops at its next block). A
+        directory outside the work root goes on to ``then``, whose process start reports it."""
+        try:
+            dirs = [(files, self.node_dirs.task_dir(self.pool_id, node.id, task.job.id, task.id))
+                    for files, node in downloads]
+        except PathOutsideWorkRoot:
+            then(task, run)
+            return
+        if under:
+            dirs = [(files, d / under) for files, d in dirs]
+
+        def cancelled() -> bool:
+            return self._closing or self._attempts.get(task) is not run
+
+        attempt = run.number
+        self._transfer(self._download(dirs, cancelled),
+                       lambda error: self._post(self._on_staged, task, (attempt, error, then)))
+
+    def _on_staged(self, task: Task, report: tuple[int, BaseException | None, Any]) -> None:
+        """Engine thread: a task attempt's resource files are in, or failed (a start failure
+        with the download's code: the task fails, no retry spent)."""
+        attempt, error, then = report
+        run = self._attempts.get(task)
+        if run is None or run.number != attempt or task.attempt != attempt \
+                or task.state is not RUNNING:
+            return                      # the attempt ended meanwhile
+        if error is None:
+            then(task, run)
+            return
+        failure = self._transfer_failure(error, f"task {task.job.id}/{task.id}")
+        if failure is not None:
+            self._on_start_failure(task, (attempt, failure))
 
     def _instance_context(self, task: Task, node: Node, instance: int,
                           uid: str) -> TaskContext:
@@ -494,10 +655,26 @@ class LocalWorld(SimulatedWorld):
                              is_master=bool(hosts) and instance == 0)
 
     def _launch_command(self, task: Task, run: _RunningAttempt) -> None:
-        """The task's command line on its (primary) node."""
+        """The task's command line on its (primary) node, after its resource files."""
+        files = self._task_spec(task).resource_files
+        if files:
+            self._stage(task, run, [(files, task.node)], "wd", self._spawn_command)
+        else:
+            self._spawn_command(task, run)
+
+    def _spawn_command(self, task: Task, run: _RunningAttempt) -> None:
         uid = uuid.uuid4().hex
-        route = functools.partial(self._route_task_exit, task, run.number)
-        run.handle = self._spawn(self._task_spec(task).command_line, uid,
+        spec = self._task_spec(task)
+        outputs = None
+        if spec.output_files:
+            try:
+                task_dir = self.node_dirs.task_dir(self.pool_id, task.node.id, task.job.id,
+                                                   task.id)
+                outputs = (spec.output_files, task_dir)
+            except PathOutsideWorkRoot:
+                pass                        # the process cannot start either (_spawn)
+        route = functools.partial(self._route_task_exit, task, run.number, outputs)
+        run.handle = self._spawn(spec.command_line, uid,
                                  lambda: (self._instance_context(task, task.node, 0, uid), None),
                                  route)
 
@@ -539,14 +716,48 @@ class LocalWorld(SimulatedWorld):
             if not run.waiting:
                 self._launch_command(task, run)
 
-    def _route_task_exit(self, task: Task, attempt: int, result: AttemptResult) -> None:
+    def _route_task_exit(self, task: Task, attempt: int,
+                         outputs: tuple[Sequence[Any], Path] | None, result: AttemptResult) -> None:
         """Executor thread: the attempt's process ended (or never started: the rule
-        ``_on_start_failure``)."""
+        ``_on_start_failure``). With output files (``(files, task directory)``) they are
+        uploaded first, on a transfer thread, and a failed upload ends the attempt instead."""
         if result.exit_code is None:
             self._post(self._on_start_failure, task, (attempt, _failure_pair(result)))
-        else:
-            self._post(self._on_task_process_exit, task,
-                       (attempt, result.exit_code, getattr(result, "cpu_seconds", None)))
+            return
+        exit_report = (attempt, result.exit_code, getattr(result, "cpu_seconds", None))
+        if outputs is None:
+            self._post(self._on_task_process_exit, task, exit_report)
+            return
+        files, task_dir = outputs
+
+        def upload() -> None:
+            upload_output_files(files, task_dir, result.exit_code,
+                                cancelled=lambda: self._closing)
+
+        def uploaded(error: BaseException | None) -> None:
+            if error is None or isinstance(error, Cancelled):
+                self._post(self._on_task_process_exit, task, exit_report)
+            else:
+                self._post(self._on_upload_failed, task, (attempt, result.exit_code, error))
+        self._transfer(upload, uploaded)
+
+    def _on_upload_failed(self, task: Task, report: tuple[int, int, BaseException]) -> None:
+        """Engine thread: the attempt's process exited with ``code`` but its output files did
+        not all upload: the task completes as a failure with the upload's failureInfo and the
+        process's exit code, is not retried, and its ``exitConditions.fileUploadError``
+        options apply (an ``exitCodes`` entry for its code first, else ``default``)."""
+        attempt, code, error = report
+        if attempt != task.attempt or task.state is not RUNNING:
+            return
+        failure = self._transfer_failure(error, f"task {task.job.id}/{task.id}")
+        if failure is None:
+            return
+        if not isinstance(error, TransferFailed):
+            failure = ("usererror", "FileUploadMiscError")
+        self._retain(task)
+        self._log_end(task, FAILURE, code)
+        self._unassign(task)
+        self._complete(task, FAILURE, code, failure, upload_failed=True)
 
     def _task_retained(self, task: Task, until: float) -> None:
         """The task completed: its directory on each of its nodes is deleted at ``until``, its

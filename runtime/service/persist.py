@@ -66,8 +66,10 @@ def _json(value: Any) -> str | None:
 
 def spec_json(spec: Any) -> str:
     """A job or task model as the JSON of the REST names it was read from (read back with
-    ``model_validate_json``)."""
-    return spec.model_dump_json(by_alias=True, exclude_unset=True)
+    ``model_validate_json``). The model's serializer is called directly: ``model_dump_json``
+    adds a Python layer that cost as much as the serializing, once per task row written."""
+    return type(spec).__pydantic_serializer__.to_json(spec, by_alias=True,
+                                                      exclude_unset=True).decode()
 
 
 class Persister:
@@ -108,6 +110,8 @@ class Persister:
             if kind in _TASK_EVENTS:
                 job_id, _, task_id = entry[2].partition("/")
                 self._tasks.add((id_key(job_id), task_id))
+                if kind == "task.end":      # the node's task counts (records.py) changed
+                    self._nodes.add(key)
             elif kind in _JOB_EVENTS:
                 self._jobs.add(id_key(entry[2]))
             elif kind in _NODE_EVENTS or kind.startswith("node"):
@@ -132,6 +136,13 @@ class Persister:
 
     def note_pool(self, pool_id: str) -> None:
         self._pools.add(id_key(pool_id))
+
+    def note_pool_spec(self, pool: Any) -> None:
+        """The pool's properties changed (Pool - Patch, Update Properties): its specification
+        is written again, so a restart rebuilds it with them (a new start task included)."""
+        key = id_key(pool.id)
+        self.pool_specs[key] = json.dumps(pool.rest_spec)
+        self._pools.add(key)
 
     def note_job(self, job_id: str) -> None:
         self._jobs.add(id_key(job_id))
@@ -172,8 +183,16 @@ class Persister:
         store.delete("jobs", (key,))
         for row in store.query("SELECT id FROM tasks WHERE job_id = ?", (key,)):
             store.delete("tasks", (key, row["id"]))
+        for row in store.query("SELECT task_id FROM rest_properties WHERE job_id = ?", (key,)):
+            store.delete("rest_properties", (key, row["task_id"]))
         self._jobs.discard(key)
         self._tasks = {t for t in self._tasks if t[0] != key}
+
+    def forget_task(self, job_id: str, task_id: str) -> None:
+        """The task was deleted (engine thread): its row is staged for deletion now."""
+        key = id_key(job_id)
+        self.store.delete("tasks", (key, task_id))
+        self._tasks.discard((key, task_id))
 
     # -- processes --------------------------------------------------------------------------
 
@@ -213,19 +232,34 @@ class Persister:
                 store.delete("jobs", (key,))
                 continue
             store.put("jobs", self.job_row(entry))
+        jobs = account.jobs
+        waiting_rows = []
+        indexes: dict[str, dict] = {}
         for job_key, spec in self._waiting:
-            entry = account.jobs.get(job_key)
-            if entry is not None and entry.job is None:
-                store.put("tasks", waiting_task_row(entry, spec))
+            entry = jobs.get(job_key)
+            if entry is None or entry.job is not None:
+                continue
+            index = indexes.get(job_key)
+            if index is None:
+                index = indexes[job_key] = entry.index()
+            # still waiting (not deleted in this turn: its row would be written again after
+            # the deletion staged for it)
+            if index.get(id_key(spec.id)) is spec:
+                waiting_rows.append(waiting_task_values(entry, spec))
+        task_rows, fresh_rows = [], []
         for job_key, task_id in self._tasks:
-            entry = account.jobs.get(job_key)
+            entry = jobs.get(job_key)
             task = None
             if entry is not None and entry.job is not None:
                 task = entry.job.accepted(task_id)
                 if task is None and entry.job.jm is not None and entry.job.jm.id == task_id:
                     task = entry.job.jm
             if task is not None and task.accepted:
-                store.put("tasks", task_row(entry, task))
+                values = task_values(entry, task)
+                if values[4:13] == _FRESH_MIDDLE and values[14:] == _FRESH_END:
+                    fresh_rows.append(values[:4] + values[13:14])
+                else:
+                    task_rows.append(values)
         for pool, uid, context, handle in self._started:
             store.put("attempts", self.attempt_row(pool, uid, context, handle))
         while self._ended:
@@ -242,7 +276,40 @@ class Persister:
         store.set_meta(META_ENGINE_NOW, repr(account.kernel.now))
         store.set_meta(META_WALL_NOW, repr(time.time()))
         store.set_meta(META_START_TICKS, str(account.start_ticks))
-        store.commit()
+        if waiting_rows or task_rows or fresh_rows:
+            self._commit_with_tasks(waiting_rows, task_rows, fresh_rows)
+        else:
+            store.commit()
+
+    def _commit_with_tasks(self, waiting_rows: list[tuple], task_rows: list[tuple],
+                           fresh_rows: list[tuple] = ()) -> None:
+        """Commit what is staged and the turn's task rows, these in one ``executemany`` per
+        kind of row, after the staged deletions (a job deleted and added again in one turn
+        keeps only its new tasks' rows). Staging a dict per task cost more than the engine's
+        whole work of accepting it. ``fresh_rows``: rows of tasks just accepted, given as
+        ``(job_id, id, seq, spec, submit_time)``, the other columns being those of every task
+        just accepted (:data:`FRESH_TASK_SQL`): binding 20 values a row cost more than
+        SQLite's insert itself. If the commit fails, the rows are staged as any row, for the
+        next commit."""
+        store = self.store
+        try:
+            with store.transaction() as conn:
+                if waiting_rows:
+                    conn.executemany(store.put_statement("tasks", WAITING_TASK_COLUMNS),
+                                     waiting_rows)
+                if fresh_rows:
+                    conn.executemany(FRESH_TASK_SQL, fresh_rows)
+                if task_rows:
+                    conn.executemany(store.put_statement("tasks", TASK_COLUMNS), task_rows)
+        except BaseException:
+            for values in fresh_rows:
+                store.put("tasks", dict(zip(TASK_COLUMNS, values[:4] + _FRESH_MIDDLE
+                                            + values[4:] + _FRESH_END)))
+            for columns, rows in ((WAITING_TASK_COLUMNS, waiting_rows),
+                                  (TASK_COLUMNS, task_rows)):
+                for values in rows:
+                    store.put("tasks", dict(zip(columns, values)))
+            raise
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -259,7 +326,7 @@ class Persister:
             "next_node_num": pool.next_num,
             "resize_errors": _json(list(pool.resize_errors)),
             "etag": repr(self.account.kernel.now), "created": pool.created_at,
-            "modified": self.account.kernel.now,
+            "modified": pool.records.modified,
         }
 
     def _write_runs(self, pool: Any) -> None:
@@ -289,13 +356,17 @@ class Persister:
         for num in before - now:
             store.delete("nodes", (key, num))
         if pool is not None:
+            records = pool.records.nodes
             for num, node in pool.nodes.items():
+                record = records.get(node.id)
                 store.put("nodes", {
                     "pool_id": key, "num": num, "id": node.id, "kind": node.kind,
                     "state": node.state, "scheduling_enabled": int(not node.disabled),
                     "life": node.life, "inc": node.inc,
                     "retain_until": node.retain_until if node.retain_until != float("-inf")
-                    else None})
+                    else None,
+                    "allocated": None if record is None else record.allocated,
+                    "tasks": None if record is None else _json(record.task_counts())})
         self._node_nums[key] = now
 
     def _write_sample(self, pool: Any) -> None:
@@ -346,28 +417,67 @@ class Persister:
         self.store.close()
 
 
-def task_row(entry: Any, task: Any) -> dict[str, Any]:
-    """A task's row: everything its view shows and recovery needs."""
+#: The columns of a task's row, in the order :func:`task_values` gives them.
+TASK_COLUMNS = ("job_id", "id", "seq", "spec", "state", "result", "exit_code",
+                "failure_category", "failure_code", "retry_count", "requeue_count",
+                "recovery_count", "attempt", "submit_time", "first_start", "start_time",
+                "end_time", "node_ids", "dep_satisfies", "blocked")
+#: The columns of the row of a task waiting for its job's pool (:func:`waiting_task_values`).
+WAITING_TASK_COLUMNS = ("job_id", "id", "seq", "spec", "state", "retry_count",
+                        "requeue_count", "recovery_count", "attempt")
+
+
+#: The values of a task just accepted, in its row, between ``spec`` and ``submit_time``
+#: (``state`` to ``attempt``) and after it (``first_start`` to ``blocked``).
+_FRESH_MIDDLE = ("active", None, None, None, None, 0, 0, 0, 0)
+_FRESH_END = (None, None, None, None, 0, 0)
+
+
+def _fresh_task_sql() -> str:
+    """The upsert of a row whose values past ``spec`` are those of a task just accepted,
+    written as literals; only ``job_id``, ``id``, ``seq``, ``spec`` and ``submit_time`` are
+    bound. On a conflict every column is set, as the full row's upsert sets it."""
+    literal = {None: "NULL", 0: "0", "active": "'active'"}
+    values = ["?"] * 4 + [literal[v] for v in _FRESH_MIDDLE] + ["?"] + \
+        [literal[v] for v in _FRESH_END]
+    names = ", ".join(f'"{c}"' for c in TASK_COLUMNS)
+    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in TASK_COLUMNS[2:])
+    return (f'INSERT INTO "tasks" ({names}) VALUES ({", ".join(values)}) '
+            f'ON CONFLICT ("job_id", "id") DO UPDATE SET {sets}')
+
+
+def task_values(entry: Any, task: Any) -> tuple:
+    """A task's row as values in :data:`TASK_COLUMNS` order: everything its view shows and
+    recovery needs. A tuple, not a dict: a turn that adds a collection writes a row per task,
+    and the tuples go to ``executemany`` as they are."""
     failure = task.failure
     nodes = task.nodes or ((task.node,) if task.node is not None else task.last_nodes or ())
     spec = entry.engine._task_spec(task) if not task.is_jm else task.jm_spec
-    return {
-        "job_id": id_key(entry.spec.id), "id": task.id, "seq": task.seq,
-        "spec": spec_json(spec), "state": task.state, "result": task.result,
-        "exit_code": task.exit_code,
-        "failure_category": failure[0] if failure else None,
-        "failure_code": failure[1] if failure else None,
-        "retry_count": task.retry_count, "requeue_count": task.requeue_count,
-        "recovery_count": task.recovery_count, "attempt": task.attempt,
-        "submit_time": task.submit_time, "first_start": task.first_start,
-        "start_time": task.start_time, "end_time": task.end_time,
-        "node_ids": ",".join(n.id for n in nodes) or None,
-        "dep_satisfies": int(bool(task.dep_satisfies)), "blocked": int(bool(task.blocked)),
-    }
+    return (
+        id_key(entry.spec.id), task.id, task.seq, spec_json(spec), task.state, task.result,
+        task.exit_code, failure[0] if failure else None, failure[1] if failure else None,
+        task.retry_count, task.requeue_count, task.recovery_count, task.attempt,
+        task.submit_time, task.first_start, task.start_time, task.end_time,
+        ",".join(n.id for n in nodes) or None if nodes else None,
+        int(bool(task.dep_satisfies)), int(bool(task.blocked)),
+    )
+
+
+#: The statement of :meth:`Persister._commit_with_tasks`'s ``fresh_rows``.
+FRESH_TASK_SQL = _fresh_task_sql()
+
+
+def task_row(entry: Any, task: Any) -> dict[str, Any]:
+    """A task's row as a dict (:func:`task_values` by column name)."""
+    return dict(zip(TASK_COLUMNS, task_values(entry, task)))
+
+
+def waiting_task_values(entry: Any, spec: Any) -> tuple:
+    """A task added to a job whose pool does not exist yet (no engine task: no seq), in
+    :data:`WAITING_TASK_COLUMNS` order."""
+    return (id_key(entry.spec.id), spec.id, None, spec_json(spec), "active", 0, 0, 0, 0)
 
 
 def waiting_task_row(entry: Any, spec: Any) -> dict[str, Any]:
-    """A task added to a job whose pool does not exist yet (no engine task: no seq)."""
-    return {"job_id": id_key(entry.spec.id), "id": spec.id, "seq": None,
-            "spec": spec_json(spec), "state": "active", "retry_count": 0, "requeue_count": 0,
-            "recovery_count": 0, "attempt": 0}
+    """A waiting task's row as a dict (:func:`waiting_task_values` by column name)."""
+    return dict(zip(WAITING_TASK_COLUMNS, waiting_task_values(entry, spec)))

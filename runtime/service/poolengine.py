@@ -34,10 +34,11 @@ from poolscale.scheduler.streams import Streams
 from poolscale.scheduler.tasks import Job
 
 from .liveworld import LocalWorld
+from .records import PoolRecords
 from .local.nodedirs import NodeDirectories
 from .settings import AccountSettings
 
-__all__ = ["PoolEngine", "EVENT_RING", "pool_seed"]
+__all__ = ["PoolEngine", "EVENT_RING", "pool_seed", "rest_spec"]
 
 #: how many event-log entries a pool keeps in memory (the store keeps the state itself)
 EVENT_RING = 100_000
@@ -51,6 +52,16 @@ def pool_seed(account_seed: int, pool_id: str) -> int:
     pool's id, so two pools of one account draw independently and every run draws the same."""
     digest = hashlib.sha256(f"{account_seed}:{pool_id}".encode()).digest()
     return int.from_bytes(digest[:8], "little")
+
+
+def rest_spec(spec: Any) -> dict[str, Any]:
+    """A pool's specification as a JSON object with the REST API's names: a copy of the dict
+    given (so the caller's later changes do not reach it), or a model's REST dump."""
+    import json
+
+    if isinstance(spec, PoolSpec):
+        return json.loads(spec.model_dump_json(by_alias=True, exclude_unset=True))
+    return json.loads(json.dumps(dict(spec), default=str))
 
 
 def checked_pool(spec: dict | PoolSpec, settings: AccountSettings) -> tuple[PoolSpec, float]:
@@ -98,13 +109,19 @@ class PoolEngine(LocalWorld, Engine):
         self.progress = None
         self.events: collections.deque = collections.deque(maxlen=EVENT_RING)
         ring = self.events.append
+        #: what the REST API reports of the pool and its nodes beyond the rules' state
+        self.records = PoolRecords(kernel.now)
+        observe = self.records.observe
         if on_event is None:
-            self._log = ring
+            def log(entry: tuple) -> None:
+                ring(entry)
+                observe(entry)
         else:
             def log(entry: tuple) -> None:
                 ring(entry)
+                observe(entry)
                 on_event(entry)
-            self._log = log
+        self._log = log
         self._init_pool(pool, core_quota)
         self._init_autoscale(pool, None)
         self.interval_ticks = _ticks(interval)
@@ -126,8 +143,12 @@ class PoolEngine(LocalWorld, Engine):
         #: the formula's text as the user gave it (the pool's, or the last enabling's)
         self.formula_text = pool.auto_scale_formula if self.autoscale else None
         self.created_at = kernel.now
-        #: the pool is being deleted: its nodes leave, then the account forgets it
-        self.deleting = False
+        #: the specification as added (REST names, JSON values), patched by the pool's
+        #: property updates: the properties the engine does not model are echoed from it
+        self.rest_spec = rest_spec(spec)
+        #: when ``state`` last changed (creation, then deletion)
+        self.state_time = kernel.now
+        self._deleting = False
         self._init_local_world(settings, node_dirs)
         from .local.psutil_source import PsutilSampleSource
 
@@ -136,6 +157,39 @@ class PoolEngine(LocalWorld, Engine):
     @property
     def id(self) -> str:
         return self.pool_spec.id
+
+    @property
+    def deleting(self) -> bool:
+        """The pool is being deleted: its nodes leave, then the account forgets it."""
+        return self._deleting
+
+    @deleting.setter
+    def deleting(self, value: bool) -> None:
+        if value != self._deleting:
+            self._deleting = value
+            self.state_time = self.kernel.now
+
+    def _enable_autoscale(self, formula: Any, interval_ticks: int) -> None:
+        super()._enable_autoscale(formula, interval_ticks)
+        self.records.modified = self.kernel.now
+
+    def _disable_autoscale(self) -> None:
+        super()._disable_autoscale()
+        self.records.modified = self.kernel.now
+
+    def _start_task_process(self, node: Any, rule: Callable[[Any, Any], None]) -> None:
+        self.records.start_task_started(node.id, self.kernel.now, node.st_attempts)
+        super()._start_task_process(node, rule)
+
+    def _on_start_task_exit(self, node: Any, report: tuple) -> None:
+        (uid, _life, _rule), result = report
+        procs = self._node_procs.get(node)
+        if procs is not None and uid in procs:        # not an attempt the engine gave up
+            failure = result.failure
+            self.records.start_task_ended(
+                node.id, self.kernel.now, result.exit_code,
+                None if failure is None else (failure.category, failure.code, failure.message))
+        super()._on_start_task_exit(node, report)
 
     def start(self) -> None:
         """The pool comes up at the kernel's now (engine thread)."""

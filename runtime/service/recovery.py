@@ -274,11 +274,20 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
         persister.runs_restored(pool.id, len(pool.runs))
         persister.samples_restored(pool.id, len(pool.recorder))
         nums: dict[int, list[int]] = {}
-        for node in store.rows("nodes", "pool_id = ?", (key,)):
+        stored_nodes = store.rows("nodes", "pool_id = ?", (key,))
+        for node in stored_nodes:
             nums.setdefault(node["kind"], []).append(node["num"])
         pool.next_num = max(pool.next_num, row["next_node_num"])
         _reuse_node_numbers(pool, nums)
         pool.start()
+        pool.state_time = row["created"]
+        if row["modified"] is not None:
+            pool.records.modified = row["modified"]
+        for node in stored_nodes:
+            record = pool.records.nodes.get(node["id"])
+            if record is not None:
+                record.restore(node["allocated"],
+                               json.loads(node["tasks"]) if node["tasks"] else None)
 
     seqs = [-1]
     for row in sorted(store.rows("jobs"), key=lambda r: r["seq"]):
@@ -297,6 +306,7 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
             continue
         _restore_job(pool, entry, row, tasks)
     account._job_seq = itertools.count(max(seqs) + 1)
+    account._restore_rest(store.rows("rest_properties"))
 
     for pool in account.pools.values():
         check(pool)
@@ -325,6 +335,11 @@ def _restore_job(pool: Any, entry: Any, row: dict[str, Any], rows: list[dict[str
         job.ended_at = row["ended"]
     if state == JOB_COMPLETED and job.state != JOB_COMPLETED:
         pool._job_completed(job)
+    if state in (JOB_TERMINATING, JOB_COMPLETED) and row["ended"] is not None:
+        # a job that ended itself again as it was rebuilt (terminatejob with no task left)
+        # keeps when and why it ended the first time
+        job.ended_at = row["ended"]
+        job.reason = row["reason"] or job.reason
     if job.state == JOB_COMPLETED and row["completed"] is not None:
         job.completed_at = row["completed"]
     if state == JOB_DISABLED:

@@ -29,6 +29,9 @@ Defaults, and why:
   "off" keeps no store at all (the account lives in memory: benchmarks, throwaway runs).
 * ``kill_grace``: seconds between SIGTERM and SIGKILL when a task is killed (the executor's
   default).
+* ``auto_storage`` (none): the connection string of the account's auto-storage account, where
+  ``autoStorageContainerName`` resource files come from (``serve --storage-connection-string``
+  or ``POOLSCALE_AUTOSTORAGE``). It holds a key, so it is left out of the settings' repr.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field as _field, fields
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +104,7 @@ class AccountSettings:
     sample_period: float = 30.0
     durability: str = "normal"
     kill_grace: float = KILL_GRACE
+    auto_storage: str | None = _field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         checked = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -133,6 +137,16 @@ class AccountSettings:
         if checked["durability"] not in DURABILITY:
             raise SettingsError("durability", checked["durability"], f"must be one of "
                                 f"{', '.join(DURABILITY)}, got {_shown(checked['durability'])}")
+        storage = checked["auto_storage"]
+        if storage is not None:
+            from poolscale.runtime.service.local.storage import check_auto_storage
+
+            if not isinstance(storage, str):
+                raise SettingsError("auto_storage", None, "must be a storage connection string")
+            try:
+                check_auto_storage(storage)
+            except ValueError as e:      # its message names no secret
+                raise SettingsError("auto_storage", None, str(e)) from None
         for field, value in checked.items():
             object.__setattr__(self, field, value)
 

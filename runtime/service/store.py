@@ -370,6 +370,13 @@ class Store:
         for (table, kind, cols), batch in sorted(groups.items(), key=lambda g: g[0][1] != _DELETE):
             conn.executemany(self._statement(table, kind, cols), batch)
 
+    def put_statement(self, table: str, cols: tuple[str, ...]) -> str:
+        """The statement :meth:`put` writes rows of these columns with (an upsert: a row of
+        this key is replaced in these columns), for a writer that hands many rows at once to
+        ``executemany`` inside :meth:`transaction` instead of staging each as a dict."""
+        self._table(table)
+        return self._statement(table, _PUT, tuple(cols))
+
     def _statement(self, table: str, kind: str, cols: tuple[str, ...]) -> str:
         sql = self._sql.get((table, kind, cols))
         if sql is None:

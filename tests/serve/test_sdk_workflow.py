@@ -49,7 +49,7 @@ def task(task_id, command, **constraints):
 def test_the_sdk_runs_the_whole_workflow(server, api_version):
     client = server.client(api_version=api_version)
     client.create_pool(m.BatchPoolCreateOptions(
-        id="render", vm_size="standard_d2s_v3", virtual_machine_configuration=image(),
+        id="render", vm_size="standard_a1_v2", virtual_machine_configuration=image(),
         task_slots_per_node=2, enable_auto_scale=True, auto_scale_formula=FORMULA,
         auto_scale_evaluation_interval=_dt.timedelta(seconds=5)))
 
@@ -99,7 +99,7 @@ def test_the_sdk_runs_the_whole_workflow(server, api_version):
     for option in ("requeue", "terminate", "taskcompletion", "retaineddata"):
         node = next(iter(client.list_nodes("render", filter="state eq 'idle'")))
         client.begin_remove_nodes("render", m.BatchNodeRemoveOptions(
-            node_list=[node.id], node_deallocation_option=option), polling_interval=0.2).result()
+            node_ids=[node.id], node_deallocation_option=option), polling_interval=0.2).result()
         ids = {n.id for n in client.list_nodes("render")}
         assert node.id not in ids, option
     assert client.get_pool("render").current_dedicated_nodes == 1

@@ -1,2 +1,5 @@
--- Placeholder on the certificates branch only: schema version 2 is another branch's migration.
--- When the branches meet, that branch's 002.sql replaces this file (it has no statement).
+-- poolscale live store, schema version 2: what a node's view reports of the tasks it ran
+-- (runtime/service/records.py), so that a restart keeps it: JSON
+-- {"tasksRun", "tasksSucceeded", "recentTasks"} (recentTasks as records.py keeps them, times in
+-- engine seconds). The node's allocation time goes in the existing column nodes.allocated.
+ALTER TABLE nodes ADD COLUMN tasks TEXT;
