@@ -232,3 +232,23 @@ def test_a_restart_keeps_the_certificates(account):
     again.delete_certificate("sha1", TP)
     again.close()
     assert account().list_certificates() == []
+
+
+def test_a_patch_or_replace_changes_what_the_pool_installs(account):
+    acct = account()
+    acct.add_certificate(cer())
+    acct.create_pool(pool(refs=()))
+    ref = [{"thumbprint": "ab" * 20, "thumbprintAlgorithm": "sha1"}]
+    e = error_of(lambda: acct.patch_pool("p1", {"certificateReferences": ref}))
+    assert (e.code, dict(e.values)["Thumbprint"]) == ("InvalidCertificateReferences", "ab" * 20)
+    acct.patch_pool("p1", {"certificateReferences": [{"thumbprint": TP, "thumbprintAlgorithm": "sha1"}]})
+    acct.add_job({"id": "j", "poolInfo": {"poolId": "p1"}})
+    acct.add_task("j", {"id": "t", "commandLine": "/bin/sh -c 'ls \"$AZ_BATCH_CERTIFICATES_DIR\"'"})
+    acct.wait_for_job("j", timeout=WAIT)
+    assert acct.read_task_file("j", "t", "stdout.txt") == f"sha1-{TP}.cer\n".encode()
+    acct.delete_certificate("sha1", TP)
+    assert acct.get_certificate("sha1", TP)["state"] == "deletefailed"
+    # Update Properties without certificateReferences removes them: the delete goes through
+    acct.replace_pool_properties("p1", {"metadata": [], "applicationPackageReferences": []})
+    acct.delete_certificate("sha1", TP)
+    assert acct.list_certificates() == []

@@ -1,8 +1,8 @@
 """The certificate operations of api-version 2024-02-01.19.0 through a real ``poolscale serve``
 (raw signed requests: no 15.x SDK has them): add, get, list, delete, cancel delete, with the
 service's statuses, bodies and codes; the refusals; 2025-06-01 has no such path; a restart keeps
-them. (A pool that references a certificate and the files its tasks read:
-tests/test_account_certs.py.)"""
+them; a pool that references one, whose task reads it from ``$AZ_BATCH_CERTIFICATES_DIR``, and
+whose reference makes its deletion fail."""
 
 from __future__ import annotations
 
@@ -111,3 +111,37 @@ def test_a_restart_keeps_them(server):
     assert {k: v for k, v in after.items() if k not in moved} == \
         {k: v for k, v in before.items() if k not in moved}
     assert after["url"] == server.endpoint + PATH
+
+
+def test_a_pool_installs_them_for_its_tasks(server):
+    import time
+
+    assert server.request("POST", "/certificates", body=ADD, api_version=V19).status == 201
+    ref = {"thumbprint": TP, "thumbprintAlgorithm": "sha1", "storeLocation": "CurrentUser",
+           "storeName": "My", "visibility": ["task"]}
+    pool = {"id": "p", "vmSize": "standard_a1_v2", "targetDedicatedNodes": 1,
+            "certificateReferences": [ref]}
+    unknown = {**pool, "certificateReferences": [{**ref, "thumbprint": "ab" * 20}]}
+    assert error(server.request("POST", "/pools", body=unknown, api_version=V19)) == (
+        409, "InvalidCertificateReferences", {"ThumbprintAlgorithm": "sha1", "Thumbprint": "ab" * 20})
+    assert server.request("POST", "/pools", body=pool, api_version=V19).status == 201
+    assert server.request("GET", "/pools/p", api_version=V19).json()["certificateReferences"] == [ref]
+    assert server.request("POST", "/jobs", body={"id": "j", "poolInfo": {"poolId": "p"}},
+                          api_version=V19).status == 201
+    task = {"id": "t", "commandLine": "/bin/sh -c 'cat \"$AZ_BATCH_CERTIFICATES_DIR/sha1-"
+                                      + TP + ".cer\" | base64 -w0'"}
+    assert server.request("POST", "/jobs/j/tasks", body=task, api_version=V19).status == 201
+    deadline = time.monotonic() + 20
+    while server.request("GET", "/jobs/j/tasks/t", api_version=V19).json()["state"] != "completed":
+        assert time.monotonic() < deadline, "the task did not complete"
+        time.sleep(0.05)
+    out = server.request("GET", "/jobs/j/tasks/t/files/stdout.txt", api_version=V19)
+    assert (out.status, out.body) == (200, CER_B64.encode())
+
+    # the pool uses it: its deletion fails, and can be cancelled
+    assert server.request("DELETE", PATH, api_version=V19).status == 202
+    failed = server.request("GET", PATH, api_version=V19).json()
+    assert (failed["state"], failed["previousState"], failed["deleteCertificateError"]["values"]) == \
+        ("deletefailed", "deleting", [{"name": "PoolId", "value": "p"}])
+    assert server.request("POST", PATH + "/canceldelete", api_version=V19).status == 204
+    assert server.request("GET", PATH, api_version=V19).json()["state"] == "active"
