@@ -54,7 +54,7 @@ __all__ = [
     "ExitConditions", "TaskIdRange", "DependsOn", "TaskConstraints", "JobConstraints",
     "AffinityInfo", "MultiInstanceSettings", "Profile", "StartTask", "TaskSchedulingPolicy",
     "JobManagerTask", "JobPreparationTask", "JobReleaseTask", "PoolInfo", "TaskSpec", "JobSpec",
-    "Workload", "StartTaskSimulation", "PreemptionSettings",
+    "Workload", "StartTaskSimulation", "PreemptionSettings", "CertificateReference",
     "NodeFailureSettings", "SampleSettings", "Prices", "SimulationSettings", "PoolSpec",
     "ResourceFile", "HttpHeader", "OutputFileBlobContainerDestination", "OutputFileDestination",
     "OutputFileUploadConfig", "OutputFile",
@@ -674,11 +674,24 @@ def cores_from_vm_size(vm_size: str) -> int | None:
 _POOL_IGNORED = _READ_ONLY_COMMON + (
     "allocationState", "allocationStateTransitionTime", "resizeErrors", "currentDedicatedNodes",
     "currentLowPriorityNodes", "autoScaleRun", "cloudServiceConfiguration",
-    "virtualMachineConfiguration", "networkConfiguration", "certificateReferences",
+    "virtualMachineConfiguration", "networkConfiguration",
     "applicationPackageReferences", "applicationLicenses", "userAccounts", "mountConfiguration",
     "identity", "targetNodeCommunicationMode", "currentNodeCommunicationMode", "upgradePolicy",
     "resourceTags", "maxTasksPerNode", "MaxTasksPerVM", "maxTasksPerVM",
 )
+
+
+class CertificateReference(_Rest):
+    """A certificate of the account a pool's nodes get (the 2024-02-01.19.0 API): installed on
+    every node of a live pool (docs/serve.md#certificates), no effect on a modelled run.
+    ``storeLocation``, ``storeName`` (Windows stores) and ``visibility`` are kept as given."""
+
+    thumbprint: Annotated[str, Field(min_length=1, max_length=64)]
+    thumbprint_algorithm: Annotated[str, Field(min_length=1, max_length=16)]
+    store_location: Annotated[Literal["currentuser", "localmachine"], BeforeValidator(_lower)] | None = None
+    store_name: str | None = None
+    visibility: list[Annotated[Literal["starttask", "task", "remoteuser"],
+                               BeforeValidator(_lower)]] | None = None
 
 
 class PoolSpec(_Rest):
@@ -702,6 +715,7 @@ class PoolSpec(_Rest):
     resize_timeout: Seconds = 900.0
     start_task: StartTask | None = None
     enable_inter_node_communication: bool = False
+    certificate_references: list[CertificateReference] = []
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
 
     @model_validator(mode="before")

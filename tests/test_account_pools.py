@@ -181,7 +181,10 @@ def test_replace_properties_requires_the_lists_and_removes_an_absent_start_task(
     e = error_of(lambda: acct.replace_pool_properties("p1", {
         "applicationPackageReferences": [], "certificateReferences": []}))
     assert (e.code, dict(e.values)) == ("MissingRequiredProperty", {"PropertyName": "metadata"})
-    acct.patch_pool("p1", {"certificateReferences": [{"thumbprint": "ab12",
+    from test_account_certs import TP, cer      # a reference names a certificate the account has
+
+    acct.add_certificate(cer())
+    acct.patch_pool("p1", {"certificateReferences": [{"thumbprint": TP,
                                                       "thumbprintAlgorithm": "sha1"}]})
     view = acct.replace_pool_properties("p1", {
         "metadata": [{"name": "n", "value": "v"}], "applicationPackageReferences": []})

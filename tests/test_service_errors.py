@@ -48,7 +48,7 @@ def test_the_table_holds_the_services_list():
     for row in ERROR_CODES.values():
         by_status.setdefault(row.status, set()).add(row.code)
     assert {s: len(c) for s, c in sorted(by_status.items())} == {
-        400: 37, 403: 4, 404: 13, 405: 1, 409: 43, 411: 1, 412: 1, 413: 1, 416: 1, 500: 2, 503: 2}
+        400: 37, 403: 4, 404: 13, 405: 1, 409: 45, 411: 1, 412: 1, 413: 1, 416: 1, 500: 2, 503: 2}
     assert by_status[403] == {"AuthenticationFailed", "InsufficientAccountPermissions",
                               "AccountIsDisabled", "IOError"}
     assert by_status[503] == {"ServerBusy", "TooManyEnableAutoScaleRequests"}

@@ -66,6 +66,13 @@ ROWS: dict[str, dict[str, object]] = {
         "node_ids": "tvm-000001,tvm-000002", "dep_satisfies": 1, "blocked": 0, "etag": "0x3",
         "modified": 7.0,
     },
+    "certificates": {
+        "key": "sha1-ab01", "thumbprint": "AB01", "algorithm": "sha1", "format": "pfx",
+        "data": b"\x30\x82\x00\xff", "password": "pässword", "public_data": None,
+        "state": "deletefailed", "state_time": "2026-12-07T23:00:00.000Z",
+        "previous_state": "deleting", "previous_state_time": "2026-12-07T22:59:59.999Z",
+        "delete_error": '{"code": "CertificateStateDeleteFailed"}',
+    },
     "attempts": {
         "uid": "a-1", "job_id": "job-1", "task_id": "task-ü", "kind": "task", "pool_id": "pool-1",
         "node_num": 1, "instance": 0, "attempt_no": 3, "state": "exited", "pid": 4194303,
@@ -286,15 +293,15 @@ def test_killed_writer_leaves_exactly_the_committed_rows(db: Path) -> None:
 
 def test_schema_version_is_recorded_and_newer_is_refused(db: Path) -> None:
     with Store.open(db) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
-        assert [r["version"] for r in store.rows("schema_version")] == [1, 2, 3]
+        assert store.schema_version == SCHEMA_VERSION == 4
+        assert [r["version"] for r in store.rows("schema_version")] == [1, 2, 3, 4]
     with Store.open(db) as store:  # reopening applies nothing twice
-        assert len(store.rows("schema_version")) == 3
+        assert len(store.rows("schema_version")) == 4
     conn = sqlite3.connect(db)
     conn.execute("INSERT INTO schema_version VALUES (?, 'later')", (SCHEMA_VERSION + 1,))
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match=r"schema version 4 is newer than this poolscale knows \(3\)"):
+    with pytest.raises(StoreError, match=r"schema version 5 is newer than this poolscale knows \(4\)"):
         Store.open(db)
 
 
@@ -335,7 +342,7 @@ def test_the_schema_ships_with_the_package() -> None:
     # schema/ has no __init__.py: setuptools wants such a data folder listed as a package too
     assert "poolscale.runtime.service.schema" in listed
     assert "*.sql" in config["package-data"]["poolscale.runtime.service.schema"]
-    assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql", "002.sql", "003.sql"]
+    assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql", "002.sql", "003.sql", "004.sql"]
 
 
 def test_migrations_apply_in_order_once_and_a_failed_one_changes_nothing(

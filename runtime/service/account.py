@@ -38,6 +38,7 @@ from poolscale.scheduler.quota import CoreQuota
 from poolscale.scheduler.tasks import COMPLETED, JOB_ACTIVE, JOB_COMPLETED, Job, Task
 
 from . import errors as E
+from .account_certs import CertificateOperations
 from .account_jobs import JobOperations
 from .account_pools import PoolOperations
 from .ids import check_id, id_key
@@ -159,7 +160,7 @@ class _JobEntry:
         return self.index().get(id_key(task_id))
 
 
-class Account(PoolOperations, JobOperations):
+class Account(PoolOperations, JobOperations, CertificateOperations):
     """A Batch account on this machine (see the module docstring).
 
     ``data_dir``: where node directories (and the state store) live; ``settings`` overrides
@@ -330,6 +331,7 @@ class Account(PoolOperations, JobOperations):
                     raise E.BatchError("PoolBeingDeleted",
                                        f"the pool {existing.id!r} is being deleted")
                 raise E.exists("pool", spec["id"])
+            self._check_certificate_references(spec)
             try:
                 pool = PoolEngine(spec, kernel=self.kernel, start_ticks=self.start_ticks,
                                   settings=self.settings, node_dirs=self.node_dirs,
@@ -343,6 +345,7 @@ class Account(PoolOperations, JobOperations):
             if pool.pool_spec.start_task is not None:      # nothing runs before start()
                 self._check_transfers(pool.pool_spec.start_task, "startTask.")
             pool.created_at = self.kernel.now
+            pool.certificate_files = self.certificate_files
             self.pools[id_key(pool.id)] = pool
             if self._persist is not None:
                 self._persist.watch(pool, json.dumps(dict(spec), default=str))

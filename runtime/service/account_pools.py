@@ -209,6 +209,18 @@ class PoolOperations:
         from .views import pool_view
 
         pool = self._pool(pool_id, change=True)
+        refs = None
+        if "certificateReferences" in changes:
+            # checked before anything changes: the account must have them (account_certs.py)
+            from poolscale.scheduler.models import CertificateReference
+
+            from .account import _refusal
+            try:
+                refs = [CertificateReference.model_validate(r)
+                        for r in changes["certificateReferences"]]
+            except ValueError as e:
+                raise _refusal(e, "certificateReferences") from None
+            self._check_certificate_references(changes)
         spec = dict(pool.rest_spec)
         for name in removed:
             spec.pop(name, None)
@@ -219,6 +231,9 @@ class PoolOperations:
             spec.pop("start_task", None)
             pool.start_task = start
             pool.pool_spec = pool.pool_spec.model_copy(update={"start_task": start})
+        if refs is not None:
+            # what each process of the pool finds in $AZ_BATCH_CERTIFICATES_DIR from now on
+            pool.pool_spec = pool.pool_spec.model_copy(update={"certificate_references": refs})
         pool.rest_spec = spec
         pool.records.modified = self.kernel.now
         if self._persist is not None:

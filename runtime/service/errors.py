@@ -33,6 +33,11 @@ Two codes of the list need a word:
   constant and poolscale's formula language spell it ``AutoScaleFormulaTooLong``. The table
   keeps both; poolscale raises the second, as its formula checker reports it.
 
+Two certificate codes are not in the published list but in the Batch SDKs' lists of the codes
+the service sends: ``CertificateStateActive`` (a cancelled deletion of an active certificate)
+and ``InvalidCertificateReferences`` (a pool naming a certificate the account lacks), both 409
+here, the status the service gives ``InvalidApplicationPackageReferences``.
+
 Codes that are not HTTP errors are not in the table: a pool's ``resizeErrors`` codes
 (``AccountCoreQuotaReached``, ``AccountLowPriorityCoreQuotaReached``, ``AllocationTimedout``)
 are recorded on the pool, an AutoScaleRun's error (a formula that fails while it runs:
@@ -161,6 +166,10 @@ _ROWS = (
     ErrorCode("NodeUserExists", 409, "A node user with this name already exists."),
     ErrorCode("JobExists", 409, "A job with this id already exists."),
     ErrorCode("CertificateExists", 409, "The certificate already exists."),
+    ErrorCode("CertificateStateActive", 409,
+              "The certificate is active; the operation needs a certificate whose deletion failed."),
+    ErrorCode("InvalidCertificateReferences", 409,
+              "A certificate reference names a certificate that is not in the account or is being deleted."),
     ErrorCode("JobScheduleDisabled", 409, "The job schedule is disabled."),
     ErrorCode("JobScheduleCompleted", 409, "The job schedule has already completed."),
     ErrorCode("JobBeingTerminated", 409, "The job is being terminated."),

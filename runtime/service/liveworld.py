@@ -78,6 +78,7 @@ from poolscale.scheduler.simworld import SimulatedWorld
 from poolscale.scheduler.tasks import FAILURE, RUNNING, Job, Task
 from poolscale.scheduler.world import Report
 
+from .local.certificates import install_certificates
 from .local.environment import TaskContext, task_environment
 from .local.executor import (
     AttemptHandle, AttemptResult, AttemptSpec, FailureInfo, ProcessExecutor,
@@ -179,6 +180,9 @@ class LocalWorld(SimulatedWorld):
     #: any thread when it ended; None: nothing recorded
     on_process_started: Callable[[Any, str, TaskContext, AttemptHandle], None] | None = None
     on_process_ended: Callable[[str, int | None], None] | None = None
+    #: the account's certificates as files for this pool's nodes, ``(name, bytes, mode)`` from
+    #: the pool's specification (runtime/service/account_certs.py); None: no account
+    certificate_files: Callable[[Any], list[tuple[str, bytes, int]]] | None = None
 
     def _init_local_world(self, settings: AccountSettings, node_dirs: NodeDirectories, *,
                           base_env: Mapping[str, str] | None = None) -> None:
@@ -232,6 +236,13 @@ class LocalWorld(SimulatedWorld):
             context, output_dir = where()
         except PathOutsideWorkRoot as e:
             return self._not_started(command_line, uid, str(e))
+        if context.certificates_dir is not None and self.certificate_files is not None:
+            try:
+                install_certificates(context.certificates_dir,
+                                     self.certificate_files(self.pool_spec))
+            except OSError as e:
+                return self._not_started(command_line, uid,
+                                         f"cannot install the pool's certificates: {e}")
         env = task_environment(context).env
         task_dir = context.task_dir
         handle = self.executor.start(AttemptSpec(
@@ -323,6 +334,8 @@ class LocalWorld(SimulatedWorld):
             job_id=None if job is None else job.id, task_id=task_id,
             account_name=s.name, account_url=s.account_url, job_prep_dir=prep_dir,
             hosts=hosts, is_master=is_master, base_env=self._base_env,
+            certificates_dir=(task_dir / "certs" if self.pool_spec.certificate_references
+                              else None),
             common_env=({} if job is None
                         else _settings_env(job.spec.common_environment_settings)),
             task_env=env or {})

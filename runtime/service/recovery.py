@@ -247,6 +247,7 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
     account.kernel.clock = account.clock
     account.kernel.now = now
 
+    account._restore_certificates(store)
     for row in store.rows("pools"):
         if row["state"] == "deleting":
             # its nodes were leaving: after the restart they are gone, and so is the pool
@@ -258,6 +259,7 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
                           core_quota=account.quota, seed=account.seed,
                           on_event=persister.event_hook(raw["id"]))
         pool.created_at = row["created"]
+        pool.certificate_files = account.certificate_files
         if row["enable_auto_scale"]:
             pool.formula_text = row["auto_scale_formula"]
         key = id_key(pool.id)

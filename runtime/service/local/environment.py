@@ -45,6 +45,8 @@ class TaskContext:
     ``task_dir`` is the task's directory (``stdout.txt``, ``stderr.txt``, ``wd/``); the
     working directory is always ``task_dir / "wd"``. ``job_prep_dir`` is set only when the job
     has a preparation task. ``hosts`` (IPs, master first) is set only for a multi-instance task.
+    ``certificates_dir`` (``AZ_BATCH_CERTIFICATES_DIR``) only on a pool that references
+    certificates.
     """
 
     pool_id: str
@@ -61,6 +63,7 @@ class TaskContext:
     job_prep_dir: Path | None = None
     hosts: Sequence[str] = ()
     is_master: bool = False
+    certificates_dir: Path | None = None
     base_env: Mapping[str, str] = field(default_factory=dict)
     common_env: Mapping[str, str] = field(default_factory=dict)
     task_env: Mapping[str, str] = field(default_factory=dict)
@@ -114,6 +117,9 @@ SYSTEM_VARIABLES: tuple[Variable, ...] = (
     Variable("AZ_BATCH_NODE_MOUNTS_DIR", "always", lambda c: str(c.node_root / "fsmounts")),
     Variable("AZ_BATCH_TASK_DIR", "always", lambda c: str(c.task_dir)),
     Variable("AZ_BATCH_TASK_WORKING_DIR", "always", lambda c: str(c.task_dir / "wd")),
+    Variable("AZ_BATCH_CERTIFICATES_DIR", "on a pool with certificate references: `certs/` in "
+             "the task directory, holding them", lambda c: None if c.certificates_dir is None
+             else str(c.certificates_dir)),
     Variable("AZ_BATCH_JOB_ID", "job tasks (not the start task)", _if(_job_task, lambda c: str(c.job_id))),
     Variable("AZ_BATCH_TASK_ID", "job tasks; `jobpreparation` / `jobrelease` for those", _if(_job_task, _task_id)),
     Variable("AZ_BATCH_JOB_PREP_DIR", "job tasks of a job with a preparation task",
