@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json as _json
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import http.client
 from poolscale.runtime.commands.serve import DEV_ACCOUNT, DEV_KEY
 from poolscale.runtime.service.rest.auth import decode_key, sign, string_to_sign
 
-__all__ = ["Served", "RawResponse", "signed_request"]
+__all__ = ["Served", "RawResponse", "signed_request", "wait_for", "image", "task"]
 
 START_TIMEOUT = 30.0
 
@@ -140,3 +139,37 @@ def signed_request(endpoint: str, account: str, key: str, method: str, path: str
                            response.read())
     finally:
         conn.close()
+
+
+def wait_for(what: str, predicate: Any, timeout: float = 60.0, every: float = 0.05) -> Any:
+    """Poll ``predicate`` until it gives something true (returned), or fail after ``timeout``
+    seconds saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)
+
+
+def image() -> Any:
+    """The virtual machine configuration a Batch pool names (an Ubuntu image; a local node
+    runs on this machine whatever it says)."""
+    from azure.batch import models as m
+
+    return m.VirtualMachineConfiguration(
+        image_reference=m.BatchVmImageReference(publisher="canonical",
+                                                offer="0001-com-ubuntu-server-jammy",
+                                                sku="22_04-lts"),
+        node_agent_sku_id="batch.node.ubuntu 22.04")
+
+
+def task(task_id: str, command: str, **constraints: Any) -> Any:
+    """A task to add through the SDK, with ``constraints`` (``max_task_retry_count=2``, ...)."""
+    from azure.batch import models as m
+
+    return m.BatchTaskCreateOptions(
+        id=task_id, command_line=command,
+        constraints=m.BatchTaskConstraints(**constraints) if constraints else None)

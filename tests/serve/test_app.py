@@ -11,7 +11,6 @@ from email.utils import format_datetime
 import pytest
 
 pytest.importorskip("starlette")
-from starlette.responses import Response  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from poolscale.runtime.commands.serve import DEV_ACCOUNT, DEV_KEY  # noqa: E402

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from served import Served
-from test_sdk_workflow import wait_for
+from served import wait_for
 
 AZ = os.environ.get("POOLSCALE_AZ") or shutil.which("az")
 pytestmark = pytest.mark.skipif(AZ is None, reason="azure-cli is not installed (pip install "

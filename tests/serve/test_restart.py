@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("azure.batch")
 from azure.batch import models as m  # noqa: E402
 
-from test_sdk_workflow import image, task, wait_for  # noqa: E402
+from served import image, task, wait_for  # noqa: E402
 
 QUICK, LONG = 150, 4
 

@@ -8,7 +8,6 @@ the node, an operation not served).
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -21,28 +20,10 @@ from azure.core.exceptions import (  # noqa: E402
 )
 
 from poolscale.runtime.service.views import poolscale_version  # noqa: E402
+from served import image, wait_for  # noqa: E402
 
 DEADLINE = 30.0
 NODE = "tvm-000001"
-
-
-def wait_for(what, predicate, timeout=DEADLINE, every=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
-
-
-def image():
-    return m.VirtualMachineConfiguration(
-        image_reference=m.BatchVmImageReference(publisher="canonical",
-                                                offer="0001-com-ubuntu-server-jammy",
-                                                sku="22_04-lts"),
-        node_agent_sku_id="batch.node.ubuntu 22.04")
 
 
 def pool(pool_id="p1", nodes=1, vm_size="standard_d2s_v3", **extra):

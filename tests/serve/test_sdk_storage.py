@@ -10,7 +10,7 @@ pytest.importorskip("azure.storage.blob")
 from azure.batch import models as m  # noqa: E402
 
 from served import Served  # noqa: E402
-from test_sdk_workflow import image, wait_for  # noqa: E402
+from served import image, wait_for  # noqa: E402
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ the pool deleted. Then the same program's error paths. Both api-versions the SDK
 from __future__ import annotations
 
 import datetime as _dt
-import time
 
 import pytest
 
@@ -16,33 +15,9 @@ pytest.importorskip("azure.batch")
 from azure.batch import models as m  # noqa: E402
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError  # noqa: E402
 
-DEADLINE = 60.0
+from served import image, task, wait_for  # noqa: E402
+
 FORMULA = "$TargetDedicatedNodes = 2;\n$NodeDeallocationOption = taskcompletion;"
-
-
-def wait_for(what, predicate, timeout=DEADLINE, every=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
-
-
-def image():
-    return m.VirtualMachineConfiguration(
-        image_reference=m.BatchVmImageReference(publisher="canonical",
-                                                offer="0001-com-ubuntu-server-jammy",
-                                                sku="22_04-lts"),
-        node_agent_sku_id="batch.node.ubuntu 22.04")
-
-
-def task(task_id, command, **constraints):
-    return m.BatchTaskCreateOptions(
-        id=task_id, command_line=command,
-        constraints=m.BatchTaskConstraints(**constraints) if constraints else None)
 
 
 @pytest.mark.parametrize("api_version", ["2025-06-01", "2024-02-01.19.0"])

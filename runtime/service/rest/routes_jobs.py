@@ -27,7 +27,7 @@ Answers that need a word:
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from starlette.responses import Response
