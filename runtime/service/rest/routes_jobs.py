@@ -37,6 +37,7 @@ from . import files, responses
 from .bodies import rest_body
 from .call import parse_json_object, read_limited
 from .conditions import check
+from .odata import select_entity, select_page
 from .operations import Operation
 
 __all__ = ["OPERATIONS", "NOT_SERVED", "MAX_TASKS_PER_COLLECTION"]
@@ -75,26 +76,6 @@ def _task_rest(call: Any, job_id: str, view: dict[str, Any]) -> dict[str, Any]:
                                             f"{quote(info['taskRootDirectory'], safe='')}")
         out["nodeInfo"] = info
     return out
-
-
-def _select(call: Any, view: dict[str, Any]) -> dict[str, Any]:
-    """A single entity projected by ``$select`` (top-level names; unknown ones ignored)."""
-    names = call.query.get("$select")
-    if not names or not names.strip():
-        return view
-    wanted = {n.strip() for n in names.split(",") if n.strip()}
-    return {k: v for k, v in view.items() if k in wanted}
-
-
-def _page(call: Any, views: list[dict[str, Any]], kind: str) -> tuple[list[dict[str, Any]],
-                                                                      str | None]:
-    """One page of a list as the query asks (``$filter``, ``$select``, ``maxresults``,
-    ``$skiptoken``): rest/odata.py's ``select_page`` when it is there, else every view."""
-    try:
-        from .odata import select_page
-    except ImportError:             # the list parameters arrive with rest/odata.py
-        return views, None
-    return select_page(call, views, kind)
 
 
 async def _optional_body(call: Any) -> dict[str, Any]:
@@ -145,7 +126,7 @@ async def add_job(call: Any) -> Response:
 async def list_jobs(call: Any) -> Response:
     views = await call.run(call.account.job_views)
     stamped = [responses.with_stamps(_with_url(v, _job_url(call, v["id"]))) for v in views]
-    items, next_link = _page(call, stamped, "jobs")
+    items, next_link = select_page(call, stamped, "jobs")
     return responses.listing(call, items, metadata="jobs", next_link=next_link)
 
 
@@ -154,7 +135,7 @@ async def get_job(call: Any) -> Response:
     not_modified = check(call, view, write=False)
     if not_modified is not None:
         return not_modified
-    return responses.entity(call, _select(call, view), metadata="jobs/@Element")
+    return responses.entity(call, select_entity(call, view), metadata="jobs/@Element")
 
 
 async def _update_job(call: Any, replace: bool) -> Response:
@@ -236,7 +217,7 @@ async def prep_release_status(call: Any) -> Response:
             if info is not None and "taskRootDirectory" in info:
                 info["taskRootDirectoryUrl"] = (f"{node_url}/files/"
                                                 f"{quote(info['taskRootDirectory'], safe='')}")
-    page, next_link = _page(call, items, "prepreleasestatus")
+    page, next_link = select_page(call, items, "prepreleasestatus")
     return responses.listing(call, page, metadata="jobpreparationandreleasetaskstatuslist",
                              next_link=next_link)
 
@@ -292,7 +273,7 @@ async def list_tasks(call: Any) -> Response:
     job_id = call.path["jobId"]
     views = await call.run(call.account.task_views, job_id)
     stamped = [responses.with_stamps(_task_rest(call, job_id, v)) for v in views]
-    items, next_link = _page(call, stamped, "tasks")
+    items, next_link = select_page(call, stamped, "tasks")
     return responses.listing(call, items, metadata="tasks", next_link=next_link)
 
 
@@ -301,7 +282,7 @@ async def get_task(call: Any) -> Response:
     not_modified = check(call, view, write=False)
     if not_modified is not None:
         return not_modified
-    return responses.entity(call, _select(call, view), metadata="tasks/@Element")
+    return responses.entity(call, select_entity(call, view), metadata="tasks/@Element")
 
 
 #: a ``BatchTask``'s properties: a task update may send the task as a get returned it (the
@@ -362,7 +343,7 @@ async def list_subtasks(call: Any) -> Response:
             info["nodeUrl"] = node_url
             info["taskRootDirectoryUrl"] = (f"{node_url}/files/"
                                             f"{quote(info['taskRootDirectory'], safe='')}")
-    items, next_link = _page(call, subtasks, "subtasks")
+    items, next_link = select_page(call, subtasks, "subtasks")
     return responses.listing(call, items, metadata="subtaskinformations", next_link=next_link)
 
 
@@ -379,7 +360,7 @@ async def list_task_files(call: Any) -> Response:
                              call.path["taskId"], recursive)
     owner = _owner(call)
     views = [files.file_entry(call, owner, name, st) for name, st in entries]
-    items, next_link = _page(call, views, "taskfiles")
+    items, next_link = select_page(call, views, "taskfiles")
     return responses.listing(call, items, metadata="files", next_link=next_link)
 
 
