@@ -175,6 +175,9 @@ class SlotIndex:
     ``by_num`` maps the number of every node the pool holds to the node; a removed node's number
     leaves it, so the index is bounded by the pool's size (limits.MAX_POOL_NODES), not by how
     many nodes a run has created and removed, which a formula can make as large as it likes.
+
+    :meth:`view` gives the same buckets through a filter (:class:`SlotView`): placement for a
+    job with excluded nodes or a restricted job manager.
     """
 
     __slots__ = ("slots", "count", "heaps", "by_num", "arrivals", "views")
@@ -330,17 +333,24 @@ class SlotView:
 
     WHY: without it, placing a task of a job whose preparation task failed on some nodes (or a
     job manager) meant scanning every node of the pool on every attempt, O(nodes²) in a run
-    when every node fails the preparation task, which a pool of 10^6 nodes never finishes.
+    when every node fails the preparation task, which a pool of 10^5 nodes never finished.
     Here every node put in a bucket is looked at once per view (through the index's
     ``arrivals``), a refused node leaves the view's heap for good until it arrives again, so
     a placement costs O(S + log n) amortized, and picks the same node as the scan: the lowest
     id of the best bucket the filter accepts.
+
+    It holds the index's lists, not the index (no reference cycle: a finished run is freed by
+    reference counting, see Simulation.release); the index drops its views whenever it
+    replaces ``arrivals``.
     """
 
-    __slots__ = ("index", "accept", "heaps", "seen")
+    __slots__ = ("slots", "count", "by_num", "arrivals", "accept", "heaps", "seen")
 
     def __init__(self, index: SlotIndex, accept: Callable[[Node], bool]) -> None:
-        self.index = index
+        self.slots = index.slots
+        self.count = index.count
+        self.by_num = index.by_num
+        self.arrivals = index.arrivals
         self.accept = accept
         heaps: list[list[int]] = [[] for _ in range(index.slots)]
         for num, node in index.by_num.items():
@@ -353,10 +363,10 @@ class SlotView:
 
     def _catch_up(self, u: int) -> list[int]:
         h = self.heaps[u]
-        a = self.index.arrivals[u]
+        a = self.arrivals[u]
         i = self.seen[u]
         if i < len(a):
-            node_of = self.index.by_num.get
+            node_of = self.by_num.get
             accept = self.accept
             for num in a[i:]:
                 node = node_of(num, _FORGOTTEN)
@@ -365,14 +375,10 @@ class SlotView:
             self.seen[u] = len(a)
         return h
 
-    def _live(self, u: int) -> Callable[[Node], bool]:
-        accept = self.accept
-        return lambda node: node.bucket == u and accept(node)
-
     def top(self, u: int) -> Node | None:
         """The lowest-id accepted node of bucket ``u``, or None."""
         h = self._catch_up(u)
-        node_of = self.index.by_num.get
+        node_of = self.by_num.get
         accept = self.accept
         while h:
             node = node_of(h[0], _FORGOTTEN)
@@ -383,9 +389,8 @@ class SlotView:
 
     def find(self, k: int, pack: bool) -> Node | None:
         """As SlotIndex.find_pack / find_spread, among the accepted nodes."""
-        count = self.index.count
-        buckets = range(self.index.slots - k, -1, -1) if pack else range(self.index.slots - k + 1)
-        for u in buckets:
+        count = self.count
+        for u in (range(self.slots - k, -1, -1) if pack else range(self.slots - k + 1)):
             if count[u]:
                 node = self.top(u)
                 if node is not None:
@@ -394,7 +399,8 @@ class SlotView:
 
     def lowest_empty(self, n: int) -> list[Node] | None:
         """As SlotIndex.lowest_empty, among the accepted nodes."""
-        if self.index.count[0] < n:
+        if self.count[0] < n:
             return None
-        h = self._catch_up(0)
-        return _lowest(h, n, self.index.by_num.get, self._live(0))
+        accept = self.accept
+        return _lowest(self._catch_up(0), n, self.by_num.get,
+                       lambda node: node.bucket == 0 and accept(node))
