@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from poolscale.scheduler import Simulation
+from poolscale.scheduler.nodes import DEDICATED
 
 from test_scheduler_invariants import scenarios
 
@@ -164,3 +165,26 @@ def test_ten_thousand_nodes_failing_a_preparation_task_end_quickly():
     assert unprepared[-1] == (780.0, "task.unprepare", "j1/jm", "tvm-000002")
     assert result.report["tasks"]["succeeded"] == 2
     assert result.report["pool_at_end"]["usable"] == 10_000
+
+
+def test_a_node_whose_exclusions_clear_while_indexed_is_seen_again_after_touch():
+    # The pool clears a node's exclusions (PoolMixin._clear_local) and calls touch: a
+    # view that refused the node must look at it again even if the node never left its bucket.
+    from poolscale.scheduler.nodes import Node, SlotIndex
+
+    index = SlotIndex(2)
+    nodes = [Node(num, DEDICATED) for num in (1, 2)]
+    for node in nodes:
+        index.register(node)
+        index.put(node)
+    job = object()
+    nodes[0].excluded.add(job)
+    view = index.view((job, False), lambda n: job not in n.excluded)
+    assert view.find(1, pack=True) is nodes[1]
+    nodes[1].excluded.add(job)
+    assert view.find(1, pack=True) is None          # both refused, both left the view's heap
+    nodes[0].excluded.clear()
+    assert view.find(1, pack=True) is None          # not looked at again yet
+    index.touch(nodes[0])
+    assert view.find(1, pack=True) is nodes[0]
+    assert view.lowest_empty(1) == [nodes[0]] and view.lowest_empty(2) is None
