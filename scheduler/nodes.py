@@ -9,9 +9,9 @@ makes every pending timer of that kind stale (see kernel.py on lazy cancellation
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 __all__ = [
     "CREATING", "STARTING", "WAITINGFORSTARTTASK", "STARTTASKFAILED", "IDLE", "RUNNING",
@@ -175,15 +175,22 @@ class SlotIndex:
     ``by_num`` maps the number of every node the pool holds to the node; a removed node's number
     leaves it, so the index is bounded by the pool's size (limits.MAX_POOL_NODES), not by how
     many nodes a run has created and removed, which a formula can make as large as it likes.
+
+    :meth:`view` gives the same buckets through a filter (:class:`SlotView`): placement for a
+    job with excluded nodes or a restricted job manager.
     """
 
-    __slots__ = ("slots", "count", "heaps", "by_num")
+    __slots__ = ("slots", "count", "heaps", "by_num", "arrivals", "views")
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
         self.count = [0] * slots
         self.heaps: list[list[int]] = [[] for _ in range(slots)]
         self.by_num: dict[int, Any] = {}
+        # Filtered views (see SlotView): ``arrivals[u]`` lists the numbers of nodes put in
+        # bucket u since the views were made; kept only while some view exists.
+        self.arrivals: list[list[int]] = [[] for _ in range(slots)]
+        self.views: dict[Any, SlotView] = {}
 
     def forget(self, node: Node) -> None:
         """Let a removed node go: its number leaves ``by_num``, and the lazy heap entries left
@@ -214,6 +221,35 @@ class SlotIndex:
         heappush(h, node.num)
         if len(h) > 2 * self.count[u] + 64:
             self._rebuild(u)
+        if self.views:
+            self._arrive(u, node.num)
+
+    def touch(self, node: Node) -> None:
+        """``node`` may pass a view's filter it failed before (its exclusions were cleared):
+        let the views look at it again."""
+        if self.views and node.bucket >= 0:
+            self._arrive(node.bucket, node.num)
+
+    def _arrive(self, u: int, num: int) -> None:
+        a = self.arrivals[u]
+        a.append(num)
+        if len(a) > 2 * len(self.by_num) + 64:
+            self._drop_views()      # cheaper to rebuild a view than to keep the backlog
+
+    def _drop_views(self) -> None:
+        self.views = {}
+        self.arrivals = [[] for _ in range(self.slots)]
+
+    def view(self, key: Any, accept: Callable[[Node], bool]) -> SlotView:
+        """The view of the indexed nodes ``accept`` takes, made on first use under ``key``
+        (``accept`` must depend only on what ``key`` names and on the node's kind and
+        exclusions; see :meth:`touch`)."""
+        v = self.views.get(key)
+        if v is None:
+            if len(self.views) >= _MAX_VIEWS:
+                self._drop_views()
+            v = self.views[key] = SlotView(self, accept)
+        return v
 
     def drop(self, node: Node) -> None:
         if node.bucket >= 0:
@@ -255,9 +291,116 @@ class SlotIndex:
                 return self.top(u)
         return None
 
+    def lowest_empty(self, n: int) -> list[Node] | None:
+        """The ``n`` indexed nodes with nothing assigned that have the lowest ids, in id
+        order, or None when there are fewer (multi-instance placement). O(n log N)."""
+        if self.count[0] < n:
+            return None
+        return _lowest(self.heaps[0], n, self.by_num.get, lambda node: node.bucket == 0)
+
     def empty_nodes(self) -> list[Node]:
         """Indexed nodes with nothing assigned, by id (multi-instance placement)."""
         node = self.by_num.get
         return sorted((node(n, _FORGOTTEN) for n in set(self.heaps[0])
                        if node(n, _FORGOTTEN).bucket == 0), key=lambda n: n.num) \
             if self.count[0] else []
+
+
+_MAX_VIEWS = 64
+
+
+def _lowest(h: list[int], n: int, node_of: Any, live: Callable[[Node], bool]) -> list[Node] | None:
+    """The ``n`` lowest-numbered distinct live nodes of the lazy heap ``h`` (None when fewer):
+    pop until found, drop stale entries and duplicates, push the found ones back."""
+    found: list[Node] = []
+    last = -1
+    while h and len(found) < n:
+        num = heappop(h)
+        if num == last:
+            continue
+        node = node_of(num, _FORGOTTEN)
+        if live(node):
+            found.append(node)
+            last = num
+    for node in found:
+        heappush(h, node.num)
+    return found if len(found) == n else None
+
+
+class SlotView:
+    """The indexed nodes a filter accepts (not excluded for a job, dedicated only for a job
+    manager that may not run on low-priority nodes), bucketed like :class:`SlotIndex`.
+
+    WHY: without it, placing a task of a job whose preparation task failed on some nodes (or a
+    job manager) meant scanning every node of the pool on every attempt, O(nodes²) in a run
+    when every node fails the preparation task, which a pool of 10^5 nodes never finished.
+    Here every node put in a bucket is looked at once per view (through the index's
+    ``arrivals``), a refused node leaves the view's heap for good until it arrives again, so
+    a placement costs O(S + log n) amortized, and picks the same node as the scan: the lowest
+    id of the best bucket the filter accepts.
+
+    It holds the index's lists, not the index (no reference cycle: a finished run is freed by
+    reference counting, see Simulation.release); the index drops its views whenever it
+    replaces ``arrivals``.
+    """
+
+    __slots__ = ("slots", "count", "by_num", "arrivals", "accept", "heaps", "seen")
+
+    def __init__(self, index: SlotIndex, accept: Callable[[Node], bool]) -> None:
+        self.slots = index.slots
+        self.count = index.count
+        self.by_num = index.by_num
+        self.arrivals = index.arrivals
+        self.accept = accept
+        heaps: list[list[int]] = [[] for _ in range(index.slots)]
+        for num, node in index.by_num.items():
+            if node.bucket >= 0 and accept(node):
+                heaps[node.bucket].append(num)
+        for h in heaps:
+            heapify(h)
+        self.heaps = heaps
+        self.seen = [len(a) for a in index.arrivals]
+
+    def _catch_up(self, u: int) -> list[int]:
+        h = self.heaps[u]
+        a = self.arrivals[u]
+        i = self.seen[u]
+        if i < len(a):
+            node_of = self.by_num.get
+            accept = self.accept
+            for num in a[i:]:
+                node = node_of(num, _FORGOTTEN)
+                if node.bucket == u and accept(node):
+                    heappush(h, num)
+            self.seen[u] = len(a)
+        return h
+
+    def top(self, u: int) -> Node | None:
+        """The lowest-id accepted node of bucket ``u``, or None."""
+        h = self._catch_up(u)
+        node_of = self.by_num.get
+        accept = self.accept
+        while h:
+            node = node_of(h[0], _FORGOTTEN)
+            if node.bucket == u and accept(node):
+                return node
+            heappop(h)
+        return None
+
+    def find(self, k: int, pack: bool) -> Node | None:
+        """As SlotIndex.find_pack / find_spread, among the accepted nodes."""
+        count = self.count
+        for u in (range(self.slots - k, -1, -1) if pack else range(self.slots - k + 1)):
+            if count[u]:
+                node = self.top(u)
+                if node is not None:
+                    return node
+        return None
+
+    def lowest_empty(self, n: int) -> list[Node] | None:
+        """As SlotIndex.lowest_empty, among the accepted nodes."""
+        if self.count[0] < n:
+            return None
+        accept = self.accept
+        return _lowest(self._catch_up(0), n, self.by_num.get,
+                       lambda node: node.bucket == 0 and accept(node))

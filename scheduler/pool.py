@@ -234,9 +234,11 @@ class PoolMixin(EngineState):
                     self._log((self.kernel.now, "prep.end", job.id, node.id, PREP_KILLED))
             rec.state = PREP_KILLED
         node.prep = {}
-        for job in node.excluded:
-            job.n_excluded -= 1
-        node.excluded = set()
+        if node.excluded:
+            for job in node.excluded:
+                job.n_excluded -= 1
+            node.excluded = set()
+            self.index.touch(node)      # the jobs' slot views may take it again
         for job in list(node.releases):
             self._end_release(node, job, skipped=True)
         node.retain_until = 0.0

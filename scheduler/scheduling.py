@@ -31,6 +31,10 @@ __all__ = ["SchedulerMixin"]
 _BIG = 1 << 62
 
 
+def _is_dedicated(node: Node) -> bool:
+    return node.kind == DEDICATED
+
+
 class SchedulerMixin(JobsMixin):
     # -- the ready queue ----------------------------------------------------------------
 
@@ -197,26 +201,42 @@ class SchedulerMixin(JobsMixin):
             node = self.nodes.get(task.affinity)
             if node is not None and self._eligible(node, task):
                 return node
-        if excluded or task.is_jm:
-            best = None
-            pack = self.pack
-            for node in self.nodes.values():
-                if not self._eligible(node, task):
-                    continue
-                if best is None or (node.used > best.used if pack else node.used < best.used):
-                    best = node
-            return best
+        index = self.index
+        if task.is_jm:
+            # the first eligible node in id order with the most (pack) or fewest (spread) used
+            # slots, as _eligible decides; an exclusive manager needs a node with no tasks
+            # (every task takes a slot: bucket 0)
+            spec = task.jm_spec
+            dedicated = not spec.allow_low_priority_node
+            if excluded or dedicated:
+                view = self._view(task.job if excluded else None, dedicated)
+                if spec.run_exclusive:
+                    return view.top(0) if index.count[0] and task.slots <= index.slots else None
+                return view.find(task.slots, self.pack)
+            if spec.run_exclusive:
+                return index.top(0) if index.count[0] and task.slots <= index.slots else None
+        elif excluded:
+            return self._view(task.job, False).find(task.slots, self.pack)
         if self.pack:
-            return self.index.find_pack(task.slots)
-        return self.index.find_spread(task.slots)
+            return index.find_pack(task.slots)
+        return index.find_spread(task.slots)
+
+    def _view(self, job: Job | None, dedicated: bool):
+        """The slot index seen through a job's exclusions and/or the dedicated-only rule of a
+        job manager (nodes.SlotView)."""
+        if job is None:
+            return self.index.view((None, True), _is_dedicated)
+        if dedicated:
+            return self.index.view((job, True),
+                                   lambda n: n.kind == DEDICATED and job not in n.excluded)
+        return self.index.view((job, False), lambda n: job not in n.excluded)
 
     def _find_mi(self, task: Task, excluded: int):
         """docs/simulation-model.md#multi-instance-tasks: the N lowest-id empty eligible nodes, or
         None."""
-        nodes = self.index.empty_nodes()
         if excluded:
-            nodes = [n for n in nodes if task.job not in n.excluded]
-        return nodes[: task.inst] if len(nodes) >= task.inst else None
+            return self._view(task.job, False).lowest_empty(task.inst)
+        return self.index.lowest_empty(task.inst)
 
     def _place(self, task: Task, where) -> None:
         job = task.job
