@@ -262,6 +262,28 @@ def test_more_refusals_and_a_pool_deleted(account):
     assert e.code == "PoolNotFound"
 
 
+def test_a_deleted_pool_leaves_no_thread_behind(account):
+    """A long-running server creates and deletes pools: each pool's process reaper must go
+    with it (it did not: one thread and three descriptors stayed for every pool deleted)."""
+    import threading
+
+    def reapers():
+        return sum(t.name == "poolscale-reaper" for t in threading.enumerate())
+
+    acct = account()
+    before = reapers()
+    for i in range(3):
+        acct.create_pool(fixed_pool(id=f"p{i}", nodes=1))
+        acct.add_job({"id": f"j{i}", "poolInfo": {"poolId": f"p{i}"}})
+        acct.add_task(f"j{i}", {"id": "t", "commandLine": "/bin/true"})
+        acct.wait_for_job(f"j{i}", timeout=WAIT)
+    assert reapers() == before + 3
+    for i in range(3):
+        acct.delete_pool(f"p{i}")
+    poll(lambda: not acct.list_pools(), "the deleted pools to go")
+    poll(lambda: reapers() == before, "the deleted pools' reapers to stop")
+
+
 def test_dependencies_through_the_account(account):
     acct = account()
     acct.create_pool(fixed_pool(nodes=1, slots=2))

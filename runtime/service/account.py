@@ -281,6 +281,10 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
                 del self.pools[key]
                 self.quota.pools.remove(pool)
                 self._note("forget_pool", pool.id)
+                # no node, so no process: what is left is its reaper thread and transfer
+                # threads, which a long-running server would otherwise keep for every pool
+                # ever deleted
+                pool._close_local_world(0)
 
     def _job(self, job_id: str) -> _JobEntry:
         entry = self.jobs.get(id_key(job_id))
