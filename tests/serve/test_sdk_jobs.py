@@ -373,3 +373,20 @@ def test_lists_page_and_filter(batch):
     assert [j.id for j in c.list_jobs(filter="startswith(id,'ot')")] == ["other"]
     names = [f.name for f in c.list_task_files("j", "t03")]
     assert names == []          # it never ran
+
+
+def test_a_get_with_select_carries_the_whole_jobs_and_tasks_etag(server):
+    """If-Match compares with the whole resource's ETag, so a get projected by $select must
+    answer that one, not a hash of the projection."""
+    from urllib.parse import quote
+
+    server.request("POST", "/pools", body={"id": "p", "vmSize": "standard_a1_v2",
+                                           "targetDedicatedNodes": 0})
+    server.request("POST", "/jobs", body={"id": "j", "poolInfo": {"poolId": "p"}})
+    server.request("POST", "/jobs/j/tasks", body={"id": "t", "commandLine": "/bin/true"})
+    for path in ("/jobs/j", "/jobs/j/tasks/t"):
+        whole = server.request("GET", path)
+        projected = server.request("GET", path, query="%24select=" + quote("id,state"))
+        assert (whole.status, projected.status) == (200, 200)
+        assert set(projected.json()) == {"odata.metadata", "id", "state"}
+        assert projected.headers["etag"] == whole.headers["etag"] == whole.json()["eTag"]

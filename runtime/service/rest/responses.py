@@ -20,7 +20,8 @@ from starlette.responses import Response
 
 from ..errors import BatchError
 
-__all__ = ["JSON_TYPE", "etag", "with_stamps", "http_date", "entity", "listing", "empty",
+__all__ = ["JSON_TYPE", "etag", "with_stamps", "http_date", "stamp_headers", "entity", "listing",
+           "empty",
            "error", "json_response"]
 
 #: the content type of every JSON answer of the service
@@ -56,7 +57,7 @@ def http_date(iso: str | None) -> str | None:
     return format_datetime(when.astimezone(_dt.timezone.utc), usegmt=True)
 
 
-def _stamp_headers(view: Mapping[str, Any] | None) -> dict[str, str]:
+def stamp_headers(view: Mapping[str, Any] | None) -> dict[str, str]:
     if view is None:
         return {}
     headers = {"ETag": view.get("eTag") or etag(view)}
@@ -83,7 +84,7 @@ def entity(call: Any, view: Mapping[str, Any], *, status: int = 200,
     and ``Last-Modified`` headers."""
     stamped = with_stamps(view)
     body = {"odata.metadata": metadata_url(call, metadata), **stamped}
-    return json_response(body, status, _stamp_headers(stamped))
+    return json_response(body, status, stamp_headers(stamped))
 
 
 def listing(call: Any, items: list[Mapping[str, Any]], *, metadata: str = "pools",
@@ -99,7 +100,7 @@ def empty(call: Any, status: int, *, view: Mapping[str, Any] | None = None,
           url: str | None = None) -> Response:
     """A bodiless answer (201 of an add, 202 of an accepted change, 204, a HEAD), with the
     view's stamps and ``DataServiceId`` (the resource's URL) when given."""
-    headers = _stamp_headers(view)
+    headers = stamp_headers(view)
     if url is not None:
         headers["DataServiceId"] = url
     return Response(status_code=status, headers=headers)

@@ -19,9 +19,9 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from .conditions import check
-from .odata import select_entity, select_page
+from .answers import page, read
 from .operations import AZ_VERSION, Operation
-from .responses import empty, entity, listing, with_stamps
+from .responses import empty, with_stamps
 
 __all__ = ["OPERATIONS", "NOT_SERVED", "CERTIFICATE_PATH"]
 
@@ -61,18 +61,12 @@ async def add_certificate(call: Any) -> Any:
 
 async def list_certificates(call: Any) -> Any:
     views = [_certificate(call, v) for v in await call.run(call.account.list_certificates)]
-    items, link = select_page(call, views, "certificates")
-    return listing(call, items, metadata="certificates", next_link=link)
+    return page(call, views, "certificates", "certificates")
 
 
 async def get_certificate(call: Any) -> Any:
     view = _certificate(call, await call.run(call.account.get_certificate, *_key(call)))
-    not_modified = check(call, view, write=False)
-    if not_modified is not None:
-        return not_modified
-    response = entity(call, select_entity(call, view), metadata="certificates/@Element")
-    response.headers["ETag"] = view["eTag"]
-    return response
+    return read(call, view, "certificates/@Element")
 
 
 async def delete_certificate(call: Any) -> Any:

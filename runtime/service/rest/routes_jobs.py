@@ -37,7 +37,7 @@ from . import files, responses
 from .bodies import rest_body
 from .call import parse_json_object, read_limited
 from .conditions import check
-from .odata import select_entity, select_page
+from .answers import page, read
 from .operations import Operation
 
 __all__ = ["OPERATIONS", "NOT_SERVED", "MAX_TASKS_PER_COLLECTION"]
@@ -126,16 +126,12 @@ async def add_job(call: Any) -> Response:
 async def list_jobs(call: Any) -> Response:
     views = await call.run(call.account.job_views)
     stamped = [responses.with_stamps(_with_url(v, _job_url(call, v["id"]))) for v in views]
-    items, next_link = select_page(call, stamped, "jobs")
-    return responses.listing(call, items, metadata="jobs", next_link=next_link)
+    return page(call, stamped, "jobs", "jobs")
 
 
 async def get_job(call: Any) -> Response:
     view = await _job_view(call)
-    not_modified = check(call, view, write=False)
-    if not_modified is not None:
-        return not_modified
-    return responses.entity(call, select_entity(call, view), metadata="jobs/@Element")
+    return read(call, view, "jobs/@Element")
 
 
 async def _update_job(call: Any, replace: bool) -> Response:
@@ -217,9 +213,7 @@ async def prep_release_status(call: Any) -> Response:
             if info is not None and "taskRootDirectory" in info:
                 info["taskRootDirectoryUrl"] = (f"{node_url}/files/"
                                                 f"{quote(info['taskRootDirectory'], safe='')}")
-    page, next_link = select_page(call, items, "prepreleasestatus")
-    return responses.listing(call, page, metadata="jobpreparationandreleasetaskstatuslist",
-                             next_link=next_link)
+    return page(call, items, "prepreleasestatus", "jobpreparationandreleasetaskstatuslist")
 
 
 # -- tasks --------------------------------------------------------------------------------------
@@ -273,16 +267,12 @@ async def list_tasks(call: Any) -> Response:
     job_id = call.path["jobId"]
     views = await call.run(call.account.task_views, job_id)
     stamped = [responses.with_stamps(_task_rest(call, job_id, v)) for v in views]
-    items, next_link = select_page(call, stamped, "tasks")
-    return responses.listing(call, items, metadata="tasks", next_link=next_link)
+    return page(call, stamped, "tasks", "tasks")
 
 
 async def get_task(call: Any) -> Response:
     view = await _task_view(call)
-    not_modified = check(call, view, write=False)
-    if not_modified is not None:
-        return not_modified
-    return responses.entity(call, select_entity(call, view), metadata="tasks/@Element")
+    return read(call, view, "tasks/@Element")
 
 
 #: a ``BatchTask``'s properties: a task update may send the task as a get returned it (the
@@ -343,8 +333,7 @@ async def list_subtasks(call: Any) -> Response:
             info["nodeUrl"] = node_url
             info["taskRootDirectoryUrl"] = (f"{node_url}/files/"
                                             f"{quote(info['taskRootDirectory'], safe='')}")
-    items, next_link = select_page(call, subtasks, "subtasks")
-    return responses.listing(call, items, metadata="subtaskinformations", next_link=next_link)
+    return page(call, subtasks, "subtasks", "subtaskinformations")
 
 
 # -- task files ---------------------------------------------------------------------------------
@@ -360,8 +349,7 @@ async def list_task_files(call: Any) -> Response:
                              call.path["taskId"], recursive)
     owner = _owner(call)
     views = [files.file_entry(call, owner, name, st) for name, st in entries]
-    items, next_link = select_page(call, views, "taskfiles")
-    return responses.listing(call, items, metadata="files", next_link=next_link)
+    return page(call, views, "taskfiles", "files")
 
 
 async def _file(call: Any, head: bool) -> Response:

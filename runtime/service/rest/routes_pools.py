@@ -21,9 +21,10 @@ from .bodies import rest_body
 from .call import parse_json_object, read_limited
 from .conditions import check
 from .files import file_response, file_url
-from .odata import check_expand, max_results, project, select_names, select_page
+from .odata import check_expand, max_results
+from .answers import page, read
 from .operations import Operation
-from .responses import empty, entity, json_response, listing, metadata_url, with_stamps
+from .responses import empty, json_response, listing, metadata_url, with_stamps
 
 __all__ = ["OPERATIONS", "NOT_SERVED", "SUPPORTED_IMAGES", "REMOVE_NODES_MAX"]
 
@@ -65,14 +66,6 @@ def _node(call: Any, pool_id: str, view: Mapping[str, Any]) -> dict[str, Any]:
                         f"{quote(t['taskId'], safe='')}", **t}
             for t in view["recentTasks"]]
     return with_stamps(out)
-
-
-def _entity(call: Any, view: Mapping[str, Any], metadata: str) -> Any:
-    """A get's answer: the view as ``$select`` projects it, with the whole view's ETag (the
-    one a later If-Match compares with)."""
-    response = entity(call, project(view, select_names(call.query)), metadata=metadata)
-    response.headers["ETag"] = view["eTag"]
-    return response
 
 
 async def _body(call: Any, kind: str) -> dict[str, Any]:
@@ -142,17 +135,13 @@ async def create_pool(call: Any) -> Any:
 
 async def list_pools(call: Any) -> Any:
     views = [_pool(call, v) for v in await call.run(call.account.list_pools)]
-    items, link = select_page(call, views, "pools")
-    return listing(call, items, metadata="pools", next_link=link)
+    return page(call, views, "pools", "pools")
 
 
 async def get_pool(call: Any) -> Any:
     check_expand(call.query)
     view = _pool(call, await call.run(call.account.get_pool, call.path["poolId"]))
-    not_modified = check(call, view, write=False)
-    if not_modified is not None:
-        return not_modified
-    return _entity(call, view, "pools/@Element")
+    return read(call, view, "pools/@Element")
 
 
 async def pool_exists(call: Any) -> Any:
@@ -261,8 +250,7 @@ async def remove_nodes(call: Any) -> Any:
 
 async def list_pool_node_counts(call: Any) -> Any:
     counts = await call.run(call.account.node_counts)
-    items, link = select_page(call, counts, "nodecounts")
-    return listing(call, items, metadata="poolnodecounts", next_link=link)
+    return page(call, counts, "nodecounts", "poolnodecounts")
 
 
 async def list_supported_images(call: Any) -> Any:
@@ -277,18 +265,14 @@ async def list_supported_images(call: Any) -> Any:
 async def list_nodes(call: Any) -> Any:
     pool_id = call.path["poolId"]
     views = [_node(call, pool_id, v) for v in await call.run(call.account.list_nodes, pool_id)]
-    items, link = select_page(call, views, "nodes")
-    return listing(call, items, metadata="nodes", next_link=link)
+    return page(call, views, "nodes", "nodes")
 
 
 async def get_node(call: Any) -> Any:
     pool_id = call.path["poolId"]
     view = _node(call, pool_id, await call.run(call.account.get_node, pool_id,
                                                call.path["nodeId"]))
-    not_modified = check(call, view, write=False)
-    if not_modified is not None:
-        return not_modified
-    return _entity(call, view, "nodes/@Element")
+    return read(call, view, "nodes/@Element")
 
 
 async def _node_changed(call: Any, status: int) -> Any:
@@ -334,8 +318,7 @@ async def list_node_files(call: Any) -> Any:
     owner = _owner(call)
     views = [{"name": e["name"], "url": file_url(call, owner, e["name"]),
               "isDirectory": e["isDirectory"], "properties": e["properties"]} for e in entries]
-    items, link = select_page(call, views, "nodefiles")
-    return listing(call, items, metadata="files", next_link=link)
+    return page(call, views, "nodefiles", "files")
 
 
 async def _node_file(call: Any, *, head: bool) -> Any:
