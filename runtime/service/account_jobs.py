@@ -605,24 +605,11 @@ class JobOperations:
             if e.code == "FileNotFound":
                 return []
             raise
-        out: list[tuple[str, os.stat_result]] = []
         if not root.is_dir():
-            return out
-        if recursive:
-            walker = [(Path(d), sorted(dirs) + sorted(files))
-                      for d, dirs, files in os.walk(root)]
-        else:
-            walker = [(root, sorted(os.listdir(root)))]
-        for folder, names in walker:
-            for name in names:
-                full = folder / name
-                try:
-                    st = full.lstat()
-                except OSError:
-                    continue                    # gone meanwhile
-                out.append((full.relative_to(root).as_posix(), st))
-        out.sort(key=lambda f: f[0])
-        return out
+            return []
+        from .local.nodedirs import list_tree
+
+        return list_tree(root, recursive)
 
     def delete_task_file(self, job_id: str, task_id: str, path: str,
                          recursive: bool = False) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import errors as E
+from .views import file_properties
 
 __all__ = ["PoolOperations", "PATCHABLE", "REPLACED", "NODE_COUNT_STATES"]
 
@@ -122,22 +123,6 @@ def _start_task(value: Any) -> Any:
             values["PropertyName"] = "startTask." + values["PropertyName"]
             error = E.BatchError(error.code, error.message, values)
         raise error from None
-
-
-def _file_time(seconds: float) -> str:
-    import datetime as _dt
-
-    when = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def file_properties(st: os.stat_result) -> dict[str, Any]:
-    """A node file's ``properties`` as the service lists them (``FileProperties``); the mode
-    as octal permission bits (``0644``), as a resource file's ``fileMode`` is written."""
-    return {"creationTime": _file_time(st.st_ctime), "lastModified": _file_time(st.st_mtime),
-            "contentLength": 0 if _stat.S_ISDIR(st.st_mode) else st.st_size,
-            "contentType": "application/octet-stream",
-            "fileMode": format(_stat.S_IMODE(st.st_mode), "04o")}
 
 
 def _file_error(e: OSError, path: str) -> E.BatchError:
@@ -323,35 +308,11 @@ class PoolOperations:
         ``recursive`` (directories included), each ``{"name", "isDirectory", "properties"}``
         with ``name`` relative to the root (``/``-separated), sorted by name. An entry that
         resolves outside the node's tree (a symlink a task planted) is not listed."""
+        from .local.nodedirs import list_tree
+
         root = self._node_path(pool_id, node_id, "")
-        real_root = os.path.realpath(root)
-        out: list[dict[str, Any]] = []
-
-        def add(full: str, rel: str) -> bool:
-            real = os.path.realpath(full)
-            if real != real_root and not real.startswith(real_root + os.sep):
-                return False
-            try:
-                st = os.stat(full)
-            except OSError:
-                return False
-            is_dir = _stat.S_ISDIR(st.st_mode)
-            out.append({"name": rel, "isDirectory": is_dir, "properties": file_properties(st)})
-            return is_dir and not os.path.islink(full)
-
-        def walk(directory: str, prefix: str) -> None:
-            try:
-                entries = sorted(os.scandir(directory), key=lambda e: e.name)
-            except OSError:
-                return
-            for entry in entries:
-                rel = prefix + entry.name
-                if add(entry.path, rel) and recursive:
-                    walk(entry.path, rel + "/")
-
-        walk(str(root), "")
-        out.sort(key=lambda e: e["name"])
-        return out
+        return [{"name": name, "isDirectory": _stat.S_ISDIR(st.st_mode),
+                 "properties": file_properties(st)} for name, st in list_tree(root, recursive)]
 
     def delete_node_file(self, pool_id: str, node_id: str, path: str,
                          recursive: bool = False) -> None:

@@ -350,3 +350,20 @@ def task_history(task: Any) -> list[tuple[str, float]]:
     if back is not None and start is not None:
         return [("running", start), ("active", back)]
     return [("active", submit)]
+
+
+def file_properties(st: Any) -> dict[str, Any]:
+    """A node or task file's ``properties`` as the service lists them (``FileProperties``),
+    from its ``os.stat_result``; the mode as octal permission bits (``0644``), as a resource
+    file's ``fileMode`` is written."""
+    import datetime as _dt
+    import stat as _stat
+
+    def when(seconds: float) -> str:
+        t = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
+        return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+    return {"creationTime": when(st.st_ctime), "lastModified": when(st.st_mtime),
+            "contentLength": 0 if _stat.S_ISDIR(st.st_mode) else st.st_size,
+            "contentType": "application/octet-stream",
+            "fileMode": format(_stat.S_IMODE(st.st_mode), "04o")}

@@ -368,6 +368,40 @@ class NodeDirectories:
                     self._cond.notify_all()
 
 
+def list_tree(root: Path, recursive: bool = False) -> list[tuple[str, os.stat_result]]:
+    """The entries under ``root`` as ``(name, stat)``, sorted by name: the first level, or every
+    level when ``recursive``; ``name`` is ``/``-separated and relative to ``root``. An entry that
+    resolves outside ``root`` (a symbolic link a task planted) is not listed, and a linked
+    directory is not entered: a node's or a task's file list never shows what lies outside it."""
+    real_root = os.path.realpath(root)
+    out: list[tuple[str, os.stat_result]] = []
+
+    def add(full: str, rel: str) -> bool:
+        real = os.path.realpath(full)
+        if real != real_root and not real.startswith(real_root + os.sep):
+            return False
+        try:
+            st = os.stat(full)
+        except OSError:                 # gone meanwhile
+            return False
+        out.append((rel, st))
+        return stat.S_ISDIR(st.st_mode) and not os.path.islink(full)
+
+    def walk(directory: str, prefix: str) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            rel = prefix + entry.name
+            if add(entry.path, rel) and recursive:
+                walk(entry.path, rel + "/")
+
+    walk(str(root), "")
+    out.sort(key=lambda e: e[0])
+    return out
+
+
 def delete_entry(path: Path) -> None:
     """Delete a file, a symlink (the link only) or a directory tree without following links.
 

@@ -41,11 +41,6 @@ def _http_time(seconds: float) -> str:
     return format_datetime(_dt.datetime.fromtimestamp(seconds, _dt.timezone.utc), usegmt=True)
 
 
-def _iso_time(seconds: float) -> str:
-    when = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
 def _mode(st: os.stat_result) -> str:
     return format(_stat.S_IMODE(st.st_mode), "04o")
 
@@ -111,11 +106,9 @@ def file_response(call: Any, path: Path, st: os.stat_result, url: str, *,
 
 def file_entry(call: Any, owner_path: str, name: str, st: os.stat_result) -> dict[str, Any]:
     """One entry of a file list (``NodeFile``)."""
+    from ..views import file_properties
+
     directory = _stat.S_ISDIR(st.st_mode)
-    properties: dict[str, Any] = {"creationTime": _iso_time(st.st_ctime),
-                                  "lastModified": _iso_time(st.st_mtime),
-                                  "contentLength": 0 if directory else st.st_size,
-                                  "contentType": "application/octet-stream",
-                                  "fileMode": _mode(st)}
+    properties = file_properties(st)
     return {"name": name, "url": file_url(call, owner_path, name), "isDirectory": directory,
             "properties": properties}
