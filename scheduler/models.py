@@ -1058,9 +1058,14 @@ class ScheduleConfiguration(_Rest):
     @model_validator(mode="after")
     def _after_until(self) -> "ScheduleConfiguration":
         until, after = self.do_not_run_until, self.do_not_run_after
-        if until is not None and after is not None and type(until) is type(after):
-            if (after.ticks <= until.ticks if isinstance(after, AbsoluteTime) else after <= until):
-                raise FieldError("doNotRunAfter", "must be later than doNotRunUntil")
+        if isinstance(until, AbsoluteTime) and isinstance(after, AbsoluteTime):
+            not_later = after.ticks <= until.ticks
+        elif isinstance(until, float) and isinstance(after, float):
+            not_later = after <= until
+        else:                     # one relative, one absolute: only the run's start relates them
+            not_later = False
+        if not_later:
+            raise FieldError("doNotRunAfter", "must be later than doNotRunUntil")
         return self
 
 

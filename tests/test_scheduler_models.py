@@ -364,6 +364,12 @@ def test_do_not_run_after_must_follow_do_not_run_until():
         ScheduleConfiguration.model_validate({"doNotRunUntil": 100, "doNotRunAfter": 100})
     assert ScheduleConfiguration.model_validate(
         {"doNotRunUntil": 100, "doNotRunAfter": 101}).do_not_run_after == 101.0
+    with pytest.raises(ValidationError, match="doNotRunAfter: must be later than doNotRunUntil"):
+        ScheduleConfiguration.model_validate({"doNotRunUntil": "2026-01-02T00:00:00Z",
+                                              "doNotRunAfter": "2026-01-01T00:00:00Z"})
+    # one relative, one absolute: only the run's start relates them, so both load
+    assert ScheduleConfiguration.model_validate(
+        {"doNotRunUntil": "2026-01-02T00:00:00Z", "doNotRunAfter": 5}).do_not_run_after == 5.0
 
 
 def test_workload_schedules_share_the_job_id_space():
