@@ -1084,6 +1084,13 @@ class JobScheduleSpec(_Rest):
         ``<scheduleId>:job-<n>``."""
         return self.job_specification.model_copy(update={"id": f"{self.id}:job-{n}"})
 
+    @model_validator(mode="after")
+    def _check_id(self) -> "JobScheduleSpec":
+        if not _ID_CHARS.fullmatch(self.id):     # a ":" would blur where the job number starts
+            raise FieldError("id", f"{shown(self.id)} may hold only letters, digits, hyphens "
+                                   "and underscores")
+        return self
+
 
 class Workload(_Sim):
     """Jobs, each with its tasks and their submit times (seconds after the simulation start),

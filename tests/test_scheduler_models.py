@@ -348,6 +348,13 @@ def test_job_schedule_loads_and_names_its_jobs():
     assert sch.job_specification.id == ""
 
 
+def test_job_schedule_id_uses_the_batch_id_alphabet():
+    with pytest.raises(ValidationError, match="id: 'a:b' may hold only letters"):
+        JobScheduleSpec.model_validate({**_SCHEDULE, "id": "a:b"})
+    with pytest.raises(ValidationError, match="at most 64 characters"):
+        JobScheduleSpec.model_validate({**_SCHEDULE, "id": "x" * 65})
+
+
 def test_job_specification_has_no_id():
     with pytest.raises(ValidationError, match="a jobSpecification has no id"):
         JobScheduleSpec.model_validate({**_SCHEDULE, "jobSpecification": {"id": "x"}})
