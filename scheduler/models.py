@@ -58,6 +58,8 @@ __all__ = [
     "NodeFailureSettings", "SampleSettings", "Prices", "SimulationSettings", "PoolSpec",
     "ResourceFile", "HttpHeader", "OutputFileBlobContainerDestination", "OutputFileDestination",
     "OutputFileUploadConfig", "OutputFile",
+    "AutoPoolBody", "AutoPoolSpecification", "JobSpecification", "ScheduleConfiguration",
+    "JobScheduleSpec",
     "FieldError", "cores_from_vm_size", "resolve_time", "load_pool", "load_workload", "absolute_instants",
     "validate_workload",
 ]
@@ -899,9 +901,53 @@ class JobReleaseTask(_Rest):
         return 900.0 if w is None else min(900.0, w)
 
 
+#: Letters, digits, hyphens and underscores: the Batch id alphabet (an auto pool's prefix too).
+_ID_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _positive_seconds_or_none(value: Any) -> float | None:
+    """A duration that must be more than zero when given (a schedule's window and interval)."""
+    return None if value is None else positive_seconds(value)
+
+
+class AutoPoolBody(PoolSpec):
+    """The pool an auto pool specification describes: a pool without an id (the service makes
+    the id when it creates the pool, autopools.auto_pool_id). The placeholder lets the whole
+    body be checked when it is read, so a bad pool surfaces then, not when the pool is due."""
+
+    id: str = "autopool"
+
+
+class AutoPoolSpecification(_Rest):
+    """``poolInfo.autoPoolSpecification``: a pool made for a job or a schedule and (unless
+    ``keepAlive``) deleted when its owner ends; autopools.py holds the lifetime rules."""
+
+    auto_pool_id_prefix: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    pool_lifetime_option: Annotated[Literal["job", "jobschedule"], BeforeValidator(_lower)]
+    keep_alive: bool = False
+    pool: AutoPoolBody
+
+    @model_validator(mode="after")
+    def _check_prefix(self) -> "AutoPoolSpecification":
+        prefix = self.auto_pool_id_prefix
+        if prefix is not None and not _ID_CHARS.fullmatch(prefix):
+            raise FieldError("autoPoolIdPrefix", f"{shown(prefix)} may hold only letters, digits, "
+                                                 "hyphens and underscores")
+        return self
+
+
 class PoolInfo(_Rest):
-    IGNORED = frozenset(("autoPoolSpecification",))
+    """Which pool a job runs on: a named pool, or an auto pool made for it. Naming neither is
+    legal here (a workload's jobs run on the simulated pool); Account.add_job refuses it."""
+
     pool_id: str | None = None
+    auto_pool_specification: AutoPoolSpecification | None = None
+
+    @model_validator(mode="after")
+    def _one_pool(self) -> "PoolInfo":
+        if self.pool_id is not None and self.auto_pool_specification is not None:
+            raise FieldError("poolInfo", "give either poolId or autoPoolSpecification, not both")
+        return self
 
 
 _JOB_IGNORED = _READ_ONLY_COMMON + (
@@ -922,6 +968,8 @@ class JobSpec(_Rest):
     """
 
     IGNORED = frozenset(tuple(n for n in _JOB_IGNORED if n != "creationTime"))
+    #: A job added by itself (not made by a schedule): its auto pool cannot outlive it.
+    _PLAIN: ClassVar[bool] = True
 
     id: str
     priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
@@ -949,6 +997,11 @@ class JobSpec(_Rest):
             raise ValueError("maxParallelTasks must be -1 or at least 1")
         if self.job_release_task is not None and self.job_preparation_task is None:
             raise ValueError("jobReleaseTask needs a jobPreparationTask")
+        auto = self.pool_info.auto_pool_specification
+        if self._PLAIN and auto is not None and auto.pool_lifetime_option == "jobschedule":
+            raise FieldError("poolInfo.autoPoolSpecification.poolLifetimeOption",
+                             "jobschedule applies only to job schedules; a job's auto pool has "
+                             "the lifetime job")
         seen: set[str] = set()
         if self.job_manager_task is not None:
             seen.add(self.job_manager_task.id)
@@ -972,10 +1025,79 @@ class JobSpec(_Rest):
         return self
 
 
+class JobSpecification(JobSpec):
+    """A schedule's ``jobSpecification``: a job without an id or a creation time (each job the
+    schedule makes takes its id and creation instant from the schedule, JobScheduleSpec.job).
+    ``tasks`` is workload-only: what the job manager would add, submitTime counted from the
+    job's creation."""
+
+    IGNORED = frozenset(_JOB_IGNORED)
+    _PLAIN: ClassVar[bool] = False
+
+    id: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "id" in data:
+            raise ValueError("a jobSpecification has no id: each job of the schedule is named "
+                             "<scheduleId>:job-<n>")
+        return data
+
+
+class ScheduleConfiguration(_Rest):
+    """``schedule`` of a job schedule: when it makes jobs (rules in schedules.py). Times are
+    seconds after the start or ISO instants; durations ISO 8601 or seconds. The one-minute
+    floor is not here but in schedules.check_floor, so a development account can lower it."""
+
+    do_not_run_until: SimTime | None = None
+    do_not_run_after: SimTime | None = None
+    start_window: Annotated[float | None, BeforeValidator(_positive_seconds_or_none)] = None
+    recurrence_interval: Annotated[float | None, BeforeValidator(_positive_seconds_or_none)] = None
+
+    @model_validator(mode="after")
+    def _after_until(self) -> "ScheduleConfiguration":
+        until, after = self.do_not_run_until, self.do_not_run_after
+        if isinstance(until, AbsoluteTime) and isinstance(after, AbsoluteTime):
+            not_later = after.ticks <= until.ticks
+        elif isinstance(until, float) and isinstance(after, float):
+            not_later = after <= until
+        else:                     # one relative, one absolute: only the run's start relates them
+            not_later = False
+        if not_later:
+            raise FieldError("doNotRunAfter", "must be later than doNotRunUntil")
+        return self
+
+
+class JobScheduleSpec(_Rest):
+    """A job schedule (REST ``BatchJobSchedule`` writable fields): it makes the jobs of
+    ``jobSpecification`` as ``schedule`` says, one active at a time."""
+
+    IGNORED = frozenset(_READ_ONLY_COMMON + ("executionInfo",))
+
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    schedule: ScheduleConfiguration
+    job_specification: JobSpecification
+
+    def job(self, n: int) -> JobSpec:
+        """The schedule's n-th job (n from 1): its specification under the id
+        ``<scheduleId>:job-<n>``."""
+        return self.job_specification.model_copy(update={"id": f"{self.id}:job-{n}"})
+
+    @model_validator(mode="after")
+    def _check_id(self) -> "JobScheduleSpec":
+        if not _ID_CHARS.fullmatch(self.id):     # a ":" would blur where the job number starts
+            raise FieldError("id", f"{shown(self.id)} may hold only letters, digits, hyphens "
+                                   "and underscores")
+        return self
+
+
 class Workload(_Sim):
-    """Jobs, each with its tasks and their submit times (seconds after the simulation start)."""
+    """Jobs, each with its tasks and their submit times (seconds after the simulation start),
+    and job schedules that make jobs as time goes on."""
 
     jobs: list[JobSpec] = []
+    job_schedules: list[JobScheduleSpec] = []
 
     @model_validator(mode="after")
     def _unique(self) -> "Workload":
@@ -984,6 +1106,14 @@ class Workload(_Sim):
             if j.id in seen:
                 raise ValueError(f"jobs[{i}]: job id {j.id!r} is not unique")
             seen.add(j.id)
+        # Jobs and schedules share one id space, compared without regard to case as the
+        # service does (JobWithSameIdExists / JobScheduleWithSameIdExists).
+        taken = {j.lower() for j in seen}
+        for i, sch in enumerate(self.job_schedules):
+            if sch.id.lower() in taken:
+                raise ValueError(f"jobSchedules[{i}]: id {sch.id!r} is already a job's or a "
+                                 "schedule's id")
+            taken.add(sch.id.lower())
         return self
 
     @model_validator(mode="after")
@@ -1050,6 +1180,9 @@ def absolute_instants(workload: Workload) -> list[int]:
         if isinstance(job.creation_time, AbsoluteTime):
             out.append(job.creation_time.ticks)
         out.extend(t.submit_time.ticks for t in job.tasks if isinstance(t.submit_time, AbsoluteTime))
+    for sch in workload.job_schedules:
+        if isinstance(sch.schedule.do_not_run_until, AbsoluteTime):
+            out.append(sch.schedule.do_not_run_until.ticks)
     return out
 
 

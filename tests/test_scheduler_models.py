@@ -284,3 +284,111 @@ def test_a_null_is_a_missing_key_for_the_models_own_checks_too():
     pool = load_pool({"pool": {"id": "p", "vmSize": "D2", "simulation": None},
                       "simulation": {"seed": 3}})
     assert pool.simulation.seed == 3
+
+
+# ---- job schedules and auto pools (issue 13) ------------------------------------------------
+
+from poolscale.scheduler.models import (  # noqa: E402
+    AutoPoolSpecification, JobScheduleSpec, PoolInfo, ScheduleConfiguration, absolute_instants,
+)
+
+_AUTO = {"autoPoolIdPrefix": "nightly", "poolLifetimeOption": "JobSchedule",
+         "pool": {"vmSize": "standard_d2s_v3", "targetDedicatedNodes": 2}}
+
+
+def test_auto_pool_specification_is_read_not_ignored():
+    info = PoolInfo.model_validate({"autoPoolSpecification": _AUTO})
+    spec = info.auto_pool_specification
+    assert (spec.auto_pool_id_prefix, spec.pool_lifetime_option, spec.keep_alive) == (
+        "nightly", "jobschedule", False)
+    assert (spec.pool.vm_size, spec.pool.target_dedicated_nodes, spec.pool.id) == (
+        "standard_d2s_v3", 2, "autopool")
+
+
+def test_pool_info_with_both_pool_id_and_auto_pool_is_an_error():
+    with pytest.raises(ValidationError, match="poolInfo: give either poolId or "
+                                              "autoPoolSpecification, not both"):
+        PoolInfo.model_validate({"poolId": "p", "autoPoolSpecification": _AUTO})
+
+
+def test_auto_pool_prefix_rules():
+    with pytest.raises(ValidationError, match="at most 20 characters"):
+        AutoPoolSpecification.model_validate({**_AUTO, "autoPoolIdPrefix": "x" * 21})
+    with pytest.raises(ValidationError, match="autoPoolIdPrefix: 'a b' may hold only letters"):
+        AutoPoolSpecification.model_validate({**_AUTO, "autoPoolIdPrefix": "a b"})
+    with pytest.raises(ValidationError, match="poolLifetimeOption"):
+        AutoPoolSpecification.model_validate({**_AUTO, "poolLifetimeOption": "forever"})
+
+
+def test_a_plain_job_cannot_have_a_jobschedule_auto_pool():
+    with pytest.raises(ValidationError, match="poolInfo.autoPoolSpecification.poolLifetimeOption: "
+                                              "jobschedule applies only to job schedules"):
+        JobSpec.model_validate({"id": "j", "poolInfo": {"autoPoolSpecification": _AUTO}})
+    job = JobSpec.model_validate(
+        {"id": "j", "poolInfo": {"autoPoolSpecification": {**_AUTO, "poolLifetimeOption": "job"}}})
+    assert job.pool_info.auto_pool_specification.pool_lifetime_option == "job"
+
+
+_SCHEDULE = {
+    "id": "nightly", "displayName": "ignored", "state": "active",
+    "schedule": {"doNotRunUntil": "2026-01-05T02:00:00Z", "recurrenceInterval": "P1D",
+                 "startWindow": "PT4H", "doNotRunAfter": "2026-01-11T23:00:00Z"},
+    "jobSpecification": {"poolInfo": {"autoPoolSpecification": _AUTO},
+                         "tasks": [{"id": "t", "duration": 5, "submitTime": 60}]},
+}
+
+
+def test_job_schedule_loads_and_names_its_jobs():
+    sch = JobScheduleSpec.model_validate(_SCHEDULE)
+    assert sch.schedule.recurrence_interval == 86400.0
+    assert sch.schedule.start_window == 14400.0
+    assert sch.schedule.do_not_run_until.ticks < sch.schedule.do_not_run_after.ticks
+    job = sch.job(3)
+    assert (job.id, [t.id for t in job.tasks]) == ("nightly:job-3", ["t"])
+    assert sch.job_specification.id == ""
+
+
+def test_job_schedule_id_uses_the_batch_id_alphabet():
+    with pytest.raises(ValidationError, match="id: 'a:b' may hold only letters"):
+        JobScheduleSpec.model_validate({**_SCHEDULE, "id": "a:b"})
+    with pytest.raises(ValidationError, match="at most 64 characters"):
+        JobScheduleSpec.model_validate({**_SCHEDULE, "id": "x" * 65})
+
+
+def test_job_specification_has_no_id():
+    with pytest.raises(ValidationError, match="a jobSpecification has no id"):
+        JobScheduleSpec.model_validate({**_SCHEDULE, "jobSpecification": {"id": "x"}})
+
+
+@pytest.mark.parametrize("field", ["startWindow", "recurrenceInterval"])
+def test_schedule_durations_must_be_positive(field):
+    with pytest.raises(ValidationError, match=field):
+        ScheduleConfiguration.model_validate({field: "PT0S"})
+
+
+def test_do_not_run_after_must_follow_do_not_run_until():
+    with pytest.raises(ValidationError, match="doNotRunAfter: must be later than doNotRunUntil"):
+        ScheduleConfiguration.model_validate({"doNotRunUntil": 100, "doNotRunAfter": 100})
+    assert ScheduleConfiguration.model_validate(
+        {"doNotRunUntil": 100, "doNotRunAfter": 101}).do_not_run_after == 101.0
+    with pytest.raises(ValidationError, match="doNotRunAfter: must be later than doNotRunUntil"):
+        ScheduleConfiguration.model_validate({"doNotRunUntil": "2026-01-02T00:00:00Z",
+                                              "doNotRunAfter": "2026-01-01T00:00:00Z"})
+    # one relative, one absolute: only the run's start relates them, so both load
+    assert ScheduleConfiguration.model_validate(
+        {"doNotRunUntil": "2026-01-02T00:00:00Z", "doNotRunAfter": 5}).do_not_run_after == 5.0
+
+
+def test_workload_schedules_share_the_job_id_space():
+    base = {"schedule": {}, "jobSpecification": {}}
+    with pytest.raises(ValidationError, match="jobSchedules\\[0\\]: id 'JOB' is already a job's "
+                                              "or a schedule's id"):
+        Workload.model_validate({"jobs": [{"id": "job"}], "jobSchedules": [{**base, "id": "JOB"}]})
+    with pytest.raises(ValidationError, match="jobSchedules\\[1\\]: id 's' is already"):
+        Workload.model_validate({"jobSchedules": [{**base, "id": "S"}, {**base, "id": "s"}]})
+
+
+def test_a_schedules_first_instant_is_an_absolute_instant_of_the_workload():
+    w = Workload.model_validate({"jobSchedules": [_SCHEDULE]})
+    assert absolute_instants(w) == [w.job_schedules[0].schedule.do_not_run_until.ticks]
+    assert absolute_instants(Workload.model_validate({"jobs": [{"id": "j"}]})) == []

@@ -258,6 +258,11 @@ def test_error_paths_carry_the_service_codes(batch):
     raw = batch.request("POST", "/jobs", body={"id": "auto", "poolInfo": {
         "autoPoolSpecification": {"poolLifetimeOption": "job"}}})
     assert (raw.status, raw.json()["code"], raw.json()["values"]) == (
+        400, "MissingRequiredProperty",
+        [{"key": "PropertyName", "value": "poolInfo.autoPoolSpecification.pool"}])
+    raw = batch.request("POST", "/jobs", body={"id": "auto", "poolInfo": {
+        "autoPoolSpecification": {"poolLifetimeOption": "job", "pool": {"vmSize": "d2"}}}})
+    assert (raw.status, raw.json()["code"], raw.json()["values"]) == (
         400, "MissingRequiredProperty", [{"key": "PropertyName", "value": "poolInfo.poolId"}])
     with pytest.raises(ResourceNotFoundError) as info:
         c.create_task("nope", task("t", "true"))
