@@ -86,8 +86,8 @@ def test_split_job_id_gives_the_work_item_and_the_segment(job_id, parts):
     ("s:job-1:job-2", COLON_REASON),
     ("s:Job-1", COLON_REASON),
     ("s:1", COLON_REASON),
-    (":job-1", f"its job schedule id '' breaks the rule: {ID_RULE}; this one is empty"),
-    ("../x:job-1", f"its job schedule id '../x' breaks the rule: {ID_RULE}; this one contains '.'"),
+    (":job-1", f"{ID_RULE}; its job schedule id '' breaks it (this one is empty)"),
+    ("../x:job-1", f"{ID_RULE}; its job schedule id '../x' breaks it (this one contains '.')"),
     ("..", f"{ID_RULE}; this one contains '.'"),
 ])
 def test_split_job_id_refuses_every_other_shape(job_id, reason):
@@ -115,7 +115,7 @@ def test_the_schedule_driver_may_name_its_jobs():
         assert info.value.property == "jobId"
     with pytest.raises(InvalidId) as info:
         check_job_id("a b:job-1", allow_schedule=True)
-    assert info.value.reason == f"its job schedule id 'a b' breaks the rule: {ID_RULE}; this one contains ' '"
+    assert info.value.reason == f"{ID_RULE}; its job schedule id 'a b' breaks it (this one contains ' ')"
 
 
 def test_a_long_id_with_a_colon_is_refused_by_its_length():

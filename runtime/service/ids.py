@@ -119,8 +119,9 @@ def split_job_id(job_id: Any, property: str = "jobId") -> tuple[str, str]:
             try:
                 check_id(schedule_id, property)
             except InvalidId as e:
+                tail = e.reason[len(ID_RULE) + 2:]  # check_id's reasons all start with the rule
                 raise InvalidId(property, job_id,
-                                f"its job schedule id {schedule_id!r} breaks the rule: {e.reason}") from None
+                                f"{ID_RULE}; its job schedule id {schedule_id!r} breaks it ({tail})") from None
             return schedule_id, segment
     return check_job_id(job_id, property), JOB_SEGMENT
 
