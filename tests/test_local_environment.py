@@ -23,6 +23,7 @@ from poolscale.runtime.service.local.executor import AttemptSpec, ProcessExecuto
 ROOT = Path("/w/pool1/tvm-000001")
 TASK_DIR = ROOT / "workitems/job1/job-1/t1"
 PREP_DIR = ROOT / "workitems/job1/job-1/jobpreparation"
+SCHEDULE_TASK_DIR = ROOT / "workitems/nightly/job-3/t1"
 
 ALWAYS = {
     "AZ_BATCH_ACCOUNT_NAME": "poolscale",
@@ -80,6 +81,18 @@ CASES = [
      {**ALWAYS, **job_vars("t1", str(TASK_DIR)), "AZ_BATCH_NODE_IS_DEDICATED": "false",
       "AZ_BATCH_ACCOUNT_NAME": "acct", "WATASK_ACCOUNT_NAME": "acct",
       "AZ_BATCH_ACCOUNT_URL": "https://acct.local"}),
+    ("task of a job schedule's job: work item and job name apart, the full id in AZ_BATCH_JOB_ID",
+     dict(kind="task", job_id="nightly:job-3", task_id="t1", task_dir=SCHEDULE_TASK_DIR),
+     {**ALWAYS, **job_vars("t1", str(SCHEDULE_TASK_DIR)), "AZ_BATCH_JOB_ID": "nightly:job-3",
+      "WATASK_WORKITEM_NAME": "nightly", "WATASK_JOB_NAME": "job-3"}),
+    ("job manager of a job schedule's job",
+     dict(kind="jobmanager", job_id="nightly:job-12", task_id="jm", task_dir=ROOT / "workitems/nightly/job-12/jm"),
+     {**ALWAYS, **job_vars("jm", str(ROOT / "workitems/nightly/job-12/jm")), "AZ_BATCH_JOB_ID": "nightly:job-12",
+      "WATASK_WORKITEM_NAME": "nightly", "WATASK_JOB_NAME": "job-12"}),
+    ("release task of a job schedule's job",
+     dict(kind="jobrelease", job_id="s:job-1", task_dir=ROOT / "workitems/s/job-1/jobrelease"),
+     {**ALWAYS, **job_vars("jobrelease", str(ROOT / "workitems/s/job-1/jobrelease")), "AZ_BATCH_JOB_ID": "s:job-1",
+      "WATASK_WORKITEM_NAME": "s", "WATASK_JOB_NAME": "job-1"}),
     ("multi-instance, not the master",
      dict(kind="task", job_id="job1", task_id="t1", task_dir=TASK_DIR,
           hosts=("127.0.0.2", "127.0.0.3"), is_master=False),
@@ -141,6 +154,16 @@ def test_table_shape():
 def test_invalid_contexts(kw):
     with pytest.raises(ValueError):
         context(task_dir=TASK_DIR, **kw)
+
+
+def test_the_docs_list_every_system_variable_as_the_table_says():
+    # docs/running-locally.md "Environment variables" is this table in words: same names, same
+    # order, the same "when" sentence; a variable added or reworded here must be written there.
+    page = (Path(__file__).resolve().parent.parent / "docs" / "running-locally.md").read_text("utf-8")
+    section = page.split("\n## Environment variables\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ", 1) for line in section.splitlines() if line.startswith("| `")]
+    documented = [(name.strip("| `"), when.rstrip(" |")) for name, when in rows]
+    assert documented == [(v.name, v.when) for v in SYSTEM_VARIABLES]
 
 
 def test_real_process_sees_exactly_the_built_environment(tmp_path):
