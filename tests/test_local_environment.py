@@ -179,3 +179,29 @@ def test_real_process_sees_exactly_the_built_environment(tmp_path):
     assert seen == built.env
     assert seen["GREETING"] == "hello world"
     assert seen["AZ_BATCH_TASK_WORKING_DIR"] == str(task_dir / "wd")
+
+
+def test_a_job_schedule_jobs_task_runs_in_its_schedule_directory(tmp_path):
+    # The directory layer and the environment split the job id alike: a real process of job
+    # nightly:job-2 runs in workitems/nightly/job-2/<task>/wd and sees the 2015 names split.
+    from poolscale.runtime.service.local.nodedirs import NodeDirectories
+
+    dirs = NodeDirectories(tmp_path / "nodes")
+    try:
+        root = dirs.create("pool1", "tvm-000001")
+        task_dir = dirs.task_dir("pool1", "tvm-000001", "nightly:job-2", "t1")
+        (task_dir / "wd").mkdir(parents=True)
+        built = task_environment(context(kind="task", job_id="nightly:job-2", task_id="t1", task_dir=task_dir,
+                                         node_root=root, base_env={"PATH": "/usr/bin:/bin"}))
+        handle = ProcessExecutor().start(AttemptSpec("sh -c 'pwd -P; env -0'", task_dir, built.env))
+        result = handle.wait(10)
+        assert result is not None and result.exit_code == 0
+        cwd, env_text = (task_dir / "stdout.txt").read_text().split("\n", 1)
+        seen = dict(item.split("=", 1) for item in env_text.split("\0") if item)
+        assert cwd == str(root / "workitems" / "nightly" / "job-2" / "t1" / "wd")
+        assert {k: seen[k] for k in ("AZ_BATCH_JOB_ID", "WATASK_WORKITEM_NAME", "WATASK_JOB_NAME",
+                                     "AZ_BATCH_TASK_DIR")} == {
+            "AZ_BATCH_JOB_ID": "nightly:job-2", "WATASK_WORKITEM_NAME": "nightly", "WATASK_JOB_NAME": "job-2",
+            "AZ_BATCH_TASK_DIR": str(root / "workitems" / "nightly" / "job-2" / "t1")}
+    finally:
+        dirs.close()
