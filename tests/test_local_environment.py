@@ -23,6 +23,7 @@ from poolscale.runtime.service.local.executor import AttemptSpec, ProcessExecuto
 ROOT = Path("/w/pool1/tvm-000001")
 TASK_DIR = ROOT / "workitems/job1/job-1/t1"
 PREP_DIR = ROOT / "workitems/job1/job-1/jobpreparation"
+SCHEDULE_TASK_DIR = ROOT / "workitems/nightly/job-3/t1"
 
 ALWAYS = {
     "AZ_BATCH_ACCOUNT_NAME": "poolscale",
@@ -80,6 +81,18 @@ CASES = [
      {**ALWAYS, **job_vars("t1", str(TASK_DIR)), "AZ_BATCH_NODE_IS_DEDICATED": "false",
       "AZ_BATCH_ACCOUNT_NAME": "acct", "WATASK_ACCOUNT_NAME": "acct",
       "AZ_BATCH_ACCOUNT_URL": "https://acct.local"}),
+    ("task of a job schedule's job: work item and job name apart, the full id in AZ_BATCH_JOB_ID",
+     dict(kind="task", job_id="nightly:job-3", task_id="t1", task_dir=SCHEDULE_TASK_DIR),
+     {**ALWAYS, **job_vars("t1", str(SCHEDULE_TASK_DIR)), "AZ_BATCH_JOB_ID": "nightly:job-3",
+      "WATASK_WORKITEM_NAME": "nightly", "WATASK_JOB_NAME": "job-3"}),
+    ("job manager of a job schedule's job",
+     dict(kind="jobmanager", job_id="nightly:job-12", task_id="jm", task_dir=ROOT / "workitems/nightly/job-12/jm"),
+     {**ALWAYS, **job_vars("jm", str(ROOT / "workitems/nightly/job-12/jm")), "AZ_BATCH_JOB_ID": "nightly:job-12",
+      "WATASK_WORKITEM_NAME": "nightly", "WATASK_JOB_NAME": "job-12"}),
+    ("release task of a job schedule's job",
+     dict(kind="jobrelease", job_id="s:job-1", task_dir=ROOT / "workitems/s/job-1/jobrelease"),
+     {**ALWAYS, **job_vars("jobrelease", str(ROOT / "workitems/s/job-1/jobrelease")), "AZ_BATCH_JOB_ID": "s:job-1",
+      "WATASK_WORKITEM_NAME": "s", "WATASK_JOB_NAME": "job-1"}),
     ("multi-instance, not the master",
      dict(kind="task", job_id="job1", task_id="t1", task_dir=TASK_DIR,
           hosts=("127.0.0.2", "127.0.0.3"), is_master=False),
@@ -143,6 +156,16 @@ def test_invalid_contexts(kw):
         context(task_dir=TASK_DIR, **kw)
 
 
+def test_the_docs_list_every_system_variable_as_the_table_says():
+    # docs/running-locally.md "Environment variables" is this table in words: same names, same
+    # order, the same "when" sentence; a variable added or reworded here must be written there.
+    page = (Path(__file__).resolve().parent.parent / "docs" / "running-locally.md").read_text("utf-8")
+    section = page.split("\n## Environment variables\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ", 1) for line in section.splitlines() if line.startswith("| `")]
+    documented = [(name.strip("| `"), when.rstrip(" |")) for name, when in rows]
+    assert documented == [(v.name, v.when) for v in SYSTEM_VARIABLES]
+
+
 def test_real_process_sees_exactly_the_built_environment(tmp_path):
     task_dir = tmp_path / "workitems/job1/job-1/t1"
     (task_dir / "wd").mkdir(parents=True)
@@ -156,3 +179,29 @@ def test_real_process_sees_exactly_the_built_environment(tmp_path):
     assert seen == built.env
     assert seen["GREETING"] == "hello world"
     assert seen["AZ_BATCH_TASK_WORKING_DIR"] == str(task_dir / "wd")
+
+
+def test_a_job_schedule_jobs_task_runs_in_its_schedule_directory(tmp_path):
+    # The directory layer and the environment split the job id alike: a real process of job
+    # nightly:job-2 runs in workitems/nightly/job-2/<task>/wd and sees the 2015 names split.
+    from poolscale.runtime.service.local.nodedirs import NodeDirectories
+
+    dirs = NodeDirectories(tmp_path / "nodes")
+    try:
+        root = dirs.create("pool1", "tvm-000001")
+        task_dir = dirs.task_dir("pool1", "tvm-000001", "nightly:job-2", "t1")
+        (task_dir / "wd").mkdir(parents=True)
+        built = task_environment(context(kind="task", job_id="nightly:job-2", task_id="t1", task_dir=task_dir,
+                                         node_root=root, base_env={"PATH": "/usr/bin:/bin"}))
+        handle = ProcessExecutor().start(AttemptSpec("sh -c 'pwd -P; env -0'", task_dir, built.env))
+        result = handle.wait(10)
+        assert result is not None and result.exit_code == 0
+        cwd, env_text = (task_dir / "stdout.txt").read_text().split("\n", 1)
+        seen = dict(item.split("=", 1) for item in env_text.split("\0") if item)
+        assert cwd == str(root / "workitems" / "nightly" / "job-2" / "t1" / "wd")
+        assert {k: seen[k] for k in ("AZ_BATCH_JOB_ID", "WATASK_WORKITEM_NAME", "WATASK_JOB_NAME",
+                                     "AZ_BATCH_TASK_DIR")} == {
+            "AZ_BATCH_JOB_ID": "nightly:job-2", "WATASK_WORKITEM_NAME": "nightly", "WATASK_JOB_NAME": "job-2",
+            "AZ_BATCH_TASK_DIR": str(root / "workitems" / "nightly" / "job-2" / "t1")}
+    finally:
+        dirs.close()

@@ -115,11 +115,42 @@ def test_paths_of_a_node(dirs: NodeDirectories):
     assert not (root / "workitems" / "job1").exists()  # paths are computed, not made
 
 
+def test_a_job_of_a_schedule_lives_under_its_schedule(dirs: NodeDirectories):
+    # <scheduleId>:job-<n> is split where the path is made: callers pass the job's id as it is.
+    root = dirs.work_root / "p" / NODE
+    job = root / "workitems" / "nightly" / "job-3"
+    assert dirs.job_dir("p", NODE, "nightly:job-3") == job
+    assert dirs.task_dir("p", NODE, "nightly:job-3", "t7") == job / "t7"
+    assert dirs.prep_dir("p", NODE, "nightly:job-3") == job / "jobpreparation"
+    assert dirs.release_dir("p", NODE, "nightly:job-3") == job / "jobrelease"
+    assert dirs.task_file("p", NODE, "nightly:job-3", "t7", "wd/out.txt") == job / "t7" / "wd" / "out.txt"
+    assert dirs.job_dir("p", NODE, "nightly:job-4") == root / "workitems" / "nightly" / "job-4"
+    assert dirs.job_dir("p", NODE, "nightly") == root / "workitems" / "nightly" / "job-1"
+
+
+def test_two_jobs_of_a_schedule_and_a_plain_job_keep_apart(dirs: NodeDirectories):
+    # A plain job named like the schedule ("s") would share s/job-1 with "s:job-1": jobs and
+    # schedules share one id space in the account, so the two never exist together.
+    dirs.create("p", NODE)
+    for job_id in ("s:job-1", "s:job-2", "j"):
+        (dirs.task_dir("p", NODE, job_id, "t") / "wd").mkdir(parents=True)
+    assert dirs.task_dir("p", NODE, "s", "t") == dirs.task_dir("p", NODE, "s:job-1", "t")
+    assert dirs.delete_task_dir("p", NODE, "s:job-1", "t") is True
+    assert dirs.drain_trash(WAIT)
+    assert [e for e in listing(dirs.node_root("p", NODE)) if e.startswith("workitems/")] == [
+        "workitems/", "workitems/j/", "workitems/j/job-1/", "workitems/j/job-1/t/", "workitems/j/job-1/t/wd/",
+        "workitems/s/", "workitems/s/job-1/", "workitems/s/job-2/", "workitems/s/job-2/t/",
+        "workitems/s/job-2/t/wd/"]
+
+
 @pytest.mark.parametrize(("call", "prop", "bad"), [
     (lambda d: d.task_dir("p", NODE, "j", ".."), "taskId", ".."),
     (lambda d: d.task_dir("p", NODE, "j", "a/b"), "taskId", "a/b"),
     (lambda d: d.task_dir("p", NODE, "../../x", "t"), "jobId", "../../x"),
     (lambda d: d.task_dir("p", NODE, "j", "t", segment=".."), "segment", ".."),
+    (lambda d: d.task_dir("p", NODE, "..:job-1", "t"), "jobId", "..:job-1"),
+    (lambda d: d.job_dir("p", NODE, "s:job-0"), "jobId", "s:job-0"),
+    (lambda d: d.prep_dir("p", NODE, "s:../x"), "jobId", "s:../x"),
     (lambda d: d.create("..", NODE), "poolId", ".."),
     (lambda d: d.create("p", "/etc"), "nodeId", "/etc"),
     (lambda d: d.remove("p", "."), "nodeId", "."),

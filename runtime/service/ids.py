@@ -12,6 +12,14 @@ rule (they never touch a disk) must keep loading. :class:`InvalidId` is the Batc
 ``InvalidPropertyValue`` (``runtime/service/errors.py``): the account raises it as it is, and the
 REST layer turns it into the service's 400 body naming the property, like any other
 :class:`~poolscale.runtime.service.errors.BatchError`.
+
+One exception to the rule: the jobs a job schedule makes are named ``<scheduleId>:job-<n>``
+(``nightly:job-3``), as the service names them. The colon is allowed in that shape only, and only
+where the service makes the id (:func:`check_job_id` with ``allow_schedule=True``); a job id a
+user gives may never hold one. On a node such a job lives at
+``workitems/<scheduleId>/job-<n>/`` and a plain job at ``workitems/<jobId>/job-1/``:
+:func:`split_job_id` gives the two directory names, each a valid id, so the colon never reaches
+the disk.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from typing import Any
 
 from poolscale.runtime.service.errors import BadRequest, invalid_property
 
-__all__ = ["MAX_ID_LENGTH", "ID_RULE", "InvalidId", "check_id", "id_key"]
+__all__ = ["MAX_ID_LENGTH", "ID_RULE", "JOB_SEGMENT", "InvalidId", "check_id", "check_job_id",
+           "split_job_id", "id_key"]
 
 #: The longest id the service accepts.
 MAX_ID_LENGTH = 64
@@ -32,6 +41,17 @@ ID_RULE = (f"an id has 1 to {MAX_ID_LENGTH} characters, each an ASCII letter, a 
 
 _ALLOWED = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
 _FIRST_BAD = re.compile(r"[^A-Za-z0-9_-]", re.ASCII)
+
+#: The directory segment of a plain job's tasks under ``workitems/<jobId>/``: every plain job
+#: is the first (and only) job of its work item, as in the 2015 design.
+JOB_SEGMENT = "job-1"
+
+#: A job of a job schedule: ``<scheduleId>:job-<n>``, n from 1 without leading zeros.
+_SCHEDULE_JOB = re.compile(r"([^:]*):(job-[1-9][0-9]*)", re.ASCII)
+
+#: Why a colon is refused in an id a user gives.
+_COLON_REASON = ("; this one contains ':', which only the jobs a job schedule makes have "
+                 "(<scheduleId>:job-<n>)")
 
 
 class InvalidId(BadRequest, ValueError):
@@ -65,6 +85,45 @@ def check_id(value: Any, property: str = "id") -> str:
         assert bad is not None
         raise InvalidId(property, value, ID_RULE + f"; this one contains {bad.group()!r}")
     return value
+
+
+def check_job_id(value: Any, property: str = "id", *, allow_schedule: bool = False) -> str:
+    """``value`` if it is a valid job id; otherwise :class:`InvalidId` naming ``property``.
+
+    A job id a user gives (``allow_schedule=False``, the default) follows the Batch rule of
+    :func:`check_id`; a colon is refused with a reason that says where colons come from. The
+    schedule driver, which names the jobs it makes, passes ``allow_schedule=True`` so that
+    ``<scheduleId>:job-<n>`` (with a valid schedule id) is accepted too.
+    """
+    if allow_schedule and isinstance(value, str) and _SCHEDULE_JOB.fullmatch(value):
+        split_job_id(value, property)
+        return value
+    if isinstance(value, str) and ":" in value and len(value) <= MAX_ID_LENGTH:
+        raise InvalidId(property, value, ID_RULE + _COLON_REASON)
+    return check_id(value, property)
+
+
+def split_job_id(job_id: Any, property: str = "jobId") -> tuple[str, str]:
+    """The two directory names of a job on a node: ``(work item, segment)``.
+
+    ``"nightly:job-3"`` (a job schedule's job) gives ``("nightly", "job-3")``, a plain ``"job1"``
+    gives ``("job1", "job-1")``. Both names are valid ids, so each is one plain path component;
+    anything else (a colon in another shape, an id that breaks the rule) is :class:`InvalidId`
+    naming ``property``. Lookups of existing jobs use it as they are: it never refuses an id
+    that :func:`check_job_id` accepted.
+    """
+    if isinstance(job_id, str):
+        match = _SCHEDULE_JOB.fullmatch(job_id)
+        if match is not None:
+            schedule_id, segment = match.groups()
+            try:
+                check_id(schedule_id, property)
+            except InvalidId as e:
+                tail = e.reason[len(ID_RULE) + 2:]  # check_id's reasons all start with the rule
+                raise InvalidId(property, job_id,
+                                f"{ID_RULE}; its job schedule id {schedule_id!r} breaks it ({tail})") from None
+            return schedule_id, segment
+    return check_job_id(job_id, property), JOB_SEGMENT
 
 
 def id_key(value: str) -> str:

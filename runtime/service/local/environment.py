@@ -24,8 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: The directory segment under ``workitems/<jobId>/`` for a plain job (schedules change it).
-JOB_SEGMENT = "job-1"
+from poolscale.runtime.service.ids import JOB_SEGMENT, split_job_id
+
+__all__ = ["JOB_SEGMENT", "MASTER_PORT", "ATTEMPT_MARKER", "TASK_KINDS", "TaskContext", "Variable",
+           "SYSTEM_VARIABLES", "SYSTEM_NAMES", "NOT_SET", "TaskEnvironment", "system_variables",
+           "task_environment"]
 
 #: Port of ``AZ_BATCH_MASTER_NODE`` on multi-instance tasks.
 MASTER_PORT = 6000
@@ -120,7 +123,8 @@ SYSTEM_VARIABLES: tuple[Variable, ...] = (
     Variable("AZ_BATCH_CERTIFICATES_DIR", "on a pool with certificate references: `certs/` in "
              "the task directory, holding them", lambda c: None if c.certificates_dir is None
              else str(c.certificates_dir)),
-    Variable("AZ_BATCH_JOB_ID", "job tasks (not the start task)", _if(_job_task, lambda c: str(c.job_id))),
+    Variable("AZ_BATCH_JOB_ID", "job tasks (not the start task): the full job id, colon included "
+             "for a job schedule's job", _if(_job_task, lambda c: str(c.job_id))),
     Variable("AZ_BATCH_TASK_ID", "job tasks; `jobpreparation` / `jobrelease` for those", _if(_job_task, _task_id)),
     Variable("AZ_BATCH_JOB_PREP_DIR", "job tasks of a job with a preparation task",
              _if(_prep, lambda c: str(c.job_prep_dir))),
@@ -139,8 +143,14 @@ SYSTEM_VARIABLES: tuple[Variable, ...] = (
     Variable("WATASK_POOL_NAME", "always (= AZ_BATCH_POOL_ID)", lambda c: c.pool_id),
     Variable("WATASK_TVM_NAME", "always (= AZ_BATCH_NODE_ID)", lambda c: c.node_id),
     Variable("WATASK_TVM_ROOT_DIR", "always (= AZ_BATCH_NODE_ROOT_DIR)", lambda c: str(c.node_root)),
-    Variable("WATASK_WORKITEM_NAME", "job tasks (= AZ_BATCH_JOB_ID)", _if(_job_task, lambda c: str(c.job_id))),
-    Variable("WATASK_JOB_NAME", f"job tasks: `{JOB_SEGMENT}`, the directory segment", _if(_job_task, lambda c: JOB_SEGMENT)),
+    # A job schedule's job <scheduleId>:job-<n> is job n of work item <scheduleId>, as in 2015.
+    Variable("WATASK_WORKITEM_NAME", "job tasks: the job id (= AZ_BATCH_JOB_ID) for a plain job, "
+             "`<scheduleId>` for job `<scheduleId>:job-<n>` of a job schedule",
+             _if(_job_task, lambda c: split_job_id(c.job_id)[0])),
+    Variable("WATASK_JOB_NAME", f"job tasks: `{JOB_SEGMENT}` for a plain job, `job-<n>` for job "
+             "`<scheduleId>:job-<n>` of a job schedule (the directory under "
+             "`workitems/<WATASK_WORKITEM_NAME>/`)",
+             _if(_job_task, lambda c: split_job_id(c.job_id)[1])),
     Variable("WATASK_TASK_NAME", "job tasks (= AZ_BATCH_TASK_ID)", _if(_job_task, _task_id)),
     Variable(ATTEMPT_MARKER, "always; internal, used only to find processes left by a killed service",
              lambda c: c.attempt_uid),

@@ -11,6 +11,7 @@ A local node is a directory ``<work root>/<poolId>/<nodeId>`` laid out as a Batc
     workitems/<jobId>/job-1/<taskId>/          a task (stdout.txt, stderr.txt, wd/)
     workitems/<jobId>/job-1/jobpreparation/    the job preparation task
     workitems/<jobId>/job-1/jobrelease/        the job release task
+    workitems/<scheduleId>/job-<n>/...         the same for job <scheduleId>:job-<n> of a schedule
 
 Node ids are the engine's: ``Node.id`` of ``poolscale.scheduler.nodes`` (``tvm-000001`` from the
 node's number), passed in; this module never makes one up, so a directory, a store row and the
@@ -53,9 +54,9 @@ import uuid
 from collections import deque
 from pathlib import Path
 
-from poolscale.runtime.service.ids import check_id
+from poolscale.runtime.service.ids import check_id, split_job_id
 
-from .environment import JOB_SEGMENT, TASK_KINDS
+from .environment import TASK_KINDS
 
 __all__ = ["NodeDirectories", "PathOutsideWorkRoot", "InvalidFilePath", "NODE_SUBDIRS",
            "NODE_ROOT_MODE", "TRASH", "node_ip", "delete_entry", "PREPARATION_DIR", "RELEASE_DIR"]
@@ -124,13 +125,18 @@ def _node_parts(pool_id: str, node_id: str) -> tuple[str, str]:
     return (check_id(pool_id, "poolId"), check_id(node_id, "nodeId"))
 
 
-def _job_parts(pool_id: str, node_id: str, job_id: str, segment: str) -> tuple[str, ...]:
+def _job_parts(pool_id: str, node_id: str, job_id: str, segment: str | None) -> tuple[str, ...]:
     """The one place that decides where a job's tasks live on a node:
-    ``workitems/<jobId>/<segment>``. A plain job is ``<jobId>/job-1``; a job of a schedule will
-    be ``<scheduleId>/<job name>`` (the schedule id as ``job_id``, the job's name as
-    ``segment``), as the service lays them out."""
-    return (*_node_parts(pool_id, node_id), "workitems", check_id(job_id, "jobId"),
-            check_id(segment, "segment"))
+    ``workitems/<work item>/<segment>``, as the service lays them out. With ``segment`` None
+    (every caller's default) both come from the job id (:func:`split_job_id`): a plain job is
+    ``<jobId>/job-1``, the job ``<scheduleId>:job-<n>`` of a schedule is
+    ``<scheduleId>/job-<n>``, so callers pass a job's id as it is and the colon never reaches
+    the disk. An explicit ``segment`` takes ``job_id`` as the work item."""
+    if segment is None:
+        workitem, segment = split_job_id(job_id, "jobId")
+    else:
+        workitem, segment = check_id(job_id, "jobId"), check_id(segment, "segment")
+    return (*_node_parts(pool_id, node_id), "workitems", workitem, segment)
 
 
 def _file_parts(file_path: str) -> tuple[str, ...]:
@@ -182,21 +188,21 @@ class NodeDirectories:
         """The start task's directory (``AZ_BATCH_NODE_STARTUP_DIR``)."""
         return self._checked((*_node_parts(pool_id, node_id), "startup"))
 
-    def job_dir(self, pool_id: str, node_id: str, job_id: str, segment: str = JOB_SEGMENT) -> Path:
+    def job_dir(self, pool_id: str, node_id: str, job_id: str, segment: str | None = None) -> Path:
         """``workitems/<jobId>/<segment>`` on the node (see :func:`_job_parts`)."""
         return self._checked(_job_parts(pool_id, node_id, job_id, segment))
 
     def task_dir(self, pool_id: str, node_id: str, job_id: str, task_id: str,
-                 segment: str = JOB_SEGMENT) -> Path:
+                 segment: str | None = None) -> Path:
         """A task's directory (``AZ_BATCH_TASK_DIR``: ``stdout.txt``, ``stderr.txt``, ``wd/``).
         Not created here: the executor makes it on every attempt."""
         return self._checked((*_job_parts(pool_id, node_id, job_id, segment), check_id(task_id, "taskId")))
 
-    def prep_dir(self, pool_id: str, node_id: str, job_id: str, segment: str = JOB_SEGMENT) -> Path:
+    def prep_dir(self, pool_id: str, node_id: str, job_id: str, segment: str | None = None) -> Path:
         """The job preparation task's directory (``AZ_BATCH_JOB_PREP_DIR``)."""
         return self._checked((*_job_parts(pool_id, node_id, job_id, segment), PREPARATION_DIR))
 
-    def release_dir(self, pool_id: str, node_id: str, job_id: str, segment: str = JOB_SEGMENT) -> Path:
+    def release_dir(self, pool_id: str, node_id: str, job_id: str, segment: str | None = None) -> Path:
         """The job release task's directory."""
         return self._checked((*_job_parts(pool_id, node_id, job_id, segment), RELEASE_DIR))
 
@@ -207,7 +213,7 @@ class NodeDirectories:
         return self._file_under(_node_parts(pool_id, node_id), file_path, "the node directory")
 
     def task_file(self, pool_id: str, node_id: str, job_id: str, task_id: str, file_path: str,
-                  segment: str = JOB_SEGMENT) -> Path:
+                  segment: str | None = None) -> Path:
         """A file of a task, by its path relative to the task's directory (``stdout.txt``,
         ``wd/result.csv``), as the task's file API names it. The path must stay in the task's
         directory."""
@@ -251,7 +257,7 @@ class NodeDirectories:
         return self._discard((check_id(pool_id, "poolId"),))
 
     def delete_task_dir(self, pool_id: str, node_id: str, job_id: str, task_id: str,
-                        segment: str = JOB_SEGMENT) -> bool:
+                        segment: str | None = None) -> bool:
         """Delete a task's directory (its ``retentionTime`` has passed): it leaves the job's
         directory at once and is deleted in the background. False if there was none. A symlink
         in its place is unlinked, not followed."""
