@@ -120,6 +120,11 @@ class JobsMixin(PoolMixin):
             self.kernel.at(now + job.wall, WALLCLOCK, self._on_job_wall, job)
         if job.jm is not None:
             self._accept(job.jm)
+        self._job_created(job)
+
+    def _job_created(self, job: Job) -> None:
+        """``job`` is active from now: the twin of :meth:`_job_ended` (an auto pool made for
+        the job is created here). Nothing by default."""
 
     def _submit_task(self, job: Job, task: Task) -> None:
         if job.state is JOB_PENDING:
@@ -216,6 +221,12 @@ class JobsMixin(PoolMixin):
         job.completed_at = self.kernel.now
         if self._log is not None:
             self._log((self.kernel.now, "job", job.id, JOB_COMPLETED))
+        self._job_ended(job)
+
+    def _job_ended(self, job: Job) -> None:
+        """``job`` has completed: the owners of a job's life beyond the engine (a job schedule
+        that makes the next job, an auto pool that goes with its job) hear of it here. Nothing
+        by default; the layers that own schedules and auto pools override it and call super."""
 
     def _check_drained(self) -> None:
         if self.stop_when_drained and self.submissions_done and not self.n_active \

@@ -24,7 +24,7 @@ from typing import Iterable
 
 from poolscale.formula.values import Option
 
-from .models import TaskSpec
+from .models import JobSpec, TaskSpec
 from .nodes import (
     DEDICATED, IDLE, LEAVINGPOOL, LOW_PRIORITY, OFFLINE, REBOOTING, REMOVED, RUNNING,
     STARTTASKFAILED, UNUSABLE, Node,
@@ -254,6 +254,24 @@ class RequestsMixin(SamplerMixin):
             heapify(q)
         if self._log is not None:
             self._log((self.kernel.now, "job.priority", job.id, priority))
+
+    def add_job(self, spec: JobSpec, seq: int) -> Job:
+        """Create a job now, as a request (a live account's add, a job schedule's recurrence):
+        its job manager is accepted at once, and a job with ``onAllTasksComplete: terminatejob``
+        and no task yet ends at once, as on the service. ``seq`` is the creation order, a
+        component of the queue order."""
+        job = Job(spec, seq)
+        job.creation_at = self.kernel.now
+        self.jobs.append(job)
+        if spec.job_manager_task is not None:
+            jm = Task(job, spec.job_manager_task, -1, slots_per_node=self.slots, is_jm=True)
+            jm.gkey = jm.slots if jm.slots <= self.slots else None
+            jm.simple = False
+            job.jm = jm
+        self._create_job(job)
+        if job.terminate_on_all and job.state == "active" and not job.n_submitted:
+            self._terminate(job, "AllTasksComplete")
+        return job
 
     def add_task(self, job: Job, spec: TaskSpec, *, seq: int | None = None) -> Task:
         """Submit a task to ``job`` now, as a workload's submission at this instant: accepted

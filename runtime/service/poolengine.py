@@ -196,24 +196,10 @@ class PoolEngine(LocalWorld, Engine):
         self._start()
 
     def add_job(self, spec: JobSpec, seq: int) -> Job:
-        """A job is created now on this pool (engine thread). ``seq``: the account-wide
-        creation order, a component of the queue order."""
-        job = Job(spec, seq)
-        job.creation_at = self.kernel.now
-        self.jobs.append(job)
-        if spec.job_manager_task is not None:
-            from poolscale.scheduler.tasks import Task
-
-            jm = Task(job, spec.job_manager_task, -1, slots_per_node=self.slots, is_jm=True)
-            jm.gkey = jm.slots if jm.slots <= self.slots else None
-            jm.simple = False
-            job.jm = jm
-        self._task_specs[job] = {t.id: t for t in spec.tasks}
-        self._create_job(job)
-        if job.terminate_on_all and job.state == "active" and not job.n_submitted:
-            # onAllTasksComplete: terminatejob on a job created without tasks ends it at once,
-            # as on the service (set it once the tasks are added)
-            self._terminate(job, "AllTasksComplete")
+        """``RequestsMixin.add_job`` (engine thread), with the job's task specifications kept
+        for their processes. ``seq``: the account-wide creation order."""
+        job = super().add_job(spec, seq)
+        self._task_specs.setdefault(job, {}).update({t.id: t for t in spec.tasks})
         return job
 
     def add_task(self, job: Job, spec: Any, *, seq: int | None = None) -> Any:
