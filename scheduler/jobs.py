@@ -228,6 +228,10 @@ class JobsMixin(PoolMixin):
         that makes the next job, an auto pool that goes with its job) hear of it here. Nothing
         by default; the layers that own schedules and auto pools override it and call super."""
 
+    def _schedule_ended(self, schedule_id: str, *, deleted: bool) -> None:
+        """The job schedule ``schedule_id`` has completed (or, ``deleted``, is being deleted):
+        an auto pool that lives as long as the schedule goes here. Nothing by default."""
+
     def _check_drained(self) -> None:
         if self.stop_when_drained and self.submissions_done and not self.n_active \
                 and not self.n_running:

@@ -228,7 +228,7 @@ class Job:
         "wall", "prep", "prep_wait", "release", "terminate_on_all", "exit_job_actions",
         "waiters", "n_releases", "n_excluded", "key", "n_submitted", "n_active", "n_assigned",
         "n_succeeded", "n_failed", "n_ready_inst", "n_ready_slots", "created_at", "ended_at",
-        "completed_at", "specs", "by_id", "_ids",
+        "completed_at", "specs", "by_id", "_ids", "schedule",
     )
 
     id: str
@@ -269,6 +269,7 @@ class Job:
     created_at: Any
     ended_at: Any
     completed_at: Any
+    schedule: str | None
 
     def __init__(self, spec: JobSpec, seq: int) -> None:
         self.id = spec.id
@@ -309,6 +310,7 @@ class Job:
         self.created_at = None
         self.ended_at = None
         self.completed_at = None
+        self.schedule = None       # the id of the job schedule that made the job, if one did
 
     def int_task_ids(self) -> list[int]:
         """The job's task ids that a ``taskIdRanges`` entry can name, the manager's and those
