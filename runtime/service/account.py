@@ -341,7 +341,8 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
                                   settings=self.settings, node_dirs=self.node_dirs,
                                   core_quota=self.quota, seed=self.seed,
                                   on_event=None if self._persist is None
-                                  else self._persist.event_hook(spec["id"]))
+                                  else self._persist.event_hook(spec["id"]),
+                                  on_job_ended=self._on_job_ended)
             except E.BatchError:
                 raise
             except Exception as e:         # the model's refusal, or the formula's
@@ -577,6 +578,10 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
                 self._place_job(entry, pool)
             return self._job_view(entry)
         return self._call(run)
+
+    def _on_job_ended(self, job: Job) -> None:
+        """A job on one of the pools has completed (engine thread): its job schedule may make
+        the next job, its auto pool may go. Nothing yet for a plain job on a named pool."""
 
     def _place_job(self, entry: _JobEntry, pool: PoolEngine) -> None:
         job = pool.add_job(entry.spec, entry.seq)

@@ -99,8 +99,11 @@ class PoolEngine(LocalWorld, Engine):
     def __init__(self, spec: dict | PoolSpec, *, kernel: Any, start_ticks: int,
                  settings: AccountSettings, node_dirs: NodeDirectories,
                  core_quota: CoreQuota | None = None, seed: int = 0,
-                 on_event: Callable[[tuple], None] | None = None) -> None:
+                 on_event: Callable[[tuple], None] | None = None,
+                 on_job_ended: Callable[[Job], None] | None = None) -> None:
         pool, interval = checked_pool(spec, settings)
+        #: the account's ear for a completed job (its schedule, its auto pool), engine thread
+        self.on_job_ended = on_job_ended
         self.pool_spec = pool
         self.kernel = kernel
         self.start_ticks = start_ticks
@@ -201,6 +204,11 @@ class PoolEngine(LocalWorld, Engine):
         job = super().add_job(spec, seq)
         self._task_specs.setdefault(job, {}).update({t.id: t for t in spec.tasks})
         return job
+
+    def _job_ended(self, job: Job) -> None:
+        super()._job_ended(job)
+        if self.on_job_ended is not None:
+            self.on_job_ended(job)
 
     def add_task(self, job: Job, spec: Any, *, seq: int | None = None) -> Any:
         """``RequestsMixin.add_task``, with the specification kept for the task's process."""

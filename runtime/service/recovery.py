@@ -257,7 +257,8 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
         pool = PoolEngine(raw, kernel=account.kernel, start_ticks=account.start_ticks,
                           settings=account.settings, node_dirs=account.node_dirs,
                           core_quota=account.quota, seed=account.seed,
-                          on_event=persister.event_hook(raw["id"]))
+                          on_event=persister.event_hook(raw["id"]),
+                          on_job_ended=account._on_job_ended)
         pool.created_at = row["created"]
         pool.certificate_files = account.certificate_files
         if row["enable_auto_scale"]:
