@@ -570,14 +570,20 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
         def run() -> dict[str, Any]:
             if id_key(model.id) in self.jobs:
                 raise E.exists("job", model.id)
-            entry = _JobEntry(model, pool_id, next(self._job_seq))
-            self.jobs[id_key(model.id)] = entry
-            self._note("note_job", model.id)
-            pool = self.pools.get(id_key(pool_id))
-            if pool is not None:
-                self._place_job(entry, pool)
-            return self._job_view(entry)
+            return self._job_view(self._make_job(model, pool_id))
         return self._call(run)
+
+    def _make_job(self, model: JobSpec, pool_id: str) -> _JobEntry:
+        """Create the job ``model`` now (engine thread), on ``pool_id`` if that pool exists,
+        else waiting for it: the one path of a job added by a user and of a job made by a job
+        schedule. The caller has checked the id."""
+        entry = _JobEntry(model, pool_id, next(self._job_seq))
+        self.jobs[id_key(model.id)] = entry
+        self._note("note_job", model.id)
+        pool = self.pools.get(id_key(pool_id))
+        if pool is not None:
+            self._place_job(entry, pool)
+        return entry
 
     def _on_job_ended(self, job: Job) -> None:
         """A job on one of the pools has completed (engine thread): its job schedule may make
