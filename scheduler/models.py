@@ -938,7 +938,7 @@ class AutoPoolSpecification(_Rest):
 
 class PoolInfo(_Rest):
     """Which pool a job runs on: a named pool, or an auto pool made for it. Naming neither is
-    legal here (a workload's jobs run on the simulated pool); Account.add_job refuses it."""
+    legal here (a workload's jobs run on the run's one pool); Account.add_job refuses it."""
 
     pool_id: str | None = None
     auto_pool_specification: AutoPoolSpecification | None = None

@@ -139,6 +139,8 @@ def _made_model_schemas() -> dict[str, dict]:
                 "jobManagerTask": m.JobManagerTask, "jobPreparationTask": m.JobPreparationTask,
                 "jobReleaseTask": m.JobReleaseTask}
     refused = {model.__name__: set(SIMULATOR_FIELDS[section]) for section, model in sections.items()}
+    # an auto pool's pool is a pool body without an id (the service names the pool)
+    refused["AutoPoolBody"] = set(SIMULATOR_FIELDS["pool"]) | {"id"}
     schemas: dict[str, dict] = {}
     classes: dict[str, Any] = {}
     for model in (m.PoolSpec, m.JobSpec, m.TaskSpec):
