@@ -115,6 +115,7 @@ class Simulation(SimulatedWorld, Engine):
         self._init_counters()
         with paused_gc():
             self._build_workload(workload)
+        self._init_schedules(workload)
         if not self.track_mem and not self.track_io:
             self.kernel._advance = self._advance_plain
         self._init_horizon(horizon if horizon is not None else sim.horizon)
@@ -199,6 +200,7 @@ class Simulation(SimulatedWorld, Engine):
             node.tasks = node.prep = node.releases = None
         self.kernel.release()
         self.jobs, self.nodes, self.submissions, self.queue = [], {}, [], []
+        self.schedules = {}
         self._released = True
 
     def result(self) -> SimulationResult:

@@ -1,0 +1,84 @@
+"""Job schedules in the simulator (scheduler/scheduled.py): a workload's schedules make their
+jobs on the run's clock, by the rules of scheduler/schedules.py."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from poolscale.scheduler import Simulation
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DAY = 86_400.0
+
+
+def _pool() -> dict:
+    return json.loads((EXAMPLES / "cleanup-pool.json").read_text())
+
+
+def _week() -> dict:
+    return yaml.safe_load((EXAMPLES / "daily-schedule.yaml").read_text())
+
+
+def _fixed_pool(nodes: int = 1) -> dict:
+    return {"id": "p", "vmSize": "STANDARD_D2s_v3", "targetDedicatedNodes": nodes,
+            "simulation": {"start": "2026-01-05T00:00:00Z", "allocationTime": "PT1M",
+                           "bootTime": "PT1M"}}
+
+
+def _schedule(**schedule) -> dict:
+    return {"id": "s", "schedule": schedule,
+            "jobSpecification": {
+                "onAllTasksComplete": "terminatejob",
+                "jobManagerTask": {"id": "jm", "commandLine": "m", "duration": 60,
+                                   "killJobOnCompletion": False},
+                "tasks": [{"id": "a", "duration": 30, "submitTime": 10},
+                          {"id": "b", "duration": 30, "submitTime": 20}]}}
+
+
+def test_a_schedule_makes_its_jobs_on_the_grid_with_their_tasks():
+    sim = Simulation(_fixed_pool(), {"jobSchedules": [_schedule(
+        recurrenceInterval="PT1H", doNotRunUntil=600, doNotRunAfter=3 * 3600)]},
+        horizon="PT4H").run()
+    assert [(j.id, j.created_at, j.schedule) for j in sim.jobs] == [
+        ("s:job-1", 600.0, "s"), ("s:job-2", 4200.0, "s"), ("s:job-3", 7800.0, "s")]
+    assert [j.state for j in sim.jobs] == ["completed"] * 3
+    # the manager and the two tasks it adds, each job
+    assert [sorted(t.id for t in j.tasks) for j in sim.jobs] == [["a", "b", "jm"]] * 3
+    assert [t.submit_time for t in sim.jobs[1].tasks if t.id != "jm"] == [4210.0, 4220.0]
+    assert sim.schedules["s"].recurrence.state == "completed"
+    assert sim.schedules["s"].ended_at == 3 * 3600.0
+    report = sim.result().report
+    assert report["tasks"]["submitted"] == 9 and report["tasks"]["not_submitted"] == 0
+
+
+def test_the_schedules_job_is_created_before_the_workloads_submissions_at_that_instant():
+    workload = {"jobs": [{"id": "plain", "tasks": [{"id": "x", "duration": 5,
+                                                   "submitTime": 600}]}],
+                "jobSchedules": [_schedule(doNotRunUntil=600)]}
+    sim = Simulation(_fixed_pool(), workload, horizon="PT2H").run()
+    at_600 = [e for e in sim.events if e[0] == 600.0 and e[1] in ("job", "task.submit")]
+    assert at_600 == [(600.0, "job", "s:job-1", "active"), (600.0, "task.submit", "s:job-1/jm"),
+                      (600.0, "job", "plain", "active"), (600.0, "task.submit", "plain/x")]
+
+
+def test_a_window_or_interval_under_a_minute_is_refused_naming_the_field():
+    with pytest.raises(ValueError) as e:
+        Simulation(_fixed_pool(), {"jobSchedules": [_schedule(
+            recurrenceInterval="PT1H", startWindow="PT59S", doNotRunAfter=7200)]}, horizon=60)
+    assert str(e.value) == ("jobSchedules[0].schedule.startWindow: must be at least 60 seconds, "
+                            "got 59")
+
+
+def test_a_schedules_tasks_take_offsets_not_instants():
+    workload = {"jobSchedules": [_schedule(doNotRunUntil=600)]}
+    workload["jobSchedules"][0]["jobSpecification"]["tasks"][1]["submitTime"] = \
+        "2026-01-05T01:00:00Z"
+    with pytest.raises(ValueError) as e:
+        Simulation(_fixed_pool(), workload, horizon=60)
+    assert str(e.value) == ("jobSchedules[0].jobSpecification.tasks[1].submitTime: seconds after "
+                            "the job's creation, not an instant")
