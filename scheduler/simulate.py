@@ -38,7 +38,7 @@ __all__ = [
 #: a fixed instant, never the wall clock, so runs are reproducible).
 DEFAULT_START = "2026-01-05T00:00:00Z"
 #: Without a horizon, a run ends when the workload has drained, or this long after the last
-#: submission, whichever comes first.
+#: submission (or the last instant a job schedule may make a job), whichever comes first.
 DRAIN_CAP_SECONDS = 7 * 86_400.0
 
 
@@ -130,6 +130,9 @@ class Simulation(SimulatedWorld, Engine):
         self.stop_when_drained = h is None
         if h is None:
             last = self.submissions[-1][0] if self.submissions else 0.0
+            made = self._last_schedule_instant()     # a recurring one without an end: refused
+            if made is not None:
+                last = max(last, made)
             h = last + DRAIN_CAP_SECONDS
         period = self.period_ticks / TICKS_PER_SECOND
         if h / period > MAX_SAMPLE_PERIODS:

@@ -82,3 +82,30 @@ def test_a_schedules_tasks_take_offsets_not_instants():
         Simulation(_fixed_pool(), workload, horizon=60)
     assert str(e.value) == ("jobSchedules[0].jobSpecification.tasks[1].submitTime: seconds after "
                             "the job's creation, not an instant")
+
+
+def test_a_run_without_a_horizon_waits_for_the_schedule_then_stops_when_it_completes():
+    sim = Simulation(_fixed_pool(), {"jobSchedules": [_schedule(
+        recurrenceInterval="PT1H", doNotRunUntil=600, doNotRunAfter=3 * 3600)]}).run()
+    # the last job ended long before doNotRunAfter, where the schedule completes: the run too
+    assert [j.created_at for j in sim.jobs] == [600.0, 4200.0, 7800.0]
+    assert sim.result().report["simulated_seconds"] == 3 * 3600.0
+
+
+def test_a_run_without_a_horizon_stops_when_a_one_job_schedule_has_made_and_ended_its_job():
+    sim = Simulation(_fixed_pool(), {"jobSchedules": [_schedule(doNotRunUntil=7200)]}).run()
+    (job,) = sim.jobs
+    assert job.created_at == 7200.0 and job.state == "completed"
+    assert sim.schedules["s"].ended_at == job.completed_at
+    assert sim.result().report["simulated_seconds"] == job.completed_at
+    assert sim.until == 7200.0 + 7 * 86_400.0       # the cap counts from the schedule's instant
+
+
+def test_a_recurring_schedule_without_doNotRunAfter_needs_a_horizon():
+    workload = {"jobSchedules": [_schedule(recurrenceInterval="P1D")]}
+    with pytest.raises(ValueError) as e:
+        Simulation(_fixed_pool(), workload)
+    assert str(e.value) == "a recurring job schedule without doNotRunAfter needs a horizon"
+    sim = Simulation(_fixed_pool(), workload, horizon="P2D").run()
+    assert [j.id for j in sim.jobs] == ["s:job-1", "s:job-2", "s:job-3"]
+    assert sim.schedules["s"].recurrence.state == "active"
