@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from poolscale.runtime.cli import main
 from poolscale.scheduler import Simulation
+from poolscale.scheduler.documents import InputFileError
+from poolscale.scheduler.models import validate_workload
+from poolscale.scheduler.plaintasks import build_workload
+from poolscale.scheduler.workload import load_workload_file
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DAY = 86_400.0
@@ -109,3 +114,56 @@ def test_a_recurring_schedule_without_doNotRunAfter_needs_a_horizon():
     sim = Simulation(_fixed_pool(), workload, horizon="P2D").run()
     assert [j.id for j in sim.jobs] == ["s:job-1", "s:job-2", "s:job-3"]
     assert sim.schedules["s"].recurrence.state == "active"
+
+
+# -- workload files --------------------------------------------------------------------------
+
+
+def test_a_file_of_job_schedules_alone_is_a_workload():
+    loaded = load_workload_file(EXAMPLES / "daily-schedule.yaml")
+    assert loaded.workload.jobs == []
+    (schedule,) = loaded.workload.job_schedules
+    assert schedule.id == "nightly" and schedule.schedule.recurrence_interval == 86_400.0
+    assert len(schedule.job_specification.tasks) == 20
+
+
+def test_schedules_beside_jobs_read_fast_as_the_models_read_them():
+    doc = {"jobs": [{"id": "a", "tasks": [{"id": "t", "duration": 5, "submitTime": 1}]}],
+           "jobSchedules": [_schedule(doNotRunUntil=600)]}
+    alone = {"jobSchedules": doc["jobSchedules"]}
+    for document in (doc, alone):
+        fast, model = build_workload(copy.deepcopy(document)), validate_workload(copy.deepcopy(document))
+        assert fast == model and fast.model_fields_set == model.model_fields_set
+    assert build_workload(doc).job_schedules[0].id == "s"
+
+
+def test_a_bad_schedule_is_an_error_with_its_place(tmp_path):
+    path = tmp_path / "w.yaml"
+    path.write_text("jobSchedules:\n  - id: nightly\n    schedule:\n      recurrenceInterval: -5\n"
+                    "    jobSpecification:\n      jobManagerTask: {id: m, commandLine: x}\n")
+    with pytest.raises(InputFileError) as e:
+        load_workload_file(path)
+    assert str(e.value) == (f"{path}:4: jobSchedules[0].schedule.recurrenceInterval: must be "
+                            "more than 0, got -5")
+
+
+def test_a_document_without_jobs_tasks_or_schedules_is_no_workload(tmp_path):
+    path = tmp_path / "w.json"
+    path.write_text('{"schedules": []}')
+    with pytest.raises(InputFileError) as e:
+        load_workload_file(path)
+    assert str(e.value) == (f"{path}: no workload: expected a 'jobs' list, a 'tasks' list, a "
+                            "'jobSchedules' list or a 'generator'")
+
+
+def test_the_command_line_refuses_an_endless_schedule_without_a_horizon(capsys, tmp_path):
+    week = _week()
+    del week["jobSchedules"][0]["schedule"]["doNotRunAfter"]
+    path = tmp_path / "endless.json"
+    path.write_text(json.dumps(week))
+    code = main(["simulate", "--pool", str(EXAMPLES / "cleanup-pool.json"), "--workload",
+                 str(path), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err == ("poolscale: cannot simulate: a recurring job schedule without doNotRunAfter "
+                   "needs a horizon\n")
