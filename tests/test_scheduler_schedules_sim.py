@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from poolscale.runtime.cli import main
+from poolscale.runtime.simview import schedule_lines
 from poolscale.scheduler import Simulation
 from poolscale.scheduler.documents import InputFileError
 from poolscale.scheduler.models import validate_workload
@@ -167,3 +168,41 @@ def test_the_command_line_refuses_an_endless_schedule_without_a_horizon(capsys, 
     assert code == 2 and out == ""
     assert err == ("poolscale: cannot simulate: a recurring job schedule without doNotRunAfter "
                    "needs a horizon\n")
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def test_the_report_counts_each_schedules_jobs_and_tasks():
+    # one node of one slot: each job's manager and two tasks run one after another, 120 s;
+    # the run ends while the third job's last task runs
+    sim = Simulation(_fixed_pool(), {"jobSchedules": [_schedule(
+        recurrenceInterval="PT1H", doNotRunUntil=600, doNotRunAfter=3 * 3600)]},
+        horizon=7900).run()
+    report = sim.result().report
+    assert report["schedules"] == {"s": {
+        "state": "active", "jobs_created": 3, "jobs_skipped": 0,
+        "jobs": {"active": 1, "completed": 2},
+        "tasks": {"submitted": 9, "succeeded": 8, "failed": 0},
+        "first_job": "2026-01-05T00:10:00.000Z", "last_job": "2026-01-05T02:10:00.000Z",
+        "end_time": None}}
+    assert schedule_lines(report) == [
+        "Schedules", "  s: active · 3 jobs (1 active), 0 skipped · 9 tasks, 8 succeeded, 0 failed"]
+
+
+def test_a_workload_without_schedules_has_no_schedules_in_its_report():
+    report = Simulation(_fixed_pool(), {"jobs": [{"id": "a", "tasks": [
+        {"id": "t", "duration": 5}]}]}).run().result().report
+    assert "schedules" not in report
+    assert schedule_lines(report) == []
+
+
+def test_the_summary_ends_with_a_line_per_schedule(capsys):
+    code = main(["simulate", "--pool", str(EXAMPLES / "cleanup-pool.json"), "--workload",
+                 str(EXAMPLES / "daily-schedule.yaml"), "--horizon", "P7D", "--no-progress"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert out.splitlines()[1].startswith(
+        "workload " + str(EXAMPLES / "daily-schedule.yaml") + " (yaml, 0 tasks, 1 job schedule)")
+    assert out.endswith("\nSchedules\n  nightly: completed · 7 jobs, 0 skipped · 147 tasks, "
+                        "147 succeeded, 0 failed\n")
