@@ -16,6 +16,7 @@ from poolscale.scheduler import Simulation
 from poolscale.scheduler.documents import InputFileError
 from poolscale.scheduler.models import validate_workload
 from poolscale.scheduler.plaintasks import build_workload
+from poolscale.scheduler.results import instant_text
 from poolscale.scheduler.workload import load_workload_file
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -206,3 +207,53 @@ def test_the_summary_ends_with_a_line_per_schedule(capsys):
         "workload " + str(EXAMPLES / "daily-schedule.yaml") + " (yaml, 0 tasks, 1 job schedule)")
     assert out.endswith("\nSchedules\n  nightly: completed · 7 jobs, 0 skipped · 147 tasks, "
                         "147 succeeded, 0 failed\n")
+
+
+# -- acceptance: a nightly schedule for a simulated week (examples/daily-schedule.yaml) -------
+
+
+def test_a_daily_schedule_runs_seven_nightly_jobs_in_a_week():
+    sim = Simulation(_pool(), _week(), horizon="P7D").run()
+    assert sim.start_iso == "2026-01-05T02:00:00.000Z"     # its doNotRunUntil: no start given
+    assert [j.id for j in sim.jobs] == [f"nightly:job-{n}" for n in range(1, 8)]
+    assert [j.created_at for j in sim.jobs] == [n * DAY for n in range(7)]
+    assert [(len(j.tasks), j.n_succeeded) for j in sim.jobs] == [(21, 21)] * 7
+    report = sim.result().report
+    assert report["jobs"] == {"completed": 7}
+    assert report["schedules"] == {"nightly": {
+        "state": "completed", "jobs_created": 7, "jobs_skipped": 0, "jobs": {"completed": 7},
+        "tasks": {"submitted": 147, "succeeded": 147, "failed": 0},
+        "first_job": "2026-01-05T02:00:00.000Z", "last_job": "2026-01-11T02:00:00.000Z",
+        "end_time": "2026-01-11T23:00:00.000Z"}}       # doNotRunAfter: the last job ended before
+
+
+def test_a_job_longer_than_the_window_makes_the_next_nights_skip():
+    # a 30 h manager: each job ends a little after 08:00 the next day, past that night's
+    # window (02:00-06:00), so that night is skipped and the one after makes the next job
+    week = _week()
+    week["jobSchedules"][0]["jobSpecification"]["jobManagerTask"]["duration"] = "PT30H"
+    sim = Simulation(_pool(), week, horizon="P8D").run()
+    assert [j.created_at for j in sim.jobs] == [0.0, 2 * DAY, 4 * DAY, 6 * DAY]
+    assert [e[0] // 3600 for e in sim.events if e[1] == "schedule.skip"] == [30.0, 78.0, 126.0]
+    last = sim.jobs[-1].completed_at
+    assert 6 * DAY + 30 * 3600 < last < 6 * DAY + 31 * 3600
+    schedule = sim.result().report["schedules"]["nightly"]
+    assert schedule == {
+        "state": "completed", "jobs_created": 4, "jobs_skipped": 3, "jobs": {"completed": 4},
+        "tasks": {"submitted": 84, "succeeded": 84, "failed": 0},
+        "first_job": "2026-01-05T02:00:00.000Z", "last_job": "2026-01-11T02:00:00.000Z",
+        "end_time": instant_text(sim.start_ticks, last)}   # after doNotRunAfter: its last job's end
+
+
+def test_the_week_through_the_command_line(capsys):
+    code = main(["simulate", "--pool", str(EXAMPLES / "cleanup-pool.json"), "--workload",
+                 str(EXAMPLES / "daily-schedule.yaml"), "--horizon", "P7D", "--json",
+                 "--no-progress"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["start"] == "2026-01-05T02:00:00.000Z" and doc["jobs"] == {"completed": 7}
+    assert doc["schedules"]["nightly"]["jobs_created"] == 7
+    assert doc["schedules"]["nightly"]["tasks"] == {"submitted": 147, "succeeded": 147,
+                                                    "failed": 0}
+    assert doc["tasks"]["submitted"] == 147 and doc["tasks"]["not_submitted"] == 0
