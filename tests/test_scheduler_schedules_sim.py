@@ -257,3 +257,15 @@ def test_the_week_through_the_command_line(capsys):
     assert doc["schedules"]["nightly"]["tasks"] == {"submitted": 147, "succeeded": 147,
                                                     "failed": 0}
     assert doc["tasks"]["submitted"] == 147 and doc["tasks"]["not_submitted"] == 0
+
+
+def test_the_invariants_hold_after_every_event_of_a_schedules_run():
+    # the golden schedule case: jobs made on the grid, late and skipped, tasks added by request
+    import golden_cases
+    from poolscale.scheduler.invariants import checking_steps
+
+    case = golden_cases.cases()["schedule-6h"]
+    sim = Simulation(case["pool"], case["workload"], horizon=case["horizon"])
+    sim.run(on_step=checking_steps(sim))
+    tasks = sim.result().report["tasks"]
+    assert tasks["submitted"] == tasks["succeeded"] == 5 * 6 + 4     # 5 jobs of 6, the 4 hogs
