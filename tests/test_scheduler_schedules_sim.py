@@ -269,3 +269,15 @@ def test_the_invariants_hold_after_every_event_of_a_schedules_run():
     sim.run(on_step=checking_steps(sim))
     tasks = sim.result().report["tasks"]
     assert tasks["submitted"] == tasks["succeeded"] == 5 * 6 + 4     # 5 jobs of 6, the 4 hogs
+
+
+def test_schedules_that_could_make_more_tasks_than_a_run_holds_are_refused():
+    # a job of a manager and two tasks every minute for a year: 525,601 jobs, 1,576,803 tasks
+    workload = {"jobSchedules": [_schedule(recurrenceInterval="PT1M")]}
+    with pytest.raises(ValueError) as e:
+        Simulation(_fixed_pool(), workload, horizon="P365D")
+    assert str(e.value) == (
+        "the job schedules could make 1,576,803 tasks in the run with the workload's own, more "
+        "than the 1,000,000 a run holds (shorten the horizon or doNotRunAfter, or lengthen "
+        "recurrenceInterval)")
+    Simulation(_fixed_pool(), workload, horizon="P200D")      # 288,001 jobs, 864,003 tasks
