@@ -151,9 +151,10 @@ class SchedulesMixin(RequestsMixin):
 
     def _check_schedule_tasks(self, until: float) -> None:
         """Refuse a run whose schedules could make more than MAX_TASKS tasks (job managers
-        included) with the workload's own, the bound a workload file has: a schedule of many
-        tasks every minute for years would otherwise run for hours before it said anything."""
-        total = self.n_workload_tasks
+        included) with the workload's own, the bound a workload file has, or more than as many
+        jobs (a job costs what a task does): a schedule every minute for centuries would
+        otherwise run for hours, or out of memory, before it said anything."""
+        total, made = self.n_workload_tasks, 0
         for run in self.schedules.values():
             rec = run.recurrence
             if rec.anchor > until or (rec.deadline is not None and rec.deadline <= rec.anchor):
@@ -166,6 +167,11 @@ class SchedulesMixin(RequestsMixin):
                     jobs = min(jobs, math.ceil((rec.deadline - rec.anchor) / rec.interval))
             per_job = len(run.tasks) + (run.template.job_manager_task is not None)
             total += jobs * per_job
+            made += jobs
+        if made > MAX_TASKS:
+            raise ValueError(f"the job schedules could make {made:,} jobs in the run, more than "
+                             f"the {MAX_TASKS:,} a run holds (shorten the horizon or "
+                             "doNotRunAfter, or lengthen recurrenceInterval)")
         if total > MAX_TASKS:
             raise ValueError(f"the job schedules could make {total:,} tasks in the run with the "
                              f"workload's own, more than the {MAX_TASKS:,} a run holds (shorten "

@@ -281,3 +281,13 @@ def test_schedules_that_could_make_more_tasks_than_a_run_holds_are_refused():
         "than the 1,000,000 a run holds (shorten the horizon or doNotRunAfter, or lengthen "
         "recurrenceInterval)")
     Simulation(_fixed_pool(), workload, horizon="P200D")      # 288,001 jobs, 864,003 tasks
+    # jobs count too: a job without a task every minute for 3,000 years (a sample a day)
+    bare = {"jobSchedules": [{"id": "s", "schedule": {"recurrenceInterval": "PT1M"},
+                              "jobSpecification": {}}]}
+    pool = _fixed_pool()
+    pool["simulation"]["samples"] = {"period": "P1D"}
+    with pytest.raises(ValueError) as e:
+        Simulation(pool, bare, horizon=f"P{3000 * 365}D")
+    assert str(e.value) == (
+        "the job schedules could make 1,576,800,001 jobs in the run, more than the 1,000,000 a "
+        "run holds (shorten the horizon or doNotRunAfter, or lengthen recurrenceInterval)")
