@@ -291,3 +291,31 @@ def test_schedules_that_could_make_more_tasks_than_a_run_holds_are_refused():
     assert str(e.value) == (
         "the job schedules could make 1,576,800,001 jobs in the run, more than the 1,000,000 a "
         "run holds (shorten the horizon or doNotRunAfter, or lengthen recurrenceInterval)")
+
+
+class _Listening(Simulation):
+    """A layer above the schedules (as the auto-pool layer is): what it hears, and when."""
+
+    def _job_created(self, job):
+        super()._job_created(job)
+        self.heard.append((self.kernel.now, "created", job.id, job.schedule))
+
+    def _job_ended(self, job):
+        super()._job_ended(job)
+        self.heard.append((self.kernel.now, "ended", job.id, job.schedule))
+
+    def _schedule_ended(self, schedule_id, *, deleted):
+        super()._schedule_ended(schedule_id, deleted=deleted)
+        self.heard.append((self.kernel.now, "schedule ended", schedule_id, deleted))
+
+
+def test_the_layers_above_hear_a_schedules_jobs_with_their_schedule_and_its_end():
+    workload = {"jobs": [{"id": "plain", "tasks": [{"id": "x", "duration": 5}]}],
+                "jobSchedules": [_schedule(recurrenceInterval="PT1H", doNotRunUntil=600,
+                                           doNotRunAfter=3600)]}
+    sim = _Listening(_fixed_pool(), workload, horizon="PT2H")
+    sim.heard = []
+    sim.run()
+    # (the plain job, noaction, never ends)
+    assert sim.heard == [(0.0, "created", "plain", None), (600.0, "created", "s:job-1", "s"),
+                         (720.0, "ended", "s:job-1", "s"), (3600.0, "schedule ended", "s", False)]
