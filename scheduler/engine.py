@@ -1,7 +1,8 @@
 """The Batch engine both clocks share: one pool's manager, scheduler, attempts and sampler.
 
 :class:`Engine` stacks the rule layers (pool.py, jobs.py, scheduling.py, attempts.py,
-sampler.py, and requests.py for what a user asks at any instant) and builds their state from
+sampler.py, requests.py for what a user asks at any instant, and scheduled.py for the
+job schedules that make jobs as time goes on) and builds their state from
 a pool specification and jobs. It launches nothing by itself: a world supplies the launch methods (scheduler/simworld.py for the simulator; the live
 engine in ``poolscale.runtime.service`` supplies real nodes and processes), and the clock is
 its :class:`~.kernel.Kernel`, run on virtual time by :class:`~.simulate.Simulation` or on the
@@ -24,7 +25,7 @@ from .models import PoolSpec, Workload, resolve_time
 from .nodes import SlotIndex
 from .pool import STEADY, SWEEP_AFTER_REMOVALS
 from .quota import CoreQuota
-from .requests import RequestsMixin
+from .scheduled import SchedulesMixin
 from .tasks import Job, Task
 
 __all__ = ["Engine", "paused_gc"]
@@ -53,7 +54,7 @@ def _ticks(seconds: float) -> int:
     return int(round(seconds * TICKS_PER_SECOND))
 
 
-class Engine(RequestsMixin):
+class Engine(SchedulesMixin):
     """One pool's Batch rules and state (see the module docstring). Subclasses set ``kernel``,
     ``streams``, ``start_ticks``, ``_log`` and ``until`` before calling the ``_init_*``
     methods, and add a world before this class in their bases."""
@@ -174,6 +175,11 @@ class Engine(RequestsMixin):
         #: component 6 of the queue order for the next task numbered (RequestsMixin.add_task)
         self.next_seq = 0
         self.submissions_done = False
+        #: the workload's job schedules by id (SchedulesMixin._init_schedules); a live pool's
+        #: engine has none (the account drives its schedules), and the schedule whose job is
+        #: being made, while add_job makes it
+        self.schedules: dict[str, Any] = {}
+        self._making = None
 
     def _build_workload(self, workload: Workload) -> None:
         slots = self.slots
@@ -258,8 +264,8 @@ class Engine(RequestsMixin):
     def _start(self) -> None:
         """The pool comes up now (engine time 0 in a simulation): the initial sizing (a resize),
         the stream of submissions, the first sample at the next multiple of the sample period
-        (samples keep the account's grid, so pools created later sample at the same instants)
-        and the first autoscale run at once."""
+        (samples keep the account's grid, so pools created later sample at the same instants),
+        the first autoscale run at once, and each job schedule's first wake-up."""
         k = self.kernel
         if self.target[0] or self.target[1]:
             self._begin_resize()          # the initial sizing counts as a resize
@@ -273,6 +279,7 @@ class Engine(RequestsMixin):
             k.set_stream(SUBMIT, self._on_submit, self.submissions[0][0], 0)
         else:
             self.submissions_done = True
+        self._arm_schedules()
         period = self.period_ticks / TICKS_PER_SECOND
         first_k = 1 if k.now == 0.0 else int(k.now // period) + 1
         first = first_k * self.period_ticks / TICKS_PER_SECOND

@@ -153,6 +153,36 @@ def _resize_errors(sim) -> list[dict[str, Any]]:
     return out
 
 
+def _by_state(jobs) -> dict[str, int]:
+    """How many of ``jobs`` are in each state, states in alphabetical order."""
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.state] = counts.get(job.state, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _schedules(sim) -> dict[str, Any]:
+    """Per job schedule of the workload: its state at the end, the jobs it made and skipped,
+    their states and tasks (job managers included), the creation instants of its first and
+    last job, and when it completed (None while it has not)."""
+    out = {}
+    for sid, run in sim.schedules.items():
+        rec, jobs = run.recurrence, run.jobs
+        out[sid] = {
+            "state": rec.state,
+            "jobs_created": rec.n_created,
+            "jobs_skipped": rec.n_skipped,
+            "jobs": _by_state(jobs),
+            "tasks": {"submitted": sum(j.n_submitted for j in jobs),
+                      "succeeded": sum(j.n_succeeded for j in jobs),
+                      "failed": sum(j.n_failed for j in jobs)},
+            "first_job": _instant(sim, jobs[0].created_at) if jobs else None,
+            "last_job": _instant(sim, jobs[-1].created_at) if jobs else None,
+            "end_time": None if run.ended_at is None else _instant(sim, run.ended_at),
+        }
+    return out
+
+
 def build_report(sim) -> dict[str, Any]:
     """The report of a finished :class:`Simulation` (keys documented in docs/simulation-model.md)."""
     waits: list[float] = []
@@ -205,10 +235,7 @@ def build_report(sim) -> dict[str, Any]:
     provisioned = sim.slots * (sim.acc_billed[0] + sim.acc_billed[1])
     duration = sim.kernel.now
     wait = _pcts(waits)
-    jobs_by_state: dict[str, int] = {}
-    for job in sim.jobs:
-        jobs_by_state[job.state] = jobs_by_state.get(job.state, 0) + 1
-    return {
+    report: dict[str, Any] = {
         "pool": sim.pool_spec.id,
         "seed": sim.seed,
         "start": sim.start_iso,
@@ -245,7 +272,7 @@ def build_report(sim) -> dict[str, Any]:
             "target_changes": sim.target_changes,
         },
         "makespan_seconds": (last_end - first_submit) if last_end is not None else None,
-        "jobs": dict(sorted(jobs_by_state.items())),
+        "jobs": _by_state(sim.jobs),
         "pool_at_end": {
             "allocation_state": sim.alloc_state,
             "dedicated": sim.n_present[0],
@@ -261,5 +288,8 @@ def build_report(sim) -> dict[str, Any]:
         "samples": {"taken": len(sim.timeline), "recorded": len(sim.recorder)},
         "events_processed": sim.kernel.events_run,
     }
+    if sim.schedules:       # only then: a run without schedules reports as it always has
+        report["schedules"] = _schedules(sim)
+    return report
 
 
