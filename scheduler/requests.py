@@ -268,6 +268,7 @@ class RequestsMixin(SamplerMixin):
             jm.gkey = jm.slots if jm.slots <= self.slots else None
             jm.simple = False
             job.jm = jm
+            self.n_workload_tasks += 1      # counted as _build_workload counts a job's manager
         self._create_job(job)
         if job.terminate_on_all and job.state == "active" and not job.n_submitted:
             self._terminate(job, "AllTasksComplete")

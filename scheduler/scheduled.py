@@ -123,8 +123,6 @@ class SchedulesMixin(RequestsMixin):
             job = self.add_job(run.job_spec(run.recurrence.n_created), len(self.jobs))
         finally:
             self._making = None
-        if job.jm is not None:
-            self.n_workload_tasks += 1  # as _build_workload counts a workload job's manager
         run.jobs.append(job)
         for task in run.tasks:
             self.kernel.at(now + task.submit_time, SUBMIT, self._on_schedule_task, job, task)
