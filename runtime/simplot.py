@@ -70,7 +70,7 @@ def demand_line(workload: Any, start_ticks: int, slots: int, end: float
 
     from poolscale.scheduler.demand import demand_steps
 
-    times, held = demand_steps(workload, start_ticks)
+    times, held = demand_steps(workload, start_ticks, end)
     n = int(np.searchsorted(times, end, side="right"))
     times, held = times[:n], held[:n]
     if n > DEMAND_STEPS and end > 0:

@@ -5,26 +5,45 @@ run, such as ``$PendingTasks``, differs from one formula to the next and cannot 
 they are compared against. This is read from the workload alone: every task holds its
 ``requiredSlots`` (times its instances) from the moment it is submitted until its duration has
 passed, once. Dependencies, retries, job preparation and release tasks are not counted: it is
-what the user asked for, not what any pool could have done with it.
+what the user asked for, not what any pool could have done with it. A job schedule asks for
+its job at every due instant of its grid (``doNotRunUntil`` + k x ``recurrenceInterval``,
+before ``doNotRunAfter`` and the end of the run): a job the run makes late, because the one
+before it was still active, is the pool's doing, not the workload's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .models import Workload, resolve_time
+from .models import JobScheduleSpec, Workload, resolve_time
 
 __all__ = ["demand_steps"]
 
 
-def demand_steps(workload: Workload, start_ticks: int) -> tuple[np.ndarray, np.ndarray]:
+def _schedule_instants(schedule: JobScheduleSpec, start_ticks: int, end: float) -> list[float]:
+    """The due instants of a workload schedule (created at the start) up to ``end``."""
+    config = schedule.schedule
+    until = resolve_time(config.do_not_run_until, start_ticks)
+    after = resolve_time(config.do_not_run_after, start_ticks)
+    at = max(until or 0.0, 0.0)
+    limit = end if after is None else min(end, after - 1e-9)
+    step = config.recurrence_interval
+    if step is None:
+        return [at] if at <= limit else []
+    count = int((limit - at) // step) + 1 if at <= limit else 0
+    return [at + k * step for k in range(count)]
+
+
+def demand_steps(workload: Workload, start_ticks: int, end: float = 0.0
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """``(times, slots)``: from ``times[i]`` (seconds after the start, ascending, the first 0)
     until the next time, the workload's tasks would hold ``slots[i]`` slots.
 
     Times are placed as the simulator places submissions: an ISO time resolves against
     ``start_ticks`` (one before the start counts as the start), and a task cannot come before
     its job's creation. A job manager task starts with its job (at its creation, else with its
-    first task)."""
+    first task). A job schedule's jobs come at its due instants up to ``end`` seconds, their
+    tasks at their offsets from each."""
     starts: list[float] = []
     durations: list[float] = []
     widths: list[int] = []
@@ -47,6 +66,17 @@ def demand_steps(workload: Workload, start_ticks: int) -> tuple[np.ndarray, np.n
             starts.append(created if created is not None else first or 0.0)
             durations.append(jm.duration)
             widths.append(jm.required_slots)
+    for schedule in workload.job_schedules:
+        spec = schedule.job_specification
+        for created in _schedule_instants(schedule, start_ticks, end):
+            for task in spec.tasks:
+                starts.append(created + float(task.submit_time))
+                durations.append(task.duration)
+                widths.append(task.required_slots * task.instances)
+            if spec.job_manager_task is not None:
+                starts.append(created)
+                durations.append(spec.job_manager_task.duration)
+                widths.append(spec.job_manager_task.required_slots)
     begin = np.asarray(starts, dtype=np.float64)
     length = np.asarray(durations, dtype=np.float64)
     held = np.asarray(widths, dtype=np.int64)

@@ -276,3 +276,21 @@ def test_demand_follows_job_creation_and_job_manager_tasks():
     times, slots = demand_steps(workload, parse_iso_time("2026-03-02T00:00:00Z").ticks)
     assert times.tolist() == [0.0, 40.0, 45.0, 60.0, 100.0, 110.0, 130.0]
     assert slots.tolist() == [0, 4, 1, 0, 3, 1, 0]
+
+
+def test_demand_of_a_job_schedule_is_one_job_per_due_instant_up_to_the_end():
+    from poolscale.scheduler.demand import demand_steps
+    from poolscale.scheduler.models import load_workload
+
+    workload = load_workload({"jobSchedules": [{
+        "id": "s",
+        "schedule": {"doNotRunUntil": 100, "recurrenceInterval": 1000, "doNotRunAfter": 2500},
+        "jobSpecification": {
+            "jobManagerTask": {"id": "jm", "duration": 30},
+            "tasks": [{"id": "t", "submitTime": 10, "duration": 20, "requiredSlots": 2}]}}]})
+    times, slots = demand_steps(workload, 0, 5000.0)
+    assert times.tolist() == [0.0, 100.0, 110.0, 130.0, 1100.0, 1110.0, 1130.0,
+                              2100.0, 2110.0, 2130.0]
+    assert slots.tolist() == [0, 1, 3, 0, 1, 3, 0, 1, 3, 0]
+    times, slots = demand_steps(workload, 0, 1500.0)          # the run ends before day 3
+    assert times.tolist() == [0.0, 100.0, 110.0, 130.0, 1100.0, 1110.0, 1130.0]
