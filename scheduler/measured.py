@@ -51,25 +51,43 @@ def measured_attempts(events: Iterable[tuple]) -> dict[str, list[Attempt]]:
 def measured_workload(workload: Workload, events: Iterable[tuple]) -> Workload:
     """``workload`` with each task that ran lasting the mean of its measured attempts and
     exiting with their codes in order. A task stopped by its wall clock gets a duration past
-    it, so the replay stops it there too. A task that never ran keeps its declared duration."""
+    it, so the replay stops it there too. A task that never ran keeps its declared duration. A
+    job schedule's task lasts the mean of its attempts in every job the schedule made."""
     attempts = measured_attempts(events)
-    jobs = []
-    for job in workload.jobs:
-        tasks = []
-        for task in job.tasks:
-            seen = attempts.get(f"{job.id}/{task.id}")
-            if not seen:
-                tasks.append(task)
-                continue
-            codes = [code for _, code in seen]
-            duration = sum(d for d, _ in seen) / len(seen)
-            wall = task.constraints.max_wall_clock_time
-            if codes[-1] == WALL_CLOCK_EXIT_CODE and wall is not None:
-                duration = max(duration, wall) + 1.0
-                codes = codes[:-1] or [0]
-            tasks.append(task.model_copy(update={"duration": duration, "exit_codes": codes}))
-        jobs.append(job.model_copy(update={"tasks": tasks}))
-    return workload.model_copy(update={"jobs": jobs})
+    jobs = [job.model_copy(update={"tasks": _measured_tasks(job.tasks, attempts, (job.id,))})
+            for job in workload.jobs]
+    schedules = []
+    for schedule in workload.job_schedules:
+        # one template task stands for its run in every job the schedule made: the mean of
+        # all their attempts, the exit codes of the first job's
+        made = sorted({key.split("/", 1)[0] for key in attempts
+                       if key.startswith(f"{schedule.id}:job-")},
+                      key=lambda job_id: int(job_id.rsplit("-", 1)[1]))
+        spec = schedule.job_specification
+        spec = spec.model_copy(update={"tasks": _measured_tasks(spec.tasks, attempts, made)})
+        schedules.append(schedule.model_copy(update={"job_specification": spec}))
+    return workload.model_copy(update={"jobs": jobs, "job_schedules": schedules})
+
+
+def _measured_tasks(tasks: list, attempts: dict[str, list[Attempt]],
+                    job_ids: Iterable[str]) -> list:
+    """``tasks`` with the duration and exit codes measured for them in the jobs ``job_ids``."""
+    out = []
+    job_ids = list(job_ids)
+    for task in tasks:
+        runs = [attempts[key] for key in (f"{j}/{task.id}" for j in job_ids) if key in attempts]
+        if not runs:
+            out.append(task)
+            continue
+        seen = [attempt for run in runs for attempt in run]
+        codes = [code for _, code in runs[0]]
+        duration = sum(d for d, _ in seen) / len(seen)
+        wall = task.constraints.max_wall_clock_time
+        if codes[-1] == WALL_CLOCK_EXIT_CODE and wall is not None:
+            duration = max(duration, wall) + 1.0
+            codes = codes[:-1] or [0]
+        out.append(task.model_copy(update={"duration": duration, "exit_codes": codes}))
+    return out
 
 
 def _figure(report: dict, path: tuple[str, ...]) -> Any:

@@ -44,6 +44,24 @@ def test_measured_durations_and_codes_replace_the_declared_ones():
     ]
 
 
+def test_a_schedules_task_lasts_the_mean_of_its_runs_in_every_job_the_schedule_made():
+    workload = load_workload({"jobSchedules": [{
+        "id": "s", "schedule": {"recurrenceInterval": "PT1M"},
+        "jobSpecification": {"tasks": [{"id": "t", "duration": 1}, {"id": "u", "duration": 9}]}}],
+        "jobs": [{"id": "s2", "tasks": [{"id": "t", "duration": 1}]}]})
+    events = [(0.0, "task.start", "s:job-1/t", "n"), (2.0, "task.end", "s:job-1/t", "success", 0),
+              (60.0, "task.start", "s:job-2/t", "n"), (63.0, "task.retry", "s:job-2/t", 5),
+              (63.0, "task.start", "s:job-2/t", "n"), (70.0, "task.end", "s:job-2/t", "success", 0),
+              (0.0, "task.start", "s2/t", "n"), (50.0, "task.end", "s2/t", "success", 0)]
+    measured = measured_workload(workload, events)
+    tasks = measured.job_schedules[0].job_specification.tasks
+    assert [(t.id, t.duration, t.exit_codes) for t in tasks] == [
+        ("t", 4.0, [0]),          # the mean of 2, 3 and 7 s; the first job's codes
+        ("u", 9.0, [0]),          # never ran: as declared
+    ]
+    assert measured.jobs[0].tasks[0].duration == 50.0     # job s2 is not the schedule's
+
+
 @pytest.mark.parametrize("name", ["features-requeue", "features-terminate", "pool-csv"])
 def test_a_simulated_run_predicts_itself_exactly(name):
     # measured == declared, so the replay is the same run: every error is 0
