@@ -62,3 +62,26 @@ def test_the_event_log_keeps_every_attempt_for_the_prediction(tmp_path):
                      ("task.start", "j/a"), ("task.end", "j/a")]
     ends = [e[1:] for e in live.events if e[1] in ("task.retry", "task.end")]
     assert ends == [("task.retry", "j/a", 4), ("task.end", "j/a", "failure", 4)]
+
+
+def test_a_job_schedule_makes_its_jobs_on_the_real_clock_and_the_run_drains_after_it(tmp_path):
+    # the simulator's schedule layer on the live clock, 60x faster: a job each engine minute
+    # until doNotRunAfter (150 s), each with a manager and one task added as the job is made
+    # (a later one would find the job ended: its manager takes a fraction of a second)
+    workload = load_workload({"jobSchedules": [{
+        "id": "s", "schedule": {"recurrenceInterval": "PT1M", "doNotRunAfter": 150},
+        "jobSpecification": {
+            "onAllTasksComplete": "terminatejob",
+            "jobManagerTask": {"id": "m", "commandLine": "/bin/true",
+                               "killJobOnCompletion": False},
+            "tasks": [{"id": "t", "commandLine": "/bin/true", "submitTime": 0}]}}]})
+    live = WorkloadRun(load_pool(POOL), workload, reference_ticks=REFERENCE,
+                       settings=AccountSettings(data_dir=tmp_path / "data"), wall_clock=wall,
+                       seed=7, scale=1 / 60)
+    run_within(live, 20.0)
+    made = [(e[0], e[2]) for e in live.events if e[1] == "job" and e[3] == "active"]
+    assert made == [(0.0, "s:job-1"), (60.0, "s:job-2"), (120.0, "s:job-3")]
+    report = live.report()
+    assert report["schedules"]["s"]["jobs_created"] == 3
+    assert report["schedules"]["s"]["state"] == "completed"
+    assert (report["tasks"]["succeeded"], report["tasks"]["rejected"]) == (6, 0)

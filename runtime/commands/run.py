@@ -19,8 +19,9 @@ SCALE_RANGE = (0.001, 1000.0)
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "run", help="run a workload's tasks for real on local nodes, and compare with simulate",
-        description="Run the jobs of the file J (--jobs J: JSON or YAML jobs and tasks, the "
-                    "workload shape simulate reads, each task with a commandLine) for real on "
+        description="Run the jobs of the file J (--jobs J: JSON or YAML jobs and tasks, and "
+                    "job schedules, the workload shape simulate reads, each task with a "
+                    "commandLine) for real on "
                     "the pool that the pool file P (--pool P) describes: nodes are directories "
                     "on this machine, each task is a process run as you, by the same pool "
                     "manager, scheduler and autoscale rules as simulate, on the real clock. "

@@ -86,12 +86,13 @@ class WorkloadRun(PoolEngine):
         self._closed = False
 
     def _build_stream(self, workload: Workload, reference_ticks: int) -> None:
-        """The simulator's submission stream, its ISO times read against ``reference_ticks``
-        (the only use ``_build_workload`` makes of the start)."""
+        """The simulator's submission stream and job schedules, their ISO times read against
+        ``reference_ticks`` (the only use either makes of the start)."""
         real = self.start_ticks
         self.start_ticks = reference_ticks
         try:
             self._build_workload(workload)
+            self._init_schedules(workload)      # the simulator's schedule layer, on this clock
         finally:
             self.start_ticks = real
         self.submissions_done = not self.submissions   # the stream sets it at its end
