@@ -1,0 +1,273 @@
+"""Auto pools in the simulator (scheduler/autopooled.py): the run's pool is the one its jobs
+make, present only while its owner lives; and the refusals of workloads that would need more
+than the simulator's one pool."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from poolscale.runtime.cli import main
+from poolscale.scheduler import Simulation
+from poolscale.scheduler.autopools import auto_pool_id
+
+ROOT = Path(__file__).resolve().parent.parent
+NIGHTLY = ROOT / "examples" / "nightly-autopool.yaml"
+
+FORMULA = ("$p = $PendingTasks.GetSample(1);\n"
+           "$TargetDedicatedNodes = min(4, $p);\n"
+           "$NodeDeallocationOption = taskcompletion;\n")
+
+
+def spec(**changes) -> dict:
+    pool = {"vmSize": "STANDARD_D2_v3", "enableAutoScale": True, "autoScaleFormula": FORMULA,
+            "autoScaleEvaluationInterval": "PT5M",
+            "simulation": {"allocationTime": "PT1M", "bootTime": "PT1M"}}
+    out = {"autoPoolIdPrefix": "nightly", "poolLifetimeOption": "job", "pool": pool}
+    out.update(changes)
+    return out
+
+
+def job(job_id: str = "render", at: float = 600.0, n: int = 6, auto: dict | None = None,
+        **extra) -> dict:
+    return {"id": job_id, "creationTime": at, "onAllTasksComplete": "terminatejob",
+            "poolInfo": {"autoPoolSpecification": auto or spec()},
+            "tasks": [{"id": f"t{i}", "submitTime": at, "duration": 1800} for i in range(n)],
+            **extra}
+
+
+def run(workload: dict, horizon: float = 3 * 3600.0):
+    sim = Simulation(None, workload, horizon=horizon).run()
+    return sim, sim.result()
+
+
+def pool_events(result) -> list[tuple]:
+    return [e for e in result.events if e[1] in ("pool.created", "pool.deleted")]
+
+
+def nodes_at(result, t: float) -> int:
+    row = next(r for r in result.timeline_rows if r["time"] == t)
+    return row["dedicated"] + row["low_priority"]
+
+
+# -- a job's own pool ------------------------------------------------------------------------
+
+def test_a_jobs_pool_scales_from_its_formula_and_goes_with_the_job():
+    _, r = run({"jobs": [job()]})
+    pid = auto_pool_id("nightly", "render", 1)
+    assert pid == "nightly_0F55C65D-81CA-5B69-9DF0-E9C18AACDDD7"
+    # made at the job's creation, removed when it completes (6 tasks of 30 min on 4 nodes
+    # that are usable at 720: 720 + 2 · 1800 = 4320)
+    assert pool_events(r) == [(600.0, "pool.created", pid), (4320.0, "pool.deleted", pid)]
+    assert r.events_of("job", "render")[-1] == (4320.0, "job", "render", "completed")
+    # absent: no node, no formula run; then 0 -> 4 -> 2 (taskcompletion) -> gone
+    assert [nodes_at(r, t) for t in (570.0, 630.0, 2670.0, 2730.0, 4290.0, 4350.0)] == \
+        [0, 4, 4, 2, 2, 0]
+    assert r.runs[0][0] == 600.0 and r.runs[-1][0] == 4200.0
+    assert [e[2] for e in r.events if e[1] == "node" and e[3] == "creating"] == \
+        ["tvm-000001", "tvm-000002", "tvm-000003", "tvm-000004"]
+    assert min(e[0] for e in r.events if e[1] == "node") == 600.0
+    assert max(e[0] for e in r.events if e[1] == "node") == 4320.0
+    # node-hours stop at the deletion: 4 nodes 600-2700, 2 nodes 2700-4320
+    hours = (4 * 2100 + 2 * 1620) / 3600
+    assert r.report["node_hours"]["dedicated"] == pytest.approx(hours, rel=1e-12)
+    assert r.report["auto_pool"] == {
+        "id_prefix": "nightly", "lifetime": "job", "keep_alive": False,
+        "pools": [{"id": pid, "created": "2026-01-05T00:10:00.000Z",
+                   "deleted": "2026-01-05T01:12:00.000Z"}],
+        "node_hours": r.report["node_hours"]["dedicated"],
+    }
+    # samples are recorded only while the pool exists: 600, 630, ..., 4290
+    assert r.report["samples"] == {"taken": 360, "recorded": 124}
+    assert r.report["pool_at_end"]["dedicated"] == 0
+    assert r.report["pool_at_end"]["target_dedicated"] == 0
+
+
+def test_keep_alive_keeps_the_pool_and_its_formula_after_the_job():
+    _, r = run({"jobs": [job(auto=spec(keepAlive=True))]})
+    pid = auto_pool_id("nightly", "render", 1)
+    assert pool_events(r) == [(600.0, "pool.created", pid)]
+    assert r.report["auto_pool"]["pools"] == [
+        {"id": pid, "created": "2026-01-05T00:10:00.000Z", "deleted": None}]
+    assert r.report["auto_pool"]["keep_alive"] is True
+    # the formula keeps running: at 4500 it sees no pending task and empties the pool
+    assert r.runs[-1][0] == 10800.0
+    assert (4500.0, "pool.target", 0, 0, "taskcompletion") in r.events
+    assert [nodes_at(r, t) for t in (4350.0, 4530.0)] == [2, 0]
+
+
+def test_a_fixed_auto_pool_gets_its_targets_at_creation():
+    auto = spec()
+    auto["pool"] = {"vmSize": "STANDARD_D2_v3", "targetDedicatedNodes": 2,
+                    "simulation": {"allocationTime": "PT1M", "bootTime": "PT1M"}}
+    _, r = run({"jobs": [job(n=2, auto=auto)]})
+    pid = auto_pool_id("nightly", "render", 1)
+    # 2 tasks of 30 min on 2 nodes usable at 720
+    assert pool_events(r) == [(600.0, "pool.created", pid), (2520.0, "pool.deleted", pid)]
+    assert (600.0, "pool.state", "resizing") in r.events
+    assert r.runs == [] and r.report["autoscale"]["enabled"] is False
+    assert r.report["node_hours"]["dedicated"] == pytest.approx(2 * 1920 / 3600, rel=1e-12)
+
+
+def test_jobs_one_after_another_each_make_a_new_pool():
+    first = job("a", at=600.0, n=2)
+    second = job("b", at=7200.0, n=2)
+    sim, r = run({"jobs": [first, second]})
+    a, b = auto_pool_id("nightly", "a", 1), auto_pool_id("nightly", "b", 1)
+    assert pool_events(r) == [(600.0, "pool.created", a), (2520.0, "pool.deleted", a),
+                              (7200.0, "pool.created", b), (9120.0, "pool.deleted", b)]
+    # a new pool: new nodes, no sample of the first pool (its GetSample(1) at 7200 sees the
+    # sample of 7200 only), its formula's runs counted from 7200
+    assert [nodes_at(r, t) for t in (2490.0, 2550.0, 7170.0, 7230.0)] == [2, 0, 0, 2]
+    assert sim.recorder.latest("$PendingTasks", 100, sim.start_ticks + 9120 * 10**7).tolist() \
+        == [2.0] * 64
+    assert [t for t, _ in r.runs if 2520.0 < t < 7200.0] == []
+    assert [t for t, _ in r.runs if t >= 7200.0][:2] == [7200.0, 7500.0]
+    assert [e[2] for e in r.events if e[1] == "node" and e[3] == "creating"][-2:] == \
+        ["tvm-000003", "tvm-000004"]
+    # each pool recorded its own: 600..2490 and 7200..9090
+    assert r.report["samples"]["recorded"] == 64 + 64
+
+
+def test_deleting_the_pool_removes_nodes_still_draining():
+    # retaineddata keeps a scaled-down node leaving until its tasks' data retention ends (7
+    # days by default); the pool's deletion takes it at once
+    formula = ("$p = $PendingTasks.GetSample(1);\n"
+               "$TargetDedicatedNodes = min(4, $p);\n"
+               "$NodeDeallocationOption = retaineddata;\n")
+    auto = spec()
+    auto["pool"]["autoScaleFormula"] = formula
+    _, r = run({"jobs": [job(auto=auto)]})
+    pid = auto_pool_id("nightly", "render", 1)
+    assert pool_events(r) == [(600.0, "pool.created", pid), (4320.0, "pool.deleted", pid)]
+    assert [nodes_at(r, t) for t in (2730.0, 4290.0, 4350.0)] == [4, 4, 0]
+    assert r.report["pool_at_end"]["dedicated"] == 0
+    assert [e for e in r.events if e[1] == "node" and e[3] == "removed"] == [
+        (4320.0, "node", f"tvm-00000{i}", "removed") for i in (1, 2, 3, 4)]
+
+
+def test_a_run_without_auto_pools_has_no_auto_pool_key():
+    w = {"jobs": [{"id": "j", "tasks": [{"id": "t", "duration": 60}]}]}
+    r = Simulation({"id": "p", "vmSize": "STANDARD_D2_v3", "targetDedicatedNodes": 1}, w).run()
+    assert "auto_pool" not in r.result().report
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+POOL = {"id": "p", "vmSize": "STANDARD_D2_v3", "targetDedicatedNodes": 1}
+
+
+def refusal(pool, workload) -> str:
+    with pytest.raises(ValueError) as e:
+        Simulation(pool, workload)
+    return str(e.value)
+
+
+def test_a_pool_file_beside_auto_pools_is_refused():
+    assert refusal(POOL, {"jobs": [job()]}) == \
+        "the workload's jobs make their own pool; drop --pool"
+
+
+def test_no_pool_at_all_is_refused():
+    assert refusal(None, {"jobs": [{"id": "j", "tasks": []}]}) == (
+        "no pool: give a pool file (--pool), or the workload's jobs a "
+        "poolInfo.autoPoolSpecification")
+
+
+def test_two_different_auto_pool_specifications_are_refused():
+    other = spec(autoPoolIdPrefix="other")
+    assert refusal(None, {"jobs": [job("a"), job("b", auto=other)]}) == (
+        "the simulator runs one pool; job 'a' and job 'b' give different "
+        "autoPoolSpecifications (give every job the same one)")
+
+
+def test_jobs_on_a_named_pool_beside_auto_pool_jobs_are_refused():
+    named = {"id": "c", "poolInfo": {"poolId": "p"}, "tasks": []}
+    assert refusal(None, {"jobs": [job("a"), named]}) == (
+        "the simulator runs one pool; job 'c' names pool 'p' while job 'a' makes an auto "
+        "pool (give every job the same autoPoolSpecification)")
+    assert refusal(None, {"jobs": [{"id": "c", "tasks": []}, job("a")]}) == (
+        "the simulator runs one pool; job 'c' names no pool while job 'a' makes an auto "
+        "pool (give every job the same autoPoolSpecification)")
+
+
+def test_two_jobs_whose_pools_would_overlap_are_refused_when_the_second_is_made():
+    sim = Simulation(None, {"jobs": [job("a", at=600.0), job("b", at=1200.0)]},
+                     horizon=3 * 3600.0)
+    with pytest.raises(ValueError) as e:
+        sim.run()
+    assert str(e.value) == (
+        "the simulator runs one pool; job 'b' makes its auto pool at 2026-01-05T00:20:00.000Z "
+        f"while pool {auto_pool_id('nightly', 'a', 1)} of 'a' still exists (a job's pool "
+        "lives until the job completes, for ever with keepAlive)")
+
+
+def test_a_kept_pool_refuses_the_next_jobs_pool():
+    kept = spec(keepAlive=True)
+    sim = Simulation(None, {"jobs": [job("a", n=1, auto=kept), job("b", at=7200.0, auto=kept)]},
+                     horizon=3 * 3600.0)
+    with pytest.raises(ValueError, match="job 'b' makes its auto pool at "
+                                         "2026-01-05T02:00:00.000Z while pool "):
+        sim.run()
+
+
+# -- the command -----------------------------------------------------------------------------
+
+def test_simulate_without_a_pool_file_runs_the_pool_the_jobs_make(capsys):
+    assert main(["simulate", "--workload", str(NIGHTLY), "--json", "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    pid = auto_pool_id("nightly", "render", 1)
+    assert doc["auto_pool"] == {
+        "id_prefix": "nightly", "lifetime": "job", "keep_alive": False,
+        "pools": [{"id": pid, "created": "2026-03-02T01:00:00.000Z",
+                   "deleted": "2026-03-02T01:53:00.000Z"}],
+        "node_hours": doc["node_hours"]["dedicated"],
+    }
+    assert doc["tasks"]["succeeded"] == 10
+    assert doc["inputs"]["formula"] == (
+        f"{NIGHTLY}#/jobs/0/poolInfo/autoPoolSpecification/pool/autoScaleFormula")
+    assert err == ""
+
+
+def test_simulate_summary_has_the_auto_pool_line(capsys):
+    assert main(["simulate", "--workload", str(NIGHTLY), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("pool made by the workload's jobs (STANDARD_D2_v3, 2 slots per node)")
+    assert "1 made, 1 deleted (lifetime job, prefix nightly)" in out
+
+
+def test_simulate_refuses_a_pool_file_beside_auto_pools(capsys, tmp_path):
+    pool = tmp_path / "pool.json"
+    pool.write_text(json.dumps(POOL))
+    assert main(["simulate", "--pool", str(pool), "--workload", str(NIGHTLY),
+                 "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        "poolscale: cannot simulate: the workload's jobs make their own pool; drop --pool\n")
+
+
+def test_simulate_without_a_pool_needs_auto_pools(capsys, tmp_path):
+    w = tmp_path / "w.json"
+    w.write_text(json.dumps({"jobs": [{"id": "j", "tasks": [{"id": "t", "duration": 6}]}]}))
+    assert main(["simulate", "--workload", str(w), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"poolscale: --pool is needed: the jobs of {w} make no pool "
+        "(poolInfo.autoPoolSpecification)\n")
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps({"jobs": [job("a"), {"id": "c", "tasks": [{"id": "t"}]}]}))
+    assert main(["simulate", "--workload", str(mixed), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"poolscale: {mixed}: the simulator runs one pool; job 'c' names no pool while job "
+        "'a' makes an auto pool (give every job the same autoPoolSpecification)\n")
+
+
+def test_simulate_refuses_overlapping_pools_in_one_line(capsys, tmp_path):
+    w = tmp_path / "w.json"
+    w.write_text(json.dumps({"jobs": [job("a"), job("b", at=1200.0)]}))
+    assert main(["simulate", "--workload", str(w), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("poolscale: cannot simulate: the simulator runs one pool; job 'b' ")
+    assert err.count("\n") == 1
