@@ -271,3 +271,21 @@ def test_simulate_refuses_overlapping_pools_in_one_line(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith("poolscale: cannot simulate: the simulator runs one pool; job 'b' ")
     assert err.count("\n") == 1
+
+
+# -- the live engine -------------------------------------------------------------------------
+
+def test_the_live_engine_makes_and_deletes_the_auto_pools_as_the_simulator_does():
+    # the golden auto-pool case on the live kernel and the (scaled) real clock: two hours in
+    # about 2.5 s; the same events (pools made and deleted), runs, timeline and report
+    import golden_cases
+    from test_differential import assert_same_run, live_run, outcome
+
+    case = golden_cases.cases()["autopool-jobs"]
+    workload, horizon = case["workload"], case["horizon"]
+    want = outcome(Simulation(None, workload, horizon=horizon).run())
+    made = [(e[0], e[1]) for e in want["events"] if e[1] in ("pool.created", "pool.deleted")]
+    assert [kind for _, kind in made] == ["pool.created", "pool.deleted"] * 2
+    assert [t for t, kind in made if kind == "pool.created"] == [300.0, 3600.0]
+    live = live_run(None, workload, None, horizon, None, scale=0.00035)
+    assert_same_run(outcome(live, extra_events=1), want)
