@@ -16,7 +16,7 @@ from typing import IO, Any, Iterable
 
 from .wording import counted
 
-__all__ = ["summary_rows", "compare_rows", "render_table", "write_timeline_csv", "picture_type",
+__all__ = ["summary_rows", "compare_rows", "schedule_lines", "render_table", "write_timeline_csv", "picture_type",
            "peak_nodes", "counted",
            "resize_error_lines"]
 
@@ -160,6 +160,27 @@ def summary_rows(report: dict, timeline: list[dict]) -> list[Row]:
     rows.append(("run", "pool at end", f"{nodes}, {end.get('allocation_state', '?')}"))
     rows.append(("run", "events", _num(report.get("events_processed"))))
     return rows
+
+
+def schedule_lines(report: dict) -> list[str]:
+    """The "Schedules" block under a summary, one line per job schedule of the run (none
+    without schedules): ``nightly: completed · 7 jobs, 0 skipped · 147 tasks, 147 succeeded,
+    0 failed``, the jobs' states named when some did not complete. The table holds figures
+    every run has; a workload has any number of schedules."""
+    schedules = report.get("schedules") or {}
+    if not schedules:
+        return []
+    lines = ["Schedules"]
+    for sid, s in schedules.items():
+        jobs = counted(s["jobs_created"], "job")
+        unfinished = {state: n for state, n in s["jobs"].items() if state != "completed"}
+        if unfinished:
+            jobs += " (" + ", ".join(f"{n:,} {state}" for state, n in unfinished.items()) + ")"
+        t = s["tasks"]
+        lines.append(f"  {sid}: {s['state']} · {jobs}, {s['jobs_skipped']:,} skipped · "
+                     f"{counted(t['submitted'], 'task')}, {t['succeeded']:,} succeeded, "
+                     f"{t['failed']:,} failed")
+    return lines
 
 
 def _after(rows: list[Row], section: str) -> int:

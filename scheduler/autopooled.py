@@ -27,7 +27,7 @@ from poolscale.metrics.recorder import SampleRecorder
 from .autopools import auto_pool_id, creates_pool, deletes_pool
 from .models import AutoPoolSpecification, Workload
 from .nodes import LEAVINGPOOL
-from .requests import RequestsMixin
+from .scheduled import SchedulesMixin
 from .tasks import Job
 
 __all__ = ["AutoPoolMixin", "AutoPoolRun", "MadePool", "find_auto_pool", "auto_pool_place",
@@ -118,7 +118,7 @@ def auto_pool_place(workload: Workload) -> str | None:
     return None
 
 
-class AutoPoolMixin(RequestsMixin):
+class AutoPoolMixin(SchedulesMixin):
     """The engine's pool as an auto pool (see the module docstring); inert (``auto_pool`` None)
     for a pool of a pool file and for the live engine, whose account makes real pools."""
 
@@ -149,12 +149,14 @@ class AutoPoolMixin(RequestsMixin):
         self._make_pool(owner, job.schedule)
 
     def _job_ended(self, job: Job) -> None:
-        super()._job_ended(job)
+        # The job's own pool goes first: the schedule that hears of the job next (super) may
+        # make its next job at this instant, and that job's pool is a new one.
         auto = self.auto_pool
         current = None if auto is None else auto.current
         if auto is not None and current is not None and current.owner == job.id \
                 and deletes_pool(auto.spec, "job_completed"):
             self._delete_pool()
+        super()._job_ended(job)
 
     def _schedule_ended(self, schedule_id: str, *, deleted: bool) -> None:
         super()._schedule_ended(schedule_id, deleted=deleted)

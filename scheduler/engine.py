@@ -1,7 +1,8 @@
 """The Batch engine both clocks share: one pool's manager, scheduler, attempts and sampler.
 
 :class:`Engine` stacks the rule layers (pool.py, jobs.py, scheduling.py, attempts.py,
-sampler.py, and requests.py for what a user asks at any instant) and builds their state from
+sampler.py, requests.py for what a user asks at any instant, and scheduled.py for the
+job schedules that make jobs as time goes on) and builds their state from
 a pool specification and jobs. It launches nothing by itself: a world supplies the launch methods (scheduler/simworld.py for the simulator; the live
 engine in ``poolscale.runtime.service`` supplies real nodes and processes), and the clock is
 its :class:`~.kernel.Kernel`, run on virtual time by :class:`~.simulate.Simulation` or on the
@@ -178,6 +179,11 @@ class Engine(AutoPoolMixin):
         #: component 6 of the queue order for the next task numbered (RequestsMixin.add_task)
         self.next_seq = 0
         self.submissions_done = False
+        #: the workload's job schedules by id (SchedulesMixin._init_schedules); a live pool's
+        #: engine has none (the account drives its schedules), and the schedule whose job is
+        #: being made, while add_job makes it
+        self.schedules: dict[str, Any] = {}
+        self._making = None
 
     def _build_workload(self, workload: Workload) -> None:
         slots = self.slots
@@ -262,8 +268,8 @@ class Engine(AutoPoolMixin):
     def _start(self) -> None:
         """The pool comes up now (engine time 0 in a simulation): the initial sizing (a resize),
         the stream of submissions, the first sample at the next multiple of the sample period
-        (samples keep the account's grid, so pools created later sample at the same instants)
-        and the first autoscale run at once."""
+        (samples keep the account's grid, so pools created later sample at the same instants),
+        the first autoscale run at once, and each job schedule's first wake-up."""
         k = self.kernel
         self._size_initially()            # nothing for an auto pool, absent until its owner
                                           # (autopooled.py)
@@ -271,6 +277,7 @@ class Engine(AutoPoolMixin):
             k.set_stream(SUBMIT, self._on_submit, self.submissions[0][0], 0)
         else:
             self.submissions_done = True
+        self._arm_schedules()
         period = self.period_ticks / TICKS_PER_SECOND
         first_k = 1 if k.now == 0.0 else int(k.now // period) + 1
         first = first_k * self.period_ticks / TICKS_PER_SECOND

@@ -233,8 +233,10 @@ class JobsMixin(PoolMixin):
         an auto pool that lives as long as the schedule goes here. Nothing by default."""
 
     def _check_drained(self) -> None:
+        """A run without a horizon stops once every submission is made, no task is active or
+        running, and no job schedule can make another job."""
         if self.stop_when_drained and self.submissions_done and not self.n_active \
-                and not self.n_running:
+                and not self.n_running and not self._schedules_live():
             self.kernel.stop_at = self.kernel.now
 
     # -- job preparation and release (docs/simulation-model.md#job-preparation-and-release-tasks)

@@ -61,7 +61,7 @@ __all__ = [
     "AutoPoolBody", "AutoPoolSpecification", "JobSpecification", "ScheduleConfiguration",
     "JobScheduleSpec",
     "FieldError", "cores_from_vm_size", "resolve_time", "load_pool", "load_workload", "absolute_instants",
-    "validate_workload",
+    "validate_workload", "one_job",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -1188,7 +1188,8 @@ def absolute_instants(workload: Workload) -> list[int]:
 
 def load_workload(data: Any, progress: Any = None) -> Workload:
     """A workload file: ``{"jobs": [...]}``, a bare list of jobs, or ``{"tasks": [...]}``
-    (one job ``job-1``). Raises pydantic.ValidationError.
+    (one job ``job-1``); ``jobSchedules`` beside or instead of ``jobs``. Raises
+    pydantic.ValidationError.
 
     Plain tasks are built without pydantic's per-field work (plaintasks.py), the rest through
     the models; ``progress(done, total)`` hears of the tasks built as they are."""
@@ -1197,12 +1198,19 @@ def load_workload(data: Any, progress: Any = None) -> Workload:
     return build_workload(data, progress)
 
 
+def one_job(data: Any) -> bool:
+    """Whether a workload document is one job's mapping (``{"tasks": [...]}``, job ``job-1``):
+    a document with ``jobs`` or ``jobSchedules`` is a workload's."""
+    return isinstance(data, dict) and "tasks" in data and "jobs" not in data \
+        and "jobSchedules" not in data
+
+
 def validate_workload(data: Any) -> Workload:
     """:func:`load_workload` by the models alone: every task validated by pydantic. Its
     errors are the ones a file error reports."""
     if isinstance(data, list):
         data = {"jobs": data}
-    elif isinstance(data, dict) and "tasks" in data and "jobs" not in data:
+    elif one_job(data):
         job = {k: v for k, v in data.items()}
         job.setdefault("id", "job-1")
         data = {"jobs": [job]}

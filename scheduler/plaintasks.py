@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .limits import MAX_SECONDS
 from .models import (
     AbsoluteTime, JobSpec, TaskConstraints, TaskSpec, Workload, _seconds, _sim_time,
-    validate_workload,
+    one_job, validate_workload,
 )
 
 __all__ = ["plain_task", "task_from_fields", "task_from_rest", "build_workload", "progress_step"]
@@ -192,16 +192,18 @@ def _given(data: dict) -> frozenset[str] | None:
 
 def _jobs_of(data: Any) -> list | None:
     """The job documents of a workload document, as ``models.load_workload`` reads its
-    shapes (a bare list of jobs, ``{"jobs": [...]}``, ``{"tasks": [...]}`` for one job
-    ``job-1``); None for any other document, which the model judges."""
+    shapes (a bare list of jobs, ``{"jobs": [...]}`` perhaps beside ``jobSchedules``,
+    ``{"tasks": [...]}`` for one job ``job-1``); None for any other document, which the model
+    judges."""
     if isinstance(data, list):
         return data
-    if isinstance(data, dict) and "tasks" in data and "jobs" not in data:
+    if one_job(data):
         job = dict(data)
         job.setdefault("id", "job-1")
         return [job]
-    if isinstance(data, dict) and set(data) == {"jobs"} and isinstance(data["jobs"], list):
-        return data["jobs"]
+    if isinstance(data, dict) and data and set(data) <= {"jobs", "jobSchedules"} \
+            and isinstance(data.get("jobs", []), list):
+        return data.get("jobs", [])
     return None
 
 
@@ -249,7 +251,14 @@ def build_workload(data: Any, progress: Progress | None = None) -> Workload:
                 if progress is not None and done % step == 0:
                     progress(done, total)
             built.append(JobSpec.model_validate({**job, "tasks": tasks} if "tasks" in job else job))
-        workload = Workload.model_validate({"jobs": built})
+        # the schedules are few and small: the model reads them, and the ids they share with
+        # the jobs (Workload._unique)
+        doc: dict[str, Any] = {"jobs": built}
+        if isinstance(data, dict) and "jobSchedules" in data:     # the fields the file sets
+            doc = {"jobSchedules": data["jobSchedules"]}
+            if "jobs" in data:
+                doc["jobs"] = built
+        workload = Workload.model_validate(doc)
     except ValidationError:
         return validate_workload(data)      # raises: the whole document's errors, as ever
     if progress is not None and done % step:

@@ -153,6 +153,31 @@ def _resize_errors(sim) -> list[dict[str, Any]]:
     return out
 
 
+def _schedules(sim) -> dict[str, Any]:
+    """Per job schedule of the workload: its state at the end, the jobs it made and skipped,
+    their states and tasks (job managers included), the creation instants of its first and
+    last job, and when it completed (None while it has not)."""
+    out = {}
+    for sid, run in sim.schedules.items():
+        rec, jobs = run.recurrence, run.jobs
+        states: dict[str, int] = {}
+        for job in jobs:
+            states[job.state] = states.get(job.state, 0) + 1
+        out[sid] = {
+            "state": rec.state,
+            "jobs_created": rec.n_created,
+            "jobs_skipped": rec.n_skipped,
+            "jobs": dict(sorted(states.items())),
+            "tasks": {"submitted": sum(j.n_submitted for j in jobs),
+                      "succeeded": sum(j.n_succeeded for j in jobs),
+                      "failed": sum(j.n_failed for j in jobs)},
+            "first_job": _instant(sim, jobs[0].created_at) if jobs else None,
+            "last_job": _instant(sim, jobs[-1].created_at) if jobs else None,
+            "end_time": None if run.ended_at is None else _instant(sim, run.ended_at),
+        }
+    return out
+
+
 def build_report(sim) -> dict[str, Any]:
     """The report of a finished :class:`Simulation` (keys documented in docs/simulation-model.md)."""
     waits: list[float] = []
@@ -261,6 +286,8 @@ def build_report(sim) -> dict[str, Any]:
         "samples": {"taken": len(sim.timeline), "recorded": _recorded(sim)},
         "events_processed": sim.kernel.events_run,
     }
+    if sim.schedules:       # only then: a run without schedules reports as it always has
+        report["schedules"] = _schedules(sim)
     if sim.auto_pool is not None:
         report["auto_pool"] = _auto_pool(sim, hours[0] + hours[1])
     return report

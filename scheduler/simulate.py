@@ -39,7 +39,7 @@ __all__ = [
 #: a fixed instant, never the wall clock, so runs are reproducible).
 DEFAULT_START = "2026-01-05T00:00:00Z"
 #: Without a horizon, a run ends when the workload has drained, or this long after the last
-#: submission, whichever comes first.
+#: submission (or the last instant a job schedule may make a job), whichever comes first.
 DRAIN_CAP_SECONDS = 7 * 86_400.0
 
 
@@ -124,6 +124,7 @@ class Simulation(SimulatedWorld, Engine):
         self._init_counters()
         with paused_gc():
             self._build_workload(workload)
+        self._init_schedules(workload)
         if not self.track_mem and not self.track_io:
             self.kernel._advance = self._advance_plain
         self._init_horizon(horizon if horizon is not None else sim.horizon)
@@ -140,6 +141,9 @@ class Simulation(SimulatedWorld, Engine):
         self.stop_when_drained = h is None
         if h is None:
             last = self.submissions[-1][0] if self.submissions else 0.0
+            made = self._last_schedule_instant()     # a recurring one without an end: refused
+            if made is not None:
+                last = max(last, made)
             h = last + DRAIN_CAP_SECONDS
         period = self.period_ticks / TICKS_PER_SECOND
         if h / period > MAX_SAMPLE_PERIODS:
@@ -210,6 +214,7 @@ class Simulation(SimulatedWorld, Engine):
             node.tasks = node.prep = node.releases = None
         self.kernel.release()
         self.jobs, self.nodes, self.submissions, self.queue = [], {}, [], []
+        self.schedules = {}
         self._released = True
 
     def result(self) -> SimulationResult:

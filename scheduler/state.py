@@ -8,9 +8,9 @@ here and there in ``__init__`` helpers, so no checker could tell a typo from a f
 field is declared below (assigned by the engine's ``_init_*`` methods) and the layers form one
 inheritance chain over it
 (``EngineState`` → ``PoolMixin`` → ``JobsMixin`` → ``SchedulerMixin`` → ``AttemptsMixin`` →
-``SamplerMixin`` → ``RequestsMixin`` → ``AutoPoolMixin`` → ``Engine``), which ``mypy`` checks
-(tests/test_typing.py). A world (simworld.py for :class:`~.simulate.Simulation`) supplies the
-launch methods declared last.
+``SamplerMixin`` → ``RequestsMixin`` → ``SchedulesMixin`` → ``AutoPoolMixin`` → ``Engine``),
+which ``mypy`` checks (tests/test_typing.py). A world (simworld.py for
+:class:`~.simulate.Simulation`) supplies the launch methods declared last.
 
 A layer that calls down the chain (the pool manager requeues a task, say) calls a method
 declared at the end of this class and defined by the layer that owns it.
@@ -138,6 +138,8 @@ class EngineState:
     _qtok: int
     next_seq: int
     submissions_done: bool
+    schedules: dict[str, Any]
+    _making: Any
     # -- the run's extent and progress (Simulation._init_horizon) --
     stop_when_drained: bool
     until: float
@@ -173,6 +175,9 @@ class EngineState:
 
     def _reboot(self, node: Node, option: Any) -> None:
         raise NotImplementedError  # requests.py
+
+    def _schedules_live(self) -> bool:
+        raise NotImplementedError  # scheduled.py
 
     # -- launch methods: supplied by the world (scheduler/simworld.py, or the live engine) --
 

@@ -5,7 +5,8 @@ Formats, chosen by the file name (``.gz`` is inflated first):
 
 * ``.json`` / ``.yaml`` / ``.yml`` — jobs with their tasks (``{"jobs": [...]}``, a list of jobs, or
   ``{"tasks": [...]}`` for one job ``job-1``), in the Batch REST shape plus the simulation fields
-  ``submitTime``, ``duration``, ``exitCodes``; or a generator spec ``{"generator": {...}}``.
+  ``submitTime``, ``duration``, ``exitCodes``, and job schedules beside or instead of the jobs
+  (``{"jobSchedules": [...]}``); or a generator spec ``{"generator": {...}}``.
 * ``.csv`` — a header row, then one task per row (:func:`read_csv`).
 * ``.swf`` — a Standard Workload Format trace (:func:`read_swf`).
 
@@ -166,11 +167,13 @@ def _check_rows(text: str, name: str, comment: str, what: str, header: int = 0) 
 def _check_task_count(data: Any, name: str, text: str) -> None:
     """Refuse a JSON or YAML workload of more than MAX_TASKS tasks (job managers included)
     before validating any: the error names the job whose tasks pass the limit."""
+    from .models import one_job
+
     if isinstance(data, list):
         jobs, prefix = data, []
     elif isinstance(data, dict) and isinstance(data.get("jobs"), list):
         jobs, prefix = data["jobs"], ["jobs"]
-    elif isinstance(data, dict) and "jobs" not in data:
+    elif one_job(data):
         jobs, prefix = [data], None            # {"tasks": [...]}: one job, the document
     else:
         return
@@ -841,7 +844,7 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
     them (the command line draws it; a generator's tasks are not counted)."""
     from pydantic import ValidationError
 
-    from .models import load_workload
+    from .models import load_workload, one_job
 
     name = os.fspath(path)
     kind = _kind(name)
@@ -867,9 +870,9 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
         return loaded
     if data is None:
         raise InputFileError(name, "empty workload file")
-    if isinstance(data, dict) and not {"jobs", "tasks"} & set(data):
-        raise InputFileError(name, "no workload: expected a 'jobs' list, a 'tasks' list or a "
-                                   "'generator'")
+    if isinstance(data, dict) and not {"jobs", "tasks", "jobSchedules"} & set(data):
+        raise InputFileError(name, "no workload: expected a 'jobs' list, a 'tasks' list, a "
+                                   "'jobSchedules' list or a 'generator'")
     _check_task_count(data, name, text)
     try:
         loaded = LoadedWorkload(load_workload(data, progress), name, kind)
@@ -878,14 +881,14 @@ def load_workload_file(path: str | os.PathLike, *, seed: int = 0, start: Any = N
         # as {"jobs": [job]}; the error path is cut back to what is in the file.
         if isinstance(data, list):
             doc, strip = {"jobs": data}, 1
-        elif isinstance(data, dict) and "tasks" in data and "jobs" not in data:
+        elif one_job(data):
             doc, strip = {"jobs": [data]}, 2
         else:
             doc, strip = data, 0
         raise from_validation_error(name, text, doc, e, strip=strip) from None
     except ValueError as e:
         raise InputFileError(name, str(e)) from None
-    if not loaded.workload.task_count:
+    if not loaded.workload.task_count and not loaded.workload.job_schedules:
         raise InputFileError(name, "no tasks")   # as for a CSV or SWF file without any
     return loaded
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 SCHEDULER = Path(__file__).resolve().parent.parent / "scheduler"
-RULES = ("pool.py", "jobs.py", "scheduling.py", "attempts.py", "sampler.py", "requests.py")
+RULES = ("pool.py", "jobs.py", "scheduling.py", "attempts.py", "sampler.py", "requests.py",
+         "scheduled.py")
 
 #: attribute names that belong to the simulated world: seeded streams, drawn or declared
 #: durations, declared exit codes, distributions

@@ -258,7 +258,8 @@ def test_refused_before_simulating_with_exit_2(capsys, tmp_path, small, extra, m
 
 
 @pytest.mark.parametrize("text, message", [
-    ("{}", "no workload: expected a 'jobs' list, a 'tasks' list or a 'generator'"),
+    ("{}", "no workload: expected a 'jobs' list, a 'tasks' list, a 'jobSchedules' list or a "
+            "'generator'"),
     ('{"tasks": []}', "no tasks"),
 ])
 def test_an_empty_json_workload_is_exit_2(capsys, tmp_path, text, message):

@@ -126,15 +126,17 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
     if args.json:
         out.write(json_text(doc))
         return EXIT_OK
-    from ..simview import counted, resize_error_lines
+    from ..simview import counted, resize_error_lines, schedule_lines
 
     report = result.report
-    tasks = inputs.workload.task_count
+    tasks = counted(inputs.workload.task_count, "task")
+    if inputs.workload.job_schedules:
+        tasks += ", " + counted(len(inputs.workload.job_schedules), "job schedule")
     name = "made by the workload's jobs" if inputs.pool_place else inputs.pool.id
     out.write(f"pool {name} ({inputs.pool.vm_size}, "
               f"{counted(inputs.pool.task_slots_per_node, 'slot')} per node) · {choice.label}\n"
               f"workload {inputs.workload_path} ({inputs.workload_kind}, "
-              f"{counted(tasks, 'task')}) · start {inputs.start} · seed {inputs.seed}\n")
+              f"{tasks}) · start {inputs.start} · seed {inputs.seed}\n")
     for note in inputs.notes + late:
         out.write(f"note: {note}\n")
     for w in choice.warnings:
@@ -144,6 +146,9 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
     out.write("\n")
     render_table(out, "Simulation report", ["figure", "value"],
                  summary_rows(report, result.timeline_rows))
+    block = schedule_lines(report)
+    if block:
+        out.write("\n" + "\n".join(block) + "\n")
     written = [p for p in (args.report_json, args.timeline, args.plot) if p]
     if written:
         out.write("\nwrote " + ", ".join(written) + "\n")
