@@ -4,7 +4,6 @@ than the simulator's one pool."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -214,30 +213,99 @@ def test_a_kept_pool_refuses_the_next_jobs_pool():
         sim.run()
 
 
+# -- job schedules ---------------------------------------------------------------------------
+
+def schedule(schedule_id: str, auto: dict, **when) -> dict:
+    """Hourly from 600 s to 3 h: jobs at 600, 4200 and 7800, each a manager (1 min) and two
+    tasks of 10 min."""
+    return {"id": schedule_id,
+            "schedule": when or {"recurrenceInterval": "PT1H", "doNotRunUntil": 600,
+                                 "doNotRunAfter": 3 * 3600},
+            "jobSpecification": {
+                "onAllTasksComplete": "terminatejob",
+                "poolInfo": {"autoPoolSpecification": auto},
+                "jobManagerTask": {"id": "jm", "commandLine": "m", "duration": 60,
+                                   "killJobOnCompletion": False},
+                "tasks": [{"id": "a", "duration": 600, "submitTime": 10},
+                          {"id": "b", "duration": 600, "submitTime": 20}]}}
+
+
+def test_a_schedule_with_lifetime_jobschedule_makes_one_pool_for_all_its_jobs():
+    auto = spec(autoPoolIdPrefix="hourly", poolLifetimeOption="jobschedule")
+    sim, r = run({"jobSchedules": [schedule("s", auto)]}, horizon=4 * 3600.0)
+    pid = auto_pool_id("hourly", "s", 1)
+    assert [(j.id, j.created_at, j.completed_at) for j in sim.jobs] == [
+        ("s:job-1", 600.0, 1620.0), ("s:job-2", 4200.0, 5220.0), ("s:job-3", 7800.0, 8820.0)]
+    # made with the first job, kept between the jobs, deleted when the schedule completes
+    assert pool_events(r) == [(600.0, "pool.created", pid), (10800.0, "pool.deleted", pid)]
+    assert (10800.0, "schedule", "s", "completed") in r.events
+    assert r.report["auto_pool"]["pools"] == [
+        {"id": pid, "created": "2026-01-05T00:10:00.000Z", "deleted": "2026-01-05T03:00:00.000Z"}]
+    # the formula runs all along the pool's life, every 5 min from its creation
+    assert [t for t, _ in r.runs] == [600.0 + 300 * k for k in range(34)]
+    assert [nodes_at(r, t) for t in (1200.0, 3000.0, 4800.0, 8400.0, 10800.0)] == [2, 0, 2, 2, 0]
+
+
+def test_a_schedule_with_lifetime_job_makes_a_pool_per_job():
+    sim, r = run({"jobSchedules": [schedule("s", spec())]}, horizon=4 * 3600.0)
+    ids = [auto_pool_id("nightly", f"s:job-{n}", 1) for n in (1, 2, 3)]
+    assert pool_events(r) == [
+        (600.0, "pool.created", ids[0]), (1620.0, "pool.deleted", ids[0]),
+        (4200.0, "pool.created", ids[1]), (5220.0, "pool.deleted", ids[1]),
+        (7800.0, "pool.created", ids[2]), (8820.0, "pool.deleted", ids[2])]
+    # no formula run while no pool exists
+    assert [t for t, _ in r.runs if 1620.0 < t < 4200.0 or 5220.0 < t < 7800.0] == []
+    assert [nodes_at(r, t) for t in (1200.0, 3000.0, 4800.0)] == [2, 0, 2]
+
+
+def test_the_week_of_nightly_jobs_makes_and_deletes_a_pool_each_night():
+    import yaml
+
+    sim = Simulation(None, yaml.safe_load(NIGHTLY.read_text())).run()
+    r = sim.result()
+    days = [86_400.0 * k for k in range(7)]
+    assert [(j.id, j.created_at, j.completed_at) for j in sim.jobs] == [
+        (f"nightly:job-{k + 1}", d, d + 1680.0) for k, d in enumerate(days)]
+    assert pool_events(r) == [e for k, d in enumerate(days) for e in (
+        (d, "pool.created", auto_pool_id("nightly", f"nightly:job-{k + 1}", 1)),
+        (d + 1680.0, "pool.deleted", auto_pool_id("nightly", f"nightly:job-{k + 1}", 1)))]
+    assert r.report["auto_pool"]["pools"] == nightly_pools()
+    # billed only while a pool exists: no node between 02:28 and the next night's 02:00
+    assert max(row["dedicated"] for row in r.timeline_rows
+               if any(d + 1680.0 < row["time"] < d + 86_400.0 for d in days)) == 0
+    assert r.report["schedules"]["nightly"]["end_time"] == "2026-01-11T23:00:00.000Z"
+
+
 # -- the command -----------------------------------------------------------------------------
+
+def nightly_pools() -> list[dict]:
+    """The week of examples/nightly-autopool.yaml: a pool a night, 02:00 to 02:28."""
+    return [{"id": auto_pool_id("nightly", f"nightly:job-{n}", 1),
+             "created": f"2026-01-{4 + n:02d}T02:00:00.000Z",
+             "deleted": f"2026-01-{4 + n:02d}T02:28:00.000Z"} for n in range(1, 8)]
+
 
 def test_simulate_without_a_pool_file_runs_the_pool_the_jobs_make(capsys):
     assert main(["simulate", "--workload", str(NIGHTLY), "--json", "--no-progress"]) == 0
     out, err = capsys.readouterr()
     doc = json.loads(out)
-    pid = auto_pool_id("nightly", "render", 1)
     assert doc["auto_pool"] == {
         "id_prefix": "nightly", "lifetime": "job", "keep_alive": False,
-        "pools": [{"id": pid, "created": "2026-03-02T01:00:00.000Z",
-                   "deleted": "2026-03-02T01:53:00.000Z"}],
-        "node_hours": doc["node_hours"]["dedicated"],
-    }
-    assert doc["tasks"]["succeeded"] == 10
+        "pools": nightly_pools(), "node_hours": doc["node_hours"]["dedicated"]}
+    assert doc["node_hours"]["dedicated"] == pytest.approx(11.55, rel=1e-12)
+    assert doc["schedules"]["nightly"]["jobs_created"] == 7
+    assert doc["tasks"]["succeeded"] == 63
     assert doc["inputs"]["formula"] == (
-        f"{NIGHTLY}#/jobs/0/poolInfo/autoPoolSpecification/pool/autoScaleFormula")
+        f"{NIGHTLY}#/jobSchedules/0/jobSpecification/poolInfo/autoPoolSpecification/pool"
+        "/autoScaleFormula")
     assert err == ""
 
 
 def test_simulate_summary_has_the_auto_pool_line(capsys):
     assert main(["simulate", "--workload", str(NIGHTLY), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("pool made by the workload's jobs (STANDARD_D2_v3, 2 slots per node)")
-    assert "1 made, 1 deleted (lifetime job, prefix nightly)" in out
+    assert out.startswith("pool made by the workload's jobs (STANDARD_D2s_v3, 2 slots per node)")
+    assert "7 made, 7 deleted (lifetime job, prefix nightly)" in out
 
 
 def test_simulate_refuses_a_pool_file_beside_auto_pools(capsys, tmp_path):
@@ -257,11 +325,12 @@ def test_simulate_without_a_pool_needs_auto_pools(capsys, tmp_path):
         f"poolscale: --pool is needed: the jobs of {w} make no pool "
         "(poolInfo.autoPoolSpecification)\n")
     mixed = tmp_path / "mixed.json"
-    mixed.write_text(json.dumps({"jobs": [job("a"), {"id": "c", "tasks": [{"id": "t"}]}]}))
+    mixed.write_text(json.dumps({"jobs": [{"id": "c", "tasks": [{"id": "t"}]}],
+                                 "jobSchedules": [schedule("s", spec())]}))
     assert main(["simulate", "--workload", str(mixed), "--no-progress"]) == 2
     assert capsys.readouterr().err == (
         f"poolscale: {mixed}: the simulator runs one pool; job 'c' names no pool while job "
-        "'a' makes an auto pool (give every job the same autoPoolSpecification)\n")
+        "schedule 's' makes an auto pool (give every job the same autoPoolSpecification)\n")
 
 
 def test_simulate_refuses_overlapping_pools_in_one_line(capsys, tmp_path):
