@@ -117,6 +117,57 @@ def _autopool_workload() -> dict:
     return {"jobs": [job("first", 300.0, 9), job("second", 3600.0, 6)]}
 
 
+def _autopool_schedule_workload() -> dict:
+    """An hourly job schedule whose jobs share one auto pool (lifetime jobschedule): made with
+    the first job, kept between jobs while its formula empties it, deleted when the schedule
+    completes."""
+    workload = _autopool_workload()
+    spec = dict(workload["jobs"][0]["poolInfo"]["autoPoolSpecification"],
+                poolLifetimeOption="jobschedule")
+    return {"jobSchedules": [{
+        "id": "hourly",
+        "schedule": {"recurrenceInterval": "PT1H", "doNotRunUntil": 300, "doNotRunAfter": 10000},
+        "jobSpecification": {
+            "onAllTasksComplete": "terminatejob", "poolInfo": {"autoPoolSpecification": spec},
+            "jobManagerTask": {"id": "jm", "commandLine": "add", "duration": 60,
+                               "killJobOnCompletion": False},
+            "tasks": [{"id": f"t{i}", "duration": 120 + (i * 83) % 600,
+                       "submitTime": 30 + (i * 47) % 300} for i in range(5)]}}]}
+
+
+def _schedule_case() -> dict:
+    """A job schedule every 6 hours for 36 hours on two fixed nodes (docs/simulation-model.md,
+    "Job schedules"). A high-priority job holds both nodes from 05:50 to 12:50, so the job
+    made at 06:00 is still running at 12:00: that recurrence waits and its job is made late,
+    when the 06:00 job completes inside the 3 h window. Nodes held again from 23:50 to 08:50
+    the next day keep the job made at 00:00 running past the 06:00 recurrence's window: that
+    one is skipped."""
+    hour = 3600
+
+    def hog(at: int, hours: int) -> list[dict]:
+        return [{"id": f"h{at}-{i}", "duration": hours * hour, "submitTime": at}
+                for i in range(2)]
+
+    pool = {"id": "schedules", "vmSize": "STANDARD_D2_v3", "targetDedicatedNodes": 2,
+            "simulation": {"start": "2026-03-02T00:00:00Z", "seed": 2,
+                           "allocationTime": {"kind": "uniform", "low": "PT1M", "high": "PT2M"},
+                           "bootTime": "PT1M"}}
+    workload = {
+        "jobs": [{"id": "hog", "priority": 100,
+                  "tasks": hog(5 * hour + 3000, 7) + hog(23 * hour + 3000, 9)}],
+        "jobSchedules": [{
+            "id": "every6h",
+            "schedule": {"recurrenceInterval": "PT6H", "startWindow": "PT3H",
+                         "doNotRunAfter": 35 * hour},
+            "jobSpecification": {
+                "priority": 10, "onAllTasksComplete": "terminatejob",
+                "jobManagerTask": {"id": "jm", "commandLine": "add", "duration": 600,
+                                   "killJobOnCompletion": False},
+                "tasks": [{"id": f"t{i}", "duration": 300 + 60 * i, "submitTime": 60}
+                          for i in range(5)]}}]}
+    return dict(pool=pool, workload=workload, horizon=36.0 * hour)
+
+
 def cases() -> dict[str, dict]:
     """name -> keyword arguments of Simulation (pool, workload, formula, horizon, seed)."""
     csv = str(EXAMPLES / "workload.csv")
@@ -130,10 +181,13 @@ def cases() -> dict[str, dict]:
                          formula=(EXAMPLES / "autoscale.formula").read_text()),
     }
     out["autopool-jobs"] = dict(pool=None, workload=_autopool_workload(), horizon=7200.0)
+    out["autopool-schedule"] = dict(pool=None, workload=_autopool_schedule_workload(),
+                                    horizon=12600.0)
     for option, fill in (("requeue", "spread"), ("terminate", "pack"),
                          ("taskcompletion", "spread"), ("retaineddata", "pack")):
         out[f"features-{option}"] = dict(pool=_features_pool(option, fill),
                                          workload=_features_workload(), horizon=6 * 3600.0)
+    out["schedule-6h"] = _schedule_case()
     return out
 
 

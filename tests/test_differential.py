@@ -127,3 +127,21 @@ def test_the_live_engine_makes_the_simulators_decisions_on_every_feature(option)
     assert kinds.count("task.requeue" if option == "requeue" else "task.retry") >= 5
     live = live_run(pool, workload, None, horizon, None, scale=0.001)
     assert_same_run(outcome(live, extra_events=1), want)
+
+
+def test_the_live_engine_makes_a_job_schedules_jobs_as_the_simulator_does():
+    # the golden schedule case: recurrences on the grid, one made late inside its window, one
+    # skipped past it, the manager's tasks added at their offsets (scheduler/scheduled.py,
+    # driven on the live kernel); 36 simulated hours in about 2 s
+    import golden_cases
+
+    case = golden_cases.cases()["schedule-6h"]
+    pool, workload, horizon = case["pool"], case["workload"], case["horizon"]
+    want = outcome(Simulation(pool, workload, None, horizon=horizon).run())
+    kinds = [e[1] for e in want["events"]]
+    assert kinds.count("schedule.skip") == 1 and kinds.count("schedule") == 1
+    created = [e[0] for e in want["events"] if e[1] == "job" and e[3] == "active"
+               and e[2].startswith("every6h:")]
+    assert created[:2] == [0.0, 6 * 3600.0] and created[2] % 3600 != 0     # the late one
+    live = live_run(pool, workload, None, horizon, None, scale=0.000015)
+    assert_same_run(outcome(live, extra_events=1), want)

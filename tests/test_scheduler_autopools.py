@@ -344,17 +344,26 @@ def test_simulate_refuses_overlapping_pools_in_one_line(capsys, tmp_path):
 
 # -- the live engine -------------------------------------------------------------------------
 
-def test_the_live_engine_makes_and_deletes_the_auto_pools_as_the_simulator_does():
-    # the golden auto-pool case on the live kernel and the (scaled) real clock: two hours in
-    # about 2.5 s; the same events (pools made and deleted), runs, timeline and report
+@pytest.mark.parametrize("name, lifetime, scale", [
+    ("autopool-jobs", "job", 0.00035),             # 2 h in about 2.5 s
+    ("autopool-schedule", "jobschedule", 0.0002),   # 3.5 h in about 2.5 s
+])
+def test_the_live_engine_makes_and_deletes_the_auto_pools_as_the_simulator_does(
+        name, lifetime, scale):
+    # the golden auto-pool cases on the live kernel and the (scaled) real clock: the same
+    # events (pools made and deleted), runs, timeline and report
     import golden_cases
     from test_differential import assert_same_run, live_run, outcome
 
-    case = golden_cases.cases()["autopool-jobs"]
+    case = golden_cases.cases()[name]
     workload, horizon = case["workload"], case["horizon"]
     want = outcome(Simulation(None, workload, horizon=horizon).run())
     made = [(e[0], e[1]) for e in want["events"] if e[1] in ("pool.created", "pool.deleted")]
-    assert [kind for _, kind in made] == ["pool.created", "pool.deleted"] * 2
-    assert [t for t, kind in made if kind == "pool.created"] == [300.0, 3600.0]
-    live = live_run(None, workload, None, horizon, None, scale=0.00035)
+    if lifetime == "job":        # two jobs, a pool each
+        assert made == [(300.0, "pool.created"), (1392.9725618208981, "pool.deleted"),
+                        (3600.0, "pool.created"), (4500.683402799479, "pool.deleted")]
+    else:                        # three jobs, one pool until the schedule completes
+        assert made == [(300.0, "pool.created"), (10000.0, "pool.deleted")]
+        assert want["report"]["schedules"]["hourly"]["jobs_created"] == 3
+    live = live_run(None, workload, None, horizon, None, scale=scale)
     assert_same_run(outcome(live, extra_events=1), want)
