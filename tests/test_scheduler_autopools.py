@@ -258,6 +258,25 @@ def test_a_schedule_with_lifetime_job_makes_a_pool_per_job():
     assert [nodes_at(r, t) for t in (1200.0, 3000.0, 4800.0)] == [2, 0, 2]
 
 
+def test_a_late_job_of_the_schedule_makes_its_pool_as_the_last_ones_goes():
+    # job-1 runs past the 4200 recurrence (its task waits for the manager on the one node,
+    # 780 to 4780): job-2 is made late, at job-1's completion, the same instant job-1's pool
+    # is deleted; its pool is a new one, made after the old one went
+    late = schedule("s", spec(), recurrenceInterval="PT1H", startWindow="PT1H",
+                    doNotRunUntil=600, doNotRunAfter=2 * 3600)
+    late["jobSpecification"]["tasks"] = [{"id": "a", "duration": 4000, "submitTime": 10}]
+    sim, r = run({"jobSchedules": [late]}, horizon=4 * 3600.0)
+    one, two = (auto_pool_id("nightly", f"s:job-{n}", 1) for n in (1, 2))
+    assert [e for e in r.events if e[0] == 4780.0 and e[1] in ("job", "pool.created",
+                                                               "pool.deleted")] == [
+        (4780.0, "job", "s:job-1", "terminating", "AllTasksComplete"),
+        (4780.0, "job", "s:job-1", "completed"),
+        (4780.0, "pool.deleted", one),
+        (4780.0, "job", "s:job-2", "active"),
+        (4780.0, "pool.created", two)]
+    assert pool_events(r)[-1] == (8900.0, "pool.deleted", two)
+
+
 def test_the_week_of_nightly_jobs_makes_and_deletes_a_pool_each_night():
     import yaml
 
