@@ -84,7 +84,7 @@ def load_inputs(args: argparse.Namespace, progress: str = "off") -> SimInputs:
     from poolscale.formula.values import Timestamp, format_timestamp
     from poolscale.scheduler.documents import InputFileError, read_pool
     from poolscale.scheduler.models import absolute_instants
-    from poolscale.scheduler.simulate import DEFAULT_START, start_text
+    from poolscale.scheduler.simulate import start_text
     from poolscale.scheduler.workload import load_workload_file
 
     from .progress import ProgressDisplay
@@ -98,10 +98,7 @@ def load_inputs(args: argparse.Namespace, progress: str = "off") -> SimInputs:
         pool = None if args.pool is None else read_pool(args.pool)
     except InputFileError as e:
         raise UsageError(str(e)) from None
-    sim = None if pool is None else pool.simulation
-    start = (args.start or (sim and sim.start) or DEFAULT_START).strip()
-    seed = args.seed if args.seed is not None else (
-        sim.seed if sim is not None and sim.seed is not None else 0)
+    start, seed = _start_and_seed(args, pool)
     display = ProgressDisplay(f"reading {args.workload}", "", progress)
     try:
         loaded = load_workload_file(args.workload, seed=seed, start=start,
@@ -116,9 +113,8 @@ def load_inputs(args: argparse.Namespace, progress: str = "off") -> SimInputs:
         # no pool file: the workload's jobs make their pool (a JSON/YAML workload, whose
         # reading took no seed, start or slots from a pool)
         pool, place = _auto_pool(loaded.workload, args.workload)
-        sim = pool.simulation
-        start = (args.start or sim.start or DEFAULT_START).strip()
-        seed = args.seed if args.seed is not None else (sim.seed if sim.seed is not None else 0)
+        start, seed = _start_and_seed(args, pool)
+    sim = pool.simulation
     if horizon is None:
         horizon = sim.horizon
     notes = list(loaded.notes)
@@ -141,6 +137,18 @@ def load_inputs(args: argparse.Namespace, progress: str = "off") -> SimInputs:
         notes.extend(_no_duration_note(loaded.workload))
     return SimInputs(pool, args.pool or args.workload, loaded.workload, args.workload,
                      loaded.kind, notes, start, horizon, seed, place)
+
+
+def _start_and_seed(args: argparse.Namespace, pool: Any) -> tuple[str, int]:
+    """The run's start and seed: the options, else the pool's ``simulation`` section (when
+    there is a pool yet), else the defaults."""
+    from poolscale.scheduler.simulate import DEFAULT_START
+
+    sim = None if pool is None else pool.simulation
+    start = (args.start or (sim and sim.start) or DEFAULT_START).strip()
+    seed = args.seed if args.seed is not None else (
+        sim.seed if sim is not None and sim.seed is not None else 0)
+    return start, seed
 
 
 def _auto_pool(workload: Any, path: str) -> tuple[Any, str]:
