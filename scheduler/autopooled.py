@@ -172,8 +172,8 @@ class AutoPoolMixin(SchedulesMixin):
 
         at = instant_text(self.start_ticks, self.kernel.now)
         raise ValueError(f"{ONE_POOL}; job {job.id!r} makes its auto pool at {at} while pool "
-                         f"{current.id} of {current.owner!r} still exists (a job's pool lives "
-                         "until the job completes, for ever with keepAlive)")
+                         f"{current.id} of {current.owner!r} still exists (a pool lives until "
+                         "its job or schedule completes, for ever with keepAlive)")
 
     # -- making and removing the pool -------------------------------------------------------
 
@@ -191,9 +191,6 @@ class AutoPoolMixin(SchedulesMixin):
         self.pool_absent = False
         auto.retired_samples += len(self.recorder)
         self.recorder = SampleRecorder(period=self.recorder.period, delay=self.recorder.delay)
-        self.resize_errors = []
-        self.quota_error = [False, False]
-        self.resize_stopped = False
         self.option = Option.REQUEUE
         self.target = list(auto.targets)
         self.autoscale = auto.autoscale
@@ -223,5 +220,9 @@ class AutoPoolMixin(SchedulesMixin):
                         self._kill(task, by_job=False)
                 self._clear_local(node)
                 self._remove(node)
+        # what the pool held of its last resize goes with it
+        self.resize_errors = []
+        self.quota_error = [False, False]
+        self.resize_stopped = False
         self.pool_absent = True
         self.kernel.dirty = True

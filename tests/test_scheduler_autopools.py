@@ -111,6 +111,21 @@ def test_a_fixed_auto_pool_gets_its_targets_at_creation():
     assert r.report["node_hours"]["dedicated"] == pytest.approx(2 * 1920 / 3600, rel=1e-12)
 
 
+def test_a_deleted_pool_takes_its_resize_errors_with_it():
+    # a fixed pool of 4 nodes with room for 2 (4 cores of 2-core nodes): the quota error is
+    # the pool's while it exists, the run's report keeps it, the absent pool has none
+    auto = spec()
+    auto["pool"] = {"vmSize": "STANDARD_D2_v3", "targetDedicatedNodes": 4,
+                    "simulation": {"allocationTime": "PT1M", "bootTime": "PT1M",
+                                   "dedicatedCoreQuota": 4}}
+    _, r = run({"jobs": [job(n=2, auto=auto)]})
+    assert (600.0, "pool.resize_error", "AccountCoreQuotaReached") in r.events
+    assert [row["resize_errors"] for row in r.timeline_rows if row["time"] in (630.0, 2550.0)] \
+        == ["AccountCoreQuotaReached", ""]
+    assert r.report["pool_at_end"]["resize_errors"] == []
+    assert [e["code"] for e in r.report["resize_errors"]] == ["AccountCoreQuotaReached"]
+
+
 def test_jobs_one_after_another_each_make_a_new_pool():
     first = job("a", at=600.0, n=2)
     second = job("b", at=7200.0, n=2)
@@ -200,8 +215,8 @@ def test_two_jobs_whose_pools_would_overlap_are_refused_when_the_second_is_made(
         sim.run()
     assert str(e.value) == (
         "the simulator runs one pool; job 'b' makes its auto pool at 2026-01-05T00:20:00.000Z "
-        f"while pool {auto_pool_id('nightly', 'a', 1)} of 'a' still exists (a job's pool "
-        "lives until the job completes, for ever with keepAlive)")
+        f"while pool {auto_pool_id('nightly', 'a', 1)} of 'a' still exists (a pool lives "
+        "until its job or schedule completes, for ever with keepAlive)")
 
 
 def test_a_kept_pool_refuses_the_next_jobs_pool():
