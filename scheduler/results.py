@@ -153,6 +153,14 @@ def _resize_errors(sim) -> list[dict[str, Any]]:
     return out
 
 
+def _by_state(jobs) -> dict[str, int]:
+    """How many of ``jobs`` are in each state, states in alphabetical order."""
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.state] = counts.get(job.state, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def _schedules(sim) -> dict[str, Any]:
     """Per job schedule of the workload: its state at the end, the jobs it made and skipped,
     their states and tasks (job managers included), the creation instants of its first and
@@ -160,14 +168,11 @@ def _schedules(sim) -> dict[str, Any]:
     out = {}
     for sid, run in sim.schedules.items():
         rec, jobs = run.recurrence, run.jobs
-        states: dict[str, int] = {}
-        for job in jobs:
-            states[job.state] = states.get(job.state, 0) + 1
         out[sid] = {
             "state": rec.state,
             "jobs_created": rec.n_created,
             "jobs_skipped": rec.n_skipped,
-            "jobs": dict(sorted(states.items())),
+            "jobs": _by_state(jobs),
             "tasks": {"submitted": sum(j.n_submitted for j in jobs),
                       "succeeded": sum(j.n_succeeded for j in jobs),
                       "failed": sum(j.n_failed for j in jobs)},
@@ -230,9 +235,6 @@ def build_report(sim) -> dict[str, Any]:
     provisioned = sim.slots * (sim.acc_billed[0] + sim.acc_billed[1])
     duration = sim.kernel.now
     wait = _pcts(waits)
-    jobs_by_state: dict[str, int] = {}
-    for job in sim.jobs:
-        jobs_by_state[job.state] = jobs_by_state.get(job.state, 0) + 1
     report: dict[str, Any] = {
         "pool": sim.pool_spec.id,
         "seed": sim.seed,
@@ -270,7 +272,7 @@ def build_report(sim) -> dict[str, Any]:
             "target_changes": sim.target_changes,
         },
         "makespan_seconds": (last_end - first_submit) if last_end is not None else None,
-        "jobs": dict(sorted(jobs_by_state.items())),
+        "jobs": _by_state(sim.jobs),
         "pool_at_end": {
             "allocation_state": sim.alloc_state,
             "dedicated": sim.n_present[0],

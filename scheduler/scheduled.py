@@ -18,7 +18,10 @@ differential test runs a simulation on the live kernel) still gets them.
 
 from __future__ import annotations
 
+import math
+
 from .kernel import SUBMIT
+from .limits import MAX_TASKS
 from .models import AbsoluteTime, JobScheduleSpec, JobSpec, TaskSpec, Workload
 from .requests import RequestsMixin
 from .schedules import COMPLETED, Decision, Recurrence, check_floor
@@ -145,6 +148,34 @@ class SchedulesMixin(RequestsMixin):
     def _schedules_live(self) -> bool:
         """Whether some schedule may still make a job: the run has not drained."""
         return any(run.live for run in self.schedules.values())
+
+    def _check_schedule_tasks(self, until: float) -> None:
+        """Refuse a run whose schedules could make more than MAX_TASKS tasks (job managers
+        included) with the workload's own, the bound a workload file has, or more than as many
+        jobs (a job costs what a task does): a schedule every minute for centuries would
+        otherwise run for hours, or out of memory, before it said anything."""
+        total, made = self.n_workload_tasks, 0
+        for run in self.schedules.values():
+            rec = run.recurrence
+            if rec.anchor > until or (rec.deadline is not None and rec.deadline <= rec.anchor):
+                continue
+            if rec.interval is None:
+                jobs = 1
+            else:                       # the grid instants up to the end, before the deadline
+                jobs = math.floor((until - rec.anchor) / rec.interval) + 1
+                if rec.deadline is not None:
+                    jobs = min(jobs, math.ceil((rec.deadline - rec.anchor) / rec.interval))
+            per_job = len(run.tasks) + (run.template.job_manager_task is not None)
+            total += jobs * per_job
+            made += jobs
+        if made > MAX_TASKS:
+            raise ValueError(f"the job schedules could make {made:,} jobs in the run, more than "
+                             f"the {MAX_TASKS:,} a run holds (shorten the horizon or "
+                             "doNotRunAfter, or lengthen recurrenceInterval)")
+        if total > MAX_TASKS:
+            raise ValueError(f"the job schedules could make {total:,} tasks in the run with the "
+                             f"workload's own, more than the {MAX_TASKS:,} a run holds (shorten "
+                             "the horizon or doNotRunAfter, or lengthen recurrenceInterval)")
 
     def _last_schedule_instant(self) -> float | None:
         """The latest instant a schedule may make a job: a recurring schedule's deadline, a

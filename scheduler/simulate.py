@@ -164,6 +164,7 @@ class Simulation(SimulatedWorld, Engine):
         if self.start_ticks + _ticks(h) > MAX_TIMESTAMP_TICKS:
             raise ValueError("the run would end after 9999-12-31T23:59:59Z, the last instant a "
                              "formula can represent")
+        self._check_schedule_tasks(h)
         self.until = h
         self.horizon_report = h
         self._progress_step = max(h / 200.0, 1.0)

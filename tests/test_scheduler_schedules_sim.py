@@ -257,3 +257,65 @@ def test_the_week_through_the_command_line(capsys):
     assert doc["schedules"]["nightly"]["tasks"] == {"submitted": 147, "succeeded": 147,
                                                     "failed": 0}
     assert doc["tasks"]["submitted"] == 147 and doc["tasks"]["not_submitted"] == 0
+
+
+def test_the_invariants_hold_after_every_event_of_a_schedules_run():
+    # the golden schedule case: jobs made on the grid, late and skipped, tasks added by request
+    import golden_cases
+    from poolscale.scheduler.invariants import checking_steps
+
+    case = golden_cases.cases()["schedule-6h"]
+    sim = Simulation(case["pool"], case["workload"], horizon=case["horizon"])
+    sim.run(on_step=checking_steps(sim))
+    tasks = sim.result().report["tasks"]
+    assert tasks["submitted"] == tasks["succeeded"] == 5 * 6 + 4     # 5 jobs of 6, the 4 hogs
+
+
+def test_schedules_that_could_make_more_tasks_than_a_run_holds_are_refused():
+    # a job of a manager and two tasks every minute for a year: 525,601 jobs, 1,576,803 tasks
+    workload = {"jobSchedules": [_schedule(recurrenceInterval="PT1M")]}
+    with pytest.raises(ValueError) as e:
+        Simulation(_fixed_pool(), workload, horizon="P365D")
+    assert str(e.value) == (
+        "the job schedules could make 1,576,803 tasks in the run with the workload's own, more "
+        "than the 1,000,000 a run holds (shorten the horizon or doNotRunAfter, or lengthen "
+        "recurrenceInterval)")
+    Simulation(_fixed_pool(), workload, horizon="P200D")      # 288,001 jobs, 864,003 tasks
+    # jobs count too: a job without a task every minute for 3,000 years (a sample a day)
+    bare = {"jobSchedules": [{"id": "s", "schedule": {"recurrenceInterval": "PT1M"},
+                              "jobSpecification": {}}]}
+    pool = _fixed_pool()
+    pool["simulation"]["samples"] = {"period": "P1D"}
+    with pytest.raises(ValueError) as e:
+        Simulation(pool, bare, horizon=f"P{3000 * 365}D")
+    assert str(e.value) == (
+        "the job schedules could make 1,576,800,001 jobs in the run, more than the 1,000,000 a "
+        "run holds (shorten the horizon or doNotRunAfter, or lengthen recurrenceInterval)")
+
+
+class _Listening(Simulation):
+    """A layer above the schedules (as the auto-pool layer is): what it hears, and when."""
+
+    def _job_created(self, job):
+        super()._job_created(job)
+        self.heard.append((self.kernel.now, "created", job.id, job.schedule))
+
+    def _job_ended(self, job):
+        super()._job_ended(job)
+        self.heard.append((self.kernel.now, "ended", job.id, job.schedule))
+
+    def _schedule_ended(self, schedule_id, *, deleted):
+        super()._schedule_ended(schedule_id, deleted=deleted)
+        self.heard.append((self.kernel.now, "schedule ended", schedule_id, deleted))
+
+
+def test_the_layers_above_hear_a_schedules_jobs_with_their_schedule_and_its_end():
+    workload = {"jobs": [{"id": "plain", "tasks": [{"id": "x", "duration": 5}]}],
+                "jobSchedules": [_schedule(recurrenceInterval="PT1H", doNotRunUntil=600,
+                                           doNotRunAfter=3600)]}
+    sim = _Listening(_fixed_pool(), workload, horizon="PT2H")
+    sim.heard = []
+    sim.run()
+    # (the plain job, noaction, never ends)
+    assert sim.heard == [(0.0, "created", "plain", None), (600.0, "created", "s:job-1", "s"),
+                         (720.0, "ended", "s:job-1", "s"), (3600.0, "schedule ended", "s", False)]
