@@ -401,3 +401,13 @@ def test_the_live_engine_makes_and_deletes_the_auto_pools_as_the_simulator_does(
         assert want["report"]["schedules"]["hourly"]["jobs_created"] == 3
     live = live_run(None, workload, None, horizon, None, scale=scale)
     assert_same_run(outcome(live, extra_events=1), want)
+
+
+def test_simulate_plot_title_names_the_jobs_pools(capsys, tmp_path, monkeypatch):
+    import poolscale.runtime.simplot as simplot
+
+    seen = {}
+    monkeypatch.setattr(simplot, "plot_run", lambda f, result, workload, **kw: seen.update(kw))
+    assert main(["simulate", "--workload", str(NIGHTLY), "--no-progress",
+                 "--plot", str(tmp_path / "p.png")]) == 0
+    assert seen["title"] == f"the jobs' auto pools: pool formula on {NIGHTLY} (seed 0)"

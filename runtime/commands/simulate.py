@@ -113,7 +113,8 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
                      lambda f: write_timeline_csv(f, result.timeline_rows, start_ticks),
                      newline="")
     if args.plot:
-        title = (f"{inputs.pool.id}: {choice.label} on {inputs.workload_path} "
+        pool = "the jobs' auto pools" if inputs.pool_place else inputs.pool.id
+        title = (f"{pool}: {choice.label} on {inputs.workload_path} "
                  f"(seed {inputs.seed})")
         from ..simplot import plot_run
 
