@@ -67,6 +67,14 @@ class SimInputs:
     start: str
     horizon: float | None
     seed: int
+    #: where in the workload file the pool is written, when the workload's jobs make it
+    #: (poolInfo.autoPoolSpecification, no --pool); "" for a pool file
+    pool_place: str = ""
+
+    @property
+    def run_pool(self) -> Any:
+        """The pool to give the simulator: None when the workload's jobs make their own."""
+        return None if self.pool_place else self.pool
 
 
 def load_inputs(args: argparse.Namespace, progress: str = "off") -> SimInputs:
@@ -76,7 +84,7 @@ def load_inputs(args: argparse.Namespace, progress: str = "off") -> SimInputs:
     from poolscale.formula.values import Timestamp, format_timestamp
     from poolscale.scheduler.documents import InputFileError, read_pool
     from poolscale.scheduler.models import absolute_instants
-    from poolscale.scheduler.simulate import DEFAULT_START, start_text
+    from poolscale.scheduler.simulate import start_text
     from poolscale.scheduler.workload import load_workload_file
 
     from .progress import ProgressDisplay
@@ -87,20 +95,26 @@ def load_inputs(args: argparse.Namespace, progress: str = "off") -> SimInputs:
         raise UsageError(f"--start: cannot parse {args.start!r} (use e.g. 2026-03-02T00:00:00Z)")
     horizon = parse_horizon(args.horizon) if args.horizon is not None else None
     try:
-        pool = read_pool(args.pool)
+        pool = None if args.pool is None else read_pool(args.pool)
     except InputFileError as e:
         raise UsageError(str(e)) from None
-    sim = pool.simulation
-    start = (args.start or sim.start or DEFAULT_START).strip()
-    seed = args.seed if args.seed is not None else (sim.seed if sim.seed is not None else 0)
+    start, seed = _start_and_seed(args, pool)
     display = ProgressDisplay(f"reading {args.workload}", "", progress)
     try:
         loaded = load_workload_file(args.workload, seed=seed, start=start,
-                                    max_slots=pool.task_slots_per_node, progress=display)
+                                    max_slots=None if pool is None else pool.task_slots_per_node,
+                                    progress=display)
     except InputFileError as e:
         raise UsageError(str(e)) from None
     finally:
         display.close()
+    place = ""
+    if pool is None:
+        # no pool file: the workload's jobs make their pool (a JSON/YAML workload, whose
+        # reading took no seed, start or slots from a pool)
+        pool, place = _auto_pool(loaded.workload, args.workload)
+        start, seed = _start_and_seed(args, pool)
+    sim = pool.simulation
     if horizon is None:
         horizon = sim.horizon
     notes = list(loaded.notes)
@@ -121,8 +135,35 @@ def load_inputs(args: argparse.Namespace, progress: str = "off") -> SimInputs:
                      f"than taskSlotsPerNode ({slots}) slots and can never run")
     if loaded.kind not in ("csv", "swf", "generator"):     # their tasks always have one
         notes.extend(_no_duration_note(loaded.workload))
-    return SimInputs(pool, args.pool, loaded.workload, args.workload, loaded.kind, notes,
-                     start, horizon, seed)
+    return SimInputs(pool, args.pool or args.workload, loaded.workload, args.workload,
+                     loaded.kind, notes, start, horizon, seed, place)
+
+
+def _start_and_seed(args: argparse.Namespace, pool: Any) -> tuple[str, int]:
+    """The run's start and seed: the options, else the pool's ``simulation`` section (when
+    there is a pool yet), else the defaults."""
+    from poolscale.scheduler.simulate import DEFAULT_START
+
+    sim = None if pool is None else pool.simulation
+    start = (args.start or (sim and sim.start) or DEFAULT_START).strip()
+    seed = args.seed if args.seed is not None else (
+        sim.seed if sim is not None and sim.seed is not None else 0)
+    return start, seed
+
+
+def _auto_pool(workload: Any, path: str) -> tuple[Any, str]:
+    """The pool the workload's jobs make, and where it is written; a usage error when they
+    make none, or more than the simulator's one pool."""
+    from poolscale.scheduler.autopooled import auto_pool_place, find_auto_pool
+
+    try:
+        spec = find_auto_pool(workload)
+    except ValueError as e:
+        raise UsageError(f"{path}: {e}") from None
+    if spec is None:
+        raise UsageError(f"--pool is needed: the jobs of {path} make no pool "
+                         "(poolInfo.autoPoolSpecification)")
+    return spec.pool, auto_pool_place(workload) or ""
 
 
 def _no_duration_note(workload: Any) -> list[str]:
@@ -166,7 +207,7 @@ def load_formula(path: str | None, inputs: SimInputs) -> FormulaChoice | int:
         if not pool.enable_auto_scale:
             return FormulaChoice(label="fixed pool", path=None)
         text = pool.auto_scale_formula or ""
-        where = f"{inputs.pool_path}#/autoScaleFormula"   # as check names it
+        where = f"{inputs.pool_path}#{inputs.pool_place}/autoScaleFormula"  # as check names it
         label = "pool formula"
     else:
         text = read_formula(path)
@@ -195,7 +236,7 @@ def run_simulation(inputs: SimInputs, choice: FormulaChoice, *, progress: str = 
 
     bar = ProgressDisplay(f"simulating {choice.label}", "of simulated time", progress)
     try:
-        return simulate(inputs.pool, inputs.workload, choice.formula, start=inputs.start,
+        return simulate(inputs.run_pool, inputs.workload, choice.formula, start=inputs.start,
                         horizon=inputs.horizon, seed=inputs.seed, progress=bar,
                         log_events=log_events)
     except ValueError as e:

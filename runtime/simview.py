@@ -112,6 +112,19 @@ def _resize_errors(report: dict) -> str:
     return f"{total:,} (" + ", ".join(f"{e['code']} {e['count']:,}" for e in errors) + ")"
 
 
+def auto_pool_text(report: dict) -> str:
+    """``2 made, 1 deleted (lifetime job, prefix nightly)``: the pools a run's jobs made."""
+    auto = report["auto_pool"]
+    pools = auto["pools"]
+    deleted = sum(1 for p in pools if p["deleted"] is not None)
+    how = f"lifetime {auto['lifetime']}"
+    if auto["id_prefix"]:
+        how += f", prefix {auto['id_prefix']}"
+    if auto["keep_alive"]:
+        how += ", keepAlive"
+    return f"{len(pools):,} made, {deleted:,} deleted ({how})"
+
+
 def resize_error_lines(report: dict) -> list[str]:
     """One ``resize error: CODE: what it did`` line per resize error of the run, for the lines
     above a summary: the table only counts them."""
@@ -133,6 +146,8 @@ def summary_rows(report: dict, timeline: list[dict]) -> list[Row]:
     for key in ("rejected", "not_submitted", "retries", "requeues", "recoveries"):
         if t.get(key):
             rows.insert(_after(rows, "tasks"), ("tasks", key.replace("_", " "), _num(t[key])))
+    if report.get("auto_pool"):
+        rows.insert(_after(rows, "nodes"), ("nodes", "auto pools", auto_pool_text(report)))
     if report.get("wasted_work_seconds"):
         rows.insert(_after(rows, "nodes"), ("nodes", "wasted work",
                                            duration_text(report["wasted_work_seconds"])))

@@ -25,7 +25,7 @@ from .models import PoolSpec, Workload, resolve_time
 from .nodes import SlotIndex
 from .pool import STEADY, SWEEP_AFTER_REMOVALS
 from .quota import CoreQuota
-from .scheduled import SchedulesMixin
+from .autopooled import AutoPoolMixin
 from .tasks import Job, Task
 
 __all__ = ["Engine", "paused_gc"]
@@ -54,7 +54,7 @@ def _ticks(seconds: float) -> int:
     return int(round(seconds * TICKS_PER_SECOND))
 
 
-class Engine(SchedulesMixin):
+class Engine(AutoPoolMixin):
     """One pool's Batch rules and state (see the module docstring). Subclasses set ``kernel``,
     ``streams``, ``start_ticks``, ``_log`` and ``until`` before calling the ``_init_*``
     methods, and add a world before this class in their bases."""
@@ -109,6 +109,10 @@ class Engine(SchedulesMixin):
         self.resize_gen = 0
         self._in_resize = False
         self._resize_again = False
+        #: the auto pool this pool is, absent between its owners' lives (autopooled.py); None
+        #: for a pool of its own (a pool file, the live engine's pools)
+        self.auto_pool = None
+        self.pool_absent = False
         if core_quota is not None:
             core_quota.pools.append(self)
             self._read_quota()
@@ -267,14 +271,8 @@ class Engine(SchedulesMixin):
         (samples keep the account's grid, so pools created later sample at the same instants),
         the first autoscale run at once, and each job schedule's first wake-up."""
         k = self.kernel
-        if self.target[0] or self.target[1]:
-            self._begin_resize()          # the initial sizing counts as a resize
-                                          # (docs/simulation-model.md#allocation-states)
-        if self.autoscale:
-            for kind in (0, 1):           # the file's targets, cut to the quota in _init_autoscale
-                self._note_quota_cut(kind, self.file_targets[kind], by_run=False)
-        if self.target[0] or self.target[1]:
-            self._resize()
+        self._size_initially()            # nothing for an auto pool, absent until its owner
+                                          # (autopooled.py)
         if self.submissions:
             k.set_stream(SUBMIT, self._on_submit, self.submissions[0][0], 0)
         else:

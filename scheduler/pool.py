@@ -494,6 +494,19 @@ class PoolMixin(EngineState):
             if self._log is not None:
                 self._log((now, "pool.resize_error", code))
 
+    def _size_initially(self) -> None:
+        """The pool's initial targets, applied as it comes up (at the start, or when an auto
+        pool is made): the initial sizing counts as a resize
+        (docs/simulation-model.md#allocation-states), and an autoscale pool's targets were cut
+        to its quota (Engine._init_autoscale), which is a resize error like a run's cut."""
+        if self.target[0] or self.target[1]:
+            self._begin_resize()
+        if self.autoscale:
+            for kind in (DEDICATED, LOW_PRIORITY):
+                self._note_quota_cut(kind, self.file_targets[kind], by_run=False)
+        if self.target[0] or self.target[1]:
+            self._resize()
+
     def _begin_resize(self) -> None:
         if self.alloc_state is STEADY:
             self.alloc_state = RESIZING

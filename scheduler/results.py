@@ -285,11 +285,35 @@ def build_report(sim) -> dict[str, Any]:
             "nodes_requested": sim.next_num - 1,
         },
         "resize_errors": _resize_errors(sim),
-        "samples": {"taken": len(sim.timeline), "recorded": len(sim.recorder)},
+        "samples": {"taken": len(sim.timeline), "recorded": _recorded(sim)},
         "events_processed": sim.kernel.events_run,
     }
     if sim.schedules:       # only then: a run without schedules reports as it always has
         report["schedules"] = _schedules(sim)
+    if sim.auto_pool is not None:
+        report["auto_pool"] = _auto_pool(sim, hours[0] + hours[1])
     return report
+
+
+def _recorded(sim) -> int:
+    """Samples recorded in the run: each auto pool made records its own (autopooled.py)."""
+    auto = sim.auto_pool
+    return len(sim.recorder) + (0 if auto is None else auto.retired_samples)
+
+
+def _auto_pool(sim, node_hours: float) -> dict[str, Any]:
+    """The auto pool of a run whose jobs made their pool: the pools made, in order, with the
+    instants they existed, and their node-hours (nothing is billed while no pool exists)."""
+    auto = sim.auto_pool
+    spec = auto.spec
+    return {
+        "id_prefix": spec.auto_pool_id_prefix,
+        "lifetime": spec.pool_lifetime_option,
+        "keep_alive": spec.keep_alive,
+        "pools": [{"id": p.id, "created": _instant(sim, p.created),
+                   "deleted": None if p.deleted is None else _instant(sim, p.deleted)}
+                  for p in auto.pools],
+        "node_hours": node_hours,
+    }
 
 

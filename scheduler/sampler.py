@@ -75,7 +75,7 @@ class SamplerMixin(AttemptsMixin):
         present = self.n_present[0] + self.n_present[1]
         active = self.active_inst
         running = self.running_inst
-        if not lost:
+        if not lost and not self.pool_absent:     # an absent pool has no metrics to record
             self.recorder.append(self.start_ticks + k * self.period_ticks, (
                 cpu, du, mem, disk, *io, float(present - self.n_preempted), float(active),
                 float(running), float(active + running), float(self.period_succeeded),

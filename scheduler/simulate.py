@@ -20,6 +20,7 @@ from poolscale.formula.timeparse import parse_iso_time
 
 from .documents import shown
 from .durations import LONGEST, positive_seconds
+from .autopooled import find_auto_pool
 from .engine import Engine, _ticks, paused_gc
 from .kernel import Kernel, TooManyEvents
 from .limits import MAX_EVALUATIONS, MAX_EVENTS, MAX_SAMPLE_PERIODS, MAX_SECONDS
@@ -85,14 +86,22 @@ def horizon_seconds(value: Any) -> float:
 class Simulation(SimulatedWorld, Engine):
     """One simulated pool and workload. Build it, call :meth:`run`, read :meth:`result`."""
 
-    def __init__(self, pool: PoolSpec | dict, workload: Workload | LoadedWorkload | dict | list,
+    def __init__(self, pool: PoolSpec | dict | None,
+                 workload: Workload | LoadedWorkload | dict | list,
                  formula: Any = None, *, start: Any = None, horizon: Any = None,
                  seed: int | None = None, progress: Callable[[float, float], None] | None = None,
                  log_events: bool = True) -> None:
-        pool = pool if isinstance(pool, PoolSpec) else load_pool(pool)
         if isinstance(workload, LoadedWorkload):
             workload = workload.workload     # as read_csv / read_swf / read_workload return it
         workload = workload if isinstance(workload, Workload) else load_workload(workload)
+        auto = find_auto_pool(workload)
+        if auto is not None and pool is not None:
+            raise ValueError("the workload's jobs make their own pool; drop --pool")
+        if auto is None and pool is None:
+            raise ValueError("no pool: give a pool file (--pool), or the workload's jobs a "
+                             "poolInfo.autoPoolSpecification")
+        pool = auto.pool if auto is not None else pool
+        pool = pool if isinstance(pool, PoolSpec) else load_pool(pool)
         sim = pool.simulation
         self.pool_spec = pool
         if start is None:
@@ -119,6 +128,8 @@ class Simulation(SimulatedWorld, Engine):
         if not self.track_mem and not self.track_io:
             self.kernel._advance = self._advance_plain
         self._init_horizon(horizon if horizon is not None else sim.horizon)
+        if auto is not None:
+            self._init_auto_pool(auto)
         self._ran = False
         self._released = False
 
@@ -224,15 +235,17 @@ class Simulation(SimulatedWorld, Engine):
         )
 
 
-def simulate(pool: PoolSpec | dict, workload: Workload | LoadedWorkload | dict | list,
+def simulate(pool: PoolSpec | dict | None, workload: Workload | LoadedWorkload | dict | list,
              formula: Any = None, *,
              start: Any = None, horizon: Any = None, seed: int | None = None,
              progress: Callable[[float, float], None] | None = None,
              log_events: bool = True) -> SimulationResult:
     """Simulate ``workload`` on ``pool`` (autoscaled by ``formula`` or the pool's own formula).
 
-    * ``pool``: a :class:`PoolSpec` or its JSON mapping; ``workload``: a :class:`Workload`, its
-      mapping / list of jobs, or what the readers of ``scheduler.workload`` return.
+    * ``pool``: a :class:`PoolSpec` or its JSON mapping; None when the workload's jobs make
+      their own pool (``poolInfo.autoPoolSpecification``, autopooled.py); ``workload``: a
+      :class:`Workload`, its mapping / list of jobs, or what the readers of
+      ``scheduler.workload`` return.
     * ``formula``: formula text or a compiled Formula; overrides the pool's. None with a fixed
       pool simulates fixed targets. A formula that does not compile raises ``FormulaError``.
     * ``start``: ISO string, aware datetime, Timestamp or ticks (default: the pool's

@@ -2,14 +2,15 @@
 
 :class:`~.engine.Engine` is built in layers, one concept per module: the pool manager
 (pool.py), submissions and jobs (jobs.py), the scheduling pass (scheduling.py), task attempts
-(attempts.py) and the sampler (sampler.py). Each layer reads and writes the counters of the
-others on ``self``. Before this class they were assigned here and there in ``__init__`` helpers,
-so no checker could tell a typo from a field; now every field is declared below (assigned by
-the engine's ``_init_*`` methods) and the layers form one inheritance chain over it
+(attempts.py), the sampler (sampler.py) and an auto pool's presence (autopooled.py). Each layer
+reads and writes the counters of the others on ``self``. Before this class they were assigned
+here and there in ``__init__`` helpers, so no checker could tell a typo from a field; now every
+field is declared below (assigned by the engine's ``_init_*`` methods) and the layers form one
+inheritance chain over it
 (``EngineState`` → ``PoolMixin`` → ``JobsMixin`` → ``SchedulerMixin`` → ``AttemptsMixin`` →
-``SamplerMixin`` → ``RequestsMixin`` → ``SchedulesMixin`` → ``Engine``), which ``mypy`` checks
-(tests/test_typing.py). A world
-(simworld.py for :class:`~.simulate.Simulation`) supplies the launch methods declared last.
+``SamplerMixin`` → ``RequestsMixin`` → ``SchedulesMixin`` → ``AutoPoolMixin`` → ``Engine``),
+which ``mypy`` checks (tests/test_typing.py). A world (simworld.py for
+:class:`~.simulate.Simulation`) supplies the launch methods declared last.
 
 A layer that calls down the chain (the pool manager requeues a task, say) calls a method
 declared at the end of this class and defined by the layer that owns it.
@@ -17,7 +18,7 @@ declared at the end of this class and defined by the layer that owns it.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from poolscale.formula.values import Option
 from poolscale.metrics.recorder import SampleRecorder
@@ -27,6 +28,9 @@ from .models import PoolSpec
 from .nodes import Node, SlotIndex
 from .streams import Streams
 from .tasks import Job, Task
+
+if TYPE_CHECKING:
+    from .autopooled import AutoPoolRun
 
 
 class EngineState:
@@ -79,6 +83,9 @@ class EngineState:
     resize_gen: int
     _in_resize: bool
     _resize_again: bool
+    # -- an auto pool: present only during its owners' lives (autopooled.py) --
+    auto_pool: AutoPoolRun | None
+    pool_absent: bool
     # -- autoscale (Engine._init_autoscale) --
     formula: Any
     autoscale: bool

@@ -92,6 +92,49 @@ def _features_workload() -> dict:
     ]}
 
 
+def _autopool_workload() -> dict:
+    """Two jobs, one after the other, each making its own pool (lifetime job) that a formula
+    on $PendingTasks sizes: the pool is absent, made, scaled, deleted, and made again."""
+    formula = ("$p = $PendingTasks.GetSample(1);\n"
+               "$TargetDedicatedNodes = min(3, ceil($p / 2));\n"
+               "$NodeDeallocationOption = taskcompletion;\n")
+    spec = {"autoPoolIdPrefix": "golden", "poolLifetimeOption": "job",
+            "pool": {"vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 2,
+                     "enableAutoScale": True, "autoScaleFormula": formula,
+                     "autoScaleEvaluationInterval": "PT5M",
+                     "startTask": {"commandLine": "setup", "waitForSuccess": True},
+                     "simulation": {"start": "2026-03-02T00:00:00Z", "seed": 7,
+                                    "allocationTime": {"kind": "uniform", "low": "PT30S",
+                                                       "high": "PT90S"},
+                                    "bootTime": "PT20S", "startTask": {"duration": "PT10S"}}}}
+
+    def job(name: str, at: float, n: int) -> dict:
+        return {"id": name, "creationTime": at, "onAllTasksComplete": "terminatejob",
+                "poolInfo": {"autoPoolSpecification": spec},
+                "tasks": [{"id": f"t{i}", "submitTime": at + (i * 47) % 600,
+                           "duration": 120 + (i * 83) % 600} for i in range(n)]}
+
+    return {"jobs": [job("first", 300.0, 9), job("second", 3600.0, 6)]}
+
+
+def _autopool_schedule_workload() -> dict:
+    """An hourly job schedule whose jobs share one auto pool (lifetime jobschedule): made with
+    the first job, kept between jobs while its formula empties it, deleted when the schedule
+    completes."""
+    workload = _autopool_workload()
+    spec = dict(workload["jobs"][0]["poolInfo"]["autoPoolSpecification"],
+                poolLifetimeOption="jobschedule")
+    return {"jobSchedules": [{
+        "id": "hourly",
+        "schedule": {"recurrenceInterval": "PT1H", "doNotRunUntil": 300, "doNotRunAfter": 10000},
+        "jobSpecification": {
+            "onAllTasksComplete": "terminatejob", "poolInfo": {"autoPoolSpecification": spec},
+            "jobManagerTask": {"id": "jm", "commandLine": "add", "duration": 60,
+                               "killJobOnCompletion": False},
+            "tasks": [{"id": f"t{i}", "duration": 120 + (i * 83) % 600,
+                       "submitTime": 30 + (i * 47) % 300} for i in range(5)]}}]}
+
+
 def _schedule_case() -> dict:
     """A job schedule every 6 hours for 36 hours on two fixed nodes (docs/simulation-model.md,
     "Job schedules"). A high-priority job holds both nodes from 05:50 to 12:50, so the job
@@ -137,6 +180,9 @@ def cases() -> dict[str, dict]:
         "pool-swf": dict(pool=_pool("pool.json"), workload=str(EXAMPLES / "workload.swf"),
                          formula=(EXAMPLES / "autoscale.formula").read_text()),
     }
+    out["autopool-jobs"] = dict(pool=None, workload=_autopool_workload(), horizon=7200.0)
+    out["autopool-schedule"] = dict(pool=None, workload=_autopool_schedule_workload(),
+                                    horizon=12600.0)
     for option, fill in (("requeue", "spread"), ("terminate", "pack"),
                          ("taskcompletion", "spread"), ("retaineddata", "pack")):
         out[f"features-{option}"] = dict(pool=_features_pool(option, fill),

@@ -18,7 +18,7 @@ import pytest
 
 SCHEDULER = Path(__file__).resolve().parent.parent / "scheduler"
 RULES = ("pool.py", "jobs.py", "scheduling.py", "attempts.py", "sampler.py", "requests.py",
-         "scheduled.py")
+         "scheduled.py", "autopooled.py")
 
 #: attribute names that belong to the simulated world: seeded streams, drawn or declared
 #: durations, declared exit codes, distributions

@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
         epilog="Workloads: CSV (submit_time,duration[,slots,job,priority,exit_code,id]), SWF "
                "traces, JSON/YAML jobs and tasks, or a JSON/YAML generator spec; see "
                "docs/simulate.md.\n"
+               "Without --pool, the pool is the one the workload's jobs make "
+               "(poolInfo.autoPoolSpecification), present only while its jobs live.\n"
                "The same inputs and seed always give the same report.\n"
                "Exit status: 0 simulated, 1 the formula does not compile, 2 usage error (bad "
                "option, unreadable or invalid pool/workload file).",
@@ -47,9 +49,10 @@ def add_parser(sub) -> None:
 
 def add_input_arguments(p: argparse.ArgumentParser) -> None:
     """The options `simulate` and `compare` share (defined here, so start-up stays light)."""
-    p.add_argument("--pool", required=True, metavar="P",
+    p.add_argument("--pool", metavar="P",
                    help="pool file: a Batch REST pool (JSON, or YAML by extension) with an "
-                        "optional 'simulation' section")
+                        "optional 'simulation' section; leave it out when the workload's jobs "
+                        "make their own pool (poolInfo.autoPoolSpecification)")
     p.add_argument("--workload", required=True, metavar="W",
                    help="workload: .csv, .swf, .json/.yaml jobs and tasks, or a .yaml/.json "
                         "generator spec (optionally .gz)")
@@ -110,7 +113,8 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
                      lambda f: write_timeline_csv(f, result.timeline_rows, start_ticks),
                      newline="")
     if args.plot:
-        title = (f"{inputs.pool.id}: {choice.label} on {inputs.workload_path} "
+        pool = "the jobs' auto pools" if inputs.pool_place else inputs.pool.id
+        title = (f"{pool}: {choice.label} on {inputs.workload_path} "
                  f"(seed {inputs.seed})")
         from ..simplot import plot_run
 
@@ -129,7 +133,8 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
     tasks = counted(inputs.workload.task_count, "task")
     if inputs.workload.job_schedules:
         tasks += ", " + counted(len(inputs.workload.job_schedules), "job schedule")
-    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, "
+    name = "made by the workload's jobs" if inputs.pool_place else inputs.pool.id
+    out.write(f"pool {name} ({inputs.pool.vm_size}, "
               f"{counted(inputs.pool.task_slots_per_node, 'slot')} per node) · {choice.label}\n"
               f"workload {inputs.workload_path} ({inputs.workload_kind}, "
               f"{tasks}) · start {inputs.start} · seed {inputs.seed}\n")
