@@ -175,13 +175,16 @@ def prediction_pool(pool: Any, settings: Any) -> Any:
 def predict(inputs: SimInputs, choice: FormulaChoice, settings: Any, events: list) -> Any:
     """What the simulator predicts for the same pool, formula and jobs, each task lasting the
     mean of its measured attempts and exiting with their codes (a SimulationResult)."""
+    from poolscale.scheduler.autopooled import with_auto_pool
     from poolscale.scheduler.measured import measured_workload
     from poolscale.scheduler.simulate import simulate
 
     workload = measured_workload(inputs.workload, events)
+    pool = prediction_pool(inputs.pool, settings)
+    if inputs.pool_place:                    # the jobs make their pool: adjust theirs
+        workload, pool = with_auto_pool(workload, pool), None
     try:
-        return simulate(prediction_pool(inputs.pool, settings), workload, choice.formula,
-                        start=inputs.start, seed=inputs.seed)
+        return simulate(pool, workload, choice.formula, start=inputs.start, seed=inputs.seed)
     except ValueError as e:
         raise UsageError(f"cannot simulate the prediction: {e}") from None
 

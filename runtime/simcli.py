@@ -72,6 +72,16 @@ class SimInputs:
     pool_place: str = ""
 
     @property
+    def pool_line(self) -> str:
+        """``pool <name> (<vmSize>, <n> slots per node)``, the first words of a report's
+        header; an auto pool is named for where it comes from (its id is made per job)."""
+        from .simview import counted
+
+        name = "made by the workload's jobs" if self.pool_place else self.pool.id
+        return (f"pool {name} ({self.pool.vm_size}, "
+                f"{counted(self.pool.task_slots_per_node, 'slot')} per node)")
+
+    @property
     def run_pool(self) -> Any:
         """The pool to give the simulator: None when the workload's jobs make their own."""
         return None if self.pool_place else self.pool

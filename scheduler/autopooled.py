@@ -31,7 +31,7 @@ from .scheduled import SchedulesMixin
 from .tasks import Job
 
 __all__ = ["AutoPoolMixin", "AutoPoolRun", "MadePool", "find_auto_pool", "auto_pool_place",
-           "ONE_POOL"]
+           "with_auto_pool", "ONE_POOL"]
 
 #: How every refusal of a workload that needs more than one pool begins.
 ONE_POOL = "the simulator runs one pool"
@@ -107,6 +107,24 @@ def find_auto_pool(workload: Workload) -> AutoPoolSpecification | None:
             raise ValueError(f"{ONE_POOL}; {name} {which} while {first_name} makes an auto pool "
                              "(give every job the same autoPoolSpecification)")
     return spec
+
+
+def with_auto_pool(workload: Workload, pool: Any) -> Workload:
+    """``workload`` with ``pool`` as the pool of every auto pool specification in it: how a
+    caller adjusts the pool the jobs make (the local account's delays for a prediction)
+    without a second way of naming the run's pool."""
+    def job(j: Any) -> Any:
+        auto = _auto_spec(j)
+        if auto is None:
+            return j
+        auto = auto.model_copy(update={"pool": pool})
+        return j.model_copy(update={"pool_info": j.pool_info.model_copy(
+            update={"auto_pool_specification": auto})})
+
+    return workload.model_copy(update={
+        "jobs": [job(j) for j in workload.jobs],
+        "job_schedules": [s.model_copy(update={"job_specification": job(s.job_specification)})
+                          for s in workload.job_schedules]})
 
 
 def auto_pool_place(workload: Workload) -> str | None:

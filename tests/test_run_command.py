@@ -343,3 +343,25 @@ def test_readme_first_command_as_a_process():
     assert "Prediction: simulate with the measured task times" in proc.stdout
     succeeded = [line for line in proc.stdout.splitlines() if "succeeded" in line]
     assert succeeded[0].split()[-1] == "12"
+
+
+def test_jobs_that_make_their_own_pool_need_no_pool_file_and_the_prediction_uses_theirs(
+        capsys, tmp_path):
+    jobs = write(tmp_path / "jobs.json", {"jobs": [{
+        "id": "job1", "onAllTasksComplete": "terminatejob",
+        "poolInfo": {"autoPoolSpecification": {
+            "autoPoolIdPrefix": "run", "poolLifetimeOption": "job",
+            "pool": {"vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 2,
+                     "targetDedicatedNodes": 1}}},
+        "tasks": [sleeper("a"), sleeper("b")]}]})
+    code, out, err = run(capsys, ["run", "--jobs", jobs, "--json"])
+    assert code == 0, err
+    doc = json.loads(out)
+    measured, predicted = doc["measured"], doc["predicted"]
+    assert measured["tasks"]["succeeded"] == predicted["tasks"]["succeeded"] == 2
+    assert [p["id"][:4] for p in measured["auto_pool"]["pools"]] == ["run_"]
+    assert measured["auto_pool"]["pools"][0]["deleted"] is not None    # gone with its job
+    assert predicted["auto_pool"]["pools"][0]["id"] == measured["auto_pool"]["pools"][0]["id"]
+    code, out, err = run(capsys, ["run", "--jobs", jobs])
+    assert code == 0, err
+    assert out.startswith("pool made by the workload's jobs (STANDARD_D2_v3, 2 slots per node)")

@@ -85,3 +85,34 @@ def test_a_job_schedule_makes_its_jobs_on_the_real_clock_and_the_run_drains_afte
     assert report["schedules"]["s"]["jobs_created"] == 3
     assert report["schedules"]["s"]["state"] == "completed"
     assert (report["tasks"]["succeeded"], report["tasks"]["rejected"]) == (6, 0)
+
+
+def test_a_job_that_makes_its_own_pool_runs_on_it_and_the_pool_goes_with_the_job(tmp_path):
+    # the simulator's auto pool layer on the live clock: the job's pool is made at the job's
+    # creation, sized by its formula, and deleted when the job completes
+    from poolscale.scheduler.autopooled import find_auto_pool
+    from poolscale.scheduler.autopools import auto_pool_id
+
+    workload = load_workload({"jobs": [{
+        "id": "j", "onAllTasksComplete": "terminatejob",
+        "poolInfo": {"autoPoolSpecification": {
+            "autoPoolIdPrefix": "run", "poolLifetimeOption": "job",
+            "pool": {"vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 1,
+                     "enableAutoScale": True,
+                     "autoScaleFormula": "$TargetDedicatedNodes = 2;"}}},
+        "tasks": [{"id": f"t{i}", "commandLine": "/bin/true", "submitTime": 1}
+                  for i in range(4)]}]})
+    live = WorkloadRun(find_auto_pool(workload).pool, workload, reference_ticks=REFERENCE,
+                       settings=AccountSettings(data_dir=tmp_path / "data"), wall_clock=wall,
+                       seed=7, scale=1 / 60)
+    run_within(live, 20.0)
+    report = live.report()
+    assert report["tasks"]["succeeded"] == 4
+    pools = report["auto_pool"]["pools"]
+    assert [p["id"] for p in pools] == [auto_pool_id("run", "j", 1)]
+    # made with the job, which is created with its first task's submission, 1 s in
+    assert pools[0]["created"] == "2026-03-01T12:00:01.123Z"
+    ended = [e[0] for e in live.events if e[1] == "job" and e[3] == "completed"]
+    deleted = [e[0] for e in live.events if e[1] == "pool.deleted"]
+    assert deleted == ended and len(deleted) == 1
+    assert live.nodes == {} or all(n.state == "leavingpool" for n in live.nodes.values())

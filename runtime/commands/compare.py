@@ -139,8 +139,7 @@ def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
     from ..simview import counted, resize_error_lines
 
     tasks = inputs.workload.task_count
-    out.write(f"pool {inputs.pool.id} ({inputs.pool.vm_size}, "
-              f"{counted(inputs.pool.task_slots_per_node, 'slot')} per node) · workload "
+    out.write(f"{inputs.pool_line} · workload "
               f"{inputs.workload_path} ({inputs.workload_kind}, {counted(tasks, 'task')}) · "
               f"start {inputs.start} · seed {inputs.seed}\n")
     for note in inputs.notes:

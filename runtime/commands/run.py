@@ -38,8 +38,10 @@ def add_parser(sub) -> None:
                "the formula does not compile; 2 usage error (bad option, unreadable or invalid "
                "pool or jobs file, a task without commandLine); 130 interrupted.",
         formatter_class=HelpFormatter)
-    p.add_argument("--pool", required=True, metavar="P",
-                   help="pool file: a Batch REST pool (JSON, or YAML by extension)")
+    p.add_argument("--pool", metavar="P",
+                   help="pool file: a Batch REST pool (JSON, or YAML by extension); leave it "
+                        "out when the jobs make their own pool "
+                        "(poolInfo.autoPoolSpecification)")
     p.add_argument("--jobs", required=True, metavar="J",
                    help="jobs file: .json/.yaml jobs and tasks with command lines")
     p.add_argument("--formula", metavar="F",
@@ -181,10 +183,8 @@ def _show(out, args, inputs, choice, notes, live, measured, predicted, error,
           prediction_rows) -> None:
     from ..simview import counted, render_table, resize_error_lines, summary_rows
 
-    pool = inputs.pool
     scale = "" if args.scale == 1 else f" · scale {args.scale:g} (development setting)"
-    out.write(f"pool {pool.id} ({pool.vm_size}, {counted(pool.task_slots_per_node, 'slot')} "
-              f"per node) · {choice.label}{scale}\n"
+    out.write(f"{inputs.pool_line} · {choice.label}{scale}\n"
               f"jobs {inputs.workload_path} ({counted(inputs.workload.task_count, 'task')}) "
               f"· seed {inputs.seed}\n")
     for note in inputs.notes + notes:

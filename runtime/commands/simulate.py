@@ -133,9 +133,7 @@ def _simulate(args: argparse.Namespace, outputs: OutputFiles) -> int:
     tasks = counted(inputs.workload.task_count, "task")
     if inputs.workload.job_schedules:
         tasks += ", " + counted(len(inputs.workload.job_schedules), "job schedule")
-    name = "made by the workload's jobs" if inputs.pool_place else inputs.pool.id
-    out.write(f"pool {name} ({inputs.pool.vm_size}, "
-              f"{counted(inputs.pool.task_slots_per_node, 'slot')} per node) · {choice.label}\n"
+    out.write(f"{inputs.pool_line} · {choice.label}\n"
               f"workload {inputs.workload_path} ({inputs.workload_kind}, "
               f"{tasks}) · start {inputs.start} · seed {inputs.seed}\n")
     for note in inputs.notes + late:

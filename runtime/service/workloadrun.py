@@ -34,6 +34,7 @@ import time
 from typing import Any, Callable
 
 from poolscale.formula.values import timestamp_from_datetime
+from poolscale.scheduler.autopooled import find_auto_pool
 from poolscale.scheduler.models import PoolSpec, Workload
 from poolscale.scheduler.quota import CoreQuota
 from poolscale.scheduler.results import build_report
@@ -77,6 +78,10 @@ class WorkloadRun(PoolEngine):
         self.events: list[tuple] = []          # type: ignore[assignment]
         self._log = self.events.append
         self._build_stream(workload, reference_ticks)
+        auto = find_auto_pool(workload)
+        if auto is not None:
+            # the jobs make their pool (``pool`` is its specification): absent until then
+            self._init_auto_pool(auto)
         self.use_general_paths()
         self.stop_when_drained = True
         #: whether Ctrl-C stopped the run before the workload drained
