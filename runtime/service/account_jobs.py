@@ -120,7 +120,8 @@ class JobOperations:
             return view
         return job_view(entry.job, entry.pool_id, self.start_ticks, spec=entry.spec,
                         extras=rest.extras.get(key), modified=rest.modified.get(key),
-                        transitions=rest.transitions.get(key[0], ()))
+                        transitions=rest.transitions.get(key[0], ()),
+                        auto_pool=entry.auto_pool)
 
     def _full_task_view(self, entry: Any, task: Any) -> dict[str, Any]:
         rest = self._rest

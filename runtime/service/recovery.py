@@ -294,7 +294,8 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
     for row in sorted(store.rows("jobs"), key=lambda r: r["seq"]):
         seqs.append(row["seq"])
         spec = JobSpec.model_validate_json(row["spec"])
-        entry = _JobEntry(spec, row["pool_id"], row["seq"])
+        entry = _JobEntry(spec, row["pool_id"], row["seq"],
+                          json.loads(row["auto_pool"]) if row["auto_pool"] else None)
         account.jobs[id_key(spec.id)] = entry
         tasks = store.rows("tasks", "job_id = ?", (row["id"],))
         pool = account.pools.get(id_key(row["pool_id"]))
@@ -308,6 +309,12 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
         _restore_job(pool, entry, row, tasks)
     account._job_seq = itertools.count(max(seqs) + 1)
     account._restore_rest(store.rows("rest_properties"))
+    # after pools and jobs: an auto pool whose owner job has ended (or is gone) goes now
+    ended = {key for key, entry in account.jobs.items()
+             if entry.job is not None and entry.job.state == JOB_COMPLETED}
+    ended |= {id_key(r["owner"]) for r in store.rows("auto_pools")
+              if r["lifetime"] == "job" and id_key(r["owner"]) not in account.jobs}
+    account._restore_auto_pools(store.rows("auto_pools"), ended)
 
     for pool in account.pools.values():
         check(pool)

@@ -1,0 +1,196 @@
+"""Auto pools of the live account: the pool a job (or a job schedule) makes for itself.
+
+A job added with ``poolInfo.autoPoolSpecification`` gets a real pool, made by the path of
+``create_pool`` with the id ``auto_pool_id(prefix, owner, n)``, and is placed on it; the pool
+goes through the path of ``delete_pool`` when its owner ends. Which event makes or removes a
+pool is decided by ``poolscale.scheduler.autopools`` alone (the simulator asks the same
+functions, so both clocks agree); this mixin only applies the decisions to the account.
+
+The owner is the job (lifetime ``job``) or the job schedule (``jobschedule``, passed by the
+schedule driver). What the account must remember across a restart — which pool belongs to
+which owner, its lifetime and ``keepAlive`` — is one :class:`AutoPool` per pool, stored in the
+``auto_pools`` table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from poolscale.scheduler.autopools import auto_pool_id, creates_pool, deletes_pool
+from poolscale.scheduler.kernel import SUBMIT
+from poolscale.scheduler.models import AutoPoolSpecification, JobSpec
+
+from . import errors as E
+from .ids import id_key
+from .poolengine import checked_pool, floored
+
+__all__ = ["AutoPool", "AutoPoolOperations", "AUTO_POOL", "given_auto_pool", "floored_job"]
+
+#: where an auto pool's specification sits in a job, as a refusal names it
+AUTO_POOL = "poolInfo.autoPoolSpecification"
+
+
+@dataclass
+class AutoPool:
+    """One auto pool that exists: its id, its owner (a job id for lifetime ``job``, a schedule
+    id for ``jobschedule``), its specification (the model the rules read) and the
+    specification as given (JSON, echoed by the job view and stored)."""
+
+    pool_id: str
+    owner: str
+    spec: AutoPoolSpecification
+    given: dict[str, Any]
+
+    def row(self) -> dict[str, Any]:
+        """The ``auto_pools`` row."""
+        return {"pool_id": id_key(self.pool_id), "id": self.pool_id, "owner": self.owner,
+                "lifetime": self.spec.pool_lifetime_option, "keep_alive": int(self.spec.keep_alive),
+                "spec": json.dumps(self.given)}
+
+
+def given_auto_pool(spec: Any) -> dict[str, Any] | None:
+    """The ``autoPoolSpecification`` of a raw job body as given (a JSON copy), or None."""
+    info = spec.get("poolInfo") if isinstance(spec, Mapping) else None
+    auto = info.get("autoPoolSpecification") if isinstance(info, Mapping) else None
+    if not isinstance(auto, Mapping):
+        return None
+    return json.loads(json.dumps(dict(auto), default=str))
+
+
+def _floored_auto(auto: Mapping[str, Any], settings: Any) -> dict[str, Any]:
+    """``auto`` with its pool's lowered evaluation interval read as create_pool reads it."""
+    out = dict(auto)
+    if isinstance(out.get("pool"), Mapping):
+        out["pool"] = floored(out["pool"], settings)[0]
+    return out
+
+
+def floored_job(spec: Any, settings: Any) -> Any:
+    """A raw job body whose auto pool's evaluation interval below the service's floor (allowed
+    by the development setting ``min_evaluation_interval``) is read at the floor, so the job
+    model accepts it; the pool itself is made from the body as given."""
+    auto = given_auto_pool(spec)
+    if auto is None:
+        return spec
+    info = dict(spec["poolInfo"])
+    info["autoPoolSpecification"] = _floored_auto(auto, settings)
+    return {**spec, "poolInfo": info}
+
+
+def _under(error: E.BatchError, prefix: str) -> E.BatchError:
+    """``error`` with its ``PropertyName`` (or, for a formula's refusal, a new one naming
+    ``autoScaleFormula``) under ``prefix``."""
+    values = tuple(error.values)
+    if not any(k == "PropertyName" for k, _ in values):
+        values = (("PropertyName", "autoScaleFormula"),) + values
+    values = tuple((k, f"{prefix}.{v}" if k == "PropertyName" else v) for k, v in values)
+    return E.BatchError(error.code, error.message, values)
+
+
+class AutoPoolOperations:
+    """Auto pools of :class:`~.account.Account` (see the module docstring). Engine-thread
+    state: ``auto_pools`` (pool id key -> :class:`AutoPool`)."""
+
+    def _check_auto_pool(self, given: Mapping[str, Any]) -> None:
+        """The checks create_pool makes of a pool body, made of a job's auto pool when the job
+        is added (calling thread), so a bad pool is a 400 naming
+        ``poolInfo.autoPoolSpecification.pool.<field>`` then, not a failure when it is made."""
+        body = {**given.get("pool", {}), "id": "autopool"}
+        prefix = f"{AUTO_POOL}.pool"
+        from .account import _refusal
+
+        try:
+            pool, _ = checked_pool(body, self.settings)
+        except ValueError as e:
+            raise _under(_refusal(e, "pool"), prefix) from None
+        try:
+            if pool.enable_auto_scale:
+                self._compile(pool.auto_scale_formula)
+            self._check_certificate_references(body)
+            if pool.start_task is not None:
+                self._check_transfers(pool.start_task, "startTask.")
+        except E.BatchError as e:
+            raise _under(e, prefix) from None
+
+    def _auto_pool_for(self, model: JobSpec, given: Mapping[str, Any] | None,
+                       schedule_id: str | None) -> str:
+        """The id of the pool the job ``model`` (about to be created, engine thread) runs on:
+        a pool made now if ``creates_pool`` says so, else its schedule's pool."""
+        spec = model.pool_info.auto_pool_specification
+        assert spec is not None
+        if given is None:
+            given = json.loads(spec.model_dump_json(by_alias=True, exclude_unset=True))
+        owner = schedule_id if spec.pool_lifetime_option == "jobschedule" else model.id
+        if owner is None:
+            raise E.invalid_property(f"{AUTO_POOL}.poolLifetimeOption", "jobschedule",
+                                     "jobschedule applies only to job schedules")
+        current = self._auto_pool_of(owner)
+        if current is not None and not creates_pool(spec, "job_created", first_job=False):
+            return current.pool_id
+        made = self.__dict__.setdefault("_auto_made", {})
+        n = made.get(id_key(owner), 0)
+        while True:         # an id still taken (a kept-alive pool of an owner added again)
+            n += 1
+            pool_id = auto_pool_id(spec.auto_pool_id_prefix, owner, n)
+            if id_key(pool_id) not in self.pools:
+                break
+        made[id_key(owner)] = n
+        body = {**dict(given.get("pool", {})), "id": pool_id}
+        self._create_pool_now(body)
+        record = AutoPool(pool_id, owner, spec, dict(given))
+        self.auto_pools[id_key(pool_id)] = record
+        self._note("note_auto_pool", pool_id)
+        return pool_id
+
+    def _auto_pool_of(self, owner: str) -> AutoPool | None:
+        """The auto pool that exists for ``owner`` (the last made), if any."""
+        key = id_key(owner)
+        found = [r for r in self.auto_pools.values() if id_key(r.owner) == key]
+        return found[-1] if found else None
+
+    def _auto_pool_job_ended(self, job_id: str) -> None:
+        """The job ``job_id`` completed (or was deleted before it did): its own pool goes if
+        ``deletes_pool`` says so (engine thread)."""
+        record = self._auto_pool_of(job_id)
+        if record is not None and record.spec.pool_lifetime_option == "job" \
+                and deletes_pool(record.spec, "job_completed"):
+            self._remove_auto_pool(record)
+
+    def _auto_pool_schedule_ended(self, schedule_id: str, *, deleted: bool) -> None:
+        """The job schedule ``schedule_id`` completed (``deleted``: was deleted): its pool
+        (lifetime ``jobschedule``) goes if ``deletes_pool`` says so. For the schedule driver
+        (engine thread)."""
+        record = self._auto_pool_of(schedule_id)
+        event = "schedule_deleted" if deleted else "schedule_completed"
+        if record is not None and deletes_pool(record.spec, event):
+            self._remove_auto_pool(record)
+
+    def _remove_auto_pool(self, record: AutoPool) -> None:
+        """Forget the record now and delete its pool at this instant, as a kernel event: the
+        owner's end is heard inside a pool's own rules (a job's completion), where the pool
+        cannot be taken apart."""
+        self.auto_pools.pop(id_key(record.pool_id), None)
+        self._note("forget_auto_pool", record.pool_id)
+        self.kernel.at(self.kernel.now, SUBMIT, self._delete_auto_pool, record.pool_id)
+
+    def _delete_auto_pool(self, pool_id: str, _: Any = None) -> None:
+        pool = self.pools.get(id_key(pool_id))
+        if pool is not None and not pool.deleting:
+            self._delete_pool_now(pool)
+
+    def _restore_auto_pools(self, rows: list[dict[str, Any]], ended: set[str]) -> None:
+        """Read back the ``auto_pools`` rows (recovery, after pools and jobs): a pool that did
+        not survive is forgotten, and one whose owner job ``ended`` (its end was not yet
+        applied) goes now."""
+        for row in rows:
+            if row["pool_id"] not in self.pools:
+                self._note("forget_auto_pool", row["id"])
+                continue
+            given = json.loads(row["spec"])
+            spec = AutoPoolSpecification.model_validate(_floored_auto(given, self.settings))
+            record = AutoPool(row["id"], row["owner"], spec, given)
+            self.auto_pools[row["pool_id"]] = record
+            if id_key(record.owner) in ended:
+                self._auto_pool_job_ended(record.owner)

@@ -1,0 +1,162 @@
+"""Auto pools in the live account (runtime/service/account_autopools.py): a job added with
+``poolInfo.autoPoolSpecification`` gets a real pool, named by autopools.auto_pool_id, sized by
+its own formula, and deleted when the job completes (unless ``keepAlive``).
+
+Each test runs an account on a clock 10x faster than the wall with the evaluation floor lowered
+(a development setting), so the auto pool's formula runs every 0.5 wall seconds.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from poolscale.runtime.service.account import Account
+from poolscale.runtime.service.errors import BatchError
+from poolscale.runtime.service.settings import AccountSettings
+from poolscale.scheduler.autopools import auto_pool_id
+
+WAIT = 15.0
+#: one node while a task waits, none otherwise
+FORMULA = ("$TargetDedicatedNodes = max(0, $PendingTasks.GetSample(1)); "
+           "$NodeDeallocationOption = taskcompletion;")
+
+
+@pytest.fixture
+def account(tmp_path):
+    made = []
+
+    def make(scale: float = 0.1) -> Account:
+        acct = Account(settings=AccountSettings(data_dir=tmp_path / "data",
+                                                min_evaluation_interval=5.0, sample_period=5.0),
+                       scale=scale)
+        made.append(acct)
+        return acct
+
+    yield make
+    for acct in made:
+        acct.close()
+
+
+def auto_job(id="j", prefix="nightly", keep_alive=None, **pool):
+    spec = {"autoPoolIdPrefix": prefix, "poolLifetimeOption": "job",
+            "pool": {"vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 1, "enableAutoScale": True,
+                     "autoScaleFormula": FORMULA, "autoScaleEvaluationInterval": "PT5S", **pool}}
+    if keep_alive is not None:
+        spec["keepAlive"] = keep_alive
+    return {"id": id, "poolInfo": {"autoPoolSpecification": spec}}
+
+
+def poll(condition, what, deadline=WAIT):
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def error_of(call) -> BatchError:
+    with pytest.raises(BatchError) as info:
+        call()
+    return info.value
+
+
+def gone(acct, pool_id) -> bool:
+    try:
+        acct.get_pool(pool_id)
+    except BatchError as e:
+        assert e.code == "PoolNotFound"
+        return True
+    return False
+
+
+def test_a_job_with_an_auto_pool_runs_on_it_and_the_pool_goes_when_the_job_completes(account):
+    acct = account()
+    spec = auto_job()
+    view = acct.add_job(spec)
+    pool_id = auto_pool_id("nightly", "j", 1)
+    assert pool_id.startswith("nightly_") and len(pool_id) == len("nightly_") + 36
+    assert view["executionInfo"]["poolId"] == pool_id
+    assert view["poolInfo"] == {"autoPoolSpecification": spec["poolInfo"]["autoPoolSpecification"]}
+    assert "poolId" not in view["poolInfo"]
+    pool = acct.get_pool(pool_id)
+    assert pool["enableAutoScale"] is True and pool["autoScaleFormula"] == FORMULA
+    assert pool["autoScaleEvaluationInterval"] == "PT5S"
+    acct.add_task("j", {"id": "t", "commandLine": "/bin/sh -c 'echo ran'"})
+    poll(lambda: acct.get_pool(pool_id)["targetDedicatedNodes"] == 1, "the formula's node")
+    assert acct.get_pool(pool_id)["autoScaleRun"]["results"].startswith("$TargetDedicatedNodes=1;")
+    acct.wait_for_job("j", timeout=WAIT)
+    assert acct.read_task_file("j", "t", "stdout.txt") == b"ran\n"
+    assert not gone(acct, pool_id)          # the job is active (onAllTasksComplete noaction)
+    acct.terminate_job("j")
+    poll(lambda: gone(acct, pool_id), "the auto pool to be deleted")
+    job = acct.get_job("j")
+    assert job["state"] == "completed" and job["executionInfo"]["poolId"] == pool_id
+    assert acct.list_pools() == []
+    assert acct.auto_pools == {}
+
+
+def test_keep_alive_keeps_the_pool_after_its_job(account):
+    acct = account()
+    acct.add_job(auto_job(keep_alive=True, prefix="kept"))
+    pool_id = auto_pool_id("kept", "j", 1)
+    acct.terminate_job("j")
+    poll(lambda: acct.get_job("j")["state"] == "completed", "the job to complete")
+    acct.get_pool(pool_id)          # the kernel's event at the completion instant has run:
+    time.sleep(0.2)                 # a deletion would have started by now
+    assert acct.get_pool(pool_id)["state"] == "active"
+
+
+def test_a_job_deleted_before_it_completed_takes_its_pool(account):
+    acct = account()
+    acct.add_job(auto_job(prefix=None))
+    pool_id = auto_pool_id(None, "j", 1)
+    assert len(pool_id) == 36 and pool_id == pool_id.upper()
+    acct.delete_job("j")
+    poll(lambda: gone(acct, pool_id), "the auto pool to be deleted")
+
+
+def test_a_job_added_again_gets_a_new_pool_while_its_kept_pool_lives(account):
+    acct = account()
+    acct.add_job(auto_job(keep_alive=True))
+    acct.delete_job("j")
+    view = acct.add_job(auto_job(keep_alive=True))
+    assert view["executionInfo"]["poolId"] == auto_pool_id("nightly", "j", 2)
+    assert sorted(p["id"] for p in acct.list_pools()) == sorted(
+        [auto_pool_id("nightly", "j", 1), auto_pool_id("nightly", "j", 2)])
+
+
+@pytest.mark.parametrize("pool_info,code,name", [
+    ({"poolId": "p", "autoPoolSpecification": {"poolLifetimeOption": "job",
+                                               "pool": {"vmSize": "STANDARD_D2_v3"}}},
+     "InvalidPropertyValue", "poolInfo"),
+    ({}, "MissingRequiredProperty", "poolInfo.poolId"),
+    ({"autoPoolSpecification": {"poolLifetimeOption": "jobschedule",
+                                "pool": {"vmSize": "STANDARD_D2_v3"}}},
+     "InvalidPropertyValue", "poolInfo.autoPoolSpecification.poolLifetimeOption"),
+    ({"autoPoolSpecification": {"pool": {"vmSize": "STANDARD_D2_v3"}}},
+     "MissingRequiredProperty", "poolInfo.autoPoolSpecification.poolLifetimeOption"),
+    ({"autoPoolSpecification": {"poolLifetimeOption": "job", "autoPoolIdPrefix": "a" * 21,
+                                "pool": {"vmSize": "STANDARD_D2_v3"}}},
+     "InvalidPropertyValue", "poolInfo.autoPoolSpecification.autoPoolIdPrefix"),
+    ({"autoPoolSpecification": {"poolLifetimeOption": "job", "pool": {}}},
+     "MissingRequiredProperty", "poolInfo.autoPoolSpecification.pool.vmSize"),
+    ({"autoPoolSpecification": {"poolLifetimeOption": "job",
+                                "pool": {"vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 0}}},
+     "InvalidPropertyValue", "poolInfo.autoPoolSpecification.pool.taskSlotsPerNode"),
+    ({"autoPoolSpecification": {"poolLifetimeOption": "job",
+                                "pool": {"vmSize": "STANDARD_D2_v3", "enableAutoScale": True,
+                                         "autoScaleFormula": "$TargetDedicatedNodes = ;"}}},
+     "AutoScalingFormulaSyntaxError", "poolInfo.autoPoolSpecification.pool.autoScaleFormula"),
+    ({"autoPoolSpecification": {"poolLifetimeOption": "job",
+                                "pool": {"vmSize": "STANDARD_D2_v3", "enableAutoScale": True,
+                                         "autoScaleFormula": "$TargetDedicatedNodes = 1;",
+                                         "autoScaleEvaluationInterval": "PT1S"}}},
+     "InvalidPropertyValue", "poolInfo.autoPoolSpecification.pool.autoScaleEvaluationInterval"),
+])
+def test_refusals_name_the_property(account, pool_info, code, name):
+    acct = account()
+    e = error_of(lambda: acct.add_job({"id": "bad", "poolInfo": pool_info}))
+    assert (e.code, e.status, dict(e.values)["PropertyName"]) == (code, 400, name)
+    assert acct.list_jobs() == [] and acct.list_pools() == []
