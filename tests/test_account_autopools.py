@@ -8,6 +8,7 @@ Each test runs an account on a clock 10x faster than the wall with the evaluatio
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import pytest
@@ -160,3 +161,112 @@ def test_refusals_name_the_property(account, pool_info, code, name):
     e = error_of(lambda: acct.add_job({"id": "bad", "poolInfo": pool_info}))
     assert (e.code, e.status, dict(e.values)["PropertyName"]) == (code, 400, name)
     assert acct.list_jobs() == [] and acct.list_pools() == []
+
+
+def test_an_update_may_send_the_jobs_own_auto_pool_but_not_another(account):
+    acct = account()
+    spec = auto_job()
+    acct.add_job(spec)
+    own = acct.job_full_view("j")["poolInfo"]
+    with_defaults = {"autoPoolSpecification": {**own["autoPoolSpecification"], "keepAlive": False}}
+    view = acct.patch_job("j", {"poolInfo": with_defaults, "priority": 5})
+    assert view["priority"] == 5 and view["poolInfo"] == own
+    view = acct.replace_job("j", {"poolInfo": own, "priority": 3})
+    assert view["priority"] == 3 and view["poolInfo"] == own
+    other = {"autoPoolSpecification": {**own["autoPoolSpecification"], "keepAlive": True}}
+    for pool_info in (other, {"poolId": "elsewhere"}):
+        e = error_of(lambda: acct.patch_job("j", {"poolInfo": pool_info}))
+        assert (e.code, e.status) == ("OperationInvalidForCurrentState", 409)
+        assert e.message == "a job's pool can be changed only while the job is disabled"
+    acct.disable_job("j")
+    e = error_of(lambda: acct.replace_job("j", {"poolInfo": other}))
+    assert e.message == "poolscale does not move a job to another pool"
+    assert acct.get_job("j")["poolInfo"] == own
+
+
+def schedule_job(n, lifetime="jobschedule", keep_alive=False):
+    from poolscale.scheduler.models import JobScheduleSpec
+
+    # a schedule's body is read by the model, whose floor is the service's
+    spec = auto_job(autoScaleEvaluationInterval="PT5M")["poolInfo"]["autoPoolSpecification"]
+    schedule = JobScheduleSpec.model_validate({
+        "id": "s", "schedule": {"recurrenceInterval": "PT1H"},
+        "jobSpecification": {"poolInfo": {"autoPoolSpecification": {
+            **spec, "poolLifetimeOption": lifetime, "keepAlive": keep_alive}}}})
+    return schedule.job(n)
+
+
+def make_schedule_job(acct, n, **kw):
+    model = schedule_job(n, **kw)
+    return acct._call(lambda: acct._make_job(model, schedule_id="s")).pool_id
+
+
+def test_a_schedules_pool_serves_its_jobs_and_goes_when_the_schedule_ends(account):
+    acct = account()
+    pool_id = auto_pool_id("nightly", "s", 1)
+    assert make_schedule_job(acct, 1) == pool_id
+    acct.terminate_job("s:job-1")
+    poll(lambda: acct.get_job("s:job-1")["state"] == "completed", "the first job to complete")
+    assert make_schedule_job(acct, 2) == pool_id        # not deleted by its job, reused
+    assert [p["id"] for p in acct.list_pools()] == [pool_id]
+    assert acct.get_job("s:job-2")["executionInfo"]["poolId"] == pool_id
+    acct._call(lambda: acct._auto_pool_schedule_ended("s", deleted=False))
+    poll(lambda: gone(acct, pool_id), "the schedule's pool to be deleted")
+
+
+@pytest.mark.parametrize("deleted", [False, True])
+def test_a_schedules_kept_pool_outlives_it(account, deleted):
+    acct = account()
+    pool_id = make_schedule_job(acct, 1, keep_alive=True)
+    acct._call(lambda: acct._auto_pool_schedule_ended("s", deleted=deleted))
+    time.sleep(0.2)
+    assert acct.get_pool(pool_id)["state"] == "active"
+
+
+def test_a_schedules_jobs_with_lifetime_job_get_a_pool_each(account):
+    acct = account()
+    first = make_schedule_job(acct, 1, lifetime="job")
+    second = make_schedule_job(acct, 2, lifetime="job")
+    assert (first, second) == (auto_pool_id("nightly", "s:job-1", 1),
+                               auto_pool_id("nightly", "s:job-2", 1))
+    acct.terminate_job("s:job-1")
+    poll(lambda: gone(acct, first), "the first job's pool to be deleted")
+    assert acct.get_pool(second)["state"] == "active"
+    acct._call(lambda: acct._auto_pool_schedule_ended("s", deleted=True))
+    time.sleep(0.2)                 # not the schedule's pool: its job still owns it
+    assert acct.get_pool(second)["state"] == "active"
+
+
+def test_after_a_restart_the_pool_still_goes_with_its_job(tmp_path):
+    settings = AccountSettings(data_dir=tmp_path / "data", min_evaluation_interval=5.0,
+                               sample_period=5.0, kill_grace=0.2)
+    spec = auto_job()
+    kept_id, pool_id = auto_pool_id("kept", "k", 1), auto_pool_id("nightly", "j", 1)
+    with Account(settings=settings, scale=0.1) as a:
+        a.add_job(spec)
+        a.add_job(auto_job(id="k", prefix="kept", keep_alive=True))
+        before = a.get_job("j")
+    db = sqlite3.connect(settings.store_path)
+    rows = db.execute("SELECT pool_id, id, owner, lifetime, keep_alive FROM auto_pools "
+                      "ORDER BY owner").fetchall()
+    db.close()
+    assert rows == [(pool_id.lower(), pool_id, "j", "job", 0),
+                    (kept_id.lower(), kept_id, "k", "job", 1)]
+    with Account(settings=settings, scale=0.1) as a:
+        assert a.get_job("j") == before
+        assert a.get_pool(pool_id)["autoScaleEvaluationInterval"] == "PT5S"
+        a.add_task("j", {"id": "t", "commandLine": "/bin/sh -c 'echo ran'"})
+        a.wait_for_job("j", timeout=WAIT)
+        a.terminate_job("j")
+        a.terminate_job("k")
+        poll(lambda: gone(a, pool_id), "the restored auto pool to be deleted")
+        poll(lambda: a.get_job("k")["state"] == "completed", "the kept pool's job to complete")
+        time.sleep(0.2)
+        assert [p["id"] for p in a.list_pools()] == [kept_id]
+        ended = a.job_full_view("j"), a.list_tasks("j")
+    with Account(settings=settings, scale=0.1) as a:
+        # a completed job whose pool is gone reads back as it was, not waiting for a pool
+        assert (a.job_full_view("j"), a.list_tasks("j")) == ended
+        assert ended[0]["state"] == "completed" and ended[0]["poolInfo"] == spec["poolInfo"]
+        assert ended[1][0]["executionInfo"]["exitCode"] == 0
+        assert [p["id"] for p in a.list_pools()] == [kept_id]

@@ -114,6 +114,21 @@ class AutoPoolOperations:
         except E.BatchError as e:
             raise _under(e, prefix) from None
 
+    def _same_auto_pool(self, entry: Any, pool_info: Mapping[str, Any]) -> bool:
+        """Whether a job update's ``poolInfo`` is the job's own auto pool (a job's pool does
+        not change): no ``poolId`` and an ``autoPoolSpecification`` equal to the job's once
+        read (so the defaults a client fills in do not count as a change)."""
+        if pool_info.get("poolId") is not None:
+            return False
+        given = given_auto_pool({"poolInfo": pool_info})
+        if given is None:
+            return False
+        try:
+            spec = AutoPoolSpecification.model_validate(_floored_auto(given, self.settings))
+        except ValueError:
+            return False
+        return spec == entry.spec.pool_info.auto_pool_specification
+
     def _auto_pool_for(self, model: JobSpec, given: Mapping[str, Any] | None,
                        schedule_id: str | None) -> str:
         """The id of the pool the job ``model`` (about to be created, engine thread) runs on:
@@ -179,6 +194,18 @@ class AutoPoolOperations:
         pool = self.pools.get(id_key(pool_id))
         if pool is not None and not pool.deleting:
             self._delete_pool_now(pool)
+
+    def _retired_auto_pool(self, entry: Any) -> Any:
+        """A stand-in for the auto pool of a job restored after the pool was deleted (the
+        job ended): an engine of the pool's specification and id that is never started nor
+        listed, so the job keeps its state, times and tasks as its view showed them. Recovery,
+        before the engine serves."""
+        from .poolengine import PoolEngine
+
+        body = entry.spec.pool_info.auto_pool_specification.pool
+        return PoolEngine(body.model_copy(update={"id": entry.pool_id}), kernel=self.kernel,
+                          start_ticks=self.start_ticks, settings=self.settings,
+                          node_dirs=self.node_dirs, seed=self.seed)
 
     def _restore_auto_pools(self, rows: list[dict[str, Any]], ended: set[str]) -> None:
         """Read back the ``auto_pools`` rows (recovery, after pools and jobs): a pool that did

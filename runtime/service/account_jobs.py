@@ -264,17 +264,16 @@ class JobOperations:
                 raise E.BatchError(_NOT_ACTIVE_CODE[job.state],
                                    f"the job {entry.spec.id!r} is {job.state}")
             pool = given.get("poolInfo")
-            if pool is not None:
+            if pool is not None and entry.auto_pool is not None:
+                # the job's own auto pool, as a get showed it, is no change
+                if not self._same_auto_pool(entry, pool):
+                    _refuse_pool_change(job)
+            elif pool is not None:
                 new_pool = pool.get("poolId") if isinstance(pool, Mapping) else None
                 if not isinstance(new_pool, str) or not new_pool:
                     raise E.missing_property("poolInfo.poolId")
                 if id_key(new_pool) != id_key(entry.pool_id):
-                    if job is None or job.state != JOB_DISABLED:
-                        raise E.BatchError("OperationInvalidForCurrentState",
-                                           "a job's pool can be changed only while the job "
-                                           "is disabled")
-                    raise E.BatchError("OperationInvalidForCurrentState",
-                                       "poolscale does not move a job to another pool")
+                    _refuse_pool_change(job)
             current = entry.spec.model_dump(by_alias=True, exclude_unset=True)
             if replace:
                 for name in _REPLACE_RESETS:
@@ -631,6 +630,15 @@ class JobOperations:
             delete_entry(target)
             return
         target.unlink()
+
+
+def _refuse_pool_change(job: Any) -> None:
+    """A job update that would move the job to another pool (or another auto pool)."""
+    if job is None or job.state != JOB_DISABLED:
+        raise E.BatchError("OperationInvalidForCurrentState",
+                           "a job's pool can be changed only while the job is disabled")
+    raise E.BatchError("OperationInvalidForCurrentState",
+                       "poolscale does not move a job to another pool")
 
 
 def _prefixed(error: E.BatchError, prefix: str) -> E.BatchError:
