@@ -270,3 +270,59 @@ def test_after_a_restart_the_pool_still_goes_with_its_job(tmp_path):
         assert ended[0]["state"] == "completed" and ended[0]["poolInfo"] == spec["poolInfo"]
         assert ended[1][0]["executionInfo"]["exitCode"] == 0
         assert [p["id"] for p in a.list_pools()] == [kept_id]
+
+
+def _targets(results: str) -> list[str]:
+    """An AutoScaleRun's results without the formula's own variables: what it sets."""
+    return [r for r in results.split(";")
+            if r.startswith(("$TargetDedicatedNodes", "$TargetLowPriorityNodes",
+                             "$NodeDeallocationOption"))]
+
+
+def test_the_account_and_the_simulator_make_and_size_the_pool_alike(tmp_path):
+    """One lifecycle, two mechanics (the account makes and deletes a real pool, the
+    simulator toggles its one pool): the pool is made at the job's creation instant, its
+    formula runs first at that instant with the same targets, and it goes at the job's end."""
+    pytest.importorskip("poolscale.scheduler.autopooled",
+                        reason="the simulator's auto pools are on branch issue13-simauto")
+    from poolscale.scheduler import Simulation
+
+    # max(1, ...): at its creation instant the simulated pool has a sample (its grid is the
+    # run's) and the live pool none yet (its first is due on the account's grid), so a
+    # formula must not rest on that first sample for the two to agree
+    formula = ("$TargetDedicatedNodes = max(1, $PendingTasks.GetSample(1)); "
+               "$NodeDeallocationOption = taskcompletion;")
+    auto = auto_job(prefix="same", autoScaleEvaluationInterval="PT5M", autoScaleFormula=formula)
+    auto = auto["poolInfo"]["autoPoolSpecification"]
+    pool_id = auto_pool_id("same", "j", 1)
+    sim = Simulation(None, {"jobs": [{
+        "id": "j", "creationTime": 600.0, "poolInfo": {"autoPoolSpecification": auto},
+        "onAllTasksComplete": "terminatejob",
+        "tasks": [{"id": "t", "submitTime": 600.0, "duration": 30}]}]}, horizon=3600).run()
+    result = sim.result()
+    made = [e for e in result.events if e[1] in ("pool.created", "pool.deleted")]
+    completed = result.events_of("job", "j")[-1]
+    assert completed[3] == "completed"
+    assert made == [(600.0, "pool.created", pool_id), (completed[0], "pool.deleted", pool_id)]
+    sim_first = result.runs[0]
+
+    with Account(settings=AccountSettings(data_dir=tmp_path / "data"), scale=0.01) as acct:
+        # the job and its task in one command, as the simulator submits them at one instant
+        acct.submit(lambda: (acct.add_job({"id": "j", "poolInfo": {"autoPoolSpecification": auto}}),
+                             acct.add_task("j", {"id": "t", "commandLine": "/bin/true"}))).result()
+        entry = acct._call(lambda: acct.jobs["j"])
+        pool = entry.engine
+        assert pool.id == pool_id
+        poll(lambda: acct._call(lambda: len(pool.runs)) > 0, "the first autoscale run")
+        live = acct._call(lambda: (entry.job.created_at, pool.created_at, pool.run_times[0],
+                                   pool.runs[0].results))
+        acct.wait_for_job("j", timeout=WAIT)
+        acct.terminate_job("j")
+        poll(lambda: gone(acct, pool_id), "the auto pool to be deleted")
+        ended = acct._call(lambda: (entry.job.completed_at, pool.state_time))
+    job_at, created, first_run, results = live
+    assert created - job_at == 600.0 - 600.0 and first_run - created == sim_first[0] - 600.0
+    assert _targets(results) == _targets(sim_first[1].results) == [
+        "$TargetDedicatedNodes=1", "$TargetLowPriorityNodes=0",
+        "$NodeDeallocationOption=taskcompletion"]
+    assert ended[1] == ended[0]         # deleted at the job's completion instant
