@@ -232,9 +232,21 @@ def test_a_schedules_jobs_with_lifetime_job_get_a_pool_each(account):
     acct.terminate_job("s:job-1")
     poll(lambda: gone(acct, first), "the first job's pool to be deleted")
     assert acct.get_pool(second)["state"] == "active"
-    acct._call(lambda: acct._auto_pool_schedule_ended("s", deleted=True))
-    time.sleep(0.2)                 # not the schedule's pool: its job still owns it
+    acct._call(lambda: acct._auto_pool_schedule_ended("s", deleted=False))
+    time.sleep(0.2)                 # a schedule's completion leaves its job's own pool
     assert acct.get_pool(second)["state"] == "active"
+    acct._call(lambda: acct._auto_pool_schedule_ended("s", deleted=True))
+    poll(lambda: gone(acct, second), "the pool of the deleted schedule's job to go")
+
+
+def test_a_pool_deleted_by_a_user_is_no_ones_auto_pool(account):
+    acct = account()
+    pool_id = make_schedule_job(acct, 1)
+    acct.delete_pool(pool_id)
+    poll(lambda: gone(acct, pool_id), "the pool to be deleted")
+    assert acct.auto_pools == {}
+    # the schedule's next job makes a pool again rather than wait for the one deleted
+    assert make_schedule_job(acct, 2) == auto_pool_id("nightly", "s", 2)
 
 
 def test_after_a_restart_the_pool_still_goes_with_its_job(tmp_path):

@@ -303,6 +303,7 @@ class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOper
                 del self.pools[key]
                 self.quota.pools.remove(pool)
                 self._note("forget_pool", pool.id)
+                self._auto_pool_gone(pool.id)
                 # no node, so no process: what is left is its reaper thread and transfer
                 # threads, which a long-running server would otherwise keep for every pool
                 # ever deleted

@@ -23,7 +23,8 @@ from poolscale.scheduler.kernel import SUBMIT
 from poolscale.scheduler.models import AutoPoolSpecification, JobSpec
 
 from . import errors as E
-from .ids import id_key
+from .account_jobs import _prefixed
+from .ids import id_key, split_job_id
 from .poolengine import checked_pool, floored
 
 __all__ = ["AutoPool", "AutoPoolOperations", "AUTO_POOL", "given_auto_pool", "floored_job"]
@@ -82,11 +83,10 @@ def floored_job(spec: Any, settings: Any) -> Any:
 def _under(error: E.BatchError, prefix: str) -> E.BatchError:
     """``error`` with its ``PropertyName`` (or, for a formula's refusal, a new one naming
     ``autoScaleFormula``) under ``prefix``."""
-    values = tuple(error.values)
-    if not any(k == "PropertyName" for k, _ in values):
-        values = (("PropertyName", "autoScaleFormula"),) + values
-    values = tuple((k, f"{prefix}.{v}" if k == "PropertyName" else v) for k, v in values)
-    return E.BatchError(error.code, error.message, values)
+    if not any(k == "PropertyName" for k, _ in error.values):
+        error = E.BatchError(error.code, error.message,
+                             (("PropertyName", "autoScaleFormula"),) + tuple(error.values))
+    return _prefixed(error, prefix)
 
 
 class AutoPoolOperations:
@@ -142,7 +142,8 @@ class AutoPoolOperations:
             raise E.invalid_property(f"{AUTO_POOL}.poolLifetimeOption", "jobschedule",
                                      "jobschedule applies only to job schedules")
         current = self._auto_pool_of(owner)
-        if current is not None and not creates_pool(spec, "job_created", first_job=False):
+        if not creates_pool(spec, "job_created", first_job=current is None):
+            assert current is not None
             return current.pool_id
         made = self.__dict__.setdefault("_auto_made", {})
         n = made.get(id_key(owner), 0)
@@ -159,6 +160,12 @@ class AutoPoolOperations:
         self._note("note_auto_pool", pool_id)
         return pool_id
 
+    def _auto_pool_gone(self, pool_id: str) -> None:
+        """The pool ``pool_id`` is gone (deleted by its owner's end or by a user): it is no
+        one's auto pool any more (engine thread)."""
+        if self.auto_pools.pop(id_key(pool_id), None) is not None:
+            self._note("forget_auto_pool", pool_id)
+
     def _auto_pool_of(self, owner: str) -> AutoPool | None:
         """The auto pool that exists for ``owner`` (the last made), if any."""
         key = id_key(owner)
@@ -174,20 +181,24 @@ class AutoPoolOperations:
             self._remove_auto_pool(record)
 
     def _auto_pool_schedule_ended(self, schedule_id: str, *, deleted: bool) -> None:
-        """The job schedule ``schedule_id`` completed (``deleted``: was deleted): its pool
-        (lifetime ``jobschedule``) goes if ``deletes_pool`` says so. For the schedule driver
-        (engine thread)."""
-        record = self._auto_pool_of(schedule_id)
+        """The job schedule ``schedule_id`` completed (``deleted``: was deleted): the pools
+        of the schedule and of its jobs go where ``deletes_pool`` says so (the schedule's own,
+        lifetime ``jobschedule``; a job's own, lifetime ``job``, when the schedule is deleted
+        with the job still there). For the schedule driver (engine thread)."""
+        key = id_key(schedule_id)
         event = "schedule_deleted" if deleted else "schedule_completed"
-        if record is not None and deletes_pool(record.spec, event):
-            self._remove_auto_pool(record)
+        for record in list(self.auto_pools.values()):
+            owner = record.owner
+            mine = id_key(owner) == key or (
+                ":" in owner and id_key(split_job_id(owner)[0]) == key)
+            if mine and deletes_pool(record.spec, event):
+                self._remove_auto_pool(record)
 
     def _remove_auto_pool(self, record: AutoPool) -> None:
         """Forget the record now and delete its pool at this instant, as a kernel event: the
         owner's end is heard inside a pool's own rules (a job's completion), where the pool
         cannot be taken apart."""
-        self.auto_pools.pop(id_key(record.pool_id), None)
-        self._note("forget_auto_pool", record.pool_id)
+        self._auto_pool_gone(record.pool_id)
         self.kernel.at(self.kernel.now, SUBMIT, self._delete_auto_pool, record.pool_id)
 
     def _delete_auto_pool(self, pool_id: str, _: Any = None) -> None:
