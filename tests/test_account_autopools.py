@@ -8,6 +8,7 @@ Each test runs an account on a clock 10x faster than the wall with the evaluatio
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -282,6 +283,32 @@ def test_after_a_restart_the_pool_still_goes_with_its_job(tmp_path):
         assert ended[0]["state"] == "completed" and ended[0]["poolInfo"] == spec["poolInfo"]
         assert ended[1][0]["executionInfo"]["exitCode"] == 0
         assert [p["id"] for p in a.list_pools()] == [kept_id]
+
+
+def test_a_pool_whose_owner_ended_before_the_restart_goes_at_the_restart(tmp_path):
+    settings = AccountSettings(data_dir=tmp_path / "data", min_evaluation_interval=5.0,
+                               sample_period=5.0, kill_grace=0.2)
+    pool_id = auto_pool_id("nightly", "j", 1)
+    with Account(settings=settings, scale=0.1) as a:
+        a.add_job(auto_job(keep_alive=True))
+        a.terminate_job("j")
+        poll(lambda: a.get_job("j")["state"] == "completed", "the job to complete")
+    # as if the account had stopped between the job's end and its pool's deletion: the stored
+    # pool is no longer kept alive
+    db = sqlite3.connect(settings.store_path)
+    given = json.loads(db.execute("SELECT spec FROM auto_pools").fetchone()[0])
+    given["keepAlive"] = False
+    db.execute("UPDATE auto_pools SET keep_alive = 0, spec = ?", (json.dumps(given),))
+    db.commit()
+    db.close()
+    with Account(settings=settings, scale=0.1) as a:
+        poll(lambda: gone(a, pool_id), "the pool to go at the restart")
+        assert a.get_job("j")["state"] == "completed"
+        assert a.auto_pools == {}
+    db = sqlite3.connect(settings.store_path)
+    assert db.execute("SELECT COUNT(*) FROM auto_pools").fetchone() == (0,)
+    assert db.execute("SELECT COUNT(*) FROM pools").fetchone() == (0,)
+    db.close()
 
 
 def _targets(results: str) -> list[str]:

@@ -317,6 +317,7 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
              if entry.job is not None and entry.job.state == JOB_COMPLETED}
     ended |= {id_key(r["owner"]) for r in store.rows("auto_pools")
               if r["lifetime"] == "job" and id_key(r["owner"]) not in account.jobs}
+    account._persist = persister        # what this changes is staged as the engine's changes
     account._restore_auto_pools(store.rows("auto_pools"), ended)
 
     for pool in account.pools.values():
