@@ -164,6 +164,19 @@ def test_refusals_name_the_property(account, pool_info, code, name):
     assert acct.list_jobs() == [] and acct.list_pools() == []
 
 
+def test_a_check_across_fields_names_its_field(account):
+    acct = account()
+    e = error_of(lambda: acct.create_pool({
+        "id": "p", "vmSize": "STANDARD_D2_v3", "enableAutoScale": True,
+        "autoScaleFormula": "$TargetDedicatedNodes = 1;", "autoScaleEvaluationInterval": "PT1S"}))
+    assert (e.code, dict(e.values)["PropertyName"]) == (
+        "InvalidPropertyValue", "autoScaleEvaluationInterval")
+    spec = auto_job()
+    spec["poolInfo"]["autoPoolSpecification"]["poolLifetimeOption"] = "jobSchedule"
+    e = error_of(lambda: acct.add_job(spec))
+    assert dict(e.values)["PropertyName"] == "poolInfo.autoPoolSpecification.poolLifetimeOption"
+
+
 def test_an_update_may_send_the_jobs_own_auto_pool_but_not_another(account):
     acct = account()
     spec = auto_job()

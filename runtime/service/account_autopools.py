@@ -91,7 +91,8 @@ def _under(error: E.BatchError, prefix: str) -> E.BatchError:
 
 class AutoPoolOperations:
     """Auto pools of :class:`~.account.Account` (see the module docstring). Engine-thread
-    state: ``auto_pools`` (pool id key -> :class:`AutoPool`)."""
+    state: ``auto_pools`` (pool id key -> :class:`AutoPool`) and ``auto_pools_made`` (owner id
+    key -> the counter of the last id made for it)."""
 
     def _check_auto_pool(self, given: Mapping[str, Any]) -> None:
         """The checks create_pool makes of a pool body, made of a job's auto pool when the job
@@ -145,7 +146,7 @@ class AutoPoolOperations:
         if not creates_pool(spec, "job_created", first_job=current is None):
             assert current is not None
             return current.pool_id
-        made = self.__dict__.setdefault("_auto_made", {})
+        made = self.auto_pools_made
         n = made.get(id_key(owner), 0)
         while True:         # an id still taken (a kept-alive pool of an owner added again)
             n += 1
