@@ -378,3 +378,23 @@ def test_the_account_and_the_simulator_make_and_size_the_pool_alike(tmp_path):
         "$TargetDedicatedNodes=1", "$TargetLowPriorityNodes=0",
         "$NodeDeallocationOption=taskcompletion"]
     assert ended[1] == ended[0]         # deleted at the job's completion instant
+
+
+def test_what_create_pool_refuses_of_a_pools_references_refuses_the_job(account):
+    acct = account()
+    pool = {"vmSize": "STANDARD_D2_v3",
+            "certificateReferences": [{"thumbprint": "ab", "thumbprintAlgorithm": "sha1"}]}
+    e = error_of(lambda: acct.add_job({"id": "j", "poolInfo": {"autoPoolSpecification": {
+        "poolLifetimeOption": "job", "pool": pool}}}))
+    same = error_of(lambda: acct.create_pool({"id": "p", **pool}))
+    assert (e.status, e.code, e.message, e.values) == (
+        409, "InvalidCertificateReferences", same.message,
+        (("ThumbprintAlgorithm", "sha1"), ("Thumbprint", "ab")))
+    assert same.values == e.values
+    e = error_of(lambda: acct.add_job({"id": "j", "poolInfo": {"autoPoolSpecification": {
+        "poolLifetimeOption": "job", "pool": {"vmSize": "STANDARD_D2_v3", "startTask": {
+            "commandLine": "true", "resourceFiles": [{"autoStorageContainerName": "c"}]}}}}}))
+    assert (e.code, dict(e.values)["PropertyName"]) == (
+        "InvalidPropertyValue",
+        "poolInfo.autoPoolSpecification.pool.startTask.resourceFiles.0.autoStorageContainerName")
+    assert acct.list_jobs() == [] and acct.list_pools() == []

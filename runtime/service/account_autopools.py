@@ -80,15 +80,6 @@ def floored_job(spec: Any, settings: Any) -> Any:
     return {**spec, "poolInfo": info}
 
 
-def _under(error: E.BatchError, prefix: str) -> E.BatchError:
-    """``error`` with its ``PropertyName`` (or, for a formula's refusal, a new one naming
-    ``autoScaleFormula``) under ``prefix``."""
-    if not any(k == "PropertyName" for k, _ in error.values):
-        error = E.BatchError(error.code, error.message,
-                             (("PropertyName", "autoScaleFormula"),) + tuple(error.values))
-    return _prefixed(error, prefix)
-
-
 class AutoPoolOperations:
     """Auto pools of :class:`~.account.Account` (see the module docstring). Engine-thread
     state: ``auto_pools`` (pool id key -> :class:`AutoPool`) and ``auto_pools_made`` (owner id
@@ -105,15 +96,19 @@ class AutoPoolOperations:
         try:
             pool, _ = checked_pool(body, self.settings)
         except ValueError as e:
-            raise _under(_refusal(e, "pool"), prefix) from None
-        try:
-            if pool.enable_auto_scale:
+            raise _prefixed(_refusal(e, "pool"), prefix) from None
+        if pool.enable_auto_scale:
+            try:
                 self._compile(pool.auto_scale_formula)
+            except E.BatchError as e:       # the formula's own code, naming where it is
+                raise E.BatchError(e.code, e.message, (
+                    ("PropertyName", f"{prefix}.autoScaleFormula"),) + tuple(e.values)) from None
+        try:
             self._check_certificate_references(body)
             if pool.start_task is not None:
                 self._check_transfers(pool.start_task, "startTask.")
         except E.BatchError as e:
-            raise _under(e, prefix) from None
+            raise _prefixed(e, prefix) from None
 
     def _same_auto_pool(self, entry: Any, pool_info: Mapping[str, Any]) -> bool:
         """Whether a job update's ``poolInfo`` is the job's own auto pool (a job's pool does
