@@ -198,11 +198,13 @@ def test_an_update_may_send_the_jobs_own_auto_pool_but_not_another(account):
     assert acct.get_job("j")["poolInfo"] == own
 
 
-def schedule_job(n, lifetime="jobschedule", keep_alive=False):
+def schedule_job(n, lifetime="jobschedule", keep_alive=False, pool=None):
     from poolscale.scheduler.models import JobScheduleSpec
 
     # a schedule's body is read by the model, whose floor is the service's
     spec = auto_job(autoScaleEvaluationInterval="PT5M")["poolInfo"]["autoPoolSpecification"]
+    if pool is not None:
+        spec["pool"] = pool
     schedule = JobScheduleSpec.model_validate({
         "id": "s", "schedule": {"recurrenceInterval": "PT1H"},
         "jobSpecification": {"poolInfo": {"autoPoolSpecification": {
@@ -255,12 +257,16 @@ def test_a_schedules_jobs_with_lifetime_job_get_a_pool_each(account):
 
 def test_a_pool_deleted_by_a_user_is_no_ones_auto_pool(account):
     acct = account()
-    pool_id = make_schedule_job(acct, 1)
-    acct.delete_pool(pool_id)
-    poll(lambda: gone(acct, pool_id), "the pool to be deleted")
+    first = make_schedule_job(acct, 1)
+    acct.delete_pool(first)
+    poll(lambda: gone(acct, first), "the pool to be deleted")
     assert acct.auto_pools == {}
     # the schedule's next job makes a pool again rather than wait for the one deleted
-    assert make_schedule_job(acct, 2) == auto_pool_id("nightly", "s", 2)
+    second = make_schedule_job(acct, 2)
+    assert second == auto_pool_id("nightly", "s", 2)
+    # nor does it take one on its way out (a pool whose nodes are still leaving)
+    acct._call(lambda: setattr(acct.pools[second.lower()], "deleting", True))
+    assert make_schedule_job(acct, 3) == auto_pool_id("nightly", "s", 3)
 
 
 def test_after_a_restart_the_pool_still_goes_with_its_job(tmp_path):

@@ -163,9 +163,11 @@ class AutoPoolOperations:
             self._note("forget_auto_pool", pool_id)
 
     def _auto_pool_of(self, owner: str) -> AutoPool | None:
-        """The auto pool that exists for ``owner`` (the last made), if any."""
+        """The auto pool of ``owner`` (the last made) that exists and is not being deleted,
+        if any: a pool on its way out serves no new job and needs no second deletion."""
         key = id_key(owner)
-        found = [r for r in self.auto_pools.values() if id_key(r.owner) == key]
+        found = [r for r in self.auto_pools.values() if id_key(r.owner) == key
+                 and not getattr(self.pools.get(id_key(r.pool_id)), "deleting", True)]
         return found[-1] if found else None
 
     def _auto_pool_job_ended(self, job_id: str) -> None:
@@ -191,10 +193,10 @@ class AutoPoolOperations:
                 self._remove_auto_pool(record)
 
     def _remove_auto_pool(self, record: AutoPool) -> None:
-        """Forget the record now and delete its pool at this instant, as a kernel event: the
-        owner's end is heard inside a pool's own rules (a job's completion), where the pool
-        cannot be taken apart."""
-        self._auto_pool_gone(record.pool_id)
+        """Delete the record's pool at this instant, as a kernel event: the owner's end is
+        heard inside a pool's own rules (a job's completion), where the pool cannot be taken
+        apart. The record stays until the pool is gone (``_auto_pool_gone``), so a restart
+        before the deletion still finds the pool's owner ended and deletes it then."""
         self.kernel.at(self.kernel.now, SUBMIT, self._delete_auto_pool, record.pool_id)
 
     def _delete_auto_pool(self, pool_id: str, _: Any = None) -> None:
