@@ -25,7 +25,7 @@ from poolscale.scheduler.models import AutoPoolSpecification, JobSpec
 from . import errors as E
 from .account_jobs import _prefixed
 from .ids import id_key, split_job_id
-from .poolengine import checked_pool, floored
+from .poolengine import checked_pool, floored, rest_spec
 
 __all__ = ["AutoPool", "AutoPoolOperations", "AUTO_POOL", "given_auto_pool", "floored_job"]
 
@@ -57,7 +57,7 @@ def given_auto_pool(spec: Any) -> dict[str, Any] | None:
     auto = info.get("autoPoolSpecification") if isinstance(info, Mapping) else None
     if not isinstance(auto, Mapping):
         return None
-    return json.loads(json.dumps(dict(auto), default=str))
+    return rest_spec(auto)
 
 
 def _floored_auto(auto: Mapping[str, Any], settings: Any) -> dict[str, Any]:
