@@ -404,3 +404,19 @@ def test_what_create_pool_refuses_of_a_pools_references_refuses_the_job(account)
         "InvalidPropertyValue",
         "poolInfo.autoPoolSpecification.pool.startTask.resourceFiles.0.autoStorageContainerName")
     assert acct.list_jobs() == [] and acct.list_pools() == []
+
+
+def test_a_schedules_pool_and_jobs_come_back_after_a_restart(tmp_path):
+    settings = AccountSettings(data_dir=tmp_path / "data", kill_grace=0.2)
+    pool_id = auto_pool_id("nightly", "s", 1)
+    with Account(settings=settings, scale=0.1) as a:
+        assert make_schedule_job(a, 1) == pool_id
+        before = a.job_full_view("s:job-1")
+    with Account(settings=settings, scale=0.1) as a:
+        assert a.job_full_view("s:job-1") == before
+        assert before["poolInfo"]["autoPoolSpecification"]["poolLifetimeOption"] == "jobschedule"
+        a.terminate_job("s:job-1")
+        poll(lambda: a.get_job("s:job-1")["state"] == "completed", "the job to complete")
+        assert make_schedule_job(a, 2) == pool_id       # still the schedule's pool
+        a._call(lambda: a._auto_pool_schedule_ended("s", deleted=True))
+        poll(lambda: gone(a, pool_id), "the schedule's pool to be deleted")
