@@ -56,6 +56,7 @@ ROWS: dict[str, dict[str, object]] = {
         "id": "job-1", "seq": 0, "pool_id": "pool-1", "spec": "{}", "state": "active",
         "reason": "", "priority": -1000, "created": 3.0, "ended": None, "completed": None,
         "jm_started": 0, "etag": "0x2", "modified": 3.0,
+        "auto_pool": '{"poolLifetimeOption": "job", "pool": {"vmSize": "é"}}',
     },
     "tasks": {
         "job_id": "job-1", "id": "task-ü", "seq": 2**62, "spec": '{"commandLine": "/bin/true"}',
@@ -90,6 +91,8 @@ ROWS: dict[str, dict[str, object]] = {
     "samples": {
         "pool_id": "pool-1", "k": 41, "stamp_ticks": 639006000000000001, "sample_values": SAMPLE_BLOB,
     },
+    "auto_pools": {"pool_id": "ap_1", "id": "AP_1", "owner": "job-1", "lifetime": "job",
+                   "keep_alive": 0, "spec": '{"poolLifetimeOption": "job"}'},
     "task_dirs": {"path": "/tmp/x/wd", "delete_at": 604800.5},
     "rest_properties": {"job_id": "job-1", "task_id": "task-ü",
                         "body": '{"extras": {"displayName": "é"}, "modified": 7.25}'},
@@ -293,15 +296,15 @@ def test_killed_writer_leaves_exactly_the_committed_rows(db: Path) -> None:
 
 def test_schema_version_is_recorded_and_newer_is_refused(db: Path) -> None:
     with Store.open(db) as store:
-        assert store.schema_version == SCHEMA_VERSION == 4
-        assert [r["version"] for r in store.rows("schema_version")] == [1, 2, 3, 4]
+        assert store.schema_version == SCHEMA_VERSION == 5
+        assert [r["version"] for r in store.rows("schema_version")] == [1, 2, 3, 4, 5]
     with Store.open(db) as store:  # reopening applies nothing twice
-        assert len(store.rows("schema_version")) == 4
+        assert len(store.rows("schema_version")) == 5
     conn = sqlite3.connect(db)
     conn.execute("INSERT INTO schema_version VALUES (?, 'later')", (SCHEMA_VERSION + 1,))
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match=r"schema version 5 is newer than this poolscale knows \(4\)"):
+    with pytest.raises(StoreError, match=r"schema version 6 is newer than this poolscale knows \(5\)"):
         Store.open(db)
 
 
@@ -342,7 +345,7 @@ def test_the_schema_ships_with_the_package() -> None:
     # schema/ has no __init__.py: setuptools wants such a data folder listed as a package too
     assert "poolscale.runtime.service.schema" in listed
     assert "*.sql" in config["package-data"]["poolscale.runtime.service.schema"]
-    assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql", "002.sql", "003.sql", "004.sql"]
+    assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql", "002.sql", "003.sql", "004.sql", "005.sql"]
 
 
 def test_migrations_apply_in_order_once_and_a_failed_one_changes_nothing(

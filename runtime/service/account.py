@@ -38,6 +38,7 @@ from poolscale.scheduler.quota import CoreQuota
 from poolscale.scheduler.tasks import COMPLETED, JOB_ACTIVE, JOB_COMPLETED, Job, Task
 
 from . import errors as E
+from .account_autopools import AutoPool, AutoPoolOperations, floored_job, given_auto_pool
 from .account_certs import CertificateOperations
 from .account_jobs import JobOperations
 from .account_pools import PoolOperations
@@ -95,6 +96,22 @@ def _model(cls: Any, spec: Mapping[str, Any] | Any, what: str) -> Any:
         raise _refusal(e, what) from None
 
 
+def _field_name(error: Mapping[str, Any]) -> str:
+    """The REST name of the field a pydantic error is about: its place, or for a check across
+    fields (a ``FieldError``, which pydantic places at the model) the field the check names,
+    under the model's place (a check may name its field from the model itself: ``poolInfo``
+    of the model at ``poolInfo``). The value shown stays the model's input, as given."""
+    from poolscale.scheduler.models import FieldError
+
+    loc = [str(p) for p in error.get("loc", ())]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        if loc and cause.field.split(".")[0] == loc[-1]:
+            loc.pop()
+        loc.append(cause.field)
+    return ".".join(loc)
+
+
 def _refusal(e: Exception, what: str) -> E.BatchError:
     """The Batch error for a specification the model (or the formula checker) refused: the
     formula's own code, or the first refused field named as the REST API names it."""
@@ -105,7 +122,7 @@ def _refusal(e: Exception, what: str) -> E.BatchError:
 
     if isinstance(e, ValidationError):
         first = e.errors()[0]
-        name = ".".join(str(p) for p in first.get("loc", ())) or what
+        name = _field_name(first) or what
         if first.get("type") == "missing":
             return E.missing_property(name)
         value = first.get("input")
@@ -126,11 +143,14 @@ class _JobEntry:
     created for a waiting job) or ``waiting``: tasks appended are indexed at the next lookup,
     and a list replaced or shortened is indexed again from its start."""
 
-    __slots__ = ("spec", "pool_id", "job", "engine", "waiting", "seq",
+    __slots__ = ("spec", "pool_id", "job", "engine", "waiting", "seq", "auto_pool",
                  "_keys", "_listed", "_indexed")
 
-    def __init__(self, spec: JobSpec, pool_id: str, seq: int) -> None:
+    def __init__(self, spec: JobSpec, pool_id: str, seq: int,
+                 auto_pool: dict[str, Any] | None = None) -> None:
         self.spec, self.pool_id, self.seq = spec, pool_id, seq
+        #: the job's ``autoPoolSpecification`` as given (echoed by its view), or None
+        self.auto_pool = auto_pool
         self.job: Job | None = None
         self.engine: PoolEngine | None = None
         self.waiting: list[TaskSpec] = []
@@ -160,7 +180,7 @@ class _JobEntry:
         return self.index().get(id_key(task_id))
 
 
-class Account(PoolOperations, JobOperations, CertificateOperations):
+class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOperations):
     """A Batch account on this machine (see the module docstring).
 
     ``data_dir``: where node directories (and the state store) live; ``settings`` overrides
@@ -186,6 +206,9 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
                                  promise_timeout=None)
         self.pools: dict[str, PoolEngine] = {}
         self.jobs: dict[str, _JobEntry] = {}
+        #: the auto pools that exist, by pool id key (account_autopools.py)
+        self.auto_pools: dict[str, AutoPool] = {}
+        self.auto_pools_made: dict[str, int] = {}
         self._job_seq = itertools.count()
         self._closed = False
         #: what a user of this account must know about how it differs from the service
@@ -281,6 +304,7 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
                 del self.pools[key]
                 self.quota.pools.remove(pool)
                 self._note("forget_pool", pool.id)
+                self._auto_pool_gone(pool.id)
                 # no node, so no process: what is left is its reaper thread and transfer
                 # threads, which a long-running server would otherwise keep for every pool
                 # ever deleted
@@ -326,40 +350,42 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
         if "id" not in spec:
             raise E.missing_property("id")
         check_id(spec["id"], "id")
+        return self._call(lambda: pool_view(self._create_pool_now(spec)))
 
-        def run() -> dict[str, Any]:
-            self._forget_deleted()
-            existing = self.pools.get(id_key(spec["id"]))
-            if existing is not None:
-                if existing.deleting:
-                    raise E.BatchError("PoolBeingDeleted",
-                                       f"the pool {existing.id!r} is being deleted")
-                raise E.exists("pool", spec["id"])
-            self._check_certificate_references(spec)
-            try:
-                pool = PoolEngine(spec, kernel=self.kernel, start_ticks=self.start_ticks,
-                                  settings=self.settings, node_dirs=self.node_dirs,
-                                  core_quota=self.quota, seed=self.seed,
-                                  on_event=None if self._persist is None
-                                  else self._persist.event_hook(spec["id"]),
-                                  on_job_ended=self._on_job_ended)
-            except E.BatchError:
-                raise
-            except Exception as e:         # the model's refusal, or the formula's
-                raise _refusal(e, "pool") from None
-            if pool.pool_spec.start_task is not None:      # nothing runs before start()
-                self._check_transfers(pool.pool_spec.start_task, "startTask.")
-            pool.created_at = self.kernel.now
-            pool.certificate_files = self.certificate_files
-            self.pools[id_key(pool.id)] = pool
-            if self._persist is not None:
-                self._persist.watch(pool, json.dumps(dict(spec), default=str))
-            pool.start()
-            for entry in self.jobs.values():
-                if entry.job is None and id_key(entry.pool_id) == id_key(pool.id):
-                    self._place_job(entry, pool)
-            return pool_view(pool)
-        return self._call(run)
+    def _create_pool_now(self, spec: Mapping[str, Any]) -> PoolEngine:
+        """Make the pool ``spec`` (its id checked) now, engine thread: the one path of a pool
+        added by a user and of an auto pool; jobs waiting for its id are placed on it."""
+        self._forget_deleted()
+        existing = self.pools.get(id_key(spec["id"]))
+        if existing is not None:
+            if existing.deleting:
+                raise E.BatchError("PoolBeingDeleted",
+                                   f"the pool {existing.id!r} is being deleted")
+            raise E.exists("pool", spec["id"])
+        self._check_certificate_references(spec)
+        try:
+            pool = PoolEngine(spec, kernel=self.kernel, start_ticks=self.start_ticks,
+                              settings=self.settings, node_dirs=self.node_dirs,
+                              core_quota=self.quota, seed=self.seed,
+                              on_event=None if self._persist is None
+                              else self._persist.event_hook(spec["id"]),
+                              on_job_ended=self._on_job_ended)
+        except E.BatchError:
+            raise
+        except Exception as e:         # the model's refusal, or the formula's
+            raise _refusal(e, "pool") from None
+        if pool.pool_spec.start_task is not None:      # nothing runs before start()
+            self._check_transfers(pool.pool_spec.start_task, "startTask.")
+        pool.created_at = self.kernel.now
+        pool.certificate_files = self.certificate_files
+        self.pools[id_key(pool.id)] = pool
+        if self._persist is not None:
+            self._persist.watch(pool, json.dumps(dict(spec), default=str))
+        pool.start()
+        for entry in self.jobs.values():
+            if entry.job is None and id_key(entry.pool_id) == id_key(pool.id):
+                self._place_job(entry, pool)
+        return pool
 
     def get_pool(self, pool_id: str) -> dict[str, Any]:
         def run() -> dict[str, Any]:
@@ -377,14 +403,16 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
     def delete_pool(self, pool_id: str) -> None:
         """Delete the pool: it is ``deleting`` while its nodes leave (running tasks are
         requeued, as the service does), then gone."""
-        def run() -> None:
-            pool = self._pool(pool_id, change=True)
-            if pool.autoscale:
-                pool._disable_autoscale()
-            pool.deleting = True
-            pool.resize(0, 0, Option.REQUEUE)
-            self._forget_deleted()
-        self._call(run)
+        self._call(lambda: self._delete_pool_now(self._pool(pool_id, change=True)))
+
+    def _delete_pool_now(self, pool: PoolEngine) -> None:
+        """Start deleting ``pool`` (engine thread): the one path of a user's delete and of an
+        auto pool whose owner ended."""
+        if pool.autoscale:
+            pool._disable_autoscale()
+        pool.deleting = True
+        pool.resize(0, 0, Option.REQUEUE)
+        self._forget_deleted()
 
     def resize_pool(self, pool_id: str, dedicated: int = 0, low_priority: int = 0,
                     option: str | Option | None = None,
@@ -557,9 +585,12 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
         ``commonEnvironmentSettings``, ``onAllTasksComplete``, ``usesTaskDependencies``)."""
         if isinstance(spec, Mapping) and "id" in spec:
             check_id(spec["id"], "id")
-        model = _model(JobSpec, spec, "job")
+        model = _model(JobSpec, floored_job(spec, self.settings), "job")
         pool_id = model.pool_info.pool_id
-        if not pool_id:
+        given = given_auto_pool(spec)
+        if model.pool_info.auto_pool_specification is not None:
+            self._check_auto_pool(given)
+        elif not pool_id:
             raise E.missing_property("poolInfo.poolId")
         for task, prefix in ((model.job_manager_task, "jobManagerTask."),
                              (model.job_preparation_task, "jobPreparationTask."),
@@ -570,14 +601,24 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
         def run() -> dict[str, Any]:
             if id_key(model.id) in self.jobs:
                 raise E.exists("job", model.id)
-            return self._job_view(self._make_job(model, pool_id))
+            return self._job_view(self._make_job(model, pool_id, auto_pool=given))
         return self._call(run)
 
-    def _make_job(self, model: JobSpec, pool_id: str) -> _JobEntry:
+    def _make_job(self, model: JobSpec, pool_id: str | None = None, *,
+                  schedule_id: str | None = None,
+                  auto_pool: Mapping[str, Any] | None = None) -> _JobEntry:
         """Create the job ``model`` now (engine thread), on ``pool_id`` if that pool exists,
         else waiting for it: the one path of a job added by a user and of a job made by a job
-        schedule. The caller has checked the id."""
-        entry = _JobEntry(model, pool_id, next(self._job_seq))
+        schedule. The caller has checked the id. A job with an auto pool runs on the pool its
+        rules give (account_autopools.py; ``schedule_id``: the schedule that makes the job,
+        the owner of a ``jobschedule`` pool; ``auto_pool``: the specification as given)."""
+        if model.pool_info.auto_pool_specification is not None:
+            pool_id = self._auto_pool_for(model, auto_pool, schedule_id)
+            if auto_pool is None:
+                auto_pool = self.auto_pools[id_key(pool_id)].given
+        assert pool_id is not None
+        entry = _JobEntry(model, pool_id, next(self._job_seq),
+                          None if auto_pool is None else dict(auto_pool))
         self.jobs[id_key(model.id)] = entry
         self._note("note_job", model.id)
         pool = self.pools.get(id_key(pool_id))
@@ -587,7 +628,8 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
 
     def _on_job_ended(self, job: Job) -> None:
         """A job on one of the pools has completed (engine thread): its job schedule may make
-        the next job, its auto pool may go. Nothing yet for a plain job on a named pool."""
+        the next job, its auto pool may go."""
+        self._auto_pool_job_ended(job.id)
 
     def _place_job(self, entry: _JobEntry, pool: PoolEngine) -> None:
         job = pool.add_job(entry.spec, entry.seq)
@@ -600,7 +642,7 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
         if entry.job is None:
             return {"id": entry.spec.id, "state": "active", "priority": entry.spec.priority,
                     "poolInfo": {"poolId": entry.pool_id}}
-        return job_view(entry.job, entry.pool_id, self.start_ticks)
+        return job_view(entry.job, entry.pool_id, self.start_ticks, auto_pool=entry.auto_pool)
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         return self._call(lambda: self._job_view(self._job(job_id)))
@@ -647,6 +689,8 @@ class Account(PoolOperations, JobOperations, CertificateOperations):
             del self.jobs[id_key(entry.spec.id)]
             self._note("forget_job", entry.spec.id)
             self._forget_rest(entry.spec.id)
+            if entry.auto_pool is not None:     # a job deleted counts as one completed
+                self._auto_pool_job_ended(entry.spec.id)
         self._call(run)
 
     def wait_for_job(self, job_id: str, timeout: float | None = None,

@@ -120,7 +120,8 @@ class JobOperations:
             return view
         return job_view(entry.job, entry.pool_id, self.start_ticks, spec=entry.spec,
                         extras=rest.extras.get(key), modified=rest.modified.get(key),
-                        transitions=rest.transitions.get(key[0], ()))
+                        transitions=rest.transitions.get(key[0], ()),
+                        auto_pool=entry.auto_pool)
 
     def _full_task_view(self, entry: Any, task: Any) -> dict[str, Any]:
         rest = self._rest
@@ -242,9 +243,8 @@ class JobOperations:
 
     def _update_job(self, job_id: str, changes: Mapping[str, Any], *,
                     replace: bool) -> dict[str, Any]:
-        from poolscale.scheduler.models import JobSpec
-
-        from .account import _model
+        from .account import _refusal
+        from .account_autopools import job_model
 
         if not isinstance(changes, Mapping):
             raise E.BatchError("InvalidRequestBody", "the job update must be a JSON object")
@@ -263,17 +263,16 @@ class JobOperations:
                 raise E.BatchError(_NOT_ACTIVE_CODE[job.state],
                                    f"the job {entry.spec.id!r} is {job.state}")
             pool = given.get("poolInfo")
-            if pool is not None:
+            if pool is not None and entry.auto_pool is not None:
+                # the job's own auto pool, as a get showed it, is no change
+                if not self._same_auto_pool(entry, pool):
+                    _refuse_pool_change(job)
+            elif pool is not None:
                 new_pool = pool.get("poolId") if isinstance(pool, Mapping) else None
                 if not isinstance(new_pool, str) or not new_pool:
                     raise E.missing_property("poolInfo.poolId")
                 if id_key(new_pool) != id_key(entry.pool_id):
-                    if job is None or job.state != JOB_DISABLED:
-                        raise E.BatchError("OperationInvalidForCurrentState",
-                                           "a job's pool can be changed only while the job "
-                                           "is disabled")
-                    raise E.BatchError("OperationInvalidForCurrentState",
-                                       "poolscale does not move a job to another pool")
+                    _refuse_pool_change(job)
             current = entry.spec.model_dump(by_alias=True, exclude_unset=True)
             if replace:
                 for name in _REPLACE_RESETS:
@@ -282,7 +281,10 @@ class JobOperations:
                          "allowTaskPreemption"):
                 if name in given:
                     current[name] = given[name]
-            spec = _model(JobSpec, current, "job")
+            try:
+                spec = job_model(current)
+            except ValueError as e:
+                raise _refusal(e, "job") from None
             if job is not None:
                 engine = entry.engine
                 if spec.priority != job.priority:
@@ -630,6 +632,15 @@ class JobOperations:
             delete_entry(target)
             return
         target.unlink()
+
+
+def _refuse_pool_change(job: Any) -> None:
+    """A job update that would move the job to another pool (or another auto pool)."""
+    if job is None or job.state != JOB_DISABLED:
+        raise E.BatchError("OperationInvalidForCurrentState",
+                           "a job's pool can be changed only while the job is disabled")
+    raise E.BatchError("OperationInvalidForCurrentState",
+                       "poolscale does not move a job to another pool")
 
 
 def _prefixed(error: E.BatchError, prefix: str) -> E.BatchError:

@@ -147,6 +147,16 @@ class Persister:
     def note_job(self, job_id: str) -> None:
         self._jobs.add(id_key(job_id))
 
+    def note_auto_pool(self, pool_id: str) -> None:
+        """An auto pool was made: its owner and lifetime are written (account_autopools.py)."""
+        record = self.account.auto_pools.get(id_key(pool_id))
+        if record is not None:
+            self.store.put("auto_pools", record.row())
+
+    def forget_auto_pool(self, pool_id: str) -> None:
+        """An auto pool's owner ended (or the pool did not survive a restart)."""
+        self.store.delete("auto_pools", (id_key(pool_id),))
+
     def note_waiting_task(self, job_id: str, spec: Any) -> None:
         """A task was added to a job that waits for its pool: its row alone is written (the
         job's other waiting tasks are already stored; writing them all again at every add
@@ -390,7 +400,7 @@ class Persister:
         job = entry.job
         spec = entry.spec
         row = {"id": id_key(spec.id), "seq": entry.seq, "pool_id": entry.pool_id,
-               "spec": spec_json(spec)}
+               "spec": spec_json(spec), "auto_pool": _json(entry.auto_pool)}
         if job is None:
             row.update(state="waiting", priority=spec.priority)
         else:

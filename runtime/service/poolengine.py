@@ -24,7 +24,7 @@ import collections
 import hashlib
 import math
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from poolscale.formula.values import TICKS_PER_SECOND
 from poolscale.scheduler.engine import Engine, _ticks
@@ -38,7 +38,7 @@ from .records import PoolRecords
 from .local.nodedirs import NodeDirectories
 from .settings import AccountSettings
 
-__all__ = ["PoolEngine", "EVENT_RING", "pool_seed", "rest_spec"]
+__all__ = ["PoolEngine", "EVENT_RING", "floored", "pool_seed", "rest_spec"]
 
 #: how many event-log entries a pool keeps in memory (the store keeps the state itself)
 EVENT_RING = 100_000
@@ -64,31 +64,38 @@ def rest_spec(spec: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dict(spec), default=str))
 
 
-def checked_pool(spec: dict | PoolSpec, settings: AccountSettings) -> tuple[PoolSpec, float]:
-    """The pool's specification and its autoscale interval in seconds. An interval below the
-    service's floor is allowed down to ``settings.min_evaluation_interval`` (a development
-    setting); the model itself keeps the service's range, so it is read with the floor and the
-    real interval is returned beside it."""
-    if isinstance(spec, PoolSpec):
-        return spec, spec.auto_scale_evaluation_interval
+def floored(spec: Mapping[str, Any], settings: AccountSettings) -> tuple[dict, float | None]:
+    """A copy of a raw pool body whose ``autoScaleEvaluationInterval`` below the service's floor
+    (allowed down to ``settings.min_evaluation_interval``, a development setting) is raised to
+    the floor, and that interval in seconds (None: the body's own stands). The pool model keeps
+    the service's range, so a lowered interval is read this way wherever a pool body is
+    checked (a pool added, a job's auto pool)."""
     raw = dict(spec)
-    interval = None
+    if not settings.development_interval:
+        return raw, None
     for key in ("autoScaleEvaluationInterval", "auto_scale_evaluation_interval"):
         if key in raw:
-            interval = raw[key]
             break
-    seconds = None
-    if interval is not None and settings.development_interval:
-        from poolscale.scheduler.durations import duration_seconds
+    else:
+        return raw, None
+    from poolscale.scheduler.durations import duration_seconds
 
-        try:
-            seconds = duration_seconds(interval)
-        except (TypeError, ValueError):
-            seconds = None
-        if seconds is not None and settings.min_evaluation_interval <= seconds < SERVICE_FLOOR:
-            raw[key] = SERVICE_FLOOR
-        else:
-            seconds = None
+    try:
+        seconds = duration_seconds(raw[key])
+    except (TypeError, ValueError):
+        return raw, None
+    if not settings.min_evaluation_interval <= seconds < SERVICE_FLOOR:
+        return raw, None
+    raw[key] = SERVICE_FLOOR
+    return raw, seconds
+
+
+def checked_pool(spec: dict | PoolSpec, settings: AccountSettings) -> tuple[PoolSpec, float]:
+    """The pool's specification and its autoscale interval in seconds (a lowered one read as
+    :func:`floored` says)."""
+    if isinstance(spec, PoolSpec):
+        return spec, spec.auto_scale_evaluation_interval
+    raw, seconds = floored(spec, settings)
     pool = load_pool(raw)
     return pool, seconds if seconds is not None else pool.auto_scale_evaluation_interval
 

@@ -41,12 +41,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from poolscale.scheduler.models import JobSpec, TaskSpec
+from poolscale.scheduler.models import TaskSpec
 from poolscale.scheduler.tasks import (
     COMPLETED, FAILURE, JOB_COMPLETED, JOB_DISABLED, JOB_TERMINATING, PREPARING,
     RUNNING, SUCCESS, Task, int_ids,
 )
 
+from .account_autopools import job_model
 from .ids import id_key
 from .local.environment import ATTEMPT_MARKER
 from .persist import META_ENGINE_NOW, META_START_TICKS, META_WALL_NOW, Persister
@@ -293,11 +294,15 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
     seqs = [-1]
     for row in sorted(store.rows("jobs"), key=lambda r: r["seq"]):
         seqs.append(row["seq"])
-        spec = JobSpec.model_validate_json(row["spec"])
-        entry = _JobEntry(spec, row["pool_id"], row["seq"])
+        spec = job_model(json.loads(row["spec"]))
+        entry = _JobEntry(spec, row["pool_id"], row["seq"],
+                          json.loads(row["auto_pool"]) if row["auto_pool"] else None)
         account.jobs[id_key(spec.id)] = entry
         tasks = store.rows("tasks", "job_id = ?", (row["id"],))
         pool = account.pools.get(id_key(row["pool_id"]))
+        if pool is None and entry.auto_pool is not None and row["state"] != "waiting":
+            # its auto pool is gone (the job ended): the job is rebuilt on a stand-in
+            pool = account._retired_auto_pool(entry)
         if pool is None or row["state"] == "waiting":
             if row["priority"] is not None and row["priority"] != spec.priority:
                 entry.spec = spec.model_copy(update={"priority": row["priority"]})
@@ -308,6 +313,13 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
         _restore_job(pool, entry, row, tasks)
     account._job_seq = itertools.count(max(seqs) + 1)
     account._restore_rest(store.rows("rest_properties"))
+    # after pools and jobs: an auto pool whose owner job has ended (or is gone) goes now
+    ended = {key for key, entry in account.jobs.items()
+             if entry.job is not None and entry.job.state == JOB_COMPLETED}
+    ended |= {id_key(r["owner"]) for r in store.rows("auto_pools")
+              if r["lifetime"] == "job" and id_key(r["owner"]) not in account.jobs}
+    account._persist = persister        # what this changes is staged as the engine's changes
+    account._restore_auto_pools(store.rows("auto_pools"), ended)
 
     for pool in account.pools.values():
         check(pool)

@@ -165,12 +165,16 @@ def poolscale_version() -> str:
 def job_view(job: Any, pool_id: str | None, start_ticks: int, *, spec: Any = None,
              extras: Mapping[str, Any] | None = None,
              transitions: Sequence[tuple[str, float]] = (),
-             modified: float | None = None) -> dict[str, Any]:
+             modified: float | None = None,
+             auto_pool: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A job as the REST ``BatchJob``. ``spec``: the job's model (its properties are echoed as
     added, with the service's defaults filled in); ``extras``: the properties of the add the
     engine does not model (``displayName``, ``metadata``, ...), echoed as given;
     ``transitions``: state changes the engine does not time (disable, enable), as ``(state,
-    engine seconds)``; ``modified``: when a user last changed the job's properties."""
+    engine seconds)``; ``modified``: when a user last changed the job's properties;
+    ``auto_pool``: the job's ``autoPoolSpecification`` as given, echoed in ``poolInfo`` in
+    place of a ``poolId`` (the service leaves it empty for an auto pool's job), while
+    ``executionInfo.poolId`` names the pool made for it."""
     state = job.state if job.state != "pending" else "active"
     view: dict[str, Any] = {"id": job.id}
     if extras:
@@ -180,7 +184,8 @@ def job_view(job: Any, pool_id: str | None, start_ticks: int, *, spec: Any = Non
     view.update({
         "state": state,
         "priority": job.priority,
-        "poolInfo": {"poolId": pool_id},
+        "poolInfo": ({"poolId": pool_id} if auto_pool is None
+                     else {"autoPoolSpecification": dict(auto_pool)}),
         "creationTime": iso(start_ticks, job.created_at),
     })
     history = job_history(job, transitions)

@@ -260,8 +260,7 @@ def test_error_paths_carry_the_service_codes(batch):
     assert (raw.status, raw.json()["code"], raw.json()["values"]) == (
         400, "MissingRequiredProperty",
         [{"key": "PropertyName", "value": "poolInfo.autoPoolSpecification.pool"}])
-    raw = batch.request("POST", "/jobs", body={"id": "auto", "poolInfo": {
-        "autoPoolSpecification": {"poolLifetimeOption": "job", "pool": {"vmSize": "d2"}}}})
+    raw = batch.request("POST", "/jobs", body={"id": "auto", "poolInfo": {}})
     assert (raw.status, raw.json()["code"], raw.json()["values"]) == (
         400, "MissingRequiredProperty", [{"key": "PropertyName", "value": "poolInfo.poolId"}])
     with pytest.raises(ResourceNotFoundError) as info:
