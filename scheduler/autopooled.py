@@ -207,6 +207,7 @@ class AutoPoolMixin(SchedulesMixin):
         if self._log is not None:
             self._log((self.kernel.now, "pool.created", made.id))
         self.pool_absent = False
+        self.pool_made_at = self.kernel.now
         auto.retired_samples += len(self.recorder)
         self.recorder = SampleRecorder(period=self.recorder.period, delay=self.recorder.delay)
         self.option = Option.REQUEUE

@@ -13,6 +13,7 @@ workload drains, the run's report — stays in simulate.py.
 from __future__ import annotations
 
 import contextlib
+import math
 import gc
 from operator import itemgetter
 from typing import Any, Iterator
@@ -113,6 +114,8 @@ class Engine(AutoPoolMixin):
         #: for a pool of its own (a pool file, the live engine's pools)
         self.auto_pool = None
         self.pool_absent = False
+        #: when the pool was made: a sample is of the time after it (a new pool has none yet)
+        self.pool_made_at = -math.inf
         if core_quota is not None:
             core_quota.pools.append(self)
             self._read_quota()

@@ -75,7 +75,9 @@ class SamplerMixin(AttemptsMixin):
         present = self.n_present[0] + self.n_present[1]
         active = self.active_inst
         running = self.running_inst
-        if not lost and not self.pool_absent:     # an absent pool has no metrics to record
+        # an absent pool has no metrics to record, and a pool made at this instant none yet
+        # (its first autoscale run, now, sees no sample, as a pool's first run at the start)
+        if not lost and not self.pool_absent and self.kernel.now > self.pool_made_at:
             self.recorder.append(self.start_ticks + k * self.period_ticks, (
                 cpu, du, mem, disk, *io, float(present - self.n_preempted), float(active),
                 float(running), float(active + running), float(self.period_succeeded),

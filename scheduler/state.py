@@ -86,6 +86,7 @@ class EngineState:
     # -- an auto pool: present only during its owners' lives (autopooled.py) --
     auto_pool: AutoPoolRun | None
     pool_absent: bool
+    pool_made_at: float
     # -- autoscale (Engine._init_autoscale) --
     formula: Any
     autoscale: bool

@@ -79,8 +79,9 @@ def test_a_jobs_pool_scales_from_its_formula_and_goes_with_the_job():
                    "deleted": "2026-01-05T01:12:00.000Z"}],
         "node_hours": r.report["node_hours"]["dedicated"],
     }
-    # samples are recorded only while the pool exists: 600, 630, ..., 4290
-    assert r.report["samples"] == {"taken": 360, "recorded": 124}
+    # samples are recorded only while the pool exists, from the first after its creation:
+    # 630, 660, ..., 4290 (the sample stamped 600 is of the time before it existed)
+    assert r.report["samples"] == {"taken": 360, "recorded": 123}
     assert r.report["pool_at_end"]["dedicated"] == 0
     assert r.report["pool_at_end"]["target_dedicated"] == 0
 
@@ -133,17 +134,19 @@ def test_jobs_one_after_another_each_make_a_new_pool():
     a, b = auto_pool_id("nightly", "a", 1), auto_pool_id("nightly", "b", 1)
     assert pool_events(r) == [(600.0, "pool.created", a), (2520.0, "pool.deleted", a),
                               (7200.0, "pool.created", b), (9120.0, "pool.deleted", b)]
-    # a new pool: new nodes, no sample of the first pool (its GetSample(1) at 7200 sees the
-    # sample of 7200 only), its formula's runs counted from 7200
-    assert [nodes_at(r, t) for t in (2490.0, 2550.0, 7170.0, 7230.0)] == [2, 0, 0, 2]
+    # a new pool: new nodes, no sample of the first pool (its GetSample(1) at 7200 sees no
+    # sample at all: $p = [], and min(4, []) is 4), its formula's runs counted from 7200
+    assert [nodes_at(r, t) for t in (2490.0, 2550.0, 7170.0, 7230.0)] == [2, 0, 0, 4]
     assert sim.recorder.latest("$PendingTasks", 100, sim.start_ticks + 9120 * 10**7).tolist() \
-        == [2.0] * 64
+        == [2.0] * 63
     assert [t for t, _ in r.runs if 2520.0 < t < 7200.0] == []
     assert [t for t, _ in r.runs if t >= 7200.0][:2] == [7200.0, 7500.0]
+    # node names go on across pools: 4 nodes of the first, then 4 of the second
     assert [e[2] for e in r.events if e[1] == "node" and e[3] == "creating"][-2:] == \
-        ["tvm-000003", "tvm-000004"]
-    # each pool recorded its own: 600..2490 and 7200..9090
-    assert r.report["samples"]["recorded"] == 64 + 64
+        ["tvm-000007", "tvm-000008"]
+    # each pool recorded its own, from the first sample after its creation: 630..2490 and
+    # 7230..9090
+    assert r.report["samples"]["recorded"] == 63 + 63
 
 
 def test_deleting_the_pool_removes_nodes_still_draining():
@@ -250,7 +253,9 @@ def test_a_schedule_with_lifetime_jobschedule_makes_one_pool_for_all_its_jobs():
     sim, r = run({"jobSchedules": [schedule("s", auto)]}, horizon=4 * 3600.0)
     pid = auto_pool_id("hourly", "s", 1)
     assert [(j.id, j.created_at, j.completed_at) for j in sim.jobs] == [
-        ("s:job-1", 600.0, 1620.0), ("s:job-2", 4200.0, 5220.0), ("s:job-3", 7800.0, 8820.0)]
+        ("s:job-1", 600.0, 1320.0), ("s:job-2", 4200.0, 5220.0), ("s:job-3", 7800.0, 8820.0)]
+    # (job-1 on the new pool: its first formula run sees no sample, min(4, []) = 4 nodes, so
+    # the manager and both tasks run at once; the later jobs' pool has samples: 2 nodes)
     # made with the first job, kept between the jobs, deleted when the schedule completes
     assert pool_events(r) == [(600.0, "pool.created", pid), (10800.0, "pool.deleted", pid)]
     assert (10800.0, "schedule", "s", "completed") in r.events
@@ -265,31 +270,32 @@ def test_a_schedule_with_lifetime_job_makes_a_pool_per_job():
     sim, r = run({"jobSchedules": [schedule("s", spec())]}, horizon=4 * 3600.0)
     ids = [auto_pool_id("nightly", f"s:job-{n}", 1) for n in (1, 2, 3)]
     assert pool_events(r) == [
-        (600.0, "pool.created", ids[0]), (1620.0, "pool.deleted", ids[0]),
-        (4200.0, "pool.created", ids[1]), (5220.0, "pool.deleted", ids[1]),
-        (7800.0, "pool.created", ids[2]), (8820.0, "pool.deleted", ids[2])]
+        (600.0, "pool.created", ids[0]), (1320.0, "pool.deleted", ids[0]),
+        (4200.0, "pool.created", ids[1]), (4920.0, "pool.deleted", ids[1]),
+        (7800.0, "pool.created", ids[2]), (8520.0, "pool.deleted", ids[2])]
+    # (every job's pool is new: no sample at its first run, 4 nodes, the job done in 720 s)
     # no formula run while no pool exists
-    assert [t for t, _ in r.runs if 1620.0 < t < 4200.0 or 5220.0 < t < 7800.0] == []
+    assert [t for t, _ in r.runs if 1320.0 < t < 4200.0 or 4920.0 < t < 7800.0] == []
     assert [nodes_at(r, t) for t in (1200.0, 3000.0, 4800.0)] == [2, 0, 2]
 
 
 def test_a_late_job_of_the_schedule_makes_its_pool_as_the_last_ones_goes():
-    # job-1 runs past the 4200 recurrence (its task waits for the manager on the one node,
-    # 780 to 4780): job-2 is made late, at job-1's completion, the same instant job-1's pool
-    # is deleted; its pool is a new one, made after the old one went
+    # job-1 runs past the 4200 recurrence (its task runs 720 to 4720): job-2 is made late, at
+    # job-1's completion, the same instant job-1's pool is deleted; its pool is a new one,
+    # made after the old one went
     late = schedule("s", spec(), recurrenceInterval="PT1H", startWindow="PT1H",
                     doNotRunUntil=600, doNotRunAfter=2 * 3600)
     late["jobSpecification"]["tasks"] = [{"id": "a", "duration": 4000, "submitTime": 10}]
     sim, r = run({"jobSchedules": [late]}, horizon=4 * 3600.0)
     one, two = (auto_pool_id("nightly", f"s:job-{n}", 1) for n in (1, 2))
-    assert [e for e in r.events if e[0] == 4780.0 and e[1] in ("job", "pool.created",
+    assert [e for e in r.events if e[0] == 4720.0 and e[1] in ("job", "pool.created",
                                                                "pool.deleted")] == [
-        (4780.0, "job", "s:job-1", "terminating", "AllTasksComplete"),
-        (4780.0, "job", "s:job-1", "completed"),
-        (4780.0, "pool.deleted", one),
-        (4780.0, "job", "s:job-2", "active"),
-        (4780.0, "pool.created", two)]
-    assert pool_events(r)[-1] == (8900.0, "pool.deleted", two)
+        (4720.0, "job", "s:job-1", "terminating", "AllTasksComplete"),
+        (4720.0, "job", "s:job-1", "completed"),
+        (4720.0, "pool.deleted", one),
+        (4720.0, "job", "s:job-2", "active"),
+        (4720.0, "pool.created", two)]
+    assert pool_events(r)[-1] == (8840.0, "pool.deleted", two)
 
 
 def test_the_week_of_nightly_jobs_makes_and_deletes_a_pool_each_night():
@@ -394,8 +400,8 @@ def test_the_live_engine_makes_and_deletes_the_auto_pools_as_the_simulator_does(
     want = outcome(Simulation(None, workload, horizon=horizon).run())
     made = [(e[0], e[1]) for e in want["events"] if e[1] in ("pool.created", "pool.deleted")]
     if lifetime == "job":        # two jobs, a pool each
-        assert made == [(300.0, "pool.created"), (1392.9725618208981, "pool.deleted"),
-                        (3600.0, "pool.created"), (4500.683402799479, "pool.deleted")]
+        assert made == [(300.0, "pool.created"), (1330.0, "pool.deleted"),
+                        (3600.0, "pool.created"), (4370.0, "pool.deleted")]
     else:                        # three jobs, one pool until the schedule completes
         assert made == [(300.0, "pool.created"), (10000.0, "pool.deleted")]
         assert want["report"]["schedules"]["hourly"]["jobs_created"] == 3
@@ -411,3 +417,22 @@ def test_simulate_plot_title_names_the_jobs_pools(capsys, tmp_path, monkeypatch)
     assert main(["simulate", "--workload", str(NIGHTLY), "--no-progress",
                  "--plot", str(tmp_path / "p.png")]) == 0
     assert seen["title"] == f"the jobs' auto pools: pool formula on {NIGHTLY} (seed 0)"
+
+
+def test_a_pool_made_on_the_sample_grid_has_no_sample_at_its_first_autoscale_run():
+    # as a pool's first run at the start, and as the live account's new pool: the sample taken
+    # at the creation instant is of the time before the pool existed, so it is not recorded
+    formula = "$TargetDedicatedNodes = max(0, $PendingTasks.GetSample(1));"
+    pool = {"vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 1, "enableAutoScale": True,
+            "autoScaleFormula": formula, "autoScaleEvaluationInterval": "PT5M"}
+    workload = {"jobs": [{
+        "id": "j", "creationTime": 600,
+        "poolInfo": {"autoPoolSpecification": {"poolLifetimeOption": "job", "pool": pool}},
+        "tasks": [{"id": f"t{i}", "submitTime": 600, "duration": 60} for i in range(3)]}]}
+    result = Simulation(None, workload, horizon=3600).run().result()
+    at, first = result.runs[0]
+    assert at == 600.0
+    assert first.results == ("$TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;"
+                             "$NodeDeallocationOption=requeue")
+    at, second = result.runs[1]                 # its own samples since, with 3 tasks waiting
+    assert (at, second.results.split(";")[0]) == (900.0, "$TargetDedicatedNodes=3")
