@@ -14,9 +14,9 @@ import psutil
 import pytest
 
 from poolscale.runtime.service.account import Account
-from poolscale.runtime.service.errors import BatchError
 from poolscale.runtime.service.local.environment import ATTEMPT_MARKER
 from poolscale.runtime.service.settings import AccountSettings
+from polling import error_of, poll
 
 WAIT = 15.0
 
@@ -39,20 +39,6 @@ def account(tmp_path):
 def fixed_pool(id="p1", nodes=1, slots=2, **extra):
     return {"id": id, "vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": slots,
             "targetDedicatedNodes": nodes, **extra}
-
-
-def poll(condition, what, deadline=WAIT):
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def error_of(call) -> BatchError:
-    with pytest.raises(BatchError) as info:
-        call()
-    return info.value
 
 
 def test_tasks_run_as_processes_and_report_what_batch_reports(account):

@@ -18,6 +18,7 @@ from poolscale.runtime.service.account import Account
 from poolscale.runtime.service.errors import BatchError
 from poolscale.runtime.service.settings import AccountSettings
 from poolscale.scheduler.autopools import auto_pool_id
+from polling import error_of, poll
 
 WAIT = 15.0
 #: one node while a task waits, none otherwise
@@ -48,20 +49,6 @@ def auto_job(id="j", prefix="nightly", keep_alive=None, **pool):
     if keep_alive is not None:
         spec["keepAlive"] = keep_alive
     return {"id": id, "poolInfo": {"autoPoolSpecification": spec}}
-
-
-def poll(condition, what, deadline=WAIT):
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def error_of(call) -> BatchError:
-    with pytest.raises(BatchError) as info:
-        call()
-    return info.value
 
 
 def gone(acct, pool_id) -> bool:

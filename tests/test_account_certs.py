@@ -8,13 +8,12 @@ import base64
 import hashlib
 import os
 import stat
-import time
 
 import pytest
 
 from poolscale.runtime.service.account import Account
-from poolscale.runtime.service.errors import BatchError
 from poolscale.runtime.service.settings import AccountSettings
+from polling import error_of, poll
 
 WAIT = 15.0
 
@@ -46,20 +45,6 @@ def account(tmp_path):
     yield make
     for acct in made:
         acct.close()
-
-
-def error_of(call) -> BatchError:
-    with pytest.raises(BatchError) as info:
-        call()
-    return info.value
-
-
-def poll(condition, what, deadline=WAIT):
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def pool(id="p1", refs=(TP,), **extra):

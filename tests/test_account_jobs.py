@@ -16,9 +16,9 @@ import time
 import pytest
 
 from poolscale.runtime.service.account import Account
-from poolscale.runtime.service.errors import BatchError
 from poolscale.runtime.service.settings import AccountSettings
 from poolscale.scheduler.invariants import check
+from polling import error_of, poll
 
 WAIT = 10.0
 UNLIMITED = "P10675199DT2H48M5.4775807S"
@@ -41,20 +41,6 @@ def account(tmp_path):
 def pool(id="p1", nodes=1, slots=2):
     return {"id": id, "vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": slots,
             "targetDedicatedNodes": nodes}
-
-
-def poll(condition, what, deadline=WAIT):
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def error_of(call) -> BatchError:
-    with pytest.raises(BatchError) as info:
-        call()
-    return info.value
 
 
 def checked(acct: Account) -> None:

@@ -15,9 +15,9 @@ import time
 import pytest
 
 from poolscale.runtime.service.account import Account
-from poolscale.runtime.service.errors import BatchError
 from poolscale.runtime.service.settings import AccountSettings
 from poolscale.runtime.service.views import poolscale_version
+from polling import error_of, poll
 
 WAIT = 15.0
 NODE = "tvm-000001"
@@ -40,23 +40,6 @@ def account(tmp_path):
 
 def pool_spec(id="p1", nodes=1, **extra):
     return {"id": id, "vmSize": "STANDARD_D2_v3", "targetDedicatedNodes": nodes, **extra}
-
-
-def poll(condition, what, deadline=WAIT):
-    end = time.monotonic() + deadline
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def error_of(call) -> BatchError:
-    with pytest.raises(BatchError) as info:
-        call()
-    return info.value
 
 
 def node_state(acct, pool="p1", node=NODE):
