@@ -4,6 +4,7 @@ terminate, delete, the environment of a schedule's task, and a restart."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -36,6 +37,10 @@ def poll(condition, what, deadline=WAIT):
         if time.monotonic() > end:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def error_of(call) -> BatchError:
@@ -209,3 +214,27 @@ def test_schedule_survives_a_restart(account):
     assert job_ids(again) == ["s:job-1"]
     e = error_of(lambda: again.add_job({"id": "S", "poolInfo": {"poolId": "p1"}}))
     assert e.code == "JobScheduleWithSameIdExists"
+
+
+def test_instants_follow_the_recurrence_grid(account):
+    """On a scaled clock the jobs are made at the schedule's grid instants, to the
+    millisecond: creation + k * PT1M (the instants the simulator's driver gives)."""
+    acct = with_pool(account(scale=0.01))
+    created = acct.add_job_schedule(schedule())["creationTime"]
+    poll(lambda: len(job_ids(acct)) >= 3, "three jobs")
+    times = [j["creationTime"] for j in acct.list_jobs_of_schedule("s")[:3]]
+    assert [(instant(t) - instant(created)).total_seconds() for t in times] == [0.0, 60.0, 120.0]
+
+
+def test_a_due_instant_missed_while_down_is_made_at_restart(account):
+    acct = with_pool(account(scale=0.01))
+    acct.add_job_schedule(schedule(schedule={"recurrenceInterval": "PT1M",
+                                             "startWindow": "PT10M"}))
+    poll(lambda: job_ids(acct) == ["s:job-1"], "job-1")
+    due = acct.get_job_schedule("s")["executionInfo"]["nextRunTime"]
+    acct.close()
+    time.sleep(0.7)                 # 70 engine seconds down: the instant PT1M passes
+    again = account(scale=0.01)
+    poll(lambda: "s:job-2" in job_ids(again), "job-2 made at restart")
+    job2 = again.get_job("s:job-2")
+    assert job2["creationTime"] >= due
