@@ -238,3 +238,45 @@ def test_a_due_instant_missed_while_down_is_made_at_restart(account):
     poll(lambda: "s:job-2" in job_ids(again), "job-2 made at restart")
     job2 = again.get_job("s:job-2")
     assert job2["creationTime"] >= due
+
+
+def auto_pool_schedule(lifetime="jobschedule", command="exit 0"):
+    auto = {"autoPoolIdPrefix": "nightly", "poolLifetimeOption": lifetime,
+            "pool": {"vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 1,
+                     "targetDedicatedNodes": 1}}
+    return {"id": "s", "schedule": {"recurrenceInterval": "PT1M"},
+            "jobSpecification": {"poolInfo": {"autoPoolSpecification": auto},
+                                 "jobManagerTask": {"id": "jm", "commandLine": command}}}
+
+
+def pool_ids(acct):
+    return [p["id"] for p in acct.list_pools()]
+
+
+def test_a_schedules_jobs_share_its_auto_pool_until_it_ends(account):
+    from poolscale.scheduler.autopools import auto_pool_id
+
+    acct = account(scale=0.01)
+    acct.add_job_schedule(auto_pool_schedule())
+    poll(lambda: len(job_ids(acct)) >= 2, "two jobs")
+    pool_id = auto_pool_id("nightly", "s", 1)
+    assert pool_ids(acct) == [pool_id]
+    assert {j["executionInfo"]["poolId"] for j in acct.list_jobs_of_schedule("s")[:2]} == {
+        pool_id}
+    assert acct.get_job("s:job-1")["poolInfo"] == auto_pool_schedule()["jobSpecification"][
+        "poolInfo"]
+    acct.terminate_job_schedule("s")
+    poll(lambda: acct.get_job_schedule("s")["state"] == "completed", "the schedule to end")
+    poll(lambda: pool_ids(acct) == [], "the schedule's pool to be deleted")
+
+
+def test_deleting_a_schedule_deletes_its_jobs_pools(account):
+    from poolscale.scheduler.autopools import auto_pool_id
+
+    acct = account(scale=1.0)
+    acct.add_job_schedule(auto_pool_schedule(lifetime="job", command="sleep 30"))
+    poll(lambda: job_ids(acct) == ["s:job-1"], "job-1")
+    assert pool_ids(acct) == [auto_pool_id("nightly", "s:job-1", 1)]
+    acct.delete_job_schedule("s")
+    assert [j["id"] for j in acct.list_jobs()] == []
+    poll(lambda: pool_ids(acct) == [], "the job's pool to be deleted")
