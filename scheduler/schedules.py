@@ -257,6 +257,26 @@ class Recurrence:
         new.n_created, new.n_skipped = self.n_created, self.n_skipped
         return new
 
+    def check_live(self) -> None:
+        """Refuse a change of a schedule that is completed, terminating or being deleted
+        (:class:`InvalidTransition`), as the operations do."""
+        self._refuse_unless_live()
+
+    #: what :meth:`saved` keeps: the state a driver's store needs to rebuild the recurrence
+    _SAVED = ("state", "n_created", "n_skipped", "pending", "active_job", "next_grid",
+              "_deadline_passed")
+
+    def saved(self) -> dict:
+        """The recurrence's state as plain JSON values (a live account stores it)."""
+        return {name.lstrip("_"): getattr(self, name) for name in self._SAVED}
+
+    def restore(self, saved: dict) -> float | None:
+        """Take back a :meth:`saved` state (a restart); returns the instant to call
+        :meth:`on_due` at next, which may have passed (it is then decided late)."""
+        for name in self._SAVED:
+            setattr(self, name, saved[name.lstrip("_")])
+        return self._wake()
+
     def next_run_time(self, now: float) -> float | None:
         """``executionInfo.nextRunTime``: the pending instant while one waits, else the next
         grid instant that may still make a job; None once none can."""

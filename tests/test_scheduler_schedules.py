@@ -210,3 +210,16 @@ def test_a_late_due_call_past_the_window_skips_the_instant():
     assert r.on_due(750.0) == Decision(skipped=1, next_due=1200.0)
     assert (r.active_job, r.pending, r.n_created, r.n_skipped) == (None, None, 1, 1)
     assert r.next_run_time(750.0) == 1200.0
+
+
+def test_saved_and_restored_state_decides_as_before():
+    r = rec(recurrenceInterval=600)
+    r.on_due(0.0)
+    again = rec(recurrenceInterval=600)
+    assert again.restore(r.saved()) == 600.0
+    assert (again.active_job, again.n_created, again.next_grid) == ("s:job-1", 1, 600.0)
+    assert again.on_due(600.0) == r.on_due(600.0) == Decision(next_due=1200.0)
+    r.terminate(700.0)
+    with pytest.raises(InvalidTransition) as info:
+        r.check_live()
+    assert info.value.code == "JobScheduleBeingTerminated"
