@@ -132,6 +132,8 @@ class ScheduleOperations:
         check_extras(spec, SCHEDULE_EXTRAS)
         model = _schedule_model(spec, self.settings)
         job = spec.get("jobSpecification")
+        if isinstance(job, Mapping):
+            check_extras(job, JOB_EXTRAS)
         auto = given_auto_pool(job)
         if auto is not None:
             self._check_auto_pool(auto)
@@ -338,7 +340,7 @@ class ScheduleOperations:
             schedule.given, schedule.extras, schedule.modified_at = new_given, new_kept, now
             if "schedule" in changes:
                 schedule.recurrence = schedule.recurrence.rescheduled(
-                    model.schedule, now, self.start_ticks)
+                    model.schedule, schedule.created_at, now, self.start_ticks)
                 self._arm(schedule, schedule.recurrence.first_due())
             self._note_schedule(schedule)
             return self._schedule_view(schedule)
