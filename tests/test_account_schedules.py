@@ -306,3 +306,27 @@ def test_a_changed_schedule_makes_no_job_by_itself(account):
     assert view["lastModified"] > view["creationTime"]
     time.sleep(0.1)
     assert job_ids(acct) == ["s:job-1"]
+
+
+@pytest.mark.parametrize("spec, code, name", [
+    ({"id": "s", "schedule": {"recurrenceInterval": "banana"},
+      "jobSpecification": {"poolInfo": {"poolId": "p"}}},
+     "InvalidPropertyValue", "schedule.recurrenceInterval"),
+    ({"id": "s", "schedule": {}, "jobSpecification": "x"},
+     "InvalidPropertyValue", "jobSpecification"),
+    ({"id": "s", "schedule": {}, "jobSpecification": {}},
+     "MissingRequiredProperty", "jobSpecification.poolInfo.poolId"),
+    ({"id": "a:b", "schedule": {}, "jobSpecification": {"poolInfo": {"poolId": "p"}}},
+     "InvalidPropertyValue", "id"),
+    ({"id": "s", "schedule": {"startWindow": "PT5S"},
+      "jobSpecification": {"poolInfo": {"poolId": "p"}}},
+     "InvalidPropertyValue", "schedule.startWindow"),
+    ({"id": "s", "schedule": {}, "displayName": 7,
+      "jobSpecification": {"poolInfo": {"poolId": "p"}}},
+     "InvalidPropertyValue", "displayName"),
+])
+def test_a_bad_schedule_is_a_400_naming_its_field(account, spec, code, name):
+    acct = account(scale=1.0)
+    e = error_of(lambda: acct.add_job_schedule(spec))
+    assert (e.code, e.status, dict(e.values).get("PropertyName")) == (code, 400, name)
+    assert acct.list_job_schedules() == []
