@@ -330,3 +330,12 @@ def test_a_bad_schedule_is_a_400_naming_its_field(account, spec, code, name):
     e = error_of(lambda: acct.add_job_schedule(spec))
     assert (e.code, e.status, dict(e.values).get("PropertyName")) == (code, 400, name)
     assert acct.list_job_schedules() == []
+
+
+def test_a_schedule_under_a_floor_raised_since_comes_back(account):
+    acct = account(scale=1.0, min_recurrence_interval=1.0)
+    acct.add_job_schedule(schedule(interval="PT5S", schedule={"recurrenceInterval": "PT5S",
+                                                              "doNotRunUntil": "2099-01-01T00:00:00Z"}))
+    acct.close()
+    again = account(scale=1.0)
+    assert again.get_job_schedule("s")["schedule"]["recurrenceInterval"] == "PT5S"
