@@ -339,3 +339,38 @@ def test_a_schedule_under_a_floor_raised_since_comes_back(account):
     acct.close()
     again = account(scale=1.0)
     assert again.get_job_schedule("s")["schedule"]["recurrenceInterval"] == "PT5S"
+
+
+_CHILD = """
+import sys, time
+from poolscale.runtime.service.account import Account
+from poolscale.runtime.service.settings import AccountSettings
+account = Account(settings=AccountSettings(data_dir=sys.argv[1]))
+account.add_job_schedule({"id": "s", "schedule": {"recurrenceInterval": "PT1H"},
+                          "jobSpecification": {"poolInfo": {"poolId": "p1"}}})
+deadline = time.monotonic() + 5
+while not account.list_jobs_of_schedule("s") and time.monotonic() < deadline:
+    time.sleep(0.01)
+account.disable_job_schedule("s")
+print("acknowledged", flush=True)
+time.sleep(60)
+"""
+
+
+def test_an_acknowledged_change_survives_kill_9(tmp_path, account):
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path / "data")],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "acknowledged"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(5)
+    again = account(scale=1.0)
+    view = again.get_job_schedule("s")
+    assert (view["state"], view["previousState"]) == ("disabled", "active")
+    assert view["executionInfo"]["recentJob"] == {"id": "s:job-1"}
+    assert job_ids(again) == ["s:job-1"]
