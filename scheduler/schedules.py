@@ -149,14 +149,25 @@ class Recurrence:
             return Decision()
         if self.next_grid is not None and now >= self.next_grid:
             due = self.next_grid
-            nxt = due + self.interval if self.interval is not None else None
+            interval = self.interval
+            nxt = due + interval if interval is not None else None
+            # called late (a live account restarted after several instants): the latest
+            # instant passed replaces the older ones, which are skipped
+            while interval is not None and nxt is not None and nxt <= now \
+                    and self._before_deadline(nxt):
+                skipped += 1
+                due, nxt = nxt, nxt + interval
             self.next_grid = nxt if nxt is not None and self._before_deadline(nxt) else None
             if self.state == ACTIVE and self.active_job is None:
-                self._create()
-                return Decision(create=True, next_due=self._wake())
-            if self.pending is not None:
-                skipped = 1
-            self.pending = due
+                if self._in_window(due, now):
+                    self._create()
+                    self.n_skipped += skipped
+                    return Decision(create=True, skipped=skipped, next_due=self._wake())
+                skipped += 1            # past its window when heard (late, after a restart)
+            else:
+                if self.pending is not None:
+                    skipped += 1
+                self.pending = due
         if not self._before_deadline(now):
             self._deadline_passed = True
             if self.pending is not None:                 # nothing may be made any more
@@ -235,6 +246,42 @@ class Recurrence:
         self.pending = None
         self.next_grid = None
         return Decision()
+
+    def rescheduled(self, config: ScheduleConfiguration, created_at: float, now: float,
+                    start_ticks: int) -> "Recurrence":
+        """The schedule after a user changed its ``schedule`` at ``now``: the grid of the new
+        configuration, anchored as if the schedule (created at ``created_at``) had always had
+        it, from its first instant after ``now`` (the instants already past belong to the old
+        configuration: a change makes no job by itself). The state, the job numbers and the
+        active job stay; a pending instant of the old grid is dropped."""
+        new = Recurrence(config, created_at, start_ticks, schedule_id=self.schedule_id)
+        new.state, new.active_job = self.state, self.active_job
+        new.n_created, new.n_skipped = self.n_created, self.n_skipped
+        grid = new.next_grid
+        while grid is not None and grid <= now:
+            grid = grid + new.interval if new.interval is not None else None
+        new.next_grid = grid if grid is not None and new._before_deadline(grid) else None
+        return new
+
+    def check_live(self) -> None:
+        """Refuse a change of a schedule that is completed, terminating or being deleted
+        (:class:`InvalidTransition`), as the operations do."""
+        self._refuse_unless_live()
+
+    #: what :meth:`saved` keeps: the state a driver's store needs to rebuild the recurrence
+    _SAVED = ("state", "n_created", "n_skipped", "pending", "active_job", "next_grid",
+              "_deadline_passed")
+
+    def saved(self) -> dict:
+        """The recurrence's state as plain JSON values (a live account stores it)."""
+        return {name.lstrip("_"): getattr(self, name) for name in self._SAVED}
+
+    def restore(self, saved: dict) -> float | None:
+        """Take back a :meth:`saved` state (a restart); returns the instant to call
+        :meth:`on_due` at next, which may have passed (it is then decided late)."""
+        for name in self._SAVED:
+            setattr(self, name, saved[name.lstrip("_")])
+        return self._wake()
 
     def next_run_time(self, now: float) -> float | None:
         """``executionInfo.nextRunTime``: the pending instant while one waits, else the next
