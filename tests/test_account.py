@@ -13,27 +13,15 @@ import time
 import psutil
 import pytest
 
-from poolscale.runtime.service.account import Account
 from poolscale.runtime.service.local.environment import ATTEMPT_MARKER
-from poolscale.runtime.service.settings import AccountSettings
-from polling import error_of, poll
+from account_testing import accounts, error_of, poll
 
 WAIT = 15.0
 
 
 @pytest.fixture
 def account(tmp_path):
-    made = []
-
-    def make(scale: float = 1.0, **settings) -> Account:
-        acct = Account(settings=AccountSettings(data_dir=tmp_path / "data", **settings),
-                       scale=scale)
-        made.append(acct)
-        return acct
-
-    yield make
-    for acct in made:
-        acct.close()
+    yield from accounts(tmp_path)
 
 
 def fixed_pool(id="p1", nodes=1, slots=2, **extra):

@@ -18,7 +18,7 @@ from poolscale.runtime.service.account import Account
 from poolscale.runtime.service.errors import BatchError
 from poolscale.runtime.service.settings import AccountSettings
 from poolscale.scheduler.autopools import auto_pool_id
-from polling import error_of, poll
+from account_testing import accounts, error_of, poll
 
 WAIT = 15.0
 #: one node while a task waits, none otherwise
@@ -28,18 +28,7 @@ FORMULA = ("$TargetDedicatedNodes = max(0, $PendingTasks.GetSample(1)); "
 
 @pytest.fixture
 def account(tmp_path):
-    made = []
-
-    def make(scale: float = 0.1) -> Account:
-        acct = Account(settings=AccountSettings(data_dir=tmp_path / "data",
-                                                min_evaluation_interval=5.0, sample_period=5.0),
-                       scale=scale)
-        made.append(acct)
-        return acct
-
-    yield make
-    for acct in made:
-        acct.close()
+    yield from accounts(tmp_path, scale=0.1, min_evaluation_interval=5.0, sample_period=5.0)
 
 
 def auto_job(id="j", prefix="nightly", keep_alive=None, **pool):

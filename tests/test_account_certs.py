@@ -11,9 +11,7 @@ import stat
 
 import pytest
 
-from poolscale.runtime.service.account import Account
-from poolscale.runtime.service.settings import AccountSettings
-from polling import error_of, poll
+from account_testing import accounts, error_of, poll
 
 WAIT = 15.0
 
@@ -35,16 +33,7 @@ def cer(**extra):
 
 @pytest.fixture
 def account(tmp_path):
-    made = []
-
-    def make() -> Account:
-        acct = Account(settings=AccountSettings(data_dir=tmp_path / "data"))
-        made.append(acct)
-        return acct
-
-    yield make
-    for acct in made:
-        acct.close()
+    yield from accounts(tmp_path)
 
 
 def pool(id="p1", refs=(TP,), **extra):

@@ -16,9 +16,8 @@ import time
 import pytest
 
 from poolscale.runtime.service.account import Account
-from poolscale.runtime.service.settings import AccountSettings
 from poolscale.scheduler.invariants import check
-from polling import error_of, poll
+from account_testing import accounts, error_of, poll
 
 WAIT = 10.0
 UNLIMITED = "P10675199DT2H48M5.4775807S"
@@ -26,16 +25,7 @@ UNLIMITED = "P10675199DT2H48M5.4775807S"
 
 @pytest.fixture
 def account(tmp_path):
-    made = []
-
-    def make() -> Account:
-        acct = Account(settings=AccountSettings(data_dir=tmp_path / "data"))
-        made.append(acct)
-        return acct
-
-    yield make
-    for acct in made:
-        acct.close()
+    yield from accounts(tmp_path)
 
 
 def pool(id="p1", nodes=1, slots=2):

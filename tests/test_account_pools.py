@@ -17,7 +17,7 @@ import pytest
 from poolscale.runtime.service.account import Account
 from poolscale.runtime.service.settings import AccountSettings
 from poolscale.runtime.service.views import poolscale_version
-from polling import error_of, poll
+from account_testing import accounts, error_of, poll
 
 WAIT = 15.0
 NODE = "tvm-000001"
@@ -25,17 +25,7 @@ NODE = "tvm-000001"
 
 @pytest.fixture
 def account(tmp_path):
-    made = []
-
-    def make(**settings) -> Account:
-        acct = Account(settings=AccountSettings(data_dir=tmp_path / "data", kill_grace=0.2,
-                                                **settings))
-        made.append(acct)
-        return acct
-
-    yield make
-    for acct in made:
-        acct.close()
+    yield from accounts(tmp_path, kill_grace=0.2)
 
 
 def pool_spec(id="p1", nodes=1, **extra):

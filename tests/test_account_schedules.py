@@ -9,44 +9,18 @@ import time
 
 import pytest
 
-from poolscale.runtime.service.account import Account
-from poolscale.runtime.service.errors import BatchError
-from poolscale.runtime.service.settings import AccountSettings
+from account_testing import accounts, error_of, poll
 
 WAIT = 5.0
 
 
 @pytest.fixture
 def account(tmp_path):
-    made = []
-
-    def make(scale: float = 0.01, **settings) -> Account:
-        acct = Account(settings=AccountSettings(data_dir=tmp_path / "data", **settings),
-                       scale=scale)
-        made.append(acct)
-        return acct
-
-    yield make
-    for acct in made:
-        acct.close()
-
-
-def poll(condition, what, deadline=WAIT):
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    yield from accounts(tmp_path, scale=0.01)
 
 
 def instant(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def error_of(call) -> BatchError:
-    with pytest.raises(BatchError) as info:
-        call()
-    return info.value
 
 
 def schedule(id="s", interval="PT1M", pool="p1", command="exit 0", **extra):
