@@ -350,3 +350,36 @@ def test_an_acknowledged_change_survives_kill_9(tmp_path, account):
     assert (view["state"], view["previousState"]) == ("disabled", "active")
     assert view["executionInfo"]["recentJob"] == {"id": "s:job-1"}
     assert job_ids(again) == ["s:job-1"]
+
+
+def test_delayed_and_skipped_jobs_come_as_the_simulator_makes_them(account):
+    """The same schedule on the live account and in the simulator: a manager of about 150 s on
+    a two-minute grid with a one-minute window. Job 1 at 0 holds the instant 120 until it ends
+    at ~150 (inside the window: job 2 then, late); job 2 ends at ~300, when 240's window has
+    closed (skipped); job 3 at 360 on the grid. The live manager is a real process, so the
+    late instant is compared within its start-up time; the grid instants and the skip are
+    exact."""
+    from poolscale.scheduler import Simulation
+
+    config = {"recurrenceInterval": "PT2M", "startWindow": "PT1M"}
+    acct = with_pool(account(scale=0.01))
+    poll(lambda: acct.list_nodes("p1") and acct.list_nodes("p1")[0]["state"] == "idle",
+         "the node idle")
+    created = instant(acct.add_job_schedule(schedule(
+        command="sleep 1.5", schedule=config))["creationTime"])
+    poll(lambda: len(job_ids(acct)) >= 3, "three jobs")
+    live = [(j["id"], (instant(j["creationTime"]) - created).total_seconds())
+            for j in acct.list_jobs_of_schedule("s")[:3]]
+    sim = Simulation(
+        {"id": "p1", "vmSize": "STANDARD_D2_v3", "targetDedicatedNodes": 1,
+         "simulation": {"allocationTime": 0, "bootTime": 0}},
+        {"jobSchedules": [{"id": "s", "schedule": {**config, "doNotRunAfter": 400},
+                           "jobSpecification": {"jobManagerTask": {
+                               "id": "jm", "commandLine": "sleep 1.5", "duration": 150}}}]},
+        horizon=400).run()
+    simulated = [(j.id, j.created_at) for j in sim.jobs]
+    assert [j for j, _ in live] == [j for j, _ in simulated] == ["s:job-1", "s:job-2", "s:job-3"]
+    assert [simulated[0][1], simulated[2][1]] == [live[0][1], live[2][1]] == [0.0, 360.0]
+    assert simulated[1][1] == 150.0 and 150.0 <= live[1][1] < 180.0  # late, inside the window
+    assert [e for e in sim.result().events if e[1] == "schedule.skip"] == \
+        [(300.0, "schedule.skip", "s", 1)]
