@@ -332,16 +332,6 @@ def test_the_simulators_own_fields_are_refused(batch):
     assert batch.account.task_views("j") == []
 
 
-def test_job_schedules_are_refused_with_the_reason(batch):
-    raw = batch.request("GET", "/jobschedules")
-    assert raw.status == 400
-    error = raw.json()
-    assert error["code"] == "InvalidUri"
-    assert error["values"] == [{"key": "Reason", "value": (
-        "Job schedules are not available in poolscale yet (planned in issue 13); add jobs "
-        "directly with POST /jobs.")}]
-
-
 def test_the_api_version_az_batch_sends_serves_jobs_and_tasks_alike(batch):
     from azure.batch import BatchClient
     from azure.core.credentials import AzureNamedKeyCredential
@@ -359,8 +349,6 @@ def test_the_api_version_az_batch_sends_serves_jobs_and_tasks_alike(batch):
                           polling_interval=0).result()
     assert (c.get_job("az").state, c.get_job("az").execution_info.termination_reason) == (
         "completed", "done")
-    raw = batch.request("GET", "/jobschedules", api_version="2024-02-01.19.0")
-    assert (raw.status, raw.json()["code"]) == (400, "InvalidUri")
 
 
 def test_lists_page_and_filter(batch):
