@@ -8,6 +8,7 @@ Each test runs an account on a clock 10x faster than the wall with the evaluatio
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -163,6 +164,19 @@ def test_refusals_name_the_property(account, pool_info, code, name):
     assert acct.list_jobs() == [] and acct.list_pools() == []
 
 
+def test_a_check_across_fields_names_its_field(account):
+    acct = account()
+    e = error_of(lambda: acct.create_pool({
+        "id": "p", "vmSize": "STANDARD_D2_v3", "enableAutoScale": True,
+        "autoScaleFormula": "$TargetDedicatedNodes = 1;", "autoScaleEvaluationInterval": "PT1S"}))
+    assert (e.code, dict(e.values)["PropertyName"]) == (
+        "InvalidPropertyValue", "autoScaleEvaluationInterval")
+    spec = auto_job()
+    spec["poolInfo"]["autoPoolSpecification"]["poolLifetimeOption"] = "jobSchedule"
+    e = error_of(lambda: acct.add_job(spec))
+    assert dict(e.values)["PropertyName"] == "poolInfo.autoPoolSpecification.poolLifetimeOption"
+
+
 def test_an_update_may_send_the_jobs_own_auto_pool_but_not_another(account):
     acct = account()
     spec = auto_job()
@@ -184,11 +198,13 @@ def test_an_update_may_send_the_jobs_own_auto_pool_but_not_another(account):
     assert acct.get_job("j")["poolInfo"] == own
 
 
-def schedule_job(n, lifetime="jobschedule", keep_alive=False):
+def schedule_job(n, lifetime="jobschedule", keep_alive=False, pool=None):
     from poolscale.scheduler.models import JobScheduleSpec
 
     # a schedule's body is read by the model, whose floor is the service's
     spec = auto_job(autoScaleEvaluationInterval="PT5M")["poolInfo"]["autoPoolSpecification"]
+    if pool is not None:
+        spec["pool"] = pool
     schedule = JobScheduleSpec.model_validate({
         "id": "s", "schedule": {"recurrenceInterval": "PT1H"},
         "jobSpecification": {"poolInfo": {"autoPoolSpecification": {
@@ -232,9 +248,25 @@ def test_a_schedules_jobs_with_lifetime_job_get_a_pool_each(account):
     acct.terminate_job("s:job-1")
     poll(lambda: gone(acct, first), "the first job's pool to be deleted")
     assert acct.get_pool(second)["state"] == "active"
-    acct._call(lambda: acct._auto_pool_schedule_ended("s", deleted=True))
-    time.sleep(0.2)                 # not the schedule's pool: its job still owns it
+    acct._call(lambda: acct._auto_pool_schedule_ended("s", deleted=False))
+    time.sleep(0.2)                 # a schedule's completion leaves its job's own pool
     assert acct.get_pool(second)["state"] == "active"
+    acct._call(lambda: acct._auto_pool_schedule_ended("s", deleted=True))
+    poll(lambda: gone(acct, second), "the pool of the deleted schedule's job to go")
+
+
+def test_a_pool_deleted_by_a_user_is_no_ones_auto_pool(account):
+    acct = account()
+    first = make_schedule_job(acct, 1)
+    acct.delete_pool(first)
+    poll(lambda: gone(acct, first), "the pool to be deleted")
+    assert acct.auto_pools == {}
+    # the schedule's next job makes a pool again rather than wait for the one deleted
+    second = make_schedule_job(acct, 2)
+    assert second == auto_pool_id("nightly", "s", 2)
+    # nor does it take one on its way out (a pool whose nodes are still leaving)
+    acct._call(lambda: setattr(acct.pools[second.lower()], "deleting", True))
+    assert make_schedule_job(acct, 3) == auto_pool_id("nightly", "s", 3)
 
 
 def test_after_a_restart_the_pool_still_goes_with_its_job(tmp_path):
@@ -270,6 +302,32 @@ def test_after_a_restart_the_pool_still_goes_with_its_job(tmp_path):
         assert ended[0]["state"] == "completed" and ended[0]["poolInfo"] == spec["poolInfo"]
         assert ended[1][0]["executionInfo"]["exitCode"] == 0
         assert [p["id"] for p in a.list_pools()] == [kept_id]
+
+
+def test_a_pool_whose_owner_ended_before_the_restart_goes_at_the_restart(tmp_path):
+    settings = AccountSettings(data_dir=tmp_path / "data", min_evaluation_interval=5.0,
+                               sample_period=5.0, kill_grace=0.2)
+    pool_id = auto_pool_id("nightly", "j", 1)
+    with Account(settings=settings, scale=0.1) as a:
+        a.add_job(auto_job(keep_alive=True))
+        a.terminate_job("j")
+        poll(lambda: a.get_job("j")["state"] == "completed", "the job to complete")
+    # as if the account had stopped between the job's end and its pool's deletion: the stored
+    # pool is no longer kept alive
+    db = sqlite3.connect(settings.store_path)
+    given = json.loads(db.execute("SELECT spec FROM auto_pools").fetchone()[0])
+    given["keepAlive"] = False
+    db.execute("UPDATE auto_pools SET keep_alive = 0, spec = ?", (json.dumps(given),))
+    db.commit()
+    db.close()
+    with Account(settings=settings, scale=0.1) as a:
+        poll(lambda: gone(a, pool_id), "the pool to go at the restart")
+        assert a.get_job("j")["state"] == "completed"
+        assert a.auto_pools == {}
+    db = sqlite3.connect(settings.store_path)
+    assert db.execute("SELECT COUNT(*) FROM auto_pools").fetchone() == (0,)
+    assert db.execute("SELECT COUNT(*) FROM pools").fetchone() == (0,)
+    db.close()
 
 
 def _targets(results: str) -> list[str]:
@@ -326,3 +384,39 @@ def test_the_account_and_the_simulator_make_and_size_the_pool_alike(tmp_path):
         "$TargetDedicatedNodes=1", "$TargetLowPriorityNodes=0",
         "$NodeDeallocationOption=taskcompletion"]
     assert ended[1] == ended[0]         # deleted at the job's completion instant
+
+
+def test_what_create_pool_refuses_of_a_pools_references_refuses_the_job(account):
+    acct = account()
+    pool = {"vmSize": "STANDARD_D2_v3",
+            "certificateReferences": [{"thumbprint": "ab", "thumbprintAlgorithm": "sha1"}]}
+    e = error_of(lambda: acct.add_job({"id": "j", "poolInfo": {"autoPoolSpecification": {
+        "poolLifetimeOption": "job", "pool": pool}}}))
+    same = error_of(lambda: acct.create_pool({"id": "p", **pool}))
+    assert (e.status, e.code, e.message, e.values) == (
+        409, "InvalidCertificateReferences", same.message,
+        (("ThumbprintAlgorithm", "sha1"), ("Thumbprint", "ab")))
+    assert same.values == e.values
+    e = error_of(lambda: acct.add_job({"id": "j", "poolInfo": {"autoPoolSpecification": {
+        "poolLifetimeOption": "job", "pool": {"vmSize": "STANDARD_D2_v3", "startTask": {
+            "commandLine": "true", "resourceFiles": [{"autoStorageContainerName": "c"}]}}}}}))
+    assert (e.code, dict(e.values)["PropertyName"]) == (
+        "InvalidPropertyValue",
+        "poolInfo.autoPoolSpecification.pool.startTask.resourceFiles.0.autoStorageContainerName")
+    assert acct.list_jobs() == [] and acct.list_pools() == []
+
+
+def test_a_schedules_pool_and_jobs_come_back_after_a_restart(tmp_path):
+    settings = AccountSettings(data_dir=tmp_path / "data", kill_grace=0.2)
+    pool_id = auto_pool_id("nightly", "s", 1)
+    with Account(settings=settings, scale=0.1) as a:
+        assert make_schedule_job(a, 1) == pool_id
+        before = a.job_full_view("s:job-1")
+    with Account(settings=settings, scale=0.1) as a:
+        assert a.job_full_view("s:job-1") == before
+        assert before["poolInfo"]["autoPoolSpecification"]["poolLifetimeOption"] == "jobschedule"
+        a.terminate_job("s:job-1")
+        poll(lambda: a.get_job("s:job-1")["state"] == "completed", "the job to complete")
+        assert make_schedule_job(a, 2) == pool_id       # still the schedule's pool
+        a._call(lambda: a._auto_pool_schedule_ended("s", deleted=True))
+        poll(lambda: gone(a, pool_id), "the schedule's pool to be deleted")

@@ -38,7 +38,7 @@ from poolscale.scheduler.quota import CoreQuota
 from poolscale.scheduler.tasks import COMPLETED, JOB_ACTIVE, JOB_COMPLETED, Job, Task
 
 from . import errors as E
-from .account_autopools import AutoPoolOperations, floored_job, given_auto_pool
+from .account_autopools import AutoPool, AutoPoolOperations, floored_job, given_auto_pool
 from .account_certs import CertificateOperations
 from .account_jobs import JobOperations
 from .account_pools import PoolOperations
@@ -99,14 +99,14 @@ def _model(cls: Any, spec: Mapping[str, Any] | Any, what: str) -> Any:
 def _field_name(error: Mapping[str, Any]) -> str:
     """The REST name of the field a pydantic error is about: its place, or for a check across
     fields (a ``FieldError``, which pydantic places at the model) the field the check names,
-    under the model's place (a check may name its field from the model itself:
-    ``poolInfo`` of the model at ``poolInfo``)."""
+    under the model's place (a check may name its field from the model itself: ``poolInfo``
+    of the model at ``poolInfo``). The value shown stays the model's input, as given."""
     from poolscale.scheduler.models import FieldError
 
     loc = [str(p) for p in error.get("loc", ())]
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
-        if loc and (cause.field == loc[-1] or cause.field.startswith(loc[-1] + ".")):
+        if loc and cause.field.split(".")[0] == loc[-1]:
             loc.pop()
         loc.append(cause.field)
     return ".".join(loc)
@@ -207,7 +207,8 @@ class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOper
         self.pools: dict[str, PoolEngine] = {}
         self.jobs: dict[str, _JobEntry] = {}
         #: the auto pools that exist, by pool id key (account_autopools.py)
-        self.auto_pools: dict[str, Any] = {}
+        self.auto_pools: dict[str, AutoPool] = {}
+        self.auto_pools_made: dict[str, int] = {}
         self._job_seq = itertools.count()
         self._closed = False
         #: what a user of this account must know about how it differs from the service
@@ -303,6 +304,7 @@ class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOper
                 del self.pools[key]
                 self.quota.pools.remove(pool)
                 self._note("forget_pool", pool.id)
+                self._auto_pool_gone(pool.id)
                 # no node, so no process: what is left is its reaper thread and transfer
                 # threads, which a long-running server would otherwise keep for every pool
                 # ever deleted

@@ -23,8 +23,9 @@ from poolscale.scheduler.kernel import SUBMIT
 from poolscale.scheduler.models import AutoPoolSpecification, JobSpec
 
 from . import errors as E
-from .ids import id_key
-from .poolengine import checked_pool, floored
+from .account_jobs import _prefixed
+from .ids import id_key, split_job_id
+from .poolengine import checked_pool, floored, rest_spec
 
 __all__ = ["AutoPool", "AutoPoolOperations", "AUTO_POOL", "given_auto_pool", "floored_job"]
 
@@ -56,7 +57,7 @@ def given_auto_pool(spec: Any) -> dict[str, Any] | None:
     auto = info.get("autoPoolSpecification") if isinstance(info, Mapping) else None
     if not isinstance(auto, Mapping):
         return None
-    return json.loads(json.dumps(dict(auto), default=str))
+    return rest_spec(auto)
 
 
 def _floored_auto(auto: Mapping[str, Any], settings: Any) -> dict[str, Any]:
@@ -79,19 +80,10 @@ def floored_job(spec: Any, settings: Any) -> Any:
     return {**spec, "poolInfo": info}
 
 
-def _under(error: E.BatchError, prefix: str) -> E.BatchError:
-    """``error`` with its ``PropertyName`` (or, for a formula's refusal, a new one naming
-    ``autoScaleFormula``) under ``prefix``."""
-    values = tuple(error.values)
-    if not any(k == "PropertyName" for k, _ in values):
-        values = (("PropertyName", "autoScaleFormula"),) + values
-    values = tuple((k, f"{prefix}.{v}" if k == "PropertyName" else v) for k, v in values)
-    return E.BatchError(error.code, error.message, values)
-
-
 class AutoPoolOperations:
     """Auto pools of :class:`~.account.Account` (see the module docstring). Engine-thread
-    state: ``auto_pools`` (pool id key -> :class:`AutoPool`)."""
+    state: ``auto_pools`` (pool id key -> :class:`AutoPool`) and ``auto_pools_made`` (owner id
+    key -> the counter of the last id made for it)."""
 
     def _check_auto_pool(self, given: Mapping[str, Any]) -> None:
         """The checks create_pool makes of a pool body, made of a job's auto pool when the job
@@ -104,15 +96,19 @@ class AutoPoolOperations:
         try:
             pool, _ = checked_pool(body, self.settings)
         except ValueError as e:
-            raise _under(_refusal(e, "pool"), prefix) from None
-        try:
-            if pool.enable_auto_scale:
+            raise _prefixed(_refusal(e, "pool"), prefix) from None
+        if pool.enable_auto_scale:
+            try:
                 self._compile(pool.auto_scale_formula)
+            except E.BatchError as e:       # the formula's own code, naming where it is
+                raise E.BatchError(e.code, e.message, (
+                    ("PropertyName", f"{prefix}.autoScaleFormula"),) + tuple(e.values)) from None
+        try:
             self._check_certificate_references(body)
             if pool.start_task is not None:
                 self._check_transfers(pool.start_task, "startTask.")
         except E.BatchError as e:
-            raise _under(e, prefix) from None
+            raise _prefixed(e, prefix) from None
 
     def _same_auto_pool(self, entry: Any, pool_info: Mapping[str, Any]) -> bool:
         """Whether a job update's ``poolInfo`` is the job's own auto pool (a job's pool does
@@ -142,9 +138,10 @@ class AutoPoolOperations:
             raise E.invalid_property(f"{AUTO_POOL}.poolLifetimeOption", "jobschedule",
                                      "jobschedule applies only to job schedules")
         current = self._auto_pool_of(owner)
-        if current is not None and not creates_pool(spec, "job_created", first_job=False):
+        if not creates_pool(spec, "job_created", first_job=current is None):
+            assert current is not None
             return current.pool_id
-        made = self.__dict__.setdefault("_auto_made", {})
+        made = self.auto_pools_made
         n = made.get(id_key(owner), 0)
         while True:         # an id still taken (a kept-alive pool of an owner added again)
             n += 1
@@ -159,10 +156,18 @@ class AutoPoolOperations:
         self._note("note_auto_pool", pool_id)
         return pool_id
 
+    def _auto_pool_gone(self, pool_id: str) -> None:
+        """The pool ``pool_id`` is gone (deleted by its owner's end or by a user): it is no
+        one's auto pool any more (engine thread)."""
+        if self.auto_pools.pop(id_key(pool_id), None) is not None:
+            self._note("forget_auto_pool", pool_id)
+
     def _auto_pool_of(self, owner: str) -> AutoPool | None:
-        """The auto pool that exists for ``owner`` (the last made), if any."""
+        """The auto pool of ``owner`` (the last made) that exists and is not being deleted,
+        if any: a pool on its way out serves no new job and needs no second deletion."""
         key = id_key(owner)
-        found = [r for r in self.auto_pools.values() if id_key(r.owner) == key]
+        found = [r for r in self.auto_pools.values() if id_key(r.owner) == key
+                 and not getattr(self.pools.get(id_key(r.pool_id)), "deleting", True)]
         return found[-1] if found else None
 
     def _auto_pool_job_ended(self, job_id: str) -> None:
@@ -174,20 +179,24 @@ class AutoPoolOperations:
             self._remove_auto_pool(record)
 
     def _auto_pool_schedule_ended(self, schedule_id: str, *, deleted: bool) -> None:
-        """The job schedule ``schedule_id`` completed (``deleted``: was deleted): its pool
-        (lifetime ``jobschedule``) goes if ``deletes_pool`` says so. For the schedule driver
-        (engine thread)."""
-        record = self._auto_pool_of(schedule_id)
+        """The job schedule ``schedule_id`` completed (``deleted``: was deleted): the pools
+        of the schedule and of its jobs go where ``deletes_pool`` says so (the schedule's own,
+        lifetime ``jobschedule``; a job's own, lifetime ``job``, when the schedule is deleted
+        with the job still there). For the schedule driver (engine thread)."""
+        key = id_key(schedule_id)
         event = "schedule_deleted" if deleted else "schedule_completed"
-        if record is not None and deletes_pool(record.spec, event):
-            self._remove_auto_pool(record)
+        for record in list(self.auto_pools.values()):
+            owner = record.owner
+            mine = id_key(owner) == key or (
+                ":" in owner and id_key(split_job_id(owner)[0]) == key)
+            if mine and deletes_pool(record.spec, event):
+                self._remove_auto_pool(record)
 
     def _remove_auto_pool(self, record: AutoPool) -> None:
-        """Forget the record now and delete its pool at this instant, as a kernel event: the
-        owner's end is heard inside a pool's own rules (a job's completion), where the pool
-        cannot be taken apart."""
-        self.auto_pools.pop(id_key(record.pool_id), None)
-        self._note("forget_auto_pool", record.pool_id)
+        """Delete the record's pool at this instant, as a kernel event: the owner's end is
+        heard inside a pool's own rules (a job's completion), where the pool cannot be taken
+        apart. The record stays until the pool is gone (``_auto_pool_gone``), so a restart
+        before the deletion still finds the pool's owner ended and deletes it then."""
         self.kernel.at(self.kernel.now, SUBMIT, self._delete_auto_pool, record.pool_id)
 
     def _delete_auto_pool(self, pool_id: str, _: Any = None) -> None:

@@ -41,7 +41,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from poolscale.scheduler.models import JobSpec, TaskSpec
+from poolscale.scheduler.models import JobSpec, JobSpecification, TaskSpec
 from poolscale.scheduler.tasks import (
     COMPLETED, FAILURE, JOB_COMPLETED, JOB_DISABLED, JOB_TERMINATING, PREPARING,
     RUNNING, SUCCESS, Task, int_ids,
@@ -293,7 +293,7 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
     seqs = [-1]
     for row in sorted(store.rows("jobs"), key=lambda r: r["seq"]):
         seqs.append(row["seq"])
-        spec = JobSpec.model_validate_json(row["spec"])
+        spec = _job_model(row["spec"])
         entry = _JobEntry(spec, row["pool_id"], row["seq"],
                           json.loads(row["auto_pool"]) if row["auto_pool"] else None)
         account.jobs[id_key(spec.id)] = entry
@@ -317,10 +317,23 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
              if entry.job is not None and entry.job.state == JOB_COMPLETED}
     ended |= {id_key(r["owner"]) for r in store.rows("auto_pools")
               if r["lifetime"] == "job" and id_key(r["owner"]) not in account.jobs}
+    account._persist = persister        # what this changes is staged as the engine's changes
     account._restore_auto_pools(store.rows("auto_pools"), ended)
 
     for pool in account.pools.values():
         check(pool)
+
+
+def _job_model(text: str) -> JobSpec:
+    """A stored job's model. A job a schedule made (``<scheduleId>:job-<n>``) is read as its
+    schedule's ``jobSpecification`` under its id, as the schedule made it: what only a
+    schedule's job may hold (an auto pool of lifetime ``jobschedule``) stays legal."""
+    data = json.loads(text)
+    job_id = data.get("id")
+    if isinstance(job_id, str) and ":" in job_id:
+        del data["id"]
+        return JobSpecification.model_validate(data).model_copy(update={"id": job_id})
+    return JobSpec.model_validate(data)
 
 
 def _restore_job(pool: Any, entry: Any, row: dict[str, Any], rows: list[dict[str, Any]]) -> None:
