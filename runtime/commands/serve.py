@@ -52,7 +52,7 @@ def add_parser(sub) -> None:
                         "e.g. PT10S or 10s")
     p.add_argument("--min-recurrence-interval", metavar="DURATION",
                    help="development setting: the lowest startWindow and recurrenceInterval a "
-                        "job schedule may ask for, from PT1S up (default PT1M, the service's "
+                        "job schedule may ask for, from PT1S to PT1M (default PT1M, the service's "
                         "floor); e.g. PT2S or 2s")
     p.add_argument("--dedicated-core-quota", type=int, metavar="N",
                    help="the account's dedicated core quota (default: this machine's cores x 4); "
