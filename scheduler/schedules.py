@@ -236,6 +236,17 @@ class Recurrence:
         self.next_grid = None
         return Decision()
 
+    def rescheduled(self, config: ScheduleConfiguration, now: float,
+                    start_ticks: int) -> "Recurrence":
+        """The schedule after a user changed its ``schedule`` at ``now``: a new grid anchored
+        at ``now`` (as a schedule created then), keeping the state, the job numbers and the
+        active job; a pending instant of the old grid is dropped (the jobs made from now on
+        follow the new schedule only)."""
+        new = Recurrence(config, now, start_ticks, schedule_id=self.schedule_id)
+        new.state, new.active_job = self.state, self.active_job
+        new.n_created, new.n_skipped = self.n_created, self.n_skipped
+        return new
+
     def next_run_time(self, now: float) -> float | None:
         """``executionInfo.nextRunTime``: the pending instant while one waits, else the next
         grid instant that may still make a job; None once none can."""

@@ -296,7 +296,7 @@ def test_killed_writer_leaves_exactly_the_committed_rows(db: Path) -> None:
 
 def test_schema_version_is_recorded_and_newer_is_refused(db: Path) -> None:
     with Store.open(db) as store:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         assert [r["version"] for r in store.rows("schema_version")] == [1, 2, 3, 4, 5]
     with Store.open(db) as store:  # reopening applies nothing twice
         assert len(store.rows("schema_version")) == 5

@@ -42,6 +42,7 @@ from .account_autopools import AutoPool, AutoPoolOperations, floored_job, given_
 from .account_certs import CertificateOperations
 from .account_jobs import JobOperations
 from .account_pools import PoolOperations
+from .account_schedules import ScheduleOperations
 from .ids import check_id, id_key
 from .livekernel import LiveKernel, RealClock
 from .local.nodedirs import NodeDirectories
@@ -180,7 +181,8 @@ class _JobEntry:
         return self.index().get(id_key(task_id))
 
 
-class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOperations):
+class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOperations,
+              ScheduleOperations):
     """A Batch account on this machine (see the module docstring).
 
     ``data_dir``: where node directories (and the state store) live; ``settings`` overrides
@@ -601,6 +603,10 @@ class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOper
         def run() -> dict[str, Any]:
             if id_key(model.id) in self.jobs:
                 raise E.exists("job", model.id)
+            if id_key(model.id) in self.job_schedules:
+                raise E.BatchError("JobScheduleWithSameIdExists",
+                                   f"a job schedule has the id {model.id!r}: jobs and job "
+                                   "schedules cannot share an id")
             return self._job_view(self._make_job(model, pool_id, auto_pool=given))
         return self._call(run)
 
@@ -629,6 +635,7 @@ class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOper
     def _on_job_ended(self, job: Job) -> None:
         """A job on one of the pools has completed (engine thread): its job schedule may make
         the next job, its auto pool may go."""
+        self._schedule_job_ended(job.id)
         self._auto_pool_job_ended(job.id)
 
     def _place_job(self, entry: _JobEntry, pool: PoolEngine) -> None:
@@ -689,6 +696,7 @@ class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOper
             del self.jobs[id_key(entry.spec.id)]
             self._note("forget_job", entry.spec.id)
             self._forget_rest(entry.spec.id)
+            self._schedule_job_ended(entry.spec.id)     # its schedule may make the next
             if entry.auto_pool is not None:     # a job deleted counts as one completed
                 self._auto_pool_job_ended(entry.spec.id)
         self._call(run)

@@ -33,7 +33,7 @@ from .ids import id_key
 from .kept import (
     JOB_EXTRAS, JOB_KEY, TASK_EXTRAS, Kept, check_extras, check_metadata, extras as given_extras,
 )
-from .views import iso, job_view, task_view
+from .views import iso, job_view, task_root, task_view
 
 __all__ = ["JobOperations"]
 
@@ -421,13 +421,13 @@ class JobOperations:
                     prep["startTime"] = iso(st, seen["prep.start"][0])
                 if "prep.end" in seen and prep["state"] == "completed":
                     prep["endTime"] = iso(st, seen["prep.end"][0])
-                prep["taskRootDirectory"] = (f"workitems/{job.id}/job-1/jobpreparation")
+                prep["taskRootDirectory"] = (task_root(job.id, "jobpreparation"))
                 item["jobPreparationTaskExecutionInfo"] = prep
                 if job.release is not None and ("release.start" in seen or job in node.releases):
                     running = job in node.releases
                     rel: dict[str, Any] = {"state": "running" if running else "completed",
                                            "taskRootDirectory":
-                                           f"workitems/{job.id}/job-1/jobrelease"}
+                                           task_root(job.id, "jobrelease")}
                     if "release.start" in seen:
                         rel["startTime"] = iso(st, seen["release.start"][0])
                     end = seen.get("release.end") or seen.get("release.skip")
@@ -552,8 +552,7 @@ class JobOperations:
                     "id": i,
                     "nodeInfo": {"affinityId": node.id, "nodeId": node.id,
                                  "poolId": entry.engine.id,
-                                 "taskRootDirectory": f"workitems/{entry.job.id}/job-1/"
-                                                      f"{task.id}/{i}"},
+                                 "taskRootDirectory": f"{task_root(entry.job.id, task.id)}/{i}"},
                     "startTime": iso(st, task.start_time),
                     "state": "running" if task.state == RUNNING else
                              "completed" if task.state == COMPLETED else "preparing",

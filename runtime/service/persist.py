@@ -157,6 +157,16 @@ class Persister:
         """An auto pool's owner ended (or the pool did not survive a restart)."""
         self.store.delete("auto_pools", (id_key(pool_id),))
 
+    def note_schedule(self, schedule_id: str) -> None:
+        """A job schedule was added or changed (account_schedules.py): its row is written."""
+        schedule = self.account.job_schedules.get(id_key(schedule_id))
+        if schedule is not None:
+            self.store.put("job_schedules", schedule.row())
+
+    def forget_schedule(self, schedule_id: str) -> None:
+        """A job schedule was deleted."""
+        self.store.delete("job_schedules", (id_key(schedule_id),))
+
     def note_waiting_task(self, job_id: str, spec: Any) -> None:
         """A task was added to a job that waits for its pool: its row alone is written (the
         job's other waiting tasks are already stored; writing them all again at every add

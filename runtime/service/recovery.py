@@ -319,6 +319,8 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
               if r["lifetime"] == "job" and id_key(r["owner"]) not in account.jobs}
     account._persist = persister        # what this changes is staged as the engine's changes
     account._restore_auto_pools(store.rows("auto_pools"), ended)
+    # after pools and jobs: each schedule re-armed, its job's end while down heard now
+    account._restore_schedules(store.rows("job_schedules"))
 
     for pool in account.pools.values():
         check(pool)

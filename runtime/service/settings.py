@@ -21,6 +21,9 @@ Defaults, and why:
   It can only be lowered (to 1 second at least), and only explicitly: a lower floor is a
   development setting, so ``development_interval`` is true and ``interval_note`` gives the one
   sentence every place that uses it shows (start-up log, responses, ``run`` header, report).
+* ``min_recurrence_interval`` (PT1M): the service's floor for a job schedule's
+  ``recurrenceInterval`` and ``startWindow``; lowered (to 1 second at least) as a development
+  setting so a test sees several recurrences in seconds.
 * ``sample_period`` (PT30S): the service samples its series variables every 30 seconds.
 * ``allocation_delay``, ``boot_delay`` (0): a local node is allocated and booted at once; a
   delay shows the ``creating`` and ``starting`` states in demos and tests.
@@ -51,6 +54,9 @@ __all__ = ["AccountSettings", "SettingsError", "SERVICE_MIN_EVALUATION_INTERVAL"
 
 #: The service's floor for ``autoScaleEvaluationInterval``, in seconds (PT5M).
 SERVICE_MIN_EVALUATION_INTERVAL = 300.0
+
+#: The service's floor for a job schedule's ``recurrenceInterval`` and ``startWindow``.
+SERVICE_MIN_RECURRENCE_INTERVAL = 60.0
 
 #: The lowest floor a development setting may choose: below a second the autoscale loop would
 #: be most of what the engine does.
@@ -101,6 +107,7 @@ class AccountSettings:
     allocation_delay: float = 0.0
     boot_delay: float = 0.0
     min_evaluation_interval: float = SERVICE_MIN_EVALUATION_INTERVAL
+    min_recurrence_interval: float = SERVICE_MIN_RECURRENCE_INTERVAL
     sample_period: float = 30.0
     durability: str = "normal"
     kill_grace: float = KILL_GRACE
@@ -129,6 +136,14 @@ class AccountSettings:
                 f"must lie in [PT1S, PT5M] (PT5M is the service's floor; a lower one is a "
                 f"development setting), got {_shown(checked['min_evaluation_interval'])}")
         checked["min_evaluation_interval"] = interval
+        recurrence = _seconds("min_recurrence_interval", checked["min_recurrence_interval"])
+        if not LOWEST_EVALUATION_INTERVAL <= recurrence <= SERVICE_MIN_RECURRENCE_INTERVAL:
+            raise SettingsError(
+                "min_recurrence_interval", checked["min_recurrence_interval"],
+                f"must lie in [PT1S, PT1M] (PT1M is the service's floor for a job schedule's "
+                f"recurrenceInterval and startWindow; a lower one is a development setting), "
+                f"got {_shown(checked['min_recurrence_interval'])}")
+        checked["min_recurrence_interval"] = recurrence
         period = _seconds("sample_period", checked["sample_period"])
         if period < SHORTEST_SAMPLE_PERIOD:
             raise SettingsError("sample_period", checked["sample_period"],

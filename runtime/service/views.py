@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 from poolscale.formula.values import TICKS_PER_SECOND, Timestamp, format_timestamp
 from poolscale.scheduler.nodes import DEDICATED, KIND_NAMES
 
-from .local.environment import JOB_SEGMENT
+from .ids import split_job_id
 from .local.nodedirs import node_ip
 from .settings import iso_duration
 
@@ -312,7 +312,7 @@ def task_view(task: Any, start_ticks: int, *, spec: Any = None,
 
 def task_root(job_id: str, task_id: str) -> str:
     """A task's directory relative to its node's root, as ``nodeInfo.taskRootDirectory``."""
-    return f"workitems/{job_id}/{JOB_SEGMENT}/{task_id}"
+    return "/".join(("workitems", *split_job_id(job_id), task_id))
 
 
 _TASK_NOT_ECHOED = {"id", "submit_time", "duration", "exit_codes", "profile", "constraints"}
