@@ -41,14 +41,17 @@ needs_schedules = pytest.mark.skipif(not hasattr(Account, "add_job_schedule"),
 
 @pytest.fixture
 def batch(tmp_path):
-    """An account with the service's one-minute floor."""
+    """An account with the service's one-minute floor and an empty pool ``p``."""
     with in_process(tmp_path / "data") as served:
+        served.account.create_pool({"id": "p", "vmSize": "STANDARD_D2_v3",
+                                    "targetDedicatedNodes": 0})
         yield served
 
 
 @pytest.fixture
 def fast(tmp_path):
-    """An account whose schedules may recur every second (--min-recurrence-interval PT1S)."""
+    """An account whose schedules may recur every second (--min-recurrence-interval PT1S) and
+    a pool ``p`` of one node."""
     with in_process(tmp_path / "data", min_recurrence_interval="PT1S") as served:
         served.account.create_pool({"id": "p", "vmSize": "STANDARD_D2_v3",
                                     "targetDedicatedNodes": 1, "taskSlotsPerNode": 4})
@@ -139,23 +142,23 @@ def test_update_replace_and_conditions(batch):
         metadata=[m.BatchMetadataItem(name="team", value="render")]))
     after = c.get_job_schedule("s")
     assert [(i.name, i.value) for i in after.metadata] == [("team", "render")]
-    assert after.e_tag != before.e_tag
+    assert after.etag != before.etag
     assert after.last_modified > before.last_modified
     assert after.schedule.recurrence_interval == HOUR          # a patch keeps what it omits
     with pytest.raises(ResourceModifiedError) as info:
         c.update_job_schedule("s", m.BatchJobScheduleUpdateOptions(metadata=[]),
-                              etag=before.e_tag, match_condition=MatchConditions.IfNotModified)
+                              etag=before.etag, match_condition=MatchConditions.IfNotModified)
     assert (info.value.status_code, info.value.error.code) == (412, "ConditionNotMet")
     assert [i.name for i in c.get_job_schedule("s").metadata] == ["team"]
     c.update_job_schedule("s", m.BatchJobScheduleUpdateOptions(metadata=[]),
-                          etag=after.e_tag, match_condition=MatchConditions.IfNotModified)
+                          etag=after.etag, match_condition=MatchConditions.IfNotModified)
     c.replace_job_schedule("s", m.BatchJobSchedule(
         schedule=m.BatchJobScheduleConfiguration(recurrence_interval=2 * HOUR),
         job_specification=spec(priority=7)))
     replaced = c.get_job_schedule("s")
     assert (replaced.schedule.recurrence_interval, replaced.job_specification.priority,
             replaced.metadata) == (2 * HOUR, 7, None)
-    raw = batch.request("GET", "/jobschedules/s", headers={"If-None-Match": replaced.e_tag})
+    raw = batch.request("GET", "/jobschedules/s", headers={"If-None-Match": replaced.etag})
     assert raw.status == 304
 
 
@@ -253,7 +256,7 @@ def test_a_short_recurrence_makes_jobs_whose_manager_adds_their_tasks(fast, tmp_
         schedule=m.BatchJobScheduleConfiguration(recurrence_interval=_dt.timedelta(seconds=2),
                                                  do_not_run_after=now + _dt.timedelta(seconds=5)),
         job_specification=spec(
-            on_all_tasks_complete="terminatejob",
+            all_tasks_complete_mode="terminatejob",
             common_environment_settings=[m.EnvironmentSetting(name="BATCH_KEY", value=DEV_KEY)],
             job_manager_task=m.BatchJobManagerTask(
                 id="manager", command_line=f"{sys.executable} {script}",
