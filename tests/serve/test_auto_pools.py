@@ -95,3 +95,33 @@ def test_an_auto_pool_refuses_the_simulation_section(batch):
     assert (raw.status, raw.json()["code"], raw.json()["values"][0]) == (
         400, "UnsupportedProperty",
         {"key": "PropertyName", "value": "poolInfo.autoPoolSpecification.pool.simulation"})
+
+
+def test_a_schedules_jobs_share_its_auto_pool_which_goes_with_the_schedule(tmp_path):
+    with in_process(tmp_path / "data", min_evaluation_interval="PT1S",
+                    min_recurrence_interval="PT1S") as batch:
+        c = batch.client
+        now = _dt.datetime.now(_dt.timezone.utc)
+        spec = m.BatchAutoPoolSpecification(
+            auto_pool_id_prefix="nightly", pool_lifetime_option="jobschedule",
+            pool=m.BatchPoolSpecification(vm_size="standard_d2s_v3",
+                                          virtual_machine_configuration=image(),
+                                          target_dedicated_nodes=1))
+        c.create_job_schedule(m.BatchJobScheduleCreateOptions(
+            id="s", schedule=m.BatchJobScheduleConfiguration(
+                recurrence_interval=_dt.timedelta(seconds=1),
+                do_not_run_after=now + _dt.timedelta(seconds=2.5)),
+            job_specification=m.BatchJobSpecification(
+                pool_info=m.BatchPoolInfo(auto_pool_specification=spec),
+                all_tasks_complete_mode="terminatejob",
+                job_manager_task=m.BatchJobManagerTask(id="jm", command_line="true"))))
+        wait_for("the schedule's completion",
+                 lambda: c.get_job_schedule("s").state == "completed", WAIT)
+        jobs = [c.get_job(j.id) for j in c.list_jobs_from_schedule("s")]
+        assert len(jobs) >= 2
+        pools = {j.execution_info.pool_id for j in jobs}
+        assert len(pools) == 1
+        (pool_id,) = pools
+        assert pool_id.startswith("nightly_")
+        assert [j.state for j in jobs] == ["completed"] * len(jobs)
+        wait_for("the schedule's auto pool's deletion", lambda: gone(c, pool_id), WAIT)
