@@ -271,3 +271,28 @@ def test_a_short_recurrence_makes_jobs_whose_manager_adds_their_tasks(fast, tmp_
         tasks = sorted((t.id, t.state, t.execution_info.exit_code) for t in c.list_tasks(job_id))
         assert tasks == [("manager", "completed", 0)] + [
             (f"part{i}", "completed", 0) for i in range(3)], job_id
+
+
+@needs_schedules
+def test_terminate_waits_for_the_running_job_and_the_poller_sees_it_complete(fast):
+    c = fast.client
+    c.create_job_schedule(m.BatchJobScheduleCreateOptions(
+        id="s", schedule=m.BatchJobScheduleConfiguration(recurrence_interval=HOUR),
+        job_specification=spec(
+            job_manager_task=m.BatchJobManagerTask(id="jm", command_line="sleep 30"),
+            job_preparation_task=m.BatchJobPreparationTask(command_line="true"),
+            job_release_task=m.BatchJobReleaseTask(command_line="sleep 1"))))
+    wait_for("the job manager running", lambda: c.get_task("s:job-1", "jm").state == "running",
+             WAIT)
+    poller = c.begin_terminate_job_schedule("s", polling_interval=0.1)
+    assert c.get_job_schedule("s").state == "terminating"
+    raw = fast.request("POST", "/jobschedules/s/terminate")
+    assert (raw.status, raw.json()["code"]) == (409, "JobScheduleBeingTerminated")
+    poller.result()
+    assert (c.get_job_schedule("s").state, c.get_job("s:job-1").state,
+            c.get_job("s:job-1").execution_info.termination_reason) == (
+        "completed", "completed", "UserTerminate")
+    c.begin_delete_job_schedule("s", polling_interval=0.1).result()
+    with pytest.raises(ResourceNotFoundError):
+        c.get_job_schedule("s")
+    assert [j.id for j in c.list_jobs()] == []
