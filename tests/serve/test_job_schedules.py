@@ -96,6 +96,9 @@ def test_add_get_list_exists_and_the_first_job(batch):
     assert [s.id for s in c.list_job_schedules(filter="id eq 't'")] == ["t"]
     assert [s.id for s in c.list_job_schedules(filter="state eq 'disabled'")] == []
     assert [(s.id, s.state) for s in c.list_job_schedules(select=["id"])][0] == ("s0", None)
+    raw = batch.request("GET", "/jobschedules/s0", query="$expand=stats")
+    assert (raw.status, "stats" in raw.json(), raw.json()["odata.metadata"]) == (
+        200, False, f"{batch.endpoint}/$metadata#jobschedules/@Element")
     assert c.job_schedule_exists("s0") is True
     with pytest.raises(ResourceNotFoundError):
         c.job_schedule_exists("nope")
