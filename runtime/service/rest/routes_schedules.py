@@ -60,8 +60,6 @@ async def _changed(call: Any, status: int, method: str, *args: Any) -> Response:
     check(call, await _current(call), write=True)
     schedule_id = call.path["jobScheduleId"]
     view = await call.run(getattr(call.account, method), schedule_id, *args)
-    if not isinstance(view, dict):                  # a method that returns nothing
-        view = await call.run(call.account.get_job_schedule, schedule_id)
     stamped = _stamped(call, view)
     return responses.empty(call, status, view=stamped, url=stamped["url"])
 
