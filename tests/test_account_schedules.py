@@ -4,6 +4,7 @@ terminate, delete, the environment of a schedule's task, and a restart."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -36,6 +37,10 @@ def poll(condition, what, deadline=WAIT):
         if time.monotonic() > end:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def error_of(call) -> BatchError:
@@ -116,3 +121,162 @@ def test_recurrence_makes_numbered_jobs(account):
     assert [j["id"] for j in jobs[:2]] == ["s:job-1", "s:job-2"]
     view = acct.get_job_schedule("s")
     assert view["executionInfo"]["recentJob"]["id"] in {"s:job-2", "s:job-3"}
+
+
+def test_terminate_while_its_job_runs(account):
+    acct = with_pool(account(scale=1.0))
+    acct.add_job_schedule(schedule(interval="PT1H", command="sleep 30"))
+    poll(lambda: job_ids(acct) and acct.get_task("s:job-1", "jm")["state"] == "running",
+         "the job manager running")
+    view = acct.terminate_job_schedule("s")
+    assert view["state"] in ("terminating", "completed")
+    poll(lambda: acct.get_job_schedule("s")["state"] == "completed", "completed")
+    done = acct.get_job_schedule("s")
+    assert done["previousState"] == "terminating"
+    assert done["executionInfo"]["endTime"] == done["stateTransitionTime"]
+    assert "nextRunTime" not in done["executionInfo"]
+    assert acct.get_job("s:job-1")["executionInfo"]["terminateReason"] == "UserTerminate"
+    e = error_of(lambda: acct.disable_job_schedule("s"))
+    assert (e.code, e.status) == ("JobScheduleCompleted", 409)
+
+
+def test_terminate_without_a_job_completes_in_the_call(account):
+    acct = account(scale=1.0)
+    acct.add_job_schedule(schedule(schedule={"doNotRunUntil": "2099-01-01T00:00:00Z"}))
+    view = acct.terminate_job_schedule("s")
+    assert (view["state"], view["previousState"]) == ("completed", "active")
+    assert job_ids(acct) == []
+
+
+def test_disable_and_enable(account):
+    acct = account(scale=1.0)
+    acct.add_job_schedule(schedule(interval="PT1H"))
+    view = acct.disable_job_schedule("s")
+    assert (view["state"], view["previousState"]) == ("disabled", "active")
+    e = error_of(lambda: acct.add_job_schedule(schedule(interval="PT1H")))
+    assert e.code == "JobScheduleExists"
+    view = acct.enable_job_schedule("s")
+    assert (view["state"], view["previousState"]) == ("active", "disabled")
+    e = error_of(lambda: acct.enable_job_schedule("s"))
+    assert (e.code, e.status) == ("OperationInvalidForCurrentState", 409)
+
+
+def test_delete_removes_every_job(account):
+    acct = with_pool(account(scale=0.01))
+    acct.add_job_schedule(schedule())
+    poll(lambda: len(job_ids(acct)) >= 2, "two jobs")
+    acct.delete_job_schedule("s")
+    e = error_of(lambda: acct.get_job_schedule("s"))
+    assert (e.code, e.status) == ("JobScheduleNotFound", 404)
+    for job_id in ("s:job-1", "s:job-2"):
+        e = error_of(lambda: acct.get_job(job_id))
+        assert e.code == "JobNotFound"
+    assert [j["id"] for j in acct.list_jobs() if j["id"].startswith("s:")] == []
+
+
+def test_update_and_replace(account):
+    acct = account(scale=1.0)
+    acct.add_job_schedule(schedule(interval="PT1H", metadata=[{"name": "a", "value": "1"}]))
+    view = acct.update_job_schedule("s", {"metadata": [{"name": "b", "value": "2"}]})
+    assert view["metadata"] == [{"name": "b", "value": "2"}]
+    assert view["schedule"] == {"recurrenceInterval": "PT1H"}
+    view = acct.replace_job_schedule("s", {"schedule": {"recurrenceInterval": "PT2H"},
+                                          "jobSpecification": schedule()["jobSpecification"]})
+    assert "metadata" not in view
+    assert view["schedule"] == {"recurrenceInterval": "PT2H"}
+    e = error_of(lambda: acct.replace_job_schedule("s", {"schedule": {}}))
+    assert (e.code, dict(e.values)["PropertyName"]) == ("MissingRequiredProperty",
+                                                        "jobSpecification")
+
+
+def test_task_environment_of_a_schedule_job(account):
+    acct = with_pool(account(scale=1.0))
+    command = "/bin/sh -c 'echo $WATASK_WORKITEM_NAME $WATASK_JOB_NAME $AZ_BATCH_JOB_ID'"
+    acct.add_job_schedule(schedule(interval="PT1H", command=command))
+    poll(lambda: job_ids(acct) and acct.get_task("s:job-1", "jm")["state"] == "completed",
+         "the job manager completed")
+    out = acct.read_task_file("s:job-1", "jm", "stdout.txt").decode().split()
+    assert out == ["s", "job-1", "s:job-1"]
+
+
+def test_schedule_survives_a_restart(account):
+    acct = account(scale=1.0)
+    acct.add_job_schedule(schedule(interval="PT1H", metadata=[{"name": "a", "value": "1"}]))
+    poll(lambda: job_ids(acct) == ["s:job-1"], "job-1")
+    before = acct.get_job_schedule("s")
+    acct.close()
+    again = account(scale=1.0)
+    after = again.get_job_schedule("s")
+    for name in ("state", "creationTime", "schedule", "jobSpecification", "metadata"):
+        assert after[name] == before[name]
+    assert after["executionInfo"]["recentJob"] == {"id": "s:job-1"}
+    assert after["executionInfo"]["nextRunTime"] == before["executionInfo"]["nextRunTime"]
+    assert job_ids(again) == ["s:job-1"]
+    e = error_of(lambda: again.add_job({"id": "S", "poolInfo": {"poolId": "p1"}}))
+    assert e.code == "JobScheduleWithSameIdExists"
+
+
+def test_instants_follow_the_recurrence_grid(account):
+    """On a scaled clock the jobs are made at the schedule's grid instants, to the
+    millisecond: creation + k * PT1M (the instants the simulator's driver gives)."""
+    acct = with_pool(account(scale=0.01))
+    created = acct.add_job_schedule(schedule())["creationTime"]
+    poll(lambda: len(job_ids(acct)) >= 3, "three jobs")
+    times = [j["creationTime"] for j in acct.list_jobs_of_schedule("s")[:3]]
+    assert [(instant(t) - instant(created)).total_seconds() for t in times] == [0.0, 60.0, 120.0]
+
+
+def test_a_due_instant_missed_while_down_is_made_at_restart(account):
+    acct = with_pool(account(scale=0.01))
+    acct.add_job_schedule(schedule(schedule={"recurrenceInterval": "PT1M",
+                                             "startWindow": "PT10M"}))
+    poll(lambda: job_ids(acct) == ["s:job-1"], "job-1")
+    due = acct.get_job_schedule("s")["executionInfo"]["nextRunTime"]
+    acct.close()
+    time.sleep(0.7)                 # 70 engine seconds down: the instant PT1M passes
+    again = account(scale=0.01)
+    poll(lambda: "s:job-2" in job_ids(again), "job-2 made at restart")
+    job2 = again.get_job("s:job-2")
+    assert job2["creationTime"] >= due
+
+
+def auto_pool_schedule(lifetime="jobschedule", command="exit 0"):
+    auto = {"autoPoolIdPrefix": "nightly", "poolLifetimeOption": lifetime,
+            "pool": {"vmSize": "STANDARD_D2_v3", "taskSlotsPerNode": 1,
+                     "targetDedicatedNodes": 1}}
+    return {"id": "s", "schedule": {"recurrenceInterval": "PT1M"},
+            "jobSpecification": {"poolInfo": {"autoPoolSpecification": auto},
+                                 "jobManagerTask": {"id": "jm", "commandLine": command}}}
+
+
+def pool_ids(acct):
+    return [p["id"] for p in acct.list_pools()]
+
+
+def test_a_schedules_jobs_share_its_auto_pool_until_it_ends(account):
+    from poolscale.scheduler.autopools import auto_pool_id
+
+    acct = account(scale=0.01)
+    acct.add_job_schedule(auto_pool_schedule())
+    poll(lambda: len(job_ids(acct)) >= 2, "two jobs")
+    pool_id = auto_pool_id("nightly", "s", 1)
+    assert pool_ids(acct) == [pool_id]
+    assert {j["executionInfo"]["poolId"] for j in acct.list_jobs_of_schedule("s")[:2]} == {
+        pool_id}
+    assert acct.get_job("s:job-1")["poolInfo"] == auto_pool_schedule()["jobSpecification"][
+        "poolInfo"]
+    acct.terminate_job_schedule("s")
+    poll(lambda: acct.get_job_schedule("s")["state"] == "completed", "the schedule to end")
+    poll(lambda: pool_ids(acct) == [], "the schedule's pool to be deleted")
+
+
+def test_deleting_a_schedule_deletes_its_jobs_pools(account):
+    from poolscale.scheduler.autopools import auto_pool_id
+
+    acct = account(scale=1.0)
+    acct.add_job_schedule(auto_pool_schedule(lifetime="job", command="sleep 30"))
+    poll(lambda: job_ids(acct) == ["s:job-1"], "job-1")
+    assert pool_ids(acct) == [auto_pool_id("nightly", "s:job-1", 1)]
+    acct.delete_job_schedule("s")
+    assert [j["id"] for j in acct.list_jobs()] == []
+    poll(lambda: pool_ids(acct) == [], "the job's pool to be deleted")

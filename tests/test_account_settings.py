@@ -36,6 +36,7 @@ def test_defaults(tmp_path: Path, monkeypatch, three_cpus):
         "allocation_delay": 0.0,
         "boot_delay": 0.0,
         "min_evaluation_interval": 300.0,
+        "min_recurrence_interval": 60.0,
         "sample_period": 30.0,
         "durability": "normal",
         "kill_grace": 2.0,
@@ -121,6 +122,14 @@ FORMS = "600, 90m, 36h, 7d, PT36H or 0:15:00"
     ({"min_evaluation_interval": 0.5},
      "min_evaluation_interval: must lie in [PT1S, PT5M] (PT5M is the service's floor; a lower one is a "
      "development setting), got 0.5"),
+    ({"min_recurrence_interval": "PT2M"},
+     "min_recurrence_interval: must lie in [PT1S, PT1M] (PT1M is the service's floor for a job "
+     "schedule's recurrenceInterval and startWindow; a lower one is a development setting), "
+     "got 'PT2M'"),
+    ({"min_recurrence_interval": 0.5},
+     "min_recurrence_interval: must lie in [PT1S, PT1M] (PT1M is the service's floor for a job "
+     "schedule's recurrenceInterval and startWindow; a lower one is a development setting), "
+     "got 0.5"),
     ({"sample_period": "0s"}, "sample_period: must be at least 0.1 s, got '0s'"),
     ({"durability": "fast"}, "durability: must be one of off, normal, full, got 'fast'"),
 ])
@@ -139,3 +148,7 @@ def test_refusals_name_the_field_and_the_value(kwargs, message):
 ])
 def test_iso_duration(seconds, text):
     assert iso_duration(seconds) == text
+
+
+def test_min_recurrence_interval_is_read_as_a_duration():
+    assert AccountSettings(min_recurrence_interval="PT5S").min_recurrence_interval == 5.0

@@ -176,3 +176,37 @@ def test_floor_of_one_minute_names_the_field(field):
     assert str(e.value) == f"schedule.{field}: must be at least 60 seconds, got 59"
     check_floor(config, floor=1.0)
     check_floor(ScheduleConfiguration.model_validate({field: "PT1M"}))
+
+
+def test_rescheduled_restarts_the_grid_at_the_change_and_keeps_jobs_and_state():
+    r = rec(recurrenceInterval=3600)
+    r.on_due(0.0)                               # s:job-1 made, active
+    r.disable(10.0)
+    r.on_due(3600.0)                            # pending while disabled
+    new = r.rescheduled(ScheduleConfiguration.model_validate({"recurrenceInterval": 600}),
+                        4000.0, 0)
+    assert (new.state, new.active_job, new.n_created, new.n_skipped) == (
+        "disabled", "s:job-1", 1, 0)
+    assert (new.pending, new.first_due(), new.next_run_time(4000.0)) == (None, 4000.0, 4000.0)
+    assert new.on_due(4000.0) == Decision(next_due=4600.0)     # pending: disabled
+    new.enable(4100.0)
+    assert new.on_job_completed(4200.0) == Decision(create=True, next_due=4600.0)
+    assert new.active_job == "s:job-2"
+
+
+def test_a_late_due_call_skips_the_older_instants_and_makes_the_latest_in_its_window():
+    r = rec(recurrenceInterval=600, startWindow=120)
+    assert r.on_due(0.0) == Decision(create=True, next_due=600.0)
+    r.on_job_completed(10.0)
+    # the driver was down from 10 to 1850: 600 and 1200 passed, 1800 is inside its window
+    assert r.on_due(1850.0) == Decision(create=True, skipped=2, next_due=2400.0)
+    assert (r.active_job, r.n_created, r.n_skipped) == ("s:job-2", 2, 2)
+
+
+def test_a_late_due_call_past_the_window_skips_the_instant():
+    r = rec(recurrenceInterval=600, startWindow=120)
+    r.on_due(0.0)
+    r.on_job_completed(10.0)
+    assert r.on_due(750.0) == Decision(skipped=1, next_due=1200.0)
+    assert (r.active_job, r.pending, r.n_created, r.n_skipped) == (None, None, 1, 1)
+    assert r.next_run_time(750.0) == 1200.0

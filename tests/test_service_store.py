@@ -93,6 +93,9 @@ ROWS: dict[str, dict[str, object]] = {
     },
     "auto_pools": {"pool_id": "ap_1", "id": "AP_1", "owner": "job-1", "lifetime": "job",
                    "keep_alive": 0, "spec": '{"poolLifetimeOption": "job"}'},
+    "job_schedules": {"id": "s", "schedule_id": "S", "given": '{"schedule": {}}',
+                      "extras": "{}", "created": 1.5, "modified": 2.5,
+                      "history": '[["active", 1.5]]', "recurrence": '{"state": "active"}'},
     "task_dirs": {"path": "/tmp/x/wd", "delete_at": 604800.5},
     "rest_properties": {"job_id": "job-1", "task_id": "task-ü",
                         "body": '{"extras": {"displayName": "é"}, "modified": 7.25}'},
@@ -297,14 +300,14 @@ def test_killed_writer_leaves_exactly_the_committed_rows(db: Path) -> None:
 def test_schema_version_is_recorded_and_newer_is_refused(db: Path) -> None:
     with Store.open(db) as store:
         assert store.schema_version == SCHEMA_VERSION == 6
-        assert [r["version"] for r in store.rows("schema_version")] == [1, 2, 3, 4, 5]
+        assert [r["version"] for r in store.rows("schema_version")] == [1, 2, 3, 4, 5, 6]
     with Store.open(db) as store:  # reopening applies nothing twice
-        assert len(store.rows("schema_version")) == 5
+        assert len(store.rows("schema_version")) == 6
     conn = sqlite3.connect(db)
     conn.execute("INSERT INTO schema_version VALUES (?, 'later')", (SCHEMA_VERSION + 1,))
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match=r"schema version 6 is newer than this poolscale knows \(5\)"):
+    with pytest.raises(StoreError, match=r"schema version 7 is newer than this poolscale knows \(6\)"):
         Store.open(db)
 
 
@@ -345,7 +348,7 @@ def test_the_schema_ships_with_the_package() -> None:
     # schema/ has no __init__.py: setuptools wants such a data folder listed as a package too
     assert "poolscale.runtime.service.schema" in listed
     assert "*.sql" in config["package-data"]["poolscale.runtime.service.schema"]
-    assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql", "002.sql", "003.sql", "004.sql", "005.sql"]
+    assert sorted(p.name for p in (ROOT / "runtime" / "service" / "schema").iterdir()) == ["001.sql", "002.sql", "003.sql", "004.sql", "005.sql", "006.sql"]
 
 
 def test_migrations_apply_in_order_once_and_a_failed_one_changes_nothing(
