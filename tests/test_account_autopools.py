@@ -415,6 +415,9 @@ def test_a_schedules_pool_and_jobs_come_back_after_a_restart(tmp_path):
     with Account(settings=settings, scale=0.1) as a:
         assert a.job_full_view("s:job-1") == before
         assert before["poolInfo"]["autoPoolSpecification"]["poolLifetimeOption"] == "jobschedule"
+        # a schedule's job may be updated (its jobschedule pool is legal on it)
+        assert a.patch_job("s:job-1", {"priority": 9})["priority"] == 9
+        assert a.replace_job("s:job-1", {"poolInfo": before["poolInfo"]})["priority"] == 0
         a.terminate_job("s:job-1")
         poll(lambda: a.get_job("s:job-1")["state"] == "completed", "the job to complete")
         assert make_schedule_job(a, 2) == pool_id       # still the schedule's pool

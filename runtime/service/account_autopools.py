@@ -20,14 +20,15 @@ from typing import Any, Mapping
 
 from poolscale.scheduler.autopools import auto_pool_id, creates_pool, deletes_pool
 from poolscale.scheduler.kernel import SUBMIT
-from poolscale.scheduler.models import AutoPoolSpecification, JobSpec
+from poolscale.scheduler.models import AutoPoolSpecification, JobSpec, JobSpecification
 
 from . import errors as E
 from .account_jobs import _prefixed
 from .ids import id_key, split_job_id
 from .poolengine import checked_pool, floored, rest_spec
 
-__all__ = ["AutoPool", "AutoPoolOperations", "AUTO_POOL", "given_auto_pool", "floored_job"]
+__all__ = ["AutoPool", "AutoPoolOperations", "AUTO_POOL", "given_auto_pool", "floored_job",
+           "job_model"]
 
 #: where an auto pool's specification sits in a job, as a refusal names it
 AUTO_POOL = "poolInfo.autoPoolSpecification"
@@ -58,6 +59,19 @@ def given_auto_pool(spec: Any) -> dict[str, Any] | None:
     if not isinstance(auto, Mapping):
         return None
     return rest_spec(auto)
+
+
+def job_model(data: Mapping[str, Any]) -> JobSpec:
+    """A known job's model read again (a restart, an update). A job a schedule made
+    (``<scheduleId>:job-<n>``) is read as its schedule's ``jobSpecification`` under its id, as
+    the schedule made it, so what only a schedule's job may hold (an auto pool of lifetime
+    ``jobschedule``) stays legal."""
+    data = dict(data)
+    job_id = data.get("id")
+    if isinstance(job_id, str) and ":" in job_id:
+        del data["id"]
+        return JobSpecification.model_validate(data).model_copy(update={"id": job_id})
+    return JobSpec.model_validate(data)
 
 
 def _floored_auto(auto: Mapping[str, Any], settings: Any) -> dict[str, Any]:

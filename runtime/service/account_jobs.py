@@ -243,9 +243,8 @@ class JobOperations:
 
     def _update_job(self, job_id: str, changes: Mapping[str, Any], *,
                     replace: bool) -> dict[str, Any]:
-        from poolscale.scheduler.models import JobSpec
-
-        from .account import _model
+        from .account import _refusal
+        from .account_autopools import job_model
 
         if not isinstance(changes, Mapping):
             raise E.BatchError("InvalidRequestBody", "the job update must be a JSON object")
@@ -282,7 +281,10 @@ class JobOperations:
                          "allowTaskPreemption"):
                 if name in given:
                     current[name] = given[name]
-            spec = _model(JobSpec, current, "job")
+            try:
+                spec = job_model(current)
+            except ValueError as e:
+                raise _refusal(e, "job") from None
             if job is not None:
                 engine = entry.engine
                 if spec.priority != job.priority:

@@ -41,12 +41,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from poolscale.scheduler.models import JobSpec, JobSpecification, TaskSpec
+from poolscale.scheduler.models import TaskSpec
 from poolscale.scheduler.tasks import (
     COMPLETED, FAILURE, JOB_COMPLETED, JOB_DISABLED, JOB_TERMINATING, PREPARING,
     RUNNING, SUCCESS, Task, int_ids,
 )
 
+from .account_autopools import job_model
 from .ids import id_key
 from .local.environment import ATTEMPT_MARKER
 from .persist import META_ENGINE_NOW, META_START_TICKS, META_WALL_NOW, Persister
@@ -293,7 +294,7 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
     seqs = [-1]
     for row in sorted(store.rows("jobs"), key=lambda r: r["seq"]):
         seqs.append(row["seq"])
-        spec = _job_model(row["spec"])
+        spec = job_model(json.loads(row["spec"]))
         entry = _JobEntry(spec, row["pool_id"], row["seq"],
                           json.loads(row["auto_pool"]) if row["auto_pool"] else None)
         account.jobs[id_key(spec.id)] = entry
@@ -324,18 +325,6 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
 
     for pool in account.pools.values():
         check(pool)
-
-
-def _job_model(text: str) -> JobSpec:
-    """A stored job's model. A job a schedule made (``<scheduleId>:job-<n>``) is read as its
-    schedule's ``jobSpecification`` under its id, as the schedule made it: what only a
-    schedule's job may hold (an auto pool of lifetime ``jobschedule``) stays legal."""
-    data = json.loads(text)
-    job_id = data.get("id")
-    if isinstance(job_id, str) and ":" in job_id:
-        del data["id"]
-        return JobSpecification.model_validate(data).model_copy(update={"id": job_id})
-    return JobSpec.model_validate(data)
 
 
 def _restore_job(pool: Any, entry: Any, row: dict[str, Any], rows: list[dict[str, Any]]) -> None:
