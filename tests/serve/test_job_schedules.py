@@ -184,6 +184,9 @@ def test_disable_enable_terminate_delete(batch):
     assert ended.state == "completed"
     assert ended.execution_info.end_time is not None
     assert c.get_job("s:job-1").state == "completed"
+    assert [j.id for j in c.list_jobs_from_schedule("s", filter="state eq 'completed'")] == [
+        "s:job-1"]
+    assert [j.id for j in c.list_jobs_from_schedule("s", filter="state eq 'active'")] == []
     with pytest.raises(ResourceExistsError) as info:
         c.begin_terminate_job_schedule("s", polling_interval=0.1).result()
     assert info.value.error.code == "JobScheduleCompleted"
