@@ -246,16 +246,41 @@ class Recurrence:
         self.next_grid = None
         return Decision()
 
-    def rescheduled(self, config: ScheduleConfiguration, now: float,
+    def rescheduled(self, config: ScheduleConfiguration, created_at: float, now: float,
                     start_ticks: int) -> "Recurrence":
-        """The schedule after a user changed its ``schedule`` at ``now``: a new grid anchored
-        at ``now`` (as a schedule created then), keeping the state, the job numbers and the
-        active job; a pending instant of the old grid is dropped (the jobs made from now on
-        follow the new schedule only)."""
-        new = Recurrence(config, now, start_ticks, schedule_id=self.schedule_id)
+        """The schedule after a user changed its ``schedule`` at ``now``: the grid of the new
+        configuration, anchored as if the schedule (created at ``created_at``) had always had
+        it, from its first instant after ``now`` (the instants already past belong to the old
+        configuration: a change makes no job by itself). The state, the job numbers and the
+        active job stay; a pending instant of the old grid is dropped."""
+        new = Recurrence(config, created_at, start_ticks, schedule_id=self.schedule_id)
         new.state, new.active_job = self.state, self.active_job
         new.n_created, new.n_skipped = self.n_created, self.n_skipped
+        grid = new.next_grid
+        while grid is not None and grid <= now:
+            grid = grid + new.interval if new.interval is not None else None
+        new.next_grid = grid if grid is not None and new._before_deadline(grid) else None
         return new
+
+    def check_live(self) -> None:
+        """Refuse a change of a schedule that is completed, terminating or being deleted
+        (:class:`InvalidTransition`), as the operations do."""
+        self._refuse_unless_live()
+
+    #: what :meth:`saved` keeps: the state a driver's store needs to rebuild the recurrence
+    _SAVED = ("state", "n_created", "n_skipped", "pending", "active_job", "next_grid",
+              "_deadline_passed")
+
+    def saved(self) -> dict:
+        """The recurrence's state as plain JSON values (a live account stores it)."""
+        return {name.lstrip("_"): getattr(self, name) for name in self._SAVED}
+
+    def restore(self, saved: dict) -> float | None:
+        """Take back a :meth:`saved` state (a restart); returns the instant to call
+        :meth:`on_due` at next, which may have passed (it is then decided late)."""
+        for name in self._SAVED:
+            setattr(self, name, saved[name.lstrip("_")])
+        return self._wake()
 
     def next_run_time(self, now: float) -> float | None:
         """``executionInfo.nextRunTime``: the pending instant while one waits, else the next

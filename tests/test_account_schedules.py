@@ -280,3 +280,29 @@ def test_deleting_a_schedule_deletes_its_jobs_pools(account):
     acct.delete_job_schedule("s")
     assert [j["id"] for j in acct.list_jobs()] == []
     poll(lambda: pool_ids(acct) == [], "the job's pool to be deleted")
+
+
+def test_deleting_the_job_waiting_for_its_pool_frees_the_schedule(account):
+    acct = account(scale=0.01)
+    acct.add_job_schedule(schedule(pool="nowhere", schedule={"recurrenceInterval": "PT1M",
+                                                             "startWindow": "PT10M"}))
+    poll(lambda: job_ids(acct) == ["s:job-1"], "job-1")
+    time.sleep(0.7)                 # the instant PT1M passes: pending behind job-1
+    assert job_ids(acct) == ["s:job-1"]
+    acct.delete_job("s:job-1")
+    poll(lambda: job_ids(acct) == ["s:job-2"], "job-2 made once job-1 is deleted")
+
+
+def test_a_changed_schedule_makes_no_job_by_itself(account):
+    acct = with_pool(account(scale=1.0))
+    acct.add_job_schedule(schedule(interval="PT1H", command="exit 0"))
+    poll(lambda: job_ids(acct) == ["s:job-1"], "job-1")
+    poll(lambda: acct.get_job("s:job-1")["state"] == "completed", "job-1 to complete")
+    created = acct.get_job_schedule("s")["creationTime"]
+    view = acct.update_job_schedule("s", {"schedule": {"recurrenceInterval": "PT2H"}})
+    assert (instant(view["executionInfo"]["nextRunTime"]) - instant(created)).total_seconds() \
+        == 7200.0
+    assert view["schedule"] == {"recurrenceInterval": "PT2H"}
+    assert view["lastModified"] > view["creationTime"]
+    time.sleep(0.1)
+    assert job_ids(acct) == ["s:job-1"]

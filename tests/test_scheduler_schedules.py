@@ -178,20 +178,28 @@ def test_floor_of_one_minute_names_the_field(field):
     check_floor(ScheduleConfiguration.model_validate({field: "PT1M"}))
 
 
-def test_rescheduled_restarts_the_grid_at_the_change_and_keeps_jobs_and_state():
+def test_rescheduled_keeps_jobs_and_state_and_counts_its_grid_from_creation():
     r = rec(recurrenceInterval=3600)
     r.on_due(0.0)                               # s:job-1 made, active
     r.disable(10.0)
     r.on_due(3600.0)                            # pending while disabled
     new = r.rescheduled(ScheduleConfiguration.model_validate({"recurrenceInterval": 600}),
-                        4000.0, 0)
+                        0.0, 4000.0, 0)
     assert (new.state, new.active_job, new.n_created, new.n_skipped) == (
         "disabled", "s:job-1", 1, 0)
-    assert (new.pending, new.first_due(), new.next_run_time(4000.0)) == (None, 4000.0, 4000.0)
-    assert new.on_due(4000.0) == Decision(next_due=4600.0)     # pending: disabled
-    new.enable(4100.0)
-    assert new.on_job_completed(4200.0) == Decision(create=True, next_due=4600.0)
+    # 0, 600, ..., 3600 are past: the first instant of the new grid after the change is 4200
+    assert (new.pending, new.first_due(), new.next_run_time(4000.0)) == (None, 4200.0, 4200.0)
+    assert new.on_due(4200.0) == Decision(next_due=4800.0)     # pending: disabled
+    new.enable(4300.0)
+    assert new.on_job_completed(4400.0) == Decision(create=True, next_due=4800.0)
     assert new.active_job == "s:job-2"
+
+
+def test_rescheduled_one_shot_that_ran_makes_no_job_again():
+    r = rec()
+    r.on_due(0.0)
+    new = r.rescheduled(ScheduleConfiguration.model_validate({}), 0.0, 50.0, 0)
+    assert (new.first_due(), new.active_job) == (None, "s:job-1")
 
 
 def test_a_late_due_call_skips_the_older_instants_and_makes_the_latest_in_its_window():
@@ -210,3 +218,16 @@ def test_a_late_due_call_past_the_window_skips_the_instant():
     assert r.on_due(750.0) == Decision(skipped=1, next_due=1200.0)
     assert (r.active_job, r.pending, r.n_created, r.n_skipped) == (None, None, 1, 1)
     assert r.next_run_time(750.0) == 1200.0
+
+
+def test_saved_and_restored_state_decides_as_before():
+    r = rec(recurrenceInterval=600)
+    r.on_due(0.0)
+    again = rec(recurrenceInterval=600)
+    assert again.restore(r.saved()) == 600.0
+    assert (again.active_job, again.n_created, again.next_grid) == ("s:job-1", 1, 600.0)
+    assert again.on_due(600.0) == r.on_due(600.0) == Decision(next_due=1200.0)
+    r.terminate(700.0)
+    with pytest.raises(InvalidTransition) as info:
+        r.check_live()
+    assert info.value.code == "JobScheduleBeingTerminated"

@@ -67,15 +67,11 @@ class JobSchedule:
 
     def row(self) -> dict[str, Any]:
         """The store's row (schema/006.sql): the schedule as given and its recurrence's state."""
-        r = self.recurrence
-        state = {"state": r.state, "n_created": r.n_created, "n_skipped": r.n_skipped,
-                 "pending": r.pending, "active_job": r.active_job, "next_grid": r.next_grid,
-                 "deadline_passed": r._deadline_passed}
         return {"id": id_key(self.spec.id), "schedule_id": self.spec.id,
                 "given": json.dumps(self.given),
                 "extras": json.dumps(self.extras), "created": self.created_at,
                 "modified": self.modified_at, "history": json.dumps(self.history),
-                "recurrence": json.dumps(state)}
+                "recurrence": json.dumps(self.recurrence.saved())}
 
 
 def _schedule_model(spec: Mapping[str, Any], settings: Any) -> JobScheduleSpec:
@@ -98,6 +94,15 @@ def _schedule_model(spec: Mapping[str, Any], settings: Any) -> JobScheduleSpec:
     if info.auto_pool_specification is None and not info.pool_id:
         raise E.missing_property("jobSpecification.poolInfo.poolId")
     return model
+
+
+def _refused_as_batch(operation: Any, *args: Any) -> Any:
+    """``operation(*args)`` of a :class:`Recurrence`, its refusal raised as the 409 the service
+    answers (the core names the code but raises no Batch error itself)."""
+    try:
+        return operation(*args)
+    except InvalidTransition as e:
+        raise E.BatchError(e.code, str(e)) from None
 
 
 def _given(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,6 +132,8 @@ class ScheduleOperations:
         check_extras(spec, SCHEDULE_EXTRAS)
         model = _schedule_model(spec, self.settings)
         job = spec.get("jobSpecification")
+        if isinstance(job, Mapping):
+            check_extras(job, JOB_EXTRAS)
         auto = given_auto_pool(job)
         if auto is not None:
             self._check_auto_pool(auto)
@@ -220,10 +227,7 @@ class ScheduleOperations:
         """Apply ``disable``/``enable``/``terminate``/``delete`` of the recurrence, or raise its
         refusal as the 409 the service answers."""
         schedule = self._schedule(schedule_id)
-        try:
-            decision = getattr(schedule.recurrence, operation)(self.kernel.now)
-        except InvalidTransition as e:
-            raise E.BatchError(e.code, str(e)) from None
+        decision = _refused_as_batch(getattr(schedule.recurrence, operation), self.kernel.now)
         self._schedule_state(schedule, schedule.recurrence.state, self.kernel.now)
         self._act(schedule, decision)
         return schedule
@@ -330,18 +334,13 @@ class ScheduleOperations:
 
         def run() -> dict[str, Any]:
             schedule = self._schedule(schedule_id)
-            if schedule.recurrence.state in ("completed", "terminating", "deleting"):
-                code = {"completed": "JobScheduleCompleted",
-                        "terminating": "JobScheduleBeingTerminated",
-                        "deleting": "JobScheduleBeingDeleted"}[schedule.recurrence.state]
-                raise E.BatchError(code, f"the job schedule {schedule.id!r} is "
-                                         f"{schedule.recurrence.state}")
+            _refused_as_batch(schedule.recurrence.check_live)
             now = self.kernel.now
             schedule.spec = model.model_copy(update={"id": schedule.id})
             schedule.given, schedule.extras, schedule.modified_at = new_given, new_kept, now
             if "schedule" in changes:
                 schedule.recurrence = schedule.recurrence.rescheduled(
-                    model.schedule, now, self.start_ticks)
+                    model.schedule, schedule.created_at, now, self.start_ticks)
                 self._arm(schedule, schedule.recurrence.first_due())
             self._note_schedule(schedule)
             return self._schedule_view(schedule)
@@ -398,11 +397,7 @@ class ScheduleOperations:
             history = [tuple(h) for h in json.loads(row["history"])]
             recurrence = Recurrence(model.schedule, row["created"], self.start_ticks,
                                     schedule_id=schedule_id)
-            recurrence.state = state["state"]
-            recurrence.n_created, recurrence.n_skipped = state["n_created"], state["n_skipped"]
-            recurrence.pending, recurrence.active_job = state["pending"], state["active_job"]
-            recurrence.next_grid = state["next_grid"]
-            recurrence._deadline_passed = state["deadline_passed"]
+            due = recurrence.restore(state)
             schedule = JobSchedule(model, given, recurrence, row["created"], kept)
             schedule.modified_at = row["modified"]
             schedule.history = history
@@ -412,7 +407,7 @@ class ScheduleOperations:
                 entry = self.jobs.get(id_key(active))
                 if entry is None or (entry.job is not None and entry.job.state == "completed"):
                     self._schedule_job_ended_now(schedule)
-            self._arm(schedule, recurrence._wake())
+            self._arm(schedule, due)
 
     def _schedule_job_ended_now(self, schedule: JobSchedule) -> None:
         """Recovery: the schedule's active job ended while the account was down."""
