@@ -84,7 +84,12 @@ def test_add_get_list_exists_and_the_first_job(batch):
         "jobSpecification": {"poolInfo": {"poolId": "p"}}})
     assert raw.status == 201
     assert raw.headers["dataserviceid"] == f"{batch.endpoint}/jobschedules/t"
-    assert raw.headers["etag"] and raw.headers["last-modified"]
+    assert raw.headers["last-modified"]
+    made = raw.headers["etag"]
+    assert (made, batch.request("GET", "/jobschedules/t").headers["etag"]) == (
+        made, made)                              # the first job made since changes no ETag
+    c.update_job_schedule("t", m.BatchJobScheduleUpdateOptions(metadata=[]), etag=made,
+                          match_condition=MatchConditions.IfNotModified)
     got = c.get_job_schedule("s0")
     assert (got.id, got.state, got.url, got.schedule.recurrence_interval,
             got.job_specification.pool_info.pool_id) == (

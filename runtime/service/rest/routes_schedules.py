@@ -39,13 +39,17 @@ def _schedule_url(call: Any, schedule_id: str) -> str:
 
 
 def _stamped(call: Any, view: dict[str, Any]) -> dict[str, Any]:
-    """A schedule view with its URL, and its recent job's URL, and its stamps."""
+    """A schedule view with its URL, its recent job's URL and its stamps. The ETag hashes all
+    but ``executionInfo``: like ``lastModified`` it changes with the schedule's own data and
+    state, not each time the schedule makes a job, so an ``If-Match`` with the ETag of the
+    add's answer or of a get still holds after the next recurrence."""
     out = {**view, "url": _schedule_url(call, view["id"])}
     info = out.get("executionInfo")
     recent = info.get("recentJob") if isinstance(info, dict) else None
     if isinstance(recent, dict) and recent.get("id"):
         out["executionInfo"] = {**info, "recentJob": {**recent,
                                                       "url": job_url(call, recent["id"])}}
+    out["eTag"] = responses.etag({k: v for k, v in out.items() if k != "executionInfo"})
     return responses.with_stamps(out)
 
 
