@@ -27,16 +27,10 @@ from azure.core.rest import HttpRequest  # noqa: E402
 from served import in_process, wait_for  # noqa: E402
 
 from poolscale.runtime.commands.serve import DEV_KEY  # noqa: E402
-from poolscale.runtime.service.account import Account  # noqa: E402
 from poolscale.runtime.service.rest.operations import CURRENT_VERSION  # noqa: E402
 
 WAIT = 20.0
 HOUR = _dt.timedelta(hours=1)
-
-#: the account's schedule methods come from another branch (issue13-live); until they are
-#: merged, the tests that need them say so instead of failing
-needs_schedules = pytest.mark.skipif(not hasattr(Account, "add_job_schedule"),
-                                     reason="Account has no job schedule methods yet")
 
 
 @pytest.fixture
@@ -74,7 +68,6 @@ def raw_error(raw) -> tuple:
     return raw.status, body["code"], body["values"][0]
 
 
-@needs_schedules
 def test_add_get_list_exists_and_the_first_job(batch):
     c = batch.client
     for i in range(3):
@@ -116,7 +109,6 @@ def test_add_get_list_exists_and_the_first_job(batch):
     assert info.value.error.code == "JobScheduleExists"
 
 
-@needs_schedules
 def test_a_schedule_job_is_read_by_its_id_with_a_colon_both_spellings(batch):
     c = batch.client
     c.create_job_schedule(hourly())
@@ -128,7 +120,6 @@ def test_a_schedule_job_is_read_by_its_id_with_a_colon_both_spellings(batch):
     assert (raw.status, raw.json()["id"]) == (200, "s:job-1")
 
 
-@needs_schedules
 def test_jobs_and_schedules_share_one_id_space(batch):
     batch.client.create_job_schedule(hourly("shared"))
     raw = batch.request("POST", "/jobs", body={"id": "shared", "poolInfo": {"poolId": "p"}})
@@ -141,7 +132,6 @@ def test_jobs_and_schedules_share_one_id_space(batch):
     assert (raw.status, raw.json()["code"]) == (409, "JobWithSameIdExists")
 
 
-@needs_schedules
 def test_update_replace_and_conditions(batch):
     c = batch.client
     c.create_job_schedule(hourly())
@@ -170,7 +160,6 @@ def test_update_replace_and_conditions(batch):
     assert raw.status == 304
 
 
-@needs_schedules
 def test_disable_enable_terminate_delete(batch):
     c = batch.client
     c.create_job_schedule(hourly())
@@ -203,7 +192,6 @@ def test_disable_enable_terminate_delete(batch):
     assert [s.id for s in c.list_job_schedules()] == []
 
 
-@needs_schedules
 def test_a_start_window_under_the_floor_is_refused(batch):
     with pytest.raises(HttpResponseError) as info:
         batch.client.create_job_schedule(hourly(start_window=_dt.timedelta(seconds=30)))
@@ -256,7 +244,6 @@ JOB_MANAGER = textwrap.dedent("""\
 """)
 
 
-@needs_schedules
 def test_a_short_recurrence_makes_jobs_whose_manager_adds_their_tasks(fast, tmp_path):
     c = fast.client
     script = tmp_path / "manager.py"
@@ -284,7 +271,6 @@ def test_a_short_recurrence_makes_jobs_whose_manager_adds_their_tasks(fast, tmp_
             (f"part{i}", "completed", 0) for i in range(3)], job_id
 
 
-@needs_schedules
 def test_terminate_waits_for_the_running_job_and_the_poller_sees_it_complete(fast):
     c = fast.client
     c.create_job_schedule(m.BatchJobScheduleCreateOptions(
