@@ -149,12 +149,14 @@ class Recurrence:
             return Decision()
         if self.next_grid is not None and now >= self.next_grid:
             due = self.next_grid
-            nxt = due + self.interval if self.interval is not None else None
+            interval = self.interval
+            nxt = due + interval if interval is not None else None
             # called late (a live account restarted after several instants): the latest
             # instant passed replaces the older ones, which are skipped
-            while nxt is not None and nxt <= now and self._before_deadline(nxt):
+            while interval is not None and nxt is not None and nxt <= now \
+                    and self._before_deadline(nxt):
                 skipped += 1
-                due, nxt = nxt, nxt + self.interval
+                due, nxt = nxt, nxt + interval
             self.next_grid = nxt if nxt is not None and self._before_deadline(nxt) else None
             if self.state == ACTIVE and self.active_job is None:
                 if self._in_window(due, now):
@@ -162,10 +164,9 @@ class Recurrence:
                     self.n_skipped += skipped
                     return Decision(create=True, skipped=skipped, next_due=self._wake())
                 skipped += 1            # past its window when heard (late, after a restart)
-                due = None
-            if self.pending is not None and due is not None:
-                skipped += 1
-            if due is not None:
+            else:
+                if self.pending is not None:
+                    skipped += 1
                 self.pending = due
         if not self._before_deadline(now):
             self._deadline_passed = True

@@ -306,3 +306,71 @@ def test_a_changed_schedule_makes_no_job_by_itself(account):
     assert view["lastModified"] > view["creationTime"]
     time.sleep(0.1)
     assert job_ids(acct) == ["s:job-1"]
+
+
+@pytest.mark.parametrize("spec, code, name", [
+    ({"id": "s", "schedule": {"recurrenceInterval": "banana"},
+      "jobSpecification": {"poolInfo": {"poolId": "p"}}},
+     "InvalidPropertyValue", "schedule.recurrenceInterval"),
+    ({"id": "s", "schedule": {}, "jobSpecification": "x"},
+     "InvalidPropertyValue", "jobSpecification"),
+    ({"id": "s", "schedule": {}, "jobSpecification": {}},
+     "MissingRequiredProperty", "jobSpecification.poolInfo.poolId"),
+    ({"id": "a:b", "schedule": {}, "jobSpecification": {"poolInfo": {"poolId": "p"}}},
+     "InvalidPropertyValue", "id"),
+    ({"id": "s", "schedule": {"startWindow": "PT5S"},
+      "jobSpecification": {"poolInfo": {"poolId": "p"}}},
+     "InvalidPropertyValue", "schedule.startWindow"),
+    ({"id": "s", "schedule": {}, "displayName": 7,
+      "jobSpecification": {"poolInfo": {"poolId": "p"}}},
+     "InvalidPropertyValue", "displayName"),
+])
+def test_a_bad_schedule_is_a_400_naming_its_field(account, spec, code, name):
+    acct = account(scale=1.0)
+    e = error_of(lambda: acct.add_job_schedule(spec))
+    assert (e.code, e.status, dict(e.values).get("PropertyName")) == (code, 400, name)
+    assert acct.list_job_schedules() == []
+
+
+def test_a_schedule_under_a_floor_raised_since_comes_back(account):
+    acct = account(scale=1.0, min_recurrence_interval=1.0)
+    acct.add_job_schedule(schedule(interval="PT5S", schedule={"recurrenceInterval": "PT5S",
+                                                              "doNotRunUntil": "2099-01-01T00:00:00Z"}))
+    acct.close()
+    again = account(scale=1.0)
+    assert again.get_job_schedule("s")["schedule"]["recurrenceInterval"] == "PT5S"
+
+
+_CHILD = """
+import sys, time
+from poolscale.runtime.service.account import Account
+from poolscale.runtime.service.settings import AccountSettings
+account = Account(settings=AccountSettings(data_dir=sys.argv[1]))
+account.add_job_schedule({"id": "s", "schedule": {"recurrenceInterval": "PT1H"},
+                          "jobSpecification": {"poolInfo": {"poolId": "p1"}}})
+deadline = time.monotonic() + 5
+while not account.list_jobs_of_schedule("s") and time.monotonic() < deadline:
+    time.sleep(0.01)
+account.disable_job_schedule("s")
+print("acknowledged", flush=True)
+time.sleep(60)
+"""
+
+
+def test_an_acknowledged_change_survives_kill_9(tmp_path, account):
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path / "data")],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "acknowledged"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(5)
+    again = account(scale=1.0)
+    view = again.get_job_schedule("s")
+    assert (view["state"], view["previousState"]) == ("disabled", "active")
+    assert view["executionInfo"]["recentJob"] == {"id": "s:job-1"}
+    assert job_ids(again) == ["s:job-1"]

@@ -74,9 +74,11 @@ class JobSchedule:
                 "recurrence": json.dumps(self.recurrence.saved())}
 
 
-def _schedule_model(spec: Mapping[str, Any], settings: Any) -> JobScheduleSpec:
+def _schedule_model(spec: Mapping[str, Any], settings: Any, *,
+                    floor: bool = True) -> JobScheduleSpec:
     """The schedule's model, or the Batch error naming the first refused field (a window or
-    interval under the account's floor included)."""
+    interval under the account's floor included; ``floor`` False: a stored schedule, taken
+    under the floor of its day, comes back whatever the floor is now)."""
     from .account import _model
 
     job = spec.get("jobSpecification")
@@ -84,7 +86,8 @@ def _schedule_model(spec: Mapping[str, Any], settings: Any) -> JobScheduleSpec:
         if isinstance(job, Mapping) else spec
     model = _model(JobScheduleSpec, floored, "job schedule")
     try:
-        check_floor(model.schedule, settings.min_recurrence_interval)
+        if floor:
+            check_floor(model.schedule, settings.min_recurrence_interval)
     except FieldError as e:
         name = e.field.split(".")[-1]
         given = spec.get("schedule", {}).get(name) if isinstance(spec.get("schedule"), Mapping) \
@@ -392,7 +395,7 @@ class ScheduleOperations:
             given = json.loads(row["given"])
             kept = json.loads(row["extras"])
             schedule_id = row["schedule_id"]
-            model = _schedule_model({"id": schedule_id, **given}, self.settings)
+            model = _schedule_model({"id": schedule_id, **given}, self.settings, floor=False)
             state = json.loads(row["recurrence"])
             history = [tuple(h) for h in json.loads(row["history"])]
             recurrence = Recurrence(model.schedule, row["created"], self.start_ticks,
