@@ -97,8 +97,10 @@ def test_ids_shared_with_jobs_and_duplicates(account):
     acct.add_job({"id": "j", "poolInfo": {"poolId": "p1"}})
     e = error_of(lambda: acct.add_job_schedule(schedule(id="J")))
     assert (e.code, e.status) == ("JobWithSameIdExists", 409)
-    e = error_of(lambda: acct.get_job_schedule("nope"))
-    assert (e.code, e.status) == ("JobScheduleNotFound", 404)
+    for call in (acct.get_job_schedule, acct.list_jobs_of_schedule, acct.disable_job_schedule,
+                 acct.delete_job_schedule, lambda i: acct.update_job_schedule(i, {})):
+        e = error_of(lambda: call("nope"))
+        assert (e.code, e.status) == ("JobScheduleNotFound", 404)
 
 
 def test_floor_and_missing_fields(account):
