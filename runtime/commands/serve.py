@@ -50,6 +50,10 @@ def add_parser(sub) -> None:
                    help="development setting: the lowest autoscale evaluation interval a pool "
                         "may ask for, from PT1S to PT5M (default PT5M, the service's floor); "
                         "e.g. PT10S or 10s")
+    p.add_argument("--min-recurrence-interval", metavar="DURATION",
+                   help="development setting: the lowest startWindow and recurrenceInterval a "
+                        "job schedule may ask for, from PT1S to PT1M (default PT1M, the service's "
+                        "floor); e.g. PT2S or 2s")
     p.add_argument("--dedicated-core-quota", type=int, metavar="N",
                    help="the account's dedicated core quota (default: this machine's cores x 4); "
                         "0 allocates no dedicated node, as on an account without quota")
@@ -96,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if not key:
         raise UsageError("--key: the key is empty")
     settings_args = {"name": name, "data_dir": args.data}
-    if args.min_evaluation_interval is not None:
-        settings_args["min_evaluation_interval"] = args.min_evaluation_interval
+    for interval in ("min_evaluation_interval", "min_recurrence_interval"):
+        if getattr(args, interval) is not None:
+            settings_args[interval] = getattr(args, interval)
     for quota in ("dedicated_core_quota", "low_priority_core_quota"):
         if getattr(args, quota) is not None:
             settings_args[quota] = getattr(args, quota)

@@ -7,6 +7,7 @@ kill it (SIGKILL) and start it again on the same data directory.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json as _json
 import signal
@@ -19,11 +20,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import http.client
+import socket
+import threading
+from types import SimpleNamespace
 
 from poolscale.runtime.commands.serve import DEV_ACCOUNT, DEV_KEY
 from poolscale.runtime.service.rest.auth import decode_key, sign, string_to_sign
 
-__all__ = ["Served", "RawResponse", "signed_request", "wait_for", "image", "task"]
+__all__ = ["Served", "RawResponse", "signed_request", "wait_for", "image", "task", "in_process"]
 
 START_TIMEOUT = 30.0
 
@@ -173,3 +177,52 @@ def task(task_id: str, command: str, **constraints: Any) -> Any:
     return m.BatchTaskCreateOptions(
         id=task_id, command_line=command,
         constraints=m.BatchTaskConstraints(**constraints) if constraints else None)
+
+
+@contextlib.contextmanager
+def in_process(data: Path, **settings: Any) -> Any:
+    """An account served over HTTP on a free port by uvicorn on a thread of this process, so a
+    test can also call the account directly (``settings``: more AccountSettings). Yields
+    ``.account``, ``.client`` (the SDK), ``.request(method, path, ...)`` (a raw signed
+    request), ``.app`` and ``.endpoint``; on leaving, asserts that the app answered no request
+    with an internal error."""
+    import uvicorn
+
+    from poolscale.runtime.service.account import Account
+    from poolscale.runtime.service.rest.app import build_app
+    from poolscale.runtime.service.settings import AccountSettings
+
+    sock = socket.socket()
+    # without it a kept-alive connection waits ~40 ms per answer (Nagle and delayed ACKs)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    endpoint = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    account = Account(settings=AccountSettings(data_dir=data, account_url=endpoint, **settings))
+    app = build_app(account, account_name=DEV_ACCOUNT, key=decode_key(DEV_KEY))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    from azure.batch import BatchClient
+    from azure.core.credentials import AzureNamedKeyCredential
+
+    client = BatchClient(endpoint=endpoint,
+                         credential=AzureNamedKeyCredential(DEV_ACCOUNT, DEV_KEY))
+
+    def request(method: str, path: str, **kwargs: Any) -> RawResponse:
+        return signed_request(endpoint, DEV_ACCOUNT, DEV_KEY, method, path, **kwargs)
+
+    try:
+        yield SimpleNamespace(account=account, client=client, request=request, app=app,
+                              endpoint=endpoint)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        account.close()
+        sock.close()
+    assert app.internal_errors == 0

@@ -330,11 +330,12 @@ def test_the_docs_list_every_filterable_property():
     text = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text()
     rows = {}
     for line in text.splitlines():
-        match = re.fullmatch(r"\| (pools|nodes|jobs|tasks|certificates|pool node counts) \| (.*) \|", line)
+        match = re.fullmatch(r"\| (pools|nodes|jobs|job schedules|tasks|certificates|pool node counts) \| (.*) \|", line)
         if match:
             rows[match.group(1)] = set(re.findall(r"`([^`]+)`", match.group(2)))
     assert rows == {"pools": set(odata.FILTERABLE["pools"]), "nodes": set(odata.FILTERABLE["nodes"]),
                     "jobs": set(odata.FILTERABLE["jobs"]), "tasks": set(odata.FILTERABLE["tasks"]),
+                    "job schedules": set(odata.FILTERABLE["jobschedules"]),
                     "certificates": set(odata.FILTERABLE["certificates"]),
                     "pool node counts": set(odata.FILTERABLE["nodecounts"])}
 

@@ -259,6 +259,27 @@ def test_body_schemas(doc):
     assert "requestBody" not in doc["paths"]["/jobs/{jobId}/tasks/{taskId}/terminate"]["post"]
 
 
+def test_schedule_bodies_are_the_schedule_schema_without_simulator_fields():
+    from poolscale.runtime.service.rest.app import MODULES, _load
+
+    document = openapi_document(*_load(MODULES), "2025-06-01")
+    content = "application/json; odata=minimalmetadata"
+    add = document["paths"]["/jobschedules"]["post"]["requestBody"]
+    assert (add["required"], add["content"][content]["schema"]) == (
+        True, {"$ref": "#/components/schemas/JobScheduleSpec"})
+    patch = document["paths"]["/jobschedules/{jobScheduleId}"]["patch"]["requestBody"]
+    assert "id" not in patch["content"][content]["schema"]["properties"]
+    assert "requestBody" not in document["paths"]["/jobschedules/{jobScheduleId}/terminate"]["post"]
+    schemas = document["components"]["schemas"]
+    assert schemas["JobScheduleSpec"]["required"] == ["id", "schedule", "jobSpecification"]
+    assert {"tasks", "creationTime", "id"} & set(schemas["JobSpecification"]["properties"]) == set()
+    assert "simulation" not in schemas["AutoPoolBody"]["properties"]
+    assert schemas["ScheduleConfiguration"]["properties"]["doNotRunUntil"] == {
+        "type": "string", "format": "date-time", "nullable": True}
+    assert schemas["ScheduleConfiguration"]["properties"]["startWindow"]["anyOf"][0][
+        "format"] == "duration"
+
+
 def test_no_draft_2020_keywords_are_left(doc):
     text = json.dumps(doc)
     assert '"$defs' not in text and '{"type": "null"}' not in text and '"const"' not in text

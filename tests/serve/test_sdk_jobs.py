@@ -12,10 +12,7 @@ asserting that the app answered no request with an internal error.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from types import SimpleNamespace
 
 import pytest
 
@@ -29,55 +26,18 @@ from azure.core import MatchConditions  # noqa: E402
 from azure.core.exceptions import (  # noqa: E402
     HttpResponseError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError,
 )
-from served import signed_request  # noqa: E402
+from served import in_process  # noqa: E402
 
 from poolscale.runtime.commands.serve import DEV_ACCOUNT, DEV_KEY  # noqa: E402
-from poolscale.runtime.service.account import Account  # noqa: E402
-from poolscale.runtime.service.rest.app import build_app  # noqa: E402
-from poolscale.runtime.service.rest.auth import decode_key  # noqa: E402
-from poolscale.runtime.service.settings import AccountSettings  # noqa: E402
 
 WAIT = 20.0
 
 
 @pytest.fixture
 def batch(tmp_path):
-    """An account served over HTTP on a free port: ``.account``, ``.client`` (the SDK),
-    ``.request(method, path, ...)`` (a raw signed request), ``.app``."""
-    import uvicorn
-
-    sock = socket.socket()
-    # without it a kept-alive connection waits ~40 ms per answer (Nagle and delayed ACKs)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    endpoint = "http://127.0.0.1:%d" % sock.getsockname()[1]
-    account = Account(settings=AccountSettings(data_dir=tmp_path / "data", account_url=endpoint))
-    app = build_app(account, account_name=DEV_ACCOUNT, key=decode_key(DEV_KEY))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    from azure.batch import BatchClient
-    from azure.core.credentials import AzureNamedKeyCredential
-
-    client = BatchClient(endpoint=endpoint,
-                         credential=AzureNamedKeyCredential(DEV_ACCOUNT, DEV_KEY))
-
-    def request(method, path, **kwargs):
-        return signed_request(endpoint, DEV_ACCOUNT, DEV_KEY, method, path, **kwargs)
-
-    yield SimpleNamespace(account=account, client=client, request=request, app=app,
-                          endpoint=endpoint)
-    server.should_exit = True
-    thread.join(10)
-    account.close()
-    sock.close()
-    assert app.internal_errors == 0
+    """An account served over HTTP on a free port (served.in_process)."""
+    with in_process(tmp_path / "data") as served:
+        yield served
 
 
 def pool(batch, id="p", nodes=1, slots=4):
@@ -331,16 +291,6 @@ def test_the_simulators_own_fields_are_refused(batch):
     assert batch.account.task_views("j") == []
 
 
-def test_job_schedules_are_refused_with_the_reason(batch):
-    raw = batch.request("GET", "/jobschedules")
-    assert raw.status == 400
-    error = raw.json()
-    assert error["code"] == "InvalidUri"
-    assert error["values"] == [{"key": "Reason", "value": (
-        "Job schedules are not available in poolscale yet (planned in issue 13); add jobs "
-        "directly with POST /jobs.")}]
-
-
 def test_the_api_version_az_batch_sends_serves_jobs_and_tasks_alike(batch):
     from azure.batch import BatchClient
     from azure.core.credentials import AzureNamedKeyCredential
@@ -358,8 +308,6 @@ def test_the_api_version_az_batch_sends_serves_jobs_and_tasks_alike(batch):
                           polling_interval=0).result()
     assert (c.get_job("az").state, c.get_job("az").execution_info.termination_reason) == (
         "completed", "done")
-    raw = batch.request("GET", "/jobschedules", api_version="2024-02-01.19.0")
-    assert (raw.status, raw.json()["code"]) == (400, "InvalidUri")
 
 
 def test_lists_page_and_filter(batch):

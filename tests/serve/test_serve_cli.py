@@ -47,6 +47,7 @@ def test_sigint_and_sigterm_stop_it_cleanly(tmp_path, sig):
     (["--account", "abc", "--key", "not base64!"], "--key: the account key must be base64"),
     (["--account", "A!", "--key", "QUJD"], "--account: an account name has 3 to 24 characters"),
     (["--min-evaluation-interval", "PT1H"], "--min-evaluation-interval: must lie in [PT1S, PT5M]"),
+    (["--min-recurrence-interval", "PT2M"], "--min-recurrence-interval: must lie in [PT1S, PT1M]"),
     (["--port", "70000"], "--port: must be from 0 to 65535, got 70000"),
     (["--account", "abc", "--key", ""], "--key: the key is empty"),
     (["--data", "/dev/null"], "--data /dev/null: cannot keep the account's state there: Not a "

@@ -41,7 +41,7 @@ __all__ = ["MODULES", "BatchApp", "build_app"]
 
 #: the modules of operations (``routes_*.py`` in this package), each with OPERATIONS and
 #: NOT_SERVED
-MODULES: tuple[str, ...] = ("routes_pools", "routes_jobs", "routes_certs")
+MODULES: tuple[str, ...] = ("routes_pools", "routes_jobs", "routes_schedules", "routes_certs")
 
 _log = logging.getLogger("poolscale.serve")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")

@@ -12,6 +12,12 @@ with the service's ``UnsupportedProperty`` (400), naming the property by its pat
 (``jobManagerTask.exitCodes``, ``value[3].duration``), before the account sees the body. The
 snake_case spellings the models also accept (``exit_codes``) are refused alike.
 
+A job schedule's ``jobSpecification`` is a job and is checked as one
+(``jobSpecification.tasks``, ``jobSpecification.jobManagerTask.duration``). Its ``schedule``
+times are instants: the models also take a number there (seconds after a simulation's start),
+which means nothing to a live account, so a number is ``InvalidPropertyValue`` naming
+``schedule.doNotRunUntil`` / ``schedule.doNotRunAfter``.
+
 Only these names are refused, and only where the models give them that meaning: a task's
 ``exitConditions.exitCodes`` is the REST API's own and passes. Every other property passes to
 the account unchanged (the account and its models refuse what they do not know).
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from poolscale.runtime.service.errors import BatchError
+from poolscale.runtime.service.errors import BatchError, invalid_property
 
 __all__ = ["SIMULATOR_FIELDS", "BODY_KINDS", "rest_body"]
 
@@ -56,7 +62,12 @@ BODY_KINDS: Mapping[str, str | None] = {
     "task": "task", "task-replace": "task", "task-collection": "task-collection",
     "node-reboot": None, "node-reimage": None, "node-deallocate": None,
     "node-disable-scheduling": None, "certificate": None,
+    "job-schedule": "job-schedule", "job-schedule-update": "job-schedule",
+    "job-schedule-replace": "job-schedule",
 }
+
+#: the instants of a schedule's ``schedule`` section (rfc3339 text over REST)
+_SCHEDULE_INSTANTS = ("doNotRunUntil", "doNotRunAfter")
 
 _REASON = "a poolscale simulation field, not a property of the Batch REST API"
 
@@ -84,6 +95,19 @@ def _check(body: Any, section: str, prefix: str) -> None:
             _check(auto.get("pool"), "pool", f"{prefix}poolInfo.autoPoolSpecification.pool.")
 
 
+def _check_schedule(body: Any) -> None:
+    if not isinstance(body, Mapping):
+        return
+    _check(body.get("jobSpecification"), "job", "jobSpecification.")
+    schedule = body.get("schedule")
+    if isinstance(schedule, Mapping):
+        for name in _SCHEDULE_INSTANTS:
+            value = schedule.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                raise invalid_property(f"schedule.{name}", value,
+                                       "must be an rfc3339 date-time, not a number")
+
+
 def rest_body(body: dict, kind: str) -> dict:
     """``body`` unchanged if it holds no simulator field for a ``kind`` body
     (:data:`BODY_KINDS`); otherwise ``UnsupportedProperty`` naming the first one found."""
@@ -96,6 +120,8 @@ def rest_body(body: dict, kind: str) -> dict:
         if isinstance(tasks, list):
             for i, task in enumerate(tasks):
                 _check(task, "task", f"value[{i}].")
+    elif section == "job-schedule":
+        _check_schedule(body)
     elif section is not None:
         _check(body, section, "")
     return body

@@ -81,6 +81,8 @@ _NODES = ("state", "stateTransitionTime", "lastBootTime", "allocationTime",
 _JOBS = ("id", "state", "stateTransitionTime", "creationTime", "lastModified", "priority",
          "executionInfo/startTime", "executionInfo/endTime", "executionInfo/poolId",
          "executionInfo/schedulingError/code")
+_SCHEDULES = ("id", "state", "stateTransitionTime", "creationTime", "lastModified",
+              "executionInfo/nextRunTime", "executionInfo/recentJob/id", "executionInfo/endTime")
 _TASKS = ("id", "state", "stateTransitionTime", "creationTime", "lastModified",
           "executionInfo/startTime", "executionInfo/endTime", "executionInfo/exitCode",
           "executionInfo/result", "executionInfo/retryCount", "executionInfo/requeueCount",
@@ -95,6 +97,7 @@ FILTERABLE: Mapping[str, frozenset[str]] = {
     "pools": frozenset(_POOLS),
     "nodes": frozenset(_NODES),
     "jobs": frozenset(_JOBS),
+    "jobschedules": frozenset(_SCHEDULES),
     "tasks": frozenset(_TASKS),
     "nodefiles": frozenset(("name",)),
     "taskfiles": frozenset(("name",)),

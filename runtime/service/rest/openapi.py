@@ -122,6 +122,19 @@ _DESCRIPTIONS = {
     "JobSpec": "A job, as Job - Add takes it (docs/serve.md).",
     "TaskSpec": "A task, as Task - Add takes it (docs/serve.md).",
     "JobManagerTask": "The job manager task of a job.",
+    "PoolInfo": "Which pool a job runs on: a named pool (poolId) or an auto pool made for it "
+                "(autoPoolSpecification), exactly one of them.",
+    "JobScheduleSpec": "A job schedule, as Job Schedule - Add takes it (docs/serve.md).",
+    "JobSpecification": "The job a schedule makes at each recurrence (a job without an id).",
+}
+
+#: a schedule's times over REST: rfc3339 instants (the models also read seconds after a
+#: simulation's start, which bodies.py refuses) and ISO-8601 durations
+_SCHEDULE_CONFIGURATION = {
+    "doNotRunUntil": {"type": "string", "format": "date-time", "nullable": True},
+    "doNotRunAfter": {"type": "string", "format": "date-time", "nullable": True},
+    "startWindow": {**_DURATION, "nullable": True},
+    "recurrenceInterval": {**_DURATION, "nullable": True},
 }
 
 
@@ -139,11 +152,12 @@ def _made_model_schemas() -> dict[str, dict]:
                 "jobManagerTask": m.JobManagerTask, "jobPreparationTask": m.JobPreparationTask,
                 "jobReleaseTask": m.JobReleaseTask}
     refused = {model.__name__: set(SIMULATOR_FIELDS[section]) for section, model in sections.items()}
+    refused["JobSpecification"] = refused["JobSpec"] | {"id"}
     # an auto pool's pool is a pool body without an id (the service names the pool)
-    refused["AutoPoolBody"] = set(SIMULATOR_FIELDS["pool"]) | {"id"}
+    refused["AutoPoolBody"] = refused["PoolSpec"] | {"id"}
     schemas: dict[str, dict] = {}
     classes: dict[str, Any] = {}
-    for model in (m.PoolSpec, m.JobSpec, m.TaskSpec):
+    for model in (m.PoolSpec, m.JobSpec, m.TaskSpec, m.JobScheduleSpec):
         raw = model.model_json_schema(by_alias=True)
         for name, schema in {**raw.pop("$defs", {}), model.__name__: raw}.items():
             schemas[name] = schema
@@ -167,10 +181,12 @@ def _made_model_schemas() -> dict[str, dict]:
                         props[alias]["nullable"] = True
             # the REST properties the models accept and do not model (IGNORED): any value
             for ignored in sorted(getattr(cls, "IGNORED", ())):
-                if ignored not in props and schema.get("type") == "object":
+                if (ignored not in props and ignored not in refused.get(name, ())
+                        and schema.get("type") == "object"):
                     props[ignored] = {"description": "accepted; poolscale does not model it"}
-    for name in ("PoolSpec", "JobSpec", "TaskSpec", "JobManagerTask"):
+    for name in ("PoolSpec", "JobSpec", "TaskSpec", "JobManagerTask", "JobScheduleSpec"):
         schemas[name]["properties"]["id"] = dict(_ID)
+    schemas["ScheduleConfiguration"]["properties"] = copy.deepcopy(_SCHEDULE_CONFIGURATION)
     for name, text in _DESCRIPTIONS.items():
         schemas[name]["description"] = text
     # the account requires a task's command line (the models allow an empty one)
@@ -180,7 +196,7 @@ def _made_model_schemas() -> dict[str, dict]:
     schemas["PoolSpec"]["properties"]["vmSize"] = {
         "type": "string", "pattern": "[0-9]",
         "description": "a VM size whose name holds its core count (standard_d2s_v3)"}
-    _prune(schemas, ("PoolSpec", "JobSpec", "TaskSpec"))
+    _prune(schemas, ("PoolSpec", "JobSpec", "TaskSpec", "JobScheduleSpec"))
     return {name: _to_oas30(schema) for name, schema in schemas.items()}
 
 
@@ -252,7 +268,8 @@ _BODILESS = frozenset((
 
 
 def body_schema_name(name: str) -> str | None:
-    """Which model schema an operation's body is (``PoolSpec``, ``JobSpec``, ``TaskSpec``), by
+    """Which model schema an operation's body is (``PoolSpec``, ``JobSpec``, ``TaskSpec``,
+    ``JobScheduleSpec``), by
     its SDK method name; None for the other bodies."""
     if name in ("create_pool", "update_pool", "replace_pool_properties"):
         return "PoolSpec"
@@ -260,6 +277,8 @@ def body_schema_name(name: str) -> str | None:
         return "JobSpec"
     if name == "create_task":
         return "TaskSpec"
+    if name in ("create_job_schedule", "update_job_schedule", "replace_job_schedule"):
+        return "JobScheduleSpec"
     return None
 
 

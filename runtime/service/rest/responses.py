@@ -39,9 +39,11 @@ def etag(view: Mapping[str, Any]) -> str:
 
 
 def with_stamps(view: Mapping[str, Any]) -> dict[str, Any]:
-    """The view with ``eTag`` and ``lastModified`` filled in (see the module docstring)."""
+    """The view with ``eTag`` and ``lastModified`` filled in (see the module docstring); an
+    ``eTag`` the view already has is kept (a route that hashes less than the whole view, as
+    a job schedule's, stamps it first)."""
     out = dict(view)
-    out["eTag"] = etag(view)
+    out["eTag"] = view.get("eTag") or etag(view)
     if not out.get("lastModified"):
         stamp = view.get("stateTransitionTime") or view.get("creationTime")
         if stamp:

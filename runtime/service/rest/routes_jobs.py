@@ -40,7 +40,8 @@ from .conditions import check
 from .answers import page, read
 from .operations import Operation
 
-__all__ = ["OPERATIONS", "NOT_SERVED", "MAX_TASKS_PER_COLLECTION"]
+__all__ = ["OPERATIONS", "NOT_SERVED", "MAX_TASKS_PER_COLLECTION", "job_url", "flag",
+           "optional_body"]
 
 #: the most tasks one ``addtaskcollection`` takes (the service's limit)
 MAX_TASKS_PER_COLLECTION = 100
@@ -48,12 +49,12 @@ MAX_TASKS_PER_COLLECTION = 100
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def _job_url(call: Any, job_id: str) -> str:
+def job_url(call: Any, job_id: str) -> str:
     return f"{call.base_url}/jobs/{quote(job_id, safe='')}"
 
 
 def _task_url(call: Any, job_id: str, task_id: str) -> str:
-    return f"{_job_url(call, job_id)}/tasks/{quote(task_id, safe='')}"
+    return f"{job_url(call, job_id)}/tasks/{quote(task_id, safe='')}"
 
 
 def _with_url(view: dict[str, Any], url: str) -> dict[str, Any]:
@@ -78,13 +79,13 @@ def _task_rest(call: Any, job_id: str, view: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _optional_body(call: Any) -> dict[str, Any]:
+async def optional_body(call: Any) -> dict[str, Any]:
     """The JSON object body, or ``{}`` when the request has none (terminate, enable)."""
     raw = await read_limited(call.request)
     return parse_json_object(raw) if raw.strip() else {}
 
 
-def _flag(call: Any, name: str) -> bool:
+def flag(call: Any, name: str) -> bool:
     value = call.query.get(name)
     if value is None:
         return False
@@ -105,7 +106,7 @@ def _now_iso() -> str:
 async def _job_view(call: Any) -> dict[str, Any]:
     job_id = call.path["jobId"]
     view = await call.run(call.account.job_full_view, job_id)
-    return responses.with_stamps(_with_url(view, _job_url(call, view["id"])))
+    return responses.with_stamps(_with_url(view, job_url(call, view["id"])))
 
 
 async def _task_view(call: Any) -> dict[str, Any]:
@@ -119,13 +120,13 @@ async def _task_view(call: Any) -> dict[str, Any]:
 async def add_job(call: Any) -> Response:
     body = rest_body(await call.body(), "job")
     view = await call.run(call.account.create_job, body)
-    url = _job_url(call, view["id"])
+    url = job_url(call, view["id"])
     return responses.empty(call, 201, view=responses.with_stamps(_with_url(view, url)), url=url)
 
 
 async def list_jobs(call: Any) -> Response:
     views = await call.run(call.account.job_views)
-    stamped = [responses.with_stamps(_with_url(v, _job_url(call, v["id"]))) for v in views]
+    stamped = [responses.with_stamps(_with_url(v, job_url(call, v["id"]))) for v in views]
     return page(call, stamped, "jobs", "jobs")
 
 
@@ -140,7 +141,7 @@ async def _update_job(call: Any, replace: bool) -> Response:
     account = call.account
     fn = account.replace_job if replace else account.patch_job
     view = await call.run(fn, call.path["jobId"], body)
-    url = _job_url(call, view["id"])
+    url = job_url(call, view["id"])
     return responses.empty(call, 200, view=responses.with_stamps(_with_url(view, url)), url=url)
 
 
@@ -161,23 +162,23 @@ async def disable_job(call: Any) -> Response:
         raise E.invalid_property("disableTasks", option, "must be requeue, terminate or wait")
     check(call, await _job_view(call), write=True)
     view = await call.run(call.account.disable_job, call.path["jobId"], option.lower())
-    url = _job_url(call, view["id"])
+    url = job_url(call, view["id"])
     return responses.empty(call, 202, view=responses.with_stamps(_with_url(view, url)), url=url)
 
 
 async def enable_job(call: Any) -> Response:
     check(call, await _job_view(call), write=True)
     view = await call.run(call.account.enable_job, call.path["jobId"])
-    url = _job_url(call, view["id"])
+    url = job_url(call, view["id"])
     return responses.empty(call, 202, view=responses.with_stamps(_with_url(view, url)), url=url)
 
 
 async def terminate_job(call: Any) -> Response:
-    body = rest_body(await _optional_body(call), "job-terminate")
+    body = rest_body(await optional_body(call), "job-terminate")
     reason = body.get("terminateReason")
     if reason is not None and not isinstance(reason, str):
         raise E.invalid_property("terminateReason", reason, "must be text")
-    _flag(call, "force")
+    flag(call, "force")
     view = await _job_view(call)
     check(call, view, write=True)
     if view["state"] == "completed":
@@ -190,7 +191,7 @@ async def terminate_job(call: Any) -> Response:
 
 
 async def delete_job(call: Any) -> Response:
-    _flag(call, "force")
+    flag(call, "force")
     check(call, await _job_view(call), write=True)
     await call.run(call.account.delete_job, call.path["jobId"])
     return responses.empty(call, 202)
@@ -344,7 +345,7 @@ def _owner(call: Any) -> str:
 
 
 async def list_task_files(call: Any) -> Response:
-    recursive = _flag(call, "recursive")
+    recursive = flag(call, "recursive")
     entries = await call.run(call.account.list_task_files, call.path["jobId"],
                              call.path["taskId"], recursive)
     owner = _owner(call)
@@ -370,7 +371,7 @@ async def task_file_properties(call: Any) -> Response:
 
 async def delete_task_file(call: Any) -> Response:
     await call.run(call.account.delete_task_file, call.path["jobId"], call.path["taskId"],
-                   call.path["filePath"], _flag(call, "recursive"))
+                   call.path["filePath"], flag(call, "recursive"))
     return responses.empty(call, 200)
 
 
@@ -407,21 +408,5 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("DELETE", _TASK + "/files/{filePath:path}", delete_task_file, "delete_task_file"),
 )
 
-#: what a user of job schedules reads when poolscale refuses them
-_SCHEDULES = ("Job schedules are not available in poolscale yet (planned in issue 13); add "
-              "jobs directly with POST /jobs.")
-_SCHEDULE = "/jobschedules/{jobScheduleId}"
-
-NOT_SERVED: tuple[tuple[str, str, str], ...] = (
-    ("POST", "/jobschedules", _SCHEDULES),
-    ("GET", "/jobschedules", _SCHEDULES),
-    ("GET", _SCHEDULE, _SCHEDULES),
-    ("HEAD", _SCHEDULE, _SCHEDULES),
-    ("PATCH", _SCHEDULE, _SCHEDULES),
-    ("PUT", _SCHEDULE, _SCHEDULES),
-    ("DELETE", _SCHEDULE, _SCHEDULES),
-    ("POST", _SCHEDULE + "/disable", _SCHEDULES),
-    ("POST", _SCHEDULE + "/enable", _SCHEDULES),
-    ("POST", _SCHEDULE + "/terminate", _SCHEDULES),
-    ("GET", _SCHEDULE + "/jobs", _SCHEDULES),
-)
+#: job schedules are served by routes_schedules.py
+NOT_SERVED: tuple[tuple[str, str, str], ...] = ()
