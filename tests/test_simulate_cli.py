@@ -414,3 +414,24 @@ def test_a_reader_that_went_away_is_no_finding(command):
     proc.stdout.close()
     err = proc.stderr.read()
     assert (proc.wait(timeout=120), err) == (0, b"")
+
+
+def test_compare_shows_what_each_formula_did_to_the_job_schedules(capsys, tmp_path):
+    # a pool kept at 0 nodes never ends the first nightly job: the six later nights are skipped
+    root = Path(__file__).resolve().parent.parent / "examples"
+    zero = tmp_path / "zero.formula"
+    zero.write_text("$TargetDedicatedNodes = 0;\n", encoding="utf-8")
+    code, out, _ = run(capsys, ["compare", "--no-progress", "--pool",
+                                str(root / "cleanup-pool.json"), "--workload",
+                                str(root / "daily-schedule.yaml"), "--formula",
+                                str(root / "autoscale.formula"), "--formula", str(zero)])
+    assert code == 0
+    assert out.split("\nSchedules\n", 1)[1] == (
+        "  autoscale.formula: nightly: completed · 7 jobs, 0 skipped · 147 tasks, "
+        "147 succeeded, 0 failed\n"
+        "  zero.formula: nightly: active · 1 job (1 active), 6 skipped · 21 tasks, "
+        "0 succeeded, 0 failed\n")
+    code, out, _ = run(capsys, ["compare", "--no-progress", "--pool", POOL, "--workload",
+                                str(root / "workload.csv"), "--horizon", "1h",
+                                "--formula", str(zero)])
+    assert code == 0 and "Schedules" not in out       # no schedule, no block

@@ -136,7 +136,7 @@ def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
         shared.pop("formula")
         out.write(json_text({"inputs": shared, "runs": runs}))
         return EXIT_OK
-    from ..simview import counted, resize_error_lines
+    from ..simview import counted, resize_error_lines, schedule_lines
 
     tasks = inputs.workload.task_count
     out.write(f"{inputs.pool_line} · workload "
@@ -155,6 +155,13 @@ def _compare(args: argparse.Namespace, outputs: OutputFiles) -> int:
         out.write("\n")
     render_table(out, "Comparison", ["figure"] + headers,
                  compare_rows([(r.report, r.timeline_rows) for r in results]))
+    # a formula that sizes the pool late makes a schedule's jobs late or skips them
+    schedules = [(h, schedule_lines(r.report)[1:]) for h, r in zip(headers, results)]
+    if any(lines for _, lines in schedules):
+        out.write("\nSchedules\n")
+        for header, lines in schedules:
+            for line in lines:
+                out.write(f"  {header}: {line.strip()}\n")
     if args.plot:
         out.write(f"\nwrote {args.plot}\n")
     return EXIT_OK
