@@ -482,3 +482,32 @@ def test_a_multi_instance_task_lists_one_subtask_per_other_node(account):
         "nodeInfo": {"affinityId": other, "nodeId": other, "poolId": "p1",
                      "taskRootDirectory": "workitems/j/job-1/mi/1"}}
     assert acct.list_subtasks("j", "one") == []
+
+
+def test_a_job_waiting_for_its_pool_is_terminated_at_once_and_stays_so(account):
+    # the service completes a terminated job whose pool does not exist; its tasks stay
+    # active and never run, not even when a pool of that id comes later, nor after a restart
+    acct = account()
+    acct.add_job({"id": "j", "poolInfo": {"poolId": "later"}})
+    acct.add_tasks("j", [{"id": "a", "commandLine": "exit 0"}, {"id": "b", "commandLine": "exit 0"}])
+    acct.terminate_job("j")
+    view = acct.get_job("j")
+    assert (view["state"], view["executionInfo"]["terminateReason"]) == ("completed",
+                                                                        "UserTerminate")
+    assert [t["state"] for t in acct.list_tasks("j")] == ["active", "active"]
+    assert error_of(lambda: acct.add_task("j", {"id": "c", "commandLine": "exit 0"})).code \
+        == "JobCompleted"
+    acct.create_pool(pool("later"))
+    poll(lambda: [n["state"] for n in acct.list_nodes("later")] == ["idle"], "the node idle")
+    time.sleep(0.2)
+    assert [t["state"] for t in acct.list_tasks("j")] == ["active", "active"]
+    acct.close()
+    again = account()
+    view = again.get_job("j")
+    assert (view["state"], view["executionInfo"]["terminateReason"]) == ("completed",
+                                                                        "UserTerminate")
+    assert [t["id"] for t in again.list_tasks("j")] == ["a", "b"]
+    again.terminate_task("j", "a")          # a change after the restart is stored too
+    again.close()
+    third = account()
+    assert [t["state"] for t in third.list_tasks("j")] == ["completed", "active"]

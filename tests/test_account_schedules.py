@@ -383,3 +383,14 @@ def test_delayed_and_skipped_jobs_come_as_the_simulator_makes_them(account):
     assert simulated[1][1] == 150.0 and 150.0 <= live[1][1] < 180.0  # late, inside the window
     assert [e for e in sim.result().events if e[1] == "schedule.skip"] == \
         [(300.0, "schedule.skip", "s", 1)]
+
+
+def test_terminating_a_schedule_whose_job_waits_for_its_pool_completes_both(account):
+    acct = account(scale=0.01)                      # the pool "p1" does not exist
+    acct.add_job_schedule(schedule())
+    poll(lambda: job_ids(acct) == ["s:job-1"], "job-1")
+    view = acct.terminate_job_schedule("s")
+    assert view["state"] == "completed"
+    job = acct.get_job("s:job-1")
+    assert (job["state"], job["executionInfo"]["terminateReason"]) == ("completed",
+                                                                      "UserTerminate")

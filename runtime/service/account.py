@@ -35,6 +35,7 @@ from poolscale.formula.values import Option, timestamp_from_datetime
 from poolscale.scheduler.models import JobSpec, TaskSpec
 from poolscale.scheduler.plaintasks import task_from_rest
 from poolscale.scheduler.quota import CoreQuota
+from poolscale.scheduler.requests import USER_TERMINATE
 from poolscale.scheduler.tasks import COMPLETED, JOB_ACTIVE, JOB_COMPLETED, Job, Task
 
 from . import errors as E
@@ -675,16 +676,19 @@ class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOper
         return self._call(run)
 
     def terminate_job(self, job_id: str, reason: str | None = None) -> None:
-        def run() -> None:
-            entry = self._job(job_id)
-            if entry.job is None:
-                raise E.BatchError("OperationInvalidForCurrentState",
-                                   f"the job {entry.spec.id!r} has not started: its pool does not exist")
-            if reason:
-                entry.engine.terminate_job(entry.job, reason)
-            else:
-                entry.engine.terminate_job(entry.job)
-        self._call(run)
+        """Terminate the job: its running tasks are killed, its active ones never run, its
+        release tasks run, and it completes. A job still waiting for its pool completes at
+        once (its tasks stay active, as on the service)."""
+        self._call(lambda: self._terminate_entry(self._job(job_id), reason or USER_TERMINATE))
+
+    def _terminate_entry(self, entry: _JobEntry, reason: str) -> None:
+        """Engine thread: terminate ``entry``'s job. One waiting for a pool that does not exist
+        is placed on a stand-in engine first (never started: no task of it runs), so that it
+        ends by the engine's own rules and reads back completed after a restart."""
+        if entry.job is None:
+            self._place_job(entry, self._stand_in_pool(entry))
+            self._note("note_job", entry.spec.id)
+        entry.engine.terminate_job(entry.job, reason)
 
     def delete_job(self, job_id: str) -> None:
         """Terminate the job if it runs, then forget it (its task directories stay until their

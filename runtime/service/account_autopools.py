@@ -218,17 +218,23 @@ class AutoPoolOperations:
         if pool is not None and not pool.deleting:
             self._delete_pool_now(pool)
 
-    def _retired_auto_pool(self, entry: Any) -> Any:
-        """A stand-in for the auto pool of a job restored after the pool was deleted (the
-        job ended): an engine of the pool's specification and id that is never started nor
-        listed, so the job keeps its state, times and tasks as its view showed them. Recovery,
-        before the engine serves."""
+    def _stand_in_pool(self, entry: Any, persist: Any = None) -> Any:
+        """An engine for a job that has ended without its pool: a job terminated while it
+        waited for a pool that does not exist, or one restored after its auto pool was deleted.
+        It has the pool's id (and an auto pool's specification), is never started nor listed,
+        and holds the job so that it keeps its state, times and tasks as its view shows them;
+        a pool created later with that id finds the job placed and leaves it."""
         from .poolengine import PoolEngine
 
-        body = entry.spec.pool_info.auto_pool_specification.pool
-        return PoolEngine(body.model_copy(update={"id": entry.pool_id}), kernel=self.kernel,
-                          start_ticks=self.start_ticks, settings=self.settings,
-                          node_dirs=self.node_dirs, seed=self.seed)
+        auto = entry.spec.pool_info.auto_pool_specification
+        body = (auto.pool.model_copy(update={"id": entry.pool_id}) if auto is not None
+                else {"id": entry.pool_id, "vmSize": "STANDARD_D2_v3"})
+        if persist is None:                 # recovery passes its persister: none on self yet
+            persist = getattr(self, "_persist", None)
+        return PoolEngine(body, kernel=self.kernel, start_ticks=self.start_ticks,
+                          settings=self.settings, node_dirs=self.node_dirs, seed=self.seed,
+                          on_event=None if persist is None else _job_events(persist, entry),
+                          on_job_ended=self._on_job_ended)
 
     def _restore_auto_pools(self, rows: list[dict[str, Any]], ended: set[str]) -> None:
         """Read back the ``auto_pools`` rows (recovery, after pools and jobs): a pool that did
@@ -244,3 +250,14 @@ class AutoPoolOperations:
             self.auto_pools[row["pool_id"]] = record
             if id_key(record.owner) in ended:
                 self._auto_pool_job_ended(record.owner)
+
+
+def _job_events(persist: Any, entry: Any) -> Any:
+    """The ``on_event`` of a stand-in engine: its job's and tasks' changes are stored (the
+    tasks get their rows' order); it has no pool row of its own to store."""
+    hook = persist.event_hook(entry.pool_id)
+
+    def on_event(event: tuple) -> None:
+        if event[1].startswith(("task", "job")):
+            hook(event)
+    return on_event

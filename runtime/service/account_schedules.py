@@ -364,10 +364,9 @@ class ScheduleOperations:
             schedule = self._transition(schedule_id, "terminate")
             active = schedule.recurrence.active_job
             entry = self.jobs.get(id_key(active)) if active is not None else None
-            if entry is not None and entry.job is not None and entry.job.state == "active":
-                entry.engine.terminate_job(entry.job, "UserTerminate")
-            if active is not None and (entry is None or entry.job is None
-                                       or entry.job.state == "completed"):
+            if entry is not None and (entry.job is None or entry.job.state == "active"):
+                self._terminate_entry(entry, "UserTerminate")
+            if active is not None and (entry is None or entry.job.state == "completed"):
                 # no task ran on: the schedule completes within this call
                 self._schedule_job_completed(id_key(schedule.id), active)
             return self._schedule_view(schedule)

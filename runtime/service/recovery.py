@@ -300,9 +300,10 @@ def restore(account: Any, store: Store, persister: Persister, meta: dict[str, st
         account.jobs[id_key(spec.id)] = entry
         tasks = store.rows("tasks", "job_id = ?", (row["id"],))
         pool = account.pools.get(id_key(row["pool_id"]))
-        if pool is None and entry.auto_pool is not None and row["state"] != "waiting":
-            # its auto pool is gone (the job ended): the job is rebuilt on a stand-in
-            pool = account._retired_auto_pool(entry)
+        if pool is None and row["state"] != "waiting":
+            # it ended without its pool (terminated while waiting, or its auto pool is gone):
+            # the job is rebuilt on a stand-in
+            pool = account._stand_in_pool(entry, persister)
         if pool is None or row["state"] == "waiting":
             if row["priority"] is not None and row["priority"] != spec.priority:
                 entry.spec = spec.model_copy(update={"priority": row["priority"]})
