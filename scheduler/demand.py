@@ -16,22 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from .models import JobScheduleSpec, Workload, resolve_time
+from .schedules import Recurrence
 
 __all__ = ["demand_steps"]
 
 
 def _schedule_instants(schedule: JobScheduleSpec, start_ticks: int, end: float) -> list[float]:
     """The due instants of a workload schedule (created at the start) up to ``end``."""
-    config = schedule.schedule
-    until = resolve_time(config.do_not_run_until, start_ticks)
-    after = resolve_time(config.do_not_run_after, start_ticks)
-    at = max(until or 0.0, 0.0)
-    limit = end if after is None else min(end, after - 1e-9)
-    step = config.recurrence_interval
-    if step is None:
-        return [at] if at <= limit else []
-    count = int((limit - at) // step) + 1 if at <= limit else 0
-    return [at + k * step for k in range(count)]
+    return Recurrence(schedule.schedule, 0.0, start_ticks,
+                      schedule_id=schedule.id).due_instants(end)
 
 
 def demand_steps(workload: Workload, start_ticks: int, end: float = 0.0

@@ -18,7 +18,6 @@ differential test runs a simulation on the live kernel) still gets them.
 
 from __future__ import annotations
 
-import math
 
 from .kernel import SUBMIT
 from .limits import MAX_TASKS
@@ -154,15 +153,7 @@ class SchedulesMixin(RequestsMixin):
         otherwise run for hours, or out of memory, before it said anything."""
         total, made = self.n_workload_tasks, 0
         for run in self.schedules.values():
-            rec = run.recurrence
-            if rec.anchor > until or (rec.deadline is not None and rec.deadline <= rec.anchor):
-                continue
-            if rec.interval is None:
-                jobs = 1
-            else:                       # the grid instants up to the end, before the deadline
-                jobs = math.floor((until - rec.anchor) / rec.interval) + 1
-                if rec.deadline is not None:
-                    jobs = min(jobs, math.ceil((rec.deadline - rec.anchor) / rec.interval))
+            jobs = run.recurrence.due_count(until)
             per_job = len(run.tasks) + (run.template.job_manager_task is not None)
             total += jobs * per_job
             made += jobs

@@ -26,6 +26,7 @@ The rules:
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from .models import FieldError, ScheduleConfiguration, resolve_time
@@ -132,6 +133,26 @@ class Recurrence:
             self.state = COMPLETED
             return True
         return False
+
+    # -- the grid, read ahead -----------------------------------------------------------------
+
+    def due_count(self, until: float) -> int:
+        """How many due instants the grid has at or before ``until`` and before the deadline:
+        the most jobs the schedule can make by then (a bound the simulator checks up front)."""
+        if self.anchor > until or not self._before_deadline(self.anchor):
+            return 0
+        if self.interval is None:
+            return 1
+        n = math.floor((until - self.anchor) / self.interval) + 1
+        if self.deadline is not None:
+            n = min(n, math.ceil((self.deadline - self.anchor) / self.interval))
+        return n
+
+    def due_instants(self, until: float) -> list[float]:
+        """The due instants themselves (:meth:`due_count` of them): when the schedule asks for
+        its jobs, whatever the pool makes of them (the plot's demand line)."""
+        step = self.interval or 0.0
+        return [self.anchor + k * step for k in range(self.due_count(until))]
 
     # -- driver calls ----------------------------------------------------------------------
 

@@ -231,3 +231,20 @@ def test_saved_and_restored_state_decides_as_before():
     with pytest.raises(InvalidTransition) as info:
         r.check_live()
     assert info.value.code == "JobScheduleBeingTerminated"
+
+
+def test_the_grid_read_ahead_counts_the_instants_before_the_deadline_and_up_to_the_end():
+    from poolscale.scheduler.models import ScheduleConfiguration
+    from poolscale.scheduler.schedules import Recurrence
+
+    def rec(**config):
+        return Recurrence(ScheduleConfiguration.model_validate(config), 10.0, 0,
+                          schedule_id="s")
+
+    daily = rec(doNotRunUntil=100, recurrenceInterval=1000, doNotRunAfter=2100)
+    assert daily.due_instants(5000.0) == [100.0, 1100.0]          # 2100 is the deadline
+    assert daily.due_instants(1100.0) == [100.0, 1100.0]          # the end itself counts
+    assert daily.due_instants(99.0) == []
+    assert rec(recurrenceInterval=60).due_count(10.0 + 600) == 11  # from the creation instant
+    assert rec().due_instants(5.0) == [] and rec().due_instants(10.0) == [10.0]
+    assert rec(doNotRunUntil=50, doNotRunAfter=50.5).due_count(1e9) == 1
