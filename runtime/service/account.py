@@ -43,7 +43,7 @@ from .account_autopools import AutoPool, AutoPoolOperations, floored_job, given_
 from .account_certs import CertificateOperations
 from .account_jobs import JobOperations
 from .account_pools import PoolOperations
-from .account_schedules import ScheduleOperations
+from .account_schedules import JobSchedule, ScheduleOperations
 from .ids import check_id, id_key
 from .livekernel import LiveKernel, RealClock
 from .local.nodedirs import NodeDirectories
@@ -212,6 +212,8 @@ class Account(PoolOperations, JobOperations, CertificateOperations, AutoPoolOper
         #: the auto pools that exist, by pool id key (account_autopools.py)
         self.auto_pools: dict[str, AutoPool] = {}
         self.auto_pools_made: dict[str, int] = {}
+        #: job schedules by id key (account_schedules.py)
+        self.job_schedules: dict[str, JobSchedule] = {}
         self._job_seq = itertools.count()
         self._closed = False
         #: what a user of this account must know about how it differs from the service

@@ -117,13 +117,7 @@ def _given(spec: Mapping[str, Any]) -> dict[str, Any]:
 class ScheduleOperations:
     """Job schedule operations of :class:`~.account.Account` (see the module docstring)."""
 
-    @property
-    def job_schedules(self) -> dict[str, JobSchedule]:
-        """The account's schedules by id key (engine thread)."""
-        found = self.__dict__.get("_job_schedules")
-        if found is None:
-            found = self.__dict__["_job_schedules"] = {}
-        return found
+    job_schedules: dict[str, JobSchedule]      # Account.__init__: by id key (engine thread)
 
     # -- checks (calling thread) ----------------------------------------------------------
 
